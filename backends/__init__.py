@@ -1,0 +1,1 @@
+"""Run a Plan: the graph walker, the journal and the transports."""

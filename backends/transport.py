@@ -1,0 +1,71 @@
+"""The one interface every transport (`local`, `ssh`, `ansible`) implements.
+
+The engine knows nothing of SSH or Ansible: the runner hands each action of a
+running instance to the transport that serves it, and gets an `ActionResult`
+back. Native actions (`run`, `copy`, `template`) go to the host's connection
+transport (`local` or `ssh`); Ansible actions (`playbook`, `ansible`, `role`)
+go to the `ansible` transport, which may batch calls for several hosts that
+arrive together.
+
+Cancellation is the timeout and interrupt mechanism: when the runner cancels
+`execute`, the transport must stop what it started on the host (kill the
+process group) before it lets `CancelledError` propagate.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Mapping
+
+from orchc.plan import Action, Host, Plan
+
+ResultStatus = Literal["ok", "changed", "failed", "unreachable"]
+
+OutputSink = Callable[[Literal["stdout", "stderr"], str], None]
+
+
+@dataclass
+class ActionResult:
+    status: ResultStatus
+    rc: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    message: str = ""  # one line for people: why it failed, or what changed
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in ("ok", "changed")
+
+
+@dataclass
+class ActionContext:
+    """What a transport may need beyond the host and the action."""
+
+    plan: Plan
+    instance_id: str
+    task_id: str
+    secrets: Mapping[str, str]  # resolved values; markers in the action are still unresolved
+    become: bool = False
+    work_dir: Path = Path(".orchc")  # beside the journal: scratch space (e.g. ansible-runner data dirs)
+    check_mode: bool = False  # --dry-run / check: change nothing
+    on_output: OutputSink | None = None  # live output, already redacted by the caller
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class Transport(abc.ABC):
+    """Runs actions on hosts. One object serves every host of its kind for a whole run."""
+
+    name: str
+
+    @abc.abstractmethod
+    async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
+        """Run one action on one host and report how it ended.
+
+        A host that cannot be reached gives status "unreachable" (not an
+        exception); a command that fails gives "failed" with rc and output.
+        """
+
+    async def close(self) -> None:
+        """Release connections at the end of the run."""

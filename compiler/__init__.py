@@ -1,0 +1,1 @@
+"""Syntax tree to Plan: resolve, type-check, expand, render, lower."""

@@ -1,0 +1,1 @@
+"""Text to syntax tree: the lark parser, the AST, diagnostics and the formatter."""

@@ -1,0 +1,306 @@
+"""The syntax tree of a `.orch` file.
+
+The parser builds these nodes; the formatter prints them back; the compiler
+resolves and lowers them to a Plan. Every node carries the span it was
+written at, so that any later pass can point at the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+
+@dataclass(frozen=True)
+class Span:
+    """1-based line and column of the first character; end is exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+# --- values ---------------------------------------------------------------------
+
+
+@dataclass
+class Str:
+    value: str  # escapes already decoded; Jinja2 expressions left as written
+    span: Span
+    triple: bool = False  # written as """..."""
+
+
+@dataclass
+class Int:
+    value: int
+    span: Span
+
+
+@dataclass
+class Float:
+    value: float
+    span: Span
+
+
+@dataclass
+class Bool:
+    value: bool
+    span: Span
+
+
+@dataclass
+class Duration:
+    seconds: float
+    text: str  # as written, e.g. "10m"
+    span: Span
+
+
+@dataclass
+class ListValue:
+    items: list[Value]
+    span: Span
+
+
+@dataclass
+class MapEntry:
+    key: str
+    value: Value
+    span: Span
+
+
+@dataclass
+class MapValue:
+    entries: list[MapEntry]
+    span: Span
+
+
+Value = Union[Str, Int, Float, Bool, Duration, ListValue, MapValue]
+
+
+@dataclass
+class Name:
+    """A reference to something declared elsewhere (a task, role, type, ...)."""
+
+    value: str
+    span: Span
+
+
+# --- declarations -----------------------------------------------------------------
+
+
+@dataclass
+class Import:
+    path: Str
+    span: Span
+
+
+@dataclass
+class TypeRef:
+    """`str`, `int`, `float`, `bool`, `secret`, `list`, `map`, or a capability type's name."""
+
+    name: str
+    span: Span
+
+
+@dataclass
+class FieldDecl:
+    name: str
+    type: TypeRef
+    default: Value | None
+    span: Span
+
+
+@dataclass
+class TypeDecl:
+    name: str
+    fields: list[FieldDecl]
+    span: Span
+
+
+@dataclass
+class VarDecl:
+    name: str
+    type: TypeRef
+    default: Value | None
+    span: Span
+
+
+@dataclass
+class Tolerate:
+    value: Int | Str  # N, or "N%"
+    span: Span
+
+
+@dataclass
+class RoleDecl:
+    name: str
+    services: list[Name]
+    tolerate: Tolerate | None
+    span: Span
+
+
+@dataclass
+class Scope:
+    """Which providers a requirement waits for."""
+
+    kind: Literal["all", "same_host", "role", "any"]
+    role: Name | None  # for kind == "role"
+    span: Span | None
+
+
+@dataclass
+class Requirement:
+    name: str
+    type: Name | None
+    scope: Scope
+    span: Span
+
+
+@dataclass
+class FieldAssign:
+    name: str
+    value: Value
+    span: Span
+
+
+@dataclass
+class Provision:
+    name: str
+    type: Name | None
+    fields: list[FieldAssign]
+    span: Span
+
+
+# --- actions ------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    command: Str
+    span: Span
+
+
+@dataclass
+class Copy:
+    src: Str
+    dest: Str
+    mode: Str | None
+    owner: Str | None
+    span: Span
+
+
+@dataclass
+class Template:
+    src: Str
+    dest: Str
+    mode: Str | None
+    owner: Str | None
+    span: Span
+
+
+@dataclass
+class Playbook:
+    path: Str
+    vars: MapValue | None
+    span: Span
+
+
+@dataclass
+class AnsibleModule:
+    module: str
+    args: MapValue
+    span: Span
+
+
+@dataclass
+class AnsibleRole:
+    """`role NAME [vars { ... }]` inside a task: apply an Ansible role (extension)."""
+
+    name: str
+    vars: MapValue | None
+    span: Span
+
+
+Action = Union[Run, Copy, Template, Playbook, AnsibleModule, AnsibleRole]
+
+
+# --- tasks, services, anchors -----------------------------------------------------------
+
+
+@dataclass
+class When:
+    """`when "EXPR"` (compile-time, per host) or `when changed(VAR, ...)` (re-run on change)."""
+
+    expr: Str | None
+    changed: list[Name]
+    span: Span
+
+
+@dataclass
+class Retries:
+    count: Int
+    delay: Duration | None
+    span: Span
+
+
+@dataclass
+class TaskDecl:
+    name: str
+    once: bool
+    after: list[Name]
+    before: list[Name]
+    requires: list[Requirement]
+    provides: list[Provision]
+    actions: list[Action]
+    concurrency: Int | None
+    retries: Retries | None
+    timeout: Duration | None
+    when: When | None
+    become: bool
+    span: Span
+    name_span: Span
+
+
+@dataclass
+class ServiceDecl:
+    name: str
+    tasks: list[TaskDecl]
+    span: Span
+    name_span: Span
+
+
+@dataclass
+class AnchorDecl:
+    """A top-level synchronisation point: one instance, no host, no action."""
+
+    name: str
+    after: list[Name]  # other anchors
+    requires: list[Requirement]
+    provides: list[Provision]
+    span: Span
+    name_span: Span
+
+
+Item = Union[TypeDecl, VarDecl, RoleDecl, ServiceDecl, AnchorDecl]
+
+
+@dataclass
+class Comment:
+    text: str  # including the leading '#'
+    line: int
+    column: int
+
+
+@dataclass
+class Module:
+    """One `.orch` file."""
+
+    file: str
+    imports: list[Import]
+    items: list[Item]
+    comments: list[Comment] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Foreign deployment formats to `.orch` text."""

@@ -1,0 +1,3 @@
+from orchc.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The `orchc` command line.
+
+Each group of commands lives in its own module and registers itself here:
+`cmd_build` (check, compile, schema, graph, fmt), `cmd_run` (run, status,
+simulate, report) and `cmd_migrate` (migrate ...). This module owns what they
+share: the app, and the mapping of failures to exit statuses.
+
+Exit statuses are in `exitcodes`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from orchc import cmd_build, cmd_migrate, cmd_run, exitcodes
+from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
+
+app = typer.Typer(
+    name="orchc",
+    help="Check, compile and run deployments as a dependency graph.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Check, compile and run deployments as a dependency graph."""
+
+
+cmd_build.register(app)
+cmd_run.register(app)
+cmd_migrate.register(app)
+
+
+def main() -> None:
+    """Entry point: run the app; turn diagnostics into exit status 1, never a traceback."""
+    try:
+        app()  # typer reports usage errors itself, with exit status 2
+    except DiagnosticError as exc:
+        stderr.print(render_all(exc.diagnostics, SourceCache()), markup=False)
+        sys.exit(exitcodes.INVALID_INPUT)
+    except KeyboardInterrupt:
+        stderr.print("interrupted", markup=False)
+        sys.exit(exitcodes.INTERRUPTED)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug in orchc: say so plainly
+        if os.environ.get("ORCHC_DEBUG"):
+            raise
+        stderr.print(f"orchc: internal error: {type(exc).__name__}: {exc}\n"
+                     "  This is a bug in orchc. Run again with ORCHC_DEBUG=1 for the traceback and report it.",
+                     markup=False)
+        sys.exit(exitcodes.INTERNAL_ERROR)

@@ -1,0 +1,76 @@
+"""`orchc migrate ...`: convert foreign deployment formats into `.orch` projects.
+
+Each subcommand calls one converter of `orchc.migrate`, which returns a
+`Migration` (files + report); this module writes it and prints the summary.
+Converters are imported when their command runs, so one converter's heavy
+imports never slow the others down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from orchc.migrate.report import Migration
+
+migrate_app = typer.Typer(help="Convert Ansible, TripleO Heat, Task-Core and Fuel content into .orch files.",
+                          no_args_is_help=True)
+
+OutDir = Annotated[Path, typer.Option("-o", "--output", help="Folder to write the .orch project into.")]
+
+
+def _finish(migration: Migration, out_dir: Path) -> None:
+    written = migration.write(out_dir)
+    counts = ", ".join(f"{n} {c}" for c, n in migration.report.counts().items() if n)
+    typer.echo(f"wrote {len(written)} files to {out_dir} ({counts or 'nothing converted'})")
+    for name, value in migration.report.figures.items():
+        typer.echo(f"  {name}: {value}")
+    typer.echo(f"report: {out_dir / 'migration-report.md'}")
+
+
+@migrate_app.command("playbook")
+def playbook(playbook: Annotated[Path, typer.Argument(help="The playbook to convert (site.yml).")],
+             output: OutDir) -> None:
+    """Ansible playbook (plays, roles, handlers, loops) -> .orch."""
+    from orchc.migrate.ansible import convert_playbook
+
+    _finish(convert_playbook(playbook), output)
+
+
+@migrate_app.command("heat")
+def heat(inputs: Annotated[list[Path], typer.Argument(help="Service templates, or folders of them.")],
+         output: OutDir,
+         roles_data: Annotated[Optional[Path], typer.Option("--roles-data", help="roles_data.yaml")] = None,
+         param_files: Annotated[Optional[list[Path]], typer.Option("--param-file", help="Heat environment with parameter values (repeatable).")] = None,
+         relax: Annotated[bool, typer.Option("--relax", help="Per-service step chains instead of global step barriers.")] = False) -> None:
+    """TripleO Heat service templates -> .orch."""
+    from orchc.migrate.heat import convert_heat
+
+    _finish(convert_heat(inputs, roles_data=roles_data, param_files=param_files or [], relax=relax), output)
+
+
+@migrate_app.command("taskcore")
+def taskcore(output: OutDir,
+             services: Annotated[Path, typer.Option("-s", "--services", help="Task-Core services folder.")],
+             roles: Annotated[Path, typer.Option("-r", "--roles", help="Task-Core roles.yaml.")],
+             inventory: Annotated[Path, typer.Option("-i", "--inventory", help="Task-Core inventory.yaml.")]) -> None:
+    """Task-Core services, roles and inventory -> .orch + inventory.yml."""
+    from orchc.migrate.taskcore import convert_taskcore
+
+    _finish(convert_taskcore(services, roles, inventory), output)
+
+
+@migrate_app.command("fuel")
+def fuel(files: Annotated[list[Path], typer.Argument(help="Fuel tasks.yaml files, or folders to search for them.")],
+         output: OutDir,
+         metadata: Annotated[Optional[Path], typer.Option("--metadata", help="Fuel release metadata (openstack.yaml) for role tags.")] = None) -> None:
+    """Fuel tasks.yaml deployment graphs -> .orch."""
+    from orchc.migrate.fuel import convert_fuel
+
+    _finish(convert_fuel(files, metadata=metadata), output)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(migrate_app, name="migrate")

@@ -54,10 +54,29 @@ class ActionContext:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class TransportOptions:
+    """Run-wide settings given to every transport when the run opens it (from `orchc run` flags)."""
+
+    work_dir: Path = Path(".orchc")  # the journal's folder
+    forks: int = 50  # connections opened at once
+    connect_timeout: float = 10.0
+    accept_new_host_keys: bool = False  # like OpenSSH's StrictHostKeyChecking=accept-new
+    known_hosts: Path | None = None  # default: the user's ~/.ssh/known_hosts
+    check_mode: bool = False
+
+
 class Transport(abc.ABC):
-    """Runs actions on hosts. One object serves every host of its kind for a whole run."""
+    """Runs actions on hosts. One object serves every host of its kind for a whole run.
+
+    Constructed as `TransportClass(plan, options)`; connections open lazily on first use.
+    """
 
     name: str
+
+    def __init__(self, plan: Plan, options: TransportOptions) -> None:
+        self.plan = plan
+        self.options = options
 
     @abc.abstractmethod
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:

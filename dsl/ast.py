@@ -54,6 +54,13 @@ class Bool:
 
 
 @dataclass
+class Null:
+    """`null` (extension): an absent value, as in YAML, for Ansible module arguments."""
+
+    span: Span
+
+
+@dataclass
 class Duration:
     seconds: float
     text: str  # as written, e.g. "10m"
@@ -79,7 +86,7 @@ class MapValue:
     span: Span
 
 
-Value = Union[Str, Int, Float, Bool, Duration, ListValue, MapValue]
+Value = Union[Str, Int, Float, Bool, Null, Duration, ListValue, MapValue]
 
 
 @dataclass

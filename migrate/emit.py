@@ -10,7 +10,7 @@ _KEYWORDS = frozenset({
     "import", "type", "var", "role", "service", "task", "anchor", "after", "before", "requires",
     "provides", "on", "same", "host", "any", "once", "concurrency", "tolerate", "retries", "delay",
     "timeout", "when", "changed", "run", "copy", "template", "playbook", "ansible", "to", "mode",
-    "owner", "vars", "services", "true", "false", "become",
+    "owner", "vars", "services", "true", "false", "null", "become",
 })
 
 
@@ -36,7 +36,7 @@ def value(data: Any) -> str:
     if isinstance(data, (int, float)):
         return repr(data)
     if data is None:
-        return '""'
+        return "null"
     if isinstance(data, (list, tuple)):
         return "[" + ", ".join(value(item) for item in data) + "]"
     if isinstance(data, dict):

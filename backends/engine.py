@@ -1,0 +1,502 @@
+"""The scheduler: which instances of a Plan may start now, and what follows when one ends.
+
+Pure bookkeeping — no asyncio, no I/O, no clock — so that the runner, the
+simulator and the property tests all drive the very same walk.
+
+    scheduler = Scheduler(plan, Limits(host_slots=1, forks=50))
+    while not scheduler.done:
+        for instance_id in scheduler.next_batch():      # now "running"
+            ...start it...
+        changes = scheduler.complete(instance_id, "ok")  # when one ends
+
+Readiness is event-driven: each instance counts the dependencies it still
+waits for; an ending instance decrements its dependants' counters, and those
+reaching zero go into a priority heap. Priority is the longest remaining path
+to a sink, where an edge to a dependant on the same host weighs 1 and an edge
+to another host weighs 10 (Fuel's Astute weights: unblock other hosts first).
+
+Limits: `host_slots` running instances per host, each task's `concurrency`,
+and `forks` running instances in all. An instance popped from the heap whose
+host or task is full waits in that resource's own heap, and is released when
+the resource frees a slot, so that nothing rescans the whole graph.
+
+Failure policy (DESIGN.md, "tolerate"): a host whose instance fails leaves the
+deployment if every role it belongs to is still within its budget — its other
+instances are skipped, dependencies on it stop holding anyone back, and a
+`once` instance on it moves to its next healthy alternate. Beyond the budget
+the scheduler stops gracefully: running instances finish, nothing new starts,
+and what never started ends as skipped ("not run").
+
+`strategy="steps"` runs the same graph in layers (longest-path depth from the
+sources) with a barrier after each layer, like the step-based deployers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Iterable, Literal
+
+from orchc.plan import Plan
+
+State = Literal["pending", "ready", "running", "ok", "changed", "failed", "skipped", "dep_failed",
+                "unreachable"]
+EndState = Literal["ok", "changed", "failed", "skipped", "unreachable"]
+Strategy = Literal["graph", "steps"]
+
+FINAL_STATES = frozenset({"ok", "changed", "failed", "skipped", "dep_failed", "unreachable"})
+SUCCESS_STATES = frozenset({"ok", "changed", "skipped"})
+FAILURE_STATES = frozenset({"failed", "unreachable", "dep_failed"})
+
+SAME_HOST_WEIGHT = 1
+CROSS_HOST_WEIGHT = 10
+
+HOST_LEFT = "host left the deployment"
+NOT_RUN = "not run: the deployment stopped"
+
+
+class PlanGraphError(ValueError):
+    """The Plan's instance graph cannot be walked (unknown dependency, cycle)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    host_slots: int = 1  # running instances per host
+    forks: int | None = None  # running instances in all; None = no limit
+    strategy: Strategy = "graph"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A state change the scheduler decided on its own (dep_failed, skipped, moved)."""
+
+    instance: str
+    state: State
+    host: str | None
+    message: str
+
+
+@dataclass
+class _Group:
+    """One `any_of` group of one instance: satisfied by one successful member."""
+
+    owner: int
+    size: int
+    failed: int = 0
+    satisfied: bool = False
+
+
+@dataclass
+class _Resource:
+    """A host or a task with a cap on running instances, and the ready instances waiting for it."""
+
+    capacity: int | None
+    running: int = 0
+    waiting: list[tuple[int, int, int, int]] = field(default_factory=list)  # heap entries
+
+    @property
+    def full(self) -> bool:
+        return self.capacity is not None and self.running >= self.capacity
+
+
+class Scheduler:
+    """Walks one Plan's instance graph; see the module docstring."""
+
+    def __init__(self, plan: Plan, limits: Limits = Limits(), no_work: Iterable[str] = ()) -> None:
+        """`no_work`: instances that will end at once without running (compile-time skips, up to
+        date); they, like anchors, take no slot and no fork."""
+        self.limits = limits
+        instances = plan.instances
+        self.ids = [inst.id for inst in instances]
+        self.index = {iid: i for i, iid in enumerate(self.ids)}
+        if len(self.index) != len(self.ids):
+            raise PlanGraphError("the Plan lists an instance id twice")
+        n = len(instances)
+        task_index = {t.id: k for k, t in enumerate(plan.tasks)}
+        self._task_resources = [_Resource(t.concurrency) for t in plan.tasks]
+        host_index = {h.name: k for k, h in enumerate(plan.hosts)}
+        self.host_names = [h.name for h in plan.hosts]
+        self._host_resources = [_Resource(limits.host_slots) for _ in plan.hosts]
+        self._host_instances: list[list[int]] = [[] for _ in plan.hosts]
+
+        self.state: list[State] = ["pending"] * n
+        self._task = [self._lookup(task_index, inst.task, inst.id, "task") for inst in instances]
+        self._placements: list[list[int]] = []  # host indexes: first the instance's own, then alternates
+        for inst in instances:
+            hosts = [inst.host] + [p.host for p in inst.alternates] if inst.host is not None else []
+            self._placements.append([self._lookup(host_index, h, inst.id, "host") for h in hosts if h])
+        self._placement_pos = [0] * n
+        for i, placements in enumerate(self._placements):
+            for h in placements:
+                self._host_instances[h].append(i)
+        anchors = {t.id for t in plan.tasks if t.anchor}
+        no_work_ids = set(no_work)
+        self._no_work = [inst.task in anchors or not inst.actions or inst.id in no_work_ids
+                         for inst in instances]
+
+        self._dependants: list[list[int]] = [[] for _ in range(n)]
+        self._group_members_of: list[list[_Group]] = [[] for _ in range(n)]
+        self._waiting_for = [0] * n
+        self._deps: list[list[int]] = [[] for _ in range(n)]  # deps and any_of members, for layers
+        for i, inst in enumerate(instances):
+            for dep in inst.deps:
+                d = self._lookup(self.index, dep, inst.id, "dependency")
+                self._dependants[d].append(i)
+                self._deps[i].append(d)
+            for members in inst.any_of:
+                group = _Group(owner=i, size=len(members))
+                for member in members:
+                    m = self._lookup(self.index, member, inst.id, "dependency")
+                    self._group_members_of[m].append(group)
+                    self._deps[i].append(m)
+            self._waiting_for[i] = len(inst.deps) + len(inst.any_of)
+
+        self._order = self._topological_order()
+        self.priority = self._priorities()
+        self.layer = self._layers()
+        self._roles_of_host: list[list[int]] = [[] for _ in plan.hosts]
+        self._role_budget = [r.tolerate for r in plan.roles]
+        self._role_failed = [0] * len(plan.roles)
+        self.role_names = [r.name for r in plan.roles]
+        for r, role in enumerate(plan.roles):
+            for h in role.hosts:
+                if h in host_index:
+                    self._roles_of_host[host_index[h]].append(r)
+
+        self._heap: list[tuple[int, int, int, int]] = []  # (-priority, plan order, instance, token)
+        self._token = [0] * n
+        self._instant: list[int] = []  # ready no-work instances: they start regardless of limits
+        self._running = 0  # instances holding slots
+        self._in_flight = 0  # instances in state "running", with or without slots
+        self._final = 0
+        self.left_hosts: list[str] = []  # hosts that left the deployment, in order
+        self.excused: set[str] = set()  # failed instances absorbed by a role's tolerance
+        self.stopped: str | None = None  # why the scheduler stopped starting work
+        self.stop_is_failure = False
+        self._current_layer = 0
+        self._layer_left = [0] * (max(self.layer, default=-1) + 1)
+        self._held: list[list[int]] = [[] for _ in self._layer_left]  # steps: ready, waiting for a barrier
+        for i in range(n):
+            self._layer_left[self.layer[i]] += 1
+        for i in range(n):
+            if self._waiting_for[i] == 0:
+                self._make_ready(i)
+        self._advance_layers()
+
+    # --- queries -----------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self._final == len(self.ids)
+
+    @property
+    def running_count(self) -> int:
+        return self._in_flight
+
+    def host_of(self, instance_id: str) -> str | None:
+        """The host an instance runs on now (a `once` instance may have moved)."""
+        i = self.index[instance_id]
+        placements = self._placements[i]
+        return self.host_names[placements[self._placement_pos[i]]] if placements else None
+
+    def placement_of(self, instance_id: str) -> int:
+        """0 for the instance's own placement, k for its k-th alternate."""
+        return self._placement_pos[self.index[instance_id]]
+
+    @property
+    def failed(self) -> bool:
+        """True when the deployment failed: stopped beyond tolerance, or a failure nobody excused."""
+        if self.stop_is_failure:
+            return True
+        return any(s in FAILURE_STATES and self.ids[i] not in self.excused for i, s in enumerate(self.state))
+
+    # --- driving -----------------------------------------------------------------
+
+    def next_batch(self) -> list[str]:
+        """Every instance that may start now, best first; they are now "running"."""
+        started: list[str] = []
+        if self.stopped:
+            return started
+        while self._instant:
+            i = self._instant.pop()
+            if self.state[i] == "ready":
+                self.state[i] = "running"
+                started.append(self.ids[i])
+                self._in_flight += 1
+        forks = self.limits.forks
+        while self._heap and (forks is None or self._running < forks):
+            entry = heapq.heappop(self._heap)
+            i = entry[2]
+            if entry[3] != self._token[i] or self.state[i] != "ready":
+                continue
+            host = self._host_resource(i)
+            task = self._task_resources[self._task[i]]
+            if host is not None and host.full:
+                heapq.heappush(host.waiting, entry)
+                if not task.full:
+                    self._release(task)
+                continue
+            if task.full:
+                heapq.heappush(task.waiting, entry)
+                if host is not None:
+                    self._release(host)
+                continue
+            self.state[i] = "running"
+            self._running += 1
+            task.running += 1
+            if host is not None:
+                host.running += 1
+            started.append(self.ids[i])
+            self._in_flight += 1
+        return started
+
+    def complete(self, instance_id: str, state: EndState, message: str = "") -> list[Change]:
+        """Record how a running instance ended; return the changes that follow from it."""
+        i = self.index[instance_id]
+        if self.state[i] != "running":
+            raise ValueError(f"{instance_id} is {self.state[i]}, not running")
+        changes: list[Change] = []
+        self._in_flight -= 1
+        if not self._no_work[i]:
+            self._running -= 1
+            task = self._task_resources[self._task[i]]
+            task.running -= 1
+            self._release(task)
+            host = self._host_resource(i)
+            if host is not None:
+                host.running -= 1
+                self._release(host)
+        if state in SUCCESS_STATES:
+            self._finish(i, state)
+            self._succeeded(i, changes)
+        else:
+            self._failed(i, state, changes)
+        self._advance_layers()
+        self._finish_if_stopped(changes)
+        return changes
+
+    def stop(self, reason: str) -> list[Change]:
+        """Stop gracefully (Ctrl-C): running instances finish, nothing new starts."""
+        if not self.stopped:
+            self.stopped = reason
+        changes: list[Change] = []
+        self._finish_if_stopped(changes)
+        return changes
+
+    # --- what follows an ending ----------------------------------------------------
+
+    def _succeeded(self, i: int, changes: list[Change]) -> None:
+        for d in self._dependants[i]:
+            self._dependency_met(d)
+        for group in self._group_members_of[i]:
+            if not group.satisfied:
+                group.satisfied = True
+                self._dependency_met(group.owner)
+
+    def _released(self, i: int, changes: list[Change]) -> None:
+        """`i` ended on a host that left: it holds back no one, but satisfies no `any_of` group."""
+        for d in self._dependants[i]:
+            self._dependency_met(d)
+        self._group_member_failed(i, changes)
+
+    def _propagate_failure(self, i: int, changes: list[Change]) -> None:
+        failed_dependency = self.ids[i]
+        for d in self._dependants[i]:
+            self._dep_failed(d, f"dependency {failed_dependency} did not succeed", changes)
+        self._group_member_failed(i, changes)
+
+    def _group_member_failed(self, i: int, changes: list[Change]) -> None:
+        for group in self._group_members_of[i]:
+            group.failed += 1
+            if not group.satisfied and group.failed == group.size:
+                self._dep_failed(group.owner, "no provider of an 'on any' requirement succeeded", changes)
+
+    def _dep_failed(self, i: int, message: str, changes: list[Change]) -> None:
+        if self.state[i] in FINAL_STATES or self.state[i] == "running":
+            return
+        self._finish(i, "dep_failed")
+        changes.append(Change(self.ids[i], "dep_failed", self._host_name(i), message))
+        self._propagate_failure(i, changes)
+
+    def _dependency_met(self, i: int) -> None:
+        self._waiting_for[i] -= 1
+        if self._waiting_for[i] == 0 and self.state[i] == "pending":
+            self._make_ready(i)
+
+    def _failed(self, i: int, state: EndState, changes: list[Change]) -> None:
+        host_index = self._current_host(i)
+        if host_index is not None and self.host_names[host_index] in self.left_hosts:
+            self._finish(i, state)  # it was running when its host left
+            self.excused.add(self.ids[i])
+            self._released(i, changes)
+            return
+        if host_index is not None and self._within_tolerance(host_index):
+            self._leave(host_index, i, state, changes)
+            return
+        self._finish(i, state)
+        self._propagate_failure(i, changes)
+        if not self.stopped:
+            self.stopped = self._budget_message(host_index)
+        self.stop_is_failure = True
+
+    def _within_tolerance(self, h: int) -> bool:
+        roles = self._roles_of_host[h]
+        return bool(roles) and all(self._role_failed[r] + 1 <= self._role_budget[r] for r in roles)
+
+    def _budget_message(self, h: int | None) -> str:
+        if h is None or not self._roles_of_host[h]:
+            return "an instance failed and no role tolerates it"
+        beyond = [self.role_names[r] for r in self._roles_of_host[h]
+                  if self._role_failed[r] + 1 > self._role_budget[r]]
+        return (f"host {self.host_names[h]} failed beyond the tolerance of role "
+                f"{', '.join(beyond)}")
+
+    def _leave(self, h: int, failing: int, state: EndState, changes: list[Change]) -> None:
+        """Host `h` leaves the deployment within its roles' budgets."""
+        for r in self._roles_of_host[h]:
+            self._role_failed[r] += 1
+        self.left_hosts.append(self.host_names[h])
+        if not self._move(failing, changes):
+            self._finish(failing, state)
+            if self._placements[failing][1:]:  # a `once` instance with no healthy host left
+                self._propagate_failure(failing, changes)
+            else:
+                self.excused.add(self.ids[failing])
+                self._released(failing, changes)
+        for i in self._host_instances[h]:
+            if i == failing or self._current_host(i) != h or self.state[i] in FINAL_STATES:
+                continue
+            if self.state[i] == "running":
+                continue  # it finishes; its ending is excused
+            if self._move(i, changes):
+                continue
+            self._token[i] += 1
+            self._finish(i, "skipped")
+            self.excused.add(self.ids[i])
+            changes.append(Change(self.ids[i], "skipped", self.host_names[h], HOST_LEFT))
+            self._released(i, changes)
+
+    def _move(self, i: int, changes: list[Change]) -> bool:
+        """Move a `once` instance to its next healthy alternate; False if there is none."""
+        placements = self._placements[i]
+        for pos in range(self._placement_pos[i] + 1, len(placements)):
+            if self.host_names[placements[pos]] not in self.left_hosts:
+                old = self.host_names[placements[self._placement_pos[i]]]
+                self._placement_pos[i] = pos
+                self._token[i] += 1
+                self.state[i] = "pending"
+                changes.append(Change(self.ids[i], "pending", self.host_names[placements[pos]],
+                                      f"moved from {old}: {HOST_LEFT}"))
+                if self._waiting_for[i] == 0:
+                    self._make_ready(i)
+                return True
+        return False
+
+    def _finish_if_stopped(self, changes: list[Change]) -> None:
+        if not self.stopped or self._in_flight:
+            return
+        for i, s in enumerate(self.state):
+            if s not in FINAL_STATES:
+                self._finish(i, "skipped")
+                changes.append(Change(self.ids[i], "skipped", self._host_name(i), NOT_RUN))
+
+    # --- bookkeeping -----------------------------------------------------------------
+
+    def _finish(self, i: int, state: State) -> None:
+        if self.state[i] not in FINAL_STATES:
+            self._final += 1
+            self._layer_left[self.layer[i]] -= 1
+        self.state[i] = state
+
+    def _make_ready(self, i: int) -> None:
+        self.state[i] = "ready"
+        if self.limits.strategy == "steps" and self.layer[i] > self._current_layer:
+            self._held[self.layer[i]].append(i)
+        else:
+            self._queue(i)
+
+    def _queue(self, i: int) -> None:
+        if self._no_work[i]:
+            self._instant.append(i)
+        else:
+            heapq.heappush(self._heap, (-self.priority[i], i, i, self._token[i]))
+
+    def _release(self, resource: _Resource) -> None:
+        """A slot of `resource` is free: give its best waiting instance another chance."""
+        while resource.waiting and not resource.full:
+            entry = heapq.heappop(resource.waiting)
+            i = entry[2]
+            if entry[3] == self._token[i] and self.state[i] == "ready":
+                heapq.heappush(self._heap, entry)
+                return
+
+    def _advance_layers(self) -> None:
+        if self.limits.strategy != "steps":
+            return
+        while (self._current_layer < len(self._layer_left) - 1
+               and self._layer_left[self._current_layer] == 0):
+            self._current_layer += 1
+            for i in self._held[self._current_layer]:
+                if self.state[i] == "ready":
+                    self._queue(i)
+            self._held[self._current_layer] = []
+
+    def _current_host(self, i: int) -> int | None:
+        placements = self._placements[i]
+        return placements[self._placement_pos[i]] if placements else None
+
+    def _host_resource(self, i: int) -> _Resource | None:
+        h = self._current_host(i)
+        return None if h is None else self._host_resources[h]
+
+    def _host_name(self, i: int) -> str | None:
+        h = self._current_host(i)
+        return None if h is None else self.host_names[h]
+
+    # --- graph analysis (once, at construction) --------------------------------------
+
+    @staticmethod
+    def _lookup(index: dict[str, int], name: str, owner: str, what: str) -> int:
+        try:
+            return index[name]
+        except KeyError:
+            raise PlanGraphError(f"instance {owner} names unknown {what} '{name}'") from None
+
+    def _topological_order(self) -> list[int]:
+        n = len(self.ids)
+        remaining = [len(d) for d in self._deps]
+        users: list[list[int]] = [[] for _ in range(n)]
+        for i, deps in enumerate(self._deps):
+            for d in deps:
+                users[d].append(i)
+        order = [i for i in range(n) if remaining[i] == 0]
+        for i in order:  # grows while it is walked
+            for u in users[i]:
+                remaining[u] -= 1
+                if remaining[u] == 0:
+                    order.append(u)
+        if len(order) != n:
+            stuck = [self.ids[i] for i in range(n) if remaining[i] > 0]
+            raise PlanGraphError("the instance graph has a cycle through: " + ", ".join(stuck[:8]))
+        self._users = users
+        return order
+
+    def _priorities(self) -> list[int]:
+        """Longest weighted path to a sink: 1 per same-host edge, 10 per cross-host edge."""
+        priority = [0] * len(self.ids)
+        for i in reversed(self._order):
+            here = self._current_host(i)
+            best = 0
+            for u in self._users[i]:
+                weight = SAME_HOST_WEIGHT if self._current_host(u) == here else CROSS_HOST_WEIGHT
+                best = max(best, weight + priority[u])
+            priority[i] = best
+        return priority
+
+    def _layers(self) -> list[int]:
+        """Longest-path depth from the sources: the barrier layers of `--strategy steps`."""
+        layer = [0] * len(self.ids)
+        for i in self._order:
+            for d in self._deps[i]:
+                layer[i] = max(layer[i], layer[d] + 1)
+        return layer

@@ -120,6 +120,7 @@ class FieldDecl:
     type: TypeRef
     default: Value | None
     span: Span
+    name_span: Span | None = None
 
 
 @dataclass
@@ -127,6 +128,7 @@ class TypeDecl:
     name: str
     fields: list[FieldDecl]
     span: Span
+    name_span: Span | None = None
 
 
 @dataclass
@@ -135,6 +137,7 @@ class VarDecl:
     type: TypeRef
     default: Value | None
     span: Span
+    name_span: Span | None = None
 
 
 @dataclass
@@ -149,6 +152,7 @@ class RoleDecl:
     services: list[Name]
     tolerate: Tolerate | None
     span: Span
+    name_span: Span | None = None
 
 
 @dataclass
@@ -166,6 +170,7 @@ class Requirement:
     type: Name | None
     scope: Scope
     span: Span
+    name_span: Span | None = None
 
 
 @dataclass
@@ -181,6 +186,7 @@ class Provision:
     type: Name | None
     fields: list[FieldAssign]
     span: Span
+    name_span: Span | None = None
 
 
 # --- actions ------------------------------------------------------------------------
@@ -271,6 +277,7 @@ class TaskDecl:
     become: bool
     span: Span
     name_span: Span
+    become_span: Span | None = None  # where `become` was written, for the formatter
 
 
 @dataclass

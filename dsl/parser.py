@@ -1,0 +1,430 @@
+"""Text to AST: `parse_text`, `parse_file` and `parse_files`.
+
+The grammar is `grammar/orch.lark` (LALR, contextual lexer). The AST is built
+while parsing (lark's internal transformer, no parse tree in between): the
+callbacks in `_Builder` receive every token of a rule, keywords and braces
+included, and take the spans of the nodes from them.
+
+Problems are reported as `DiagnosticError`, never as lark exceptions: syntax
+errors are explained by `orchc.dsl.syntax_errors`, and problems the grammar
+cannot express (a bad escape, `timeout` given twice) are collected while
+building and reported together.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from lark import Lark, Token, UnexpectedInput
+
+from orchc.dsl import ast
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
+from orchc.dsl.syntax_errors import syntax_error
+from orchc.grammar import grammar_text
+
+
+def parse_text(text: str, file: str) -> ast.Module:
+    """Parse one `.orch` source; `file` names it in spans and messages."""
+    with _LOCK:
+        return _parser().parse(text, file)
+
+
+def parse_file(path: Path) -> ast.Module:
+    """Parse one `.orch` file; spans name it as `path` was given."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DiagnosticError([Diagnostic("error", f"cannot read {path}: {reason}")]) from None
+    return parse_text(text, str(path))
+
+
+def parse_files(paths: Iterable[Path]) -> tuple[list[ast.Module], list[Diagnostic]]:
+    """Parse every file; return the modules that parsed and the diagnostics of all that did not."""
+    modules: list[ast.Module] = []
+    diagnostics: list[Diagnostic] = []
+    for path in paths:
+        try:
+            modules.append(parse_file(path))
+        except DiagnosticError as exc:
+            diagnostics.extend(exc.diagnostics)
+    return modules, diagnostics
+
+
+# --- the lark parser, built once per process -------------------------------------------
+
+_LOCK = threading.Lock()
+_PARSER: _Parser | None = None
+
+
+class _NamesEverywhere:
+    """Post-lexer that lets the contextual lexer see NAME in every state.
+
+    Without it, in a state that accepts `run` but no name, the word `runner`
+    would lex as the keyword `run` followed by `ner`. With NAME always present,
+    lark matches whole words and turns a word into a keyword only where that
+    keyword is acceptable.
+    """
+
+    always_accept = ("NAME",)
+
+    def process(self, stream: Iterable[Token]) -> Iterable[Token]:
+        return stream
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.builder = _Builder()
+        self.lark = Lark(
+            grammar_text(),
+            parser="lalr",
+            lexer="contextual",
+            strict=True,
+            maybe_placeholders=False,
+            keep_all_tokens=True,
+            transformer=self.builder,
+            postlex=_NamesEverywhere(),
+            lexer_callbacks={"COMMENT": self.builder.comment},
+            cache=True,
+        )
+
+    def parse(self, text: str, file: str) -> ast.Module:
+        self.builder.start_file(file)
+        try:
+            module: ast.Module = self.lark.parse(text)
+        except UnexpectedInput as exc:
+            self.builder.diagnostics.items.append(syntax_error(exc, text, file, self.lark))
+        self.builder.diagnostics.raise_if_errors()
+        module.comments = self.builder.comments
+        return module
+
+
+def _parser() -> _Parser:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = _Parser()
+    return _PARSER
+
+
+# --- spans ---------------------------------------------------------------------------------
+
+
+def _first(part: Any) -> Any:
+    return _first(part[0]) if isinstance(part, list) else part
+
+
+def _last(part: Any) -> Any:
+    return _last(part[-1]) if isinstance(part, list) else part
+
+
+def _start_of(part: Any) -> tuple[int, int]:
+    part = _first(part)
+    if isinstance(part, Token):
+        return part.line, part.column
+    return part.span.line, part.span.column
+
+
+def _end_of(part: Any) -> tuple[int, int]:
+    part = _last(part)
+    if isinstance(part, Token):
+        return part.end_line, part.end_column
+    return part.span.end_line, part.span.end_column
+
+
+# --- building the AST -------------------------------------------------------------------------
+
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f"}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_SINGLE_STATEMENTS = ("concurrency", "retries", "timeout", "become")
+
+
+@dataclass
+class _Statement:
+    """A statement that only sets a field of the enclosing declaration."""
+
+    keyword: str
+    value: Any
+    span: ast.Span
+
+
+class _Builder:
+    """Rule callbacks of the grammar: each gets the rule's tokens and built nodes."""
+
+    def __init__(self) -> None:
+        self.start_file("<none>")
+
+    def start_file(self, file: str) -> None:
+        self.file = file
+        self.comments: list[ast.Comment] = []
+        self.diagnostics = Diagnostics()
+
+    def comment(self, token: Token) -> Token:
+        self.comments.append(ast.Comment(str(token).rstrip(), token.line, token.column))
+        return token
+
+    def span(self, first: Any, last: Any | None = None) -> ast.Span:
+        line, column = _start_of(first)
+        end_line, end_column = _end_of(first if last is None else last)
+        return ast.Span(self.file, line, column, end_line, end_column)
+
+    # --- values
+
+    def string(self, c: list[Token]) -> ast.Str:
+        token = c[0]
+        if token.type == "TRIPLE_STRING":
+            return ast.Str(token[3:-3], self.span(token), triple=True)
+        body = token[1:-1]
+        if "\\" in body:
+            body = _ESCAPE.sub(lambda m: self._unescape(m, token), body)
+        return ast.Str(body, self.span(token))
+
+    def _unescape(self, match: re.Match[str], token: Token) -> str:
+        code = match.group(1)
+        if code in _ESCAPES:
+            return _ESCAPES[code]
+        if code[0] == "u" and len(code) == 5:
+            return chr(int(code[1:], 16))
+        column = token.column + 1 + match.start()
+        self.diagnostics.error(
+            f"unknown escape '\\{code}' in a string",
+            ast.Span(self.file, token.line, column, token.line, column + 2),
+            hint="write '\\\\' for a backslash; known escapes are \\n \\t \\r \\\" \\\\ \\uXXXX, "
+                 "or use \"\"\"...\"\"\" where backslashes are kept as written")
+        return match.group(0)
+
+    def integer(self, c: list[Token]) -> ast.Int:
+        return ast.Int(int(c[0]), self.span(c[0]))
+
+    def decimal(self, c: list[Token]) -> ast.Float:
+        return ast.Float(float(c[0]), self.span(c[0]))
+
+    def duration(self, c: list[Token]) -> ast.Duration:
+        text = str(c[0])
+        seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+        return ast.Duration(seconds, text, self.span(c[0]))
+
+    def true(self, c: list[Token]) -> ast.Bool:
+        return ast.Bool(True, self.span(c[0]))
+
+    def false(self, c: list[Token]) -> ast.Bool:
+        return ast.Bool(False, self.span(c[0]))
+
+    def null(self, c: list[Token]) -> ast.Null:
+        return ast.Null(self.span(c[0]))
+
+    def list_value(self, c: list[Any]) -> ast.ListValue:
+        return ast.ListValue([v for v in c[1:-1] if not isinstance(v, Token)], self.span(c[0], c[-1]))
+
+    def map_value(self, c: list[Any]) -> ast.MapValue:
+        return ast.MapValue([e for e in c[1:-1] if isinstance(e, ast.MapEntry)], self.span(c[0], c[-1]))
+
+    def map_entry(self, c: list[Any]) -> ast.MapEntry:
+        key = c[0]
+        name = self.string([key]).value if key.type == "STRING" else str(key)
+        return ast.MapEntry(name, c[2], self.span(key, c[2]))
+
+    def name(self, c: list[Token]) -> ast.Name:
+        return ast.Name(str(c[0]), self.span(c[0]))
+
+    def name_list(self, c: list[Any]) -> list[ast.Name]:
+        return [n for n in c if isinstance(n, ast.Name)]
+
+    def dotted_name(self, c: list[Token]) -> Token:
+        first, last = c[0], c[-1]
+        return Token("DOTTED_NAME", "".join(c), first.start_pos, first.line, first.column,
+                     last.end_line, last.end_column, last.end_pos)
+
+    # --- declarations
+
+    def start(self, c: list[Any]) -> ast.Module:
+        imports = [i for i in c if isinstance(i, ast.Import)]
+        items = [i for i in c if not isinstance(i, ast.Import)]
+        return ast.Module(self.file, imports, items)
+
+    def import_decl(self, c: list[Any]) -> ast.Import:
+        return ast.Import(c[1], self.span(c[0], c[1]))
+
+    def type_ref(self, c: list[Token]) -> ast.TypeRef:
+        return ast.TypeRef(str(c[0]), self.span(c[0]))
+
+    def field_decl(self, c: list[Any]) -> ast.FieldDecl:
+        parts = [p for p in c if not (isinstance(p, Token) and p.type == "COMMA")]
+        default = parts[4] if len(parts) > 4 else None
+        return ast.FieldDecl(str(c[0]), parts[2], default, self.span(c[0], parts[-1]), self.span(c[0]))
+
+    def type_decl(self, c: list[Any]) -> ast.TypeDecl:
+        return ast.TypeDecl(str(c[1]), c[3:-1], self.span(c[0], c[-1]), self.span(c[1]))
+
+    def var_decl(self, c: list[Any]) -> ast.VarDecl:
+        default = c[5] if len(c) > 5 else None
+        return ast.VarDecl(str(c[1]), c[3], default, self.span(c[0], c[-1]), self.span(c[1]))
+
+    def services(self, c: list[Any]) -> _Statement:
+        return _Statement("services", c[1], self.span(c[0], c[1]))
+
+    def tolerate(self, c: list[Any]) -> ast.Tolerate:
+        return ast.Tolerate(c[1], self.span(c[0], c[1]))
+
+    def role_decl(self, c: list[Any]) -> ast.RoleDecl:
+        services: list[ast.Name] = []
+        tolerate: ast.Tolerate | None = None
+        for statement in c[3:-1]:
+            if isinstance(statement, ast.Tolerate):
+                if tolerate is not None:
+                    self._given_twice("tolerate", statement.span, tolerate.span)
+                tolerate = statement
+            else:
+                services.extend(statement.value)
+        return ast.RoleDecl(str(c[1]), services, tolerate, self.span(c[0], c[-1]), self.span(c[1]))
+
+    def service_decl(self, c: list[Any]) -> ast.ServiceDecl:
+        return ast.ServiceDecl(str(c[1]), c[3:-1], self.span(c[0], c[-1]), self.span(c[1]))
+
+    def task_decl(self, c: list[Any]) -> ast.TaskDecl:
+        once = c[2].type == "ONCE"
+        statements = c[4 if once else 3:-1]
+        task = ast.TaskDecl(
+            name=str(c[1]), once=once, after=[], before=[], requires=[], provides=[], actions=[],
+            concurrency=None, retries=None, timeout=None, when=None, become=False,
+            span=self.span(c[0], c[-1]), name_span=self.span(c[1]))
+        singles: dict[str, ast.Span] = {}
+        for statement in statements:
+            if isinstance(statement, _Statement):
+                if statement.keyword in _SINGLE_STATEMENTS:
+                    self._single(statement, singles)
+                if statement.keyword == "after":
+                    task.after.extend(statement.value)
+                elif statement.keyword == "before":
+                    task.before.extend(statement.value)
+                elif statement.keyword == "concurrency":
+                    task.concurrency = statement.value
+                elif statement.keyword == "timeout":
+                    task.timeout = statement.value
+                elif statement.keyword == "become":
+                    task.become, task.become_span = True, statement.span
+            elif isinstance(statement, ast.Retries):
+                self._single(_Statement("retries", statement, statement.span), singles)
+                task.retries = statement
+            elif isinstance(statement, ast.When):
+                task.when = self._merge_when(task.when, statement)
+            elif isinstance(statement, ast.Requirement):
+                task.requires.append(statement)
+            elif isinstance(statement, ast.Provision):
+                task.provides.append(statement)
+            else:
+                task.actions.append(statement)
+        return task
+
+    def anchor_decl(self, c: list[Any]) -> ast.AnchorDecl:
+        anchor = ast.AnchorDecl(str(c[1]), [], [], [], self.span(c[0], c[-1]), self.span(c[1]))
+        for statement in c[3:-1]:
+            if isinstance(statement, ast.Requirement):
+                anchor.requires.append(statement)
+            elif isinstance(statement, ast.Provision):
+                anchor.provides.append(statement)
+            else:
+                anchor.after.extend(statement.value)
+        return anchor
+
+    def _single(self, statement: _Statement, seen: dict[str, ast.Span]) -> None:
+        if statement.keyword in seen:
+            self._given_twice(statement.keyword, statement.span, seen[statement.keyword])
+        seen[statement.keyword] = statement.span
+
+    def _given_twice(self, keyword: str, span: ast.Span, first: ast.Span) -> None:
+        self.diagnostics.error(f"'{keyword}' is given twice", span,
+                               hint=f"keep one '{keyword}' statement",
+                               notes=[("first given here", first)])
+
+    def _merge_when(self, previous: ast.When | None, when: ast.When) -> ast.When:
+        if previous is None:
+            return when
+        if (previous.expr is None) == (when.expr is None):
+            self._given_twice("when changed" if when.expr is None else "when", when.span, previous.span)
+            return previous
+        return ast.When(previous.expr or when.expr, previous.changed + when.changed, previous.span)
+
+    # --- task statements
+
+    def after(self, c: list[Any]) -> _Statement:
+        return _Statement("after", c[1], self.span(c[0], c[1]))
+
+    def before(self, c: list[Any]) -> _Statement:
+        return _Statement("before", c[1], self.span(c[0], c[1]))
+
+    def requires(self, c: list[Any]) -> ast.Requirement:
+        type_name = c[3] if len(c) > 2 and isinstance(c[2], Token) and c[2].type == "COLON" else None
+        scope = c[-1] if isinstance(c[-1], ast.Scope) else ast.Scope("all", None, None)
+        return ast.Requirement(str(c[1]), type_name, scope, self.span(c[0], c[-1]), self.span(c[1]))
+
+    def scope_same_host(self, c: list[Token]) -> ast.Scope:
+        return ast.Scope("same_host", None, self.span(c[0], c[-1]))
+
+    def scope_role(self, c: list[Any]) -> ast.Scope:
+        return ast.Scope("role", c[2], self.span(c[0], c[-1]))
+
+    def scope_any(self, c: list[Token]) -> ast.Scope:
+        return ast.Scope("any", None, self.span(c[0], c[-1]))
+
+    def provides(self, c: list[Any]) -> ast.Provision:
+        type_name = c[3] if len(c) > 2 and isinstance(c[2], Token) and c[2].type == "COLON" else None
+        fields = c[-1].entries if isinstance(c[-1], ast.MapValue) else []
+        assigns = [ast.FieldAssign(e.key, e.value, e.span) for e in fields]
+        return ast.Provision(str(c[1]), type_name, assigns, self.span(c[0], c[-1]), self.span(c[1]))
+
+    def concurrency(self, c: list[Any]) -> _Statement:
+        return _Statement("concurrency", c[1], self.span(c[0], c[1]))
+
+    def retries(self, c: list[Any]) -> ast.Retries:
+        return ast.Retries(c[1], c[3] if len(c) > 2 else None, self.span(c[0], c[-1]))
+
+    def timeout(self, c: list[Any]) -> _Statement:
+        return _Statement("timeout", c[1], self.span(c[0], c[1]))
+
+    def when_expr(self, c: list[Any]) -> ast.When:
+        return ast.When(c[1], [], self.span(c[0], c[1]))
+
+    def when_changed(self, c: list[Any]) -> ast.When:
+        return ast.When(None, c[3], self.span(c[0], c[-1]))
+
+    def become(self, c: list[Token]) -> _Statement:
+        return _Statement("become", True, self.span(c[0]))
+
+    # --- actions
+
+    def run(self, c: list[Any]) -> ast.Run:
+        return ast.Run(c[1], self.span(c[0], c[1]))
+
+    def copy(self, c: list[Any]) -> ast.Copy:
+        return ast.Copy(c[1], c[3], *self._file_options(c[4:]), self.span(c[0], c[-1]))
+
+    def template(self, c: list[Any]) -> ast.Template:
+        return ast.Template(c[1], c[3], *self._file_options(c[4:]), self.span(c[0], c[-1]))
+
+    def file_option(self, c: list[Any]) -> _Statement:
+        return _Statement(str(c[0]), c[1], self.span(c[0], c[1]))
+
+    def _file_options(self, options: list[_Statement]) -> tuple[ast.Str | None, ast.Str | None]:
+        given: dict[str, _Statement] = {}
+        for option in options:
+            if option.keyword in given:
+                self._given_twice(option.keyword, option.span, given[option.keyword].span)
+            given[option.keyword] = option
+        mode, owner = given.get("mode"), given.get("owner")
+        return (mode.value if mode else None), (owner.value if owner else None)
+
+    def playbook(self, c: list[Any]) -> ast.Playbook:
+        return ast.Playbook(c[1], c[3] if len(c) > 2 else None, self.span(c[0], c[-1]))
+
+    def ansible(self, c: list[Any]) -> ast.AnsibleModule:
+        return ast.AnsibleModule(str(c[1]), c[2], self.span(c[0], c[-1]))
+
+    def ansible_role(self, c: list[Any]) -> ast.AnsibleRole:
+        name = c[1].value if isinstance(c[1], ast.Str) else str(c[1])
+        return ast.AnsibleRole(name, c[3] if len(c) > 2 else None, self.span(c[0], c[-1]))

@@ -1,0 +1,228 @@
+"""Explain a lark syntax error as a `Diagnostic`: where, what is wrong, and how to fix it.
+
+lark says which token it did not expect and which terminals it would have
+accepted; the parser's value stack still holds the tokens of every block that
+is open at that point. From these we name the block ("task 'start', opened at
+12:3"), recognise the usual mistakes (a missing '}', a misspelt statement, an
+unterminated string, a bad duration) and otherwise list what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.lexer import PatternStr
+
+from orchc.dsl.ast import Span
+from orchc.dsl.diagnostics import Diagnostic, did_you_mean
+
+_CLOSING = {"LBRACE": "RBRACE", "LSQB": "RSQB", "LPAR": "RPAR"}
+_BLOCK_KEYWORDS = {"TYPE", "ROLE", "SERVICE", "TASK", "ANCHOR"}
+_DECLARATION_WORDS = {"type", "role", "service", "task", "anchor", "var", "import"}
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "TRIPLE_STRING": "a string",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "DURATION": "a duration",
+    "$END": "the end of the file",
+}
+_VALUE_TERMINALS = {"STRING", "INT", "FLOAT", "DURATION"}
+_DURATION_HINT = "write a number followed by ms, s, m or h, e.g. 90s or 10m"
+_NUMBER_WORD = re.compile(r"-?[\w.]+")
+
+
+@dataclass
+class _Block:
+    """A '{', '[' or '(' that is still open where the error is."""
+
+    bracket: Token
+    description: str  # "task 'start'", "a map", ...
+    opened: Token  # the declaration's keyword, or the bracket itself
+
+    @property
+    def closing(self) -> str:
+        return {"LBRACE": "}", "LSQB": "]", "LPAR": ")"}[self.bracket.type]
+
+    def opened_at(self) -> str:
+        return f"{self.description} (opened at {self.opened.line}:{self.opened.column})"
+
+
+def syntax_error(exc: UnexpectedInput, text: str, file: str, lark: Lark) -> Diagnostic:
+    explain = _Explainer(exc, text, file, lark)
+    if isinstance(exc, UnexpectedToken):
+        return explain.unexpected_token(exc.token)
+    if isinstance(exc, UnexpectedCharacters):
+        return explain.unexpected_characters(exc.pos_in_stream)
+    return Diagnostic("error", "syntax error", explain.point(exc.line, exc.column))
+
+
+class _Explainer:
+    def __init__(self, exc: UnexpectedInput, text: str, file: str, lark: Lark) -> None:
+        self.text = text
+        self.file = file
+        self.lark = lark
+        self.expected: set[str] = set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+        stack: list[Any] = list(getattr(exc.state, "value_stack", None) or [])
+        self.blocks = _open_blocks(stack)
+        self.previous = stack[-1] if stack and isinstance(stack[-1], Token) else None
+
+    # --- the two kinds of lark errors
+
+    def unexpected_characters(self, pos: int) -> Diagnostic:
+        line = self.text.count("\n", 0, pos) + 1
+        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        line_end = self.text.find("\n", pos)
+        rest = self.text[pos:] if line_end < 0 else self.text[pos:line_end]
+        to_line_end = Span(self.file, line, column, line, column + max(1, len(rest)))
+        if rest.startswith('"""'):
+            return Diagnostic("error", "unterminated multi-line string", self.point(line, column, 3),
+                              hint="end it with '\"\"\"'")
+        if rest.startswith('"'):
+            return Diagnostic("error", "unterminated string", to_line_end,
+                              hint="end it with '\"' on the same line; for text over several lines "
+                                   "write \"\"\"...\"\"\"")
+        if re.match(r"-?\d", rest):
+            word = _NUMBER_WORD.match(rest).group(0)  # type: ignore[union-attr]
+            return self.bad_number(word, self.point(line, column, len(word)))
+        char = rest[:1] or "end of file"
+        hint = ("statements need no separator: remove it" if char == ";"
+                else f"expected {self.expected_text()}")
+        return Diagnostic("error", f"unexpected character '{char}'{self.where()}",
+                          self.point(line, column), hint=hint)
+
+    def unexpected_token(self, token: Token) -> Diagnostic:
+        if token.type == "$END":
+            return self.unexpected_end(token)
+        span = self.token_span(token)
+        shown = _shown(token)
+        block = self.blocks[-1] if self.blocks else None
+        closes = block is not None and _CLOSING[block.bracket.type] in self.expected
+        if closes and str(token) in _DECLARATION_WORDS and str(token) not in self.keywords():
+            return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", span,
+                              hint=f"{shown} cannot appear inside {block.description}: "
+                                   f"close {block.description} first")
+        if token.type == "NAME" and self.expected >= _VALUE_TERMINALS:
+            return Diagnostic("error", f"expected a value, got the word '{token}'", span,
+                              hint=f"quote text: \"{token}\"; values are strings, numbers, durations, "
+                                   "true, false, null, [lists] and { maps }")
+        if self.expected == {"DURATION"}:
+            return self.bad_number(str(token), span)
+        if _is_word(token) and self.at_statement_start():
+            return self.unknown_statement(str(token), span)
+        after = f" after '{self.previous}'" if self.previous is not None and _is_word(self.previous) else ""
+        hint = did_you_mean(str(token), self.keywords()) if _is_word(token) else None
+        return Diagnostic("error", f"unexpected {shown}{after}{self.where()}", span,
+                          hint=hint or f"expected {self.expected_text()}")
+
+    # --- the usual mistakes
+
+    def unexpected_end(self, token: Token) -> Diagnostic:
+        if token.end_line is None:  # empty input: lark gives a position-less end token
+            end = self.point(1, 1)
+        else:
+            end = self.point(token.end_line, token.end_column)
+        if self.blocks:
+            block = self.blocks[-1]
+            return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", end,
+                              hint=f"the file ends inside {block.description}: add '{block.closing}'")
+        return Diagnostic("error", "unexpected end of file", end, hint=f"expected {self.expected_text()}")
+
+    def unknown_statement(self, word: str, span: Span) -> Diagnostic:
+        block = self.enclosing_declaration()
+        where = f" in {block.description}" if block else " at the top level"
+        hint = did_you_mean(word, self.keywords()) or f"expected {self.expected_text()}"
+        return Diagnostic("error", f"unknown statement '{word}'{where}", span, hint=hint)
+
+    def bad_number(self, word: str, span: Span) -> Diagnostic:
+        if "DURATION" in self.expected:
+            return Diagnostic("error", f"bad duration '{word}'", span, hint=_DURATION_HINT)
+        return Diagnostic("error", f"bad number '{word}'", span,
+                          hint="write an integer such as 3 or a decimal such as 1.5")
+
+    # --- context
+
+    def at_statement_start(self) -> bool:
+        """Whether a new statement or declaration may start here (a block's end is acceptable)."""
+        keywords_only = "NAME" not in self.expected and bool(self.keywords())
+        in_map = bool(self.blocks) and self.blocks[-1].description in ("a map", "a list")
+        return keywords_only and not in_map and ("RBRACE" in self.expected or "$END" in self.expected)
+
+    def enclosing_declaration(self) -> _Block | None:
+        declarations = [b for b in self.blocks if b.description not in ("a map", "a list", "'changed(...)'")]
+        return declarations[-1] if declarations else None
+
+    def where(self) -> str:
+        block = self.enclosing_declaration()
+        return f" in {block.description}" if block else ""
+
+    def keywords(self) -> list[str]:
+        words = (self.literal(name) for name in self.expected)
+        return sorted(w for w in words if w is not None and w[:1].isalpha())
+
+    def literal(self, terminal: str) -> str | None:
+        try:
+            pattern = self.lark.get_terminal(terminal).pattern
+        except KeyError:
+            return None
+        return pattern.value if isinstance(pattern, PatternStr) else None
+
+    def expected_text(self) -> str:
+        names: list[str] = []
+        for terminal in sorted(self.expected):
+            literal = self.literal(terminal)
+            shown = f"'{literal}'" if literal is not None else _TERMINAL_NAMES.get(terminal, terminal)
+            if shown not in names:
+                names.append(shown)
+        names.sort(key=lambda n: (not n.startswith("'"), n))
+        if len(names) > 12:
+            names = names[:12] + ["..."]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+    # --- spans
+
+    def point(self, line: int, column: int, width: int = 1) -> Span:
+        return Span(self.file, line, column, line, column + width)
+
+    def token_span(self, token: Token) -> Span:
+        return Span(self.file, token.line, token.column, token.end_line, token.end_column)
+
+
+def _open_blocks(stack: list[Any]) -> list[_Block]:
+    """The brackets still open on the parser's value stack, outermost first, with what they open."""
+    open_at: list[int] = []
+    for index, value in enumerate(stack):
+        if isinstance(value, Token):
+            if value.type in _CLOSING:
+                open_at.append(index)
+            elif value.type in _CLOSING.values() and open_at:
+                open_at.pop()
+    return [_describe(stack, i) for i in open_at]
+
+
+def _describe(stack: list[Any], index: int) -> _Block:
+    bracket: Token = stack[index]
+    if bracket.type == "LSQB":
+        return _Block(bracket, "a list", bracket)
+    if bracket.type == "LPAR":
+        return _Block(bracket, "'changed(...)'", bracket)
+    header = [v for v in stack[max(0, index - 3):index] if isinstance(v, Token) and v.type != "ONCE"]
+    if len(header) >= 2 and header[-2].type in _BLOCK_KEYWORDS and header[-1].type == "NAME":
+        return _Block(bracket, f"{header[-2]} '{header[-1]}'", header[-2])
+    return _Block(bracket, "a map", bracket)
+
+
+def _is_word(token: Token) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z_]\w*", str(token)))
+
+
+def _shown(token: Token) -> str:
+    text = str(token)
+    if token.type in ("STRING", "TRIPLE_STRING"):
+        text = text if len(text) <= 30 else text[:27] + "..."
+        return f"string {text}"
+    return f"'{text}'"

@@ -8,6 +8,7 @@ an entry with the file:line it came from and the reason.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -70,9 +71,18 @@ class Report:
 class Migration:
     files: dict[str, str]  # path relative to the output folder -> text (.orch, inventory.yml, templates)
     report: Report
+    copies: dict[str, Path] = field(default_factory=dict)  # path in the output folder -> file or folder copied as is
 
     def write(self, out_dir: Path) -> list[Path]:
         written = []
+        for rel, source in sorted(self.copies.items()):
+            path = out_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, path, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, path)
+            written.append(path)
         for rel, text in sorted(self.files.items()):
             path = out_dir / rel
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,162 @@
+"""The native SSH transport: `run`, `copy` and `template` actions on hosts with `connection: ssh`.
+
+One connection per host, opened on first use (at most `--forks` opening at
+once) and kept for the whole run. Commands go to a persistent agent on the
+host (`backends/agent.py`) when it has Python, or to plain exec channels when
+it hasn't; files go over SFTP. A host that cannot be reached gives
+`unreachable`; a connection that breaks under a running action fails that
+action, and the next action on the host opens a new connection.
+
+Inventory variables read here, besides the Host's address, port and user:
+`ansible_ssh_private_key_file`, `orchc_known_hosts` (known_hosts file),
+`ansible_python_interpreter` (the agent's interpreter, default `python3`),
+`orchc_agent: false` (never start the agent), `ansible_become` and
+`ansible_become_user` (default root).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import asyncssh
+
+from orchc.backends.ssh_connect import Endpoint, KnownHostsFiles, Unreachable, connect
+from orchc.backends.ssh_files import FileWrite, put_file
+from orchc.backends.ssh_session import CommandResult, ConnectionLost, HostLink
+from orchc.backends.transport import ActionContext, ActionResult, Transport, TransportOptions
+from orchc.plan import Action, CopyAction, Host, Plan, RunAction, TemplateAction, redact, resolve_secrets
+
+# Errors that mean the connection is gone, whichever layer noticed first.
+_CONNECTION_ERRORS = (ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError, asyncssh.SFTPConnectionLost, BrokenPipeError, ConnectionError)
+
+
+def _flag(value: Any) -> bool:
+    """An inventory boolean: YAML true, or the strings Ansible accepts."""
+    return value is True or str(value).lower() in ("1", "true", "yes", "on")
+
+
+class SshTransport(Transport):
+    name = "ssh"
+
+    def __init__(self, plan: Plan, options: TransportOptions) -> None:
+        super().__init__(plan, options)
+        self._links: dict[str, HostLink] = {}
+        self._opening: dict[str, asyncio.Lock] = {}
+        self._connect_slots = asyncio.Semaphore(max(1, options.forks))
+        self._known_hosts = KnownHostsFiles()
+        self._timeouts = {task.id: task.timeout for task in plan.tasks}
+
+    async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
+        try:
+            link = await self._link(host)
+        except Unreachable as exc:
+            return ActionResult("unreachable", message=f"{host.name}: {exc}")
+        try:
+            result = await self._perform(link, host, action, ctx)
+        except _CONNECTION_ERRORS as exc:
+            self._forget(host.name, link)
+            reason = str(exc) or type(exc).__name__
+            result = ActionResult(
+                "failed", message=f"connection to {host.name} lost during {action.kind}: {reason}; the next action reconnects"
+            )
+        except KeyError as exc:  # from resolve_secrets
+            result = ActionResult("failed", message=f"secret {exc.args[0]!r} has no value at run time")
+        return _redacted(result, ctx.secrets)
+
+    async def _perform(self, link: HostLink, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
+        become_user = self._become_user(host, ctx)
+        check_mode = ctx.check_mode or self.options.check_mode
+        if isinstance(action, RunAction):
+            if check_mode:
+                return ActionResult("ok", message="not run in check mode")
+            command = resolve_secrets(action.command, ctx.secrets)
+            outcome = await link.run(
+                ["/bin/sh", "-c", command], become_user, dict(ctx.env), self._timeouts.get(ctx.task_id), ctx.on_output
+            )
+            return _command_result(outcome, become_user)
+        if isinstance(action, (CopyAction, TemplateAction)):
+            return await put_file(link, _file_write(action, ctx), become_user, check_mode)
+        return ActionResult("failed", message=f"the ssh transport does not run {action.kind!r} actions (the ansible transport does)")
+
+    async def _link(self, host: Host) -> HostLink:
+        """The host's open connection; opens one (again, after a loss) when there is none."""
+        link = self._links.get(host.name)
+        if link is not None and not link.closed:
+            return link
+        async with self._opening.setdefault(host.name, asyncio.Lock()):
+            link = self._links.get(host.name)
+            if link is None or link.closed:
+                async with self._connect_slots:
+                    link = await self._open(host)
+                self._links[host.name] = link
+            return link
+
+    async def _open(self, host: Host) -> HostLink:
+        endpoint = Endpoint.of(host, self.options)
+        conn = await connect(endpoint, self.options, self._known_hosts)
+        python = None
+        if _flag(host.vars.get("orchc_agent", True)):
+            interpreter = str(host.vars.get("ansible_python_interpreter", "python3"))
+            python = "python3" if interpreter.startswith("auto") else interpreter
+        try:
+            return await HostLink.open(conn, endpoint.user, python)
+        except (asyncssh.Error, OSError) as exc:
+            conn.close()
+            raise Unreachable(f"connected, but could not start a session: {exc}") from exc
+
+    def _forget(self, host_name: str, link: HostLink) -> None:
+        if self._links.get(host_name) is link:
+            del self._links[host_name]
+        link.close()
+
+    @staticmethod
+    def _become_user(host: Host, ctx: ActionContext) -> str | None:
+        if ctx.become or _flag(host.vars.get("ansible_become", False)):
+            return str(host.vars.get("ansible_become_user", "root"))
+        return None
+
+    async def close(self) -> None:
+        for link in self._links.values():
+            link.close()
+        await asyncio.gather(*(link.conn.wait_closed() for link in self._links.values()), return_exceptions=True)
+        self._links.clear()
+
+
+def _file_write(action: CopyAction | TemplateAction, ctx: ActionContext) -> FileWrite:
+    if isinstance(action, CopyAction) and action.encoding == "base64":
+        data = base64.b64decode(action.content)
+    else:
+        data = resolve_secrets(action.content, ctx.secrets).encode()
+    return FileWrite(dest=action.dest, data=data, mode=action.mode, owner=action.owner)
+
+
+def _command_result(outcome: CommandResult, become_user: str | None) -> ActionResult:
+    def done(status: str, message: str) -> ActionResult:
+        return ActionResult(status, rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr, message=message)  # type: ignore[arg-type]
+
+    if outcome.error:
+        needs = f" (become to {become_user} needs sudo on the host)" if become_user else ""
+        return done("failed", f"could not start the command{needs}: {outcome.error}")
+    if outcome.timed_out:
+        return done("failed", "timed out; its process group was killed")
+    if outcome.signal is not None:
+        return done("failed", f"killed by signal {outcome.signal}")
+    if outcome.rc == 0:
+        return done("changed", "")
+    if become_user and outcome.stderr.startswith("sudo:"):
+        return done(
+            "failed",
+            f"become via 'sudo -n' failed: {outcome.stderr.splitlines()[0]}; orchc needs passwordless sudo to {become_user}",
+        )
+    last_line = next((line for line in reversed(outcome.stderr.splitlines()) if line.strip()), "")
+    return done("failed", f"exit status {outcome.rc}" + (f": {last_line[:200]}" if last_line else ""))
+
+
+def _redacted(result: ActionResult, secrets: dict[str, str] | Any) -> ActionResult:
+    if secrets:
+        result.stdout = redact(result.stdout, secrets)
+        result.stderr = redact(result.stderr, secrets)
+        result.message = redact(result.message, secrets)
+    return result

@@ -1,0 +1,279 @@
+"""Running commands on one SSH connection: through the persistent agent, or plain exec channels.
+
+`AgentSession` starts `backends/agent.py` once per connection and sends it
+every command as one JSON line; replies are matched to commands by id, so
+commands run concurrently and are pipelined over a single channel. Hosts
+without a Python interpreter get an `ExecSession`, which opens one exec channel
+per command. Both give the same `CommandResult`, so callers don't care which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import shlex
+import signal
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Protocol
+
+import asyncssh
+
+from orchc.backends.transport import OutputSink
+
+# Reads the agent's length-prefixed source from stdin and runs it; stdin then carries requests.
+BOOTSTRAP = "import sys;exec(sys.stdin.read(int(sys.stdin.readline())))"
+AGENT_PROTOCOL = 1
+AGENT_START_TIMEOUT = 15.0
+KILL_WAIT = 5.0  # how long a cancelled command may take to report its end
+
+
+class ConnectionLost(Exception):
+    """The connection broke while a command was running; the command's outcome is unknown."""
+
+
+@dataclass
+class CommandSpec:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    timeout: float | None = None
+
+
+@dataclass
+class CommandResult:
+    rc: int | None  # None when a signal ended the command, or it could not start
+    stdout: str = ""
+    stderr: str = ""
+    signal: int | None = None
+    timed_out: bool = False
+    error: str = ""  # why the command could not start
+
+
+class CommandSession(Protocol):
+    kind: str
+
+    async def run(self, spec: CommandSpec, on_output: OutputSink | None) -> CommandResult: ...
+
+    def close(self) -> None: ...
+
+
+def agent_source() -> str:
+    return resources.files("orchc.backends").joinpath("agent.py").read_text(encoding="ascii")
+
+
+@dataclass
+class _Pending:
+    on_output: OutputSink | None
+    done: asyncio.Future[CommandResult]
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+
+class AgentSession:
+    """The controller's side of one agent: a reader task dispatches replies to waiting commands."""
+
+    kind = "agent"
+
+    def __init__(self, process: asyncssh.SSHClientProcess[str]) -> None:
+        self._process = process
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._reader = asyncio.create_task(self._read_replies())
+
+    @classmethod
+    async def start(cls, conn: asyncssh.SSHClientConnection, python: str) -> "AgentSession | None":
+        """Start the agent with `python`; None when the host cannot run it (no such interpreter)."""
+        process = await conn.create_process(f"{shlex.quote(python)} -u -c {shlex.quote(BOOTSTRAP)}")
+        source = agent_source()
+        process.stdin.write(f"{len(source)}\n{source}")
+        try:
+            hello = await asyncio.wait_for(process.stdout.readline(), AGENT_START_TIMEOUT)
+            started = json.loads(hello).get("protocol") == AGENT_PROTOCOL
+        except (asyncio.TimeoutError, ValueError, AttributeError):
+            started = False
+        if not started:
+            process.close()
+            return None
+        return cls(process)
+
+    async def _read_replies(self) -> None:
+        try:
+            async for line in self._process.stdout:
+                self._dispatch(json.loads(line))
+        except (asyncssh.Error, OSError, ValueError):
+            pass
+        lost = ConnectionLost("the connection closed while the command was running")
+        for pending in self._pending.values():
+            if not pending.done.done():
+                pending.done.set_exception(lost)
+
+    def _dispatch(self, reply: dict[str, Any]) -> None:
+        pending = self._pending.get(reply["id"])
+        if pending is None or pending.done.done():
+            return
+        if "stream" in reply:
+            (pending.stdout if reply["stream"] == "stdout" else pending.stderr).append(reply["data"])
+            if pending.on_output:
+                pending.on_output(reply["stream"], reply["data"])
+        elif "error" in reply:
+            pending.done.set_result(CommandResult(rc=None, error=reply["error"]))
+        else:
+            pending.done.set_result(
+                CommandResult(
+                    rc=reply["exit"],
+                    stdout="".join(pending.stdout),
+                    stderr="".join(pending.stderr),
+                    signal=reply["signal"],
+                    timed_out=reply["timed_out"],
+                )
+            )
+
+    def _send(self, request: dict[str, Any]) -> None:
+        if self._reader.done():
+            raise ConnectionLost("the connection closed before the command started")
+        self._process.stdin.write(json.dumps(request) + "\n")
+
+    async def run(self, spec: CommandSpec, on_output: OutputSink | None) -> CommandResult:
+        command_id = next(self._ids)
+        pending = _Pending(on_output, asyncio.get_running_loop().create_future())
+        self._pending[command_id] = pending
+        try:
+            self._send(
+                {"op": "run", "id": command_id, "argv": spec.argv, "env": spec.env, "cwd": spec.cwd,
+                 "timeout": spec.timeout}
+            )
+            return await asyncio.shield(pending.done)
+        except asyncio.CancelledError:
+            if not self._reader.done():
+                self._send({"op": "kill", "id": command_id})
+                await asyncio.wait([pending.done], timeout=KILL_WAIT)
+            raise
+        finally:
+            del self._pending[command_id]
+
+    def close(self) -> None:
+        self._process.close()
+        self._reader.cancel()
+
+
+class ExecSession:
+    """One exec channel per command, for hosts where the agent cannot run.
+
+    The remote shell prints its pid first: sshd makes it a session leader, so
+    its pid is the process group to kill on timeout or cancellation.
+    """
+
+    kind = "exec"
+
+    def __init__(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+
+    async def run(self, spec: CommandSpec, on_output: OutputSink | None) -> CommandResult:
+        script = "echo $$; " + "".join(f"export {k}={shlex.quote(v)}; " for k, v in spec.env.items())
+        if spec.cwd:
+            script += f"cd {shlex.quote(spec.cwd)} || exit 1; "
+        script += "exec " + shlex.join(spec.argv)
+        try:
+            process = await self._conn.create_process(script)
+        except (asyncssh.Error, OSError) as exc:
+            raise ConnectionLost(str(exc)) from exc
+        pid = (await process.stdout.readline()).strip()
+        try:
+            return await asyncio.wait_for(self._collect(process, on_output), spec.timeout)
+        except asyncio.TimeoutError:
+            await self._kill(pid)
+            return CommandResult(rc=None, timed_out=True)
+        except asyncio.CancelledError:
+            await self._kill(pid)
+            raise
+
+    async def _collect(self, process: asyncssh.SSHClientProcess[str], on_output: OutputSink | None) -> CommandResult:
+        async def pump(stream: asyncssh.SSHReader[str], name: str, into: list[str]) -> None:
+            while chunk := await stream.read(65536):
+                into.append(chunk)
+                if on_output:
+                    on_output(name, chunk)  # type: ignore[arg-type]
+
+        stdout: list[str] = []
+        stderr: list[str] = []
+        await asyncio.gather(pump(process.stdout, "stdout", stdout), pump(process.stderr, "stderr", stderr))
+        completed = await process.wait()
+        if completed.exit_status is None and completed.exit_signal is None:
+            raise ConnectionLost("the connection closed while the command was running")
+        signal_name = completed.exit_signal[0] if completed.exit_signal else None
+        return CommandResult(
+            rc=completed.exit_status if completed.exit_status != -1 else None,
+            stdout="".join(stdout),
+            stderr="".join(stderr),
+            signal=None if signal_name is None else _signal_number(signal_name),
+        )
+
+    async def _kill(self, pid: str) -> None:
+        if not pid.isdigit():
+            return
+        group = f"-{pid}"
+        try:
+            await self._conn.run(f"kill -TERM -- {group} 2>/dev/null; sleep 1; kill -KILL -- {group} 2>/dev/null", timeout=KILL_WAIT)
+        except (asyncssh.Error, OSError, asyncio.TimeoutError):
+            pass
+
+    def close(self) -> None:
+        pass
+
+
+def _signal_number(name: str) -> int | None:
+    try:
+        return int(signal.Signals[f"SIG{name}"])
+    except KeyError:
+        return None
+
+
+class HostLink:
+    """One open connection to a host: its command session, its SFTP client (opened on first use), `become`."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection, commands: CommandSession, login_user: str) -> None:
+        self.conn = conn
+        self.commands = commands
+        self.login_user = login_user
+        self._sftp: asyncssh.SFTPClient | None = None
+        self._sftp_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, conn: asyncssh.SSHClientConnection, login_user: str, python: str | None) -> "HostLink":
+        """Start the agent with `python` (None: don't), falling back to exec channels."""
+        agent = await AgentSession.start(conn, python) if python else None
+        return cls(conn, agent or ExecSession(conn), login_user)
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.is_closed()
+
+    async def sftp(self) -> asyncssh.SFTPClient:
+        async with self._sftp_lock:
+            if self._sftp is None:
+                self._sftp = await self.conn.start_sftp_client()
+            return self._sftp
+
+    def as_user(self, argv: list[str], env: dict[str, str], become_user: str | None) -> CommandSpec:
+        """The command run as `become_user` via `sudo -n` (as is when that is the login user)."""
+        if become_user is None or become_user == self.login_user:
+            return CommandSpec(argv=argv, env=env)
+        return CommandSpec(argv=["sudo", "-n", "-u", become_user, "--", "env", *(f"{k}={v}" for k, v in env.items()), *argv])
+
+    async def run(
+        self,
+        argv: list[str],
+        become_user: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        on_output: OutputSink | None = None,
+    ) -> CommandResult:
+        spec = self.as_user(argv, env or {}, become_user)
+        spec.timeout = timeout
+        return await self.commands.run(spec, on_output)
+
+    def close(self) -> None:
+        self.commands.close()
+        self.conn.close()

@@ -1,0 +1,37 @@
+"""Building Plans and transports for the SSH transport's tests (hosts on the sshd fixture's servers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from orchc.backends.ssh import SshTransport
+from orchc.backends.transport import ActionContext, TransportOptions
+from orchc.plan import Host, Plan, SourceSpan, Task
+from sshd import SshServer
+
+SPAN = SourceSpan(file="test.orch", line=1, column=1, end_line=1, end_column=1)
+
+
+def ssh_host(server: SshServer, name: str, root: Path, **extra_vars: Any) -> Host:
+    root.mkdir(parents=True, exist_ok=True)
+    return Host(
+        name=name,
+        address=server.address,
+        port=server.port,
+        user=server.user,
+        vars={**server.host_vars(root), **extra_vars},
+    )
+
+
+def plan_of(*hosts: Host, timeout: float | None = None) -> Plan:
+    task = Task(id="svc.task", service="svc", name="task", timeout=timeout, source=SPAN)
+    return Plan(root=".", hosts=list(hosts), roles=[], tasks=[task], instances=[])
+
+
+def context(plan: Plan, **fields: Any) -> ActionContext:
+    return ActionContext(**{"plan": plan, "instance_id": "svc.task@h", "task_id": "svc.task", "secrets": {}, **fields})
+
+
+def transport(plan: Plan, **options: Any) -> SshTransport:
+    return SshTransport(plan, TransportOptions(**options))

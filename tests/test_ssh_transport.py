@@ -1,0 +1,273 @@
+"""The SSH transport against a real OpenSSH server: commands, the agent, files, become, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchc.plan import CopyAction, RunAction, TemplateAction, secret_marker
+from ssh_helpers import context, plan_of, ssh_host, transport
+
+
+def test_a_command_reports_output_status_and_streams_live(sshd, tmp_path: Path) -> None:
+    host = ssh_host(sshd, "web1", tmp_path)
+    plan = plan_of(host)
+    streamed: list[tuple[str, str]] = []
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan, env={"GREETING": "hello world"}, on_output=lambda s, text: streamed.append((s, text)))
+        ok = await ssh.execute(host, RunAction(command='echo "$GREETING"; echo oops >&2'), ctx)
+        failed = await ssh.execute(host, RunAction(command="echo bad input >&2; exit 3"), ctx)
+        await ssh.close()
+        return ok, failed
+
+    ok, failed = asyncio.run(scenario())
+    assert (ok.status, ok.rc, ok.stdout, ok.stderr) == ("changed", 0, "hello world\n", "oops\n")
+    assert (failed.status, failed.rc) == ("failed", 3)
+    assert failed.message == "exit status 3: bad input"
+    assert ("stdout", "hello world\n") in streamed
+
+
+def test_one_connection_per_host_reused_for_every_command(make_sshd, tmp_path: Path) -> None:
+    server = make_sshd()
+    hosts = [ssh_host(server, f"h{i}", tmp_path / f"h{i}") for i in range(3)]
+    plan = plan_of(*hosts)
+
+    async def scenario():
+        ssh = transport(plan, forks=2)
+        ctx = context(plan)
+        results = await asyncio.gather(*(ssh.execute(h, RunAction(command="echo hi"), ctx) for h in hosts for _ in range(20)))
+        connections = len(server.connection_pids())
+        kinds = {link.commands.kind for link in ssh._links.values()}
+        await ssh.close()
+        return results, connections, kinds
+
+    results, connections, kinds = asyncio.run(scenario())
+    assert {r.status for r in results} == {"changed"}
+    assert connections == 3
+    assert kinds == {"agent"}
+
+
+@pytest.mark.parametrize(
+    "host_vars",
+    [{"orchc_agent": False}, {"ansible_python_interpreter": "/nonexistent/python3"}],
+    ids=["agent-disabled", "no-python"],
+)
+def test_hosts_without_the_agent_use_exec_channels(sshd, tmp_path: Path, host_vars: dict) -> None:
+    host = ssh_host(sshd, "bare", tmp_path, **host_vars)
+    plan = plan_of(host)
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan, env={"NAME": "it's me"})
+        results = [await ssh.execute(host, RunAction(command=f'echo "$NAME" {i}; exit {i}'), ctx) for i in (0, 4)]
+        kind = ssh._links["bare"].commands.kind
+        await ssh.close()
+        return results, kind
+
+    (ok, failed), kind = asyncio.run(scenario())
+    assert kind == "exec"
+    assert (ok.status, ok.stdout) == ("changed", "it's me 0\n")
+    assert (failed.status, failed.rc) == ("failed", 4)
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
+@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+def test_a_timeout_kills_the_remote_process_group(sshd, tmp_path: Path, host_vars: dict) -> None:
+    host = ssh_host(sshd, "slow", tmp_path, **host_vars)
+    plan = plan_of(host, timeout=1.0)
+    pid_file = tmp_path / "child.pid"
+
+    async def scenario():
+        ssh = transport(plan)
+        result = await ssh.execute(host, RunAction(command=f"sleep 60 & echo $! > {pid_file}; wait"), context(plan))
+        await ssh.close()
+        return result
+
+    result = asyncio.run(scenario())
+    assert result.status == "failed"
+    assert "timed out" in result.message
+    assert not _alive(int(pid_file.read_text()))
+
+
+@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+def test_cancelling_an_action_kills_the_remote_process_group(sshd, tmp_path: Path, host_vars: dict) -> None:
+    host = ssh_host(sshd, "cancelled", tmp_path, **host_vars)
+    plan = plan_of(host)
+    pid_file = tmp_path / "child.pid"
+
+    async def scenario():
+        ssh = transport(plan)
+        started = asyncio.Event()
+        ctx = context(plan, on_output=lambda stream, text: started.set())
+        action = RunAction(command=f"sleep 60 & echo $! > {pid_file}; echo started; wait")
+        running = asyncio.create_task(ssh.execute(host, action, ctx))
+        await started.wait()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await ssh.close()
+
+    asyncio.run(scenario())
+    assert not _alive(int(pid_file.read_text()))
+
+
+def test_copy_is_atomic_and_reports_ok_when_unchanged(sshd, tmp_path: Path) -> None:
+    host = ssh_host(sshd, "files", tmp_path)
+    plan = plan_of(host)
+    dest = tmp_path / "etc" / "app.conf"
+    dest.parent.mkdir()
+
+    def copy(content: str, mode: str | None = "0640", owner: str | None = None) -> CopyAction:
+        return CopyAction(src="files/app.conf", dest=str(dest), content=content, mode=mode, owner=owner)
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan)
+        steps = [
+            await ssh.execute(host, copy("a=1\n"), ctx),
+            await ssh.execute(host, copy("a=1\n"), ctx),
+            await ssh.execute(host, copy("a=1\n", mode="0600"), ctx),
+            await ssh.execute(host, copy("a=2\n", mode="0600", owner=sshd.user), ctx),
+            await ssh.execute(host, copy("a=2\n", mode=None), ctx),
+        ]
+        await ssh.close()
+        return steps
+
+    steps = asyncio.run(scenario())
+    assert [s.status for s in steps] == ["changed", "ok", "changed", "changed", "ok"]
+    assert "mode (640 -> 600)" in steps[2].message
+    assert dest.read_text() == "a=2\n"
+    assert dest.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["app.conf"]  # no temp file left
+
+
+def test_template_and_base64_copy_write_their_content(sshd, tmp_path: Path) -> None:
+    host = ssh_host(sshd, "files", tmp_path)
+    plan = plan_of(host)
+    binary = bytes(range(256))
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan)
+        rendered = TemplateAction(src="t.j2", dest=str(tmp_path / "t.conf"), content="port = 5000\n")
+        raw = CopyAction(src="b.bin", dest=str(tmp_path / "b.bin"), content=base64.b64encode(binary).decode(), encoding="base64")
+        results = [await ssh.execute(host, rendered, ctx), await ssh.execute(host, raw, ctx), await ssh.execute(host, raw, ctx)]
+        await ssh.close()
+        return results
+
+    assert [r.status for r in asyncio.run(scenario())] == ["changed", "changed", "ok"]
+    assert (tmp_path / "t.conf").read_text() == "port = 5000\n"
+    assert (tmp_path / "b.bin").read_bytes() == binary
+    assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o644
+
+
+def test_copy_failures_say_why(sshd, tmp_path: Path) -> None:
+    host = ssh_host(sshd, "files", tmp_path)
+    plan = plan_of(host)
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan)
+        results = [
+            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path / "missing" / "a"), content="x"), ctx),
+            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path), content="x"), ctx),
+            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x", mode="rw"), ctx),
+            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x", owner="no-such-user"), ctx),
+        ]
+        await ssh.close()
+        return results
+
+    missing, folder, bad_mode, bad_owner = asyncio.run(scenario())
+    assert missing.status == "failed" and f"folder {tmp_path / 'missing'} does not exist" in missing.message
+    assert folder.status == "failed" and "is not a regular file" in folder.message
+    assert bad_mode.status == "failed" and "is not an octal number" in bad_mode.message
+    assert bad_owner.status == "failed" and "cannot set owner no-such-user" in bad_owner.message
+    assert not (tmp_path / "a").exists()
+
+
+def test_check_mode_reports_changes_without_making_them(sshd, tmp_path: Path) -> None:
+    host = ssh_host(sshd, "files", tmp_path)
+    plan = plan_of(host)
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan, check_mode=True)
+        results = [
+            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x"), ctx),
+            await ssh.execute(host, RunAction(command=f"touch {tmp_path / 'ran'}"), ctx),
+        ]
+        await ssh.close()
+        return results
+
+    copy, run = asyncio.run(scenario())
+    assert (copy.status, run.status) == ("changed", "ok")
+    assert copy.message.startswith("would change")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "ran").exists()
+
+
+def test_secrets_are_resolved_on_the_host_and_redacted_in_results(sshd, tmp_path: Path) -> None:
+    host = ssh_host(sshd, "secret", tmp_path)
+    plan = plan_of(host)
+    secrets = {"db_password": "s3cr3t pass"}
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan, secrets=secrets)
+        run = RunAction(command=f"echo {secret_marker('db_password', True)}")
+        copy = CopyAction(src="a", dest=str(tmp_path / "db.conf"), content=f"password={secret_marker('db_password', False)}\n")
+        results = [await ssh.execute(host, run, ctx), await ssh.execute(host, copy, ctx)]
+        missing = await ssh.execute(host, RunAction(command=f"echo {secret_marker('other', True)}"), ctx)
+        await ssh.close()
+        return results, missing
+
+    (run, copy), missing = asyncio.run(scenario())
+    assert run.stdout == "********\n"
+    assert copy.status == "changed"
+    assert (tmp_path / "db.conf").read_text() == "password=s3cr3t pass\n"
+    assert missing.status == "failed" and "secret 'other' has no value" in missing.message
+
+
+def test_become_as_the_login_user_needs_no_sudo(sshd, tmp_path: Path) -> None:
+    host = ssh_host(sshd, "root-host", tmp_path, ansible_become=True, ansible_become_user=sshd.user)
+    plan = plan_of(host)
+
+    async def scenario():
+        ssh = transport(plan)
+        result = await ssh.execute(host, RunAction(command="id -un"), context(plan, become=True))
+        await ssh.close()
+        return result
+
+    result = asyncio.run(scenario())
+    assert (result.status, result.stdout) == ("changed", f"{sshd.user}\n")
+
+
+def test_become_another_user_goes_through_sudo(sshd, tmp_path: Path) -> None:
+    host = ssh_host(sshd, "become", tmp_path, ansible_become="yes", ansible_become_user="nobody")
+    plan = plan_of(host)
+    dest = tmp_path / "by-nobody"
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan)
+        results = [
+            await ssh.execute(host, RunAction(command="id -un"), ctx),
+            await ssh.execute(host, CopyAction(src="a", dest=str(dest), content="x", owner="root"), ctx),
+        ]
+        await ssh.close()
+        return results
+
+    run, copy = asyncio.run(scenario())
+    if shutil.which("sudo"):
+        assert (run.status, run.stdout) == ("changed", "nobody\n")
+    else:
+        assert run.status == "failed" and "become to nobody needs sudo" in run.message
+        assert copy.status == "failed" and "sudo" in copy.message

@@ -1,1 +1,103 @@
-"""Syntax tree to Plan: resolve, type-check, expand, render, lower."""
+"""Syntax tree to Plan: resolve, type-check, expand, render, lower.
+
+`compile_project` runs the passes in order; each reports what it finds to one
+`Diagnostics` collector, and compilation stops (raising `DiagnosticError` with
+every error found so far) where a later pass could not make sense of the input:
+
+  loader (files, imports) -> symbols (names, duplicates) -> variables ->
+  capabilities (providers, types) -> placement (roles, inventory) ->
+  expand (instances, edges, rendering, fingerprints) -> cycles -> Plan
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from orchc.compiler.actions import ActionLowerer
+from orchc.compiler.capabilities import collect_providers
+from orchc.compiler.cycles import check_cycles
+from orchc.compiler.expand import Expander, Expansion, task_settings
+from orchc.compiler.inventory import load_inventory
+from orchc.compiler.loader import load_modules
+from orchc.compiler.placement import place
+from orchc.compiler.render import Renderer
+from orchc.compiler.symbols import collect
+from orchc.compiler.variables import resolve_variables
+from orchc.dsl.ast import Span, TaskDecl
+from orchc.dsl.diagnostics import Diagnostic, Diagnostics
+from orchc.plan import Plan
+
+
+@dataclass
+class CompileResult:
+    plan: Plan
+    warnings: list[Diagnostic]
+    secret_values: dict[str, str]  # secrets supplied with -e/--vars: for the run, never in the Plan
+
+
+def plan_root(inputs: list[Path]) -> Path:
+    """The folder of the first input: paths in the Plan are relative to it."""
+    first = inputs[0]
+    return (first if first.is_dir() else first.parent).resolve()
+
+
+def compile_project(inputs: list[Path], inventory: Path,
+                    variables: Mapping[str, Any] | None = None) -> CompileResult:
+    """Compile `.orch` files (or folders of them) against an Ansible inventory; raises DiagnosticError."""
+    diagnostics = Diagnostics()
+    root = plan_root(inputs)
+    modules = load_modules(inputs, diagnostics)
+    symbols = collect(modules, diagnostics)
+    diagnostics.raise_if_errors()
+    hosts = load_inventory(inventory)
+    values = resolve_variables(symbols, variables or {}, diagnostics)
+    providers = collect_providers(symbols, diagnostics)
+    placement = place(symbols, hosts, diagnostics)
+    diagnostics.raise_if_errors()
+    renderer = Renderer()
+    expansion = Expander(symbols, hosts, placement, values, providers, renderer,
+                         ActionLowerer(renderer, root), diagnostics).run()
+    diagnostics.raise_if_errors()
+    check_cycles(expansion.edges, expansion.instances, diagnostics)
+    diagnostics.raise_if_errors()
+    plan = Plan.model_validate({
+        "schema": "orchc.plan/1",
+        "root": str(root),
+        "hosts": [h.model_dump() for h in hosts.hosts],
+        "roles": [r.model_dump() for r in placement.roles],
+        "tasks": _tasks(expansion, root),
+        "instances": expansion.instances,
+        "secrets": [{"name": n, "source": _source(symbols.vars[n].span, root)} for n in values.secrets],
+        "vars": dict(sorted(values.values.items())),
+    })
+    return CompileResult(plan=plan, warnings=diagnostics.warnings, secret_values=values.secret_values)
+
+
+def _source(span: Span, root: Path) -> dict[str, Any]:
+    file = Path(os.path.relpath(Path(span.file).resolve(), root)).as_posix()
+    return {"file": file, "line": span.line, "column": span.column,
+            "end_line": span.end_line, "end_column": span.end_column}
+
+
+def _tasks(expansion: Expansion, root: Path) -> list[dict[str, Any]]:
+    tasks = []
+    for unit in expansion.units:
+        decl = unit.decl
+        is_task = isinstance(decl, TaskDecl)
+        tasks.append({
+            "id": unit.id,
+            "service": unit.service,
+            "name": decl.name,
+            "once": unit.once,
+            "anchor": not (is_task and decl.actions),
+            "concurrency": decl.concurrency.value if is_task and decl.concurrency else None,
+            **task_settings(decl),
+            "source": _source(decl.name_span, root),
+        })
+    return tasks
+
+
+__all__ = ["CompileResult", "compile_project", "plan_root"]

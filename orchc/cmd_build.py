@@ -3,10 +3,83 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
-from orchc.plan import plan_json_schema
+from orchc.compiler import CompileResult, compile_project
+from orchc.compiler.graph import render_graph
+from orchc.dsl.diagnostics import SourceCache, render_all
+from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
+                          parse_variables)
+from orchc.plan import Plan, plan_json_schema
+
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")]
+
+
+class GraphFormat(str, Enum):
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+class GraphLevel(str, Enum):
+    instance = "instance"
+    task = "task"
+
+
+def _compile(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> CompileResult:
+    """Compile and print the warnings (errors raise DiagnosticError, which the CLI prints)."""
+    result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
+    if result.warnings:
+        _stderr.print(render_all(result.warnings, SourceCache()), markup=False)
+    return result
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary(plan: Plan, warnings: int) -> str:
+    services = {task.service for task in plan.tasks if task.service}
+    line = (f"ok: {_plural(len(services), 'service')}, {_plural(len(plan.tasks), 'task')}, "
+            f"{_plural(len(plan.instances), 'instance')} on {_plural(len(plan.hosts), 'host')}")
+    return line + (f" ({_plural(warnings, 'warning')})" if warnings else "")
+
+
+def check(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
+          vars_file: VarsFilesOption = []) -> None:
+    """Parse and compile; print diagnostics. Nothing runs."""
+    result = _compile(path, inventory, extra_var, vars_file)
+    typer.echo(summary(result.plan, len(result.warnings)))
+
+
+def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
+            vars_file: VarsFilesOption = [], output: OutputOption = None) -> None:
+    """Write the Plan (JSON) to -o FILE or stdout."""
+    result = _compile(path, inventory, extra_var, vars_file)
+    _write(result.plan.to_json(), output)
+
+
+def graph(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
+          vars_file: VarsFilesOption = [],
+          format: Annotated[GraphFormat, typer.Option("--format", "-f", help="dot or mermaid.")] = GraphFormat.dot,
+          level: Annotated[GraphLevel, typer.Option("--level", help="instance or task.")] = GraphLevel.instance,
+          output: OutputOption = None) -> None:
+    """Write the instance graph (or --level task) as Graphviz DOT or Mermaid."""
+    plan = _compile(path, inventory, extra_var, vars_file).plan
+    _write(render_graph(plan, format.value, level.value), output)
 
 
 def schema() -> None:
@@ -15,4 +88,7 @@ def schema() -> None:
 
 
 def register(app: typer.Typer) -> None:
+    app.command()(check)
+    app.command()(compile)
+    app.command()(graph)
     app.command()(schema)

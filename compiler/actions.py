@@ -1,0 +1,120 @@
+"""Actions: from the syntax tree to the Plan, rendered for one host.
+
+Files named by `copy`/`template`/`playbook` are relative to the `.orch` file
+that names them and must exist; `role NAME` is looked up in `roles/` beside
+that file, then in ANSIBLE_ROLES_PATH. Paths in the Plan are relative to its
+root.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchc.compiler.render import Mode, RenderError, Renderer
+from orchc.dsl import ast
+from orchc.dsl.ast import MapValue, Span, Str
+
+
+class ActionError(Exception):
+    """An action cannot be lowered: message, where, and how to fix it."""
+
+    def __init__(self, message: str, span: Span, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.hint = hint
+
+
+@dataclass
+class ActionLowerer:
+    renderer: Renderer
+    root: Path  # the Plan's root folder
+    _files: dict[Path, bytes] = field(default_factory=dict)
+
+    def lower(self, action: ast.Action, context: dict[str, Any]) -> dict[str, Any]:
+        """The Plan action (as a dict) for one host; raises ActionError."""
+        if isinstance(action, ast.Run):
+            return {"kind": "run", "command": self._render(action.command, context, "run")}
+        if isinstance(action, ast.Copy):
+            data = self._read(action.src)
+            try:
+                content, encoding = data.decode("utf-8"), "utf-8"
+            except UnicodeDecodeError:
+                content, encoding = base64.b64encode(data).decode("ascii"), "base64"
+            return {"kind": "copy", "src": action.src.value, "dest": self._render(action.dest, context),
+                    "content": content, "encoding": encoding, **self._file_options(action, context)}
+        if isinstance(action, ast.Template):
+            source = self._read(action.src).decode("utf-8", errors="replace")
+            try:
+                content = self.renderer.render(source, context)
+            except RenderError as exc:
+                raise ActionError(f"in template '{action.src.value}': {exc.message}", action.src.span,
+                                  exc.hint) from None
+            return {"kind": "template", "src": action.src.value, "dest": self._render(action.dest, context),
+                    "content": content, **self._file_options(action, context)}
+        if isinstance(action, ast.Playbook):
+            path = self._existing(action.path, "playbook")
+            return {"kind": "playbook", "path": self._relative(path),
+                    "vars": self._map(action.vars, context)}
+        if isinstance(action, ast.AnsibleModule):
+            return {"kind": "ansible", "module": action.module, "args": self._map(action.args, context)}
+        if isinstance(action, ast.AnsibleRole):
+            self._find_role(action)
+            return {"kind": "role", "name": action.name, "vars": self._map(action.vars, context)}
+        raise TypeError(f"unknown action {action!r}")
+
+    def _file_options(self, action: ast.Copy | ast.Template, context: dict[str, Any]) -> dict[str, Any]:
+        return {"mode": self._render(action.mode, context) if action.mode else None,
+                "owner": self._render(action.owner, context) if action.owner else None}
+
+    def _render(self, text: Str, context: dict[str, Any], mode: Mode = "plain") -> str:
+        try:
+            return self.renderer.render(text.value, context, mode)
+        except RenderError as exc:
+            raise ActionError(exc.message, text.span, exc.hint) from None
+
+    def value(self, value: ast.Value, context: dict[str, Any]) -> Any:
+        if isinstance(value, Str):
+            return self._render(value, context)
+        if isinstance(value, ast.ListValue):
+            return [self.value(item, context) for item in value.items]
+        if isinstance(value, MapValue):
+            return self._map(value, context)
+        if isinstance(value, ast.Null):
+            return None
+        if isinstance(value, ast.Duration):
+            return value.seconds
+        return value.value
+
+    def _map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        return {entry.key: self.value(entry.value, context) for entry in value.entries}
+
+    def _existing(self, path: Str, what: str) -> Path:
+        target = Path(os.path.normpath(Path(path.span.file).parent / path.value))
+        if not target.is_file():
+            raise ActionError(f"{what} file '{path.value}' not found (looked for '{target}')", path.span,
+                              hint=f"{what} paths are relative to the .orch file that names them")
+        return target
+
+    def _read(self, path: Str) -> bytes:
+        target = self._existing(path, "source")
+        if target not in self._files:
+            self._files[target] = target.read_bytes()
+        return self._files[target]
+
+    def _relative(self, path: Path) -> str:
+        return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
+
+    def _find_role(self, action: ast.AnsibleRole) -> None:
+        beside = Path(action.span.file).parent / "roles"
+        search = [beside] + [Path(p) for p in os.environ.get("ANSIBLE_ROLES_PATH", "").split(os.pathsep) if p]
+        if not any((folder / action.name).is_dir() for folder in search):
+            raise ActionError(f"Ansible role '{action.name}' not found", action.span,
+                              hint=f"looked in {', '.join(str(p) for p in search)}; "
+                                   "put it in roles/ beside this file or set ANSIBLE_ROLES_PATH")

@@ -1,0 +1,374 @@
+"""Expansion: tasks × hosts to instances, with their dependencies, rendered actions and fingerprints.
+
+An instance waits for (`deps`):
+- `after X` / `before X`: X's instance on the same host (or X's single
+  instance when X is `once`);
+- `requires CAP`: the provider's instances, per scope: all of them, the one
+  on the same host, those on hosts of a role, or one of them (`on any`, an
+  `any_of` group).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchc.compiler.actions import ActionError, ActionLowerer
+from orchc.compiler.capabilities import Provider, task_id
+from orchc.compiler.inventory import Inventory
+from orchc.compiler.placement import Placement, Slot
+from orchc.compiler.render import ProviderList, RenderError, Renderer
+from orchc.compiler.symbols import Symbols
+from orchc.compiler.values import CoercionError, coerce, literal
+from orchc.compiler.variables import Variables
+from orchc.dsl.ast import AnchorDecl, Name, Requirement, Span, TaskDecl
+from orchc.dsl.diagnostics import Diagnostics, did_you_mean
+from orchc.plan import secret_names
+
+
+@dataclass
+class Unit:
+    """A task (or top-level anchor) with the hosts it runs on."""
+
+    id: str
+    service: str | None
+    decl: TaskDecl | AnchorDecl
+    slots: list[Slot | None]  # [None] for a top-level anchor; a `once` task runs on slots[0]
+
+    @property
+    def once(self) -> bool:
+        return isinstance(self.decl, TaskDecl) and self.decl.once
+
+    @property
+    def running_slots(self) -> list[Slot | None]:
+        return self.slots[:1] if self.once else self.slots
+
+    def instance_id(self, slot: Slot | None) -> str:
+        return self.id if slot is None else f"{self.id}@{slot.host.name}"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Task `waiter` waits for task `target`: why, and where it was written."""
+
+    waiter: str
+    target: str
+    reason: str
+    span: Span
+    ordering: bool  # `after`/`before` (same host); False for `requires`
+
+
+@dataclass
+class Bound:
+    """One provider instance of a capability."""
+
+    instance: str
+    host: str | None
+    value: dict[str, Any]
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Expansion:
+    units: list[Unit]
+    instances: list[dict[str, Any]]
+    edges: list[Edge]
+
+
+@dataclass
+class Expander:
+    symbols: Symbols
+    inventory: Inventory
+    placement: Placement
+    variables: Variables
+    providers: dict[str, Provider]
+    renderer: Renderer
+    lowerer: ActionLowerer
+    diagnostics: Diagnostics
+    units: dict[str, Unit] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    waits: dict[str, list[Edge]] = field(default_factory=dict)  # task id -> `after`/`before` targets
+    provided: dict[str, list[Bound]] = field(default_factory=dict)
+    _reported: set[tuple[str, Span | None]] = field(default_factory=set)
+    _contexts: dict[tuple[str, str] | None, dict[str, Any]] = field(default_factory=dict)
+
+    def error_once(self, message: str, span: Span | None, hint: str | None = None,
+                   notes: list[tuple[str, Span | None]] | None = None) -> None:
+        """Report an error found on many hosts once."""
+        if (message, span) not in self._reported:
+            self._reported.add((message, span))
+            self.diagnostics.error(message, span, hint=hint, notes=notes)
+
+    def run(self) -> Expansion:
+        self._make_units()
+        self._order_edges()
+        for edge in self.edges:
+            if edge.ordering:
+                self.waits.setdefault(edge.waiter, []).append(edge)
+        self._provide()
+        instances = [self._instance(unit, slot) for unit in self.units.values() for slot in unit.running_slots]
+        return Expansion(list(self.units.values()), instances, self.edges)
+
+    # --- tasks and their edges ------------------------------------------------------------
+
+    def _make_units(self) -> None:
+        for service, tasks in self.symbols.tasks.items():
+            slots: list[Slot | None] = list(self.placement.slots.get(service, []))
+            for task in tasks.values():
+                self.units[task_id(service, task.name)] = Unit(task_id(service, task.name), service, task, slots)
+                self._check_settings(task)
+        for name, anchor in self.symbols.anchors.items():
+            self.units[name] = Unit(name, None, anchor, [None])
+
+    def _check_settings(self, task: TaskDecl) -> None:
+        if task.concurrency is not None and task.concurrency.value < 1:
+            self.diagnostics.error(f"concurrency must be at least 1 (got {task.concurrency.value})",
+                                   task.concurrency.span,
+                                   hint="`concurrency 1` runs one host at a time; remove it for no limit")
+        if task.retries is not None and task.retries.count.value < 0:
+            self.diagnostics.error("retries must not be negative", task.retries.count.span,
+                                   hint="write `retries N` with N >= 0")
+        if task.timeout is not None and task.timeout.seconds <= 0:
+            self.diagnostics.error("timeout must be longer than 0", task.timeout.span,
+                                   hint="write a duration such as `timeout 10m`")
+
+    def _order_edges(self) -> None:
+        for unit in self.units.values():
+            decl = unit.decl
+            for requirement in decl.requires:
+                provider = self.providers.get(requirement.name)
+                if provider is not None:
+                    self.edges.append(Edge(unit.id, provider.task_id, f"requires {requirement.name}",
+                                           requirement.span, ordering=False))
+            if isinstance(decl, AnchorDecl):
+                for name in decl.after:
+                    self._edge(unit, name, self.symbols.anchors, "after", lambda n: n, waits=True)
+                continue
+            siblings = self.symbols.tasks[unit.service or ""]
+            for name in decl.after:
+                self._edge(unit, name, siblings, "after", lambda n: task_id(unit.service, n), waits=True)
+            for name in decl.before:
+                self._edge(unit, name, siblings, "before", lambda n: task_id(unit.service, n), waits=False)
+
+    def _edge(self, unit: Unit, name: Name, known: dict[str, Any], keyword: str, make_id: Any,
+              waits: bool) -> None:
+        if name.value not in known:
+            what = "anchor" if isinstance(unit.decl, AnchorDecl) else f"task of service '{unit.service}'"
+            hint = did_you_mean(name.value, known) or (
+                f"`{keyword}` names another {what}" + ("" if unit.service else "; tasks of services cannot be "
+                                                       "named here, require a capability they provide instead"))
+            self.diagnostics.error(f"unknown {what} '{name.value}' in '{keyword}'", name.span, hint=hint)
+            return
+        other = make_id(name.value)
+        waiter, target = (unit.id, other) if waits else (other, unit.id)
+        self.edges.append(Edge(waiter, target, f"{keyword} {name.value}", name.span, ordering=True))
+
+    # --- template contexts ----------------------------------------------------------------
+
+    def _context(self, slot: Slot | None) -> dict[str, Any]:
+        key = None if slot is None else (slot.host.name, slot.role)
+        context = self._contexts.get(key)
+        if context is None:
+            values = self.variables.template_values()
+            context = {**values, "vars": values}
+            if slot is not None:
+                host = slot.host
+                context["host"] = {"name": host.name, "address": host.address, "port": host.port,
+                                   "user": host.user, "vars": host.vars}
+                context["role"] = slot.role
+            self._contexts[key] = context
+        return context
+
+    # --- capabilities ---------------------------------------------------------------------
+
+    def _provide(self) -> None:
+        for name, provider in self.providers.items():
+            unit = self.units[provider.task_id]
+            self.provided[name] = [
+                Bound(unit.instance_id(slot), slot.host.name if slot else None,
+                      self._fields(provider, self._context(slot)))
+                for slot in unit.running_slots
+            ]
+
+    def _fields(self, provider: Provider, context: dict[str, Any]) -> dict[str, Any]:
+        declared = {f.name: f for f in provider.type.fields} if provider.type else {}
+        values: dict[str, Any] = {}
+        for assign in provider.provision.fields:
+            try:
+                value = self.lowerer.value(assign.value, context)
+                if assign.name in declared:
+                    value = coerce(value, declared[assign.name].type.name)
+            except ActionError as exc:
+                self.error_once(exc.message, exc.span, exc.hint)
+                continue
+            except CoercionError as exc:
+                type_name = declared[assign.name].type.name
+                self.error_once(f"field '{assign.name}' of capability '{provider.provision.name}' must be "
+                                f"a {type_name}: {exc}", assign.span,
+                                hint=f"give a value that reads as a {type_name}",
+                                notes=[(f"'{assign.name}' is declared here", declared[assign.name].span)])
+                continue
+            values[assign.name] = value
+        for name, decl in declared.items():
+            if name not in values and decl.default is not None:
+                values[name] = coerce(literal(decl.default), decl.type.name)
+        return values
+
+    def _bind(self, unit: Unit, slot: Slot | None, requirement: Requirement) -> tuple[list[Bound], bool] | None:
+        """The provider instances a requirement waits for, and whether one of them is enough."""
+        name = requirement.name
+        bound = self.provided.get(name)
+        if bound is None:
+            return None  # reported by the capabilities pass
+        provider = self.providers[name]
+        scope = requirement.scope
+        if not bound:
+            self.error_once(f"capability '{name}' is provided by '{provider.task_id}', which runs on no host",
+                            requirement.span, hint=f"place service '{self.units[provider.task_id].service}' "
+                            "on a role that has hosts",
+                            notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
+            return None
+        if scope.kind == "any":
+            return bound, True
+        if scope.kind == "all":
+            return bound, False
+        if scope.kind == "same_host":
+            if slot is None:
+                self.error_once(f"anchor '{unit.id}' has no host, so `on same host` has no meaning",
+                                scope.span or requirement.span, hint="use `on role R`, `on any` or no scope")
+                return None
+            here = [b for b in bound if b.host == slot.host.name]
+            if not here:
+                self.error_once(
+                    f"'{unit.id}' requires '{name}' on the same host, but '{provider.task_id}' does not run "
+                    f"on host '{slot.host.name}'", requirement.span,
+                    hint=f"place '{self.units[provider.task_id].service}' on the roles of '{unit.service}', "
+                         "or use another scope",
+                    notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
+                return None
+            return here, False
+        assert scope.role is not None
+        role = scope.role.value
+        if role not in self.inventory.groups:
+            self.error_once(f"unknown role '{role}' in `on role`", scope.role.span,
+                            hint=did_you_mean(role, self.inventory.group_names())
+                            or "name a group of the inventory")
+            return None
+        members = set(self.inventory.groups[role])
+        in_role = [b for b in bound if b.host in members]
+        if not in_role:
+            self.error_once(f"'{provider.task_id}' provides '{name}' on no host of role '{role}'",
+                            scope.role.span, hint=f"place '{self.units[provider.task_id].service}' on role "
+                            f"'{role}', or use another scope")
+            return None
+        return in_role, False
+
+    # --- instances ------------------------------------------------------------------------
+
+    def _requirements(self, unit: Unit, slot: Slot | None) -> tuple[set[str], list[list[str]], dict[str, Any]]:
+        """Dependencies, `any_of` groups and template values from the `requires` of one instance."""
+        deps: set[str] = set()
+        any_of: list[list[str]] = []
+        capabilities: dict[str, Any] = {}
+        for requirement in unit.decl.requires:
+            binding = self._bind(unit, slot, requirement)
+            if binding is None:
+                continue
+            bound, one_is_enough = binding
+            ids = sorted(b.instance for b in bound)
+            if one_is_enough:
+                any_of.append(ids)
+            else:
+                deps.update(ids)
+            if len(bound) == 1 or one_is_enough:
+                capabilities[requirement.name] = bound[0].value
+            else:
+                capabilities[requirement.name] = ProviderList(requirement.name, [b.value for b in bound])
+        return deps, any_of, capabilities
+
+    def _instance(self, unit: Unit, slot: Slot | None) -> dict[str, Any]:
+        deps, any_of, capabilities = self._requirements(unit, slot)
+        for edge in self.waits.get(unit.id, []):
+            target = self.units[edge.target]
+            deps.add(target.instance_id(target.slots[0] if target.once else slot))
+        context = {**self._context(slot), **capabilities}
+        actions, fingerprint = self._actions(unit, context)
+        alternates = []
+        for other in unit.slots[1:] if unit.once else []:
+            other_context = {**self._context(other), **self._requirements(unit, other)[2]}
+            other_actions, other_fingerprint = self._actions(unit, other_context)
+            alternates.append({"host": other.host.name if other else None, "actions": other_actions,
+                               "fingerprint": other_fingerprint})
+        return {
+            "id": unit.instance_id(slot),
+            "task": unit.id,
+            "host": slot.host.name if slot else None,
+            "deps": sorted(deps),
+            "any_of": any_of,
+            "actions": actions,
+            "fingerprint": fingerprint,
+            "change_key": self._change_key(unit.decl, fingerprint),
+            "skip": self._skip(unit.decl, slot, context),
+            "secrets": sorted(secret_names(canonical_json(actions))),
+            "alternates": alternates,
+        }
+
+    def _actions(self, unit: Unit, context: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+        actions: list[dict[str, Any]] = []
+        decl = unit.decl
+        for action in decl.actions if isinstance(decl, TaskDecl) else []:
+            try:
+                actions.append(self.lowerer.lower(action, context))
+            except ActionError as exc:
+                self.error_once(exc.message, exc.span, exc.hint)
+        return actions, sha256(canonical_json({"actions": actions, **task_settings(decl)}))
+
+    def _skip(self, decl: TaskDecl | AnchorDecl, slot: Slot | None, context: dict[str, Any]) -> str | None:
+        if not isinstance(decl, TaskDecl) or decl.when is None or decl.when.expr is None:
+            return None
+        expr = decl.when.expr
+        try:
+            holds = self.renderer.evaluate(expr.value, context)
+        except RenderError as exc:
+            self.error_once(f"in `when`: {exc.message}", expr.span, exc.hint)
+            return None
+        where = f" on {slot.host.name}" if slot else ""
+        return None if holds else f'when "{expr.value}" is false{where}'
+
+    def _change_key(self, decl: TaskDecl | AnchorDecl, fingerprint: str) -> str:
+        if not isinstance(decl, TaskDecl) or decl.when is None or not decl.when.changed:
+            return fingerprint
+        inputs: dict[str, Any] = {}
+        for name in decl.when.changed:
+            if name.value in self.variables.secrets:
+                self.error_once(f"`when changed({name.value})`: '{name.value}' is a secret", name.span,
+                                hint="secrets never leave the run, so orchc cannot tell when one changed; "
+                                     "name a non-secret variable (for example a version or rotation date)")
+            elif name.value not in self.variables.values:
+                self.error_once(f"unknown variable '{name.value}' in `when changed`", name.span,
+                                hint=did_you_mean(name.value, self.symbols.vars) or
+                                f"declare it with `var {name.value}: str`")
+            else:
+                inputs[name.value] = self.variables.values[name.value]
+        return sha256(canonical_json(inputs))
+
+
+def task_settings(decl: TaskDecl | AnchorDecl) -> dict[str, Any]:
+    """What besides its actions decides what an instance does (part of its fingerprint)."""
+    if not isinstance(decl, TaskDecl):
+        return {"retries": 0, "delay": 0.0, "timeout": None, "become": False}
+    return {
+        "retries": decl.retries.count.value if decl.retries else 0,
+        "delay": decl.retries.delay.seconds if decl.retries and decl.retries.delay else 0.0,
+        "timeout": decl.timeout.seconds if decl.timeout else None,
+        "become": decl.become,
+    }

@@ -1,0 +1,120 @@
+"""Read an Ansible inventory (INI or YAML) through ansible-core's own code.
+
+Groups become roles; each host gets its merged variables with Ansible's
+precedence (group vars, child groups, host vars, `group_vars/`/`host_vars/`
+beside the inventory). Password-like variables never leave this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
+from orchc.plan import Host
+
+# Variables Ansible adds to every host itself; they are not inventory content.
+_MAGIC_VARS = frozenset({
+    "ansible_config_file", "ansible_facts", "ansible_playbook_python", "ansible_version",
+    "group_names", "groups", "inventory_dir", "inventory_file", "inventory_hostname",
+    "inventory_hostname_short", "playbook_dir", "omit", "hostvars", "ansible_play_batch",
+    "ansible_play_hosts", "ansible_play_hosts_all", "ansible_check_mode", "ansible_diff_mode",
+    "ansible_forks", "ansible_inventory_sources", "ansible_skip_tags", "ansible_run_tags",
+    "ansible_verbosity", "environment", "role_names",
+})
+_PASSWORD_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_become_pass",
+                            "ansible_become_password"})
+IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
+
+
+@dataclass
+class Inventory:
+    path: Path
+    hosts: list[Host]  # inventory order
+    groups: dict[str, list[str]]  # group -> host names (children included), inventory order
+
+    def group_names(self) -> list[str]:
+        """Groups that can be roles (not Ansible's implicit `all` and `ungrouped`)."""
+        return [g for g in self.groups if g not in IMPLICIT_GROUPS]
+
+
+def is_password_like(name: str) -> bool:
+    return name in _PASSWORD_VARS or "password" in name.lower()
+
+
+def plain(value: Any) -> Any:
+    """ansible-core tags its strings and containers; give plain JSON-able Python values."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Parse `path`; raise `DiagnosticError` naming the file if it is missing or unreadable."""
+    if not path.exists():
+        raise DiagnosticError([Diagnostic(
+            "error", f"inventory '{path}' does not exist",
+            hint="give an Ansible inventory (INI or YAML) with -i/--inventory")])
+    manager, variables = _ansible_inventory(path)
+    all_hosts = manager.get_hosts()
+    position = {h.name: i for i, h in enumerate(all_hosts)}
+    hosts = [_host(h.name, variables.get_vars(host=h, include_hostvars=False)) for h in all_hosts]
+    groups = {
+        name: sorted((h.name for h in group.get_hosts()), key=position.__getitem__)
+        for name, group in manager.groups.items()
+    }
+    return Inventory(path=path, hosts=hosts, groups=groups)
+
+
+def _ansible_inventory(path: Path) -> tuple[Any, Any]:
+    from ansible import constants as ansible_constants
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    warnings = io.StringIO()
+    strict = ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED
+    ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+    try:
+        with contextlib.redirect_stderr(warnings):
+            loader = DataLoader()
+            manager = InventoryManager(loader=loader, sources=[os.path.abspath(path)])
+    except AnsibleError as exc:
+        reasons = [line.split(":", 2)[-1].strip() for line in warnings.getvalue().splitlines()
+                   if line.startswith("[WARNING]: Failed to parse inventory")]
+        raise DiagnosticError([Diagnostic(
+            "error", f"cannot read inventory '{path}': " + ("; ".join(reasons) or exc.message),
+            hint="fix the file: an Ansible inventory in INI or YAML format")]) from None
+    finally:
+        ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED = strict
+    return manager, VariableManager(loader=loader, inventory=manager)
+
+
+def _host(name: str, merged: dict[str, Any]) -> Host:
+    host_vars = {k: plain(v) for k, v in merged.items()
+                 if k not in _MAGIC_VARS and not is_password_like(k)}
+    port = host_vars.get("ansible_port")
+    user = host_vars.get("ansible_user")
+    return Host(
+        name=name,
+        address=str(host_vars.get("ansible_host", name)),
+        port=int(port) if port is not None else None,
+        user=str(user) if user is not None else None,
+        connection="local" if host_vars.get("ansible_connection") == "local" else "ssh",
+        vars=dict(sorted(host_vars.items())),
+    )

@@ -1,0 +1,97 @@
+"""Find the `.orch` files of a project, parse them and follow their imports.
+
+Inputs are files or folders (every `*.orch` below, sorted). Imports are
+relative to the importing file and loaded once each; a missing import and an
+import cycle are errors at the `import` line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from orchc.dsl.ast import Import, Module
+from orchc.dsl.diagnostics import Diagnostics, DiagnosticError
+
+
+def input_files(inputs: list[Path], diagnostics: Diagnostics) -> list[Path]:
+    """The `.orch` files named by the inputs, in order, each once."""
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.orch") if p.is_file())
+            if not found:
+                diagnostics.error(f"no .orch files in folder '{path}'",
+                                  hint="give a folder that holds .orch files, or one .orch file")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            diagnostics.error(f"input '{path}' does not exist", hint="give a .orch file or a folder of them")
+    unique: dict[Path, Path] = {}
+    for file in files:
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values())
+
+
+class _Loader:
+    def __init__(self, diagnostics: Diagnostics) -> None:
+        self.diagnostics = diagnostics
+        self.modules: dict[Path, Module | None] = {}  # resolved path -> parsed module (None: failed)
+        self.order: list[Module] = []
+        self.visiting: list[tuple[Path, Import | None]] = []  # the import chain being loaded
+
+    def load(self, path: Path, via: Import | None) -> None:
+        key = path.resolve()
+        chain = [p for p, _ in self.visiting]
+        if key in chain:
+            self._report_cycle(chain[chain.index(key):] + [key], via)
+            return
+        if key in self.modules:
+            return
+        module = self._parse(path)
+        self.modules[key] = module
+        if module is None:
+            return
+        self.order.append(module)
+        self.visiting.append((key, via))
+        for imported in module.imports:
+            target = Path(os.path.normpath(Path(module.file).parent / imported.path.value))
+            if not target.is_file():
+                self.diagnostics.error(
+                    f"import '{imported.path.value}' not found (looked for '{target}')",
+                    imported.path.span,
+                    hint="import paths are relative to the file that imports them")
+                continue
+            self.load(target, imported)
+        self.visiting.pop()
+
+    def _parse(self, path: Path) -> Module | None:
+        from orchc.dsl.parser import parse_file
+
+        try:
+            return parse_file(path)
+        except DiagnosticError as exc:
+            self.diagnostics.extend(exc.diagnostics)
+            return None
+
+    def _report_cycle(self, cycle: list[Path], via: Import | None) -> None:
+        names = " -> ".join(_display(p) for p in cycle)
+        self.diagnostics.error(
+            f"import cycle: {names}", via.span if via else None,
+            hint="move what both files need into a third file that both import")
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def load_modules(inputs: list[Path], diagnostics: Diagnostics) -> list[Module]:
+    """Parse the inputs and everything they import, each file once, in a stable order."""
+    loader = _Loader(diagnostics)
+    for file in input_files(inputs, diagnostics):
+        loader.load(file, None)
+    return loader.order

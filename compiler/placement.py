@@ -1,0 +1,82 @@
+"""Roles against the inventory, tolerance budgets, and where each service runs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from orchc.compiler.inventory import Inventory
+from orchc.compiler.symbols import Symbols
+from orchc.dsl.ast import Int, RoleDecl, Str
+from orchc.dsl.diagnostics import Diagnostics, did_you_mean
+from orchc.plan import Host, Role
+
+_PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A host a service runs on, and the role it was placed through."""
+
+    host: Host
+    role: str
+
+
+@dataclass
+class Placement:
+    roles: list[Role]
+    slots: dict[str, list[Slot]]  # service -> hosts in inventory order
+
+
+def _tolerance(decl: RoleDecl, host_count: int, diagnostics: Diagnostics) -> tuple[int, str]:
+    if decl.tolerate is None:
+        return 0, "0"
+    value = decl.tolerate.value
+    hint = 'write a number of hosts (`tolerate 1`) or a percentage from 0 to 100 (`tolerate "10%"`)'
+    if isinstance(value, Int):
+        if value.value < 0:
+            diagnostics.error(f"tolerate must not be negative (got {value.value})", value.span, hint=hint)
+            return 0, str(value.value)
+        return value.value, str(value.value)
+    assert isinstance(value, Str)
+    match = _PERCENT.match(value.value)
+    if match is None and value.value.strip().isdigit():
+        return int(value.value), value.value.strip()
+    if match is None or int(match.group(1)) > 100:
+        diagnostics.error(f"bad tolerate value \"{value.value}\"", value.span, hint=hint)
+        return 0, value.value
+    return host_count * int(match.group(1)) // 100, value.value.strip()
+
+
+def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> Placement:
+    groups = inventory.group_names()
+    roles: list[Role] = []
+    for decl in symbols.roles.values():
+        if decl.name not in inventory.groups:
+            diagnostics.error(
+                f"role '{decl.name}' is not a group of inventory '{inventory.path}'", decl.name_span or decl.span,
+                hint=did_you_mean(decl.name, groups) or f"add a group [{decl.name}] to the inventory "
+                f"(groups: {', '.join(groups) or 'none'})")
+            continue
+        for service in decl.services:
+            if service.value not in symbols.services:
+                diagnostics.error(f"unknown service '{service.value}' in role '{decl.name}'", service.span,
+                                  hint=did_you_mean(service.value, symbols.services)
+                                  or "declare it with `service NAME { ... }`")
+        hosts = inventory.groups[decl.name]
+        tolerate, spec = _tolerance(decl, len(hosts), diagnostics)
+        services = [s.value for s in decl.services if s.value in symbols.services]
+        roles.append(Role(name=decl.name, hosts=hosts, services=services, tolerate=tolerate, tolerate_spec=spec))
+
+    slots: dict[str, list[Slot]] = {}
+    for service in symbols.services.values():
+        placed_by: dict[str, str] = {}  # host -> first role that places the service there
+        for role in roles:
+            if service.name in role.services:
+                for host in role.hosts:
+                    placed_by.setdefault(host, role.name)
+        slots[service.name] = [Slot(h, placed_by[h.name]) for h in inventory.hosts if h.name in placed_by]
+        if not any(service.name in (s.value for s in decl.services) for decl in symbols.roles.values()):
+            diagnostics.warning(f"service '{service.name}' is on no role, so it runs nowhere", service.name_span,
+                                hint=f"add it to a role: `role NAME {{ services {service.name} }}`")
+    return Placement(roles=roles, slots=slots)

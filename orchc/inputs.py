@@ -1,0 +1,104 @@
+"""What `check`, `compile`, `graph`, `run` and `simulate` share: the project's inputs.
+
+`-i/--inventory` (found beside the input when omitted), `-e/--extra-var
+NAME=VALUE` (repeatable), `--vars FILE.yml` (repeatable), and `load_plan`,
+which compiles a project or reads a `plan.json`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
+from orchc.plan import Plan
+
+INVENTORY_NAMES = ("inventory.yml", "inventory.yaml", "inventory.ini", "inventory")
+
+ProjectArg = Annotated[Path, typer.Argument(help="A .orch file, a folder of them, or a plan.json.",
+                                            show_default=False)]
+InventoryOption = Annotated[Optional[Path], typer.Option(
+    "--inventory", "-i", help="Ansible inventory (INI or YAML); default: inventory.yml/.ini beside the input.")]
+ExtraVarsOption = Annotated[list[str], typer.Option(
+    "--extra-var", "-e", help="Set a variable: NAME=VALUE (repeatable).", metavar="NAME=VALUE")]
+VarsFilesOption = Annotated[list[Path], typer.Option(
+    "--vars", help="Set variables from a YAML file of NAME: VALUE (repeatable).", metavar="FILE.yml")]
+
+
+def is_plan_file(path: Path) -> bool:
+    return path.suffix == ".json" and path.is_file()
+
+
+def find_inventory(path: Path, inventory: Path | None) -> Path:
+    """The inventory given, or the one beside the input; a usage error if there is none."""
+    if inventory is not None:
+        return inventory
+    folder = path if path.is_dir() else path.parent
+    for name in INVENTORY_NAMES:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    raise typer.BadParameter(
+        f"no inventory given and none beside '{path}' ({', '.join(INVENTORY_NAMES)}): pass -i INVENTORY",
+        param_hint="'-i' / '--inventory'")
+
+
+def parse_variables(extra_vars: list[str], vars_files: list[Path]) -> dict[str, Any]:
+    """Values from --vars files in order, then -e (which wins), as Ansible does."""
+    values: dict[str, Any] = {}
+    for file in vars_files:
+        values.update(_read_vars_file(file))
+    for item in extra_vars:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"'{item}' is not NAME=VALUE", param_hint="'-e' / '--extra-var'")
+        values[name.strip()] = value
+    return values
+
+
+def _read_vars_file(file: Path) -> dict[str, Any]:
+    def fail(message: str) -> DiagnosticError:
+        return DiagnosticError([Diagnostic("error", f"vars file '{file}': {message}",
+                                           hint="a YAML mapping of NAME: VALUE")])
+
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise fail(exc.strerror or "cannot be read") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise fail(f"not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise fail(f"expected a mapping, got a {type(data).__name__}")
+    return {str(k): v for k, v in data.items()}
+
+
+def read_plan(path: Path) -> Plan:
+    try:
+        return Plan.from_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DiagnosticError([Diagnostic("error", f"cannot read plan '{path}': {exc.strerror}")]) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise DiagnosticError([Diagnostic(
+            "error", f"'{path}' is not a valid orchc plan: {where}: {first['msg']} "
+                     f"({exc.error_count()} problem{'s' if exc.error_count() != 1 else ''})",
+            hint="write it with `orchc compile ... -o plan.json` (schema: `orchc schema`)")]) from None
+
+
+def load_plan(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> Plan:
+    """Compile a project (a .orch file or folder), or read and validate a plan.json (then -i is optional)."""
+    if is_plan_file(path):
+        return read_plan(path)
+    from orchc.compiler import compile_project
+
+    result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
+    return result.plan

@@ -1,0 +1,268 @@
+"""The `ansible` transport: `playbook`, `ansible MODULE` and `role` actions through ansible-runner.
+
+Batching. Calls for the same action of the same task that arrive within
+`batch_window` seconds (the runner starts every ready instance in the same
+event-loop turn) become one ansible-runner call with `limit` = their hosts, so
+Ansible's start-up is paid once per batch. Each caller gets its own host's
+result.
+
+Each call runs in a worker process (`ansible_worker`) with a private data dir
+under `<journal folder>/ansible/`, removed when every host succeeded and kept
+(secrets redacted) otherwise, for debugging; failure messages say where.
+
+Cancelling a caller takes its host out of the batch's answer; when no caller
+is left the worker is stopped (SIGTERM: ansible-runner kills ansible-playbook's
+process group; SIGKILL after `STOP_GRACE_SECONDS`). A host whose caller left
+a batch that keeps running for others finishes its part in Ansible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from orchc.backends.ansible_inputs import (
+    AnsibleAction,
+    InputError,
+    inventory,
+    module_playbook,
+    playbook_path,
+    role_playbook,
+    roles_path,
+    split_vars,
+    write_secrets_file,
+    write_yaml,
+)
+from orchc.backends.ansible_results import BatchOutcome
+from orchc.backends.ansible_worker import WorkerRequest
+from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport
+from orchc.plan import REDACTED, Action, AnsibleModuleAction, AnsibleRoleAction, Host, PlaybookAction, redact
+
+STOP_GRACE_SECONDS = 10.0
+SECRET_ENV_PREFIX = "ORCHC_SECRET_"
+WORKER_LINE_LIMIT = 64 * 1024 * 1024  # one event record may carry a long module output
+
+
+@dataclass
+class _Caller:
+    result: asyncio.Future[ActionResult]
+    on_output: OutputSink | None
+
+
+@dataclass
+class _Batch:
+    """Callers waiting for one ansible-runner call."""
+
+    key: tuple[str, str, bool]
+    action: AnsibleAction
+    ctx: ActionContext  # of the first caller: task, secrets and check mode are the same for all
+    callers: dict[str, _Caller] = field(default_factory=dict)
+    runner: asyncio.Task[None] | None = None
+
+
+def _as_ansible_action(action: Action) -> AnsibleAction:
+    if not isinstance(action, (PlaybookAction, AnsibleModuleAction, AnsibleRoleAction)):
+        raise TypeError(f"the ansible transport cannot run a {action.kind!r} action")
+    return action
+
+
+class AnsibleTransport(Transport):
+    name = "ansible"
+    batch_window = 0.01  # seconds a batch waits for more callers
+
+    def __init__(self, plan, options) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(plan, options)
+        self.calls = 0  # ansible-runner calls started (tests and the bench count them)
+        self._open: dict[tuple[str, str, bool], _Batch] = {}
+        self._running: set[asyncio.Task[None]] = set()
+        self._inventory = inventory(plan, options)
+
+    async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
+        batch = self._join(host, _as_ansible_action(action), ctx)
+        result = batch.callers[host.name].result
+        try:
+            return await asyncio.shield(result)
+        except asyncio.CancelledError:
+            del batch.callers[host.name]
+            if not batch.callers and batch.runner is not None:
+                batch.runner.cancel()
+            raise
+
+    async def close(self) -> None:
+        for runner in list(self._running):
+            runner.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    # --- batching ---------------------------------------------------------------
+
+    def _join(self, host: Host, action: AnsibleAction, ctx: ActionContext) -> _Batch:
+        check_mode = ctx.check_mode or self.options.check_mode
+        key = (ctx.task_id, action.model_dump_json(), check_mode)
+        batch = self._open.get(key)
+        if batch is None or host.name in batch.callers:
+            batch = _Batch(key=key, action=action, ctx=ctx)
+            self._open[key] = batch
+            batch.runner = asyncio.create_task(self._run_batch(batch))
+            self._running.add(batch.runner)
+            batch.runner.add_done_callback(self._running.discard)
+        batch.callers[host.name] = _Caller(asyncio.get_running_loop().create_future(), ctx.on_output)
+        return batch
+
+    async def _run_batch(self, batch: _Batch) -> None:
+        await asyncio.sleep(self.batch_window)
+        if self._open.get(batch.key) is batch:
+            del self._open[batch.key]
+        if not batch.callers:  # every caller was cancelled while the batch gathered
+            return
+        try:
+            outcome = await self._call(batch, list(batch.callers))
+        except InputError as exc:
+            outcome = BatchOutcome(error=str(exc))
+        except Exception as exc:
+            for caller in batch.callers.values():
+                if not caller.result.done():
+                    caller.result.set_exception(exc)
+            return
+        for name, caller in batch.callers.items():
+            if not caller.result.done():
+                caller.result.set_result(outcome.result_for(name, batch.ctx.secrets))
+
+    # --- one ansible-runner call ------------------------------------------------------
+
+    def _new_data_dir(self, task_id: str) -> Path:
+        safe_task = re.sub(r"[^A-Za-z0-9_.-]", "_", task_id)
+        folder = self.options.work_dir.resolve() / "ansible" / f"{safe_task}-{uuid.uuid4().hex[:8]}"
+        (folder / "project").mkdir(parents=True)
+        return folder
+
+    def _prepare(self, batch: _Batch, hosts: list[str], data_dir: Path) -> WorkerRequest:
+        action, ctx = batch.action, batch.ctx
+        extra, secret_args = split_vars(self.plan.vars, action, ctx.secrets)
+        project = data_dir / "project"
+        if isinstance(action, PlaybookAction):
+            playbook = playbook_path(self.plan, action)
+            project = playbook.parent
+        else:
+            playbook = data_dir / "project" / "orchc.yml"
+            plays = (module_playbook(action, ctx.task_id, secret_args) if isinstance(action, AnsibleModuleAction)
+                     else role_playbook(action, ctx.task_id))
+            write_yaml(playbook, plays)
+        write_yaml(data_dir / "inventory.yml", self._inventory)
+        (data_dir / "vars.json").write_text(json.dumps(extra.public), encoding="utf-8")
+        options = ["-e", f"@{data_dir / 'vars.json'}"]
+        if extra.secret:
+            write_secrets_file(data_dir / "secrets.yml", extra.secret)
+            options += ["-e", f"@{data_dir / 'secrets.yml'}"]
+        if batch.key[2]:
+            options.append("--check")
+        return WorkerRequest(
+            private_data_dir=str(data_dir),
+            playbook=str(playbook),
+            project_dir=str(project),
+            inventory=str(data_dir / "inventory.yml"),
+            limit=",".join(hosts),
+            cmdline=shlex.join(options),
+            envvars={
+                "ANSIBLE_ROLES_PATH": roles_path(self.plan),
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                # ansible-runner turns host key checking off unless told: orchc verifies host keys.
+                "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
+                **dict(ctx.env),
+            },
+            forks=max(1, min(len(hosts), self.options.forks)),
+        )
+
+    async def _call(self, batch: _Batch, hosts: list[str]) -> BatchOutcome:
+        self.calls += 1
+        data_dir = self._new_data_dir(batch.ctx.task_id)
+        outcome = BatchOutcome()
+        try:
+            request = self._prepare(batch, hosts, data_dir)
+            request.dump(str(data_dir / "request.json"))
+            await self._run_worker(data_dir / "request.json", batch, outcome)
+        finally:
+            (data_dir / "secrets.yml").unlink(missing_ok=True)
+            if outcome.succeeded_everywhere:
+                shutil.rmtree(data_dir, ignore_errors=True)
+            else:
+                _redact_tree(data_dir, batch.ctx.secrets)
+                outcome.kept_dir = str(data_dir)
+        return outcome
+
+    async def _run_worker(self, request: Path, batch: _Batch, outcome: BatchOutcome) -> None:
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchc.backends.ansible_worker", str(request),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            limit=WORKER_LINE_LIMIT,
+            env=_environment_without_secrets(),
+        )
+        try:
+            _, stderr = await asyncio.gather(self._read_records(worker, batch, outcome), worker.stderr.read())  # type: ignore[union-attr]
+            await worker.wait()
+        except asyncio.CancelledError:
+            await _stop(worker)
+            raise
+        if outcome.error is None and outcome.rc is None:
+            tail = stderr.decode(errors="replace").strip().splitlines()[-5:]
+            outcome.error = f"the ansible worker exited with status {worker.returncode}: " + " / ".join(tail)
+
+    async def _read_records(self, worker: asyncio.subprocess.Process, batch: _Batch, outcome: BatchOutcome) -> None:
+        assert worker.stdout is not None
+        async for line in worker.stdout:
+            output = outcome.feed(json.loads(line))
+            if output is None:
+                continue
+            host, text = output
+            caller = batch.callers.get(host)
+            if caller is not None and caller.on_output is not None:
+                caller.on_output("stdout", redact(text.replace("\r\n", "\n") + "\n", batch.ctx.secrets))
+
+
+def _environment_without_secrets() -> dict[str, str]:
+    """The worker's environment: orchc's own, minus secret values given as ORCHC_SECRET_<NAME>."""
+    return {name: value for name, value in os.environ.items() if not name.startswith(SECRET_ENV_PREFIX)}
+
+
+async def _stop(worker: asyncio.subprocess.Process) -> None:
+    """Ask the worker to cancel its run; kill its process group if it does not stop in time."""
+    if worker.returncode is not None:
+        return
+    worker.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(worker.wait(), STOP_GRACE_SECONDS)
+    except asyncio.TimeoutError:
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        await worker.wait()
+
+
+def _redact_tree(folder: Path, secrets: Mapping[str, str]) -> None:
+    """Hide secret values in every file of a data dir that is kept for debugging."""
+    values = [v.encode() for v in sorted(secrets.values(), key=len, reverse=True) if v]
+    if not values:
+        return
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        redacted = data
+        for value in values:
+            redacted = redacted.replace(value, REDACTED.encode())
+        if redacted != data:
+            path.write_bytes(redacted)

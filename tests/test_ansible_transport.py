@@ -1,0 +1,305 @@
+"""The `ansible` transport with real ansible-core through ansible-runner, on `connection: local` hosts.
+
+Every host has its own `root` folder, so hosts that share this machine don't collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import pytest
+import yaml
+
+from orchc.backends.ansible import AnsibleTransport
+from orchc.backends.ansible_worker import MISSING_ANSIBLE
+from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
+from orchc.plan import (
+    Action,
+    AnsibleModuleAction,
+    AnsibleRoleAction,
+    Host,
+    Plan,
+    PlaybookAction,
+    Role,
+    SourceSpan,
+    Task,
+    secret_marker,
+)
+
+SPAN = SourceSpan(file="main.orch", line=1, column=1, end_line=1, end_column=1)
+SECRET = "s3cr3t-Value-42"
+
+WRITE_PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: write greeting
+      copy:
+        dest: "{{ root }}/greeting.txt"
+        content: "{{ greeting | default('hello') }} from {{ inventory_hostname }}\\n"
+    - name: refuse the bad host
+      fail:
+        msg: "{{ inventory_hostname }} is marked bad"
+      when: bad | default(false)
+"""
+
+
+def local_hosts(tmp_path: Path, names: Sequence[str], extra_vars: dict[str, dict[str, Any]] | None = None) -> list[Host]:
+    hosts = []
+    for name in names:
+        root = tmp_path / "hosts" / name
+        root.mkdir(parents=True, exist_ok=True)
+        hosts.append(Host(name=name, address="localhost", connection="local",
+                          vars={"root": str(root), **(extra_vars or {}).get(name, {})}))
+    return hosts
+
+
+def make_plan(project: Path, hosts: list[Host], plan_vars: dict[str, Any] | None = None) -> Plan:
+    task = Task(id="legacy.apply", service="legacy", name="apply", source=SPAN)
+    role = Role(name="web", hosts=[h.name for h in hosts], services=["legacy"])
+    return Plan(root=str(project), hosts=hosts, roles=[role], tasks=[task], instances=[], vars=plan_vars or {})
+
+
+def run_batch(
+    plan: Plan,
+    action: Action,
+    hosts: Sequence[Host] | None = None,
+    *,
+    transport: AnsibleTransport | None = None,
+    work_dir: Path | None = None,
+    secrets: dict[str, str] | None = None,
+    check_mode: bool = False,
+    task_id: str = "legacy.apply",
+    output: list[str] | None = None,
+) -> tuple[list[ActionResult], AnsibleTransport]:
+    """Start one instance per host in the same event-loop turn, as the runner does, and wait for all."""
+    transport = transport or AnsibleTransport(plan, TransportOptions(work_dir=work_dir or Path(plan.root) / ".orchc"))
+    chosen = list(hosts if hosts is not None else plan.hosts)
+
+    def sink(stream: str, text: str) -> None:
+        if output is not None:
+            output.append(text)
+
+    async def main() -> list[ActionResult]:
+        calls = [
+            transport.execute(host, action, ActionContext(
+                plan=plan, instance_id=f"{task_id}@{host.name}", task_id=task_id, secrets=secrets or {},
+                check_mode=check_mode, on_output=sink))
+            for host in chosen
+        ]
+        return list(await asyncio.gather(*calls))
+
+    return asyncio.run(main()), transport
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    (folder / "legacy").mkdir(parents=True)
+    (folder / "legacy" / "site.yml").write_text(WRITE_PLAYBOOK)
+    return folder
+
+
+def test_a_playbook_runs_once_for_the_whole_batch_and_answers_per_host(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["web1", "web2", "web3"]), {"greeting": "hi"})
+    results, transport = run_batch(plan, PlaybookAction(path="legacy/site.yml"))
+    assert transport.calls == 1
+    assert [r.status for r in results] == ["changed"] * 3
+    for host in plan.hosts:
+        assert (Path(host.vars["root"]) / "greeting.txt").read_text() == f"hi from {host.name}\n"
+    assert "TASK [write greeting]" in results[0].stdout
+    assert not list((project / ".orchc" / "ansible").iterdir()), "a successful call leaves no data dir"
+
+    again, transport = run_batch(plan, PlaybookAction(path="legacy/site.yml", vars={"greeting": "hi"}))
+    assert [r.status for r in again] == ["ok"] * 3
+
+
+def test_a_failure_in_a_batch_belongs_to_its_host_only(tmp_path: Path, project: Path) -> None:
+    hosts = local_hosts(tmp_path, ["web1", "web2", "web3"], {"web2": {"bad": True}})
+    plan = make_plan(project, hosts)
+    results, transport = run_batch(plan, PlaybookAction(path="legacy/site.yml"))
+    assert transport.calls == 1
+    by_host = dict(zip(["web1", "web2", "web3"], results))
+    assert by_host["web1"].status == by_host["web3"].status == "changed"
+    failed = by_host["web2"]
+    assert failed.status == "failed"
+    assert "task 'refuse the bad host' failed: web2 is marked bad" in failed.message
+    kept = project / ".orchc" / "ansible"
+    [data_dir] = list(kept.iterdir())
+    assert str(data_dir) in failed.message, "the message says where the data dir was kept"
+    assert "web2 is marked bad" not in by_host["web1"].stdout
+
+
+def test_calls_of_different_tasks_or_vars_are_not_mixed(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
+    transport = AnsibleTransport(plan, TransportOptions(work_dir=tmp_path / "work"))
+    a, b = plan.hosts
+
+    async def main() -> list[ActionResult]:
+        def ctx(host: Host, task_id: str) -> ActionContext:
+            return ActionContext(plan=plan, instance_id=f"{task_id}@{host.name}", task_id=task_id, secrets={})
+
+        return list(await asyncio.gather(
+            transport.execute(a, PlaybookAction(path="legacy/site.yml", vars={"greeting": "one"}), ctx(a, "x.one")),
+            transport.execute(b, PlaybookAction(path="legacy/site.yml", vars={"greeting": "two"}), ctx(b, "x.two")),
+        ))
+
+    results = asyncio.run(main())
+    assert transport.calls == 2
+    assert [r.status for r in results] == ["changed", "changed"]
+    assert (Path(a.vars["root"]) / "greeting.txt").read_text() == "one from a\n"
+    assert (Path(b.vars["root"]) / "greeting.txt").read_text() == "two from b\n"
+
+
+def test_a_module_action_keeps_its_arguments_structured(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
+    target = tmp_path / "shared" / "conf.d"
+    action = AnsibleModuleAction(module="file", args={"path": str(target), "state": "directory", "mode": "0750"})
+    results, transport = run_batch(plan, action)
+    assert transport.calls == 1
+    assert sorted(r.status for r in results) == ["changed", "ok"] or [r.status for r in results] == ["changed"] * 2
+    assert target.is_dir() and oct(target.stat().st_mode & 0o777) == "0o750"
+
+
+def test_a_role_is_found_in_the_plan_roots_roles_folder(tmp_path: Path, project: Path) -> None:
+    tasks = project / "roles" / "motd" / "tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "main.yml").write_text(
+        '- copy:\n    dest: "{{ root }}/motd"\n    content: "{{ motd_text }} on {{ ansible_facts.hostname | length > 0 }}\\n"\n')
+    plan = make_plan(project, local_hosts(tmp_path, ["a"]))
+    results, _ = run_batch(plan, AnsibleRoleAction(name="motd", vars={"motd_text": "welcome"}))
+    assert results[0].status == "changed", results[0].message
+    assert (Path(plan.hosts[0].vars["root"]) / "motd").read_text() == "welcome on True\n"
+
+
+def test_check_mode_changes_nothing_and_reports_what_would_change(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
+    results, _ = run_batch(plan, PlaybookAction(path="legacy/site.yml"), check_mode=True)
+    assert [r.status for r in results] == ["changed", "changed"]
+    assert not any((Path(h.vars["root"]) / "greeting.txt").exists() for h in plan.hosts)
+
+
+def test_secrets_reach_ansible_but_never_the_results_output_or_kept_files(tmp_path: Path, project: Path) -> None:
+    (project / "legacy" / "leak.yml").write_text("""\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {dest: "{{ root }}/password", content: "{{ db_password }}"}
+    - debug: {msg: "the password is {{ db_password }}"}
+    - fail: {msg: "failing with {{ db_password }}"}
+      when: inventory_hostname == 'b'
+""")
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]), {"db_password": secret_marker("db_pw", False)})
+    output: list[str] = []
+    results, _ = run_batch(plan, PlaybookAction(path="legacy/leak.yml"), secrets={"db_pw": SECRET}, output=output)
+    assert [r.status for r in results] == ["changed", "failed"]
+    for host in plan.hosts:
+        assert (Path(host.vars["root"]) / "password").read_text() == SECRET
+    everything = "".join(output) + "".join(r.stdout + r.stderr + r.message for r in results)
+    assert "the password is ********" in everything
+    assert SECRET not in everything
+    kept = project / ".orchc" / "ansible"
+    [data_dir] = list(kept.iterdir())
+    assert not (data_dir / "secrets.yml").exists()
+    for path in data_dir.rglob("*"):
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_secret_module_argument_is_templated_from_the_secrets_file_with_no_log(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a"]))
+    dest = tmp_path / "token"
+    action = AnsibleModuleAction(module="copy", args={"dest": str(dest), "content": "token=" + secret_marker("tok", False)})
+    output: list[str] = []
+    results, _ = run_batch(plan, action, secrets={"tok": "{{ not_a_template }}"}, output=output)
+    assert results[0].status == "changed", results[0].message
+    assert dest.read_text() == "token={{ not_a_template }}", "secret values are data, never templates"
+    assert "not_a_template" not in "".join(output) + results[0].stdout
+
+
+def test_a_secret_without_a_value_fails_with_a_clear_message(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a"]), {"db_password": secret_marker("db_pw", False)})
+    results, transport = run_batch(plan, PlaybookAction(path="legacy/site.yml"))
+    assert results[0].status == "failed"
+    assert "no value for secret db_pw" in results[0].message
+
+
+def test_a_missing_playbook_fails_the_call_with_its_path(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a"]))
+    results, _ = run_batch(plan, PlaybookAction(path="legacy/nope.yml"))
+    assert results[0].status == "failed"
+    assert "playbook legacy/nope.yml not found" in results[0].message
+
+
+def test_a_playbook_whose_plays_skip_the_host_is_ok_and_says_so(tmp_path: Path, project: Path) -> None:
+    (project / "legacy" / "db.yml").write_text("- hosts: databases\n  tasks: [{ping: {}}]\n")
+    plan = make_plan(project, local_hosts(tmp_path, ["a"]))
+    results, _ = run_batch(plan, PlaybookAction(path="legacy/db.yml"))
+    assert results[0].status == "ok"
+    assert results[0].message == "no play matched this host"
+
+
+def test_a_syntax_error_fails_every_host_with_ansibles_message(tmp_path: Path, project: Path) -> None:
+    (project / "legacy" / "broken.yml").write_text("- hosts: all\n  tasks:\n    - no_such_module_xyz: {}\n")
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
+    results, _ = run_batch(plan, PlaybookAction(path="legacy/broken.yml"))
+    assert [r.status for r in results] == ["failed", "failed"]
+    assert "no_such_module_xyz" in results[0].stdout
+    assert "ansible-playbook ended failed" in results[0].message
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" "):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_cancelling_every_caller_stops_ansible_playbook(tmp_path: Path, project: Path) -> None:
+    (project / "legacy" / "slow.yml").write_text("- hosts: all\n  gather_facts: false\n  tasks: [{command: sleep 60}]\n")
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
+    transport = AnsibleTransport(plan, TransportOptions(work_dir=tmp_path / "work"))
+
+    async def main() -> float:
+        calls = [asyncio.ensure_future(transport.execute(h, PlaybookAction(path="legacy/slow.yml"), ActionContext(
+            plan=plan, instance_id=f"t@{h.name}", task_id="t", secrets={}))) for h in plan.hosts]
+        deadline = time.monotonic() + 30
+        while not _processes_mentioning("sleep 60") and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert _processes_mentioning("sleep 60"), "the playbook started"
+        started = time.monotonic()
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        await transport.close()
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(main())
+    assert elapsed < 8
+    assert not _processes_mentioning(str(tmp_path / "work")), "no ansible process outlives the cancellation"
+    assert not _processes_mentioning("sleep 60")
+
+
+def test_missing_ansible_runner_is_a_clear_run_time_error(tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    request.write_text('{"private_data_dir": "x", "playbook": "x", "project_dir": "x", "inventory": "x", '
+                       '"limit": "a", "cmdline": ""}')
+    for hidden in ("ansible_runner", "ansible"):
+        script = (f"import sys; sys.modules[{hidden!r}] = None\n"
+                  "from orchc.backends import ansible_worker\n"
+                  f"sys.exit(ansible_worker.main([{str(request)!r}]))\n")
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        record = yaml.safe_load(done.stdout)
+        assert record["type"] == "error"
+        assert record["message"].startswith(MISSING_ANSIBLE)
+        assert "pip install ansible-runner ansible-core" in record["message"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,7 +151,7 @@ async def connect(
     except (asyncio.TimeoutError, TimeoutError) as exc:
         raise Unreachable(f"{endpoint.address}:{endpoint.port} did not answer within {options.connect_timeout:g}s") from exc
     except (OSError, asyncssh.Error) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc) or type(exc).__name__
         raise Unreachable(f"cannot connect to {endpoint.address}:{endpoint.port}: {reason}") from exc
     if check.new_key is not None:
         await known_hosts.record(endpoint, check.new_key)

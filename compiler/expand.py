@@ -162,11 +162,14 @@ class Expander:
     def _edge(self, unit: Unit, name: Name, known: dict[str, Any], keyword: str, make_id: Any,
               waits: bool) -> None:
         if name.value not in known:
-            what = "anchor" if isinstance(unit.decl, AnchorDecl) else f"task of service '{unit.service}'"
-            hint = did_you_mean(name.value, known) or (
-                f"`{keyword}` names another {what}" + ("" if unit.service else "; tasks of services cannot be "
-                                                       "named here, require a capability they provide instead"))
-            self.diagnostics.error(f"unknown {what} '{name.value}' in '{keyword}'", name.span, hint=hint)
+            if isinstance(unit.decl, AnchorDecl):
+                message = f"unknown anchor '{name.value}' in `{keyword}` of anchor '{unit.id}'"
+                fallback = ("an anchor's `after` names other anchors; to wait for a task, "
+                            "require a capability it provides")
+            else:
+                message = f"unknown task '{name.value}' in `{keyword}` of task '{unit.id}'"
+                fallback = f"`{keyword}` names a task of the same service ('{unit.service}' has: {', '.join(known)})"
+            self.diagnostics.error(message, name.span, hint=did_you_mean(name.value, known) or fallback)
             return
         other = make_id(name.value)
         waiter, target = (unit.id, other) if waits else (other, unit.id)

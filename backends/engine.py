@@ -123,6 +123,8 @@ class Scheduler:
         self._task = [self._lookup(task_index, inst.task, inst.id, "task") for inst in instances]
         self._placements: list[list[int]] = []  # host indexes: first the instance's own, then alternates
         for inst in instances:
+            if inst.host is None and inst.actions:
+                raise PlanGraphError(f"instance {inst.id} has actions but no host to run them on")
             hosts = [inst.host] + [p.host for p in inst.alternates] if inst.host is not None else []
             self._placements.append([self._lookup(host_index, h, inst.id, "host") for h in hosts if h])
         self._placement_pos = [0] * n

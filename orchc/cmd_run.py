@@ -1,7 +1,180 @@
-"""`orchc` commands: run (filled in by its issue)."""
+"""`orchc` commands that run a Plan and look at runs: run, status, simulate, report."""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Optional
 
 import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from orchc import exitcodes
+from orchc.backends.engine import Limits, PlanGraphError, Scheduler
+from orchc.backends.journal import JournalError, SqliteJournal
+from orchc.backends.transport import TransportOptions
+from orchc.backends.transports import TransportSet, TransportUnavailable
+from orchc.dsl.ast import Span
+from orchc.dsl.diagnostics import DiagnosticError, Diagnostics
+from orchc.plan import Plan
+
+JOURNAL_NAME = Path(".orchc") / "journal.db"
+
+
+class StrategyName(str, Enum):
+    graph = "graph"
+    steps = "steps"
+
+
+def default_journal(path: Path) -> Path:
+    """`.orchc/journal.db` in the input folder, or beside the input file."""
+    folder = path if path.is_dir() else path.parent
+    return folder / JOURNAL_NAME
+
+
+def load_plan(path: Path, inventory: Optional[Path], extra_vars: list[str], vars_files: list[Path]) -> Plan:
+    """A compiled `plan.json`, or `.orch` sources compiled against the inventory."""
+    if path.suffix == ".json":
+        return _read_plan_json(path)
+    from orchc import inputs  # the compiler's entry point; only needed for .orch sources
+
+    return inputs.load_plan(path, inventory, extra_vars, vars_files)
+
+
+def _read_plan_json(path: Path) -> Plan:
+    diagnostics = Diagnostics()
+    try:
+        text = path.read_text(encoding="utf-8")
+        return Plan.from_json(text)
+    except OSError as exc:
+        diagnostics.error(f"cannot read the Plan: {exc.strerror or exc}", Span(str(path), 1, 1, 1, 1))
+    except ValidationError as exc:
+        for error in exc.errors()[:10]:
+            if error["type"] == "json_invalid":
+                line, column = _json_error_position(text)
+                diagnostics.error(f"not valid JSON: {error['msg']}", Span(str(path), line, column, line, column + 1))
+            else:
+                where = ".".join(str(part) for part in error["loc"])
+                diagnostics.error(f"not a valid Plan: {where}: {error['msg']}", Span(str(path), 1, 1, 1, 1),
+                                  hint="write Plans with `orchc compile`; `orchc schema` prints their format")
+    diagnostics.raise_if_errors()
+    raise AssertionError("unreachable")
+
+
+def _json_error_position(text: str) -> tuple[int, int]:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.lineno, exc.colno
+    return 1, 1
+
+
+def fail(message: str, hint: str | None = None) -> typer.Exit:
+    """Print an error that has no source position and give the exit for invalid input."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(f"orchc: error: {message}", markup=False)
+    if hint:
+        err.print(f"  hint: {hint}", markup=False)
+    return typer.Exit(exitcodes.INVALID_INPUT)
+
+
+def run(
+    path: Path = typer.Argument(..., help="A .orch file, a folder of them, or a compiled plan.json."),
+    inventory: Optional[Path] = typer.Option(None, "-i", "--inventory", help="Ansible inventory (INI or YAML)."),
+    extra_vars: list[str] = typer.Option([], "-e", "--extra-vars", help="NAME=VALUE (repeatable)."),
+    vars_files: list[Path] = typer.Option([], "--vars", help="A YAML file of variables (repeatable)."),
+    journal: Optional[Path] = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
+    strategy: StrategyName = typer.Option(StrategyName.graph, "--strategy",
+                                          help="graph: as dependencies allow; steps: layers with barriers."),
+    forks: int = typer.Option(50, "--forks", min=1, help="Instances running at once, in all."),
+    host_slots: int = typer.Option(1, "--host-slots", min=1, help="Instances running at once on one host."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and why; run nothing."),
+    force: bool = typer.Option(False, "--force", help="Run instances that are up to date, too."),
+    events: Optional[Path] = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
+    secrets: Optional[Path] = typer.Option(None, "--secrets", help="YAML map of secret values."),
+    accept_new_host_keys: bool = typer.Option(False, "--accept-new-host-keys",
+                                              help="Trust and remember unknown SSH host keys."),
+) -> None:
+    """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
+    from orchc.backends import progress, runner
+
+    plan = load_plan(path, inventory, extra_vars, vars_files)
+    journal_path = journal or default_journal(path)
+    limits = Limits(host_slots=host_slots, forks=forks, strategy=strategy.value)
+    try:
+        Scheduler(plan, limits)  # validates the graph before anything runs
+    except PlanGraphError as exc:
+        raise fail(f"{path}: {exc}") from None
+    if dry_run:
+        done = _done_keys(journal_path)
+        _print_dry_run(plan, runner.verdicts(plan, done, force))
+        return
+    secret_values = runner.load_secrets(plan, secrets, os.environ)
+    work_dir = journal_path.parent
+    transports = TransportSet(plan, TransportOptions(work_dir=work_dir, forks=forks,
+                                                     accept_new_host_keys=accept_new_host_keys))
+    try:
+        transports.check_available()
+        store = SqliteJournal(journal_path)
+    except (TransportUnavailable, JournalError) as exc:
+        raise fail(str(exc)) from None
+    console = Console(highlight=False)
+    observers: list[runner.Observer] = [progress.LiveView(console) if console.is_terminal
+                                        else progress.PlainLog(console)]
+    if events is not None:
+        observers.append(progress.EventsFile(events))
+    try:
+        result = runner.run_plan(plan, store, transports,
+                                 runner.RunOptions(limits=limits, force=force, work_dir=work_dir),
+                                 secret_values, observers)
+    except JournalError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    raise typer.Exit({"succeeded": exitcodes.OK, "failed": exitcodes.DEPLOY_FAILED,
+                      "interrupted": exitcodes.INTERRUPTED}[result.outcome])
+
+
+def _done_keys(journal_path: Path) -> dict[str, str]:
+    if not journal_path.is_file():
+        return {}
+    store = SqliteJournal(journal_path)
+    try:
+        return store.done_keys()
+    finally:
+        store.close()
+
+
+def _print_dry_run(plan: Plan, verdicts) -> None:
+    console = Console(highlight=False)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("instance", "host", "would", "why", "what"):
+        table.add_column(column)
+    runs = 0
+    for v in verdicts:
+        what = "; ".join(_describe(a) for a in v.instance.actions) if v.runs else ""
+        runs += v.runs
+        table.add_row(v.instance.id, v.instance.host or "-", "[yellow]run[/]" if v.runs else "[cyan]skip[/]",
+                      v.reason, what)
+    console.print(table)
+    console.print(f"\n{runs} of {len(plan.instances)} instances would run (dry run: nothing was run)")
+
+
+def _describe(action) -> str:
+    if action.kind == "run":
+        first = action.command.strip().splitlines()[0] if action.command.strip() else ""
+        return f"run {first[:60]}"
+    if action.kind in ("copy", "template"):
+        return f"{action.kind} {action.src} -> {action.dest}"
+    if action.kind == "playbook":
+        return f"playbook {action.path}"
+    return f"{action.kind} {getattr(action, 'module', getattr(action, 'name', ''))}"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command()(run)

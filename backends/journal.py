@@ -1,0 +1,207 @@
+"""The journal: every state change of every run, in one SQLite file.
+
+The runner writes each transition BEFORE it acts on it: "running" is committed
+before the process starts, an ending is committed before any dependant starts.
+A crash therefore leaves at worst an instance recorded as "running", which the
+next run treats as not done and runs again; it can never leave an instance
+recorded as done that did not finish.
+
+Durability: WAL with `synchronous=NORMAL`. A commit survives the death of the
+process (SIGKILL, a crash) at once; only a power loss can roll back the last
+few commits, and it rolls back a suffix — so the worst case is re-running an
+instance that had finished, never skipping one that had not. FULL would buy
+nothing for that guarantee and cost an fsync per commit.
+
+`Journal` is the interface (a PostgreSQL store for teams that run from
+several controllers would implement the same methods); `SqliteJournal` is the
+store. Transitions arrive in batches, one transaction per batch: the runner
+writes the changes of one turn of its loop together (group commit).
+"""
+
+from __future__ import annotations
+
+import abc
+import fcntl
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+TAIL_BYTES = 4096
+# The states that mean "this instance was run": the last one of them decides
+# whether a re-run may skip it. dep_failed / skipped / not run leave it as it was.
+EXECUTED_STATES = ("running", "ok", "changed", "failed", "unreachable")
+DONE_STATES = ("ok", "changed")
+
+
+class JournalError(Exception):
+    """The journal cannot be opened or is in use."""
+
+
+@dataclass
+class Transition:
+    """One state change of one instance in one run."""
+
+    instance: str
+    state: str
+    host: str | None = None
+    attempt: int = 0
+    time: float = 0.0
+    fingerprint: str = ""
+    change_key: str = ""
+    rc: int | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    message: str = ""
+    run: int = 0
+
+
+@dataclass
+class RunRecord:
+    id: int
+    started: float
+    ended: float | None
+    plan_digest: str
+    options: dict[str, Any]
+    outcome: str | None  # "succeeded", "failed", "interrupted"; None if it never ended (crash)
+
+
+def tail(text: str, limit: int = TAIL_BYTES) -> str:
+    """The last `limit` bytes of output, cut at a character boundary."""
+    data = text.encode("utf-8", errors="replace")
+    if len(data) <= limit:
+        return text
+    return data[-limit:].decode("utf-8", errors="ignore")
+
+
+class Journal(abc.ABC):
+    """What the runner, `status`, `simulate` and `report` need from a state store."""
+
+    @abc.abstractmethod
+    def begin_run(self, plan_digest: str, options: dict[str, Any]) -> int:
+        """Start a run; returns its id. Fails if another run holds the journal."""
+
+    @abc.abstractmethod
+    def record(self, run: int, transitions: Iterable[Transition]) -> None:
+        """Write a batch of transitions durably, in one transaction."""
+
+    @abc.abstractmethod
+    def end_run(self, run: int, outcome: str) -> None: ...
+
+    @abc.abstractmethod
+    def done_keys(self) -> dict[str, str]:
+        """instance id → change_key of its last execution, for instances whose last execution succeeded."""
+
+    @abc.abstractmethod
+    def runs(self) -> list[RunRecord]: ...
+
+    @abc.abstractmethod
+    def transitions(self, run: int) -> list[Transition]: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    ended REAL,
+    plan_digest TEXT NOT NULL,
+    options TEXT NOT NULL,
+    outcome TEXT
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    seq INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs(id),
+    instance TEXT NOT NULL,
+    host TEXT,
+    state TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    time REAL NOT NULL,
+    fingerprint TEXT NOT NULL,
+    change_key TEXT NOT NULL,
+    rc INTEGER,
+    stdout_tail TEXT NOT NULL,
+    stderr_tail TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
+"""
+
+_COLUMNS = [f.name for f in fields(Transition)]
+
+
+class SqliteJournal(Journal):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+        self._lock_file: Any = None
+
+    def begin_run(self, plan_digest: str, options: dict[str, Any]) -> int:
+        self._lock()
+        cursor = self._db.execute(
+            "INSERT INTO runs (started, plan_digest, options) VALUES (?, ?, ?)",
+            (time.time(), plan_digest, json.dumps(options, sort_keys=True)))
+        return int(cursor.lastrowid or 0)
+
+    def record(self, run: int, transitions: Iterable[Transition]) -> None:
+        rows = []
+        for t in transitions:
+            t.run = run
+            t.stdout_tail, t.stderr_tail = tail(t.stdout_tail), tail(t.stderr_tail)
+            rows.append(tuple(getattr(t, c) for c in _COLUMNS))
+        if not rows:
+            return
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            f"INSERT INTO transitions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", rows)
+        self._db.execute("COMMIT")
+
+    def end_run(self, run: int, outcome: str) -> None:
+        self._db.execute("UPDATE runs SET ended = ?, outcome = ? WHERE id = ?", (time.time(), outcome, run))
+
+    def done_keys(self) -> dict[str, str]:
+        last: dict[str, tuple[str, str]] = {}
+        marks = ", ".join("?" * len(EXECUTED_STATES))
+        query = f"SELECT instance, state, change_key FROM transitions WHERE state IN ({marks}) ORDER BY seq"
+        for instance, state, key in self._db.execute(query, EXECUTED_STATES):
+            last[instance] = (state, key)
+        return {instance: key for instance, (state, key) in last.items() if state in DONE_STATES}
+
+    def runs(self) -> list[RunRecord]:
+        return [RunRecord(id=r[0], started=r[1], ended=r[2], plan_digest=r[3], options=json.loads(r[4]),
+                          outcome=r[5])
+                for r in self._db.execute("SELECT id, started, ended, plan_digest, options, outcome FROM runs "
+                                          "ORDER BY id")]
+
+    def transitions(self, run: int) -> list[Transition]:
+        query = f"SELECT {', '.join(_COLUMNS)} FROM transitions WHERE run = ? ORDER BY seq"
+        return [Transition(*row) for row in self._db.execute(query, (run,))]
+
+    def close(self) -> None:
+        self._db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _lock(self) -> None:
+        """One run at a time per journal: a second `orchc run` beside a live one is refused."""
+        self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
+            raise JournalError(f"another orchc run is using the journal {self.path}; "
+                               "wait for it to end, or pass --journal to use another") from None
+

@@ -1,0 +1,361 @@
+"""The asyncio driver: runs a Plan with the scheduler, the journal and the transports.
+
+One loop, no polling: each turn (1) asks the scheduler for every instance that
+may start, (2) commits their "running" transitions — and the endings of the
+previous turn — to the journal in one transaction, (3) starts them, and
+(4) sleeps until at least one instance ends (a completion queue).
+
+An instance runs its actions in order on the host the scheduler placed it on;
+it is failed if an action failed, unreachable if its host could not be
+reached, changed if an action changed something, else ok. A failed attempt is
+retried (`retries N delay D`); `timeout` bounds each attempt (cancellation
+makes the transport kill the process group). Anchors, compile-time skips and
+instances that are up to date end at once without running.
+
+Signals: the first SIGINT/SIGTERM stops gracefully (running instances finish,
+nothing new starts); the second cancels the running instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Literal, Mapping, Protocol
+
+import yaml
+
+from orchc.backends.engine import FAILURE_STATES, Limits, Scheduler
+from orchc.backends.journal import Journal, Transition
+from orchc.backends.transport import ActionContext, ActionResult
+from orchc.backends.transports import TransportSet
+from orchc.dsl.ast import Span
+from orchc.dsl.diagnostics import Diagnostics
+from orchc.plan import Action, Instance, Plan, redact
+
+Outcome = Literal["succeeded", "failed", "interrupted"]
+UP_TO_DATE = "up to date"
+
+
+class Observer(Protocol):
+    """Receives the run's progress: the live view, the plain log, the JSON Lines events."""
+
+    def run_started(self, plan: Plan, run_id: int) -> None: ...
+
+    def transition(self, t: Transition) -> None: ...
+
+    def run_ended(self, result: "RunResult") -> None: ...
+
+
+@dataclass
+class RunOptions:
+    limits: Limits = field(default_factory=Limits)
+    force: bool = False  # run instances that are up to date
+    work_dir: Path = Path(".orchc")
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    outcome: Outcome
+    states: dict[str, str]
+    finals: dict[str, Transition]  # the last transition of each instance
+    left_hosts: list[str]
+    stop_reason: str | None
+    elapsed: float
+
+    @property
+    def failures(self) -> list[Transition]:
+        return [t for t in self.finals.values() if t.state in FAILURE_STATES]
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+
+def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """Every secret of the Plan, from `--secrets FILE` or `ORCHC_SECRET_<NAME>`; missing → diagnostics."""
+    diagnostics = Diagnostics()
+    from_file: dict[str, object] = {}
+    if secrets_file is not None:
+        try:
+            loaded = yaml.safe_load(secrets_file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            diagnostics.error(f"cannot read the secrets file: {exc}", Span(str(secrets_file), 1, 1, 1, 1))
+            diagnostics.raise_if_errors()
+        if loaded is not None and not isinstance(loaded, dict):
+            diagnostics.error("the secrets file must be a YAML map of name: value",
+                              Span(str(secrets_file), 1, 1, 1, 1), hint="write lines like `db_password: s3cret`")
+            diagnostics.raise_if_errors()
+        from_file = loaded or {}
+    names = {ref.name: ref for ref in plan.secrets}
+    used = {name for inst in plan.instances for name in inst.secrets}
+    values: dict[str, str] = {}
+    for name in sorted(set(names) | used):
+        env_name = f"ORCHC_SECRET_{name.upper()}"
+        if name in from_file and from_file[name] is not None:
+            values[name] = str(from_file[name])
+        elif env_name in environ:
+            values[name] = environ[env_name]
+        else:
+            ref = names.get(name)
+            span = None
+            if ref is not None:
+                s = ref.source
+                span = Span(str(Path(plan.root) / s.file), s.line, s.column, s.end_line, s.end_column)
+            diagnostics.error(f"secret '{name}' has no value", span,
+                              hint=f"set {env_name} in the environment, or add `{name}: ...` to a file "
+                                   "passed with --secrets FILE")
+    diagnostics.raise_if_errors()
+    return values
+
+
+# --- what a run would do -----------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """Why an instance would run, or not, in the next run (`--dry-run`)."""
+
+    instance: Instance
+    reason: str
+    ends_as: str | None = None  # the state it ends in without running; None if it runs
+
+    @property
+    def runs(self) -> bool:
+        return self.ends_as is None
+
+
+def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool) -> list[Verdict]:
+    anchors = {t.id for t in plan.tasks if t.anchor}
+    out = []
+    for inst in plan.instances:
+        if inst.task in anchors or not inst.actions:
+            out.append(Verdict(inst, "anchor: runs nothing", "ok"))
+        elif inst.skip:
+            out.append(Verdict(inst, inst.skip, "skipped"))
+        elif done_keys.get(inst.id) == inst.change_key:
+            out.append(Verdict(inst, "forced") if force else Verdict(inst, UP_TO_DATE, "skipped"))
+        elif inst.id in done_keys:
+            out.append(Verdict(inst, "changed since its last success"))
+        else:
+            out.append(Verdict(inst, "not run successfully before"))
+    return out
+
+
+def plan_digest(plan: Plan) -> str:
+    return hashlib.sha256(plan.to_json().encode("utf-8")).hexdigest()
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+class Runner:
+    def __init__(self, plan: Plan, journal: Journal, transports: TransportSet, options: RunOptions,
+                 secrets: Mapping[str, str], observers: Iterable[Observer] = ()) -> None:
+        self.plan = plan
+        self.journal = journal
+        self.transports = transports
+        self.options = options
+        self.secrets = dict(secrets)
+        self.observers = list(observers)
+        self._instances = {inst.id: inst for inst in plan.instances}
+        self._tasks = {t.id: t for t in plan.tasks}
+        self._instant: dict[str, tuple[str, str]] = {}  # id → (final state, message), for no-work instances
+        self._attempts: dict[str, int] = {}
+        self._attempts_before_move: dict[str, int] = {}
+        self._started_at: dict[str, float] = {}
+        self._records: list[Transition] = []
+        self._finals: dict[str, Transition] = {}
+        self._tasks_running: dict[str, asyncio.Task[None]] = {}
+        self._ended: asyncio.Queue[tuple[str, str, ActionResult]] = asyncio.Queue()
+        self._interrupts = 0
+        self._run_id = 0
+
+    def interrupt(self) -> None:
+        """First call: stop gracefully. Second call: kill what runs."""
+        self._interrupts += 1
+        if self._interrupts == 1:
+            self._changes(self.scheduler.stop("interrupted"))
+            self._ended.put_nowait(("", "", ActionResult("ok")))  # wake the loop to write them
+        else:
+            for task in self._tasks_running.values():
+                task.cancel()
+
+    async def run(self) -> RunResult:
+        began = time.monotonic()
+        for v in verdicts(self.plan, self.journal.done_keys(), self.options.force):
+            if v.ends_as is not None:
+                self._instant[v.instance.id] = (v.ends_as, v.reason)
+        self.scheduler = Scheduler(self.plan, self.options.limits, no_work=self._instant)
+        self._run_id = self.journal.begin_run(plan_digest(self.plan), {
+            "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
+            "host_slots": self.options.limits.host_slots, "force": self.options.force})
+        for observer in self.observers:
+            observer.run_started(self.plan, self._run_id)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.interrupt)
+        try:
+            await self._walk()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self.transports.close()
+        outcome: Outcome = ("interrupted" if self._interrupts else
+                            "failed" if self.scheduler.failed else "succeeded")
+        self.journal.end_run(self._run_id, outcome)
+        result = RunResult(self._run_id, outcome, dict(zip(self.scheduler.ids, self.scheduler.state)),
+                           self._finals, list(self.scheduler.left_hosts), self.scheduler.stopped,
+                           time.monotonic() - began)
+        for observer in self.observers:
+            observer.run_ended(result)
+        return result
+
+    async def _walk(self) -> None:
+        scheduler = self.scheduler
+        while True:
+            launch: list[str] = []
+            while batch := scheduler.next_batch():
+                for iid in batch:
+                    if iid in self._instant:
+                        state, message = self._instant[iid]
+                        self._record(iid, state, message=message)
+                        self._changes(scheduler.complete(iid, state, message))  # type: ignore[arg-type]
+                    else:
+                        self._attempts[iid] = self._attempts.get(iid, 0) + 1
+                        self._started_at[iid] = time.time()
+                        self._record(iid, "running")
+                        launch.append(iid)
+            self._flush()  # written before acted on: "running" before the start, endings before dependants
+            for iid in launch:
+                self._tasks_running[iid] = asyncio.create_task(self._execute(iid))
+            if scheduler.done:
+                return
+            self._settle(*await self._ended.get())
+            while not self._ended.empty():
+                self._settle(*self._ended.get_nowait())
+
+    def _settle(self, iid: str, state: str, result: ActionResult) -> None:
+        if not iid:  # a wake-up from interrupt()
+            return
+        del self._tasks_running[iid]
+        self._record(iid, state, result=result)
+        self._changes(self.scheduler.complete(iid, state, result.message))  # type: ignore[arg-type]
+
+    def _changes(self, changes: Iterable) -> None:
+        for change in changes:
+            self._record(change.instance, change.state, message=change.message, host=change.host)
+
+    async def _execute(self, iid: str) -> None:
+        """Run one instance's actions, with retries; report the ending on the queue."""
+        inst = self._instances[iid]
+        task = self._tasks[inst.task]
+        try:
+            while True:
+                state, result = await self._attempt(iid, task.timeout)
+                if state != "failed" or self._attempts[iid] > task.retries + self._moves(iid):
+                    break
+                retry = self._attempts[iid] - self._moves(iid)
+                self._attempts[iid] += 1
+                self._record(iid, "running", result=result,
+                             message=f"retry {retry}/{task.retries} in {task.delay:g}s: {result.message}")
+                self._flush()
+                await asyncio.sleep(task.delay)
+        except asyncio.CancelledError:
+            state, result = "failed", ActionResult("failed", message="killed: the run was interrupted")
+        self._ended.put_nowait((iid, state, result))
+
+    def _moves(self, iid: str) -> int:
+        """Attempts spent on earlier hosts (a `once` instance that moved)."""
+        return self._attempts_before_move.get(iid, 0)
+
+    async def _attempt(self, iid: str, timeout: float | None) -> tuple[str, ActionResult]:
+        host = self.plan.host(self.scheduler.host_of(iid) or "")
+        actions = self._actions(iid)
+        ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=self._instances[iid].task,
+                            secrets=self.secrets, become=self._tasks[self._instances[iid].task].become,
+                            work_dir=self.options.work_dir, check_mode=False)
+        results: list[ActionResult] = []
+        try:
+            async with asyncio.timeout(timeout):
+                for action in actions:
+                    result = await self._action(host, action, ctx)
+                    results.append(result)
+                    if not result.succeeded:
+                        break
+        except TimeoutError:
+            results.append(ActionResult("failed", message=f"timed out after {timeout:g}s"))
+        return _instance_state(results), _merge(results)
+
+    async def _action(self, host, action: Action, ctx: ActionContext) -> ActionResult:
+        try:
+            return await self.transports.for_action(host, action).execute(host, action, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a transport's bug must not lose the run's state
+            return ActionResult("failed", message=f"{action.kind} failed in the transport: "
+                                                  f"{type(exc).__name__}: {exc}")
+
+    def _actions(self, iid: str) -> list[Action]:
+        inst = self._instances[iid]
+        pos = self.scheduler.placement_of(iid)
+        return inst.actions if pos == 0 else inst.alternates[pos - 1].actions
+
+    # --- journal and observers ------------------------------------------------------------
+
+    def _record(self, iid: str, state: str, *, message: str = "", result: ActionResult | None = None,
+                host: str | None = None) -> None:
+        if state == "pending" and iid in self._attempts:  # a `once` instance moved to another host
+            self._attempts_before_move[iid] = self._attempts[iid]
+        self._records.append(self._transition(iid, state, message=message, result=result, host=host))
+
+    def _transition(self, iid: str, state: str, *, message: str = "", result: ActionResult | None = None,
+                    host: str | None = None) -> Transition:
+        inst = self._instances[iid]
+        if result is not None:
+            message = message or result.message
+        return Transition(
+            instance=iid, state=state, host=host or self.scheduler.host_of(iid),
+            attempt=self._attempts.get(iid, 0), time=time.time(), fingerprint=inst.fingerprint,
+            change_key=inst.change_key, rc=result.rc if result else None,
+            stdout_tail=redact(result.stdout, self.secrets) if result else "",
+            stderr_tail=redact(result.stderr, self.secrets) if result else "",
+            message=redact(message, self.secrets))
+
+    def _flush(self) -> None:
+        if not self._records:
+            return
+        records, self._records = self._records, []
+        self.journal.record(self._run_id, records)
+        for t in records:
+            self._finals[t.instance] = t
+            for observer in self.observers:
+                observer.transition(t)
+
+
+def _instance_state(results: list[ActionResult]) -> str:
+    statuses = {r.status for r in results}
+    for state in ("unreachable", "failed", "changed"):
+        if state in statuses:
+            return state
+    return "ok"
+
+
+def _merge(results: list[ActionResult]) -> ActionResult:
+    """One result for the whole instance: outputs joined, the last message and rc."""
+    if not results:
+        return ActionResult("ok")
+    last = results[-1]
+    return ActionResult(last.status, rc=last.rc, stdout="".join(r.stdout for r in results),
+                        stderr="".join(r.stderr for r in results), message=last.message)
+
+
+def run_plan(plan: Plan, journal: Journal, transports: TransportSet, options: RunOptions,
+             secrets: Mapping[str, str], observers: Iterable[Observer] = ()) -> RunResult:
+    """Run a Plan to its end on a fresh event loop."""
+    runner = Runner(plan, journal, transports, options, secrets, observers)
+    return asyncio.run(runner.run())
+

@@ -1,0 +1,173 @@
+"""Running Plans for real: local subprocesses, the SQLite journal, resume, retries, timeouts, secrets."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from orchc.backends.engine import Limits
+from orchc.backends.journal import SqliteJournal
+from orchc.backends.runner import RunOptions, RunResult, run_plan
+from orchc.backends.transport import TransportOptions
+from orchc.backends.transports import TransportSet
+from orchc.plan import Plan, SecretRef, secret_marker
+from test_engine_plans import SPAN, make_plan
+
+
+def run(plan: Plan, tmp_path: Path, force: bool = False, secrets: dict[str, str] | None = None,
+        limits: Limits = Limits()) -> RunResult:
+    journal = SqliteJournal(tmp_path / ".orchc" / "journal.db")
+    try:
+        return run_plan(plan, journal, TransportSet(plan, TransportOptions(work_dir=tmp_path)),
+                        RunOptions(limits=limits, force=force, work_dir=tmp_path), secrets or {})
+    finally:
+        journal.close()
+
+
+def orchc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orchc", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def counter_plan(tmp_path: Path, text: str, **kwargs) -> Plan:
+    """Every instance appends its id to `counter` (so tests can count runs)."""
+    ids = [line.split(":")[0].strip() for line in text.strip().splitlines()]
+    commands = {iid: f"echo {iid} >> {tmp_path}/counter" for iid in ids if "@" in iid}
+    commands.update(kwargs.pop("commands", {}))
+    return make_plan(text, commands=commands, root=tmp_path, **kwargs)
+
+
+def counts(tmp_path: Path) -> dict[str, int]:
+    lines = (tmp_path / "counter").read_text().split() if (tmp_path / "counter").exists() else []
+    return {iid: lines.count(iid) for iid in set(lines)}
+
+
+def test_a_plan_runs_in_dependency_order(tmp_path: Path):
+    plan = counter_plan(tmp_path, "a.x@h1\na.y@h1: a.x@h1\nb.z@h2: a.y@h1\nready: b.z@h2")
+    result = run(plan, tmp_path)
+    assert result.outcome == "succeeded"
+    assert result.states == {"a.x@h1": "changed", "a.y@h1": "changed", "b.z@h2": "changed", "ready": "ok"}
+    assert (tmp_path / "counter").read_text().split() == ["a.x@h1", "a.y@h1", "b.z@h2"]
+
+
+def test_resume_skips_what_succeeded_and_force_runs_it(tmp_path: Path):
+    text = "a.x@h1\na.y@h1: a.x@h1\nb.z@h2"
+    failing = counter_plan(tmp_path, text, commands={"a.y@h1": "exit 1"})
+    assert run(failing, tmp_path).outcome == "failed"
+    fixed = counter_plan(tmp_path, text, change_keys={"a.y@h1": "fixed"})
+    second = run(fixed, tmp_path)
+    assert second.outcome == "succeeded"
+    assert second.finals["a.x@h1"].message == "up to date" and second.states["a.x@h1"] == "skipped"
+    assert counts(tmp_path) == {"a.x@h1": 1, "a.y@h1": 1, "b.z@h2": 1}
+    run(fixed, tmp_path, force=True)
+    assert counts(tmp_path) == {"a.x@h1": 2, "a.y@h1": 2, "b.z@h2": 2}
+
+
+def test_when_changed_reruns_only_when_its_key_changes(tmp_path: Path):
+    text = "svc.restart@h1"
+    run(counter_plan(tmp_path, text, change_keys={"svc.restart@h1": "port=1"}), tmp_path)
+    run(counter_plan(tmp_path, text, change_keys={"svc.restart@h1": "port=1"}), tmp_path)
+    assert counts(tmp_path) == {"svc.restart@h1": 1}
+    run(counter_plan(tmp_path, text, change_keys={"svc.restart@h1": "port=2"}), tmp_path)
+    assert counts(tmp_path) == {"svc.restart@h1": 2}
+
+
+def test_retry_until_success(tmp_path: Path):
+    flaky = f"echo try >> {tmp_path}/tries; test $(wc -l < {tmp_path}/tries) -ge 3"
+    plan = make_plan("f.flaky@h1", commands={"f.flaky@h1": flaky}, retries={"f.flaky": (3, 0.05)}, root=tmp_path)
+    result = run(plan, tmp_path)
+    assert result.outcome == "succeeded" and result.finals["f.flaky@h1"].attempt == 3
+    with sqlite3.connect(tmp_path / ".orchc" / "journal.db") as db:
+        messages = [m for (m,) in db.execute("SELECT message FROM transitions WHERE state = 'running'")]
+    assert messages == ["", "retry 1/3 in 0.05s: command exited with status 1",
+                        "retry 2/3 in 0.05s: command exited with status 1"]
+
+
+def test_timeout_kills_the_process_group(tmp_path: Path):
+    pidfile = tmp_path / "sleeper.pid"
+    plan = make_plan("s.hang@h1", commands={"s.hang@h1": f"sleep 60 & echo $! > {pidfile}; wait"},
+                     timeout={"s.hang": 0.5}, root=tmp_path)
+    result = run(plan, tmp_path)
+    assert result.states["s.hang@h1"] == "failed"
+    assert result.finals["s.hang@h1"].message == "timed out after 0.5s"
+    assert not alive(int(pidfile.read_text()))
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` runs (a zombie waiting for init to reap it is dead)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_tolerated_failure_lets_the_run_succeed(tmp_path: Path):
+    plan = counter_plan(tmp_path, """
+        c.up@c1
+        c.up@c2
+        c.more@c2: c.up@c2
+        api.use@a1: c.up@c1 c.up@c2
+    """, commands={"c.up@c2": "echo broken >&2; exit 2"},
+        roles={"compute": (["c1", "c2"], 1), "api": (["a1"], 0)})
+    result = run(plan, tmp_path)
+    assert result.outcome == "succeeded" and result.left_hosts == ["c2"]
+    assert result.states["c.more@c2"] == "skipped" and result.states["api.use@a1"] == "changed"
+    assert [t.instance for t in result.failures] == ["c.up@c2"]
+
+
+def test_secrets_are_resolved_and_never_stored(tmp_path: Path):
+    command = f"echo token={secret_marker('pw', shell_quoted=True)}; echo {secret_marker('pw', True)} >&2; exit 1"
+    plan = make_plan("s.leak@h1", commands={"s.leak@h1": command}, root=tmp_path)
+    plan.instances[0].secrets = ["pw"]
+    plan.secrets = [SecretRef(name="pw", source=SPAN)]
+    result = run(plan, tmp_path, secrets={"pw": "hunter2 x"})
+    assert result.finals["s.leak@h1"].stdout_tail == "token=********\n"
+    assert b"hunter2" not in (tmp_path / ".orchc" / "journal.db").read_bytes()
+    wal = tmp_path / ".orchc" / "journal.db-wal"
+    assert not wal.exists() or b"hunter2" not in wal.read_bytes()
+
+
+def test_cli_exit_statuses_and_missing_secret(tmp_path: Path):
+    plan = make_plan("a.ok@h1\nb.bad@h2", commands={"b.bad@h2": "echo nope >&2; exit 3"}, root=tmp_path)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    failed = orchc("run", "plan.json", cwd=tmp_path)
+    assert failed.returncode == 3, failed.stderr
+    assert "failed: b.bad@h2" in failed.stdout and "| nope" in failed.stdout
+    plan.instances[0].secrets = ["db_pw"]
+    plan.secrets = [SecretRef(name="db_pw", source=SPAN)]
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    missing = orchc("run", "plan.json", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "secret 'db_pw' has no value" in missing.stderr and "ORCHC_SECRET_DB_PW" in missing.stderr
+
+
+def test_invalid_plan_json_is_a_diagnostic(tmp_path: Path):
+    (tmp_path / "plan.json").write_text('{"schema": "orchc.plan/1",\n  "root": }')
+    result = orchc("run", "plan.json", cwd=tmp_path)
+    assert result.returncode == 1 and "plan.json:2:11: error: not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_dry_run_says_why(tmp_path: Path):
+    plan = counter_plan(tmp_path, "a.x@h1\na.off@h1\nsync: a.x@h1", skip={"a.off@h1": "when: host.vars.ssd is false"})
+    run(plan, tmp_path)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    shown = orchc("run", "plan.json", "--dry-run", cwd=tmp_path)
+    assert shown.returncode == 0
+    lines = {line.split()[0]: line for line in shown.stdout.splitlines() if line.strip()}
+    assert "up to date" in lines["a.x@h1"] and "when: host.vars.ssd is false" in lines["a.off@h1"]
+    assert "0 of 3 instances would run" in shown.stdout
+    assert counts(tmp_path) == {"a.x@h1": 1}
+
+
+def test_a_second_run_on_the_same_journal_is_refused(tmp_path: Path):
+    first = SqliteJournal(tmp_path / "j.db")
+    first.begin_run("digest", {})
+    plan = make_plan("a.x@h1", root=tmp_path)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    result = orchc("run", "plan.json", "--journal", "j.db", cwd=tmp_path)
+    first.close()
+    assert result.returncode == 1 and "another orchc run is using the journal" in result.stderr

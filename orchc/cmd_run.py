@@ -19,7 +19,8 @@ from orchc.backends.journal import JournalError, SqliteJournal
 from orchc.backends.transport import TransportOptions
 from orchc.backends.transports import TransportSet, TransportUnavailable
 from orchc.dsl.ast import Span
-from orchc.dsl.diagnostics import DiagnosticError, Diagnostics
+from orchc.dsl.diagnostics import Diagnostics
+from orchc.inputs import ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption
 from orchc.plan import Plan
 
 JOURNAL_NAME = Path(".orchc") / "journal.db"
@@ -40,7 +41,7 @@ def load_plan(path: Path, inventory: Optional[Path], extra_vars: list[str], vars
     """A compiled `plan.json`, or `.orch` sources compiled against the inventory."""
     if path.suffix == ".json":
         return _read_plan_json(path)
-    from orchc import inputs  # the compiler's entry point; only needed for .orch sources
+    from orchc import inputs  # imports the compiler, which only .orch sources need
 
     return inputs.load_plan(path, inventory, extra_vars, vars_files)
 
@@ -83,10 +84,10 @@ def fail(message: str, hint: str | None = None) -> typer.Exit:
 
 
 def run(
-    path: Path = typer.Argument(..., help="A .orch file, a folder of them, or a compiled plan.json."),
-    inventory: Optional[Path] = typer.Option(None, "-i", "--inventory", help="Ansible inventory (INI or YAML)."),
-    extra_vars: list[str] = typer.Option([], "-e", "--extra-vars", help="NAME=VALUE (repeatable)."),
-    vars_files: list[Path] = typer.Option([], "--vars", help="A YAML file of variables (repeatable)."),
+    path: ProjectArg,
+    inventory: InventoryOption = None,
+    extra_vars: ExtraVarsOption = [],
+    vars_files: VarsFilesOption = [],
     journal: Optional[Path] = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
     strategy: StrategyName = typer.Option(StrategyName.graph, "--strategy",
                                           help="graph: as dependencies allow; steps: layers with barriers."),

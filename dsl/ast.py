@@ -7,7 +7,7 @@ written at, so that any later pass can point at the source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Literal, Union
 
 
@@ -318,3 +318,16 @@ class Module:
     imports: list[Import]
     items: list[Item]
     comments: list[Comment] = field(default_factory=list)
+
+
+_POSITION_FIELDS = frozenset({"span", "name_span", "become_span", "file", "comments"})
+
+
+def without_positions(node: object) -> object:
+    """The tree as plain data without spans, file names and comments: to compare two parses."""
+    if is_dataclass(node) and not isinstance(node, type):
+        return (type(node).__name__, {f.name: without_positions(getattr(node, f.name))
+                                      for f in fields(node) if f.name not in _POSITION_FIELDS})
+    if isinstance(node, list):
+        return [without_positions(item) for item in node]
+    return node

@@ -66,7 +66,7 @@ class _Explainer:
         self.text = text
         self.file = file
         self.lark = lark
-        self.expected: set[str] = set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+        self.expected = _accepted(exc)
         stack: list[Any] = list(getattr(exc.state, "value_stack", None) or [])
         self.blocks = _open_blocks(stack)
         self.previous = stack[-1] if stack and isinstance(stack[-1], Token) else None
@@ -190,6 +190,20 @@ class _Explainer:
 
     def token_span(self, token: Token) -> Span:
         return Span(self.file, token.line, token.column, token.end_line, token.end_column)
+
+
+def _accepted(exc: UnexpectedInput) -> set[str]:
+    """The terminals the parser accepts where it stopped.
+
+    Taken from the parse table: the lexer's own list also holds NAME, which
+    every lexer state matches (see `_NamesEverywhere` in the parser).
+    """
+    state = exc.state
+    try:
+        actions = state.parse_conf.parse_table.states[state.position]
+    except AttributeError:
+        return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+    return {symbol for symbol in actions if not symbol[0].islower()}  # rules are lowercase
 
 
 def _open_blocks(stack: list[Any]) -> list[_Block]:

@@ -12,7 +12,8 @@ from rich.console import Console
 
 from orchc.compiler import CompileResult, compile_project
 from orchc.compiler.graph import render_graph
-from orchc.dsl.diagnostics import SourceCache, render_all
+from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
+from orchc.dsl.format import format_paths
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
                           parse_variables)
 from orchc.plan import Plan, plan_json_schema
@@ -87,8 +88,29 @@ def schema() -> None:
     typer.echo(json.dumps(plan_json_schema(), indent=2, sort_keys=True))
 
 
+def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, or a folder: every *.orch below it.")],
+        check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")]
+        = False) -> None:
+    """Rewrite .orch files in canonical layout (with --check, only report)."""
+    outcome = format_paths(path, write=not check)
+    for file in outcome.changed:
+        typer.echo(f"{'would reformat' if check else 'reformatted'} {file}")
+    changed, unchanged = _plural(len(outcome.changed), "file"), _plural(len(outcome.unchanged), "file")
+    if not (outcome.changed or outcome.unchanged or outcome.diagnostics):
+        typer.echo(f"no .orch files in {path}")
+    elif check:
+        typer.echo(f"{changed} would be reformatted, {unchanged} already formatted")
+    else:
+        typer.echo(f"{changed} reformatted, {unchanged} left unchanged")
+    if outcome.diagnostics:
+        raise DiagnosticError(outcome.diagnostics)
+    if check and outcome.changed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(check)
     app.command()(compile)
     app.command()(graph)
     app.command()(schema)
+    app.command()(fmt)

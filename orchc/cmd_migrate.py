@@ -32,11 +32,14 @@ def _finish(migration: Migration, out_dir: Path) -> None:
 
 @migrate_app.command("playbook")
 def playbook(playbook: Annotated[Path, typer.Argument(help="The playbook to convert (site.yml).")],
-             output: OutDir) -> None:
+             output: OutDir,
+             roles_path: Annotated[Optional[list[Path]], typer.Option(
+                 "--roles-path", help="Folder of roles (repeatable); default: roles/ beside the playbook, "
+                                      "ANSIBLE_ROLES_PATH, roles_path of the nearest ansible.cfg.")] = None) -> None:
     """Ansible playbook (plays, roles, handlers, loops) -> .orch."""
     from orchc.migrate.ansible import convert_playbook
 
-    _finish(convert_playbook(playbook), output)
+    _finish(convert_playbook(playbook, roles_path=roles_path or None), output)
 
 
 @migrate_app.command("heat")
@@ -65,11 +68,12 @@ def taskcore(output: OutDir,
 @migrate_app.command("fuel")
 def fuel(files: Annotated[list[Path], typer.Argument(help="Fuel tasks.yaml files, or folders to search for them.")],
          output: OutDir,
-         metadata: Annotated[Optional[Path], typer.Option("--metadata", help="Fuel release metadata (openstack.yaml) for role tags.")] = None) -> None:
-    """Fuel tasks.yaml deployment graphs -> .orch."""
+         metadata: Annotated[Optional[Path], typer.Option("--metadata", help="Fuel release metadata (openstack.yaml) for role tags.")] = None,
+         inventory: Annotated[Optional[Path], typer.Option("-i", "--inventory", help="Ansible YAML inventory with one group per Fuel role.")] = None) -> None:
+    """Fuel tasks.yaml deployment graphs -> .orch + inventory.yml with tag groups."""
     from orchc.migrate.fuel import convert_fuel
 
-    _finish(convert_fuel(files, metadata=metadata), output)
+    _finish(convert_fuel(files, metadata=metadata, inventory=inventory), output)
 
 
 def register(app: typer.Typer) -> None:

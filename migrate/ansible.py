@@ -1,0 +1,406 @@
+"""`orchc migrate playbook`: an Ansible playbook as an `.orch` project that does the same.
+
+The conversion, top-down:
+1. `ansible_load` reads the playbook into plays of flat task lists (roles, includes
+   and blocks expanded, keywords inherited), split where Ansible flushes handlers.
+2. Tasks that share run-time state (a registered or `set_fact` variable read by
+   a later task) are kept together: each group becomes one orchc task (`Unit`).
+3. Each unit becomes a native action or an inline `ansible` action when that is
+   exact (`ansible_native`), else a generated playbook (`ansible_wrap`).
+4. Units are chained in Ansible's order per host: `after` inside a service,
+   a capability `requires ... on same host` between services of a play, and a
+   plain `requires` (every host) between plays. Edges with no data dependency
+   found are listed in the report as `ordering`: the parallelism a user could unlock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchc.migrate import emit
+from orchc.migrate.ansible_hosts import HostMapping, map_hosts
+from orchc.migrate.ansible_load import Play, PlaybookLoader, Task, default_roles_path, role_yaml
+from orchc.migrate.ansible_native import convert
+from orchc.migrate.ansible_vars import defines, defines_unknown, share_path, strings, touches, uses
+from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, PlaybookWriter, flag_path
+from orchc.migrate.ansible_yaml import dump_yaml
+from orchc.migrate.report import Migration, Report
+
+
+@dataclass
+class Unit:
+    """One orchc task: Ansible tasks that run together."""
+
+    tasks: list[Task]
+    group: str
+    handler: Handler | None = None
+    service: str = ""
+    name: str = ""
+    once: bool = False
+    ordering: list[str] = field(default_factory=list)  # `after` / `requires` statements
+    provides: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)  # settings and the action
+
+    @property
+    def source(self) -> str:
+        return self.tasks[0].source
+
+    @property
+    def label(self) -> str:
+        return f"{self.service}.{self.name}"
+
+
+def convert_playbook(path: Path, roles_path: list[Path] | None = None) -> Migration:
+    """Convert `path` (site.yml) and everything it imports; raises DiagnosticError for bad input."""
+    return PlaybookConverter(path, roles_path if roles_path is not None else default_roles_path(path)).run()
+
+
+class PlaybookConverter:
+    def __init__(self, path: Path, roles_path: list[Path]):
+        self.path = path
+        self.project = emit.ident(path.stem)
+        self.loader = PlaybookLoader(roles_path, path.resolve().parent)
+        self.report = Report("playbook", [str(path)])
+        self.generated = GeneratedFiles()
+        self.services: dict[str, list[Unit]] = {}  # service name -> units in order
+        self.service_of: dict[tuple[int, str], str] = {}
+        self.task_names: dict[str, set[str]] = {}
+        self._extra_copies: dict[str, Path] = {}  # playbook-level files read by native copies
+
+    def run(self) -> Migration:
+        playbook = self.loader.load(self.path)
+        for note in playbook.notes:
+            self.report.add(note.kind, note.source, note.what, note.why)
+        hosts = map_hosts([p.hosts for p in playbook.plays], [p.source for p in playbook.plays], self.report)
+        chain: list[tuple[int, Unit]] = []
+        roles: dict[str, list[str]] = {}
+        tolerances: dict[str, list[str]] = {}
+        for index, play in enumerate(playbook.plays):
+            units = self._play_units(index, play)
+            role = hosts.role_of[play.hosts]
+            roles.setdefault(role, [])
+            roles[role] += [s for s in dict.fromkeys(u.service for u in units) if s not in roles[role]]
+            tolerances.setdefault(role, []).append(self._tolerance(play))
+            self._play_settings(play, units)
+            chain += [(index, u) for u in units]
+        self._link(chain)
+        text = self._render(playbook.plays, roles, tolerances, hosts)
+        files = {f"{self.project}.orch": _formatted(text, f"{self.project}.orch"),
+                 "inventory.yml": hosts.inventory_yaml(), **self.generated.files}
+        copies = self._copies(playbook)
+        self._figures(chain)
+        return Migration(files, self.report, copies)
+
+    # --- units -------------------------------------------------------------------------
+
+    def _play_units(self, index: int, play: Play) -> list[Unit]:
+        handlers, order = self._handlers(play)
+        writer = PlaybookWriter(self.generated, handlers)
+        units: list[Unit] = []
+        for segment in play.segments:
+            segment_units = self._group(segment.tasks, play)
+            notified = {id(h) for unit in segment_units for t in unit.tasks for h in self._notified(t, handlers)}
+            for handler in order:  # a handler may notify handlers defined after it, as in Ansible's flush
+                if id(handler) in notified:
+                    notified |= {id(h) for h in self._notified(handler.task, handlers)}
+            segment_units += [Unit([h.task], h.task.group, h) for h in order if id(h) in notified]
+            for unit in segment_units:
+                unit.service = self._service(index, play, unit.group)
+                unit.name = self._task_name(unit)
+                self._actions(unit, play, writer)
+            units += segment_units
+        return units
+
+    def _handlers(self, play: Play) -> tuple[dict[str, list[Handler]], list[Handler]]:
+        """Every name a `notify` may use (handler names, `listen` topics, `role : name`) -> handlers;
+        and the handlers in the order Ansible runs them."""
+        names: dict[str, list[Handler]] = {}
+        order: list[Handler] = []
+        for handler_task in play.handlers:
+            handler = Handler(handler_task, flag_path(self.project, emit.ident(handler_task.name)))
+            order.append(handler)
+            keys = [handler_task.name] + _list(handler_task.data.get("listen"))
+            if handler_task.role is not None:
+                keys.append(f"{handler_task.role.label} : {handler_task.name}")
+            for key in keys:
+                names.setdefault(str(key), []).append(handler)
+        return names, order
+
+    def _notified(self, task: Task, handlers: dict[str, list[Handler]]) -> list[Handler]:
+        found = []
+        for name in _list(task.data.get("notify")):
+            if str(name) in handlers:
+                found += handlers[str(name)]
+            else:
+                self.report.add("unsupported", task.source, f"notify '{name}'",
+                                "no handler of that name or `listen` topic in the play; nothing is notified")
+        return found
+
+    def _group(self, tasks: list[Task], play: Play) -> list[Unit]:
+        """Consecutive tasks of one service that hand run-time variables to each other become one unit."""
+        units = [Unit([t], t.group) for t in tasks]
+        producers: dict[str, int] = {}
+        for position, task in enumerate(tasks):
+            for name in uses(task):
+                if name in producers:
+                    start = producers[name]
+                    if all(t.group == task.group for t in tasks[start:position + 1]):
+                        _merge(units, start, position)
+                    else:
+                        self.report.add("unsupported", task.source, f"uses `{name}`, set at run time by "
+                                        f"{tasks[start].source}",
+                                        "the two tasks run in different orchc tasks, so the value is not there; "
+                                        "move them into one role or set the variable in the inventory")
+            for name in defines(task):
+                producers[name] = position
+            if defines_unknown(task):
+                self.report.add("approximated", task.source, f"{task.module} may set variables",
+                                "names not known before it runs; later tasks that read them run separately")
+        return [u for u in units if u.tasks]
+
+    def _actions(self, unit: Unit, play: Play, writer: PlaybookWriter) -> None:
+        task = unit.tasks[0]
+        unit.once = all(t.data.get("run_once") in (True, "yes", "true") for t in unit.tasks)
+        converted = None
+        if len(unit.tasks) == 1 and unit.handler is None and "notify" not in task.data and "block" not in task.data:
+            content_file = f"files/{unit.service}/{unit.name}"
+            converted = convert(task, self._copy_source(task), content_file)
+            if converted is not None and converted.native and "content" in task.args:
+                content = task.args["content"]
+                self.generated.files[content_file] = content if isinstance(content, str) else dump_yaml(content)
+        if converted is not None:
+            if task.data.get("become") is True:
+                unit.body.append("become")
+            if isinstance(task.data.get("throttle"), int) and task.data["throttle"] > 0:
+                unit.body.append(f"concurrency {task.data['throttle']}")
+            unit.body.append(converted.text)
+            if converted.native:
+                self.report.add("native", unit.source, f"{task.module} -> {converted.text.split()[0]}")
+                if converted.note and " " in converted.note:
+                    self.report.add("assumption", unit.source, converted.note)
+            else:
+                self.report.add("wrapped", unit.source, f"{task.module} as an inline ansible action")
+            return
+        title = f"{unit.label} ({unit.source})"
+        path = writer.write(play, unit.tasks, f"{unit.service}.{unit.name}", title, unit.handler)
+        unit.body.append(f"playbook {emit.string(path)}")
+        self.report.add("wrapped", unit.source, f"{_describe(unit)} as a generated playbook", _why_wrapped(unit))
+        for t in unit.tasks:
+            if "delegate_to" in t.data or "local_action" in t.data:
+                self.report.add("approximated", t.source, "delegate_to kept inside the wrapped Ansible task",
+                                "orchc places the task on the play's hosts; the delegate must be in the inventory")
+            if t.dynamic:
+                self.report.add("wrapped", t.source, f"{t.module} kept whole", t.dynamic)
+
+    def _copy_source(self, task: Task) -> str | None:
+        src = task.args.get("src") if task.module == "copy" else None
+        if not isinstance(src, str) or src.startswith("/") or src.endswith("/"):
+            return None
+        if task.role is not None:
+            for sub in ("files", "", "tasks"):
+                candidate = task.role.path / sub / src
+                if candidate.is_file():
+                    return (Path("roles") / task.role.label / sub / src).as_posix()
+            return None
+        for sub in ("files", ""):
+            candidate = task.task_file.parent / sub / src
+            if candidate.is_file():
+                rel = f"files/{self.project}/{sub}/{src}".replace("//", "/")
+                self._extra_copies[rel] = candidate
+                return rel
+        return None
+
+    # --- names --------------------------------------------------------------------------
+
+    def _service(self, index: int, play: Play, group: str) -> str:
+        key = (index, group)
+        if key not in self.service_of:
+            base = emit.ident((group if group != play.name or play.data.get("name") else f"play_{index + 1}").lower())
+            name, n = base, 2
+            while name in self.services:
+                name, n = f"{base}_{n}", n + 1
+            self.service_of[key] = name
+            self.services[name] = []
+        return self.service_of[key]
+
+    def _task_name(self, unit: Unit) -> str:
+        task = unit.tasks[0]
+        text = str(task.data.get("name") or task.module or "block").lower()
+        base = emit.ident(("handler_" if unit.handler else "") + text)[:48].rstrip("_") or "task"
+        used = self.task_names.setdefault(unit.service, set())
+        name, n = base, 2
+        while name in used:
+            name, n = f"{base}_{n}", n + 1
+        used.add(name)
+        self.services[unit.service].append(unit)
+        return name
+
+    # --- ordering -----------------------------------------------------------------------
+
+    def _link(self, chain: list[tuple[int, Unit]]) -> None:
+        for (play_a, a), (play_b, b) in zip(chain, chain[1:]):
+            if play_a == play_b and a.service == b.service:
+                b.ordering.append(f"after {a.name}")
+            else:
+                capability = emit.ident(f"{a.service}_{a.name}_done")
+                a.provides.append(f"provides {capability}")
+                scope = " on same host" if play_a == play_b and not a.once else ""
+                b.ordering.append(f"requires {capability}{scope}")
+            if not _depends(a, b):
+                self.report.add("ordering", b.source, f"`{b.label}` after `{a.label}`",
+                                "only textual order: no variable, module, path or handler in common"
+                                + ("" if play_a == play_b else " (play boundary)"))
+
+    def _play_settings(self, play: Play, units: list[Unit]) -> None:
+        serial = play.data.get("serial")
+        if serial is None or serial in (0, "0"):
+            return
+        if isinstance(serial, int) and serial > 0:
+            for unit in units:
+                if not any(s.startswith("concurrency") for s in unit.body):
+                    unit.body.insert(0, f"concurrency {serial}")
+            self.report.add("approximated", play.source, f"serial: {serial} -> concurrency {serial} on each task",
+                            "Ansible runs the whole play on one batch of hosts before the next; orchc caps each "
+                            "task at that many hosts at a time, so hosts of the next batch may start earlier")
+        else:
+            self.report.add("unsupported", play.source, f"serial: {serial}",
+                            "a computed, percentage or list batch size has no orchc equivalent; no limit is set")
+
+    def _tolerance(self, play: Play) -> str:
+        if play.data.get("any_errors_fatal") in (True, "yes", "true"):
+            self.report.add("approximated", play.source, "any_errors_fatal -> tolerate 0",
+                            "orchc stops gracefully: running tasks finish, nothing new starts")
+            return "0"
+        percentage = play.data.get("max_fail_percentage")
+        if isinstance(percentage, int):
+            return f'"{percentage}%"'
+        if percentage is not None:
+            self.report.add("unsupported", play.source, f"max_fail_percentage: {str(percentage).strip()}",
+                            "computed at run time; Ansible's default (failed hosts leave, others go on) is used")
+        return '"100%"'
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _render(self, plays: list[Play], roles: dict[str, list[str]], tolerances: dict[str, list[str]],
+                hosts: HostMapping) -> str:
+        out = [f"# Converted from {self.path.name} by `orchc migrate playbook`; see migration-report.md.", ""]
+        for role, services in roles.items():
+            if not services:
+                continue
+            out.append(f"role {role} {{")
+            out.append(f"  services {', '.join(services)}")
+            tolerance = min(tolerances[role], key=lambda t: int(t.strip('"%')) if t != "0" else -1)
+            out.append(f"  tolerate {tolerance}")
+            out += ["}", ""]
+        for name, units in self.services.items():
+            if not units:
+                continue
+            out.append(f"service {name} {{")
+            for unit in units:
+                out += ["  " + line for line in self._task_text(unit)]
+            out += ["}", ""]
+        return "\n".join(out)
+
+    def _task_text(self, unit: Unit) -> list[str]:
+        task = unit.tasks[0]
+        lines = [emit.comment(f"{unit.source} {task.name}" + (f" (+{len(unit.tasks) - 1} more)"
+                                                                if len(unit.tasks) > 1 else ""))]
+        tags = [str(t) for t in _list(task.data.get("tags"))]
+        if tags:
+            lines.append(emit.comment("tags: " + ", ".join(tags)))
+        lines.append(f"task {unit.name}{' once' if unit.once else ''} {{")
+        lines += ["  " + s for s in unit.ordering + unit.provides + unit.body]
+        lines.append("}")
+        return lines
+
+    def _copies(self, playbook) -> dict[str, Path]:
+        copies = dict(self._extra_copies)
+        for role in playbook.roles.values():
+            copies[f"roles/{role.label}"] = role.path
+            meta = role_yaml(role, "meta", self.loader)
+            if isinstance(meta, dict) and meta.get("dependencies"):
+                # Dependencies are orchc services of their own, ordered before this one.
+                self.generated.files[f"roles/{role.label}/meta/main.yml"] = dump_yaml({**meta, "dependencies": []})
+        for folder in playbook.playbook_dirs:
+            for sub in ("group_vars", "host_vars", "library", "module_utils", "filter_plugins", "action_plugins",
+                        "lookup_plugins", "files", "templates", "vars"):
+                if (folder / sub).is_dir() and f"ansible/{sub}" not in copies:
+                    copies[f"ansible/{sub}"] = folder / sub
+        return copies
+
+    def _figures(self, chain: list[tuple[int, Unit]]) -> None:
+        counts = self.report.counts()
+        self.report.figures["orchc tasks"] = len(chain)
+        self.report.figures["edges from textual order only"] = f"{counts['ordering']} of {max(len(chain) - 1, 0)}"
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _list(value: object) -> list[object]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _merge(units: list[Unit], start: int, end: int) -> None:
+    """Move the tasks of units start..end into the first non-empty of them."""
+    target = next(u for u in units[start:end + 1] if u.tasks)
+    for unit in units[start:end + 1]:
+        if unit is not target:
+            target.tasks += unit.tasks
+            unit.tasks = []
+
+
+def _describe(unit: Unit) -> str:
+    if unit.handler is not None:
+        return f"handler '{unit.tasks[0].name}'"
+    if len(unit.tasks) > 1:
+        return f"{len(unit.tasks)} tasks sharing run-time variables"
+    return "block with rescue/always" if "block" in unit.tasks[0].data else f"{unit.tasks[0].module}"
+
+
+_WHY_KEYWORDS = {"when": "`when` is evaluated by Ansible at run time", "loop": "loop kept inside Ansible",
+                 "notify": "notifies a handler (recorded in a flag file on the host)",
+                 "register": "registers a result", "delegate_to": "delegate_to",
+                 "changed_when": "changed_when", "failed_when": "failed_when", "ignore_errors": "ignore_errors",
+                 "until": "retries until a condition", "environment": "environment", "vars": "task vars",
+                 "become_user": "become_user", "rescue": "rescue", "always": "always", "async": "async"}
+
+
+def _why_wrapped(unit: Unit) -> str:
+    if unit.handler is not None:
+        return "runs only if a notifying task changed (flag file); a native form needs `when notified(...)` in orchc"
+    reasons = []
+    for task in unit.tasks:
+        reasons += [why for key, why in _WHY_KEYWORDS.items() if key in task.data]
+        reasons += ["loop kept inside Ansible" for key in task.data if str(key).startswith("with_")]
+        if any("{{" in s or "{%" in s for s in strings(task.args)):
+            reasons.append("arguments are templated at run time")
+    if not reasons:
+        reasons.append(f"module {unit.tasks[0].module} needs its role, or has no exact orchc form")
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def _depends(a: Unit, b: Unit) -> bool:
+    """True when b reads something a writes, uses the same module, or touches the same path."""
+    if b.handler is not None or a.handler is not None:
+        return True
+    written = set().union(*(defines(t) for t in a.tasks))
+    read = set().union(*(uses(t) for t in b.tasks))
+    if written & read or any(defines_unknown(t) or "block" in t.data for t in a.tasks + b.tasks):
+        return True
+    if {t.module for t in a.tasks} & {t.module for t in b.tasks}:
+        return True
+    return share_path(set().union(*(touches(t) for t in a.tasks)), set().union(*(touches(t) for t in b.tasks)))
+
+
+def _formatted(text: str, file: str) -> str:
+    """The canonical layout of `orchc fmt`, once the formatter is there."""
+    try:
+        from orchc.dsl.format import format_source
+    except ImportError:
+        return text
+    return format_source(text, file)

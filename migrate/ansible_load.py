@@ -1,0 +1,499 @@
+"""Read an Ansible playbook the way ansible-playbook does, into flat task lists.
+
+Plays, `import_playbook`, roles (with `meta/main.yml` dependencies), static
+`import_tasks`/`include_tasks` with literal file names, and blocks without
+`rescue`/`always` are expanded; every expanded task carries the keywords it
+inherited (`when` conditions are ANDed, tags united, vars merged), so that
+running it alone means what it meant in place. What stays dynamic (templated
+file or role names, looped includes, blocks with rescue/always) is kept as one
+task, and the loader says so in `notes` for the report.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ansible.parsing.splitter import parse_kv
+from ansible.playbook.block import Block
+from ansible.playbook.play import Play as AnsiblePlay
+from ansible.playbook.task import Task as AnsibleTask
+
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
+from orchc.migrate.ansible_yaml import Mapping, Sequence, load_yaml
+
+TASK_KEYWORDS = frozenset(AnsibleTask.fattributes) | {"args", "action", "local_action", "listen", "with_first_found"}
+BLOCK_KEYWORDS = frozenset(Block.fattributes)
+PLAY_KEYWORDS = frozenset(AnsiblePlay.fattributes) | {"import_playbook", "ansible.builtin.import_playbook", "vars_prompt"}
+ROLE_ENTRY_KEYWORDS = frozenset(Block.fattributes) - {"block", "rescue", "always", "name"}
+FREE_FORM_MODULES = frozenset({"command", "shell", "raw", "script", "win_command", "win_shell", "include_tasks",
+                               "import_tasks", "include", "include_vars", "meta", "set_fact", "add_host", "group_by"})
+INCLUDE_TASKS = frozenset({"include_tasks", "import_tasks", "include"})
+INCLUDE_ROLE = frozenset({"include_role", "import_role"})
+MAX_DEPTH = 40
+
+NoteKind = Literal["unsupported", "approximated", "wrapped"]
+
+
+def short_module(name: str) -> str:
+    """`ansible.builtin.copy` -> `copy`; other collections keep their full name."""
+    for prefix in ("ansible.builtin.", "ansible.legacy."):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def is_templated(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+@dataclass
+class Role:
+    """A role folder found on the roles path."""
+
+    name: str  # as referenced
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class Task:
+    """One Ansible task, or a block kept whole, as it would run in its place."""
+
+    data: Mapping  # the task as Ansible reads it, with inherited keywords merged in
+    source: str  # file:line
+    task_file: Path  # the file it is written in
+    role: Role | None  # the role whose files/templates/defaults it sees
+    role_params: dict[str, Any]  # params of the role application (`roles: [{role: x, port: 1}]`)
+    group: str  # the service it belongs to: a role application or the play's own tasks
+    module: str | None = None  # short module name; None for a block kept whole
+    args: dict[str, Any] = field(default_factory=dict)
+    dynamic: str = ""  # why it could not be expanded statically, if it is an include kept whole
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or (self.module or "block"))
+
+
+@dataclass
+class Segment:
+    """Tasks that run in order, followed by a flush of the handlers they notified."""
+
+    tasks: list[Task] = field(default_factory=list)
+
+
+@dataclass
+class Play:
+    name: str
+    source: str
+    hosts: str
+    data: Mapping
+    playbook_dir: Path
+    segments: list[Segment]
+    handlers: list[Task]
+    groups: list[str]  # service labels in order of first appearance
+
+
+@dataclass
+class Note:
+    kind: NoteKind
+    source: str
+    what: str
+    why: str = ""
+
+
+@dataclass
+class Playbook:
+    plays: list[Play]
+    notes: list[Note]
+    roles: dict[str, Role]  # every role used, by label
+    playbook_dirs: list[Path]  # folders of every playbook read (group_vars/host_vars beside them)
+
+
+class PlaybookLoader:
+    """Walks one playbook and everything it imports."""
+
+    def __init__(self, roles_path: list[Path], root: Path):
+        self.roles_path = roles_path
+        self.root = root  # file names in sources are shown relative to it
+        self.notes: list[Note] = []
+        self.roles: dict[str, Role] = {}
+        self.playbook_dirs: list[Path] = []
+
+    # --- playbooks and plays ---------------------------------------------------------
+
+    def load(self, path: Path) -> Playbook:
+        plays = self._playbook(path, depth=0, origin=None)
+        return Playbook(plays, self.notes, self.roles, self.playbook_dirs)
+
+    def shown(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def note(self, kind: NoteKind, source: str, what: str, why: str = "") -> None:
+        self.notes.append(Note(kind, source, what, why))
+
+    def _playbook(self, path: Path, depth: int, origin: str | None) -> list[Play]:
+        data = load_yaml(path, self.shown(path))
+        if path.parent not in self.playbook_dirs:
+            self.playbook_dirs.append(path.parent)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            line = getattr(data, "line", 1)
+            raise _bad_input(self.shown(path), line, "a playbook must be a list of plays",
+                             "start each play with `- hosts: GROUP` (or `- import_playbook: FILE`)")
+        plays: list[Play] = []
+        for index, entry in enumerate(data):
+            if not isinstance(entry, Mapping):
+                raise _bad_input(self.shown(path), getattr(data, "line", 1),
+                                 f"play #{index + 1} is a {type(entry).__name__}, not a mapping",
+                                 "each list item must be a play: `- hosts: GROUP`")
+            imported = entry.get("import_playbook", entry.get("ansible.builtin.import_playbook"))
+            if imported is not None:
+                plays += self._import_playbook(entry, imported, path, depth)
+            else:
+                plays.append(self._play(entry, path, len(plays)))
+        return plays
+
+    def _import_playbook(self, entry: Mapping, imported: Any, path: Path, depth: int) -> list[Play]:
+        if not isinstance(imported, str) or is_templated(imported):
+            self.note("unsupported", entry.where(), f"import_playbook {imported!r}",
+                      "the file name is computed at run time; convert that playbook separately")
+            return []
+        target = (path.parent / imported)
+        if not target.is_file():
+            raise _bad_input(entry.file, entry.line, f"imported playbook {imported!r} not found",
+                             f"looked for {target}")
+        if depth > MAX_DEPTH:
+            raise _bad_input(entry.file, entry.line, "import_playbook nests too deep (a cycle?)")
+        for key in entry:
+            if key not in ("import_playbook", "ansible.builtin.import_playbook", "name", "vars", "tags"):
+                self.note("unsupported", entry.where(), f"`{key}` on import_playbook", "orchc ignores it")
+        plays = self._playbook(target, depth + 1, entry.where())
+        for play in plays:
+            if "vars" in entry:
+                play.data.setdefault("vars", Mapping()).update(entry["vars"])
+            if "tags" in entry:
+                play.data["tags"] = _as_list(play.data.get("tags")) + _as_list(entry["tags"])
+        return plays
+
+    def _play(self, data: Mapping, path: Path, index: int) -> Play:
+        source = data.where()
+        unknown = [k for k in data if k not in PLAY_KEYWORDS]
+        if unknown:
+            raise _bad_input(data.file, data.line, f"unknown play keyword '{unknown[0]}'",
+                             "ansible-playbook rejects it too; known keywords: hosts, tasks, roles, vars, ...")
+        if "hosts" not in data:
+            raise _bad_input(data.file, data.line, "play has no `hosts`", "add `hosts: GROUP` to the play")
+        hosts = data["hosts"]
+        hosts = ":".join(str(h) for h in hosts) if isinstance(hosts, list) else str(hosts)
+        name = str(data.get("name") or f"play {index + 1} on {hosts}")
+        play = Play(name, source, hosts, data, path.parent, [Segment()], [], [])
+        own_group = name
+        play_keywords = {"become": data["become"]} if "become" in data else {}
+        for section in ("pre_tasks", "roles", "tasks", "post_tasks"):
+            entries = data.get(section) or []
+            if not isinstance(entries, list):
+                raise _bad_input(data.file, data.line, f"`{section}` must be a list")
+            if section == "roles":
+                for entry in entries:
+                    self._role_entry(play, entry, data, path)
+            else:
+                for task in self._tasks(entries, path, None, {}, own_group, play_keywords, play, depth=0):
+                    self._append(play, task)
+            if section != "roles" and play.segments[-1].tasks:
+                play.segments.append(Segment())
+        # Ansible runs the roles' handlers first, then the play's own.
+        play.handlers += self._tasks(data.get("handlers") or [], path, None, {}, own_group, play_keywords, play,
+                                     depth=0, handlers=True)
+        play.segments = [s for s in play.segments if s.tasks]
+        return play
+
+    def _append(self, play: Play, task: Task) -> None:
+        if task.module == "meta" and str(task.args.get("_raw_params", "")).strip() == "flush_handlers":
+            play.segments.append(Segment())
+            return
+        if task.group not in play.groups:
+            play.groups.append(task.group)
+        play.segments[-1].tasks.append(task)
+
+    # --- roles -------------------------------------------------------------------------
+
+    def find_role(self, name: str, near: Path) -> Role | None:
+        candidates = [near / "roles" / name, *(p / name for p in self.roles_path), near / name]
+        if "/" in name:
+            candidates.insert(0, near / name)
+        for folder in candidates:
+            if folder.is_dir():
+                role = Role(name, folder.resolve())
+                self.roles.setdefault(role.label, role)
+                return self.roles[role.label]
+        return None
+
+    def _role_entry(self, play: Play, entry: Any, play_data: Mapping, path: Path) -> None:
+        where = entry.where() if isinstance(entry, Mapping) else play_data.where()
+        if isinstance(entry, str):
+            entry = Mapping(role=entry)
+            entry.file, entry.line = play_data.file, play_data.line
+        name = entry.get("role", entry.get("name"))
+        if not isinstance(name, str) or is_templated(name):
+            self.note("unsupported", where, f"role {name!r}", "the role name is computed at run time")
+            return
+        keywords = {k: v for k, v in entry.items() if k in ROLE_ENTRY_KEYWORDS and k != "vars"}
+        params = {k: v for k, v in entry.items() if k not in ROLE_ENTRY_KEYWORDS and k not in ("role", "name")}
+        params.update(entry.get("vars") or {})
+        if "become" in play_data:
+            keywords.setdefault("become", play_data["become"])
+        for task in self._apply_role(name, path.parent, where, keywords, params, None, play, depth=0,
+                                     tasks_from="main", seen=set()):
+            self._append(play, task)
+
+    def _apply_role(self, name: str, near: Path, where: str, keywords: dict[str, Any], params: dict[str, Any],
+                    group: str | None, play: Play, depth: int, tasks_from: str, seen: set[str],
+                    handlers_from: str = "main") -> list[Task]:
+        role = self.find_role(name, near)
+        if role is None:
+            self.note("unsupported", where, f"role '{name}'",
+                      "not found on the roles path (pass --roles-path, or install it); its tasks are not converted")
+            return []
+        if depth > MAX_DEPTH:
+            raise _bad_input(*where.rsplit(":", 1)[0:1], int(where.rsplit(":", 1)[1]), "role dependencies nest too deep")
+        tasks: list[Task] = []
+        meta = _role_yaml(role, "meta", "main", self)
+        for dep in (meta or {}).get("dependencies") or []:
+            dep_name = dep if isinstance(dep, str) else (dep.get("role") or dep.get("name"))
+            dep_where = dep.where() if isinstance(dep, Mapping) else where
+            if not isinstance(dep_name, str) or is_templated(dep_name):
+                self.note("unsupported", dep_where, f"role dependency {dep_name!r}", "the name is computed at run time")
+                continue
+            dep_params = {k: v for k, v in dep.items() if k not in ROLE_ENTRY_KEYWORDS and k not in ("role", "name")} \
+                if isinstance(dep, Mapping) else {}
+            key = f"{dep_name}|{sorted(dep_params.items(), key=str)}"
+            if key in seen:
+                continue
+            seen.add(key)
+            dep_keywords = {**keywords, **({k: v for k, v in dep.items() if k in ROLE_ENTRY_KEYWORDS}
+                                           if isinstance(dep, Mapping) else {})}
+            tasks += self._apply_role(dep_name, role.path.parent, dep_where, dep_keywords, dep_params, None, play,
+                                      depth + 1, "main", seen)
+        label = group or self._group_label(play, role.label)
+        task_file = _role_file(role, "tasks", tasks_from)
+        if task_file is not None:
+            tasks += self._tasks(load_yaml(task_file, self.shown(task_file)) or [], task_file, role, params, label,
+                                 keywords, play, depth + 1)
+        elif tasks_from != "main":
+            self.note("unsupported", where, f"tasks_from '{tasks_from}' of role '{name}'", "no such task file")
+        handler_file = _role_file(role, "handlers", handlers_from)
+        if handler_file is not None and not any(h.role == role for h in play.handlers):
+            play.handlers += self._tasks(load_yaml(handler_file, self.shown(handler_file)) or [], handler_file, role,
+                                         params, label, {}, play, depth + 1, handlers=True)
+        return tasks
+
+    def _group_label(self, play: Play, label: str) -> str:
+        """A role applied twice in one play runs twice: give the second application its own service."""
+        used = {t.group for s in play.segments for t in s.tasks}
+        if label not in used:
+            return label
+        n = 2
+        while f"{label}#{n}" in used:
+            n += 1
+        return f"{label}#{n}"
+
+    # --- task lists -------------------------------------------------------------------------
+
+    def _tasks(self, entries: Any, task_file: Path, role: Role | None, params: dict[str, Any], group: str,
+               inherited: dict[str, Any], play: Play, depth: int, handlers: bool = False) -> list[Task]:
+        shown = self.shown(task_file)
+        if not isinstance(entries, list):
+            raise _bad_input(shown, getattr(entries, "line", 1), "a task list must be a YAML list",
+                             "write tasks as `- name: ...` items")
+        if depth > MAX_DEPTH:
+            raise _bad_input(shown, getattr(entries, "line", 1), "includes nest too deep (an include cycle?)")
+        tasks: list[Task] = []
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                raise _bad_input(shown, getattr(entries, "line", 1), f"a task must be a mapping, not {entry!r}")
+            tasks += self._task(entry, task_file, role, params, group, inherited, play, depth, handlers)
+        return tasks
+
+    def _task(self, entry: Mapping, task_file: Path, role: Role | None, params: dict[str, Any], group: str,
+              inherited: dict[str, Any], play: Play, depth: int, handlers: bool) -> list[Task]:
+        data = merge_inherited(entry, inherited)
+        if "block" in entry:
+            if entry.get("rescue") or entry.get("always") or handlers:
+                return [Task(data, entry.where(), task_file, role, params, group)]
+            keywords = {k: v for k, v in entry.items() if k not in ("block", "rescue", "always", "name")}
+            return self._tasks(entry["block"] or [], task_file, role, params, group, merge_inherited(keywords, inherited),
+                               play, depth + 1, handlers)
+        module, args = module_and_args(entry)
+        if module is None:
+            raise _bad_input(entry.file, entry.line, "no module in this task",
+                             "a task needs exactly one module key, e.g. `ansible.builtin.command: ...`")
+        task = Task(data, entry.where(), task_file, role, params, group, short_module(module), args)
+        if task.module in INCLUDE_TASKS and not handlers:
+            return self._include_tasks(task, entry, inherited, play, depth)
+        if task.module in INCLUDE_ROLE and not handlers:
+            return self._include_role(task, entry, inherited, play, depth)
+        return [task]
+
+    def _include_tasks(self, task: Task, entry: Mapping, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
+        name = task.args.get("file", task.args.get("_raw_params"))
+        dynamic = _dynamic_reason(task, name, {"file", "_raw_params", "apply"} if task.module != "include" else
+                                  {"_raw_params"})
+        if dynamic:
+            task.dynamic = dynamic
+            return [task]
+        target = _find_task_file(str(name), task.task_file, task.role)
+        if target is None:
+            self.note("unsupported", task.source, f"{task.module} '{name}'", "file not found; its tasks are not converted")
+            return []
+        if task.module != "import_tasks":
+            self.note("approximated", task.source, f"{task.module} '{name}' expanded statically",
+                      "the include's `when` is now checked for each included task, as with import_tasks")
+        keywords = {k: v for k, v in entry.items() if k in TASK_KEYWORDS and k not in ("name", "args", "action")}
+        return self._tasks(load_yaml(target, self.shown(target)) or [], target, task.role, task.role_params, task.group,
+                           merge_inherited(keywords, inherited), play, depth + 1)
+
+    def _include_role(self, task: Task, entry: Mapping, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
+        name = task.args.get("name")
+        dynamic = _dynamic_reason(task, name, {"name", "tasks_from", "handlers_from", "vars_from", "defaults_from",
+                                               "public", "allow_duplicates", "rolespec_validate"})
+        if dynamic:
+            task.dynamic = dynamic
+            return [task]
+        near = (task.role.path.parent if task.role else play.playbook_dir)
+        keywords = {k: v for k, v in entry.items() if k in ROLE_ENTRY_KEYWORDS and k not in ("name", "vars")}
+        params = dict(entry.get("vars") or {})
+        tasks_from = str(task.args.get("tasks_from", "main"))
+        if task.module == "include_role":
+            self.note("approximated", task.source, f"include_role '{name}' expanded statically",
+                      "its `when` is now checked for each of the role's tasks, as with import_role")
+        return self._apply_role(str(name), near, task.source, merge_inherited(keywords, inherited), params, task.group,
+                                play, depth + 1, tasks_from, set(), str(task.args.get("handlers_from", "main")))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _bad_input(file: str, line: int, message: str, hint: str | None = None) -> DiagnosticError:
+    from orchc.dsl.ast import Span
+
+    return DiagnosticError([Diagnostic("error", message, Span(file, line, 1, line, 1), hint)])
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def merge_inherited(child: Mapping | dict[str, Any], parent: dict[str, Any]) -> Mapping:
+    """`child` with a parent's (block, include, role) keywords, as Ansible applies them."""
+    merged = Mapping(child)
+    if isinstance(child, Mapping):
+        merged.file, merged.line, merged.column = child.file, child.line, child.column
+    for key, value in parent.items():
+        if key == "when":
+            merged["when"] = _as_list(value) + _as_list(child.get("when"))
+        elif key == "tags":
+            merged["tags"] = list(dict.fromkeys(_as_list(value) + _as_list(child.get("tags"))))
+        elif key == "vars":
+            merged["vars"] = {**value, **(child.get("vars") or {})}
+        elif key not in child:
+            merged[key] = value
+    return merged
+
+
+def module_and_args(entry: Mapping) -> tuple[str | None, dict[str, Any]]:
+    """The module a task calls and its arguments, from any of Ansible's spellings."""
+    extra = dict(entry.get("args") or {}) if isinstance(entry.get("args"), dict) else {}
+    for spelling in ("action", "local_action"):
+        if spelling in entry:
+            value = entry[spelling]
+            if isinstance(value, dict):
+                value = dict(value)
+                module = str(value.pop("module", ""))
+                return module or None, {**value, **extra}
+            module, _, rest = str(value).strip().partition(" ")
+            return module, {**_kv(short_module(module), rest), **extra}
+    candidates = [k for k in entry if k not in TASK_KEYWORDS and not str(k).startswith("with_")]
+    if not candidates:
+        return None, {}
+    module = str(candidates[0])
+    value = entry[module]
+    if isinstance(value, dict):
+        return module, {**value, **extra}
+    if value is None:
+        return module, extra
+    return module, {**_kv(short_module(module), str(value)), **extra}
+
+
+def _kv(module: str, text: str) -> dict[str, Any]:
+    try:
+        return dict(parse_kv(text, check_raw=module in FREE_FORM_MODULES))
+    except Exception:  # ansible's splitter rejects unbalanced quotes: keep the text as Ansible would show it
+        return {"_raw_params": text}
+
+
+def _dynamic_reason(task: Task, name: Any, allowed: set[str]) -> str:
+    if not isinstance(name, str) or not name:
+        return "its file name is not a literal string"
+    if is_templated(name):
+        return f"its name {name!r} is computed at run time"
+    if any(k.startswith("with_") or k == "loop" for k in task.data):
+        return "it is looped"
+    extra = set(task.args) - allowed
+    if extra or "apply" in task.args:
+        return f"it uses {', '.join(sorted(extra | ({'apply'} & set(task.args))))}"
+    return ""
+
+
+def _find_task_file(name: str, including: Path, role: Role | None) -> Path | None:
+    candidates = [including.parent / name]
+    if role is not None:
+        candidates += [role.path / "tasks" / name, role.path / name]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _role_file(role: Role, kind: str, name: str) -> Path | None:
+    base = role.path / kind / name
+    for candidate in (base, base.with_name(base.name + ".yml"), base.with_name(base.name + ".yaml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _role_yaml(role: Role, kind: str, name: str, loader: PlaybookLoader) -> Any:
+    path = _role_file(role, kind, name)
+    return load_yaml(path, loader.shown(path)) if path else None
+
+
+def role_yaml(role: Role, kind: str, loader: PlaybookLoader) -> Any:
+    return _role_yaml(role, kind, "main", loader)
+
+
+def default_roles_path(playbook: Path) -> list[Path]:
+    """ANSIBLE_ROLES_PATH, then `roles_path` of the nearest ansible.cfg above the playbook."""
+    paths = [Path(p).expanduser() for p in os.environ.get("ANSIBLE_ROLES_PATH", "").split(":") if p]
+    for folder in [playbook.resolve().parent, *playbook.resolve().parents]:
+        cfg = folder / "ansible.cfg"
+        if cfg.is_file():
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(cfg, encoding="utf-8")
+            except configparser.Error:
+                break
+            value = parser.get("defaults", "roles_path", fallback="")
+            paths += [(folder / Path(p).expanduser()) for p in re.split(r"[:,]", value) if p.strip()]
+            break
+    return paths

@@ -1,0 +1,148 @@
+"""One Ansible task as a native orchc action or an inline `ansible MODULE { ... }`, when that is exact.
+
+orchc renders every string of a `.orch` file with Jinja2 at compile time, over
+orchc variables; Ansible renders at run time, over inventory, facts and role
+variables. So a task converts inline only when nothing in it is templated.
+Native actions are further limited to modules whose result orchc reports the
+same way: `command`/`shell` (always "changed"), `copy` of a file or literal
+content, `systemd`/`service` restarts and reloads (always "changed"). Anything
+else (the caller wraps it in a generated playbook) keeps Ansible's meaning.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ansible
+
+from orchc.migrate import emit
+from orchc.migrate.ansible_load import TASK_KEYWORDS, Task
+from orchc.migrate.ansible_vars import strings
+from orchc.migrate.ansible_yaml import Unsafe, Vault
+
+_BUILTIN_MODULES = frozenset(p[:-3] for p in os.listdir(Path(ansible.__file__).parent / "modules") if p.endswith(".py"))
+# Keywords a task may carry and still run as one orchc action with the same meaning.
+_PLAIN_KEYWORDS = frozenset({"name", "tags", "run_once", "register", "throttle", "become"})
+# Modules that change what later tasks of the play see, or read files from the controller: never inline.
+_CONTEXT_MODULES = frozenset({"set_fact", "include_vars", "include_tasks", "import_tasks", "include", "include_role",
+                              "import_role", "meta", "add_host", "group_by", "set_stats", "setup", "gather_facts",
+                              "copy", "template", "script", "unarchive", "assemble", "patch", "synchronize", "fetch",
+                              "pause", "async_status", "debug"})
+_NATIVE_MODULES = frozenset({"command", "shell", "copy", "service", "systemd", "systemd_service"})
+
+
+@dataclass
+class Converted:
+    """An orchc action statement for a task, and how it maps."""
+
+    text: str
+    native: bool  # True: a native action; False: an inline `ansible` action
+    note: str = ""  # what the report says about it
+
+
+def _templated(data: Any) -> bool:
+    return any(("{{" in s or "{%" in s or "{#" in s) for s in strings(data))
+
+
+def _special(data: Any) -> bool:
+    if isinstance(data, (Unsafe, Vault)):
+        return True
+    if isinstance(data, dict):
+        return any(_special(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_special(v) for v in data)
+    return False
+
+
+def plain_keywords(task: Task) -> bool:
+    """The task uses no keyword that changes how or whether the module runs."""
+    keywords = {k for k in task.data if k in TASK_KEYWORDS} - {"args", "action"}
+    become = task.data.get("become", False)
+    return keywords <= _PLAIN_KEYWORDS and not task.dynamic and isinstance(become, bool) \
+        and not _templated(task.data.get("throttle"))
+
+
+def convert(task: Task, copy_source: str | None, content_file: str | None) -> Converted | None:
+    """The action for `task` if it maps exactly, else None (the caller wraps it).
+
+    `copy_source` is the orchc-relative path of the file a `copy` reads (None if not found);
+    `content_file` the path to write `copy: content=` into.
+    """
+    if not plain_keywords(task) or task.module is None or _templated(task.args) or _special(task.args):
+        return None
+    if task.module in _NATIVE_MODULES:
+        native = _native(task, copy_source, content_file)
+        if native is not None or task.module in ("command", "shell", "copy"):
+            return native
+    return _inline(task)
+
+
+def _native(task: Task, copy_source: str | None, content_file: str | None) -> Converted | None:
+    args = task.args
+    if task.module in ("command", "shell"):
+        return _command(task.module, args)
+    if task.module == "copy" and set(args) <= {"src", "content", "dest", "mode", "owner"} and "dest" in args \
+            and not str(args["dest"]).endswith("/") and ("src" in args) != ("content" in args):
+        source = copy_source if "src" in args and copy_source else content_file if "content" in args else None
+        if source is None:
+            return None
+        text = f"copy {emit.string(source)} to {emit.string(str(args['dest']))}"
+        if "mode" in args:
+            mode = args["mode"]
+            text += f" mode {emit.string(format(mode, '#o').replace('0o', '0') if isinstance(mode, int) else str(mode))}"
+        if "owner" in args:
+            text += f" owner {emit.string(str(args['owner']))}"
+        return Converted(text, True, "copy")
+    if task.module in ("systemd", "service", "systemd_service") and set(args) <= {"name", "state", "daemon_reload"} \
+            and args.get("state") in ("restarted", "reloaded") and isinstance(args.get("name"), str):
+        verb = "restart" if args["state"] == "restarted" else "reload"
+        command = f"systemctl {verb} {shlex.quote(args['name'])}"
+        if args.get("daemon_reload") in (True, "yes", "true"):
+            command = "systemctl daemon-reload && " + command
+        note = "the host runs systemd (Ansible's service module picks the init system)" if task.module == "service" else ""
+        return Converted(f"run {emit.string(command)}", True, note)
+    return None
+
+
+def _command(module: str, args: dict[str, Any]) -> Converted | None:
+    if not set(args) <= {"_raw_params", "cmd", "argv", "chdir"}:
+        return None
+    if "argv" in args:
+        if module != "command" or not isinstance(args["argv"], list):
+            return None
+        words = [str(w) for w in args["argv"]]
+    else:
+        line = args.get("cmd", args.get("_raw_params"))
+        if not isinstance(line, str) or not line.strip():
+            return None
+        if module == "shell":
+            words = []
+        else:
+            try:
+                words = shlex.split(line)
+            except ValueError:
+                return None
+    if module == "command":
+        # The command module expands $VARS and ~ in its arguments and uses no shell: keep that exact.
+        if any("$" in w or w.startswith("~") for w in words):
+            return None
+        line = shlex.join(words)
+    if "chdir" in args:
+        line = f"cd {shlex.quote(str(args['chdir']))} || exit 1\n{line}"
+    return Converted(f"run {emit.string(line)}", True, module)
+
+
+def _inline(task: Task) -> Converted | None:
+    module = task.module or ""
+    if module in _CONTEXT_MODULES or "_raw_params" in task.args or task.data.get("become"):
+        return None
+    if module in _BUILTIN_MODULES:
+        module = "ansible.builtin." + module
+    elif "." not in module:
+        return None  # a module from a role's library/ or a plugin path: it needs the role around it
+    args = {str(k): v for k, v in task.args.items()}
+    return Converted(f"ansible {module} {emit.value(args)}", False, "inline ansible module")

@@ -1,0 +1,123 @@
+"""What an Ansible task reads and writes: run-time variables, paths, facts.
+
+Each orchc task runs Ansible separately, so a variable one task sets at run
+time (`register`, `set_fact`, `include_vars`) is gone for the next. The
+converter uses `defines`/`uses` to keep such producer/consumer tasks together
+in one orchc task, and `touches` to tell whether two neighbours really depend
+on each other (for the report's `ordering` entries).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+import jinja2
+import jinja2.meta
+
+from orchc.migrate.ansible_load import Task
+
+_ENV = jinja2.Environment()
+_EXPRESSION_KEYS = ("when", "changed_when", "failed_when", "until")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FACT_NAMES = re.compile(r"^(ansible_facts|ansible_(?!host$|port$|user$|connection$|become|python_interpreter$|ssh_)\w+|facter_\w+|ohai_\w+)$")
+_PATH_ARGS = ("path", "dest", "src", "file", "name", "creates", "removes", "chdir")
+
+
+def strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from strings(key)
+            yield from strings(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from strings(item)
+
+
+def _names_in_template(text: str) -> set[str]:
+    try:
+        return set(jinja2.meta.find_undeclared_variables(_ENV.parse(text)))
+    except jinja2.TemplateError:
+        return set(_WORD.findall(text))
+
+
+def uses(task: Task) -> set[str]:
+    """Names the task's templates and conditions read (loop variables excluded)."""
+    names: set[str] = set()
+    for key, value in task.data.items():
+        if key in _EXPRESSION_KEYS:
+            for expression in value if isinstance(value, list) else [value]:
+                if isinstance(expression, str):
+                    names |= _names_in_template("{{ " + expression + " }}")
+        else:
+            for text in strings(value):
+                if "{{" in text or "{%" in text:
+                    names |= _names_in_template(text)
+    loop_control = task.data.get("loop_control") or {}
+    return names - {"item", str(loop_control.get("loop_var", "item")), "ansible_loop"}
+
+
+def defines(task: Task) -> set[str]:
+    """Names the task sets for later tasks at run time."""
+    names: set[str] = set()
+    if isinstance(task.data.get("register"), str):
+        names.add(task.data["register"])
+    for sub in _block_tasks(task.data):
+        if isinstance(sub.get("register"), str):
+            names.add(sub["register"])
+        names |= {str(k) for k in (sub.get("set_fact") or sub.get("ansible.builtin.set_fact") or {})
+                  if isinstance(sub.get("set_fact") or sub.get("ansible.builtin.set_fact"), dict)} - {"cacheable"}
+    if task.module == "set_fact":
+        names |= {str(k) for k in task.args if k != "cacheable"}
+    if task.module == "include_vars" and "name" in task.args:
+        names.add(str(task.args["name"]))
+    return names
+
+
+def defines_unknown(task: Task) -> bool:
+    """True when the task sets variables whose names cannot be known before it runs."""
+    return (task.module == "include_vars" and "name" not in task.args) or bool(task.dynamic)
+
+
+def _block_tasks(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for section in ("block", "rescue", "always"):
+        for sub in data.get(section) or []:
+            if isinstance(sub, dict):
+                yield sub
+                yield from _block_tasks(sub)
+
+
+def needs_facts(task: Task) -> bool:
+    return any(_FACT_NAMES.match(name) or name == "hostvars" for name in uses(task)) or bool(task.dynamic) \
+        or task.module in ("include_role", "import_role")
+
+
+def touches(task: Task) -> set[str]:
+    """Paths and names the task works on, to tell whether two neighbours share anything."""
+    found = set()
+    for key in _PATH_ARGS:
+        value = task.args.get(key)
+        for text in ([value] if isinstance(value, str) else value if isinstance(value, list) else []):
+            if isinstance(text, str):
+                found.add(text.rstrip("/"))
+    for text in strings(task.args.get("_raw_params", "")) if task.module in ("command", "shell") else []:
+        found |= {word.rstrip("/") for word in text.split() if word.startswith("/")}
+    return found
+
+
+def _pattern(path: str) -> tuple[str, bool]:
+    """A path's literal part and whether it ends in a template that could be anything (`{{ root }}/{{ item }}`)."""
+    cut = path.find("{{", 1)
+    return (path[:cut], True) if cut > 0 else (path, False)
+
+
+def share_path(a: set[str], b: set[str]) -> bool:
+    """True when some path of `a` may be, contain or lie inside some path of `b`."""
+    for x, x_open in map(_pattern, a):
+        for y, y_open in map(_pattern, b):
+            if x == y or x.startswith(y.rstrip("/") + "/") or y.startswith(x.rstrip("/") + "/") \
+                    or (x_open and y.startswith(x)) or (y_open and x.startswith(y)):
+                return True
+    return False

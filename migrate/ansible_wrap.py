@@ -1,0 +1,140 @@
+"""Generated playbooks: Ansible tasks kept as Ansible, run by one orchc `playbook` action.
+
+A wrapped task runs as it did in its play: the generated play has the
+original play's keywords (become, vars, environment, ...), gathers facts only
+when the tasks read them, and a task of a role runs inside that role
+(`import_role` with `tasks_from` a generated file in the role's copy), so role
+defaults, variables, files and templates resolve as before.
+
+Handlers: a task that notifies a handler records it in a flag file on the
+host when it changed; the handler's own orchc task, placed where Ansible
+flushes handlers, runs the handler only if the flag is there, then removes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchc.migrate.ansible_load import Mapping, Play, Task
+from orchc.migrate.ansible_vars import needs_facts
+from orchc.migrate.ansible_yaml import dump_yaml
+
+# Play keywords that change how each task runs: the generated play keeps them.
+_PLAY_KEYWORDS = ("become", "become_user", "become_method", "become_flags", "become_exe", "environment", "vars",
+                  "vars_files", "module_defaults", "collections", "remote_user", "connection", "port",
+                  "ignore_errors", "ignore_unreachable", "no_log", "check_mode", "diff", "timeout",
+                  "gather_subset", "gather_timeout", "fact_path", "force_handlers")
+FLAG_DIR = "{{ orchc_notify_dir | default('~/.orchc/notified') }}/{{ inventory_hostname }}"
+
+
+@dataclass
+class Handler:
+    task: Task
+    flag: str  # file on the host that says "notified"
+
+
+@dataclass
+class GeneratedFiles:
+    """Text files the wrapped tasks need, by path in the output folder."""
+
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def flag_path(project: str, handler_id: str) -> str:
+    return f"{FLAG_DIR}/{project}.{handler_id}"
+
+
+def _notified_flags(data: Mapping | dict[str, Any], handlers: dict[str, list[Handler]]) -> list[str]:
+    names = data.get("notify") or []
+    names = names if isinstance(names, list) else [names]
+    return [h.flag for name in names for h in handlers.get(str(name), [])]
+
+
+def rewrite_notify(data: Mapping | dict[str, Any], handlers: dict[str, list[Handler]], counter: list[int]) -> list[dict[str, Any]]:
+    """The task without `notify`, followed by tasks that record the notification when it changed."""
+    task = dict(data)
+    task.pop("listen", None)
+    for section in ("block", "rescue", "always"):
+        if isinstance(task.get(section), list):
+            task[section] = [t for sub in task[section] for t in rewrite_notify(sub, handlers, counter)]
+    flags = _notified_flags(data, handlers)
+    if not flags:
+        return [task]
+    task.pop("notify")
+    if not isinstance(task.get("register"), str):
+        counter[0] += 1
+        task["register"] = f"orchc_notify_{counter[0]}"
+    record = {"name": "orchc: record the notification", "when": f"{task['register']} is changed",
+              "block": [{"name": "orchc: notification folder",
+                         "ansible.builtin.file": {"path": FLAG_DIR, "state": "directory", "mode": "0700"}}]
+              + [{"name": "orchc: notify", "ansible.builtin.file": {"path": flag, "state": "touch", "mode": "0600"}}
+                 for flag in dict.fromkeys(flags)]}
+    for key in ("become", "become_user", "delegate_to", "run_once"):
+        if key in data:
+            record[key] = data[key]
+    return [task, record]
+
+
+class PlaybookWriter:
+    """Writes the generated playbooks and role task files into the output's `ansible/` and `roles/` folders."""
+
+    def __init__(self, out: GeneratedFiles, handlers: dict[str, list[Handler]]):
+        self.out = out
+        self.handlers = handlers
+        self.counter = [0]
+
+    def write(self, play: Play, tasks: list[Task], file_id: str, title: str, handler: Handler | None = None) -> str:
+        """Write the playbook for one orchc task; returns its path relative to the output folder."""
+        body: list[dict[str, Any]] = []
+        for run in _runs_by_role(tasks):
+            body += self._run(run, f"{file_id}.{len(body)}" if len(tasks) > 1 else file_id)
+        if handler is not None:
+            body = [{"name": "orchc: was this handler notified?",
+                     "ansible.builtin.stat": {"path": handler.flag, "get_checksum": False}, "register": "orchc_notified"},
+                    {"name": str(handler.task.data.get("name", "handler")), "when": "orchc_notified.stat.exists",
+                     "block": body + [{"name": "orchc: handler done",
+                                       "ansible.builtin.file": {"path": handler.flag, "state": "absent"}}]}]
+        header: dict[str, Any] = {"name": title, "hosts": "all",
+                                  "gather_facts": _gather_facts(play, tasks)}
+        for key in _PLAY_KEYWORDS:
+            if key in play.data:
+                header[key] = play.data[key]
+        header["tasks"] = body
+        path = f"ansible/{file_id}.yml"
+        self.out.files[path] = f"# Generated by `orchc migrate playbook`: {title}\n" + dump_yaml([header])
+        return path
+
+    def _run(self, tasks: list[Task], file_id: str) -> list[dict[str, Any]]:
+        written = [t for task in tasks for t in rewrite_notify(task.data, self.handlers, self.counter)]
+        role = tasks[0].role
+        if role is None:
+            return written
+        tasks_dir = role.path / "tasks"
+        folder = tasks[0].task_file.parent
+        sub = folder.relative_to(tasks_dir) if folder.is_relative_to(tasks_dir) else Path()
+        name = (sub / f"orchc_{file_id}.yml").as_posix()
+        self.out.files[f"roles/{role.label}/tasks/{name}"] = dump_yaml(written)
+        include: dict[str, Any] = {"name": f"orchc: {role.label} ({tasks[0].source})",
+                                   "ansible.builtin.import_role": {"name": role.label, "tasks_from": name}}
+        if tasks[0].role_params:
+            include["vars"] = tasks[0].role_params
+        return [include]
+
+
+def _runs_by_role(tasks: list[Task]) -> list[list[Task]]:
+    runs: list[list[Task]] = []
+    for task in tasks:
+        if runs and runs[-1][0].role == task.role and runs[-1][0].role_params == task.role_params:
+            runs[-1].append(task)
+        else:
+            runs.append([task])
+    return runs
+
+
+def _gather_facts(play: Play, tasks: list[Task]) -> Any:
+    gather = play.data.get("gather_facts", True)
+    if gather is False or gather in ("no", "false", "False"):
+        return False
+    return gather if any(needs_facts(t) for t in tasks) else False

@@ -1,0 +1,201 @@
+""".orch text and playbooks for one tree (deploy, update or upgrade) of converted TripleO services.
+
+Each unit becomes a task running its playbook (`playbooks/<service>.<phase>.yml`).
+How tasks wait for each other is the one thing that differs between the modes:
+
+- faithful (default): one anchor per phase, chained in TripleO's order, plus a
+  `stepN` anchor closing each step. Every unit requires the anchor before its
+  phase and provides its own done signal, which its phase's anchor requires:
+  the global barriers TripleO had, as a graph.
+- relaxed (`--relax`): a service's units follow each other (`after`), and a unit
+  that starts step N waits only for step N-1 of the services its data names
+  (`OrchService.depends_on`) and, for a service's undercloud part, the step
+  it ran next to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from orchc.migrate.emit import comment, ident, string, value
+from orchc.migrate.heat_intrinsics import Unresolved
+from orchc.migrate.heat_steps import Phase, Unit
+
+PLAYBOOKS = "playbooks"
+
+
+@dataclass
+class OrchService:
+    name: str
+    roles: list[str]
+    units: list[Unit]  # in phase order
+    source: str
+    depends_on: dict[str, str] = field(default_factory=dict)  # other service -> why (relaxed mode)
+    runs_before: str | None = None  # the service whose step N follows this one's step N (undercloud part)
+    concurrency: int | None = None  # update_serial
+    endpoint_refs: dict[str, str] = field(default_factory=dict)  # EndpointMap key its data uses -> where
+    config_for: dict[str, str] = field(default_factory=dict)  # services it configures -> where
+
+
+def emit_tree(services: list[OrchService], roles: dict[str, list[str]], relax: bool,
+              group_vars: dict[str, dict[str, Any]], prefix: str = "") -> dict[str, str]:
+    """The files of one .orch tree (paths relative to its folder, under `prefix`)."""
+    files: dict[str, str] = {}
+    for service in services:
+        for unit in service.units:
+            files[prefix + _playbook_path(service, unit)] = playbook_yaml([unit.play])
+    for group, variables in group_vars.items():
+        if variables:
+            files[f"{prefix}{PLAYBOOKS}/group_vars/{group}.yml"] = playbook_yaml(variables)
+    edges = _relaxed_edges(services) if relax else _faithful_edges(services)
+    anchors = "" if relax else _anchor_text(services)
+    files[prefix + "overcloud.orch"] = _roles_text(roles) + anchors
+    for service in services:
+        files[f"{prefix}{service.name}.orch"] = _service_text(service, edges)
+    return files
+
+
+def playbook_yaml(data: Any) -> str:
+    return yaml.safe_dump(_finalize(data), sort_keys=False, width=120, allow_unicode=True, default_flow_style=False)
+
+
+def _finalize(data: Any) -> Any:
+    if isinstance(data, Unresolved):
+        return data.jinja()
+    if isinstance(data, dict):
+        return {k: _finalize(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_finalize(v) for v in data]
+    return data
+
+
+def _playbook_path(service: OrchService, unit: Unit) -> str:
+    return f"{PLAYBOOKS}/{service.name}.{unit.phase.name}.yml"
+
+
+@dataclass
+class _Edges:
+    after: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (service, task) -> tasks
+    requires: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    provides: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def add(self, kind: dict[tuple[str, str], list[str]], service: str, task: str, name: str) -> None:
+        names = kind.setdefault((service, task), [])
+        if name not in names:
+            names.append(name)
+
+
+# --- faithful: global barriers as anchors ------------------------------------------
+
+
+def _anchor_chain(services: list[OrchService]) -> list[tuple[str, Phase | None]]:
+    """Anchors in order: each phase's, and `stepN` closing step N; (name, phase or None for stepN)."""
+    phases = sorted({u.phase for s in services for u in s.units})
+    chain: list[tuple[str, Phase | None]] = []
+    for position, phase in enumerate(phases):
+        chain.append((phase.name, phase))
+        following = phases[position + 1] if position + 1 < len(phases) else None
+        if following is None or following.step != phase.step:
+            chain.append((f"step{phase.step}", None))
+    return chain
+
+
+def _faithful_edges(services: list[OrchService]) -> _Edges:
+    edges = _Edges()
+    chain = _anchor_chain(services)
+    before: dict[str, str] = {}  # phase name -> the anchor it waits for
+    for position, (name, phase) in enumerate(chain):
+        if phase is not None and position > 0:
+            before[name] = chain[position - 1][0]
+    for service in services:
+        for unit in service.units:
+            task = unit.phase.name
+            if task in before:
+                edges.add(edges.requires, service.name, task, f"{before[task]}_done")
+            edges.add(edges.provides, service.name, task, _work(service, unit))
+    return edges
+
+
+def _work(service: OrchService, unit: Unit) -> str:
+    """The signal of one unit's work being done everywhere (a capability has one provider task)."""
+    return f"{service.name}_{unit.phase.name}_done"
+
+
+def _anchor_text(services: list[OrchService]) -> str:
+    lines = ["", comment("TripleO's global barriers: every phase waits for the whole previous phase."), ""]
+    previous = None
+    for name, phase in _anchor_chain(services):
+        lines.append(f"anchor {name} {{")
+        if previous:
+            lines.append(f"  after {previous}")
+        lines += [f"  requires {_work(s, u)}" for s in services for u in s.units if u.phase == phase]
+        lines += [f"  provides {name}_done", "}", ""]
+        previous = name
+    return "\n".join(lines)
+
+
+# --- relaxed: per-service chains and the dependencies the data shows ----------------
+
+
+def _relaxed_edges(services: list[OrchService]) -> _Edges:
+    edges = _Edges()
+    by_name = {s.name: s for s in services}
+    needed: set[tuple[str, int]] = set()  # (service, step) whose completion someone waits for
+    for service in services:
+        previous = None
+        for unit in service.units:
+            if previous is not None:
+                edges.add(edges.after, service.name, unit.phase.name, previous.phase.name)
+            if previous is None or previous.phase.step != unit.phase.step:
+                for other, step in _waits(service, unit.phase.step, by_name):
+                    edges.add(edges.requires, service.name, unit.phase.name, f"{other}_step{step}")
+                    needed.add((other, step))
+            previous = unit
+    for other, step in needed:
+        provider = _last_unit_until(by_name[other], step)
+        edges.add(edges.provides, other, provider.phase.name, f"{other}_step{step}")
+    return edges
+
+
+def _waits(service: OrchService, step: int, by_name: dict[str, OrchService]) -> list[tuple[str, int]]:
+    """(service, step) pairs a unit starting `step` of `service` waits for, when they have any unit."""
+    waits = [(other, step - 1) for other in service.depends_on]
+    waits += [(s.name, step) for s in by_name.values() if s.runs_before == service.name]
+    return [(other, n) for other, n in waits if n >= 0 and other in by_name and _last_unit_until(by_name[other], n)]
+
+
+def _last_unit_until(service: OrchService, step: int) -> Unit | None:
+    units = [u for u in service.units if u.phase.step <= step]
+    return units[-1] if units else None
+
+
+# --- text --------------------------------------------------------------------------
+
+
+def _roles_text(roles: dict[str, list[str]]) -> str:
+    lines = [comment("Converted from TripleO by `orchc migrate heat`; see migration-report.md."), ""]
+    for role, names in roles.items():
+        lines += [f"role {ident(role)} {{", f"  services {', '.join(names)}", "}", ""]
+    return "\n".join(lines)
+
+
+def _service_text(service: OrchService, edges: _Edges) -> str:
+    lines = [comment(f"{service.name}: {service.source} (roles: {', '.join(service.roles)})"),
+             f"service {service.name} {{"]
+    for unit in service.units:
+        key = (service.name, unit.phase.name)
+        lines.append(f"  task {unit.phase.name}{' once' if unit.once else ''} {{")
+        if edges.after.get(key):
+            lines.append(f"    after {', '.join(edges.after[key])}")
+        lines += [f"    requires {name}" for name in edges.requires.get(key, [])]
+        lines += [f"    provides {name}" for name in edges.provides.get(key, [])]
+        if service.concurrency:
+            lines.append(f"    concurrency {service.concurrency}")
+        variables = f" vars {value({'step': unit.step_var})}" if unit.step_var is not None else ""
+        lines.append(f"    playbook {string(_playbook_path(service, unit))}{variables}")
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -205,6 +205,10 @@ class Scheduler:
         """0 for the instance's own placement, k for its k-th alternate."""
         return self._placement_pos[self.index[instance_id]]
 
+    def ids_in_dependency_order(self) -> list[str]:
+        """Every instance after all of its dependencies."""
+        return [self.ids[i] for i in self._order]
+
     @property
     def failed(self) -> bool:
         """True when the deployment failed: stopped beyond tolerance, or a failure nobody excused."""

@@ -32,7 +32,8 @@ from typing import Any, Iterable
 TAIL_BYTES = 4096
 # The states that mean "this instance was run": the last one of them decides
 # whether a re-run may skip it. dep_failed / skipped / not run leave it as it was.
-EXECUTED_STATES = ("running", "ok", "changed", "failed", "unreachable")
+ENDED_STATES = ("ok", "changed", "failed", "unreachable")  # an execution that ran to its end
+EXECUTED_STATES = ("running",) + ENDED_STATES
 DONE_STATES = ("ok", "changed")
 
 
@@ -205,3 +206,29 @@ class SqliteJournal(Journal):
             raise JournalError(f"another orchc run is using the journal {self.path}; "
                                "wait for it to end, or pass --journal to use another") from None
 
+
+
+@dataclass
+class InstanceRecord:
+    """An instance's latest state, read back from transitions: what `status`, `report` and `simulate` show."""
+
+    last: Transition
+    started: float | None  # first "running" of its latest execution; None if it did not run
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.started is None else self.last.time - self.started
+
+
+def latest_records(transitions: Iterable[Transition]) -> dict[str, InstanceRecord]:
+    """Instance id → its latest record, from transitions in journal order (one run or several)."""
+    records: dict[str, InstanceRecord] = {}
+    started: dict[tuple[int, str], float] = {}
+    for t in transitions:
+        key = (t.run, t.instance)
+        if t.state == "running":
+            started.setdefault(key, t.time)
+            records[t.instance] = InstanceRecord(t, started[key])
+        else:
+            records[t.instance] = InstanceRecord(t, started.pop(key, None))
+    return records

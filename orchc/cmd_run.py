@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from orchc import exitcodes
@@ -74,6 +76,12 @@ def _json_error_position(text: str) -> tuple[int, int]:
     return 1, 1
 
 
+def _console() -> Console:
+    """Stdout; tables are not squeezed to 80 columns when piped."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=200)
+
+
 def fail(message: str, hint: str | None = None) -> typer.Exit:
     """Print an error that has no source position and give the exit for invalid input."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -123,7 +131,7 @@ def run(
         store = SqliteJournal(journal_path)
     except (TransportUnavailable, JournalError) as exc:
         raise fail(str(exc)) from None
-    console = Console(highlight=False)
+    console = _console()
     observers: list[runner.Observer] = [progress.LiveView(console) if console.is_terminal
                                         else progress.PlainLog(console)]
     if events is not None:
@@ -151,7 +159,7 @@ def _done_keys(journal_path: Path) -> dict[str, str]:
 
 
 def _print_dry_run(plan: Plan, verdicts) -> None:
-    console = Console(highlight=False)
+    console = _console()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("instance", "host", "would", "why", "what"):
         table.add_column(column)
@@ -176,6 +184,103 @@ def _describe(action) -> str:
     return f"{action.kind} {getattr(action, 'module', getattr(action, 'name', ''))}"
 
 
+def _open_existing(journal_path: Path) -> SqliteJournal:
+    if not journal_path.is_file():
+        raise fail(f"no journal at {journal_path}: nothing has run here yet",
+                   hint="run `orchc run PATH` first, or pass --journal DB")
+    try:
+        return SqliteJournal(journal_path)
+    except JournalError as exc:
+        raise fail(str(exc)) from None
+
+
+JournalOption = Annotated[Optional[Path], typer.Option(
+    "--journal", help="Journal database; default: .orchc/journal.db in PATH.")]
+WhereArg = Annotated[Path, typer.Argument(help="The project folder (or input file) whose journal to read.")]
+
+
+def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
+    """Show each instance's latest state from the journal."""
+    from orchc.backends.journal import latest_records
+    from orchc.backends.progress import STATE_STYLES, duration
+
+    store = _open_existing(journal or default_journal(path))
+    try:
+        runs = store.runs()
+        records = latest_records(t for r in runs for t in store.transitions(r.id))
+    finally:
+        store.close()
+    console = _console()
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("instance", "host", "state", "attempts", "duration", "when", "run", "message"):
+        table.add_column(column)
+    for iid in sorted(records):
+        r = records[iid]
+        t = r.last
+        style = STATE_STYLES.get(t.state, "")
+        table.add_row(iid, t.host or "-", f"[{style}]{t.state}[/]" if style else t.state, str(t.attempt or ""),
+                      duration(r.duration) if r.duration is not None else "",
+                      datetime.fromtimestamp(t.time).strftime("%Y-%m-%d %H:%M:%S"), str(t.run),
+                      escape(t.message))
+    console.print(table)
+    if runs:
+        last = runs[-1]
+        console.print(f"\nlast run {last.id}: {last.outcome or 'did not end (crashed, or still running)'}",
+                      markup=False)
+
+
+def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: ExtraVarsOption = [],
+             vars_files: VarsFilesOption = [], journal: JournalOption = None,
+             durations: Annotated[Optional[Path], typer.Option(
+                 "--durations", help="YAML/JSON map of instance or task id to seconds.")] = None,
+             forks: int = typer.Option(50, "--forks", min=1), host_slots: int = typer.Option(1, "--host-slots", min=1),
+             ) -> None:
+    """Simulate the run: makespan of graph and steps against the lower bound."""
+    from orchc.backends import simulate as sim
+
+    plan = load_plan(path, inventory, extra_vars, vars_files)
+    try:
+        if durations is not None:
+            chosen = sim.durations_from_file(durations)
+        else:
+            journal_path = journal or default_journal(path)
+            chosen = None
+            if journal_path.is_file():
+                store = SqliteJournal(journal_path)
+                chosen = sim.durations_from_journal(store)
+                store.close()
+            chosen = chosen or sim.Durations({}, f"the default ({sim.DEFAULT_SECONDS:g}s each)")
+        result = sim.simulate(plan, chosen, host_slots=host_slots, forks=forks)
+    except (sim.DurationsError, PlanGraphError, JournalError) as exc:
+        raise fail(str(exc)) from None
+    typer.echo(sim.format_simulation(plan, result))
+
+
+def report(path: WhereArg = Path("."), journal: JournalOption = None,
+           output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
+               "report.html"),
+           run_id: Annotated[Optional[int], typer.Option("--run", help="Which run; default: the last.")] = None,
+           ) -> None:
+    """Write an HTML report of a run: Gantt chart per host, failures."""
+    from orchc.backends.report import render_report
+
+    store = _open_existing(journal or default_journal(path))
+    try:
+        runs = {r.id: r for r in store.runs()}
+        chosen = run_id if run_id is not None else max(runs, default=None)
+        if chosen not in runs:
+            raise fail(f"the journal has no run {chosen}" if chosen is not None else "the journal has no run yet",
+                       hint=f"runs in the journal: {', '.join(map(str, runs)) or 'none'}")
+        text = render_report(runs[chosen], store.transitions(chosen))
+    finally:
+        store.close()
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output} (run {chosen})")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command()(run)
+    app.command()(status)
+    app.command()(simulate)
+    app.command()(report)

@@ -171,3 +171,15 @@ def test_a_second_run_on_the_same_journal_is_refused(tmp_path: Path):
     result = orchc("run", "plan.json", "--journal", "j.db", cwd=tmp_path)
     first.close()
     assert result.returncode == 1 and "another orchc run is using the journal" in result.stderr
+
+
+def test_status_shows_the_latest_state_of_each_instance(tmp_path: Path):
+    plan = make_plan("a.x@h1\nb.bad@h2", commands={"b.bad@h2": "exit 5"}, root=tmp_path)
+    run(plan, tmp_path)
+    shown = orchc("status", str(tmp_path), cwd=tmp_path)
+    assert shown.returncode == 0
+    rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines() if "@" in line}
+    assert rows["a.x@h1"][1:3] == ["h1", "changed"] and rows["b.bad@h2"][1:3] == ["h2", "failed"]
+    assert "command exited with status 5" in shown.stdout and "last run 1: failed" in shown.stdout
+    empty = orchc("status", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert empty.returncode == 1 and "no journal at" in empty.stderr

@@ -85,7 +85,7 @@ class AgentSession:
     @classmethod
     async def start(cls, conn: asyncssh.SSHClientConnection, python: str) -> "AgentSession | None":
         """Start the agent with `python`; None when the host cannot run it (no such interpreter)."""
-        process = await conn.create_process(f"{shlex.quote(python)} -u -c {shlex.quote(BOOTSTRAP)}")
+        process = await conn.create_process(f"{shlex.quote(python)} -I -S -u -c {shlex.quote(BOOTSTRAP)}")
         source = agent_source()
         process.stdin.write(f"{len(source)}\n{source}")
         try:

@@ -35,7 +35,7 @@ class StrategyName(str, Enum):
 
 def default_journal(path: Path) -> Path:
     """`.orchc/journal.db` in the input folder, or beside the input file."""
-    folder = path if path.is_dir() else path.parent
+    folder = path.parent if path.is_file() else path
     return folder / JOURNAL_NAME
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+from typing import Any, Mapping
 
 import asyncssh
 
@@ -29,7 +29,19 @@ from orchc.backends.transport import ActionContext, ActionResult, Transport, Tra
 from orchc.plan import Action, CopyAction, Host, Plan, RunAction, TemplateAction, redact, resolve_secrets
 
 # Errors that mean the connection is gone, whichever layer noticed first.
-_CONNECTION_ERRORS = (ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError, asyncssh.SFTPConnectionLost, BrokenPipeError, ConnectionError)
+_CONNECTION_ERRORS = (ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError, asyncssh.SFTPConnectionLost, ConnectionError)
+
+
+class MissingSecret(Exception):
+    """An action refers to a secret that has no value in this run."""
+
+
+def _with_secrets(text: str, values: Mapping[str, str]) -> str:
+    """The text with secret values in place of their markers, just before it is sent to the host."""
+    try:
+        return resolve_secrets(text, values)
+    except KeyError as exc:
+        raise MissingSecret(exc.args[0]) from None
 
 
 def _flag(value: Any) -> bool:
@@ -61,7 +73,7 @@ class SshTransport(Transport):
             result = ActionResult(
                 "failed", message=f"connection to {host.name} lost during {action.kind}: {reason}; the next action reconnects"
             )
-        except KeyError as exc:  # from resolve_secrets
+        except MissingSecret as exc:
             result = ActionResult("failed", message=f"secret {exc.args[0]!r} has no value at run time")
         return _redacted(result, ctx.secrets)
 
@@ -71,7 +83,7 @@ class SshTransport(Transport):
         if isinstance(action, RunAction):
             if check_mode:
                 return ActionResult("ok", message="not run in check mode")
-            command = resolve_secrets(action.command, ctx.secrets)
+            command = _with_secrets(action.command, ctx.secrets)
             outcome = await link.run(
                 ["/bin/sh", "-c", command], become_user, dict(ctx.env), self._timeouts.get(ctx.task_id), ctx.on_output
             )
@@ -128,7 +140,7 @@ def _file_write(action: CopyAction | TemplateAction, ctx: ActionContext) -> File
     if isinstance(action, CopyAction) and action.encoding == "base64":
         data = base64.b64decode(action.content)
     else:
-        data = resolve_secrets(action.content, ctx.secrets).encode()
+        data = _with_secrets(action.content, ctx.secrets).encode()
     return FileWrite(dest=action.dest, data=data, mode=action.mode, owner=action.owner)
 
 
@@ -154,7 +166,7 @@ def _command_result(outcome: CommandResult, become_user: str | None) -> ActionRe
     return done("failed", f"exit status {outcome.rc}" + (f": {last_line[:200]}" if last_line else ""))
 
 
-def _redacted(result: ActionResult, secrets: dict[str, str] | Any) -> ActionResult:
+def _redacted(result: ActionResult, secrets: Mapping[str, str]) -> ActionResult:
     if secrets:
         result.stdout = redact(result.stdout, secrets)
         result.stderr = redact(result.stderr, secrets)

@@ -80,7 +80,7 @@ class KnownHostsFiles:
             trusted = endpoint.listed_keys(self.load(endpoint.known_hosts))
             if key in trusted:
                 return  # another host on the same address recorded it first
-            endpoint.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+            endpoint.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with endpoint.known_hosts.open("a") as out:
                 key_type, key_data = key.export_public_key("openssh").decode().split()[:2]
                 out.write(f"{endpoint.known_hosts_name} {key_type} {key_data}\n")

@@ -1,9 +1,10 @@
-"""Host keys are verified against known_hosts: unknown keys need --accept-new-host-keys, changed keys always fail."""
+"""Connecting: host keys verified against known_hosts (unknown keys need --accept-new-host-keys, changed keys always fail), key files and ssh-agent."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from pathlib import Path
 
 from orchc.backends.transport import ActionResult
@@ -94,3 +95,31 @@ def test_a_key_the_server_refuses_is_reported(sshd, tmp_path: Path) -> None:
     result = asyncio.run(scenario())
     assert result.status == "unreachable"
     assert "refused every key offered" in result.message
+
+
+def test_without_a_key_file_the_ssh_agent_authenticates(sshd, tmp_path: Path, monkeypatch) -> None:
+    socket_path = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        env = {"SSH_AUTH_SOCK": str(socket_path)}
+        for _ in range(100):
+            if socket_path.exists():
+                break
+            time.sleep(0.02)
+        subprocess.run(["ssh-add", "-q", str(sshd.client_key)], env=env, check=True, capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
+        host = ssh_host(sshd, "web1", tmp_path)
+        host.vars.pop("ansible_ssh_private_key_file")
+        plan = plan_of(host)
+
+        async def scenario():
+            ssh = transport(plan)
+            result = await ssh.execute(host, RunAction(command="echo via agent"), context(plan))
+            await ssh.close()
+            return result
+
+        result = asyncio.run(scenario())
+    finally:
+        agent.terminate()
+        agent.wait()
+    assert (result.status, result.stdout) == ("changed", "via agent\n")

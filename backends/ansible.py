@@ -173,7 +173,7 @@ class AnsibleTransport(Transport):
             limit=",".join(hosts),
             cmdline=shlex.join(options),
             envvars={
-                "ANSIBLE_ROLES_PATH": roles_path(self.plan),
+                "ANSIBLE_ROLES_PATH": roles_path(self.plan, ctx.task_id),
                 "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_RETRY_FILES_ENABLED": "0",
                 # ansible-runner turns host key checking off unless told: orchc verifies host keys.

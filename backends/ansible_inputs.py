@@ -112,9 +112,14 @@ def playbook_path(plan: Plan, action: PlaybookAction) -> Path:
     return path
 
 
-def roles_path(plan: Plan) -> str:
-    """The Plan root's `roles/`, then whatever ANSIBLE_ROLES_PATH already names."""
-    paths = [str(Path(plan.root).resolve() / "roles")]
+def roles_path(plan: Plan, task_id: str) -> str:
+    """`roles/` beside the file that declares the task, the Plan root's `roles/`, then ANSIBLE_ROLES_PATH."""
+    root = Path(plan.root).resolve()
+    paths = [str(root / "roles")]
+    declared_in = next((task.source.file for task in plan.tasks if task.id == task_id), None)
+    if declared_in is not None:
+        beside = str((root / declared_in).parent / "roles")
+        paths = [beside] + [p for p in paths if p != beside]
     if os.environ.get("ANSIBLE_ROLES_PATH"):
         paths.append(os.environ["ANSIBLE_ROLES_PATH"])
     return os.pathsep.join(paths)

@@ -158,6 +158,14 @@ class AgentSession:
         self._reader.cancel()
 
 
+# SIGTERM the process group PGID, give it 2 s to end, then SIGKILL what is left.
+_KILL_GROUP = (
+    "kill -TERM -- -PGID 2>/dev/null || exit 0; i=0; "
+    "while [ $i -lt 20 ] && kill -0 -- -PGID 2>/dev/null; do sleep 0.1; i=$((i+1)); done; "
+    "kill -KILL -- -PGID 2>/dev/null; exit 0"
+)
+
+
 class ExecSession:
     """One exec channel per command, for hosts where the agent cannot run.
 
@@ -213,9 +221,8 @@ class ExecSession:
     async def _kill(self, pid: str) -> None:
         if not pid.isdigit():
             return
-        group = f"-{pid}"
         try:
-            await self._conn.run(f"kill -TERM -- {group} 2>/dev/null; sleep 1; kill -KILL -- {group} 2>/dev/null", timeout=KILL_WAIT)
+            await self._conn.run(_KILL_GROUP.replace("PGID", pid), timeout=KILL_WAIT)
         except (asyncssh.Error, OSError, asyncio.TimeoutError):
             pass
 

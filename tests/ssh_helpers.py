@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from orchc.backends.ssh import SshTransport
-from orchc.backends.transport import ActionContext, TransportOptions
-from orchc.plan import Host, Plan, SourceSpan, Task
+from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
+from orchc.plan import Action, Host, Plan, SourceSpan, Task
 from sshd import SshServer
 
 SPAN = SourceSpan(file="test.orch", line=1, column=1, end_line=1, end_column=1)
@@ -35,3 +36,19 @@ def context(plan: Plan, **fields: Any) -> ActionContext:
 
 def transport(plan: Plan, **options: Any) -> SshTransport:
     return SshTransport(plan, TransportOptions(**options))
+
+
+def run_actions(host: Host, *actions: Action, timeout: float | None = None,
+                context_fields: dict[str, Any] | None = None, **options: Any) -> list[ActionResult]:
+    """Run actions one after the other on one host with a fresh transport, then close it."""
+    plan = plan_of(host, timeout=timeout)
+
+    async def scenario() -> list[ActionResult]:
+        ssh = transport(plan, **options)
+        ctx = context(plan, **(context_fields or {}))
+        try:
+            return [await ssh.execute(host, action, ctx) for action in actions]
+        finally:
+            await ssh.close()
+
+    return asyncio.run(scenario())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 from pathlib import Path
 
 from orchc.backends.transport import ActionResult
 from orchc.plan import RunAction
-from ssh_helpers import context, plan_of, ssh_host, transport
+from ssh_helpers import run_actions, ssh_host
 
 
 def _fingerprint(public_key: Path) -> str:
@@ -18,15 +17,7 @@ def _fingerprint(public_key: Path) -> str:
 
 def _run_echo(sshd, tmp_path: Path, inventory_known_hosts: Path, **options) -> ActionResult:
     host = ssh_host(sshd, "web1", tmp_path, orchc_known_hosts=str(inventory_known_hosts))
-    plan = plan_of(host)
-
-    async def scenario():
-        ssh = transport(plan, **options)
-        result = await ssh.execute(host, RunAction(command="echo hi"), context(plan))
-        await ssh.close()
-        return result
-
-    return asyncio.run(scenario())
+    return run_actions(host, RunAction(command="echo hi"), **options)[0]
 
 
 def test_an_unknown_host_key_fails_naming_host_fingerprint_and_flag(sshd, tmp_path: Path) -> None:
@@ -68,15 +59,7 @@ def test_a_changed_host_key_always_fails(sshd, tmp_path: Path) -> None:
 
 def test_a_missing_private_key_file_is_named(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "web1", tmp_path, ansible_ssh_private_key_file=str(tmp_path / "nope"))
-    plan = plan_of(host)
-
-    async def scenario():
-        ssh = transport(plan)
-        result = await ssh.execute(host, RunAction(command="true"), context(plan))
-        await ssh.close()
-        return result
-
-    result = asyncio.run(scenario())
+    [result] = run_actions(host, RunAction(command="true"))
     assert result.status == "unreachable"
     assert f"{tmp_path / 'nope'}, from ansible_ssh_private_key_file) does not exist" in result.message
 
@@ -84,15 +67,7 @@ def test_a_missing_private_key_file_is_named(sshd, tmp_path: Path) -> None:
 def test_a_key_the_server_refuses_is_reported(sshd, tmp_path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "stranger")], check=True)
     host = ssh_host(sshd, "web1", tmp_path, ansible_ssh_private_key_file=str(tmp_path / "stranger"))
-    plan = plan_of(host)
-
-    async def scenario():
-        ssh = transport(plan)
-        result = await ssh.execute(host, RunAction(command="true"), context(plan))
-        await ssh.close()
-        return result
-
-    result = asyncio.run(scenario())
+    [result] = run_actions(host, RunAction(command="true"))
     assert result.status == "unreachable"
     assert "refused every key offered" in result.message
 
@@ -110,15 +85,7 @@ def test_without_a_key_file_the_ssh_agent_authenticates(sshd, tmp_path: Path, mo
         monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
         host = ssh_host(sshd, "web1", tmp_path)
         host.vars.pop("ansible_ssh_private_key_file")
-        plan = plan_of(host)
-
-        async def scenario():
-            ssh = transport(plan)
-            result = await ssh.execute(host, RunAction(command="echo via agent"), context(plan))
-            await ssh.close()
-            return result
-
-        result = asyncio.run(scenario())
+        [result] = run_actions(host, RunAction(command="echo via agent"))
     finally:
         agent.terminate()
         agent.wait()

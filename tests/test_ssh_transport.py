@@ -10,23 +10,18 @@ from pathlib import Path
 import pytest
 
 from orchc.plan import CopyAction, RunAction, TemplateAction, secret_marker
-from ssh_helpers import context, plan_of, ssh_host, transport
+from ssh_helpers import context, plan_of, run_actions, ssh_host, transport
 
 
 def test_a_command_reports_output_status_and_streams_live(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "web1", tmp_path)
-    plan = plan_of(host)
     streamed: list[tuple[str, str]] = []
-
-    async def scenario():
-        ssh = transport(plan)
-        ctx = context(plan, env={"GREETING": "hello world"}, on_output=lambda s, text: streamed.append((s, text)))
-        ok = await ssh.execute(host, RunAction(command='echo "$GREETING"; echo oops >&2'), ctx)
-        failed = await ssh.execute(host, RunAction(command="echo bad input >&2; exit 3"), ctx)
-        await ssh.close()
-        return ok, failed
-
-    ok, failed = asyncio.run(scenario())
+    ok, failed = run_actions(
+        host,
+        RunAction(command='echo "$GREETING"; echo oops >&2'),
+        RunAction(command="echo bad input >&2; exit 3"),
+        context_fields={"env": {"GREETING": "hello world"}, "on_output": lambda s, text: streamed.append((s, text))},
+    )
     assert (ok.status, ok.rc, ok.stdout, ok.stderr) == ("changed", 0, "hello world\n", "oops\n")
     assert (failed.status, failed.rc) == ("failed", 3)
     assert failed.message == "exit status 3: bad input"
@@ -83,16 +78,8 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_a_timeout_kills_the_remote_process_group(sshd, tmp_path: Path, host_vars: dict) -> None:
     host = ssh_host(sshd, "slow", tmp_path, **host_vars)
-    plan = plan_of(host, timeout=1.0)
     pid_file = tmp_path / "child.pid"
-
-    async def scenario():
-        ssh = transport(plan)
-        result = await ssh.execute(host, RunAction(command=f"sleep 60 & echo $! > {pid_file}; wait"), context(plan))
-        await ssh.close()
-        return result
-
-    result = asyncio.run(scenario())
+    [result] = run_actions(host, RunAction(command=f"sleep 60 & echo $! > {pid_file}; wait"), timeout=1.0)
     assert result.status == "failed"
     assert "timed out" in result.message
     assert not _alive(int(pid_file.read_text()))
@@ -122,27 +109,20 @@ def test_cancelling_an_action_kills_the_remote_process_group(sshd, tmp_path: Pat
 
 def test_copy_is_atomic_and_reports_ok_when_unchanged(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "files", tmp_path)
-    plan = plan_of(host)
     dest = tmp_path / "etc" / "app.conf"
     dest.parent.mkdir()
 
     def copy(content: str, mode: str | None = "0640", owner: str | None = None) -> CopyAction:
         return CopyAction(src="files/app.conf", dest=str(dest), content=content, mode=mode, owner=owner)
 
-    async def scenario():
-        ssh = transport(plan)
-        ctx = context(plan)
-        steps = [
-            await ssh.execute(host, copy("a=1\n"), ctx),
-            await ssh.execute(host, copy("a=1\n"), ctx),
-            await ssh.execute(host, copy("a=1\n", mode="0600"), ctx),
-            await ssh.execute(host, copy("a=2\n", mode="0600", owner=sshd.user), ctx),
-            await ssh.execute(host, copy("a=2\n", mode=None), ctx),
-        ]
-        await ssh.close()
-        return steps
-
-    steps = asyncio.run(scenario())
+    steps = run_actions(
+        host,
+        copy("a=1\n"),
+        copy("a=1\n"),
+        copy("a=1\n", mode="0600"),
+        copy("a=2\n", mode="0600", owner=sshd.user),
+        copy("a=2\n", mode=None),
+    )
     assert [s.status for s in steps] == ["changed", "ok", "changed", "changed", "ok"]
     assert "mode (640 -> 600)" in steps[2].message
     assert dest.read_text() == "a=2\n"
@@ -152,19 +132,10 @@ def test_copy_is_atomic_and_reports_ok_when_unchanged(sshd, tmp_path: Path) -> N
 
 def test_template_and_base64_copy_write_their_content(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "files", tmp_path)
-    plan = plan_of(host)
     binary = bytes(range(256))
-
-    async def scenario():
-        ssh = transport(plan)
-        ctx = context(plan)
-        rendered = TemplateAction(src="t.j2", dest=str(tmp_path / "t.conf"), content="port = 5000\n")
-        raw = CopyAction(src="b.bin", dest=str(tmp_path / "b.bin"), content=base64.b64encode(binary).decode(), encoding="base64")
-        results = [await ssh.execute(host, rendered, ctx), await ssh.execute(host, raw, ctx), await ssh.execute(host, raw, ctx)]
-        await ssh.close()
-        return results
-
-    assert [r.status for r in asyncio.run(scenario())] == ["changed", "changed", "ok"]
+    rendered = TemplateAction(src="t.j2", dest=str(tmp_path / "t.conf"), content="port = 5000\n")
+    raw = CopyAction(src="b.bin", dest=str(tmp_path / "b.bin"), content=base64.b64encode(binary).decode(), encoding="base64")
+    assert [r.status for r in run_actions(host, rendered, raw, raw)] == ["changed", "changed", "ok"]
     assert (tmp_path / "t.conf").read_text() == "port = 5000\n"
     assert (tmp_path / "b.bin").read_bytes() == binary
     assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o644
@@ -172,21 +143,13 @@ def test_template_and_base64_copy_write_their_content(sshd, tmp_path: Path) -> N
 
 def test_copy_failures_say_why(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "files", tmp_path)
-    plan = plan_of(host)
-
-    async def scenario():
-        ssh = transport(plan)
-        ctx = context(plan)
-        results = [
-            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path / "missing" / "a"), content="x"), ctx),
-            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path), content="x"), ctx),
-            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x", mode="rw"), ctx),
-            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x", owner="no-such-user"), ctx),
-        ]
-        await ssh.close()
-        return results
-
-    missing, folder, bad_mode, bad_owner = asyncio.run(scenario())
+    missing, folder, bad_mode, bad_owner = run_actions(
+        host,
+        CopyAction(src="a", dest=str(tmp_path / "missing" / "a"), content="x"),
+        CopyAction(src="a", dest=str(tmp_path), content="x"),
+        CopyAction(src="a", dest=str(tmp_path / "a"), content="x", mode="rw"),
+        CopyAction(src="a", dest=str(tmp_path / "a"), content="x", owner="no-such-user"),
+    )
     assert missing.status == "failed" and f"folder {tmp_path / 'missing'} does not exist" in missing.message
     assert folder.status == "failed" and "is not a regular file" in folder.message
     assert bad_mode.status == "failed" and "is not an octal number" in bad_mode.message
@@ -196,19 +159,12 @@ def test_copy_failures_say_why(sshd, tmp_path: Path) -> None:
 
 def test_check_mode_reports_changes_without_making_them(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "files", tmp_path)
-    plan = plan_of(host)
-
-    async def scenario():
-        ssh = transport(plan)
-        ctx = context(plan, check_mode=True)
-        results = [
-            await ssh.execute(host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x"), ctx),
-            await ssh.execute(host, RunAction(command=f"touch {tmp_path / 'ran'}"), ctx),
-        ]
-        await ssh.close()
-        return results
-
-    copy, run = asyncio.run(scenario())
+    copy, run = run_actions(
+        host,
+        CopyAction(src="a", dest=str(tmp_path / "a"), content="x"),
+        RunAction(command=f"touch {tmp_path / 'ran'}"),
+        context_fields={"check_mode": True},
+    )
     assert (copy.status, run.status) == ("changed", "ok")
     assert copy.message.startswith("would change")
     assert not (tmp_path / "a").exists() and not (tmp_path / "ran").exists()
@@ -216,20 +172,13 @@ def test_check_mode_reports_changes_without_making_them(sshd, tmp_path: Path) ->
 
 def test_secrets_are_resolved_on_the_host_and_redacted_in_results(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "secret", tmp_path)
-    plan = plan_of(host)
-    secrets = {"db_password": "s3cr3t pass"}
-
-    async def scenario():
-        ssh = transport(plan)
-        ctx = context(plan, secrets=secrets)
-        run = RunAction(command=f"echo {secret_marker('db_password', True)}")
-        copy = CopyAction(src="a", dest=str(tmp_path / "db.conf"), content=f"password={secret_marker('db_password', False)}\n")
-        results = [await ssh.execute(host, run, ctx), await ssh.execute(host, copy, ctx)]
-        missing = await ssh.execute(host, RunAction(command=f"echo {secret_marker('other', True)}"), ctx)
-        await ssh.close()
-        return results, missing
-
-    (run, copy), missing = asyncio.run(scenario())
+    run, copy, missing = run_actions(
+        host,
+        RunAction(command=f"echo {secret_marker('db_password', True)}"),
+        CopyAction(src="a", dest=str(tmp_path / "db.conf"), content=f"password={secret_marker('db_password', False)}\n"),
+        RunAction(command=f"echo {secret_marker('other', True)}"),
+        context_fields={"secrets": {"db_password": "s3cr3t pass"}},
+    )
     assert run.stdout == "********\n"
     assert copy.status == "changed"
     assert (tmp_path / "db.conf").read_text() == "password=s3cr3t pass\n"
@@ -237,35 +186,16 @@ def test_secrets_are_resolved_on_the_host_and_redacted_in_results(sshd, tmp_path
 
 
 def test_become_as_the_login_user_needs_no_sudo(sshd, tmp_path: Path) -> None:
-    host = ssh_host(sshd, "root-host", tmp_path, ansible_become=True, ansible_become_user=sshd.user)
-    plan = plan_of(host)
-
-    async def scenario():
-        ssh = transport(plan)
-        result = await ssh.execute(host, RunAction(command="id -un"), context(plan, become=True))
-        await ssh.close()
-        return result
-
-    result = asyncio.run(scenario())
+    host = ssh_host(sshd, "root-host", tmp_path, ansible_become_user=sshd.user)
+    [result] = run_actions(host, RunAction(command="id -un"), context_fields={"become": True})
     assert (result.status, result.stdout) == ("changed", f"{sshd.user}\n")
 
 
 def test_become_another_user_goes_through_sudo(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "become", tmp_path, ansible_become="yes", ansible_become_user="nobody")
-    plan = plan_of(host)
-    dest = tmp_path / "by-nobody"
-
-    async def scenario():
-        ssh = transport(plan)
-        ctx = context(plan)
-        results = [
-            await ssh.execute(host, RunAction(command="id -un"), ctx),
-            await ssh.execute(host, CopyAction(src="a", dest=str(dest), content="x", owner="root"), ctx),
-        ]
-        await ssh.close()
-        return results
-
-    run, copy = asyncio.run(scenario())
+    run, copy = run_actions(
+        host, RunAction(command="id -un"), CopyAction(src="a", dest=str(tmp_path / "by-nobody"), content="x", owner="root")
+    )
     if shutil.which("sudo"):
         assert (run.status, run.stdout) == ("changed", "nobody\n")
     else:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
+import io
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from orchc.backends.journal import SqliteJournal
 from orchc.backends.runner import RunOptions, RunResult, run_plan
 from orchc.backends.transport import TransportOptions
 from orchc.backends.transports import TransportSet
+from orchc.cli import main
 from orchc.plan import Plan, SecretRef, secret_marker
 from test_engine_plans import SPAN, make_plan
 
@@ -27,9 +29,17 @@ def run(plan: Plan, tmp_path: Path, force: bool = False, secrets: dict[str, str]
         journal.close()
 
 
-def orchc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orchc", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+def orchc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`orchc ARGS` in this process (its imports are slow to repeat), as if run from a shell in `cwd`."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        sys.argv = ["orchc", *args]
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(["orchc", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def counter_plan(tmp_path: Path, text: str, **kwargs) -> Plan:

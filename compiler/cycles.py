@@ -10,16 +10,33 @@ from orchc.compiler.expand import Edge
 from orchc.dsl.diagnostics import Diagnostics
 
 
+def _acyclic(edges: list[Edge]) -> bool:
+    """Kahn's algorithm on the task graph: True if every task can be ordered."""
+    waiting: dict[str, int] = {}
+    waiters: dict[str, list[str]] = {}
+    for edge in {(e.waiter, e.target) for e in edges}:
+        waiter, target = edge
+        waiting[waiter] = waiting.get(waiter, 0) + 1
+        waiting.setdefault(target, 0)
+        waiters.setdefault(target, []).append(waiter)
+    ready = [task for task, count in waiting.items() if count == 0]
+    ordered = 0
+    while ready:
+        task = ready.pop()
+        ordered += 1
+        for waiter in waiters.get(task, []):
+            waiting[waiter] -= 1
+            if waiting[waiter] == 0:
+                ready.append(waiter)
+    return ordered == len(waiting)
+
+
 def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics: Diagnostics) -> None:
-    tasks = nx.DiGraph()
+    if _acyclic(edges):
+        return
     by_pair: dict[tuple[str, str], Edge] = {}
     for edge in edges:
-        tasks.add_edge(edge.waiter, edge.target)
         by_pair.setdefault((edge.waiter, edge.target), edge)
-    try:
-        nx.find_cycle(tasks)
-    except nx.NetworkXNoCycle:
-        return
     graph = nx.DiGraph()
     task_of: dict[str, str] = {}
     for instance in instances:

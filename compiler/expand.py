@@ -321,7 +321,7 @@ class Expander:
             "fingerprint": fingerprint,
             "change_key": self._change_key(unit.decl, fingerprint),
             "skip": self._skip(unit.decl, slot, context),
-            "secrets": sorted(secret_names(canonical_json(actions))),
+            "secrets": _secrets(actions),
             "alternates": alternates,
         }
 
@@ -333,7 +333,7 @@ class Expander:
                 actions.append(self.lowerer.lower(action, context))
             except ActionError as exc:
                 self.error_once(exc.message, exc.span, exc.hint)
-        return actions, sha256(canonical_json({"actions": actions, **task_settings(decl)}))
+        return actions, fingerprint(actions, decl)
 
     def _skip(self, decl: TaskDecl | AnchorDecl, slot: Slot | None, context: dict[str, Any]) -> str | None:
         if not isinstance(decl, TaskDecl) or decl.when is None or decl.when.expr is None:
@@ -363,6 +363,16 @@ class Expander:
             else:
                 inputs[name.value] = self.variables.values[name.value]
         return sha256(canonical_json(inputs))
+
+
+def fingerprint(actions: list[dict[str, Any]], decl: TaskDecl | AnchorDecl) -> str:
+    """sha256 of what an instance does: its rendered actions and its task's settings (not its deps)."""
+    return sha256(canonical_json({"actions": actions, **task_settings(decl)}))
+
+
+def _secrets(actions: list[dict[str, Any]]) -> list[str]:
+    text = repr(actions)
+    return sorted(secret_names(text)) if "@@secret:" in text else []
 
 
 def task_settings(decl: TaskDecl | AnchorDecl) -> dict[str, Any]:

@@ -68,6 +68,7 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
         services = [s.value for s in decl.services if s.value in symbols.services]
         roles.append(Role(name=decl.name, hosts=hosts, services=services, tolerate=tolerate, tolerate_spec=spec))
 
+    listed = {name.value for decl in symbols.roles.values() for name in decl.services}
     slots: dict[str, list[Slot]] = {}
     for service in symbols.services.values():
         placed_by: dict[str, str] = {}  # host -> first role that places the service there
@@ -76,7 +77,7 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
                 for host in role.hosts:
                     placed_by.setdefault(host, role.name)
         slots[service.name] = [Slot(h, placed_by[h.name]) for h in inventory.hosts if h.name in placed_by]
-        if not any(service.name in (s.value for s in decl.services) for decl in symbols.roles.values()):
+        if service.name not in listed:
             diagnostics.warning(f"service '{service.name}' is on no role, so it runs nowhere", service.name_span,
                                 hint=f"add it to a role: `role NAME {{ services {service.name} }}`")
     return Placement(roles=roles, slots=slots)

@@ -84,6 +84,8 @@ def _shell_quote(value: Any) -> str:
     if isinstance(value, Raw):
         return str(value)
     text = "" if value is None else str(value)
+    if "@@" not in text:
+        return shlex.quote(text)
     pieces: list[str] = []
     position = 0
     for match in _MARKER.finditer(text):
@@ -107,6 +109,39 @@ def needs_rendering(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
+# Most strings only interpolate names (`{{ host.vars.root }}`): they are rendered
+# without compiling a Jinja template, with the same result. Anything else, and
+# any lookup that does not plainly succeed, goes through Jinja.
+_NAME_PATH = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
+Pieces = list["str | tuple[str, ...]"]
+
+
+def _name_pieces(text: str) -> Pieces | None:
+    """The text split into literals and name paths, or None if it holds anything else."""
+    if "{%" in text or "{#" in text:
+        return None
+    pieces: Pieces = []
+    position = 0
+    for match in _NAME_PATH.finditer(text):
+        pieces.append(text[position:match.start()])
+        pieces.append(tuple(match.group(1).split(".")))
+        position = match.end()
+    pieces.append(text[position:])
+    if any("{{" in piece for piece in pieces if isinstance(piece, str)):
+        return None
+    return pieces
+
+
+def _lookup(path: tuple[str, ...], context: dict[str, Any]) -> str | int | float | None:
+    """The value at a name path if every step is a plain dict key; None to let Jinja decide."""
+    value: Any = context
+    for key in path:
+        if type(value) is not dict or key not in value or hasattr(dict, key):
+            return None
+        value = value[key]
+    return value if type(value) in (str, int, float) else None
+
+
 @dataclass
 class Renderer:
     """Renders strings and evaluates `when` expressions; compiled templates are cached by source."""
@@ -118,15 +153,36 @@ class Renderer:
         }
         self._templates: dict[tuple[Mode, str], jinja2.Template] = {}
         self._expressions: dict[str, Callable[..., Any]] = {}
+        self._pieces: dict[str, Pieces | None] = {}
 
     def render(self, text: str, context: dict[str, Any], mode: Mode = "plain") -> str:
         if not needs_rendering(text):
             return text
+        if text not in self._pieces:
+            self._pieces[text] = _name_pieces(text)
+        pieces = self._pieces[text]
+        if pieces is not None:
+            rendered = self._render_names(pieces, context, mode)
+            if rendered is not None:
+                return rendered
         key = (mode, text)
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = self._compile(lambda: self._environments[mode].from_string(text))
         return self._call(lambda: template.render(context), context)
+
+    @staticmethod
+    def _render_names(pieces: Pieces, context: dict[str, Any], mode: Mode) -> str | None:
+        out: list[str] = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            value = _lookup(piece, context)
+            if value is None:
+                return None
+            out.append(_shell_quote(value) if mode == "run" else str(value))
+        return "".join(out)
 
     def evaluate(self, expression: str, context: dict[str, Any]) -> Any:
         compiled = self._expressions.get(expression)

@@ -295,12 +295,13 @@ def _valued_line(span: ast.Span, prefix: str, value: ast.Value | None, suffix: s
     return _Line(span, lambda printer, next_line: printer.valued(span, prefix, value, next_line, suffix))
 
 
+def _covering(names: list[ast.Name]) -> ast.Span:
+    first, last = names[0].span, names[-1].span
+    return ast.Span(first.file, first.line, first.column, last.end_line, last.end_column)
+
+
 def _names_line(keyword: str, names: list[ast.Name]) -> list[_Line]:
-    if not names:
-        return []
-    span = ast.Span(names[0].span.file, names[0].span.line, names[0].span.column,
-                    names[-1].span.end_line, names[-1].span.end_column)
-    return [_line(span, f"{keyword} {_names(names)}")]
+    return [_line(_covering(names), f"{keyword} {_names(names)}")] if names else []
 
 
 # --- declarations ----------------------------------------------------------------------
@@ -346,10 +347,13 @@ def _task_decl(printer: _Printer, task: ast.TaskDecl, next_line: int) -> None:
     if task.timeout is not None:
         lines.append(_line(task.timeout.span, f"timeout {task.timeout.text}"))
     if task.when is not None:
-        if task.when.expr is not None:
-            lines.append(_line(task.when.span, f"when {_string(task.when.expr)}"))
-        if task.when.changed:
-            lines.append(_line(task.when.span, f"when changed({_names(task.when.changed)})"))
+        when = task.when
+        both = when.expr is not None and bool(when.changed)  # two statements merged into one node
+        if when.expr is not None:
+            lines.append(_line(when.expr.span if both else when.span, f"when {_string(when.expr)}"))
+        if when.changed:
+            lines.append(_line(_covering(when.changed) if both else when.span,
+                               f"when changed({_names(when.changed)})"))
     if task.become:
         lines.append(_line(task.become_span or task.name_span, "become"))
     lines += [_action_line(action) for action in task.actions]

@@ -112,10 +112,16 @@ class _Explainer:
                                    "true, false, null, [lists] and { maps }")
         if self.expected == {"DURATION"}:
             return self.bad_number(str(token), span)
+        if str(token) == "import" and not self.blocks:
+            return Diagnostic("error", "'import' after a declaration", span,
+                              hint="move every import to the top of the file, before the declarations")
         if _is_word(token) and self.at_statement_start():
             return self.unknown_statement(str(token), span)
         after = f" after '{self.previous}'" if self.previous is not None and _is_word(self.previous) else ""
         hint = did_you_mean(str(token), self.keywords()) if _is_word(token) else None
+        if len(self.expected) == 1 and hint is None:
+            return Diagnostic("error", f"expected {self.expected_text()}{after}, got {shown}{self.where()}", span,
+                              hint=f"insert {self.expected_text()} before {shown}")
         return Diagnostic("error", f"unexpected {shown}{after}{self.where()}", span,
                           hint=hint or f"expected {self.expected_text()}")
 
@@ -139,10 +145,11 @@ class _Explainer:
         return Diagnostic("error", f"unknown statement '{word}'{where}", span, hint=hint)
 
     def bad_number(self, word: str, span: Span) -> Diagnostic:
-        if "DURATION" in self.expected:
+        if self.expected == {"DURATION"}:
             return Diagnostic("error", f"bad duration '{word}'", span, hint=_DURATION_HINT)
+        durations = ", or a duration such as 10m" if "DURATION" in self.expected else ""
         return Diagnostic("error", f"bad number '{word}'", span,
-                          hint="write an integer such as 3 or a decimal such as 1.5")
+                          hint=f"write an integer such as 3 or a decimal such as 1.5{durations}")
 
     # --- context
 
@@ -193,17 +200,17 @@ class _Explainer:
 
 
 def _accepted(exc: UnexpectedInput) -> set[str]:
-    """The terminals the parser accepts where it stopped.
+    """The terminals that would let the parser go on where it stopped.
 
-    Taken from the parse table: the lexer's own list also holds NAME, which
-    every lexer state matches (see `_NamesEverywhere` in the parser).
+    lark tries each one on a copy of the parser, without callbacks. Its own
+    `expected` lists are looser: the lexer's holds NAME, which every lexer state
+    matches (see `_NamesEverywhere` in the parser), and the parse table's holds
+    every lookahead that LALR merged into the state.
     """
-    state = exc.state
-    try:
-        actions = state.parse_conf.parse_table.states[state.position]
-    except AttributeError:
-        return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
-    return {symbol for symbol in actions if not symbol[0].islower()}  # rules are lowercase
+    interactive = getattr(exc, "interactive_parser", None)
+    if interactive is not None:
+        return set(interactive.accepts())
+    return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
 
 
 def _open_blocks(stack: list[Any]) -> list[_Block]:

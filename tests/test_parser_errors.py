@@ -1,0 +1,71 @@
+"""Syntax errors: each bad input gives a diagnostic with file:line:col, the line, a caret and a fix.
+
+The rendered diagnostics are syrupy snapshots (`pytest --snapshot-update` rewrites them).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
+from orchc.dsl.parser import parse_text
+
+BAD_INPUTS = {
+    "missing_brace_before_next_task": 'service web {\n  task install {\n    run "dnf install -y httpd"\n\n'
+                                      '  task start {\n    run "systemctl start httpd"\n  }\n}\n',
+    "missing_brace_at_end_of_file": 'service web {\n  task start {\n    run "systemctl start httpd"\n  }\n',
+    "unknown_statement_in_task": 'service web {\n  task start {\n    requries db\n  }\n}\n',
+    "unknown_declaration": 'servce web {\n}\n',
+    "unknown_statement_in_role": 'role web {\n  service nginx\n}\n',
+    "unterminated_string": 'service web {\n  task start {\n    run "systemctl start httpd\n  }\n}\n',
+    "unterminated_multiline_string": 'service web {\n  task start {\n    run """systemctl\n  }\n}\n',
+    "bad_duration_unit": 'service web {\n  task start {\n    timeout 10x\n  }\n}\n',
+    "duration_without_unit": 'service web {\n  task start {\n    retries 3 delay 5\n  }\n}\n',
+    "bad_number": 'type database {\n  port: int = 33o6\n}\n',
+    "semicolon": 'service web {\n  task start {\n    run "a";\n  }\n}\n',
+    "bad_character": 'service web {\n  task start @ {\n  }\n}\n',
+    "bare_word_as_value": 'service web {\n  task start {\n    ansible file { state = directory }\n  }\n}\n',
+    "missing_to_in_copy": 'service web {\n  task start {\n    copy "a" "/etc/a"\n  }\n}\n',
+    "misspelt_scope": 'service web {\n  task start {\n    requires db on rol controller\n  }\n}\n',
+    "unclosed_map": 'service web {\n  task start {\n    ansible file { path = "/x"\n  }\n}\n',
+    "unknown_escape": 'service web {\n  task start {\n    run "grep \\d+ file"\n  }\n}\n',
+    "statement_given_twice": 'service web {\n  task start {\n    timeout 1m\n    timeout 2m\n  }\n}\n',
+    "import_after_declarations": 'service web {\n}\nimport "other.orch"\n',
+}
+
+
+def rendered(name: str, text: str, tmp_path: Path) -> str:
+    (tmp_path / f"{name}.orch").write_text(text, encoding="utf-8")
+    with pytest.raises(DiagnosticError) as error:
+        parse_text(text, f"{name}.orch")
+    return render_all(error.value.diagnostics, SourceCache(tmp_path))
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_syntax_error_diagnostic(name: str, tmp_path: Path, snapshot) -> None:  # type: ignore[no-untyped-def]
+    assert rendered(name, BAD_INPUTS[name], tmp_path) == snapshot
+
+
+def test_every_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
+    for name, text in BAD_INPUTS.items():
+        first_line = rendered(name, text, tmp_path).splitlines()[0]
+        assert first_line.startswith(f"{name}.orch:") and ": error: " in first_line, first_line
+
+
+def test_orchc_fmt_on_broken_files_exits_1_with_every_diagnostic(tmp_path: Path) -> None:
+    """A real `orchc` process: status 1, every file's diagnostics, no traceback; good files are still formatted."""
+    (tmp_path / "a.orch").write_text("service a {\n", encoding="utf-8")
+    (tmp_path / "b.orch").write_text("servce b {}\n", encoding="utf-8")
+    (tmp_path / "c.orch").write_text("service   c {}\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "orchc", "fmt", "."], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "a.orch:1:12: error: expected '}' to close service 'a' (opened at 1:1)" in done.stderr
+    assert "b.orch:1:1: error: unknown statement 'servce' at the top level" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "reformatted c.orch" in done.stdout
+    assert (tmp_path / "c.orch").read_text(encoding="utf-8") == "service c {}\n"

@@ -25,7 +25,7 @@ from orchc.migrate.heat_emit import OrchService, emit_tree, playbook_yaml
 from orchc.migrate.heat_intrinsics import Library, Stack
 from orchc.migrate.heat_registry import RoleSpec
 from orchc.migrate.heat_units import LIFECYCLE_SECTIONS, ServiceData, service_units
-from orchc.migrate.heat_yaml import input_error
+from orchc.migrate.heat_yaml import input_error, relative_name
 from orchc.migrate.report import Migration, Report
 
 UNDERCLOUD_ROLE = "undercloud"
@@ -47,8 +47,8 @@ def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files
             raise input_error(f"no such file or folder: {path}", str(path), 1, 1,
                               "give tripleo-heat-templates service templates, a folder of them, or the THT root")
     notify = _Notifier(report)
-    roles = registry.load_roles(roles_data) if roles_data else []
     root = registry.find_tht_root([*inputs, *([roles_data] if roles_data else [])])
+    roles = registry.load_roles(roles_data, relative_name(roles_data, root)) if roles_data else []
     context = registry.jinja_context(root, roles)
     environment = registry.merge(([registry.load_registry(root, context)] if root else [])
                                  + [registry.load_environment(p) for p in param_files or []])

@@ -22,7 +22,7 @@ import yaml
 
 from orchc.migrate.emit import comment, ident, string, value
 from orchc.migrate.heat_intrinsics import Unresolved
-from orchc.migrate.heat_steps import Phase, Unit
+from orchc.migrate.heat_steps import POST_DEPLOY_STEP, Phase, Unit
 
 PLAYBOOKS = "playbooks"
 
@@ -98,7 +98,7 @@ def _anchor_chain(services: list[OrchService]) -> list[tuple[str, Phase | None]]
     for position, phase in enumerate(phases):
         chain.append((phase.name, phase))
         following = phases[position + 1] if position + 1 < len(phases) else None
-        if following is None or following.step != phase.step:
+        if (following is None or following.step != phase.step) and phase.step != POST_DEPLOY_STEP:
             chain.append((f"step{phase.step}", None))
     return chain
 

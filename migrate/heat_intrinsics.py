@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from orchc.migrate.heat_yaml import load_jinja_yaml, load_yaml, where
+from orchc.migrate.heat_yaml import load_jinja_yaml, load_yaml, relative_name, where
 
 # Parameters the parent stack computes at deploy time (VIPs, CIDRs): never taken from a child's default.
 RUNTIME_PARAMETERS = frozenset({"EndpointMap", "ServiceData"})
@@ -93,25 +93,20 @@ class Library:
         self._templates: dict[Path, Any] = {}
 
     def source_name(self, path: Path) -> str:
-        if self.root is not None:
-            try:
-                return str(path.resolve().relative_to(self.root.resolve()))
-            except ValueError:
-                pass
-        return str(path)
+        return relative_name(path, self.root)
 
     def template(self, path: Path) -> Any:
         path = path.resolve()
         if path not in self._templates:
-            jinja_path = path.with_name(path.name.removesuffix(".yaml") + ".j2.yaml")
-            if not path.exists() and jinja_path.exists():
+            jinja_path = path if path.name.endswith(".j2.yaml") else path.with_name(path.stem + ".j2.yaml")
+            if jinja_path == path or (not path.exists() and jinja_path.exists()):
                 self._templates[path] = load_jinja_yaml(jinja_path, self.jinja_context, self.source_name(jinja_path))
             else:
                 self._templates[path] = load_yaml(path, self.source_name(path))
         return self._templates[path]
 
     def exists(self, path: Path) -> bool:
-        return path.exists() or path.with_name(path.name.removesuffix(".yaml") + ".j2.yaml").exists()
+        return path.exists() or path.with_name(path.stem + ".j2.yaml").exists()
 
 
 class Stack:
@@ -404,10 +399,16 @@ def _list_concat_unique(stack: Stack, args: Any, at: str) -> list[Any]:
 
 
 def _list_join(stack: Stack, args: Any, at: str) -> str:
-    args = stack.evaluate(args)
-    delimiter, *lists = args
-    items = [v for items in lists for v in _known(items, "the list to join") or []]
-    return str(delimiter).join(text(v) for v in items)
+    """Join lists; a list known only at deploy time is joined there, by Ansible's `join` filter."""
+    delimiter, *lists = stack.evaluate(args)
+    delimiter = str(delimiter)
+    pieces = []
+    for items in lists:
+        if isinstance(items, Unresolved):
+            pieces.append("{{ " + items.expression() + " | join(" + json.dumps(delimiter) + ") }}")
+        elif items:
+            pieces.append(delimiter.join(text(v) for v in items))
+    return delimiter.join(pieces)
 
 
 def _str_replace(stack: Stack, args: Any, at: str) -> str:

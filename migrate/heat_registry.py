@@ -49,8 +49,9 @@ def find_tht_root(paths: list[Path]) -> Path | None:
     return None
 
 
-def load_roles(path: Path) -> list[RoleSpec]:
-    data = load_yaml(path)
+def load_roles(path: Path, source: str) -> list[RoleSpec]:
+    """roles_data.yaml; `source` is the name reports use for it."""
+    data = load_yaml(path, source)
     if not isinstance(data, list):
         raise input_error("roles_data must be a list of roles", str(path), 1, 1,
                           "pass TripleO's roles_data.yaml (a list of `- name: Controller ...` entries)")
@@ -67,7 +68,7 @@ def load_roles(path: Path) -> list[RoleSpec]:
         roles.append(RoleSpec(name=entry["name"], services=[str(s) for s in services],
                               parameters=dict(entry.get("RoleParametersDefault") or {}),
                               update_serial=serial if isinstance(serial, int) else None,
-                              source=where(entry, str(path)), raw=dict(entry)))
+                              source=where(entry, source), raw=dict(entry)))
     return roles
 
 

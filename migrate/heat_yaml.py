@@ -37,6 +37,16 @@ class LocatedList(list):
         return f"{self.source}:{self.line}"
 
 
+def relative_name(path: Path, root: Path | None) -> str:
+    """How reports name a file: relative to the templates' root when it is inside it."""
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
 def where(node: Any, fallback: str) -> str:
     """The `file:line` a loaded map or list came from, else `fallback`."""
     return node.where if isinstance(node, (LocatedDict, LocatedList)) else fallback

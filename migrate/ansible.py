@@ -67,6 +67,7 @@ class PlaybookConverter:
         self.services: dict[str, list[Unit]] = {}  # service name -> units in order
         self.service_of: dict[tuple[int, str], str] = {}
         self.task_names: dict[str, set[str]] = {}
+        self.set_earlier: dict[str, str] = {}  # variables set at run time by earlier segments -> where
         self._extra_copies: dict[str, Path] = {}  # playbook-level files read by native copies
 
     def run(self) -> Migration:
@@ -140,25 +141,31 @@ class PlaybookConverter:
 
     def _group(self, tasks: list[Task], play: Play) -> list[Unit]:
         """Consecutive tasks of one service that hand run-time variables to each other become one unit."""
-        units = [Unit([t], t.group) for t in tasks]
+        joined = [False] * len(tasks)  # joined[i]: task i runs in the same unit as task i - 1
         producers: dict[str, int] = {}
         for position, task in enumerate(tasks):
-            for name in uses(task):
-                if name in producers:
-                    start = producers[name]
-                    if all(t.group == task.group for t in tasks[start:position + 1]):
-                        _merge(units, start, position)
-                    else:
-                        self.report.add("unsupported", task.source, f"uses `{name}`, set at run time by "
-                                        f"{tasks[start].source}",
-                                        "the two tasks run in different orchc tasks, so the value is not there; "
-                                        "move them into one role or set the variable in the inventory")
+            for name in sorted(uses(task) - defines(task)):  # `until: result.rc == 0` reads its own result
+                start = producers.get(name)
+                if start is not None and all(t.group == task.group for t in tasks[start:position + 1]):
+                    joined[start + 1:position + 1] = [True] * (position - start)
+                elif start is not None or name in self.set_earlier:
+                    producer = tasks[start].source if start is not None else self.set_earlier[name]
+                    self.report.add("unsupported", task.source, f"uses `{name}`, set at run time by {producer}",
+                                    "the two tasks run in different orchc tasks, so the value is not there; "
+                                    "move them into one role or set the variable in the inventory")
             for name in defines(task):
                 producers[name] = position
             if defines_unknown(task):
                 self.report.add("approximated", task.source, f"{task.module} may set variables",
                                 "names not known before it runs; later tasks that read them run separately")
-        return [u for u in units if u.tasks]
+        self.set_earlier.update({name: tasks[position].source for name, position in producers.items()})
+        units: list[Unit] = []
+        for task, join in zip(tasks, joined):
+            if join:
+                units[-1].tasks.append(task)
+            else:
+                units.append(Unit([task], task.group))
+        return units
 
     def _actions(self, unit: Unit, play: Play, writer: PlaybookWriter) -> None:
         task = unit.tasks[0]
@@ -331,9 +338,9 @@ class PlaybookConverter:
         return copies
 
     def _figures(self, chain: list[tuple[int, Unit]]) -> None:
-        counts = self.report.counts()
         self.report.figures["orchc tasks"] = len(chain)
-        self.report.figures["edges from textual order only"] = f"{counts['ordering']} of {max(len(chain) - 1, 0)}"
+        self.report.figures["ordering edges"] = max(len(chain) - 1, 0)
+        self.report.figures["ordering edges from textual order only"] = self.report.counts()["ordering"]
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -343,15 +350,6 @@ def _list(value: object) -> list[object]:
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
-
-
-def _merge(units: list[Unit], start: int, end: int) -> None:
-    """Move the tasks of units start..end into the first non-empty of them."""
-    target = next(u for u in units[start:end + 1] if u.tasks)
-    for unit in units[start:end + 1]:
-        if unit is not target:
-            target.tasks += unit.tasks
-            unit.tasks = []
 
 
 def _describe(unit: Unit) -> str:

@@ -28,7 +28,8 @@ from orchc.migrate.ansible_yaml import Mapping, Sequence, load_yaml
 
 TASK_KEYWORDS = frozenset(AnsibleTask.fattributes) | {"args", "action", "local_action", "listen", "with_first_found"}
 BLOCK_KEYWORDS = frozenset(Block.fattributes)
-PLAY_KEYWORDS = frozenset(AnsiblePlay.fattributes) | {"import_playbook", "ansible.builtin.import_playbook", "vars_prompt"}
+PLAY_KEYWORDS = frozenset(AnsiblePlay.fattributes) | {"import_playbook", "ansible.builtin.import_playbook", "vars_prompt",
+                                                       "user"}  # `user`: the old spelling of remote_user
 ROLE_ENTRY_KEYWORDS = frozenset(Block.fattributes) - {"block", "rescue", "always", "name"}
 FREE_FORM_MODULES = frozenset({"command", "shell", "raw", "script", "win_command", "win_shell", "include_tasks",
                                "import_tasks", "include", "include_vars", "meta", "set_fact", "add_host", "group_by"})
@@ -182,7 +183,7 @@ class PlaybookLoader:
         plays = self._playbook(target, depth + 1, entry.where())
         for play in plays:
             if "vars" in entry:
-                play.data.setdefault("vars", Mapping()).update(entry["vars"])
+                play.data["vars"] = {**vars_dict(play.data.get("vars")), **vars_dict(entry["vars"])}
             if "tags" in entry:
                 play.data["tags"] = _as_list(play.data.get("tags")) + _as_list(entry["tags"])
         return plays
@@ -251,7 +252,7 @@ class PlaybookLoader:
             return
         keywords = {k: v for k, v in entry.items() if k in ROLE_ENTRY_KEYWORDS and k != "vars"}
         params = {k: v for k, v in entry.items() if k not in ROLE_ENTRY_KEYWORDS and k not in ("role", "name")}
-        params.update(entry.get("vars") or {})
+        params.update(vars_dict(entry.get("vars")))
         if "become" in play_data:
             keywords.setdefault("become", play_data["become"])
         for task in self._apply_role(name, path.parent, where, keywords, params, None, play, depth=0,
@@ -373,7 +374,7 @@ class PlaybookLoader:
             return [task]
         near = (task.role.path.parent if task.role else play.playbook_dir)
         keywords = {k: v for k, v in entry.items() if k in ROLE_ENTRY_KEYWORDS and k not in ("name", "vars")}
-        params = dict(entry.get("vars") or {})
+        params = vars_dict(entry.get("vars"))
         tasks_from = str(task.args.get("tasks_from", "main"))
         if task.module == "include_role":
             self.note("approximated", task.source, f"include_role '{name}' expanded statically",
@@ -397,6 +398,13 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def vars_dict(value: Any) -> dict[str, Any]:
+    """`vars:` as a mapping (Ansible also accepts a list of mappings)."""
+    if isinstance(value, list):
+        return {k: v for item in value if isinstance(item, dict) for k, v in item.items()}
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def merge_inherited(child: Mapping | dict[str, Any], parent: dict[str, Any]) -> Mapping:
     """`child` with a parent's (block, include, role) keywords, as Ansible applies them."""
     merged = Mapping(child)
@@ -408,7 +416,7 @@ def merge_inherited(child: Mapping | dict[str, Any], parent: dict[str, Any]) -> 
         elif key == "tags":
             merged["tags"] = list(dict.fromkeys(_as_list(value) + _as_list(child.get("tags"))))
         elif key == "vars":
-            merged["vars"] = {**value, **(child.get("vars") or {})}
+            merged["vars"] = {**vars_dict(value), **vars_dict(child.get("vars"))}
         elif key not in child:
             merged[key] = value
     return merged

@@ -58,6 +58,7 @@ def parse_files(paths: Iterable[Path]) -> tuple[list[ast.Module], list[Diagnosti
 # --- the lark parser, built once per process -------------------------------------------
 
 _LOCK = threading.Lock()
+_MAX_SYNTAX_ERRORS = 20
 _PARSER: _Parser | None = None
 
 
@@ -93,14 +94,31 @@ class _Parser:
         )
 
     def parse(self, text: str, file: str) -> ast.Module:
-        self.builder.start_file(file)
-        try:
-            module: ast.Module = self.lark.parse(text)
-        except UnexpectedInput as exc:
-            self.builder.diagnostics.items.append(syntax_error(exc, text, file, self.lark))
+        """Parse; on a syntax error that leaves the rest readable, blank it out and go on."""
+        syntax_errors: list[Diagnostic] = []
+        while True:
+            self.builder.start_file(file)
+            try:
+                module: ast.Module = self.lark.parse(text)
+                break
+            except UnexpectedInput as exc:
+                problem = syntax_error(exc, text, file, self.lark)
+                syntax_errors.append(problem.diagnostic)
+                if problem.skip is None or len(syntax_errors) == _MAX_SYNTAX_ERRORS:
+                    break
+                start, end = problem.skip
+                text = text[:start] + " " * (end - start) + text[end:]
+        if syntax_errors:  # with what the builder found before the last stop, in file order
+            found = self.builder.diagnostics.items + syntax_errors
+            raise DiagnosticError(sorted(found, key=_position))
         self.builder.diagnostics.raise_if_errors()
         module.comments = self.builder.comments
         return module
+
+
+def _position(diagnostic: Diagnostic) -> tuple[int, int]:
+    span = diagnostic.span
+    return (span.line, span.column) if span else (0, 0)
 
 
 def _parser() -> _Parser:

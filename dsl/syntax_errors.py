@@ -5,6 +5,10 @@ accepted; the parser's value stack still holds the tokens of every block that
 is open at that point. From these we name the block ("task 'start', opened at
 12:3"), recognise the usual mistakes (a missing '}', a misspelt statement, an
 unterminated string, a bad duration) and otherwise list what was expected.
+
+Some mistakes leave the rest of the file readable: a misspelt statement that
+fits on its line, or a stray ';'. For those the problem also says which text
+to blank out so that the parser can try again and report the next mistake.
 """
 
 from __future__ import annotations
@@ -52,13 +56,21 @@ class _Block:
         return f"{self.description} (opened at {self.opened.line}:{self.opened.column})"
 
 
-def syntax_error(exc: UnexpectedInput, text: str, file: str, lark: Lark) -> Diagnostic:
+@dataclass
+class SyntaxProblem:
+    diagnostic: Diagnostic
+    skip: tuple[int, int] | None  # text offsets to blank out before parsing again; None: stop here
+
+
+def syntax_error(exc: UnexpectedInput, text: str, file: str, lark: Lark) -> SyntaxProblem:
     explain = _Explainer(exc, text, file, lark)
     if isinstance(exc, UnexpectedToken):
-        return explain.unexpected_token(exc.token)
-    if isinstance(exc, UnexpectedCharacters):
-        return explain.unexpected_characters(exc.pos_in_stream)
-    return Diagnostic("error", "syntax error", explain.point(exc.line, exc.column))
+        diagnostic = explain.unexpected_token(exc.token)
+    elif isinstance(exc, UnexpectedCharacters):
+        diagnostic = explain.unexpected_characters(exc.pos_in_stream)
+    else:
+        diagnostic = Diagnostic("error", "syntax error", explain.point(exc.line, exc.column))
+    return SyntaxProblem(diagnostic, explain.skip)
 
 
 class _Explainer:
@@ -70,6 +82,7 @@ class _Explainer:
         stack: list[Any] = list(getattr(exc.state, "value_stack", None) or [])
         self.blocks = _open_blocks(stack)
         self.previous = stack[-1] if stack and isinstance(stack[-1], Token) else None
+        self.skip: tuple[int, int] | None = None
 
     # --- the two kinds of lark errors
 
@@ -90,6 +103,8 @@ class _Explainer:
             word = _NUMBER_WORD.match(rest).group(0)  # type: ignore[union-attr]
             return self.bad_number(word, self.point(line, column, len(word)))
         char = rest[:1] or "end of file"
+        if char == ";":
+            self.skip = (pos, pos + 1)
         hint = ("statements need no separator: remove it" if char == ";"
                 else f"expected {self.expected_text()}")
         return Diagnostic("error", f"unexpected character '{char}'{self.where()}",
@@ -116,6 +131,7 @@ class _Explainer:
             return Diagnostic("error", "'import' after a declaration", span,
                               hint="move every import to the top of the file, before the declarations")
         if _is_word(token) and self.at_statement_start():
+            self.skip_rest_of_statement(token)
             return self.unknown_statement(str(token), span)
         after = f" after '{self.previous}'" if self.previous is not None and _is_word(self.previous) else ""
         hint = did_you_mean(str(token), self.keywords()) if _is_word(token) else None
@@ -137,6 +153,14 @@ class _Explainer:
             return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", end,
                               hint=f"the file ends inside {block.description}: add '{block.closing}'")
         return Diagnostic("error", "unexpected end of file", end, hint=f"expected {self.expected_text()}")
+
+    def skip_rest_of_statement(self, token: Token) -> None:
+        """Blank the unknown statement to the end of its line, if that leaves the braces balanced."""
+        line_end = self.text.find("\n", token.start_pos)
+        end = len(self.text) if line_end < 0 else line_end
+        rest = self.text[token.start_pos:end]
+        if '"' not in rest and rest.count("{") == rest.count("}") and rest.count("[") == rest.count("]"):
+            self.skip = (token.start_pos, end)
 
     def unknown_statement(self, word: str, span: Span) -> Diagnostic:
         block = self.enclosing_declaration()

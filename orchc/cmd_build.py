@@ -96,8 +96,9 @@ def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, or a folder: ev
     for file in outcome.changed:
         typer.echo(f"{'would reformat' if check else 'reformatted'} {file}")
     changed, unchanged = _plural(len(outcome.changed), "file"), _plural(len(outcome.unchanged), "file")
-    if not (outcome.changed or outcome.unchanged or outcome.diagnostics):
-        typer.echo(f"no .orch files in {path}")
+    if not (outcome.changed or outcome.unchanged):
+        if not outcome.diagnostics:
+            typer.echo(f"no .orch files in {path}")
     elif check:
         typer.echo(f"{changed} would be reformatted, {unchanged} already formatted")
     else:

@@ -69,3 +69,23 @@ def test_orchc_fmt_on_broken_files_exits_1_with_every_diagnostic(tmp_path: Path)
     assert "Traceback" not in done.stderr
     assert "reformatted c.orch" in done.stdout
     assert (tmp_path / "c.orch").read_text(encoding="utf-8") == "service c {}\n"
+
+
+def test_several_misspelt_statements_are_reported_in_one_run(tmp_path: Path) -> None:
+    text = ('service web {\n  task a {\n    requries db\n    run "x";\n    tmeout 10m\n  }\n'
+            '  task b {\n    provdes x { a = 1 }\n    run "y"\n    timeout 1m\n    timeout 2m\n  }\n}\n')
+    with pytest.raises(DiagnosticError) as error:
+        parse_text(text, "multi.orch")
+    assert [(d.span.line, d.message) for d in error.value.diagnostics] == [
+        (3, "unknown statement 'requries' in task 'a'"),
+        (4, "unexpected character ';' in task 'a'"),
+        (5, "unknown statement 'tmeout' in task 'a'"),
+        (8, "unknown statement 'provdes' in task 'b'"),
+        (11, "'timeout' is given twice"),
+    ]
+
+
+def test_a_misspelt_block_stops_at_the_first_error() -> None:
+    with pytest.raises(DiagnosticError) as error:
+        parse_text('service web {\n  tsk a {\n    run "x"\n  }\n}\n', "t.orch")
+    assert [d.message for d in error.value.diagnostics] == ["unknown statement 'tsk' in service 'web'"]

@@ -165,6 +165,8 @@ class AnsibleTransport(Transport):
             options += ["-e", f"@{data_dir / 'secrets.yml'}"]
         if batch.key[2]:
             options.append("--check")
+        if ctx.become:
+            options.append("--become")
         return WorkerRequest(
             private_data_dir=str(data_dir),
             playbook=str(playbook),

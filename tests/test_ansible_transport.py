@@ -136,25 +136,29 @@ def test_a_failure_in_a_batch_belongs_to_its_host_only(tmp_path: Path, project: 
     assert "web2 is marked bad" not in by_host["web1"].stdout
 
 
-def test_calls_of_different_tasks_or_vars_are_not_mixed(tmp_path: Path, project: Path) -> None:
-    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
+def test_late_arrivals_within_the_window_join_and_other_tasks_get_their_own_call(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b", "c"]))
     transport = AnsibleTransport(plan, TransportOptions(work_dir=tmp_path / "work"))
-    a, b = plan.hosts
+    a, b, c = plan.hosts
+    one = PlaybookAction(path="legacy/site.yml", vars={"greeting": "one"})
+    two = PlaybookAction(path="legacy/site.yml", vars={"greeting": "two"})
+
+    def ctx(host: Host, task_id: str) -> ActionContext:
+        return ActionContext(plan=plan, instance_id=f"{task_id}@{host.name}", task_id=task_id, secrets={})
+
+    async def late(host: Host) -> ActionResult:
+        await asyncio.sleep(transport.batch_window / 2)
+        return await transport.execute(host, one, ctx(host, "x.one"))
 
     async def main() -> list[ActionResult]:
-        def ctx(host: Host, task_id: str) -> ActionContext:
-            return ActionContext(plan=plan, instance_id=f"{task_id}@{host.name}", task_id=task_id, secrets={})
-
         return list(await asyncio.gather(
-            transport.execute(a, PlaybookAction(path="legacy/site.yml", vars={"greeting": "one"}), ctx(a, "x.one")),
-            transport.execute(b, PlaybookAction(path="legacy/site.yml", vars={"greeting": "two"}), ctx(b, "x.two")),
-        ))
+            transport.execute(a, one, ctx(a, "x.one")), late(c), transport.execute(b, two, ctx(b, "x.two"))))
 
     results = asyncio.run(main())
     assert transport.calls == 2
-    assert [r.status for r in results] == ["changed", "changed"]
-    assert (Path(a.vars["root"]) / "greeting.txt").read_text() == "one from a\n"
-    assert (Path(b.vars["root"]) / "greeting.txt").read_text() == "two from b\n"
+    assert [r.status for r in results] == ["changed"] * 3
+    for host, word in ((a, "one"), (b, "two"), (c, "one")):
+        assert (Path(host.vars["root"]) / "greeting.txt").read_text() == f"{word} from {host.name}\n"
 
 
 def test_a_module_action_keeps_its_arguments_structured(tmp_path: Path, project: Path) -> None:

@@ -54,9 +54,9 @@ def compile_project(inputs: list[Path], inventory: Path,
     diagnostics.raise_if_errors()
     hosts = load_inventory(inventory)
     values = resolve_variables(symbols, variables or {}, diagnostics)
+    diagnostics.raise_if_errors()  # templates would only repeat that a variable has no value
     providers = collect_providers(symbols, diagnostics)
     placement = place(symbols, hosts, diagnostics)
-    diagnostics.raise_if_errors()
     renderer = Renderer()
     expansion = Expander(symbols, hosts, placement, values, providers, renderer,
                          ActionLowerer(renderer, root), diagnostics).run()

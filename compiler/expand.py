@@ -21,7 +21,7 @@ from orchc.compiler.inventory import Inventory
 from orchc.compiler.placement import Placement, Slot
 from orchc.compiler.render import ProviderList, RenderError, Renderer
 from orchc.compiler.symbols import Symbols
-from orchc.compiler.values import CoercionError, coerce, literal
+from orchc.compiler.values import CoercionError, article, coerce, literal
 from orchc.compiler.variables import Variables
 from orchc.dsl.ast import AnchorDecl, Name, Requirement, Span, TaskDecl
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
@@ -114,6 +114,9 @@ class Expander:
         for edge in self.edges:
             if edge.ordering:
                 self.waits.setdefault(edge.waiter, []).append(edge)
+        if self.diagnostics.errors:
+            # Rendering against names or capabilities already reported as wrong would only repeat them.
+            return Expansion(list(self.units.values()), [], self.edges)
         self._provide()
         instances = [self._instance(unit, slot) for unit in self.units.values() for slot in unit.running_slots]
         return Expansion(list(self.units.values()), instances, self.edges)
@@ -208,18 +211,20 @@ class Expander:
         for assign in provider.provision.fields:
             try:
                 value = self.lowerer.value(assign.value, context)
-                if assign.name in declared:
-                    value = coerce(value, declared[assign.name].type.name)
             except ActionError as exc:
                 self.error_once(exc.message, exc.span, exc.hint)
                 continue
-            except CoercionError as exc:
-                type_name = declared[assign.name].type.name
-                self.error_once(f"field '{assign.name}' of capability '{provider.provision.name}' must be "
-                                f"a {type_name}: {exc}", assign.span,
-                                hint=f"give a value that reads as a {type_name}",
-                                notes=[(f"'{assign.name}' is declared here", declared[assign.name].span)])
-                continue
+            decl = declared.get(assign.name)
+            if decl is not None:
+                try:
+                    value = coerce(value, decl.type.name)
+                except CoercionError:
+                    where = f" on host '{context['host']['name']}'" if "host" in context else ""
+                    self.error_once(f"field '{assign.name}' of capability '{provider.provision.name}' must be "
+                                    f"{article(decl.type.name)}", assign.span,
+                                    hint=f"it renders as {value!r}{where}",
+                                    notes=[(f"'{assign.name}' is declared here", decl.span)])
+                    continue
             values[assign.name] = value
         for name, decl in declared.items():
             if name not in values and decl.default is not None:
@@ -253,9 +258,9 @@ class Expander:
             if not here:
                 self.error_once(
                     f"'{unit.id}' requires '{name}' on the same host, but '{provider.task_id}' does not run "
-                    f"on host '{slot.host.name}'", requirement.span,
-                    hint=f"place '{self.units[provider.task_id].service}' on the roles of '{unit.service}', "
-                         "or use another scope",
+                    f"on every host of '{unit.id}'", requirement.span,
+                    hint=f"host '{slot.host.name}' has none: place '{self.units[provider.task_id].service}' on the "
+                         f"roles of '{unit.service}', or use another scope",
                     notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
                 return None
             return here, False

@@ -27,6 +27,11 @@ def literal(value: Value) -> Any:
     raise TypeError(f"not a value: {value!r}")
 
 
+def article(type_name: str) -> str:
+    """"an int", "a str"."""
+    return f"{'an' if type_name[0] in 'aeiou' else 'a'} {type_name}"
+
+
 class CoercionError(ValueError):
     pass
 

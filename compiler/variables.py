@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from orchc.compiler.symbols import Symbols
-from orchc.compiler.values import CoercionError, coerce, literal
+from orchc.compiler.values import CoercionError, article, coerce, literal
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
 from orchc.plan import secret_marker
 
@@ -40,13 +40,13 @@ def resolve_variables(symbols: Symbols, supplied: Mapping[str, Any], diagnostics
             try:
                 result.values[name] = coerce(supplied[name], type_name)
             except CoercionError as exc:
-                diagnostics.error(f"value supplied for variable '{name}' is not a {type_name}: {exc}", decl.span,
+                diagnostics.error(f"value supplied for variable '{name}' is not {article(type_name)}: {exc}", decl.span,
                                   hint=f"pass -e {name}=VALUE with a {type_name} value")
         elif decl.default is not None:
             try:
                 result.values[name] = coerce(literal(decl.default), type_name)
             except CoercionError as exc:
-                diagnostics.error(f"default of variable '{name}' is not a {type_name}: {exc}", decl.default.span,
+                diagnostics.error(f"default of variable '{name}' is not {article(type_name)}: {exc}", decl.default.span,
                                   hint=f"write a {type_name} value, or change the declared type")
         else:
             diagnostics.error(f"variable '{name}' has no value", decl.span,

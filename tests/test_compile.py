@@ -1,0 +1,302 @@
+"""The compiler's semantics: placement, edges, capabilities, rendering, secrets, variables."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from compile_helpers import compile_errors, compile_text
+from orchc.plan import Instance, Plan, secret_marker
+
+TWO_TIER = """
+type database { host: str  port: int = 5432 }
+role db { services postgres }
+role web { services app }
+
+service postgres {
+  task install { run "install postgres" }
+  task start {
+    after install
+    run "start postgres"
+    provides database: database { host = "{{ host.address }}" }
+  }
+}
+"""
+
+
+def instances(plan: Plan) -> dict[str, Instance]:
+    return {i.id: i for i in plan.instances}
+
+
+def test_placement_instances_and_after_edges(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, TWO_TIER + 'service app { task run_it { run "x" } }').plan
+    by_id = instances(plan)
+    assert [i.id for i in plan.instances] == [
+        "postgres.install@d1", "postgres.install@d2", "postgres.start@d1", "postgres.start@d2",
+        "app.run_it@w1", "app.run_it@w2", "app.run_it@w3"]
+    assert by_id["postgres.start@d2"].deps == ["postgres.install@d2"]
+    assert [h.name for h in plan.hosts] == ["w1", "w2", "w3", "d1", "d2"]
+
+
+def test_before_and_once(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, """
+role web { services app }
+service app {
+  task install { before configure  run "install" }
+  task configure { run "configure" }
+  task migrate once { after configure  run "migrate on {{ host.name }}" }
+  task start { after migrate  run "start" }
+}
+""").plan
+    by_id = instances(plan)
+    assert by_id["app.configure@w2"].deps == ["app.install@w2"]
+    assert "app.migrate@w2" not in by_id
+    migrate = by_id["app.migrate@w1"]
+    assert migrate.deps == ["app.configure@w1"]
+    assert [(p.host, p.actions[0].command) for p in migrate.alternates] == [
+        ("w2", "migrate on w2"), ("w3", "migrate on w3")]
+    assert by_id["app.start@w3"].deps == ["app.migrate@w1"]
+
+
+def test_requires_scopes_and_capability_values(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, TWO_TIER + """
+role both { services postgres_client }
+service app {
+  task all { requires database: database  run "hosts {{ database | map(attribute='host') | join(',') }}" }
+  task one { requires database on any  run "one {{ database.host }}:{{ database.port }}" }
+  task in_role { requires database on role db  run "role" }
+}
+service postgres_client {
+  task check { requires database on same host  run "check {{ database.host }}" }
+}
+""", inventory="""
+all:
+  children:
+    web: {hosts: {w1: {}, w2: {}}}
+    db: {hosts: {d1: {}, d2: {}}}
+    both: {hosts: {d2: {}}}
+""").plan
+    by_id = instances(plan)
+    assert by_id["app.all@w1"].deps == ["postgres.start@d1", "postgres.start@d2"]
+    assert by_id["app.all@w1"].actions[0].command == "hosts d1,d2"
+    assert by_id["app.one@w1"].deps == [] and by_id["app.one@w1"].any_of == [["postgres.start@d1", "postgres.start@d2"]]
+    assert by_id["app.one@w1"].actions[0].command == "one d1:5432"
+    assert by_id["app.in_role@w2"].deps == ["postgres.start@d1", "postgres.start@d2"]
+    assert by_id["postgres_client.check@d2"].deps == ["postgres.start@d2"]
+    assert by_id["postgres_client.check@d2"].actions[0].command == "check d2"
+
+
+def test_field_used_on_a_list_of_providers(tmp_path: Path) -> None:
+    errors = compile_errors(tmp_path, TWO_TIER + """
+service app { task t { requires database  run "connect {{ database.host }}" } }
+""")
+    assert errors == ["capability 'database' binds 2 providers here, so it is a list: 'database.host' has no meaning"]
+
+
+def test_same_host_without_provider_there(tmp_path: Path) -> None:
+    errors = compile_errors(tmp_path, TWO_TIER + """
+service app { task t { requires database on same host  run "x" } }
+""")
+    assert errors == [
+        "'app.t' requires 'database' on the same host, but 'postgres.start' does not run on every host of 'app.t'"]
+
+
+def test_provided_field_values_are_type_checked_after_rendering(tmp_path: Path) -> None:
+    errors = compile_errors(tmp_path, """
+type endpoint { port: int }
+role web { services app }
+service app { task t { run "x"  provides api: endpoint { port = "{{ host.name }}" } } }
+""")
+    assert errors == ["field 'port' of capability 'api' must be an int"]
+
+
+def test_run_strings_are_shell_quoted_unless_raw(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, """
+var message: str = "it's a 'test'; rm -rf /"
+var flags: str = "-a -b"
+role db { services app }
+service app { task t { run "echo {{ message }} {{ flags | raw }} {{ host.vars.root }}" } }
+""", inventory="all:\n  hosts:\n    d1: {root: /tmp/a b}\n  children:\n    db: {hosts: {d1: {}}}\n").plan
+    assert plan.instances[0].actions[0].command == (
+        "echo 'it'\"'\"'s a '\"'\"'test'\"'\"'; rm -rf /' -a -b '/tmp/a b'")
+
+
+def test_secrets_are_markers_never_values(tmp_path: Path) -> None:
+    result = compile_text(tmp_path, """
+var password: secret
+role db { services app }
+service app {
+  task t {
+    run "login --password {{ password }}"
+    template "files/app.conf.j2" to "/etc/app.conf"
+  }
+}
+""", variables={"password": "hunter2"}, files={"files/app.conf.j2": "password={{ password }}\n"})
+    text = result.plan.to_json()
+    assert "hunter2" not in text
+    instance = result.plan.instances[0]
+    assert instance.actions[0].command == f"login --password {secret_marker('password', shell_quoted=True)}"
+    assert instance.actions[1].content == f"password={secret_marker('password', shell_quoted=False)}\n"
+    assert instance.secrets == ["password"]
+    assert [s.name for s in result.plan.secrets] == ["password"]
+    assert result.secret_values == {"password": "hunter2"}
+
+
+def test_when_changed_on_a_secret_is_an_error(tmp_path: Path) -> None:
+    errors = compile_errors(tmp_path, """
+var password: secret
+role db { services app }
+service app { task t { when changed(password)  run "x" } }
+""")
+    assert errors == ["`when changed(password)`: 'password' is a secret"]
+
+
+def test_when_expression_and_change_key(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, """
+var version: str = "1.0"
+role web { services app }
+service app {
+  task fast_disk { when "host.vars.ssd | default(false)"  run "tune" }
+  task restart { when changed(version)  run "restart {{ host.name }}" }
+}
+""", inventory="all:\n  children:\n    web:\n      hosts:\n        w1: {ssd: true}\n        w2: {}\n").plan
+    by_id = instances(plan)
+    assert by_id["app.fast_disk@w1"].skip is None
+    assert by_id["app.fast_disk@w2"].skip == 'when "host.vars.ssd | default(false)" is false on w2'
+    assert by_id["app.restart@w1"].change_key == by_id["app.restart@w2"].change_key
+    assert by_id["app.restart@w1"].change_key != by_id["app.restart@w1"].fingerprint
+
+
+def test_variables_coerced_from_extra_vars(tmp_path: Path) -> None:
+    orch = """
+var workers: int = 2
+var debug: bool = false
+var ratio: float = 0.5
+var zones: list = ["a"]
+role web { services app }
+service app { task t { run "run {{ workers + 1 }} {{ debug }} {{ ratio }} {{ zones | join(',') }}" } }
+"""
+    result = compile_text(tmp_path, orch, {"workers": "4", "debug": "yes", "ratio": "1.5", "zones": "[b, c]",
+                                           "unknown": "1"})
+    assert result.plan.vars == {"debug": True, "ratio": 1.5, "workers": 4, "zones": ["b", "c"]}
+    assert result.plan.instances[0].actions[0].command == "run 5 True 1.5 b,c"
+    assert [w.message for w in result.warnings] == [
+        "variable 'unknown' is supplied (-e/--vars) but not declared in any .orch file"]
+    assert compile_errors(tmp_path, orch, {"workers": "many"}) == [
+        "value supplied for variable 'workers' is not an int: expected an int, got 'many'"]
+
+
+def test_variable_without_value(tmp_path: Path) -> None:
+    assert compile_errors(tmp_path, 'var region: str\nrole web { services app }\nservice app { task t { run "x" } }') == [
+        "variable 'region' has no value"]
+
+
+def test_copy_embeds_content_and_missing_files_are_errors(tmp_path: Path) -> None:
+    orch = """
+role db { services app }
+service app {
+  task t {
+    copy "files/logo.png" to "/srv/logo.png" mode "0644"
+    copy "files/motd" to "/etc/motd"
+  }
+}
+"""
+    png = bytes([0x89, 0x50, 0x4E, 0x47, 0xFF, 0x00])
+    plan = compile_text(tmp_path, orch, files={"files/logo.png": png, "files/motd": "hello\n"}).plan
+    logo, motd = plan.instances[0].actions
+    assert (logo.encoding, base64.b64decode(logo.content), logo.mode) == ("base64", png, "0644")
+    assert (motd.encoding, motd.content) == ("utf-8", "hello\n")
+    errors = compile_errors(tmp_path / "missing", orch)
+    assert errors[0].startswith("source file 'files/logo.png' not found")
+
+
+def test_playbook_and_role_paths(tmp_path: Path) -> None:
+    orch = """
+role db { services app }
+service app {
+  task t {
+    playbook "legacy/site.yml" vars { port = 80 }
+    role common
+  }
+}
+"""
+    plan = compile_text(tmp_path, orch, files={"legacy/site.yml": "- hosts: all\n", "roles/common/tasks/main.yml": ""}).plan
+    playbook, role = plan.instances[0].actions
+    assert (playbook.path, playbook.vars, role.name) == ("legacy/site.yml", {"port": 80}, "common")
+    errors = compile_errors(tmp_path / "bare", orch)
+    assert errors[0].startswith("playbook file 'legacy/site.yml' not found")
+    assert errors[1] == "Ansible role 'common' not found"
+
+
+def test_tolerate_percentages_round_down(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, 'role web { services app  tolerate "50%" }\nrole db { services app  tolerate 1 }\n'
+                                  'service app { task t { run "x" } }').plan
+    assert [(r.name, r.tolerate, r.tolerate_spec) for r in plan.roles] == [("web", 1, "50%"), ("db", 1, "1")]
+
+
+def test_a_host_in_two_roles_runs_a_service_once(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, 'role web { services app }\nrole all { services app }\nservice app { task t { run "x" } }').plan
+    assert [i.id for i in plan.instances] == ["app.t@w1", "app.t@w2", "app.t@w3", "app.t@d1", "app.t@d2"]
+
+
+def test_several_errors_in_one_run(tmp_path: Path) -> None:
+    errors = compile_errors(tmp_path, """
+role web { services app, ap }
+service app {
+  task a { after b  run "x" }
+  task c { concurrency 0  requires nothing  run "y" }
+}
+""")
+    assert len(errors) == 4
+
+
+def test_anchor_waits_for_every_provider(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, TWO_TIER + "anchor db_ready { requires database }\n"
+                        'service app { task t { requires db_ready_signal  run "x" } }\n'
+                        "anchor gate { after db_ready  provides db_ready_signal }").plan
+    by_id = instances(plan)
+    assert by_id["db_ready"].host is None
+    assert by_id["db_ready"].deps == ["postgres.start@d1", "postgres.start@d2"]
+    assert by_id["gate"].deps == ["db_ready"]
+    assert by_id["app.t@w1"].deps == ["gate"]
+
+
+def test_imports_are_relative_and_loaded_once(tmp_path: Path) -> None:
+    files = {"lib/types.orch": "type database { host: str }\n",
+             "lib/db.orch": 'import "types.orch"\nservice postgres { task start { run "x"  provides database: database { host = "h" } } }\n'}
+    plan = compile_text(tmp_path, 'import "lib/types.orch"\nimport "lib/db.orch"\nrole db { services postgres }\n',
+                        files=files).plan
+    assert [i.id for i in plan.instances] == ["postgres.start@d1", "postgres.start@d2"]
+
+
+def test_compiling_twice_gives_the_same_bytes(tmp_path: Path, project_root: Path) -> None:
+    from orchc.compiler import compile_project
+
+    for example in ("openstack-mini", "webapp"):
+        folder = project_root / "examples" / example
+        first = compile_project([folder], folder / "inventory.yml").plan.to_json()
+        second = compile_project([folder], folder / "inventory.yml").plan.to_json()
+        assert first == second
+
+
+@pytest.mark.parametrize("example", ["openstack-mini", "webapp"])
+def test_examples_compile_to_a_valid_plan(example: str, project_root: Path) -> None:
+    from orchc.compiler import compile_project
+
+    folder = project_root / "examples" / example
+    result = compile_project([folder], folder / "inventory.yml")
+    assert result.warnings == []
+    plan = Plan.model_validate_json(result.plan.to_json())
+    ids = {i.id for i in plan.instances}
+    tasks = {t.id for t in plan.tasks}
+    hosts = {h.name for h in plan.hosts}
+    for instance in plan.instances:
+        assert instance.task in tasks
+        assert instance.host is None or instance.host in hosts
+        assert set(instance.deps) <= ids and instance.deps == sorted(instance.deps)
+        assert all(set(group) <= ids for group in instance.any_of)
+        assert len(instance.fingerprint) == 64
+    for role in plan.roles:
+        assert set(role.hosts) <= hosts

@@ -24,7 +24,7 @@ from orchc.migrate.emit import ident
 from orchc.migrate.heat_emit import OrchService, emit_tree, playbook_yaml
 from orchc.migrate.heat_intrinsics import Library, Stack
 from orchc.migrate.heat_registry import RoleSpec
-from orchc.migrate.heat_units import LIFECYCLE_SECTIONS, ServiceData, service_units
+from orchc.migrate.heat_units import LIFECYCLE_SECTIONS, ServiceData, host_puppet_service, service_units
 from orchc.migrate.heat_yaml import input_error, relative_name
 from orchc.migrate.report import Migration, Report
 
@@ -58,6 +58,10 @@ def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files
                   else _placements_from_inputs(inputs, library))
     per_role = {role.name: [service_units(_service_stack(library, role, path, environment), source)
                             for source, path in services] for role, services in placements}
+    for role, services in per_role.items():
+        host_puppet = host_puppet_service(role, services)
+        if host_puppet:
+            services.append(host_puppet)
     role_specs = [role for role, _ in placements]
     migration = Migration(files={}, report=report)
     for tree in TREES:
@@ -170,6 +174,7 @@ def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[Se
             service.runs_before = base
         if relax:
             _data_dependencies(service, names, report)
+            _machinery_dependencies(service, names)
     for service in services:
         service.depends_on.pop(service.name, None)
     return services, role_map
@@ -180,7 +185,8 @@ def _place(services: list[OrchService], role_map: dict[str, list[str]], role: st
     existing = next((s for s in services if s.name == name), None)
     if existing is None:
         existing = OrchService(name=name, roles=[], units=units, source=data.source,
-                               endpoint_refs=data.endpoint_refs, config_for=data.config_for)
+                               endpoint_refs=data.endpoint_refs, config_for=data.config_for,
+                               waits_for=data.waits_for)
         services.append(existing)
     existing.roles.append(role)
     if tree == "update" and serial:
@@ -210,6 +216,15 @@ def _data_dependencies(service: OrchService, names: set[str], report: Report) ->
             if target in names and target.removesuffix("_external") != own:
                 service.depends_on[target] = why
                 report.add("assumption", at, f"{service.name} waits for step N-1 of {target} at each step N", why)
+
+
+def _machinery_dependencies(service: OrchService, names: set[str]) -> None:
+    """--relax: waits TripleO's own machinery implies (a service's step_config runs in the host puppet run)."""
+    for other, why in service.waits_for.items():
+        candidates = [other, *(f"{other}_{ident(role).lower()}" for role in service.roles)]
+        for target in candidates:
+            if target in names and target != service.name:
+                service.depends_on[target] = why
 
 
 def _endpoint_services(endpoint: str, names: set[str]) -> list[str]:

@@ -38,6 +38,7 @@ class OrchService:
     concurrency: int | None = None  # update_serial
     endpoint_refs: dict[str, str] = field(default_factory=dict)  # EndpointMap key its data uses -> where
     config_for: dict[str, str] = field(default_factory=dict)  # services it configures -> where
+    waits_for: dict[str, str] = field(default_factory=dict)  # services TripleO's machinery ties it to -> why
 
 
 def emit_tree(services: list[OrchService], roles: dict[str, list[str]], relax: bool,

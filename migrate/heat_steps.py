@@ -3,7 +3,8 @@
 TripleO ran a deployment as a fixed sequence of plays (common/deploy-steps.j2):
 external step 0, deploy step 0, host prep, pre-deploy step tasks, then for
 each step 1..5 the external tasks of that step (on the undercloud), the
-`deploy_steps_tasks` of that step, at step 1 the puppet config generation,
+`deploy_steps_tasks` of that step, the host's puppet run (the `step_config`
+of the role's services that have no containers), at step 1 the puppet config generation,
 the `docker_config` containers of that step in `start_order`, and the
 `container_puppet_tasks` of that step on the bootstrap host; finally the
 external post-deploy tasks. A `Phase` is one slot of that sequence; a `Unit`
@@ -41,6 +42,10 @@ def external_phase(step: int) -> Phase:
 
 def tasks_phase(step: int) -> Phase:
     return Phase((step, 1), f"step{step}_tasks", step)
+
+
+def host_puppet_phase(step: int) -> Phase:
+    return Phase((step, 1, 1), f"step{step}_host_puppet", step)
 
 
 HOST_PREP = Phase((0, 2), "host_prep", 0)
@@ -92,3 +97,20 @@ def play(name: str, tasks: list[Any], become: bool) -> dict[str, Any]:
     """A play like TripleO's: all hosts (orchc limits it to the task's hosts), no facts, fail as one."""
     return {"name": name, "hosts": "all", "gather_facts": False, "any_errors_fatal": True,
             "become": become, "tasks": tasks}
+
+
+def host_puppet_tasks(manifest: str) -> list[dict[str, Any]]:
+    """TripleO's per-step host puppet run (common/deploy-steps-tasks.yaml), over the role's manifest."""
+    manifest_path = "/var/lib/tripleo-config/puppet_step_config.pp"
+    return [
+        {"name": "Write the config_step hieradata", "copy": {
+            "content": "{{ dict(step=step|int) | to_json }}", "dest": "/etc/puppet/hieradata/config_step.json",
+            "force": True, "mode": "0600"}, "no_log": True},
+        {"name": "Write the puppet step_config manifest", "copy": {
+            "content": manifest, "dest": manifest_path, "force": True, "mode": "0600"}, "no_log": True},
+        {"name": "Run puppet host configuration for step {{ step }}", "when": "enable_puppet|bool",
+         "shell": "set -o pipefail; puppet apply "
+                  "--modulepath=/etc/puppet/modules:/opt/stack/puppet-modules:/usr/share/openstack-puppet/modules "
+                  f"--detailed-exitcodes --summarize --color=false {manifest_path} 2>&1 | logger -s -t puppet-user",
+         "register": "puppet_host_outputs", "failed_when": "puppet_host_outputs.rc not in [0, 2]"},
+    ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from orchc.migrate import heat_steps as steps
-from orchc.migrate.heat_intrinsics import Stack, function_of
+from orchc.migrate.heat_intrinsics import Stack, function_of, text
 from orchc.migrate.heat_steps import Phase, Unit
 from orchc.migrate.heat_yaml import where
 
@@ -26,7 +26,7 @@ VARIABLE_SECTIONS = ("ansible_group_vars", "keystone_resources")
 # Data for Puppet/hiera, firewall and monitoring: not steps, no orchc equivalent.
 IGNORED_SECTIONS = ("service_name", "config_settings", "global_config_settings", "service_config_settings",
                     "firewall_rules", "firewall_frontend_rules", "firewall_edge_frontend_rules",
-                    "metadata_settings", "monitoring_subscription", "step_config", "upgrade_batch_tasks",
+                    "metadata_settings", "monitoring_subscription", "upgrade_batch_tasks",
                     "cellv2_discovery", "post_update_tasks", "post_upgrade_tasks", "external_update_tasks",
                     "external_upgrade_tasks", "pre_upgrade_rolling_tasks", "scale_tasks",
                     "fast_forward_upgrade_tasks", "fast_forward_post_upgrade_tasks", "service_metadata_settings",
@@ -45,6 +45,8 @@ class ServiceData:
     units: dict[str, list[Unit]]  # tree ("deploy", "update", "upgrade") -> units in phase order
     group_vars: dict[str, Any] = field(default_factory=dict)
     keystone_resources: dict[str, Any] = field(default_factory=dict)
+    host_step_config: str = ""  # step_config applied by the host's puppet run (services without containers)
+    waits_for: dict[str, str] = field(default_factory=dict)  # --relax: service -> why, known from TripleO's machinery
     unconverted: list[str] = field(default_factory=list)  # role_data sections not converted
     endpoint_refs: dict[str, str] = field(default_factory=dict)  # EndpointMap key -> where it is used
     config_for: dict[str, str] = field(default_factory=dict)  # service_config_settings key -> where
@@ -64,10 +66,30 @@ def service_units(stack: Stack, source: str) -> ServiceData:
         data.units[tree] = _lifecycle_units(name, tree, evaluated.get(section), located.get(section, source))
     data.group_vars = evaluated.get("ansible_group_vars") or {}
     data.keystone_resources = evaluated.get("keystone_resources") or {}
+    if "step_config" in section_names and "docker_config" not in section_names:
+        data.host_step_config = text(stack.output("role_data", ["step_config"]))
     data.unconverted = [s for s in section_names if s in IGNORED_SECTIONS and s != "service_name"]
     unknown = [s for s in section_names if s not in IGNORED_SECTIONS and s not in DEPLOY_SECTIONS
-               and s not in LIFECYCLE_SECTIONS.values() and s not in VARIABLE_SECTIONS]
+               and s not in LIFECYCLE_SECTIONS.values() and s not in VARIABLE_SECTIONS and s != "step_config"]
     data.unconverted += [f"{s} (unknown section)" for s in unknown]
+    return data
+
+
+def host_puppet_service(role: str, services: list[ServiceData]) -> ServiceData | None:
+    """The host's puppet run at each step 1..5 over the role's `step_config` manifest, or None if empty."""
+    contributors = [d for d in services if d.host_step_config.strip()]
+    if not contributors:
+        return None
+    manifest = "\n".join(d.host_step_config for d in contributors)
+    data = ServiceData(name="host_puppet", source=f"{role}: step_config of " + ", ".join(d.name for d in contributors),
+                       units={tree: [] for tree in ("deploy", *LIFECYCLE_SECTIONS)})
+    for step in range(1, 6):
+        data.units["deploy"].append(Unit(phase=steps.host_puppet_phase(step), source=data.source, step_var=step,
+                                         play=steps.play(f"{role}: host puppet, step {step}",
+                                                         steps.host_puppet_tasks(manifest), True)))
+    for contributor in contributors:
+        contributor.waits_for["host_puppet"] = "its step_config is applied by the host's puppet run"
+        data.waits_for[contributor.name] = "the host's puppet run applies its step_config"
     return data
 
 

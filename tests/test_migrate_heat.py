@@ -93,6 +93,16 @@ def test_external_tasks_run_on_the_undercloud_role(faithful: Migration) -> None:
     assert "task external_post_deploy {" in faithful.files["deploy/api_external.orch"]
 
 
+def test_step_config_of_services_without_containers_runs_in_the_host_puppet_run(faithful: Migration,
+                                                                                relaxed: Migration) -> None:
+    text = faithful.files["deploy/host_puppet.orch"]
+    assert [f"task step{n}_host_puppet {{" in text for n in range(1, 6)] == [True] * 5
+    manifest = playbook(faithful, "host_puppet.step3_host_puppet")[0]["tasks"][1]["copy"]["content"]
+    assert manifest == "include tripleo::profile::base::agent"
+    assert "role Compute {\n  services agent, host_puppet\n}" in faithful.files["deploy/overcloud.orch"]
+    assert "requires host_puppet_step3" in relaxed.files["deploy/agent.orch"]
+
+
 def test_update_and_upgrade_are_separate_trees(faithful: Migration) -> None:
     assert "deploy/mysql.orch" in faithful.files
     assert "update/mysql.orch" in faithful.files and "upgrade/mysql.orch" in faithful.files
@@ -152,7 +162,7 @@ def test_disabled_services_and_unconverted_sections_are_reported(faithful: Migra
 
 def test_faithful_mode_chains_global_step_anchors(faithful: Migration) -> None:
     anchors = faithful.files["deploy/overcloud.orch"]
-    assert "anchor step3 {\n  after step3_tasks\n  provides step3_done\n}" in anchors
+    assert "anchor step3 {\n  after step3_host_puppet\n  provides step3_done\n}" in anchors
     assert "anchor step4_tasks {\n  after step4_external\n  requires mysql_step4_tasks_done\n  requires agent_step4_tasks_done\n" in anchors
     assert "step6" not in anchors
     assert "    requires step2_done\n    provides api_step3_tasks_done\n" in faithful.files["deploy/api.orch"]
@@ -167,7 +177,7 @@ def test_relaxed_mode_chains_each_service_and_follows_the_data(relaxed: Migratio
     assumptions = [e for e in relaxed.report.entries if e.category == "assumption"]
     assert any(e.what == "api waits for step N-1 of mysql at each step N"
                and e.source == "deployment/api/api-container-puppet.yaml:35" for e in assumptions)
-    assert "requires" not in relaxed.files["deploy/agent.orch"]
+    assert "mysql" not in relaxed.files["deploy/agent.orch"]
 
 
 @pytest.mark.parametrize("relax", [False, True], ids=["faithful", "relaxed"])
@@ -209,7 +219,7 @@ def test_cli_writes_the_trees_and_the_report(tmp_path: Path, monkeypatch: pytest
                                 "--param-file", str(DATA / "params.yaml"), "--relax", "-o", str(tmp_path)],
                                monkeypatch, capsys)
     assert (status, err) == (0, "")
-    assert "services: 4" in out
+    assert "services: 5" in out
     assert (tmp_path / "deploy" / "overcloud.orch").is_file() and (tmp_path / "migration-report.md").is_file()
 
 

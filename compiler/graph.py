@@ -46,6 +46,7 @@ def build(plan: Plan, level: Level) -> Graph:
             graph.skipped.add(instance.id)
         graph.edges.extend((dep, instance.id, False) for dep in instance.deps)
         graph.edges.extend((dep, instance.id, True) for group in instance.any_of for dep in group)
+    graph.clusters = {h.name: graph.clusters[h.name] for h in plan.hosts if h.name in graph.clusters}
     return graph
 
 

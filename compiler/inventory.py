@@ -78,7 +78,7 @@ def load_inventory(path: Path) -> Inventory:
     merged = _InventoryVars(manager, loader, [os.path.abspath(path)])
     all_hosts = manager.get_hosts()
     position = {h.name: i for i, h in enumerate(all_hosts)}
-    hosts = [_host(h.name, merged.of(h)) for h in all_hosts]
+    hosts = [_host(path, h.name, merged.of(h)) for h in all_hosts]
     groups = {
         name: sorted((h.name for h in group.get_hosts()), key=position.__getitem__)
         for name, group in manager.groups.items()
@@ -156,11 +156,15 @@ class _InventoryVars:
         return combine_vars(merged, self._plugins([host]))
 
 
-def _host(name: str, merged: dict[str, Any]) -> Host:
+def _host(path: Path, name: str, merged: dict[str, Any]) -> Host:
     host_vars = {k: plain(v) for k, v in merged.items()
                  if k not in _MAGIC_VARS and not is_password_like(k)}
     port = host_vars.get("ansible_port")
     user = host_vars.get("ansible_user")
+    if port is not None and not str(port).isdigit():
+        raise DiagnosticError([Diagnostic(
+            "error", f"inventory '{path}': host '{name}' has ansible_port '{port}', not a number",
+            hint="set ansible_port to the SSH port number, e.g. 22")])
     return Host(
         name=name,
         address=str(host_vars.get("ansible_host", name)),

@@ -1,7 +1,7 @@
 """`orchc fmt`: print an AST back as canonical `.orch` text.
 
-The layout depends only on the AST and its comments, never on how the source
-was laid out, so formatting is idempotent:
+The layout follows from the AST, its comments and where the source left blank
+lines, nothing else, so formatting is idempotent:
 - 2-space indent, one statement per line, `{` on the line that opens the block;
 - one blank line between top-level items (consecutive `var` lines stay
   together unless the source separates them); inside blocks, one blank line
@@ -10,8 +10,8 @@ was laid out, so formatting is idempotent:
   `before` and `services` statements are merged into the first one);
 - maps and lists on one line when they fit in 100 columns and hold no comment
   or multi-line string, else one entry per line with a trailing comma;
-- strings re-quoted canonically; `\"\"\"` strings stay `\"\"\"`; numbers and
-  durations as written;
+- strings re-quoted canonically, triple-quoted strings stay triple-quoted;
+  numbers in their shortest form; durations as written;
 - comments kept: an own-line comment stays above the statement that follows
   it, a trailing comment stays at the end of its statement's line.
 """

@@ -36,7 +36,7 @@ def parse_text(text: str, file: str) -> ast.Module:
 def parse_file(path: Path) -> ast.Module:
     """Parse one `.orch` file; spans name it as `path` was given."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the text
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DiagnosticError([Diagnostic("error", f"cannot read {path}: {reason}")]) from None
@@ -128,31 +128,6 @@ def _parser() -> _Parser:
     return _PARSER
 
 
-# --- spans ---------------------------------------------------------------------------------
-
-
-def _first(part: Any) -> Any:
-    return _first(part[0]) if isinstance(part, list) else part
-
-
-def _last(part: Any) -> Any:
-    return _last(part[-1]) if isinstance(part, list) else part
-
-
-def _start_of(part: Any) -> tuple[int, int]:
-    part = _first(part)
-    if isinstance(part, Token):
-        return part.line, part.column
-    return part.span.line, part.span.column
-
-
-def _end_of(part: Any) -> tuple[int, int]:
-    part = _last(part)
-    if isinstance(part, Token):
-        return part.end_line, part.end_column
-    return part.span.end_line, part.span.end_column
-
-
 # --- building the AST -------------------------------------------------------------------------
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)")
@@ -187,9 +162,18 @@ class _Builder:
         return token
 
     def span(self, first: Any, last: Any | None = None) -> ast.Span:
-        line, column = _start_of(first)
-        end_line, end_column = _end_of(first if last is None else last)
-        return ast.Span(self.file, line, column, end_line, end_column)
+        """From the start of `first` to the end of `last` (each a token, a node or a list of them)."""
+        if last is None:
+            last = first
+        while isinstance(first, list):
+            first = first[0]
+        while isinstance(last, list):
+            last = last[-1]
+        start = first if isinstance(first, Token) else first.span
+        if isinstance(last, Token):
+            return ast.Span(self.file, start.line, start.column, last.end_line, last.end_column)
+        end = last.span
+        return ast.Span(self.file, start.line, start.column, end.end_line, end.end_column)
 
     # --- values
 

@@ -225,7 +225,11 @@ class AnsibleTransport(Transport):
     async def _read_records(self, worker: asyncio.subprocess.Process, batch: _Batch, outcome: BatchOutcome) -> None:
         assert worker.stdout is not None
         async for line in worker.stdout:
-            output = outcome.feed(json.loads(line))
+            try:
+                record = json.loads(line)
+            except ValueError:  # not a record: output of the run that nothing tied to a host
+                record = {"type": "event", "event": "verbose", "stdout": line.decode(errors="replace")}
+            output = outcome.feed(record)
             if output is None:
                 continue
             host, text = output

@@ -127,22 +127,26 @@ def run(request: WorkerRequest) -> int:
     # ansible-playbook of this very environment, even when its bin/ is not on PATH.
     envvars = dict(request.envvars)
     envvars["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-    runner = ansible_runner.run(
-        private_data_dir=request.private_data_dir,
-        ident="run",
-        playbook=request.playbook,
-        project_dir=request.project_dir,
-        inventory=request.inventory,
-        limit=request.limit,
-        cmdline=request.cmdline,
-        envvars=envvars,
-        forks=request.forks,
-        quiet=True,
-        suppress_env_files=True,
-        settings={"pexpect_timeout": CANCEL_POLL_SECONDS},
-        event_handler=_forward,
-        cancel_callback=cancel,
-    )
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=request.private_data_dir,
+            ident="run",
+            playbook=request.playbook,
+            project_dir=request.project_dir,
+            inventory=request.inventory,
+            limit=request.limit,
+            cmdline=request.cmdline,
+            envvars=envvars,
+            forks=request.forks,
+            quiet=True,
+            suppress_env_files=True,
+            settings={"pexpect_timeout": CANCEL_POLL_SECONDS},
+            event_handler=_forward,
+            cancel_callback=cancel,
+        )
+    except Exception as exc:  # ansible-runner refused the inputs: say why, in one line
+        _emit({"type": "error", "message": f"ansible-runner could not run: {type(exc).__name__}: {exc}"})
+        return 1
     _emit({"type": "end", "status": runner.status, "rc": runner.rc})
     return 0
 

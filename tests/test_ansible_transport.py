@@ -307,3 +307,16 @@ def test_missing_ansible_runner_is_a_clear_run_time_error(tmp_path: Path) -> Non
         assert record["type"] == "error"
         assert record["message"].startswith(MISSING_ANSIBLE)
         assert "pip install ansible-runner ansible-core" in record["message"]
+
+
+def test_inputs_ansible_runner_refuses_are_one_line_errors_not_tracebacks(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    request = tmp_path / "request.json"
+    request.write_text(f'{{"private_data_dir": "{not_a_folder}", "playbook": "x.yml", "project_dir": "{tmp_path}", '
+                       f'"inventory": "{tmp_path}/inventory.yml", "limit": "a", "cmdline": ""}}')
+    done = subprocess.run([sys.executable, "-m", "orchc.backends.ansible_worker", str(request)],
+                          capture_output=True, text=True)
+    record = yaml.safe_load(done.stdout)
+    assert record["type"] == "error" and record["message"].startswith("ansible-runner could not run: ")
+    assert "Traceback" not in done.stderr

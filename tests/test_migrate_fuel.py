@@ -77,8 +77,9 @@ def test_group_fault_tolerance_becomes_role_tolerate(corpus: Path) -> None:
 @pytest.mark.parametrize("name", ["deployment/keystone.orch", "deployment/deployment_groups.orch",
                                   "deployment/astute.orch", "deployment/roles.orch", "provision/provision.orch",
                                   "inventory.yml", "migration-report.md"])
-def test_corpus_outputs_snapshot(corpus: Path, name: str, snapshot) -> None:
-    assert (corpus / name).read_text() == snapshot
+def test_corpus_outputs_snapshot(corpus: Path, shared_corpus: Path, name: str, snapshot) -> None:
+    text = (corpus / name).read_text().replace(str(shared_corpus), "CORPUS")
+    assert text.replace(str(EXAMPLE_INVENTORY.parent), "EXAMPLE") == snapshot
 
 
 # --- the mapping, on a small graph ------------------------------------------------------------

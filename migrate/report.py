@@ -75,6 +75,7 @@ class Migration:
 
     def write(self, out_dir: Path) -> list[Path]:
         written = []
+        out_dir.mkdir(parents=True, exist_ok=True)  # the report is written even when no file is
         for rel, source in sorted(self.copies.items()):
             path = out_dir / rel
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,125 @@
+"""`orchc check`, `orchc compile`, the shared input options and `load_plan`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compile_helpers import write_project
+from orchc.dsl.diagnostics import DiagnosticError
+from orchc.inputs import load_plan
+from orchc.plan import plan_json_schema
+from test_diagnostics import run_cli
+
+PROJECT = """
+var greeting: str = "hello"
+role web { services app }
+role db { services monitoring }
+service app { task say { run "echo {{ greeting }}" } }
+service monitoring { task install { run "true" } }
+service unused { task install { run "true" } }
+"""
+
+
+def test_check_prints_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    write_project(tmp_path, PROJECT)
+    status, stdout, stderr = run_cli(["check", str(tmp_path)], monkeypatch, capsys)
+    assert status == 0
+    assert stdout == "ok: 3 services, 3 tasks, 5 instances on 5 hosts (1 warning)\n"
+    assert "warning: service 'unused' is on no role" in stderr
+
+
+def test_compile_with_extra_vars_and_vars_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    site = write_project(tmp_path, PROJECT)
+    (tmp_path / "vars.yml").write_text("greeting: hi\n")
+    out = tmp_path / "plan.json"
+    status, stdout, _ = run_cli(["compile", str(site), "--vars", str(tmp_path / "vars.yml"), "-o", str(out)],
+                                monkeypatch, capsys)
+    assert (status, stdout) == (0, "")
+    assert json.loads(out.read_text())["vars"] == {"greeting": "hi"}
+    status, stdout, _ = run_cli(["compile", str(site), "-i", str(tmp_path / "inventory.yml"), "-e", "greeting=yo"],
+                                monkeypatch, capsys)
+    assert status == 0 and json.loads(stdout)["instances"][0]["actions"][0]["command"] == "echo yo"
+
+
+def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    site = write_project(tmp_path / "p", PROJECT)
+    (tmp_path / "p" / "inventory.yml").unlink()
+    status, _, stderr = run_cli(["check", str(site)], monkeypatch, capsys)
+    assert status == 2 and "no inventory given" in stderr
+    status, _, stderr = run_cli(["check", str(site), "-i", "x.yml", "-e", "greeting"], monkeypatch, capsys)
+    assert status == 2 and "'greeting' is not NAME=VALUE" in stderr
+    status, _, stderr = run_cli(["check", str(tmp_path / "missing.orch"), "-i", "x.yml"], monkeypatch, capsys)
+    assert status == 1 and "does not exist" in stderr and "Traceback" not in stderr
+
+
+def test_bad_vars_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    site = write_project(tmp_path, PROJECT)
+    (tmp_path / "vars.yml").write_text("- a list\n")
+    status, _, stderr = run_cli(["check", str(site), "--vars", str(tmp_path / "vars.yml")], monkeypatch, capsys)
+    assert status == 1 and "expected a mapping, got a list" in stderr
+
+
+def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:
+    site = write_project(tmp_path, PROJECT)
+    plan = load_plan(tmp_path, None, ["greeting=hey"], [])
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    assert load_plan(tmp_path / "plan.json", None, [], []) == plan
+    assert load_plan(site, tmp_path / "inventory.yml", [], []).to_json() == load_plan(tmp_path, None, [], []).to_json()
+    (tmp_path / "broken.json").write_text('{"schema": "orchc.plan/1"}')
+    with pytest.raises(DiagnosticError) as failure:
+        load_plan(tmp_path / "broken.json", None, [], [])
+    assert "is not a valid orchc plan" in failure.value.diagnostics[0].message
+
+
+# --- the compiled Plan against `orchc schema` (a JSON Schema subset check; jsonschema is not a dependency)
+
+
+def _check(value: Any, schema: dict[str, Any], defs: dict[str, Any], where: str) -> None:
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in schema or "oneOf" in schema:
+        options = schema.get("anyOf") or schema["oneOf"]
+        errors = []
+        for option in options:
+            try:
+                _check(value, option, defs, where)
+                return
+            except AssertionError as exc:
+                errors.append(str(exc))
+        raise AssertionError(f"{where}: matches none of {errors}")
+    if "const" in schema:
+        assert value == schema["const"], where
+    if "enum" in schema:
+        assert value in schema["enum"], where
+    kind = schema.get("type")
+    python = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float),
+              "boolean": bool, "null": type(None)}
+    if kind:
+        assert isinstance(value, python[kind]), f"{where}: {value!r} is not {kind}"
+    if kind == "object":
+        for name in schema.get("required", []):
+            assert name in value, f"{where}: missing {name}"
+        properties = schema.get("properties", {})
+        for name, item in value.items():
+            if name in properties:
+                _check(item, properties[name], defs, f"{where}.{name}")
+            else:
+                assert schema.get("additionalProperties", True) is not False, f"{where}: unexpected {name}"
+                if isinstance(schema.get("additionalProperties"), dict):
+                    _check(item, schema["additionalProperties"], defs, f"{where}.{name}")
+    if kind == "array" and "items" in schema:
+        for index, item in enumerate(value):
+            _check(item, schema["items"], defs, f"{where}[{index}]")
+
+
+@pytest.mark.parametrize("example", ["openstack-mini", "webapp"])
+def test_compiled_plans_validate_against_the_json_schema(example: str, project_root: Path) -> None:
+    folder = project_root / "examples" / example
+    schema = plan_json_schema()
+    plan = json.loads(load_plan(folder, None, [], []).to_json())
+    _check(plan, schema, schema.get("$defs", {}), "plan")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from orchc.compiler.inventory import load_inventory
@@ -140,6 +141,7 @@ def test_check_mode_matches_ansible_playbook_check(tmp_path: Path) -> None:
     assert not [name for name, (mode, _) in tree(ours).items() if "/" in name]
 
 
+@pytest.mark.slow  # ~15 s; the default suite reaches the sshd in the unreachable-host test below
 def test_same_files_as_ansible_playbook_over_sshd(tmp_path: Path, ssh_inventory) -> None:  # type: ignore[no-untyped-def]
     project = write_project(tmp_path / "project")
     peer = ssh_inventory(NAMES, groups=GROUPS, host_vars=PIPELINING, path=tmp_path / "peer.yml")

@@ -80,10 +80,11 @@ class PlaybookConverter:
         tolerances: dict[str, list[str]] = {}
         for index, play in enumerate(playbook.plays):
             units = self._play_units(index, play)
-            role = hosts.role_of[play.hosts]
-            roles.setdefault(role, [])
-            roles[role] += [s for s in dict.fromkeys(u.service for u in units) if s not in roles[role]]
-            tolerances.setdefault(role, []).append(self._tolerance(play))
+            tolerance = self._tolerance(play)
+            for role in hosts.roles_of[play.hosts]:
+                roles.setdefault(role, [])
+                roles[role] += [s for s in dict.fromkeys(u.service for u in units) if s not in roles[role]]
+                tolerances.setdefault(role, []).append(tolerance)
             self._play_settings(play, units)
             chain += [(index, u) for u in units]
         self._link(chain)

@@ -1,12 +1,12 @@
 """Play host patterns as orchc roles, and the inventory groups they need.
 
-An orchc role is an inventory group, so every play's `hosts:` pattern becomes
-one group: a plain group name stays as it is; `a:b` (union) becomes a group
-whose children are `a` and `b` (exact); `all` a group with every other group as
-a child; intersections (`a:&b`), exclusions (`!a`), wildcards and templated
-patterns become a group the user fills, reported as approximated. The written
-inventory has one placeholder host per leaf group, so `orchc check` works at
-once; replace them with the real hosts.
+An orchc role is an inventory group, and a service listed by several roles
+runs once on every host of any of them, so: a plain group name stays as it is;
+`a:b` (union) lists the play's services on roles `a` and `b` (exact); `all` is
+the role `all`; intersections (`a:&b`), exclusions (`!a`), wildcards and
+templated patterns become a group the user fills, reported as approximated.
+The written inventory has one placeholder host per group, so `orchc check`
+works at once; replace them with the real hosts.
 """
 
 from __future__ import annotations
@@ -18,61 +18,53 @@ from orchc.migrate import emit
 from orchc.migrate.ansible_yaml import dump_yaml
 from orchc.migrate.report import Report
 
-_GROUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_GROUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 @dataclass
 class HostMapping:
-    role_of: dict[str, str] = field(default_factory=dict)  # pattern -> orchc role (= inventory group)
-    children: dict[str, list[str]] = field(default_factory=dict)  # derived group -> child groups
-    leaves: list[str] = field(default_factory=list)  # groups that get a placeholder host
+    roles_of: dict[str, list[str]] = field(default_factory=dict)  # pattern -> orchc roles (= inventory groups)
+    groups: list[str] = field(default_factory=list)  # groups that get a placeholder host
 
     def inventory_yaml(self) -> str:
-        groups: dict[str, dict[str, object]] = {}
-        for leaf in self.leaves:
-            groups[leaf] = {"hosts": {f"{leaf}-1": {"ansible_connection": "local"}}}
-        for group, children in self.children.items():
-            groups[group] = {"children": {child: None for child in children}}
-        header = ("# Placeholder inventory written by `orchc migrate playbook`: one group per play's hosts\n"
-                  "# pattern. Replace the example hosts with yours (or add these groups to your inventory).\n")
-        return header + dump_yaml({"all": {"children": groups}})
+        placeholder = {"ansible_connection": "local"}
+        if self.groups:
+            data = {"all": {"children": {g: {"hosts": {f"{g}-1": dict(placeholder)}} for g in self.groups}}}
+        else:
+            data = {"all": {"hosts": {"host-1": dict(placeholder)}}}
+        header = ("# Placeholder inventory written by `orchc migrate playbook`: one group per group the plays\n"
+                  "# name. Replace the example hosts with yours (or use your own inventory).\n")
+        return header + dump_yaml(data)
 
 
 def map_hosts(patterns: list[str], sources: list[str], report: Report) -> HostMapping:
     mapping = HostMapping()
     for pattern, source in zip(patterns, sources):
-        if pattern in mapping.role_of:
+        if pattern in mapping.roles_of:
             continue
         parts = [p.strip() for p in re.split(r"[:,]", pattern) if p.strip()] if "{{" not in pattern else [pattern]
-        if len(parts) == 1 and _GROUP.match(parts[0]) and parts[0] not in ("all", "ungrouped"):
-            mapping.role_of[pattern] = _leaf(mapping, parts[0])
-        elif pattern in ("all", "*"):
-            mapping.role_of[pattern] = "all_hosts"
-            report.add("assumption", source, f"hosts: {pattern} -> role all_hosts",
-                       "its inventory group has every other group as a child; add hosts outside them too")
-        elif parts and all(_GROUP.match(p) for p in parts):
-            role = emit.ident("_or_".join(parts))
-            mapping.role_of[pattern] = role
-            mapping.children[role] = [_leaf(mapping, p) for p in parts]
+        if "all" in parts or "*" in parts:
+            mapping.roles_of[pattern] = ["all"]
         elif pattern == "localhost":
-            mapping.role_of[pattern] = _leaf(mapping, "local_controller")
+            mapping.roles_of[pattern] = [_group(mapping, "local_controller", source, report)]
             report.add("assumption", source, "hosts: localhost -> role local_controller",
-                       "its group holds the controller (ansible_connection: local)")
+                       "put the controller (ansible_connection: local) in inventory group local_controller")
+        elif parts and all(_GROUP.match(p) for p in parts):
+            mapping.roles_of[pattern] = [_group(mapping, p, source, report) for p in dict.fromkeys(parts)]
         else:
-            role = _leaf(mapping, emit.ident(re.sub(r"&", "_and_", re.sub(r"!", "not_", pattern))) or "hosts")
-            mapping.role_of[pattern] = role
+            role = _group(mapping, emit.ident(re.sub(r"&", "_and_", re.sub(r"!", "not_", pattern))), source, report)
+            mapping.roles_of[pattern] = [role]
             report.add("approximated", source, f"hosts: {pattern!r} -> role {role}",
                        "intersections, exclusions, wildcards and templated patterns have no orchc form: "
                        f"put the hosts the pattern selects into inventory group {role}")
-    if "all_hosts" in mapping.role_of.values():
-        mapping.children["all_hosts"] = [g for g in mapping.leaves]
-        if not mapping.leaves:
-            mapping.leaves.append("all_hosts")
-            mapping.children.pop("all_hosts")
     return mapping
 
 
-def _leaf(mapping: HostMapping, name: str) -> str:
-    if name not in mapping.leaves:
-        mapping.leaves.append(name)
-    return name
+def _group(mapping: HostMapping, name: str, source: str, report: Report) -> str:
+    role = emit.ident(name)
+    if role != name:
+        report.add("assumption", source, f"group {name} -> role {role}",
+                   "orchc role names are identifiers: rename the inventory group to match")
+    if role not in mapping.groups:
+        mapping.groups.append(role)
+    return role

@@ -25,7 +25,8 @@ import fcntl
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, fields
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -71,6 +72,8 @@ class RunRecord:
 
 def tail(text: str, limit: int = TAIL_BYTES) -> str:
     """The last `limit` bytes of output, cut at a character boundary."""
+    if len(text) * 4 <= limit:  # no character takes more than 4 bytes
+        return text
     data = text.encode("utf-8", errors="replace")
     if len(data) <= limit:
         return text
@@ -132,7 +135,8 @@ CREATE TABLE IF NOT EXISTS transitions (
 CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
 """
 
-_COLUMNS = [f.name for f in fields(Transition)]
+_COLUMNS = [f.name for f in dataclasses.fields(Transition)]
+_INSERT = f"INSERT INTO transitions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
 class SqliteJournal(Journal):
@@ -160,12 +164,12 @@ class SqliteJournal(Journal):
         for t in transitions:
             t.run = run
             t.stdout_tail, t.stderr_tail = tail(t.stdout_tail), tail(t.stderr_tail)
-            rows.append(tuple(getattr(t, c) for c in _COLUMNS))
+            rows.append((t.instance, t.state, t.host, t.attempt, t.time, t.fingerprint, t.change_key, t.rc,
+                         t.stdout_tail, t.stderr_tail, t.message, t.run))
         if not rows:
             return
         self._db.execute("BEGIN")
-        self._db.executemany(
-            f"INSERT INTO transitions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", rows)
+        self._db.executemany(_INSERT, rows)
         self._db.execute("COMMIT")
 
     def end_run(self, run: int, outcome: str) -> None:

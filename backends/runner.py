@@ -19,6 +19,7 @@ nothing new starts); the second cancels the running instances.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import signal
 import time
@@ -146,7 +147,8 @@ def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool) -> list[Verd
 
 
 def plan_digest(plan: Plan) -> str:
-    return hashlib.sha256(plan.to_json().encode("utf-8")).hexdigest()
+    """Which Plan a run ran (pydantic's compact JSON: the same Plan gives the same bytes)."""
+    return hashlib.sha256(plan.model_dump_json(by_alias=True).encode("utf-8")).hexdigest()
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -162,6 +164,7 @@ class Runner:
         self.secrets = dict(secrets)
         self.observers = list(observers)
         self._instances = {inst.id: inst for inst in plan.instances}
+        self._hosts = {h.name: h for h in plan.hosts}
         self._tasks = {t.id: t for t in plan.tasks}
         self._instant: dict[str, tuple[str, str]] = {}  # id → (final state, message), for no-work instances
         self._attempts: dict[str, int] = {}
@@ -190,6 +193,7 @@ class Runner:
             if v.ends_as is not None:
                 self._instant[v.instance.id] = (v.ends_as, v.reason)
         self.scheduler = Scheduler(self.plan, self.options.limits, no_work=self._instant)
+        gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them
         self._run_id = self.journal.begin_run(plan_digest(self.plan), {
             "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
             "host_slots": self.options.limits.host_slots, "force": self.options.force})
@@ -273,7 +277,7 @@ class Runner:
         return self._attempts_before_move.get(iid, 0)
 
     async def _attempt(self, iid: str, timeout: float | None) -> tuple[str, ActionResult]:
-        host = self.plan.host(self.scheduler.host_of(iid) or "")
+        host = self._hosts[self.scheduler.host_of(iid) or ""]
         actions = self._actions(iid)
         ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=self._instances[iid].task,
                             secrets=self.secrets, become=self._tasks[self._instances[iid].task].become,
@@ -315,15 +319,16 @@ class Runner:
     def _transition(self, iid: str, state: str, *, message: str = "", result: ActionResult | None = None,
                     host: str | None = None) -> Transition:
         inst = self._instances[iid]
+        rc, stdout, stderr = None, "", ""
         if result is not None:
             message = message or result.message
+            rc, stdout, stderr = result.rc, result.stdout, result.stderr
+        if self.secrets:
+            message, stdout, stderr = (redact(text, self.secrets) for text in (message, stdout, stderr))
         return Transition(
             instance=iid, state=state, host=host or self.scheduler.host_of(iid),
             attempt=self._attempts.get(iid, 0), time=time.time(), fingerprint=inst.fingerprint,
-            change_key=inst.change_key, rc=result.rc if result else None,
-            stdout_tail=redact(result.stdout, self.secrets) if result else "",
-            stderr_tail=redact(result.stderr, self.secrets) if result else "",
-            message=redact(message, self.secrets))
+            change_key=inst.change_key, rc=rc, stdout_tail=stdout, stderr_tail=stderr, message=message)
 
     def _flush(self) -> None:
         if not self._records:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import sqlite3
 import subprocess
 import sys
@@ -193,3 +194,23 @@ def test_status_shows_the_latest_state_of_each_instance(tmp_path: Path):
     assert "command exited with status 5" in shown.stdout and "last run 1: failed" in shown.stdout
     empty = orchc("status", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert empty.returncode == 1 and "no journal at" in empty.stderr
+
+
+def test_live_view_and_events_file(tmp_path: Path):
+    from rich.console import Console
+
+    from orchc.backends.progress import EventsFile, LiveView
+
+    screen = io.StringIO()
+    plan = make_plan("a.x@h1\nb.bad@h2: a.x@h1", commands={"b.bad@h2": "echo no disk >&2; exit 1"}, root=tmp_path)
+    journal = SqliteJournal(tmp_path / "j.db")
+    observers = [LiveView(Console(file=screen, force_terminal=True, width=100)), EventsFile(tmp_path / "ev.jsonl")]
+    result = run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {}, observers)
+    journal.close()
+    assert result.outcome == "failed"
+    text = screen.getvalue()
+    assert "failed: b.bad@h2" in text and "| no disk" in text and "run 1 failed" in text
+    events = [json.loads(line) for line in (tmp_path / "ev.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events[:2]] == ["run_started", "transition"]
+    assert events[-1]["event"] == "run_ended" and events[-1]["counts"] == {"changed": 1, "failed": 1}
+    assert all(e["timestamp"].endswith("+00:00") for e in events)

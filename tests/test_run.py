@@ -214,3 +214,13 @@ def test_live_view_and_events_file(tmp_path: Path):
     assert [e["event"] for e in events[:2]] == ["run_started", "transition"]
     assert events[-1]["event"] == "run_ended" and events[-1]["counts"] == {"changed": 1, "failed": 1}
     assert all(e["timestamp"].endswith("+00:00") for e in events)
+
+
+def test_steps_strategy_waits_for_each_layer(tmp_path: Path):
+    text = "a.one@h1\nb.one@h2\nb.two@h2: b.one@h2"
+    slow = {"a.one@h1": f"sleep 0.4; echo a.one@h1 >> {tmp_path}/counter"}
+    run(counter_plan(tmp_path, text, commands=slow), tmp_path / "graph")
+    assert (tmp_path / "counter").read_text().split() == ["b.one@h2", "b.two@h2", "a.one@h1"]
+    (tmp_path / "counter").unlink()
+    run(counter_plan(tmp_path, text, commands=slow), tmp_path / "steps", limits=Limits(strategy="steps"))
+    assert (tmp_path / "counter").read_text().split() == ["b.one@h2", "a.one@h1", "b.two@h2"]

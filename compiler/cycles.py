@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
-
 from orchc.compiler.expand import Edge
 from orchc.dsl.diagnostics import Diagnostics
 
@@ -34,6 +32,8 @@ def _acyclic(edges: list[Edge]) -> bool:
 def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics: Diagnostics) -> None:
     if _acyclic(edges):
         return
+    import networkx as nx  # slow to import, and only needed to explain a cycle
+
     by_pair: dict[tuple[str, str], Edge] = {}
     for edge in edges:
         by_pair.setdefault((edge.waiter, edge.target), edge)

@@ -94,6 +94,12 @@ def read_plan(path: Path) -> Plan:
             hint="write it with `orchc compile ... -o plan.json` (schema: `orchc schema`)")]) from None
 
 
+def supplied_secrets(plan: Plan, extra_vars: list[str], vars_files: list[Path]) -> dict[str, str]:
+    """Values of the Plan's secrets given with -e/--vars: for the run only, never written to the Plan."""
+    values = parse_variables(extra_vars, vars_files)
+    return {secret.name: str(values[secret.name]) for secret in plan.secrets if secret.name in values}
+
+
 def load_plan(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> Plan:
     """Compile a project (a .orch file or folder), or read and validate a plan.json (then -i is optional)."""
     if is_plan_file(path):

@@ -10,7 +10,7 @@ import pytest
 
 from compile_helpers import write_project
 from orchc.dsl.diagnostics import DiagnosticError
-from orchc.inputs import load_plan
+from orchc.inputs import load_plan, supplied_secrets
 from orchc.plan import plan_json_schema
 from test_diagnostics import run_cli
 
@@ -74,6 +74,13 @@ def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:
     with pytest.raises(DiagnosticError) as failure:
         load_plan(tmp_path / "broken.json", None, [], [])
     assert "is not a valid orchc plan" in failure.value.diagnostics[0].message
+
+
+def test_secrets_given_with_extra_vars_reach_the_run_not_the_plan(tmp_path: Path) -> None:
+    write_project(tmp_path, 'var token: secret\nrole web { services app }\nservice app { task t { run "use {{ token }}" } }')
+    plan = load_plan(tmp_path, None, ["token=s3cret"], [])
+    assert "s3cret" not in plan.to_json()
+    assert supplied_secrets(plan, ["token=s3cret", "other=1"], []) == {"token": "s3cret"}
 
 
 # --- the compiled Plan against `orchc schema` (a JSON Schema subset check; jsonschema is not a dependency)

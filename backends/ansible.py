@@ -4,7 +4,9 @@ Batching. Calls for the same action of the same task that arrive within
 `batch_window` seconds (the runner starts every ready instance in the same
 event-loop turn) become one ansible-runner call with `limit` = their hosts, so
 Ansible's start-up is paid once per batch. Each caller gets its own host's
-result.
+result. "The same action" is the same playbook, role or module with the same
+variable or argument names: values rendered apart for each host are passed
+per host (see `ansible_inputs`).
 
 Each call runs in a worker process (`ansible_worker`) with a private data dir
 under `<journal folder>/ansible/`, removed when every host succeeded and kept
@@ -32,14 +34,15 @@ from pathlib import Path
 from typing import Mapping
 
 from orchc.backends.ansible_inputs import (
+    ARGS_MAPS,
     AnsibleAction,
     InputError,
+    call_values,
     inventory,
     module_playbook,
     playbook_path,
     role_playbook,
     roles_path,
-    split_vars,
     write_secrets_file,
     write_yaml,
 )
@@ -53,8 +56,12 @@ SECRET_ENV_PREFIX = "ORCHC_SECRET_"
 WORKER_LINE_LIMIT = 64 * 1024 * 1024  # one event record may carry a long module output
 
 
+BatchKey = tuple[str, str, str, tuple[str, ...], bool, bool]
+
+
 @dataclass
 class _Caller:
+    action: AnsibleAction  # as rendered for the caller's host
     result: asyncio.Future[ActionResult]
     on_output: OutputSink | None
 
@@ -63,17 +70,24 @@ class _Caller:
 class _Batch:
     """Callers waiting for one ansible-runner call."""
 
-    key: tuple[str, str, bool]
-    action: AnsibleAction
-    ctx: ActionContext  # of the first caller: task, secrets and check mode are the same for all
+    key: BatchKey
+    ctx: ActionContext  # of the first caller: task, secrets, check mode and become are the same for all
+    check_mode: bool
     callers: dict[str, _Caller] = field(default_factory=dict)
     runner: asyncio.Task[None] | None = None
 
 
-def _as_ansible_action(action: Action) -> AnsibleAction:
-    if not isinstance(action, (PlaybookAction, AnsibleModuleAction, AnsibleRoleAction)):
+def _batch_key(action: Action, ctx: ActionContext, check_mode: bool) -> BatchKey:
+    """What calls must share to be served by one ansible-runner call."""
+    if isinstance(action, PlaybookAction):
+        target, names = action.path, action.vars
+    elif isinstance(action, AnsibleRoleAction):
+        target, names = action.name, action.vars
+    elif isinstance(action, AnsibleModuleAction):
+        target, names = action.module, action.args
+    else:
         raise TypeError(f"the ansible transport cannot run a {action.kind!r} action")
-    return action
+    return (ctx.task_id, action.kind, target, tuple(sorted(names)), check_mode, ctx.become)
 
 
 class AnsibleTransport(Transport):
@@ -83,12 +97,12 @@ class AnsibleTransport(Transport):
     def __init__(self, plan, options) -> None:  # type: ignore[no-untyped-def]
         super().__init__(plan, options)
         self.calls = 0  # ansible-runner calls started (tests and the bench count them)
-        self._open: dict[tuple[str, str, bool], _Batch] = {}
+        self._open: dict[BatchKey, _Batch] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._inventory = inventory(plan, options)
 
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
-        batch = self._join(host, _as_ansible_action(action), ctx)
+        batch = self._join(host, action, ctx)
         result = batch.callers[host.name].result
         try:
             return await asyncio.shield(result)
@@ -105,17 +119,17 @@ class AnsibleTransport(Transport):
 
     # --- batching ---------------------------------------------------------------
 
-    def _join(self, host: Host, action: AnsibleAction, ctx: ActionContext) -> _Batch:
+    def _join(self, host: Host, action: Action, ctx: ActionContext) -> _Batch:
         check_mode = ctx.check_mode or self.options.check_mode
-        key = (ctx.task_id, action.model_dump_json(), check_mode)
+        key = _batch_key(action, ctx, check_mode)
         batch = self._open.get(key)
         if batch is None or host.name in batch.callers:
-            batch = _Batch(key=key, action=action, ctx=ctx)
+            batch = _Batch(key=key, ctx=ctx, check_mode=check_mode)
             self._open[key] = batch
             batch.runner = asyncio.create_task(self._run_batch(batch))
             self._running.add(batch.runner)
             batch.runner.add_done_callback(self._running.discard)
-        batch.callers[host.name] = _Caller(asyncio.get_running_loop().create_future(), ctx.on_output)
+        batch.callers[host.name] = _Caller(action, asyncio.get_running_loop().create_future(), ctx.on_output)  # type: ignore[arg-type]
         return batch
 
     async def _run_batch(self, batch: _Batch) -> None:
@@ -146,24 +160,28 @@ class AnsibleTransport(Transport):
         return folder
 
     def _prepare(self, batch: _Batch, hosts: list[str], data_dir: Path) -> WorkerRequest:
-        action, ctx = batch.action, batch.ctx
-        extra, secret_args = split_vars(self.plan.vars, action, ctx.secrets)
+        ctx = batch.ctx
+        actions = {name: batch.callers[name].action for name in hosts}
+        first = actions[hosts[0]]
+        extra, module_args = call_values(self.plan.vars, actions, ctx.secrets)
         project = data_dir / "project"
-        if isinstance(action, PlaybookAction):
-            playbook = playbook_path(self.plan, action)
+        playbook = data_dir / "project" / "orchc.yml"
+        if isinstance(first, PlaybookAction):
+            playbook = playbook_path(self.plan, first)
             project = playbook.parent
+        elif isinstance(first, AnsibleModuleAction):
+            assert module_args is not None
+            write_yaml(playbook, module_playbook(first.module, module_args, ctx.task_id,
+                                                 no_log=ARGS_MAPS[1] in extra.secret))
         else:
-            playbook = data_dir / "project" / "orchc.yml"
-            plays = (module_playbook(action, ctx.task_id, secret_args) if isinstance(action, AnsibleModuleAction)
-                     else role_playbook(action, ctx.task_id))
-            write_yaml(playbook, plays)
+            write_yaml(playbook, role_playbook(first.name, ctx.task_id))
         write_yaml(data_dir / "inventory.yml", self._inventory)
         (data_dir / "vars.json").write_text(json.dumps(extra.public), encoding="utf-8")
         options = ["-e", f"@{data_dir / 'vars.json'}"]
         if extra.secret:
             write_secrets_file(data_dir / "secrets.yml", extra.secret)
             options += ["-e", f"@{data_dir / 'secrets.yml'}"]
-        if batch.key[2]:
+        if batch.check_mode:
             options.append("--check")
         if ctx.become:
             options.append("--become")

@@ -5,11 +5,18 @@ every host of the Plan (so plays can look at `hostvars` and groups of hosts
 they don't run on), with the connection variables orchc uses; `limit` picks
 the hosts of the batch.
 
+One call serves several hosts whose actions were rendered apart (a module
+argument or a variable may name `{{ host.vars.root }}`). A value that is the
+same on every host of the batch is passed as it is; one that differs is
+written per host into a map in the extra vars (`orchc_host_vars`,
+`orchc_host_args`), and the variable or argument becomes a template that reads
+the running host's entry.
+
 Secrets never reach a file other than the secrets file (mode 0600, removed
-after the call): a variable whose value holds a secret marker goes there whole,
-resolved; a module argument that holds one is read from there by a template,
-and its task gets `no_log`. Values in the secrets file are tagged `!unsafe`, so
-Ansible never templates them.
+after the call): a value that holds a secret marker is always read from the
+per-host map kept there (`orchc_secret_host_vars`, `orchc_secret_host_args`),
+resolved and tagged `!unsafe` so that Ansible never templates it, and a module
+task with such an argument gets `no_log`.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import json
 import os
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -39,7 +46,9 @@ AnsibleAction = PlaybookAction | AnsibleModuleAction | AnsibleRoleAction
 
 # Group names Ansible defines itself: a role of that name cannot become a group.
 RESERVED_GROUPS = frozenset({"all", "ungrouped"})
-SECRET_ARGS_VAR = "orchc_secret_args"
+# The per-host maps, as (public map, secret map).
+VARS_MAPS = ("orchc_host_vars", "orchc_secret_host_vars")
+ARGS_MAPS = ("orchc_host_args", "orchc_secret_host_args")
 
 
 class InputError(Exception):
@@ -88,21 +97,17 @@ def inventory(plan: Plan, options: TransportOptions) -> dict[str, Any]:
 # --- playbooks ------------------------------------------------------------------
 
 
-def module_playbook(action: AnsibleModuleAction, task_id: str, secret_args: set[str]) -> list[dict[str, Any]]:
+def module_playbook(module: str, args: dict[str, Any], task_id: str, no_log: bool) -> list[dict[str, Any]]:
     """A one-task play that runs the module with its arguments kept structured."""
-    args = {
-        key: (f"{{{{ {SECRET_ARGS_VAR}[{json.dumps(key)}] }}}}" if key in secret_args else value)
-        for key, value in action.args.items()
-    }
-    task: dict[str, Any] = {"name": f"{task_id}: {action.module}", action.module: args}
-    if secret_args:
+    task: dict[str, Any] = {"name": f"{task_id}: {module}", module: args}
+    if no_log:
         task["no_log"] = True
     return [{"name": task_id, "hosts": "all", "gather_facts": False, "tasks": [task]}]
 
 
-def role_playbook(action: AnsibleRoleAction, task_id: str) -> list[dict[str, Any]]:
+def role_playbook(role: str, task_id: str) -> list[dict[str, Any]]:
     """A play that applies the role, gathering facts as Ansible does by default."""
-    return [{"name": task_id, "hosts": "all", "roles": [{"role": action.name}]}]
+    return [{"name": task_id, "hosts": "all", "roles": [{"role": role}]}]
 
 
 def playbook_path(plan: Plan, action: PlaybookAction) -> Path:
@@ -144,32 +149,57 @@ def _resolve(value: Any, secrets: Mapping[str, str]) -> Any:
 
 @dataclass
 class ExtraVars:
-    public: dict[str, Any]  # written as a plain JSON file
-    secret: dict[str, Any]  # resolved; written only to the 0600 secrets file
+    public: dict[str, Any] = field(default_factory=dict)  # written as a plain JSON file
+    secret: dict[str, Any] = field(default_factory=dict)  # resolved; written only to the 0600 secrets file
 
 
-def split_vars(
-    plan_vars: Mapping[str, Any], action: AnsibleAction, secrets: Mapping[str, str]
-) -> tuple[ExtraVars, set[str]]:
-    """Extra vars for the call, and the names of module arguments that hold secrets."""
-    merged = dict(plan_vars)
-    if not isinstance(action, AnsibleModuleAction):
-        merged.update(action.vars)
-    extra = ExtraVars(public={}, secret={})
-    for name, value in merged.items():
-        target = extra.secret if _markers_in(value) else extra.public
-        target[name] = value
-    secret_args = set()
-    if isinstance(action, AnsibleModuleAction):
-        secret_args = {key for key, value in action.args.items() if _markers_in(value)}
-        if secret_args:
-            extra.secret[SECRET_ARGS_VAR] = {key: action.args[key] for key in secret_args}
+def _host_lookup(map_name: str, key: str) -> str:
+    return f"{{{{ {map_name}[inventory_hostname][{json.dumps(key)}] }}}}"
+
+
+def spread(per_host: Mapping[str, Mapping[str, Any]], maps: tuple[str, str], extra: ExtraVars) -> dict[str, Any]:
+    """Each key's value for the call: as it is when every host has the same one and it holds no secret,
+    else a template reading the running host's value from a per-host map added to `extra`.
+
+    Every host has the same keys (the batch key includes them).
+    """
+    hosts = list(per_host)
+    spread_values: dict[str, Any] = {}
+    for key in per_host[hosts[0]]:
+        values = [per_host[host][key] for host in hosts]
+        secret = any(_markers_in(value) for value in values)
+        if not secret and all(value == values[0] for value in values[1:]):
+            spread_values[key] = values[0]
+            continue
+        map_name, target = (maps[1], extra.secret) if secret else (maps[0], extra.public)
+        for host, value in zip(hosts, values):
+            target.setdefault(map_name, {}).setdefault(host, {})[key] = value
+        spread_values[key] = _host_lookup(map_name, key)
+    return spread_values
+
+
+def resolve_secret_values(extra: ExtraVars, secrets: Mapping[str, str]) -> None:
+    """Put the secrets' values in place of their markers, in the secret extra vars only."""
     missing = sorted(_markers_in(extra.secret) - set(secrets))
     if missing:
         raise InputError(f"no value for secret {', '.join(missing)}: give it with --secrets FILE "
                          "or ORCHC_SECRET_<NAME>")
     extra.secret = _resolve(extra.secret, secrets)
-    return extra, secret_args
+
+
+def call_values(
+    plan_vars: Mapping[str, Any], actions: Mapping[str, AnsibleAction], secrets: Mapping[str, str]
+) -> tuple[ExtraVars, dict[str, Any] | None]:
+    """Extra vars for one call serving `actions` (host name -> its action), and a module action's arguments."""
+    extra = ExtraVars()
+    vars_per_host = {host: {**plan_vars, **({} if isinstance(a, AnsibleModuleAction) else a.vars)}
+                     for host, a in actions.items()}
+    extra.public.update(spread(vars_per_host, VARS_MAPS, extra))
+    args = None
+    if all(isinstance(a, AnsibleModuleAction) for a in actions.values()):
+        args = spread({host: a.args for host, a in actions.items()}, ARGS_MAPS, extra)  # type: ignore[union-attr]
+    resolve_secret_values(extra, secrets)
+    return extra, args
 
 
 class _Unsafe(str):

@@ -68,7 +68,7 @@ def make_plan(project: Path, hosts: list[Host], plan_vars: dict[str, Any] | None
 
 def run_batch(
     plan: Plan,
-    action: Action,
+    action: Action | dict[str, Action],
     hosts: Sequence[Host] | None = None,
     *,
     transport: AnsibleTransport | None = None,
@@ -88,7 +88,7 @@ def run_batch(
 
     async def main() -> list[ActionResult]:
         calls = [
-            transport.execute(host, action, ActionContext(
+            transport.execute(host, action[host.name] if isinstance(action, dict) else action, ActionContext(
                 plan=plan, instance_id=f"{task_id}@{host.name}", task_id=task_id, secrets=secrets or {},
                 check_mode=check_mode, on_output=sink))
             for host in chosen
@@ -159,6 +159,26 @@ def test_late_arrivals_within_the_window_join_and_other_tasks_get_their_own_call
     assert [r.status for r in results] == ["changed"] * 3
     for host, word in ((a, "one"), (b, "two"), (c, "one")):
         assert (Path(host.vars["root"]) / "greeting.txt").read_text() == f"{word} from {host.name}\n"
+
+
+def test_values_rendered_apart_for_each_host_still_make_one_call(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b", "c"]))
+    roots = {h.name: h.vars["root"] for h in plan.hosts}
+    per_host_vars = {h.name: PlaybookAction(path="legacy/site.yml", vars={"greeting": f"hey {h.name}"})
+                     for h in plan.hosts}
+    results, transport = run_batch(plan, per_host_vars)
+    assert transport.calls == 1 and [r.status for r in results] == ["changed"] * 3
+    for name, root in roots.items():
+        assert (Path(root) / "greeting.txt").read_text() == f"hey {name} from {name}\n"
+
+    per_host_args = {name: AnsibleModuleAction(module="copy", args={
+        "dest": f"{root}/conf", "content": f"{name}:" + secret_marker("pw", False), "mode": "0600"})
+        for name, root in roots.items()}
+    results, transport = run_batch(plan, per_host_args, secrets={"pw": SECRET})
+    assert transport.calls == 1 and [r.status for r in results] == ["changed"] * 3
+    for name, root in roots.items():
+        assert (Path(root) / "conf").read_text() == f"{name}:{SECRET}"
+    assert all(SECRET not in r.stdout + r.message for r in results)
 
 
 def test_a_module_action_keeps_its_arguments_structured(tmp_path: Path, project: Path) -> None:

@@ -68,6 +68,7 @@ class RunRecord:
     plan_digest: str
     options: dict[str, Any]
     outcome: str | None  # "succeeded", "failed", "interrupted"; None if it never ended (crash)
+    notes: list[str] = dataclasses.field(default_factory=list)  # why it stopped, hosts that left
 
 
 def tail(text: str, limit: int = TAIL_BYTES) -> str:
@@ -92,7 +93,7 @@ class Journal(abc.ABC):
         """Write a batch of transitions durably, in one transaction."""
 
     @abc.abstractmethod
-    def end_run(self, run: int, outcome: str) -> None: ...
+    def end_run(self, run: int, outcome: str, notes: list[str]) -> None: ...
 
     @abc.abstractmethod
     def done_keys(self) -> dict[str, str]:
@@ -115,7 +116,8 @@ CREATE TABLE IF NOT EXISTS runs (
     ended REAL,
     plan_digest TEXT NOT NULL,
     options TEXT NOT NULL,
-    outcome TEXT
+    outcome TEXT,
+    notes TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS transitions (
     seq INTEGER PRIMARY KEY,
@@ -172,8 +174,9 @@ class SqliteJournal(Journal):
         self._db.executemany(_INSERT, rows)
         self._db.execute("COMMIT")
 
-    def end_run(self, run: int, outcome: str) -> None:
-        self._db.execute("UPDATE runs SET ended = ?, outcome = ? WHERE id = ?", (time.time(), outcome, run))
+    def end_run(self, run: int, outcome: str, notes: list[str]) -> None:
+        self._db.execute("UPDATE runs SET ended = ?, outcome = ?, notes = ? WHERE id = ?",
+                         (time.time(), outcome, json.dumps(notes), run))
 
     def done_keys(self) -> dict[str, str]:
         last: dict[str, tuple[str, str]] = {}
@@ -185,8 +188,8 @@ class SqliteJournal(Journal):
 
     def runs(self) -> list[RunRecord]:
         return [RunRecord(id=r[0], started=r[1], ended=r[2], plan_digest=r[3], options=json.loads(r[4]),
-                          outcome=r[5])
-                for r in self._db.execute("SELECT id, started, ended, plan_digest, options, outcome FROM runs "
+                          outcome=r[5], notes=json.loads(r[6]))
+                for r in self._db.execute("SELECT id, started, ended, plan_digest, options, outcome, notes FROM runs "
                                           "ORDER BY id")]
 
     def transitions(self, run: int) -> list[Transition]:

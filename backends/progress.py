@@ -204,11 +204,8 @@ def print_summary(console: Console, result: RunResult) -> None:
             parts.append(f"{state} {counts[state]}", style=STATE_STYLES[state])
             parts.append("  ")
     console.print(parts)
-    if result.left_hosts:
-        console.print(Text(f"hosts that left the deployment (within their roles' tolerance): "
-                           f"{', '.join(result.left_hosts)}", style="yellow"))
-    if result.stop_reason:
-        console.print(Text(f"stopped: {result.stop_reason}", style="red"))
+    for note in result.notes:
+        console.print(Text(note, style="red" if note.startswith("stopped") else "yellow"))
     style = {"succeeded": "bold green", "failed": "bold red", "interrupted": "bold yellow"}[result.outcome]
     tail = {"succeeded": "", "failed": "", "interrupted": " — run `orchc run` again to resume"}[result.outcome]
     console.print(Text(f"run {result.run_id} {result.outcome} after {duration(result.elapsed)}{tail}",

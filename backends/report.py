@@ -32,6 +32,7 @@ pre { margin: 4px 0 0; padding: 8px; background: #263238; color: #eceff1; border
       overflow-x: auto; font-size: 12px; white-space: pre-wrap; }
 svg text { font: 11px system-ui, sans-serif; } .axis { fill: #757575; } .host { fill: #212121; }
 .label { fill: #fff; pointer-events: none; }
+.note { background: #fff8e1; border-left: 4px solid #ef8f00; padding: 6px 10px; margin: 8px 0; }
 """
 
 
@@ -58,6 +59,7 @@ def render_report(run: RunRecord, transitions: list[Transition]) -> str:
         f'<div class="meta">started {_when(run.started)} · {ended - run.started:.1f}s · '
         f"{len(records)} instances · strategy {html.escape(str(run.options.get('strategy', 'graph')))}</div>",
         f"<div>{badges}</div>",
+        "".join(f'<p class="note">{html.escape(note)}</p>' for note in run.notes),
         "<h2>Timeline per host</h2>", _gantt(records, run.started, ended),
         f"<h2>Failures ({len(failures)})</h2>", _failures(failures),
         "<h2>All instances</h2>", _instances(records),

@@ -69,6 +69,17 @@ class RunResult:
     elapsed: float
 
     @property
+    def notes(self) -> list[str]:
+        """What a reader of the summary must know beyond the counts."""
+        notes = []
+        if self.left_hosts:
+            notes.append("hosts that left the deployment (within their roles' tolerance): "
+                          + ", ".join(self.left_hosts))
+        if self.stop_reason:
+            notes.append(f"stopped: {self.stop_reason}")
+        return notes
+
+    @property
     def failures(self) -> list[Transition]:
         return [t for t in self.finals.values() if t.state in FAILURE_STATES]
 
@@ -210,10 +221,10 @@ class Runner:
             await self.transports.close()
         outcome: Outcome = ("interrupted" if self._interrupts else
                             "failed" if self.scheduler.failed else "succeeded")
-        self.journal.end_run(self._run_id, outcome)
         result = RunResult(self._run_id, outcome, dict(zip(self.scheduler.ids, self.scheduler.state)),
                            self._finals, list(self.scheduler.left_hosts), self.scheduler.stopped,
                            time.monotonic() - began)
+        self.journal.end_run(self._run_id, outcome, result.notes)
         for observer in self.observers:
             observer.run_ended(result)
         return result

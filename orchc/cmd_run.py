@@ -227,6 +227,8 @@ def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
         last = runs[-1]
         console.print(f"\nlast run {last.id}: {last.outcome or 'did not end (crashed, or still running)'}",
                       markup=False)
+        for note in last.notes:
+            console.print(f"  {note}", markup=False)
 
 
 def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: ExtraVarsOption = [],

@@ -42,6 +42,7 @@ def test_report_is_self_contained_and_lists_failures(report: Path):
     text = report.read_text()
     assert "<svg" in text and "web.up@web2" in text
     assert "port 80 &lt;already&gt; in use" in text  # stderr tail, escaped
+    assert "hosts that left the deployment (within their roles&#x27; tolerance): web2" in text
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text)  # no external assets
     assert "<link" not in text and "<script" not in text
 

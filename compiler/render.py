@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 import jinja2
@@ -142,11 +141,10 @@ def _lookup(path: tuple[str, ...], context: dict[str, Any]) -> str | int | float
     return value if type(value) in (str, int, float) else None
 
 
-@dataclass
 class Renderer:
     """Renders strings and evaluates `when` expressions; compiled templates are cached by source."""
 
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
         self._environments: dict[Mode, jinja2.Environment] = {
             "run": _make_environment(_shell_quote),
             "plain": _make_environment(None),

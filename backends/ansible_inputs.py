@@ -31,6 +31,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from orchc.backends.ssh_connect import KNOWN_HOSTS_VAR
 from orchc.backends.transport import TransportOptions
 from orchc.plan import (
     AnsibleModuleAction,
@@ -77,8 +78,9 @@ def host_vars(host: Host, options: TransportOptions) -> dict[str, Any]:
         vars_["ansible_user"] = host.user
     vars_.setdefault("ansible_timeout", int(options.connect_timeout))
     # Options given in the inventory come first on ssh's command line, and ssh keeps the first value.
-    if options.known_hosts is not None:
-        _append_ssh_option(vars_, f"-o UserKnownHostsFile={shlex.quote(str(options.known_hosts))}")
+    known_hosts = options.known_hosts or host.vars.get(KNOWN_HOSTS_VAR)  # as the ssh transport chooses
+    if known_hosts:
+        _append_ssh_option(vars_, f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))}")
     if options.accept_new_host_keys:
         _append_ssh_option(vars_, "-o StrictHostKeyChecking=accept-new")
     return vars_

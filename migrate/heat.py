@@ -24,6 +24,7 @@ from orchc.migrate.emit import ident
 from orchc.migrate.heat_emit import OrchService, emit_tree, playbook_yaml
 from orchc.migrate.heat_intrinsics import Library, Stack
 from orchc.migrate.heat_registry import RoleSpec
+from orchc.migrate.heat_steps import Unit
 from orchc.migrate.heat_units import LIFECYCLE_SECTIONS, ServiceData, host_puppet_service, service_units
 from orchc.migrate.heat_yaml import input_error, relative_name
 from orchc.migrate.report import Migration, Report
@@ -40,9 +41,9 @@ PLAY_VARS = {"enable_debug": False, "enable_puppet": True, "container_healthchec
 
 def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files: list[Path] | None = None,
                  relax: bool = False) -> Migration:
-    report = Report("heat", [str(p) for p in [*inputs, *([roles_data] if roles_data else []),
-                                               *(param_files or [])]])
-    for path in [*inputs, *([roles_data] if roles_data else []), *(param_files or [])]:
+    given = [*inputs, *([roles_data] if roles_data else []), *(param_files or [])]
+    report = Report("heat", [str(p) for p in given])
+    for path in given:
         if not path.exists():
             raise input_error(f"no such file or folder: {path}", str(path), 1, 1,
                               "give tripleo-heat-templates service templates, a folder of them, or the THT root")
@@ -69,16 +70,42 @@ def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files
         if not services:
             continue
         migration.files.update(emit_tree(services, role_map, relax, _group_vars(per_role, environment), f"{tree}/"))
-        if tree == "deploy":
-            report.figures["services"] = len({s.name for s in services})
-            report.figures["tasks (deploy)"] = sum(len(s.units) for s in services)
-            for service in services:
-                for unit in service.units:
-                    report.add("wrapped", unit.source, f"{service.name}.{unit.phase.name}",
-                               "the section's Ansible tasks run unchanged as a playbook")
+        _report_tree(tree, services, relax, report)
     report.figures["templates"] = sum(len(v) for v in per_role.values())
     _report_unconverted(per_role, report)
     return migration
+
+
+# What TripleO's orchestrator (common/deploy-steps.j2) did that the converted trees do differently.
+MACHINERY = "common/deploy-steps.j2"
+
+
+def _report_tree(tree: str, services: list[OrchService], relax: bool, report: Report) -> None:
+    phases = {u.phase.name for s in services for u in s.units}
+    if tree == "deploy":
+        report.figures["services"] = len(services)
+        report.figures["tasks (deploy)"] = sum(len(s.units) for s in services)
+        for service in services:
+            for unit in service.units:
+                report.add("wrapped", unit.source, f"{service.name}.{unit.phase.name}",
+                           "the section's Ansible tasks run unchanged as a playbook")
+        report.add("assumption", MACHINERY, "TripleO's play variables bootstrap_server_id and deploy_identifier",
+                   "they are not in the templates: set them in the inventory if the tasks use them")
+        if "step1_config" in phases:
+            report.add("approximated", MACHINERY, "puppet config generation (step1_config)",
+                       "TripleO generated every config volume of a host in one container-puppet run; "
+                       "orchc runs each service's volumes in that service's own task")
+    if relax:
+        report.add("approximated", MACHINERY, f"{tree}: no global step barriers (--relax)",
+                   "a service waits only for its own previous units and the assumptions listed here")
+    else:
+        report.add("approximated", MACHINERY, f"{tree}: order of services inside a phase on one host",
+                   "TripleO ran the role's services one after another in roles_data order; "
+                   "orchc runs them in any order between the same barriers")
+    if tree == "update" and any(s.concurrency for s in services):
+        report.add("approximated", MACHINERY, "update: update_serial",
+                   "TripleO updated update_serial hosts of a role through every step before the next batch; "
+                   "orchc runs each update task on at most update_serial hosts at a time, between step barriers")
 
 
 class _Notifier:
@@ -149,7 +176,10 @@ def _service_stack(library: Library, role: RoleSpec, path: Path, environment: re
 
 def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[ServiceData]], relax: bool,
                    report: Report) -> tuple[list[OrchService], dict[str, list[str]]]:
-    """One orchc service per TripleO service (per role where the role changes what it does)."""
+    """One orchc service per TripleO service and side (the undercloud part is `<name>_external`).
+
+    A service whose content differs between roles (role parameters) gets one orchc service per role.
+    """
     variants: dict[str, list[tuple[RoleSpec, ServiceData]]] = {}
     for role in roles:
         for data in per_role[role.name]:
@@ -157,39 +187,37 @@ def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[Se
     services: list[OrchService] = []
     role_map: dict[str, list[str]] = {}
     for base, entries in variants.items():
-        distinct = {playbook_yaml([u.play for u in d.units[tree]]) for _, d in entries}
-        for role, data in entries:
-            name = base if len(distinct) == 1 else f"{base}_{ident(role.name).lower()}"
-            overcloud = [u for u in data.units[tree] if not u.external]
-            external = [u for u in data.units[tree] if u.external]
-            if overcloud:
-                _place(services, role_map, role.name, name, overcloud, data, role.update_serial, tree)
-            if external:
-                _place(services, role_map, UNDERCLOUD_ROLE, f"{name}_external", external, data, None, tree)
+        for external, suffix in ((False, ""), (True, "_external")):
+            sides = [(role, data, [u for u in data.units[tree] if u.external == external]) for role, data in entries]
+            per_role_differs = len({playbook_yaml([u.play for u in units]) for _, _, units in sides}) > 1
+            for role, data, units in sides:
+                if units:
+                    name = (f"{base}_{ident(role.name).lower()}" if per_role_differs else base) + suffix
+                    _place(services, role_map, UNDERCLOUD_ROLE if external else role.name, name, units, data,
+                           role.update_serial if tree == "update" else None)
     names = {s.name for s in services}
     for service in services:
-        base = service.name.removesuffix("_external")
-        if service.name != base and base in names:
-            service.depends_on[base] = "the undercloud part of a service runs after its previous step"
-            service.runs_before = base
+        overcloud_side = service.name.removesuffix("_external")
+        if service.name != overcloud_side and overcloud_side in names:
+            service.depends_on[overcloud_side] = "the undercloud part of a service runs after its previous step"
+            service.runs_before = overcloud_side
         if relax:
             _data_dependencies(service, names, report)
             _machinery_dependencies(service, names)
-    for service in services:
-        service.depends_on.pop(service.name, None)
     return services, role_map
 
 
-def _place(services: list[OrchService], role_map: dict[str, list[str]], role: str, name: str, units: list,
-           data: ServiceData, serial: int | None, tree: str) -> None:
+def _place(services: list[OrchService], role_map: dict[str, list[str]], role: str, name: str, units: list[Unit],
+           data: ServiceData, serial: int | None) -> None:
     existing = next((s for s in services if s.name == name), None)
     if existing is None:
         existing = OrchService(name=name, roles=[], units=units, source=data.source,
                                endpoint_refs=data.endpoint_refs, config_for=data.config_for,
                                waits_for=data.waits_for)
         services.append(existing)
-    existing.roles.append(role)
-    if tree == "update" and serial:
+    if role not in existing.roles:
+        existing.roles.append(role)
+    if serial:
         existing.concurrency = min(existing.concurrency or serial, serial)
     if name not in role_map.setdefault(role, []):
         role_map[role].append(name)

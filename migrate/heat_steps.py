@@ -19,7 +19,7 @@ keeps its whole `when` (the play sets `step`), so Ansible decides as before.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DEPLOY_STEPS = range(0, 6)  # deploy_steps_tasks / external_deploy_tasks steps 0..5 (deploy_steps_max = 6)
@@ -74,7 +74,6 @@ class Unit:
     external: bool = False  # runs on the undercloud (DEPLOY_SOURCE_HOST)
     once: bool = False  # on the service's bootstrap host only
     step_var: int | None = None  # the `step` the play runs with
-    notes: list[str] = field(default_factory=list)
 
 
 def task_steps(task: Any) -> set[int] | None:

@@ -19,7 +19,7 @@ from orchc.dsl.ast import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 
 
-class LocatedDict(dict):
+class _Located:
     source: str = "?"
     line: int = 0
 
@@ -28,13 +28,12 @@ class LocatedDict(dict):
         return f"{self.source}:{self.line}"
 
 
-class LocatedList(list):
-    source: str = "?"
-    line: int = 0
+class LocatedDict(_Located, dict):
+    pass
 
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}"
+
+class LocatedList(_Located, list):
+    pass
 
 
 def relative_name(path: Path, root: Path | None) -> str:
@@ -49,7 +48,7 @@ def relative_name(path: Path, root: Path | None) -> str:
 
 def where(node: Any, fallback: str) -> str:
     """The `file:line` a loaded map or list came from, else `fallback`."""
-    return node.where if isinstance(node, (LocatedDict, LocatedList)) else fallback
+    return node.where if isinstance(node, _Located) else fallback
 
 
 class _Loader(yaml.SafeLoader):

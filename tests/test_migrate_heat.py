@@ -9,17 +9,16 @@ the real compiler against tests/data/migrate_heat/inventory.yml.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from orchc import cli
 from orchc.compiler import compile_project
 from orchc.migrate.heat import convert_heat
 from orchc.migrate.heat_steps import tasks_for_step, task_steps
 from orchc.migrate.report import Migration
+from test_diagnostics import run_cli  # runs `orchc ARGS` in-process: (status, stdout, stderr)
 
 DATA = Path(__file__).parent / "data" / "migrate_heat"
 THT = DATA / "tht"
@@ -202,15 +201,6 @@ def test_playbooks_snapshot(faithful: Migration, snapshot) -> None:
 
 
 # --- the command line and bad input ---------------------------------------------------------
-
-
-def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["orchc", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    captured = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), captured.out, captured.err
 
 
 def test_cli_writes_the_trees_and_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -199,26 +199,18 @@ class PlaybookConverter:
             if "delegate_to" in t.data or "local_action" in t.data:
                 self.report.add("approximated", t.source, "delegate_to kept inside the wrapped Ansible task",
                                 "orchc places the task on the play's hosts; the delegate must be in the inventory")
-            if t.dynamic:
-                self.report.add("wrapped", t.source, f"{t.module} kept whole", t.dynamic)
 
     def _copy_source(self, task: Task) -> str | None:
+        """Where a native `copy` reads its file, relative to the output folder (role copies keep their layout)."""
         src = task.args.get("src") if task.module == "copy" else None
-        if not isinstance(src, str) or src.startswith("/") or src.endswith("/"):
+        found = task.find_source(src, "files") if isinstance(src, str) and not src.endswith("/") else None
+        if found is None:
             return None
-        if task.role is not None:
-            for sub in ("files", "", "tasks"):
-                candidate = task.role.path / sub / src
-                if candidate.is_file():
-                    return (Path("roles") / task.role.label / sub / src).as_posix()
-            return None
-        for sub in ("files", ""):
-            candidate = task.task_file.parent / sub / src
-            if candidate.is_file():
-                rel = f"files/{self.project}/{sub}/{src}".replace("//", "/")
-                self._extra_copies[rel] = candidate
-                return rel
-        return None
+        if task.role is not None and found.is_relative_to(task.role.path):
+            return (Path("roles") / task.role.label / found.relative_to(task.role.path)).as_posix()
+        rel = f"files/{self.project}/{found.name}"
+        self._extra_copies[rel] = found
+        return rel
 
     # --- names --------------------------------------------------------------------------
 
@@ -374,13 +366,28 @@ def _why_wrapped(unit: Unit) -> str:
         return "runs only if a notifying task changed (flag file); a native form needs `when notified(...)` in orchc"
     reasons = []
     for task in unit.tasks:
+        if task.dynamic:
+            reasons.append(f"{task.module} kept whole: {task.dynamic}")
         reasons += [why for key, why in _WHY_KEYWORDS.items() if key in task.data]
         reasons += ["loop kept inside Ansible" for key in task.data if str(key).startswith("with_")]
         if any("{{" in s or "{%" in s for s in strings(task.args)):
             reasons.append("arguments are templated at run time")
     if not reasons:
-        reasons.append(f"module {unit.tasks[0].module} needs its role, or has no exact orchc form")
+        reasons.append(_module_reason(unit.tasks[0]))
     return "; ".join(dict.fromkeys(reasons))
+
+
+def _module_reason(task: Task) -> str:
+    if task.module in ("set_fact", "include_vars", "add_host", "group_by"):
+        return f"{task.module} changes what the rest of the play sees"
+    if task.module == "command":
+        return "the command module expands $VARIABLES and ~ in its arguments itself; `run` would differ"
+    if "." not in str(task.module) and task.role is not None:
+        return f"module {task.module} comes from the role's library or a collection the role names"
+    if any(k in task.data for k in ("become_user", "become_method", "environment", "module_defaults", "remote_user",
+                                    "connection", "collections")):
+        return "play or task settings (become_user, environment, ...) stay with Ansible"
+    return f"{task.module} has no exact orchc form in its arguments as written"
 
 
 def _depends(a: Unit, b: Unit) -> bool:

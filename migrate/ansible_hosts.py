@@ -52,7 +52,7 @@ def map_hosts(patterns: list[str], sources: list[str], report: Report) -> HostMa
         elif parts and all(_GROUP.match(p) for p in parts):
             mapping.roles_of[pattern] = [_group(mapping, p, source, report) for p in dict.fromkeys(parts)]
         else:
-            role = _group(mapping, emit.ident(re.sub(r"&", "_and_", re.sub(r"!", "not_", pattern))), source, report)
+            role = _group(mapping, emit.ident(pattern.replace("&", "and_").replace("!", "not_")), source, report)
             mapping.roles_of[pattern] = [role]
             report.add("approximated", source, f"hosts: {pattern!r} -> role {role}",
                        "intersections, exclusions, wildcards and templated patterns have no orchc form: "

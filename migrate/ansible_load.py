@@ -36,6 +36,11 @@ FREE_FORM_MODULES = frozenset({"command", "shell", "raw", "script", "win_command
 INCLUDE_TASKS = frozenset({"include_tasks", "import_tasks", "include"})
 INCLUDE_ROLE = frozenset({"include_role", "import_role"})
 MAX_DEPTH = 40
+# Play keywords every task of the play inherits (what the task runs as, where, with which environment).
+INHERITED_PLAY_KEYWORDS = frozenset({"become", "become_user", "become_method", "become_flags", "become_exe",
+                                     "environment", "module_defaults", "collections", "remote_user", "connection",
+                                     "port", "check_mode", "diff", "ignore_errors", "ignore_unreachable", "no_log",
+                                     "timeout", "user"})
 
 NoteKind = Literal["unsupported", "approximated", "wrapped"]
 
@@ -81,6 +86,14 @@ class Task:
     @property
     def name(self) -> str:
         return str(self.data.get("name") or (self.module or "block"))
+
+    def find_source(self, src: str, kind: Literal["files", "templates"]) -> Path | None:
+        """The controller file a `copy`/`template` src names, searched as Ansible does (role first)."""
+        if src.startswith("/") or is_templated(src):
+            return None
+        folders = [self.role.path / kind, self.role.path, self.role.path / "tasks"] if self.role else []
+        folders += [self.task_file.parent / kind, self.task_file.parent]
+        return next((folder / src for folder in folders if (folder / src).is_file()), None)
 
 
 @dataclass
@@ -201,7 +214,7 @@ class PlaybookLoader:
         name = str(data.get("name") or f"play {index + 1} on {hosts}")
         play = Play(name, source, hosts, data, path.parent, [Segment()], [], [])
         own_group = name
-        play_keywords = {"become": data["become"]} if "become" in data else {}
+        play_keywords = {k: v for k, v in data.items() if k in INHERITED_PLAY_KEYWORDS}
         for section in ("pre_tasks", "roles", "tasks", "post_tasks"):
             entries = data.get(section) or []
             if not isinstance(entries, list):
@@ -253,8 +266,9 @@ class PlaybookLoader:
         keywords = {k: v for k, v in entry.items() if k in ROLE_ENTRY_KEYWORDS and k != "vars"}
         params = {k: v for k, v in entry.items() if k not in ROLE_ENTRY_KEYWORDS and k not in ("role", "name")}
         params.update(vars_dict(entry.get("vars")))
-        if "become" in play_data:
-            keywords.setdefault("become", play_data["become"])
+        for key, value in play_data.items():
+            if key in INHERITED_PLAY_KEYWORDS:
+                keywords.setdefault(key, value)
         for task in self._apply_role(name, path.parent, where, keywords, params, None, play, depth=0,
                                      tasks_from="main", seen=set()):
             self._append(play, task)

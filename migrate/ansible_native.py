@@ -31,7 +31,7 @@ _PLAIN_KEYWORDS = frozenset({"name", "tags", "run_once", "register", "throttle",
 _CONTEXT_MODULES = frozenset({"set_fact", "include_vars", "include_tasks", "import_tasks", "include", "include_role",
                               "import_role", "meta", "add_host", "group_by", "set_stats", "setup", "gather_facts",
                               "copy", "template", "script", "unarchive", "assemble", "patch", "synchronize", "fetch",
-                              "pause", "async_status", "debug"})
+                              "pause", "async_status"})
 _NATIVE_MODULES = frozenset({"command", "shell", "copy", "service", "systemd", "systemd_service"})
 
 
@@ -138,7 +138,7 @@ def _command(module: str, args: dict[str, Any]) -> Converted | None:
 
 def _inline(task: Task) -> Converted | None:
     module = task.module or ""
-    if module in _CONTEXT_MODULES or "_raw_params" in task.args or task.data.get("become"):
+    if module in _CONTEXT_MODULES or "_raw_params" in task.args or (module == "debug" and "var" in task.args):
         return None
     if module in _BUILTIN_MODULES:
         module = "ansible.builtin." + module

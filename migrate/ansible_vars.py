@@ -55,6 +55,11 @@ def uses(task: Task) -> set[str]:
             for text in strings(value):
                 if "{{" in text or "{%" in text:
                     names |= _names_in_template(text)
+    src = task.args.get("src")
+    if task.module == "template" and isinstance(src, str):
+        template = task.find_source(src, "templates")
+        if template is not None:
+            names |= _names_in_template(template.read_text(encoding="utf-8", errors="replace"))
     loop_control = task.data.get("loop_control") or {}
     return names - {"item", str(loop_control.get("loop_var", "item")), "ansible_loop"}
 

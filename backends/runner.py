@@ -35,7 +35,7 @@ from orchc.backends.transport import ActionContext, ActionResult
 from orchc.backends.transports import TransportSet
 from orchc.dsl.ast import Span
 from orchc.dsl.diagnostics import Diagnostics
-from orchc.plan import Action, Instance, Plan, redact
+from orchc.plan import Action, Host, Instance, Plan, redact
 
 Outcome = Literal["succeeded", "failed", "interrupted"]
 UP_TO_DATE = "up to date"
@@ -265,12 +265,17 @@ class Runner:
             self._record(change.instance, change.state, message=change.message, host=change.host)
 
     async def _execute(self, iid: str) -> None:
-        """Run one instance's actions, with retries; report the ending on the queue."""
+        """Run one instance's actions on its current host, with retries; report the ending on the queue."""
         inst = self._instances[iid]
         task = self._tasks[inst.task]
+        placement = self.scheduler.placement_of(iid)
+        host = self._hosts[self.scheduler.host_of(iid) or ""]
+        actions = inst.actions if placement == 0 else inst.alternates[placement - 1].actions
+        ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=inst.task, secrets=self.secrets,
+                            become=task.become, work_dir=self.options.work_dir)
         try:
             while True:
-                state, result = await self._attempt(iid, task.timeout)
+                state, result = await self._attempt(host, actions, ctx, task.timeout)
                 if state != "failed" or self._attempts[iid] > task.retries + self._moves(iid):
                     break
                 retry = self._attempts[iid] - self._moves(iid)
@@ -287,25 +292,31 @@ class Runner:
         """Attempts spent on earlier hosts (a `once` instance that moved)."""
         return self._attempts_before_move.get(iid, 0)
 
-    async def _attempt(self, iid: str, timeout: float | None) -> tuple[str, ActionResult]:
-        host = self._hosts[self.scheduler.host_of(iid) or ""]
-        actions = self._actions(iid)
-        ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=self._instances[iid].task,
-                            secrets=self.secrets, become=self._tasks[self._instances[iid].task].become,
-                            work_dir=self.options.work_dir, check_mode=False)
+    async def _attempt(self, host: Host, actions: list[Action], ctx: ActionContext,
+                       timeout: float | None) -> tuple[str, ActionResult]:
         results: list[ActionResult] = []
-        try:
-            async with asyncio.timeout(timeout):
-                for action in actions:
-                    result = await self._action(host, action, ctx)
-                    results.append(result)
-                    if not result.succeeded:
-                        break
-        except TimeoutError:
-            results.append(ActionResult("failed", message=f"timed out after {timeout:g}s"))
+        if timeout is None:
+            await self._actions_in_order(host, actions, ctx, results)
+        else:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._actions_in_order(host, actions, ctx, results)
+            except TimeoutError:
+                results.append(ActionResult("failed", message=f"timed out after {timeout:g}s"))
+        if len(results) == 1:
+            return results[0].status, results[0]
         return _instance_state(results), _merge(results)
 
-    async def _action(self, host, action: Action, ctx: ActionContext) -> ActionResult:
+    async def _actions_in_order(self, host: Host, actions: list[Action], ctx: ActionContext,
+                                results: list[ActionResult]) -> None:
+        """Run actions until one does not succeed; `results` keeps what ended even if a timeout cuts in."""
+        for action in actions:
+            result = await self._action(host, action, ctx)
+            results.append(result)
+            if not result.succeeded:
+                return
+
+    async def _action(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
         try:
             return await self.transports.for_action(host, action).execute(host, action, ctx)
         except asyncio.CancelledError:
@@ -313,11 +324,6 @@ class Runner:
         except Exception as exc:  # a transport's bug must not lose the run's state
             return ActionResult("failed", message=f"{action.kind} failed in the transport: "
                                                   f"{type(exc).__name__}: {exc}")
-
-    def _actions(self, iid: str) -> list[Action]:
-        inst = self._instances[iid]
-        pos = self.scheduler.placement_of(iid)
-        return inst.actions if pos == 0 else inst.alternates[pos - 1].actions
 
     # --- journal and observers ------------------------------------------------------------
 

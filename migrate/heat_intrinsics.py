@@ -146,13 +146,20 @@ class Stack:
                             f"kept as the Ansible variable {{{{ {name} }}}}: give it with --param-file or in the inventory")
         return Unresolved(name)
 
-    def condition(self, name: str, at: str) -> Any:
+    def condition(self, name: str) -> bool:
         if name not in self._conditions:
             definitions = self.template.get("conditions") or {}
             if name not in definitions:
                 raise Unknown(f"no condition named {name!r} in {self.source}")
-            self._conditions[name] = truth(self.evaluate(definitions[name]))
+            self._conditions[name] = self.decide(definitions[name])
         return self._conditions[name]
+
+    def decide(self, node: Any) -> bool:
+        """A condition: a condition's name or an expression; raises Unknown when it cannot be decided here."""
+        if isinstance(node, str):
+            return self.condition(node)
+        function = function_of(node)
+        return truth(_FUNCTIONS[function](self, node[function], where(node, self.source)) if function else node)
 
     # --- resources ------------------------------------------------------------------
 
@@ -165,8 +172,7 @@ class Stack:
     def _make_child(self, name: str) -> "Stack | None":
         resource = self._resource(name)
         condition = resource.get("condition")
-        if condition is not None and not truth(self.condition(condition, where(resource, self.source))
-                                               if isinstance(condition, str) else self.evaluate(condition)):
+        if condition is not None and not self.decide(condition):
             return None
         kind = str(resource.get("type", ""))
         target = self.library.registry.get(kind)
@@ -191,7 +197,7 @@ class Stack:
         resource = self._resource(name)
         if resource.get("type") == "OS::Heat::Value":
             condition = resource.get("condition")
-            if condition is not None and not truth(self.condition(condition, "")):
+            if condition is not None and not self.decide(condition):
                 return None
             if attr != "value":
                 raise Unknown(f"OS::Heat::Value {name} has no attribute {attr}")
@@ -344,9 +350,7 @@ def _get_resource(stack: Stack, args: Any, at: str) -> Any:
 def _if(stack: Stack, args: Any, at: str) -> Any:
     if not isinstance(args, list) or len(args) not in (2, 3):
         raise Unknown("if needs [condition, value_if_true, value_if_false]")
-    condition = args[0]
-    decided = stack.condition(condition, at) if isinstance(condition, str) else truth(stack.evaluate(condition))
-    if decided:
+    if stack.decide(args[0]):
         return stack.evaluate(args[1])
     return stack.evaluate(args[2]) if len(args) == 3 else OMIT
 
@@ -359,19 +363,29 @@ def _equals(stack: Stack, args: Any, at: str) -> Any:
 
 
 def _not(stack: Stack, args: Any, at: str) -> bool:
-    return not (stack.condition(args, at) if isinstance(args, str) else truth(stack.evaluate(args)))
+    return not stack.decide(args)
 
 
-def _conditions(stack: Stack, args: Any, at: str) -> list[bool]:
-    return [stack.condition(a, at) if isinstance(a, str) else truth(stack.evaluate(a)) for a in args]
+def _decide_all(stack: Stack, args: Any, decisive: bool) -> bool:
+    """`and` (decisive False) / `or` (decisive True): one decisive known operand settles it, even if others are unknown."""
+    unknown: Unknown | None = None
+    for operand in args:
+        try:
+            if stack.decide(operand) == decisive:
+                return decisive
+        except Unknown as exc:
+            unknown = exc
+    if unknown is not None:
+        raise unknown
+    return not decisive
 
 
 def _and(stack: Stack, args: Any, at: str) -> bool:
-    return all(_conditions(stack, args, at))
+    return _decide_all(stack, args, decisive=False)
 
 
 def _or(stack: Stack, args: Any, at: str) -> bool:
-    return any(_conditions(stack, args, at))
+    return _decide_all(stack, args, decisive=True)
 
 
 def _contains(stack: Stack, args: Any, at: str) -> bool:

@@ -45,10 +45,13 @@ def playbook(playbook: Annotated[Path, typer.Argument(help="The playbook to conv
 @migrate_app.command("heat")
 def heat(inputs: Annotated[list[Path], typer.Argument(help="Service templates, or folders of them.")],
          output: OutDir,
-         roles_data: Annotated[Optional[Path], typer.Option("--roles-data", help="roles_data.yaml")] = None,
+         roles_data: Annotated[Optional[Path], typer.Option("--roles-data", help="roles_data.yaml: with the tripleo-heat-templates folder, a whole overcloud (without it: one role, Standalone).")] = None,
          param_files: Annotated[Optional[list[Path]], typer.Option("--param-file", help="Heat environment with parameter values (repeatable).")] = None,
-         relax: Annotated[bool, typer.Option("--relax", help="Per-service step chains instead of global step barriers.")] = False) -> None:
-    """TripleO Heat service templates -> .orch."""
+         relax: Annotated[bool, typer.Option("--relax", help="Per-service step chains instead of TripleO's global step barriers; every inferred wait is in the report.")] = False) -> None:
+    """TripleO Heat service templates (+ roles_data.yaml) -> .orch projects in deploy/, update/, upgrade/.
+
+    External (undercloud) tasks run on the role `undercloud`: give it one local host in the inventory.
+    """
     from orchc.migrate.heat import convert_heat
 
     _finish(convert_heat(inputs, roles_data=roles_data, param_files=param_files or [], relax=relax), output)

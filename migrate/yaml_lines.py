@@ -18,8 +18,8 @@ from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 LINE_KEY = "__line__"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe YAML loader that records the line of every mapping."""
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe YAML loader (libyaml's when installed) that records the line of every mapping."""
 
 
 def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:

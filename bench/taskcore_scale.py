@@ -1,0 +1,116 @@
+"""Task-Core's scale data: orchc (convert + compile) against Task-Core's own graph build, in the same run.
+
+    python3 bench/taskcore_scale.py [--repeat N] [--seed S]
+
+1. Generates the data with Task-Core's own generator (`examples/scale/gen_scale_data.py`
+   of task-core 0.2.1: 1000 hosts, 100 roles, 1000 services), seeded.
+2. orchc: `orchc migrate taskcore` then `orchc compile` (two command lines, wall time).
+3. Task-Core: `task-core --noop` (builds its taskflow graph and exports it, runs
+   nothing), installed from PyPI into a virtual environment under corpus-cache/.
+   Graphviz is not needed: a stub `dot` answers pydot's SVG request, so Task-Core's
+   time leaves out Graphviz's layout (which would only make it slower).
+Prints both times (best of --repeat) and the ratio. Target: orchc >= 20x faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from taskcore_corpus import CACHE, VERSION, taskcore_source  # noqa: E402
+
+VENV = CACHE / "taskcore-venv"
+STUB_DOT = "#!/bin/sh\necho '<svg xmlns=\"http://www.w3.org/2000/svg\"/>'\n"
+
+
+def generate(folder: Path, seed: int) -> None:
+    """Task-Core's generator writes inventory.yaml, roles.yaml and services/ into the current folder."""
+    spec = importlib.util.spec_from_file_location("gen_scale_data",
+                                                  taskcore_source() / "examples" / "scale" / "gen_scale_data.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (folder / "services").mkdir(parents=True)
+    random.seed(seed)
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            module.gen_scale_data()
+    finally:
+        os.chdir(previous)
+
+
+def taskcore_command() -> Path:
+    """`task-core` from PyPI in its own virtual environment (created on first use)."""
+    program = VENV / "bin" / "task-core"
+    if not program.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", f"task-core=={VERSION}", "pydot"], check=True)
+    return program
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} ... failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def run_orchc(data: Path, out: Path) -> tuple[float, float]:
+    orchc = [sys.executable, "-m", "orchc"]
+    convert = timed(orchc + ["migrate", "taskcore", "-s", "services", "-r", "roles.yaml", "-i", "inventory.yaml",
+                             "-o", str(out)], data)
+    compile_ = timed(orchc + ["compile", str(out), "-i", str(out / "inventory.yml"), "-o", str(data / "plan.json")],
+                     data)
+    return convert, compile_
+
+
+def run_taskcore(data: Path, program: Path, stub_dir: Path) -> float:
+    env = {**os.environ, "PATH": f"{stub_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return timed([str(program), "-s", "services", "-i", "inventory.yaml", "-r", "roles.yaml", "--noop"], data, env)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each tool; the best time counts")
+    parser.add_argument("--seed", type=int, default=20220114)
+    options = parser.parse_args()
+    program = taskcore_command()
+    with tempfile.TemporaryDirectory(prefix="orchc-taskcore-scale-") as tmp:
+        work = Path(tmp)
+        data, stub_dir = work / "data", work / "stub"
+        generate(data, options.seed)
+        stub_dir.mkdir()
+        (stub_dir / "dot").write_text(STUB_DOT)
+        (stub_dir / "dot").chmod(0o755)
+        orchc_runs = [run_orchc(data, work / f"out{i}") for i in range(options.repeat)]
+        taskcore_runs = [run_taskcore(data, program, stub_dir) for _ in range(options.repeat)]
+        plan_size = (data / "plan.json").stat().st_size
+        services = len(list((data / "services").glob("*.yaml")))
+    convert, compile_ = min(orchc_runs, key=sum)
+    orchc_total, taskcore_total = convert + compile_, min(taskcore_runs)
+    print(f"Task-Core scale data (seed {options.seed}, {services} service files, 1000 hosts, 100 roles), "
+          f"best of {options.repeat}")
+    print(f"  orchc migrate taskcore   {convert:8.2f} s")
+    print(f"  orchc compile            {compile_:8.2f} s   (plan {plan_size / 1e6:.1f} MB)")
+    print(f"  orchc total              {orchc_total:8.2f} s")
+    print(f"  task-core --noop         {taskcore_total:8.2f} s")
+    print(f"  ratio task-core / orchc  {taskcore_total / orchc_total:8.1f}x   (target >= 20x)")
+
+
+if __name__ == "__main__":
+    main()

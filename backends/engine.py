@@ -58,6 +58,10 @@ NOT_RUN = "not run: the deployment stopped"
 class PlanGraphError(ValueError):
     """The Plan's instance graph cannot be walked (unknown dependency, cycle)."""
 
+    def __init__(self, message: str, instance: str | None = None) -> None:
+        super().__init__(message)
+        self.instance = instance  # the instance at fault, to point at its task's source
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -124,7 +128,7 @@ class Scheduler:
         self._placements: list[list[int]] = []  # host indexes: first the instance's own, then alternates
         for inst in instances:
             if inst.host is None and inst.actions:
-                raise PlanGraphError(f"instance {inst.id} has actions but no host to run them on")
+                raise PlanGraphError(f"instance {inst.id} has actions but no host to run them on", inst.id)
             hosts = [inst.host] + [p.host for p in inst.alternates] if inst.host is not None else []
             self._placements.append([self._lookup(host_index, h, inst.id, "host") for h in hosts if h])
         self._placement_pos = [0] * n
@@ -466,7 +470,7 @@ class Scheduler:
         try:
             return index[name]
         except KeyError:
-            raise PlanGraphError(f"instance {owner} names unknown {what} '{name}'") from None
+            raise PlanGraphError(f"instance {owner} names unknown {what} '{name}'", owner) from None
 
     def _topological_order(self) -> list[int]:
         n = len(self.ids)
@@ -483,7 +487,7 @@ class Scheduler:
                     order.append(u)
         if len(order) != n:
             stuck = [self.ids[i] for i in range(n) if remaining[i] > 0]
-            raise PlanGraphError("the instance graph has a cycle through: " + ", ".join(stuck[:8]))
+            raise PlanGraphError("the instance graph has a cycle through: " + ", ".join(stuck[:8]), stuck[0])
         self._users = users
         return order
 

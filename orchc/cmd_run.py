@@ -114,10 +114,7 @@ def run(
     plan = load_plan(path, inventory, extra_vars, vars_files)
     journal_path = journal or default_journal(path)
     limits = Limits(host_slots=host_slots, forks=forks, strategy=strategy.value)
-    try:
-        Scheduler(plan, limits)  # validates the graph before anything runs
-    except PlanGraphError as exc:
-        raise fail(f"{path}: {exc}") from None
+    check_graph(plan, limits)
     if dry_run:
         done = _done_keys(journal_path)
         _print_dry_run(plan, runner.verdicts(plan, done, force))
@@ -146,6 +143,22 @@ def run(
         store.close()
     raise typer.Exit({"succeeded": exitcodes.OK, "failed": exitcodes.DEPLOY_FAILED,
                       "interrupted": exitcodes.INTERRUPTED}[result.outcome])
+
+
+def check_graph(plan: Plan, limits: Limits) -> None:
+    """Refuse a Plan whose graph cannot be walked, pointing at the task at fault."""
+    try:
+        Scheduler(plan, limits)
+    except PlanGraphError as exc:
+        diagnostics = Diagnostics()
+        task_id = next((inst.task for inst in plan.instances if inst.id == exc.instance), None)
+        source = next((t.source for t in plan.tasks if t.id == task_id), None)
+        span = (Span(str(Path(plan.root) / source.file), source.line, source.column, source.end_line,
+                     source.end_column) if source else None)
+        diagnostics.error(f"the Plan cannot run: {exc}", span,
+                          hint="compile the Plan again with `orchc compile`; a hand-edited plan.json must keep "
+                               "every dependency id an instance of the Plan, and no cycles")
+        diagnostics.raise_if_errors()
 
 
 def _done_keys(journal_path: Path) -> dict[str, str]:
@@ -241,6 +254,7 @@ def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: Ex
     from orchc.backends import simulate as sim
 
     plan = load_plan(path, inventory, extra_vars, vars_files)
+    check_graph(plan, Limits())
     try:
         if durations is not None:
             chosen = sim.durations_from_file(durations)
@@ -253,7 +267,7 @@ def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: Ex
                 store.close()
             chosen = chosen or sim.Durations({}, f"the default ({sim.DEFAULT_SECONDS:g}s each)")
         result = sim.simulate(plan, chosen, host_slots=host_slots, forks=forks)
-    except (sim.DurationsError, PlanGraphError, JournalError) as exc:
+    except (sim.DurationsError, JournalError) as exc:
         raise fail(str(exc)) from None
     typer.echo(sim.format_simulation(plan, result))
 

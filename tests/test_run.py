@@ -224,3 +224,27 @@ def test_steps_strategy_waits_for_each_layer(tmp_path: Path):
     (tmp_path / "counter").unlink()
     run(counter_plan(tmp_path, text, commands=slow), tmp_path / "steps", limits=Limits(strategy="steps"))
     assert (tmp_path / "counter").read_text().split() == ["b.one@h2", "a.one@h1", "b.two@h2"]
+
+
+def test_a_broken_graph_points_at_the_task(tmp_path: Path):
+    plan = make_plan("a.x@h1: gone@h9", root=tmp_path)
+    plan.tasks[0].source.line = 7
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    result = orchc("run", "plan.json", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{tmp_path}/test.orch:7:1: error: the Plan cannot run: instance a.x@h1 names unknown dependency " \
+           "'gone@h9'" in result.stderr
+
+
+def test_secrets_file(tmp_path: Path):
+    plan = make_plan("s.use@h1", commands={"s.use@h1": f"echo {secret_marker('pw', True)} > {tmp_path}/out"},
+                     root=tmp_path)
+    plan.instances[0].secrets = ["pw"]
+    plan.secrets = [SecretRef(name="pw", source=SPAN)]
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    (tmp_path / "secrets.yml").write_text("pw: it's secret\n")
+    assert orchc("run", "plan.json", "--secrets", "secrets.yml", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "out").read_text() == "it's secret\n"
+    (tmp_path / "bad.yml").write_text("- pw\n")
+    bad = orchc("run", "plan.json", "--secrets", "bad.yml", "--force", cwd=tmp_path)
+    assert bad.returncode == 1 and "bad.yml:1:1: error: the secrets file must be a YAML map" in bad.stderr

@@ -61,7 +61,7 @@ class PlaybookConverter:
     def __init__(self, path: Path, roles_path: list[Path]):
         self.path = path
         self.project = emit.ident(path.stem)
-        self.loader = PlaybookLoader(roles_path, path.resolve().parent)
+        self.loader = PlaybookLoader(roles_path, Path.cwd())
         self.report = Report("playbook", [str(path)])
         self.generated = GeneratedFiles()
         self.services: dict[str, list[Unit]] = {}  # service name -> units in order

@@ -136,7 +136,7 @@ class PlaybookLoader:
 
     def __init__(self, roles_path: list[Path], root: Path):
         self.roles_path = roles_path
-        self.root = root  # file names in sources are shown relative to it
+        self.root = root.resolve()  # file names in sources and diagnostics are shown relative to it
         self.notes: list[Note] = []
         self.roles: dict[str, Role] = {}
         self.playbook_dirs: list[Path] = []
@@ -189,7 +189,8 @@ class PlaybookLoader:
             raise _bad_input(entry.file, entry.line, f"imported playbook {imported!r} not found",
                              f"looked for {target}")
         if depth > MAX_DEPTH:
-            raise _bad_input(entry.file, entry.line, "import_playbook nests too deep (a cycle?)")
+            raise _bad_input(entry.file, entry.line, f"import_playbook nests more than {MAX_DEPTH} levels deep",
+                             "a playbook imports itself, directly or through others: remove that import")
         for key in entry:
             if key not in ("import_playbook", "ansible.builtin.import_playbook", "name", "vars", "tags"):
                 self.note("unsupported", entry.where(), f"`{key}` on import_playbook", "orchc ignores it")
@@ -282,11 +283,14 @@ class PlaybookLoader:
                       "not found on the roles path (pass --roles-path, or install it); its tasks are not converted")
             return []
         if depth > MAX_DEPTH:
-            raise _bad_input(*where.rsplit(":", 1)[0:1], int(where.rsplit(":", 1)[1]), "role dependencies nest too deep")
+            file, line = where.rsplit(":", 1)
+            raise _bad_input(file, int(line), f"role dependencies nest more than {MAX_DEPTH} levels deep",
+                             "a role depends on itself, directly or through others: fix meta/main.yml")
         tasks: list[Task] = []
         meta = _role_yaml(role, "meta", "main", self)
         for dep in (meta or {}).get("dependencies") or []:
-            dep_name = dep if isinstance(dep, str) else (dep.get("role") or dep.get("name"))
+            dep_name = dep if isinstance(dep, str) else (dep.get("role") or dep.get("name")) \
+                if isinstance(dep, Mapping) else None
             dep_where = dep.where() if isinstance(dep, Mapping) else where
             if not isinstance(dep_name, str) or is_templated(dep_name):
                 self.note("unsupported", dep_where, f"role dependency {dep_name!r}", "the name is computed at run time")
@@ -333,7 +337,8 @@ class PlaybookLoader:
             raise _bad_input(shown, getattr(entries, "line", 1), "a task list must be a YAML list",
                              "write tasks as `- name: ...` items")
         if depth > MAX_DEPTH:
-            raise _bad_input(shown, getattr(entries, "line", 1), "includes nest too deep (an include cycle?)")
+            raise _bad_input(shown, getattr(entries, "line", 1), f"includes nest more than {MAX_DEPTH} levels deep",
+                             "a task file includes itself, directly or through others: remove that include")
         tasks: list[Task] = []
         for entry in entries:
             if not isinstance(entry, Mapping):

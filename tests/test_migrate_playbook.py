@@ -1,0 +1,126 @@
+"""`orchc migrate playbook`: converted output, report, and diagnostics for bad playbooks.
+
+The playbooks live in tests/data/migrate_playbook/; the converted `.orch` and
+the report of each are syrupy snapshots. Every converted project must compile
+and be formatted as `orchc fmt` would write it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchc.compiler import compile_project
+from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
+from orchc.dsl.format import format_source
+from orchc.migrate.ansible import convert_playbook
+from orchc.migrate.report import Migration
+
+CASES = ["webapp", "loops", "conditions", "features"]
+BAD = sorted(p.stem for p in (Path(__file__).parent / "data" / "migrate_playbook" / "bad").glob("*.yml")
+             if p.stem != "loop")
+
+
+@pytest.fixture
+def data(project_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test playbooks' folder, as the working directory (so reports name files relative to it)."""
+    folder = project_root / "tests" / "data" / "migrate_playbook"
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def convert(case: str) -> Migration:
+    return convert_playbook(Path(case) / "site.yml")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_converted_orch_and_report(data: Path, case: str, snapshot) -> None:
+    migration = convert(case)
+    assert migration.files["site.orch"] == snapshot(name="orch")
+    assert migration.report.to_markdown() == snapshot(name="report")
+
+
+def test_generated_playbooks_and_inventory(data: Path, snapshot) -> None:
+    migration = convert("webapp")
+    generated = {name: text for name, text in migration.files.items() if not name.endswith(".orch")}
+    assert generated == snapshot
+    assert sorted(migration.copies) == ["roles/app", "roles/common"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_output_compiles_and_is_formatted(data: Path, case: str, tmp_path: Path) -> None:
+    migration = convert(case)
+    migration.write(tmp_path)
+    text = (tmp_path / "site.orch").read_text()
+    assert format_source(text, "site.orch") == text
+    result = compile_project([tmp_path / "site.orch"], tmp_path / "inventory.yml")
+    assert result.plan.instances
+
+
+def test_report_json_counts(data: Path) -> None:
+    report = json.loads(convert("features").report.to_json())
+    counts = report["counts"]
+    assert counts["native"] == 8
+    assert counts["unsupported"] == 2
+    assert report["figures"]["orchc tasks"] == 17
+    assert report["figures"]["ordering edges from textual order only"] == counts["ordering"]
+    assert all(":" in entry["source"] for entry in report["entries"])
+
+
+def test_handlers_run_only_when_notified(data: Path) -> None:
+    files = convert("webapp").files
+    notifier = files["roles/common/tasks/orchc_common.install_the_base_config.yml"]
+    assert "notify:" not in notifier
+    assert "register: orchc_notify_1" in notifier and "when: orchc_notify_1 is changed" in notifier
+    handler = files["ansible/common.handler_restart_base.yml"]
+    assert "when: orchc_notified.stat.exists" in handler and "state: absent" in handler
+    orch = files["site.orch"]
+    # play 1 flushes the role's handler after the role's last task; play 2 after its own tasks
+    assert orch.index("task handler_restart_base") > orch.index("task print_uptime")
+
+
+def test_play_settings_map_to_orchc(data: Path) -> None:
+    webapp = convert("webapp").files["site.orch"]
+    assert "concurrency 2" in webapp  # serial: 2
+    features = convert("features").files["site.orch"]
+    assert "task once_only once {" in features  # run_once
+    assert 'role app_and_prod {\n  services natives_and_inline_modules\n  tolerate 0\n}' in features  # any_errors_fatal
+    conditions = convert("conditions").files["site.orch"]
+    assert "role web {\n  services conditions" in conditions and "role db {\n  services conditions" in conditions
+
+
+def test_run_time_variables_keep_tasks_together(data: Path) -> None:
+    orch = convert("conditions").files["site.orch"]
+    # register -> set_fact -> copy -> block -> include -> template all read each other's results
+    assert "# conditions/site.yml:11 Probe for a flag (+5 more)" in orch
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_playbook_is_a_diagnostic(data: Path, name: str, snapshot) -> None:
+    with pytest.raises(DiagnosticError) as caught:
+        convert_playbook(Path("bad") / f"{name}.yml")
+    rendered = render_all(caught.value.diagnostics, SourceCache())
+    assert "bad/" in rendered
+    assert rendered == snapshot
+
+
+def test_cli_converts_checks_and_rejects(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+
+    def orchc(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orchc", *args], capture_output=True, text=True, timeout=300)
+
+    converted = orchc("migrate", "playbook", "webapp/site.yml", "-o", str(out))
+    assert converted.returncode == 0, converted.stderr
+    assert "report:" in converted.stdout
+    assert (out / "migration-report.md").is_file() and (out / "migration-report.json").is_file()
+    assert (out / "roles" / "common" / "templates" / "base.conf.j2").is_file()
+    assert orchc("check", str(out), "-i", str(out / "inventory.yml")).returncode == 0
+    assert orchc("fmt", "--check", str(out)).returncode == 0
+    bad = orchc("migrate", "playbook", "bad/no_module.yml", "-o", str(tmp_path / "bad"))
+    assert bad.returncode == 1
+    assert "bad/no_module.yml:3:" in bad.stderr and "Traceback" not in bad.stderr

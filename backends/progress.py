@@ -103,6 +103,9 @@ class PlainLog:
             line.append(f"  {t.message}", style="dim")
         self.console.print(line)
 
+    def notice(self, message: str) -> None:
+        self.console.print(Text(message, style="bold yellow"))
+
     def run_ended(self, result: RunResult) -> None:
         print_summary(self.console, result)
 
@@ -138,6 +141,9 @@ class LiveView:
         if t.state in ("failed", "unreachable"):
             self.live.console.print(Text(f"{t.state}: {t.instance}  {t.message}", style=STATE_STYLES[t.state]))
 
+    def notice(self, message: str) -> None:
+        self.live.console.print(Text(message, style="bold yellow"))
+
     def run_ended(self, result: RunResult) -> None:
         self.live.stop()
         print_summary(self.console, result)
@@ -172,6 +178,9 @@ class EventsFile:
         self._write({"event": "transition", "run": t.run, "instance": t.instance, "host": t.host,
                      "state": t.state, "attempt": t.attempt, "rc": t.rc, "message": t.message,
                      "time": t.time})
+
+    def notice(self, message: str) -> None:
+        self._write({"event": "notice", "message": message})
 
     def run_ended(self, result: RunResult) -> None:
         counts = Counter(result.states.values())

@@ -48,6 +48,9 @@ class Observer(Protocol):
 
     def transition(self, t: Transition) -> None: ...
 
+    def notice(self, message: str) -> None:
+        """Something the user must see now (e.g. how an interrupt is handled)."""
+
     def run_ended(self, result: "RunResult") -> None: ...
 
 
@@ -191,12 +194,20 @@ class Runner:
     def interrupt(self) -> None:
         """First call: stop gracefully. Second call: kill what runs."""
         self._interrupts += 1
+        running = len(self._tasks_running)
         if self._interrupts == 1:
+            self._notice(f"interrupted: stopping gracefully, waiting for {running} running instance(s) to finish "
+                         "(interrupt again to kill them)")
             self._changes(self.scheduler.stop("interrupted"))
             self._ended.put_nowait(("", "", ActionResult("ok")))  # wake the loop to write them
         else:
+            self._notice(f"interrupted again: killing {running} running instance(s)")
             for task in self._tasks_running.values():
                 task.cancel()
+
+    def _notice(self, message: str) -> None:
+        for observer in self.observers:
+            observer.notice(message)
 
     async def run(self) -> RunResult:
         began = time.monotonic()

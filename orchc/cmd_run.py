@@ -132,7 +132,11 @@ def run(
     observers: list[runner.Observer] = [progress.LiveView(console) if console.is_terminal
                                         else progress.PlainLog(console)]
     if events is not None:
-        observers.append(progress.EventsFile(events))
+        try:
+            observers.append(progress.EventsFile(events))
+        except OSError as exc:
+            store.close()
+            raise fail(f"cannot write events to {events}: {exc.strerror or exc}") from None
     try:
         result = runner.run_plan(plan, store, transports,
                                  runner.RunOptions(limits=limits, force=force, work_dir=work_dir),

@@ -77,6 +77,7 @@ def test_first_interrupt_lets_running_instances_finish(tmp_path: Path, sig: sign
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err
     assert "run 1 interrupted" in out and "run `orchc run` again to resume" in out
+    assert "interrupted: stopping gracefully, waiting for 1 running instance(s) to finish" in out
     assert last_states(tmp_path, 1) == {"a.slow@h1": "changed", "a.next@h1": "skipped", "b.other@h2": "skipped"}
 
     again = orchc("run", "plan.json", cwd=tmp_path)
@@ -94,6 +95,7 @@ def test_second_interrupt_kills_running_process_groups(tmp_path: Path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err
+    assert "interrupted again: killing 1 running instance(s)" in out
     wait_for(lambda: not alive(int((tmp_path / "sleeper.pid").read_text())), "the sleeper to die", 10)
     assert last_states(tmp_path, 1) == {"a.hang@h1": "failed"}
     shown = orchc("run", "plan.json", "--dry-run", cwd=tmp_path)

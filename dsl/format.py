@@ -237,11 +237,17 @@ class _Printer:
             entries = [_Entry(item.span, "", item) for item in value.items]
         self.block(span, prefix + opening, entries, closing + suffix, next_line,
                    lambda entry, following: self.valued(entry.span, entry.prefix, entry.value,
-                                                        following, ","))
+                                                        following, ","),
+                   header_line=value.span.line)
 
     def block(self, span: ast.Span, header: str, children: list, closing: str, next_line: int,
-              print_child: Callable[[object, int], None]) -> None:
-        """`header`, the children one per line, one level deeper, then `closing`."""
+              print_child: Callable[[object, int], None], header_line: int | None = None) -> None:
+        """`header`, the children one per line, one level deeper, then `closing`.
+
+        `header_line` is the source line of the opening bracket, where a comment
+        would trail the header (a triple-quoted string before it can span lines).
+        """
+        header_line = span.line if header_line is None else header_line
         self.comments_before(span.line)
         starts = [_span_of(child).line for child in children]
         if not children and not self.has_comment_within(span.line, span.end_line):
@@ -250,7 +256,8 @@ class _Printer:
             self.trailing(span.end_line, next_line)
             return
         self.write(header, span.line)
-        self.trailing(span.line, starts[0] if starts else span.end_line)
+        self.last_line = header_line
+        self.trailing(header_line, starts[0] if starts else span.end_line)
         self.open_block()
         for index, child in enumerate(children):
             print_child(child, starts[index + 1] if index + 1 < len(children) else span.end_line)

@@ -17,9 +17,11 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable, Iterator
 
 from lark import Lark, Token, UnexpectedInput
+from lark.lexer import ContextualLexer, PatternStr
+from lark.parsers.lalr_analysis import Shift
 
 from orchc.dsl import ast
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
@@ -62,19 +64,46 @@ _MAX_SYNTAX_ERRORS = 20
 _PARSER: _Parser | None = None
 
 
-class _NamesEverywhere:
-    """Post-lexer that lets the contextual lexer see NAME in every state.
+class _WordLexer(ContextualLexer):
+    """lark's contextual lexer, made to read whole words and keywords only where they fit.
 
-    Without it, in a state that accepts `run` but no name, the word `runner`
-    would lex as the keyword `run` followed by `ner`. With NAME always present,
-    lark matches whole words and turns a word into a keyword only where that
-    keyword is acceptable.
+    1. NAME is matched in every parser state. Without it, in a state that accepts
+       `run` but no name, the word `runner` would lex as `run` followed by `ner`.
+       With it, a word becomes a keyword only where the parser accepts that keyword.
+    2. In LALR, a state that is about to reduce accepts every lookahead merged into
+       it: after `a: str = ""` in a type, both the next field's name and `mode`
+       (from `copy ... mode`) look acceptable, so the field `mode` would lex as the
+       keyword. In such states a keyword that the parser would not actually shift,
+       where it would shift a name, is turned back into a name.
     """
 
-    always_accept = ("NAME",)
+    def __init__(self, conf: Any, states: dict[int, Collection[str]], always_accept: Collection[str] = ()) -> None:
+        super().__init__(conf, states, always_accept=(*always_accept, "NAME"))
+        self.keywords = {t.name for t in conf.terminals
+                         if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier()}
+        self.word_or_keyword_states = {state for state, accepts in states.items()
+                                       if "NAME" in accepts and self.keywords.intersection(accepts)}
 
-    def process(self, stream: Iterable[Token]) -> Iterable[Token]:
-        return stream
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
+        for token in super().lex(lexer_state, parser_state):
+            if (token.type in self.keywords and parser_state.position in self.word_or_keyword_states
+                    and not _shifts(parser_state, token.type) and _shifts(parser_state, "NAME")):
+                token = Token.new_borrow_pos("NAME", token, token)
+            yield token
+
+
+def _shifts(parser_state: Any, terminal: str) -> bool:
+    """Whether the parser, after the reductions `terminal` triggers, would shift it."""
+    states = parser_state.parse_conf.states
+    stack = list(parser_state.state_stack)
+    while (action := states[stack[-1]].get(terminal)) is not None:
+        kind, rule = action
+        if kind is Shift:
+            return True
+        if rule.expansion:
+            del stack[-len(rule.expansion):]
+        stack.append(states[stack[-1]][rule.origin.name][1])
+    return False
 
 
 class _Parser:
@@ -88,7 +117,7 @@ class _Parser:
             maybe_placeholders=False,
             keep_all_tokens=True,
             transformer=self.builder,
-            postlex=_NamesEverywhere(),
+            _plugins={"ContextualLexer": _WordLexer},
             lexer_callbacks={"COMMENT": self.builder.comment},
             cache=True,
         )

@@ -228,7 +228,7 @@ def _accepted(exc: UnexpectedInput) -> set[str]:
 
     lark tries each one on a copy of the parser, without callbacks. Its own
     `expected` lists are looser: the lexer's holds NAME, which every lexer state
-    matches (see `_NamesEverywhere` in the parser), and the parse table's holds
+    matches (see `_WordLexer` in the parser), and the parse table's holds
     every lookahead that LALR merged into the state.
     """
     interactive = getattr(exc, "interactive_parser", None)

@@ -220,7 +220,7 @@ def test_fmt_command_on_a_missing_path_or_an_empty_folder(tmp_path: Path, run_fm
 
 # --- property: random valid sources ---------------------------------------------------------
 
-names = st.sampled_from(["a", "web", "db_sync", "x1", "host", "mode", "run", "_p"])
+names = st.sampled_from(["a", "web", "db_sync", "x1", "host", "mode", "run", "_p", "service", "to", "on", "vars", "type"])
 separators = st.sampled_from([" ", " ", "\n", "\n\n    ", "\t", "  # note\n", "\n# own line\n"])
 plain_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 triple_text = st.text(st.sampled_from('ab "\n\\{}#'), max_size=12).filter(

@@ -27,6 +27,7 @@ BOOTSTRAP = "import sys;exec(sys.stdin.read(int(sys.stdin.readline())))"
 AGENT_PROTOCOL = 1
 AGENT_START_TIMEOUT = 15.0
 KILL_WAIT = 5.0  # how long a cancelled command may take to report its end
+PID_MARK = "orchc-pid:"  # an exec channel's first line: the remote shell's pid
 
 
 class ConnectionLost(Exception):
@@ -59,6 +60,16 @@ class CommandSession(Protocol):
     def close(self) -> None: ...
 
 
+async def _line_starting(stream: asyncssh.SSHReader[str], prefix: str) -> str | None:
+    """The first line that starts with `prefix`, or None at the end of the stream.
+
+    Login scripts of the remote shell (~/.bashrc) may print lines before it."""
+    while line := await stream.readline():
+        if line.startswith(prefix):
+            return line
+    return None
+
+
 def agent_source() -> str:
     return resources.files("orchc.backends").joinpath("agent.py").read_text(encoding="ascii")
 
@@ -89,9 +100,9 @@ class AgentSession:
         source = agent_source()
         process.stdin.write(f"{len(source)}\n{source}")
         try:
-            hello = await asyncio.wait_for(process.stdout.readline(), AGENT_START_TIMEOUT)
-            started = json.loads(hello).get("protocol") == AGENT_PROTOCOL
-        except (asyncio.TimeoutError, ValueError, AttributeError):
+            hello = await asyncio.wait_for(_line_starting(process.stdout, '{"ready":'), AGENT_START_TIMEOUT)
+            started = hello is not None and json.loads(hello).get("protocol") == AGENT_PROTOCOL
+        except (asyncio.TimeoutError, ValueError):
             started = False
         if not started:
             process.close()
@@ -179,7 +190,7 @@ class ExecSession:
         self._conn = conn
 
     async def run(self, spec: CommandSpec, on_output: OutputSink | None) -> CommandResult:
-        script = "echo $$; " + "".join(f"export {k}={shlex.quote(v)}; " for k, v in spec.env.items())
+        script = f"echo {PID_MARK}$$; " + "".join(f"export {k}={shlex.quote(v)}; " for k, v in spec.env.items())
         if spec.cwd:
             script += f"cd {shlex.quote(spec.cwd)} || exit 1; "
         script += "exec " + shlex.join(spec.argv)
@@ -187,7 +198,7 @@ class ExecSession:
             process = await self._conn.create_process(script)
         except (asyncssh.Error, OSError) as exc:
             raise ConnectionLost(str(exc)) from exc
-        pid = (await process.stdout.readline()).strip()
+        pid = (await _line_starting(process.stdout, PID_MARK) or PID_MARK).removeprefix(PID_MARK).strip()
         try:
             return await asyncio.wait_for(self._collect(process, on_output), spec.timeout)
         except asyncio.TimeoutError:

@@ -2,15 +2,17 @@
 
 Everything lives in a temp dir: the host key, the user key, `authorized_keys`,
 `known_hosts`, the pid file and the log. The machine's own `~/.ssh` is never
-read or written. Tests run as root, so the server logs the current user in.
+read or written. Tests run as root, so the server logs the current user in,
+with HOME set to `<folder>/home`: the login shell reads `<folder>/home/.bashrc`
+(absent: nothing), not the machine's, and remote tools write there.
 
 Fixtures:
 
 - `sshd` (session): the shared `SshServer`. Its `known_hosts` file already
   holds the server's host key.
 - `make_sshd` (function): a factory of private servers, for tests that stop,
-  restart or kill them (`make_sshd()` returns a started `SshServer`; it is
-  stopped at the end of the test).
+  restart or kill them, or change their login (`make_sshd()` returns a
+  started `SshServer`; it is stopped at the end of the test).
 - `ssh_inventory` (function): writes a YAML inventory of named hosts that all
   point at the session server, and returns its path::
 
@@ -84,6 +86,7 @@ def _sshd_config(folder: Path, port: int) -> str:
             "UseDNS no",
             "LogLevel ERROR",
             "Subsystem sftp internal-sftp",
+            f"SetEnv HOME={folder / 'home'}",
             "",
         ]
     )
@@ -105,7 +108,7 @@ class SshServer:
     @classmethod
     def start(cls, folder: Path) -> "SshServer":
         """Generate keys and config in `folder` (created if missing) and start the server."""
-        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "home").mkdir(parents=True, exist_ok=True)
         _keygen(folder / "host_key", "orchc-test-host")
         _keygen(folder / "client_key", "orchc-test-client")
         shutil.copyfile(folder / "client_key.pub", folder / "authorized_keys")

@@ -201,3 +201,12 @@ def test_become_another_user_goes_through_sudo(sshd, tmp_path: Path) -> None:
     else:
         assert run.status == "failed" and "become to nobody needs sudo" in run.message
         assert copy.status == "failed" and "sudo" in copy.message
+
+
+@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+def test_a_login_script_that_prints_does_not_disturb_commands(make_sshd, tmp_path: Path, host_vars: dict) -> None:
+    server = make_sshd()
+    (server.folder / "home" / ".bashrc").write_text("echo 'Welcome to this host!'\n")
+    host = ssh_host(server, "noisy", tmp_path, **host_vars)
+    [result] = run_actions(host, RunAction(command="echo clean"))
+    assert (result.status, result.stdout) == ("changed", "clean\n")

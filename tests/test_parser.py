@@ -257,6 +257,12 @@ def test_keywords_are_names_where_a_name_is_expected() -> None:
     assert [e.key for e in service.tasks[0].actions[0].args.entries] == ["mode", "owner", "to"]
 
 
+def test_keywords_are_names_after_a_value_in_a_type() -> None:
+    """LALR merges lookaheads: after a default value, `mode` (as in `copy ... mode`) must stay a field name."""
+    module = parse('type t { a: str = "" mode: int = 1 service: list = [1] var: map = {} type: str to: str }')
+    assert [f.name for f in module.items[0].fields] == ["a", "mode", "service", "var", "type", "to"]
+
+
 def test_a_keyword_is_a_whole_word() -> None:
     with pytest.raises(DiagnosticError) as error:
         parse('service s { task t { runner "x" } }')

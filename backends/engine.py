@@ -110,41 +110,72 @@ class Scheduler:
         """`no_work`: instances that will end at once without running (compile-time skips, up to
         date); they, like anchors, take no slot and no fork."""
         self.limits = limits
-        instances = plan.instances
-        self.ids = [inst.id for inst in instances]
+        self.ids = [inst.id for inst in plan.instances]
         self.index = {iid: i for i, iid in enumerate(self.ids)}
         if len(self.index) != len(self.ids):
             raise PlanGraphError("the Plan lists an instance id twice")
-        n = len(instances)
-        task_index = {t.id: k for k, t in enumerate(plan.tasks)}
-        self._task_resources = [_Resource(t.concurrency) for t in plan.tasks]
-        host_index = {h.name: k for k, h in enumerate(plan.hosts)}
+        n = len(self.ids)
         self.host_names = [h.name for h in plan.hosts]
         self._host_resources = [_Resource(limits.host_slots) for _ in plan.hosts]
-        self._host_instances: list[list[int]] = [[] for _ in plan.hosts]
-
-        self.state: list[State] = ["pending"] * n
-        self._task = [self._lookup(task_index, inst.task, inst.id, "task") for inst in instances]
-        self._placements: list[list[int]] = []  # host indexes: first the instance's own, then alternates
-        for inst in instances:
-            if inst.host is None and inst.actions:
-                raise PlanGraphError(f"instance {inst.id} has actions but no host to run them on", inst.id)
-            hosts = [inst.host] + [p.host for p in inst.alternates] if inst.host is not None else []
-            self._placements.append([self._lookup(host_index, h, inst.id, "host") for h in hosts if h])
-        self._placement_pos = [0] * n
-        for i, placements in enumerate(self._placements):
-            for h in placements:
-                self._host_instances[h].append(i)
+        self._task_resources = [_Resource(t.concurrency) for t in plan.tasks]
+        task_index = {t.id: k for k, t in enumerate(plan.tasks)}
+        self._task = [self._lookup(task_index, inst.task, inst.id, "task") for inst in plan.instances]
         anchors = {t.id for t in plan.tasks if t.anchor}
         no_work_ids = set(no_work)
         self._no_work = [inst.task in anchors or not inst.actions or inst.id in no_work_ids
-                         for inst in instances]
+                         for inst in plan.instances]
+        self._index_placements(plan)
+        self._index_edges(plan)
+        self._index_roles(plan)
+        self._order = self._topological_order()
+        self.priority = self._priorities()
+        self.layer = self._layers()
 
+        # The walk's state.
+        self.state: list[State] = ["pending"] * n
+        self._heap: list[tuple[int, int, int, int]] = []  # (-priority, plan order, instance, token)
+        self._token = [0] * n  # bumped to invalidate an instance's queued heap entries
+        self._instant: list[int] = []  # ready no-work instances: they start regardless of limits
+        self._running = 0  # instances holding slots
+        self._in_flight = 0  # instances in state "running", with or without slots
+        self._final = 0
+        self.left_hosts: list[str] = []  # hosts that left the deployment, in order
+        self.excused: set[str] = set()  # failed instances absorbed by a role's tolerance
+        self.stopped: str | None = None  # why the scheduler stopped starting work
+        self.stop_is_failure = False
+        self._current_layer = 0  # steps: the layer now running
+        self._layer_left = [0] * (max(self.layer, default=-1) + 1)  # instances of each layer not final
+        self._held: list[list[int]] = [[] for _ in self._layer_left]  # steps: ready, waiting for a barrier
+        for i in range(n):
+            self._layer_left[self.layer[i]] += 1
+        for i in range(n):
+            if self._waiting_for[i] == 0:
+                self._make_ready(i)
+        self._advance_layers()
+
+    def _index_placements(self, plan: Plan) -> None:
+        """Each instance's hosts — its own first, then a `once` instance's alternates — and each host's instances."""
+        host_index = {h.name: k for k, h in enumerate(plan.hosts)}
+        self._placements: list[list[int]] = []
+        self._host_instances: list[list[int]] = [[] for _ in plan.hosts]
+        for i, inst in enumerate(plan.instances):
+            if inst.host is None and inst.actions:
+                raise PlanGraphError(f"instance {inst.id} has actions but no host to run them on", inst.id)
+            names = [inst.host] + [p.host for p in inst.alternates] if inst.host is not None else []
+            hosts = [self._lookup(host_index, h, inst.id, "host") for h in names if h]
+            self._placements.append(hosts)
+            for h in hosts:
+                self._host_instances[h].append(i)
+        self._placement_pos = [0] * len(plan.instances)
+
+    def _index_edges(self, plan: Plan) -> None:
+        """Dependants of each instance, `any_of` groups, and how many dependencies each one waits for."""
+        n = len(plan.instances)
         self._dependants: list[list[int]] = [[] for _ in range(n)]
         self._group_members_of: list[list[_Group]] = [[] for _ in range(n)]
         self._waiting_for = [0] * n
-        self._deps: list[list[int]] = [[] for _ in range(n)]  # deps and any_of members, for layers
-        for i, inst in enumerate(instances):
+        self._deps: list[list[int]] = [[] for _ in range(n)]  # deps and any_of members, for the graph analysis
+        for i, inst in enumerate(plan.instances):
             for dep in inst.deps:
                 d = self._lookup(self.index, dep, inst.id, "dependency")
                 self._dependants[d].append(i)
@@ -157,37 +188,17 @@ class Scheduler:
                     self._deps[i].append(m)
             self._waiting_for[i] = len(inst.deps) + len(inst.any_of)
 
-        self._order = self._topological_order()
-        self.priority = self._priorities()
-        self.layer = self._layers()
-        self._roles_of_host: list[list[int]] = [[] for _ in plan.hosts]
+    def _index_roles(self, plan: Plan) -> None:
+        """The roles of each host, with each role's tolerance budget and failures so far."""
+        host_index = {h.name: k for k, h in enumerate(plan.hosts)}
+        self.role_names = [r.name for r in plan.roles]
         self._role_budget = [r.tolerate for r in plan.roles]
         self._role_failed = [0] * len(plan.roles)
-        self.role_names = [r.name for r in plan.roles]
+        self._roles_of_host: list[list[int]] = [[] for _ in plan.hosts]
         for r, role in enumerate(plan.roles):
             for h in role.hosts:
                 if h in host_index:
                     self._roles_of_host[host_index[h]].append(r)
-
-        self._heap: list[tuple[int, int, int, int]] = []  # (-priority, plan order, instance, token)
-        self._token = [0] * n
-        self._instant: list[int] = []  # ready no-work instances: they start regardless of limits
-        self._running = 0  # instances holding slots
-        self._in_flight = 0  # instances in state "running", with or without slots
-        self._final = 0
-        self.left_hosts: list[str] = []  # hosts that left the deployment, in order
-        self.excused: set[str] = set()  # failed instances absorbed by a role's tolerance
-        self.stopped: str | None = None  # why the scheduler stopped starting work
-        self.stop_is_failure = False
-        self._current_layer = 0
-        self._layer_left = [0] * (max(self.layer, default=-1) + 1)
-        self._held: list[list[int]] = [[] for _ in self._layer_left]  # steps: ready, waiting for a barrier
-        for i in range(n):
-            self._layer_left[self.layer[i]] += 1
-        for i in range(n):
-            if self._waiting_for[i] == 0:
-                self._make_ready(i)
-        self._advance_layers()
 
     # --- queries -----------------------------------------------------------------
 
@@ -334,20 +345,28 @@ class Scheduler:
             self._make_ready(i)
 
     def _failed(self, i: int, state: EndState, changes: list[Change]) -> None:
-        host_index = self._current_host(i)
-        if host_index is not None and self.host_names[host_index] in self.left_hosts:
-            self._finish(i, state)  # it was running when its host left
-            self.excused.add(self.ids[i])
-            self._released(i, changes)
-            return
-        if host_index is not None and self._within_tolerance(host_index):
-            self._leave(host_index, i, state, changes)
+        h = self._current_host(i)
+        if h is not None and (self.host_names[h] in self.left_hosts or self._within_tolerance(h)):
+            if self.host_names[h] not in self.left_hosts:
+                self._leave(h, changes)
+            self._failed_on_left_host(i, state, changes)
             return
         self._finish(i, state)
         self._propagate_failure(i, changes)
         if not self.stopped:
-            self.stopped = self._budget_message(host_index)
+            self.stopped = self._budget_message(h)
         self.stop_is_failure = True
+
+    def _failed_on_left_host(self, i: int, state: EndState, changes: list[Change]) -> None:
+        """A failure the tolerance absorbs: a `once` instance moves on, any other is excused."""
+        if self._move(i, changes):
+            return
+        self._finish(i, state)
+        if len(self._placements[i]) > 1:  # a `once` instance with no healthy host left
+            self._propagate_failure(i, changes)
+        else:
+            self.excused.add(self.ids[i])
+            self._released(i, changes)
 
     def _within_tolerance(self, h: int) -> bool:
         roles = self._roles_of_host[h]
@@ -361,23 +380,15 @@ class Scheduler:
         return (f"host {self.host_names[h]} failed beyond the tolerance of role "
                 f"{', '.join(beyond)}")
 
-    def _leave(self, h: int, failing: int, state: EndState, changes: list[Change]) -> None:
-        """Host `h` leaves the deployment within its roles' budgets."""
+    def _leave(self, h: int, changes: list[Change]) -> None:
+        """Host `h` leaves the deployment within its roles' budgets: what has not started there moves
+        (a `once` instance) or is skipped; what runs there finishes, and its ending is excused."""
         for r in self._roles_of_host[h]:
             self._role_failed[r] += 1
         self.left_hosts.append(self.host_names[h])
-        if not self._move(failing, changes):
-            self._finish(failing, state)
-            if self._placements[failing][1:]:  # a `once` instance with no healthy host left
-                self._propagate_failure(failing, changes)
-            else:
-                self.excused.add(self.ids[failing])
-                self._released(failing, changes)
         for i in self._host_instances[h]:
-            if i == failing or self._current_host(i) != h or self.state[i] in FINAL_STATES:
+            if self._current_host(i) != h or self.state[i] in FINAL_STATES or self.state[i] == "running":
                 continue
-            if self.state[i] == "running":
-                continue  # it finishes; its ending is excused
             if self._move(i, changes):
                 continue
             self._token[i] += 1

@@ -4,8 +4,9 @@ The runner writes each transition BEFORE it acts on it: "running" is committed
 before the process starts, an ending is committed before any dependant starts.
 A crash therefore leaves at worst an instance recorded as "running", which the
 next run treats as not done and runs again; it can never leave an instance
-recorded as done that did not finish. ("ready" and "pending" are not
-written: they follow from the graph and the other states on every run.)
+recorded as done that did not finish. ("ready" is not written: it follows
+from the graph and the other states; "pending" is written only when a `once`
+instance moves to another host.)
 
 Durability: WAL with `synchronous=NORMAL`. A commit survives the death of the
 process (SIGKILL, a crash) at once; only a power loss can roll back the last

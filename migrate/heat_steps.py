@@ -49,6 +49,7 @@ def host_puppet_phase(step: int) -> Phase:
 
 
 HOST_PREP = Phase((0, 2), "host_prep", 0)
+CONTAINER_SETUP = Phase((0, 2, 1), "container_setup", 0)  # kolla config and container definitions
 PRE_DEPLOY = Phase((0, 3), "pre_deploy", 0)
 PUPPET_CONFIG = Phase((1, 2), "step1_config", 1)
 

@@ -9,10 +9,10 @@ in `IGNORED_SECTIONS` and reported, never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from orchc.migrate import heat_steps as steps
-from orchc.migrate.heat_intrinsics import Stack, function_of, text
+from orchc.migrate.heat_intrinsics import Stack, Unresolved, function_of, text
 from orchc.migrate.heat_steps import Phase, Unit
 from orchc.migrate.heat_yaml import where
 
@@ -32,9 +32,6 @@ IGNORED_SECTIONS = ("service_name", "config_settings", "global_config_settings",
                     "fast_forward_upgrade_tasks", "fast_forward_post_upgrade_tasks", "service_metadata_settings",
                     "firewall_ssl_frontend_rules",
                     "host_firewall_tasks", "deploy_steps_tasks_step_0", "container_config_scripts")
-
-KOLLA_CONFIG_PHASE = Phase((0, 2, 1), "container_setup", 0)  # after host prep, before pre-deploy tasks
-
 
 @dataclass
 class ServiceData:
@@ -67,7 +64,7 @@ def service_units(stack: Stack, source: str) -> ServiceData:
     data.group_vars = evaluated.get("ansible_group_vars") or {}
     data.keystone_resources = evaluated.get("keystone_resources") or {}
     if "step_config" in section_names and "docker_config" not in section_names:
-        data.host_step_config = text(stack.output("role_data", ["step_config"]))
+        data.host_step_config = _manifest(stack, located["step_config"])
     data.unconverted = [s for s in section_names if s in IGNORED_SECTIONS and s != "service_name"]
     unknown = [s for s in section_names if s not in IGNORED_SECTIONS and s not in DEPLOY_SECTIONS
                and s not in LIFECYCLE_SECTIONS.values() and s not in VARIABLE_SECTIONS and s != "step_config"]
@@ -83,7 +80,7 @@ def host_puppet_service(role: str, services: list[ServiceData]) -> ServiceData |
     manifest = "\n".join(d.host_step_config for d in contributors)
     data = ServiceData(name="host_puppet", source=f"{role}: step_config of " + ", ".join(d.name for d in contributors),
                        units={tree: [] for tree in ("deploy", *LIFECYCLE_SECTIONS)})
-    for step in range(1, 6):
+    for step in steps.DEPLOY_STEPS[1:]:
         data.units["deploy"].append(Unit(phase=steps.host_puppet_phase(step), source=data.source, step_var=step,
                                          play=steps.play(f"{role}: host puppet, step {step}",
                                                          steps.host_puppet_tasks(manifest), True)))
@@ -91,6 +88,14 @@ def host_puppet_service(role: str, services: list[ServiceData]) -> ServiceData |
         contributor.waits_for["host_puppet"] = "its step_config is applied by the host's puppet run"
         data.waits_for[contributor.name] = "the host's puppet run applies its step_config"
     return data
+
+
+def _manifest(stack: Stack, at: str) -> str:
+    step_config = stack.output("role_data", ["step_config"])
+    if isinstance(step_config, (str, Unresolved)) or step_config is None:
+        return text(step_config)
+    stack.library.notify("unsupported", at, "step_config is not a manifest", "it is left out of the host puppet run")
+    return ""
 
 
 def _role_data_keys(stack: Stack) -> list[str]:
@@ -123,27 +128,33 @@ def _task_list(value: Any) -> list[Any]:
 def _deploy_units(service: str, sections: dict[str, Any], located: dict[str, str]) -> list[Unit]:
     units: list[Unit] = []
     add = _adder(units, service, located)
+    deploy_tasks = _task_list(sections.get("deploy_steps_tasks"))
+    external_tasks = _task_list(sections.get("external_deploy_tasks"))
+    containers = _step_items(sections.get("docker_config"))
     add("host_prep_tasks", steps.HOST_PREP, "host prep", _task_list(sections.get("host_prep_tasks")), True)
-    add("pre_deploy_step_tasks", steps.PRE_DEPLOY, "pre-deploy step tasks", _task_list(sections.get("pre_deploy_step_tasks")), True)
+    # TripleO writes the kolla config and every container definition here; step_0 ones are never started by it.
+    setup = _kolla_config_tasks(sections.get("kolla_config"))
+    setup += [task for step, group in containers if step == 0 for task in _container_tasks(step, group.items(), False)]
+    add("kolla_config", steps.CONTAINER_SETUP, "container setup", setup, True)
+    add("pre_deploy_step_tasks", steps.PRE_DEPLOY, "pre-deploy step tasks",
+        _task_list(sections.get("pre_deploy_step_tasks")), True)
     for step in steps.DEPLOY_STEPS:
         add("deploy_steps_tasks", steps.tasks_phase(step), f"deploy step {step}",
-            steps.tasks_for_step(_task_list(sections.get("deploy_steps_tasks")), step), True, step=step)
+            steps.tasks_for_step(deploy_tasks, step), True, step=step)
         add("external_deploy_tasks", steps.external_phase(step), f"external deployment step {step}",
-            steps.tasks_for_step(_task_list(sections.get("external_deploy_tasks")), step), False,
-            step=step, external=True)
+            steps.tasks_for_step(external_tasks, step), False, step=step, external=True)
     add("external_post_deploy_tasks", steps.EXTERNAL_POST_DEPLOY, "external post-deploy tasks",
         _task_list(sections.get("external_post_deploy_tasks")), False, external=True)
-    add("kolla_config", KOLLA_CONFIG_PHASE, "kolla config files", _kolla_config_tasks(sections.get("kolla_config")), True)
-    add("puppet_config", steps.PUPPET_CONFIG, "puppet config generation", _puppet_config_tasks(sections.get("puppet_config"), 1),
-        True, step=1)
-    for step, containers in _step_items(sections.get("docker_config")):
+    add("puppet_config", steps.PUPPET_CONFIG, "puppet config generation",
+        _puppet_config_tasks(sections.get("puppet_config"), 1), True, step=1)
+    for step, group in containers:
         by_order: dict[int, list[tuple[str, Any]]] = {}
-        for container, definition in (containers or {}).items():
+        for container, definition in group.items():
             order = definition.get("start_order", 0) if isinstance(definition, dict) else 0
-            by_order.setdefault(int(order) if isinstance(order, int) else 0, []).append((container, definition))
-        for order, group in sorted(by_order.items()):
+            by_order.setdefault(order if isinstance(order, int) else 0, []).append((container, definition))
+        for order, ordered in sorted(by_order.items()) if step > 0 else []:
             add("docker_config", steps.containers_phase(step, order), f"containers of step {step}, start_order {order}",
-                _container_tasks(step, group), True, step=step)
+                _container_tasks(step, ordered, True), True, step=step)
     for step, entries in _step_items(sections.get("container_puppet_tasks")):
         add("container_puppet_tasks", steps.container_puppet_phase(step), f"container puppet tasks of step {step}",
             _puppet_config_tasks(entries, step), True, step=step, once=True)
@@ -172,7 +183,7 @@ def _step_items(value: Any) -> list[tuple[int, Any]]:
     """`{step_N: ...}` entries of docker_config / container_puppet_tasks, by step."""
     items = []
     for key, entry in (value or {}).items() if isinstance(value, dict) else []:
-        if isinstance(key, str) and key.startswith("step_") and key[5:].isdigit() and entry:
+        if isinstance(key, str) and key.startswith("step_") and key[5:].isdigit() and isinstance(entry, (dict, list)):
             items.append((int(key[5:]), entry))
     return sorted(items, key=lambda item: item[0])
 
@@ -185,8 +196,8 @@ def _kolla_config_tasks(kolla_config: Any) -> list[dict[str, Any]]:
              "vars": {"kolla_config": config}} for path, config in kolla_config.items()]
 
 
-def _container_tasks(step: int, containers: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-    """Write each container's startup definition and start it with tripleo_container_manage, as TripleO did."""
+def _container_tasks(step: int, containers: Iterable[tuple[str, Any]], start: bool) -> list[dict[str, Any]]:
+    """Write each container's startup definition and (`start`) start it with tripleo_container_manage, as TripleO did."""
     config_dir = f"/var/lib/tripleo-config/container-startup-config/step_{step}"
     tasks: list[dict[str, Any]] = []
     for name, definition in containers:
@@ -194,6 +205,8 @@ def _container_tasks(step: int, containers: list[tuple[str, Any]]) -> list[dict[
                       "copy": {"dest": f"{config_dir}/{name}.json", "content": "{{ container | to_nice_json }}",
                                "mode": "0600"},
                       "vars": {"container": definition}})
+        if not start:
+            continue
         tasks.append({"name": f"Start container {name}",
                       "include_role": {"name": "tripleo_container_manage"},
                       "vars": {"tripleo_container_manage_config": config_dir,

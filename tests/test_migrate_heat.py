@@ -87,6 +87,13 @@ def test_containers_start_in_start_order_and_puppet_tasks_run_once(faithful: Mig
     assert start["vars"]["tripleo_container_manage_config_patterns"] == "mysql_bootstrap.json"
 
 
+def test_step_0_containers_are_defined_in_container_setup_but_not_started(faithful: Migration) -> None:
+    assert task_names(faithful, "mysql.container_setup") == [
+        "Write /var/lib/kolla/config_files/mysql.json",
+        "Write the startup definition of container mysql_started_by_its_own_tasks"]
+    assert not any(name.startswith("deploy/playbooks/mysql.step0_containers") for name in faithful.files)
+
+
 def test_external_tasks_run_on_the_undercloud_role(faithful: Migration) -> None:
     assert "role undercloud {\n  services api_external\n}" in faithful.files["deploy/overcloud.orch"]
     assert "task external_post_deploy {" in faithful.files["deploy/api_external.orch"]
@@ -141,11 +148,12 @@ def test_secrets_never_reach_the_output() -> None:
 def test_what_cannot_be_resolved_is_kept_and_reported_with_file_and_line() -> None:
     migration = convert(params=False)
     entries = {(e.category, e.source, e.what) for e in migration.report.entries}
-    assert ("unsupported", "deployment/mysql/mysql-container-puppet.yaml:101", "yaql kept as written") in entries
+    assert ("unsupported", "deployment/mysql/mysql-container-puppet.yaml:104", "yaql kept as written") in entries
     assert ("assumption", "deployment/mysql/mysql-container-puppet.yaml:5",
             "parameter ContainerMysqlImage has no value") in entries
     sysctl = playbook(migration, "mysql.step3_tasks")[0]["tasks"][1]["sysctl"]
-    assert sysctl["value"] == {"yaql": {"expression": "$.data.max * 2", "data": {"max": {"get_param": "MysqlMaxConnections"}}}}
+    assert sysctl["value"] == {"yaql": {"expression": "$.data.max * 2",
+                                        "data": {"max": {"get_param": "MysqlMaxConnections"}}}}
     bootstrap = playbook(migration, "mysql.step1_containers_1")[0]["tasks"][0]["vars"]["container"]
     assert bootstrap["image"] == "{{ ContainerMysqlImage }}"
 

@@ -35,6 +35,7 @@ STATE_STYLES = {
     "unreachable": "bold magenta", "running": "blue", "pending": "dim",
 }
 STDERR_TAIL_LINES = 12
+STILL_RUNNING_SHOWN = 5
 
 
 class Tally:
@@ -106,6 +107,11 @@ class PlainLog:
     def notice(self, message: str) -> None:
         self.console.print(Text(message, style="bold yellow"))
 
+    def still_running(self, instances: list[tuple[str, float]]) -> None:
+        shown = ", ".join(f"{iid} ({duration(seconds)})" for iid, seconds in instances[:STILL_RUNNING_SHOWN])
+        more = len(instances) - STILL_RUNNING_SHOWN
+        self.console.print(Text(f"still running: {shown}" + (f" (+{more} more)" if more > 0 else ""), style="dim"))
+
     def run_ended(self, result: RunResult) -> None:
         print_summary(self.console, result)
 
@@ -144,6 +150,9 @@ class LiveView:
     def notice(self, message: str) -> None:
         self.live.console.print(Text(message, style="bold yellow"))
 
+    def still_running(self, instances: list[tuple[str, float]]) -> None:
+        """The live table already shows what runs."""
+
     def run_ended(self, result: RunResult) -> None:
         self.live.stop()
         print_summary(self.console, result)
@@ -181,6 +190,9 @@ class EventsFile:
 
     def notice(self, message: str) -> None:
         self._write({"event": "notice", "message": message})
+
+    def still_running(self, instances: list[tuple[str, float]]) -> None:
+        self._write({"event": "still_running", "instances": {iid: round(s, 1) for iid, s in instances}})
 
     def run_ended(self, result: RunResult) -> None:
         counts = Counter(result.states.values())

@@ -39,6 +39,7 @@ from orchc.plan import Action, Host, Instance, Plan, redact
 
 Outcome = Literal["succeeded", "failed", "interrupted"]
 UP_TO_DATE = "up to date"
+HEARTBEAT_SECONDS = 10.0
 
 
 class Observer(Protocol):
@@ -50,6 +51,9 @@ class Observer(Protocol):
 
     def notice(self, message: str) -> None:
         """Something the user must see now (e.g. how an interrupt is handled)."""
+
+    def still_running(self, instances: list[tuple[str, float]]) -> None:
+        """Every HEARTBEAT_SECONDS: the instances running longer than that, with their seconds, longest first."""
 
     def run_ended(self, result: "RunResult") -> None: ...
 
@@ -224,9 +228,11 @@ class Runner:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.interrupt)
+        heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await self._walk()
         finally:
+            heartbeat.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await self.transports.close()
@@ -263,6 +269,17 @@ class Runner:
             self._settle(*await self._ended.get())
             while not self._ended.empty():
                 self._settle(*self._ended.get_nowait())
+
+    async def _heartbeat(self) -> None:
+        """Say which instances run long, as Terraform's "Still creating... [10s elapsed]" does."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            now = time.time()
+            long = sorted(((now - self._started_at[iid], iid) for iid in self._tasks_running
+                           if now - self._started_at[iid] >= HEARTBEAT_SECONDS), reverse=True)
+            if long:
+                for observer in self.observers:
+                    observer.still_running([(iid, seconds) for seconds, iid in long])
 
     def _settle(self, iid: str, state: str, result: ActionResult) -> None:
         if not iid:  # a wake-up from interrupt()

@@ -248,3 +248,19 @@ def test_secrets_file(tmp_path: Path):
     (tmp_path / "bad.yml").write_text("- pw\n")
     bad = orchc("run", "plan.json", "--secrets", "bad.yml", "--force", cwd=tmp_path)
     assert bad.returncode == 1 and "bad.yml:1:1: error: the secrets file must be a YAML map" in bad.stderr
+
+
+def test_plain_log_says_what_still_runs(tmp_path: Path, monkeypatch):
+    from rich.console import Console
+
+    from orchc.backends import runner
+    from orchc.backends.progress import PlainLog
+
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
+    screen = io.StringIO()
+    plan = make_plan("a.slow@h1", commands={"a.slow@h1": "sleep 0.7"}, root=tmp_path)
+    journal = SqliteJournal(tmp_path / "j.db")
+    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {},
+             [PlainLog(Console(file=screen, width=120))])
+    journal.close()
+    assert "still running: a.slow@h1 (0." in screen.getvalue()

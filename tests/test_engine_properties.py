@@ -72,6 +72,10 @@ def walk(plan: Plan, limits: Limits, outcome: dict[str, str], choose) -> list[tu
         assert steps_taken <= 10 * len(plan.instances) + 10
     assert all(state in FINAL_STATES for state in s.state)
     assert s.running_count == 0
+    for role in plan.roles:  # no role lost more hosts than it tolerates
+        assert sum(1 for h in role.hosts if h in s.left_hosts) <= role.tolerate
+    if s.stopped:  # a stop leaves no instance half-decided
+        assert all(st != "pending" and st != "ready" for st in s.state)
     return trace + [("state", f"{i}={st}") for i, st in zip(s.ids, s.state)]
 
 

@@ -59,7 +59,9 @@ def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files
                   else _placements_from_inputs(inputs, library))
     per_role = {role.name: [service_units(_service_stack(library, role, path, environment), source)
                             for source, path in services] for role, services in placements}
+    report.figures["templates"] = sum(len(v) for v in per_role.values())
     for role, services in per_role.items():
+        _name_apart(services)
         host_puppet = host_puppet_service(role, services)
         if host_puppet:
             services.append(host_puppet)
@@ -71,7 +73,6 @@ def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files
             continue
         migration.files.update(emit_tree(services, role_map, relax, _group_vars(per_role, environment), f"{tree}/"))
         _report_tree(tree, services, relax, report)
-    report.figures["templates"] = sum(len(v) for v in per_role.values())
     _report_unconverted(per_role, report)
     return migration
 
@@ -162,6 +163,16 @@ def _placements_from_inputs(inputs: list[Path], library: Library) -> list[tuple[
                                   getattr(template, "line", 1), 1,
                                   "give a deployment/<service>/*.yaml template, or --roles-data with the THT root")
     return [(RoleSpec(STANDALONE_ROLE, [], {}, None, "(templates given)"), services)]
+
+
+def _name_apart(services: list[ServiceData]) -> None:
+    """Templates of one role that share a service_name (variants such as mysql and mysql-pacemaker) take their file's."""
+    taken: dict[str, int] = {}
+    for data in services:
+        taken[ident(data.name)] = taken.get(ident(data.name), 0) + 1
+    for data in services:
+        if taken[ident(data.name)] > 1:
+            data.name = ident(Path(data.source).name.removesuffix(".yaml").removesuffix(".j2"))
 
 
 def _service_stack(library: Library, role: RoleSpec, path: Path, environment: registry.Environment) -> Stack:

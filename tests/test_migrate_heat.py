@@ -164,6 +164,14 @@ def test_disabled_services_and_unconverted_sections_are_reported(faithful: Migra
     assert "not converted: config_settings, firewall_rules" in whats
 
 
+def test_templates_given_without_roles_data_go_on_one_role_and_keep_distinct_names(tmp_path: Path) -> None:
+    migration = convert_heat([THT / "deployment"])
+    assert "role Standalone {\n  services agent, api, mysql_container_puppet, mysql_pacemaker_puppet, host_puppet\n}" in \
+        migration.files["deploy/overcloud.orch"]
+    migration.write(tmp_path)
+    assert compile_project([tmp_path / "deploy"], INVENTORY).plan.instances
+
+
 # --- dependency modes ------------------------------------------------------------------
 
 

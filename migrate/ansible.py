@@ -21,7 +21,8 @@ from pathlib import Path
 
 from orchc.migrate import emit
 from orchc.migrate.ansible_hosts import HostMapping, map_hosts
-from orchc.migrate.ansible_load import Play, PlaybookLoader, Task, default_roles_path, role_yaml
+from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, default_roles_path, is_templated,
+                                        role_yaml)
 from orchc.migrate.ansible_native import convert
 from orchc.migrate.ansible_vars import defines, defines_unknown, share_path, strings, touches, uses
 from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, PlaybookWriter, flag_path
@@ -315,8 +316,13 @@ class PlaybookConverter:
         lines.append("}")
         return lines
 
-    def _copies(self, playbook) -> dict[str, Path]:
+    def _copies(self, playbook: Playbook) -> dict[str, Path]:
+        """Roles, and the files beside the playbooks that Ansible reads from there, copied as they are."""
         copies = dict(self._extra_copies)
+        for play in playbook.plays:
+            for name in _list(play.data.get("vars_files")):
+                if isinstance(name, str) and not is_templated(name) and (play.playbook_dir / name).is_file():
+                    copies[f"ansible/{name}"] = play.playbook_dir / name
         for role in playbook.roles.values():
             copies[f"roles/{role.label}"] = role.path
             meta = role_yaml(role, "meta", self.loader)

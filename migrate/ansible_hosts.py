@@ -27,13 +27,14 @@ class HostMapping:
     groups: list[str] = field(default_factory=list)  # groups that get a placeholder host
 
     def inventory_yaml(self) -> str:
-        placeholder = {"ansible_connection": "local"}
+        # 192.0.2.0/24 is reserved for documentation (RFC 5737): nothing runs anywhere by accident.
         if self.groups:
-            data = {"all": {"children": {g: {"hosts": {f"{g}-1": dict(placeholder)}} for g in self.groups}}}
+            data = {"all": {"children": {g: {"hosts": {f"{g}-1": {"ansible_host": f"192.0.2.{n % 254 + 1}"}}}
+                                         for n, g in enumerate(self.groups)}}}
         else:
-            data = {"all": {"hosts": {"host-1": dict(placeholder)}}}
+            data = {"all": {"hosts": {"host-1": {"ansible_host": "192.0.2.1"}}}}
         header = ("# Placeholder inventory written by `orchc migrate playbook`: one group per group the plays\n"
-                  "# name. Replace the example hosts with yours (or use your own inventory).\n")
+                  "# name, each with an unreachable example host. Use your own inventory, with these groups.\n")
         return header + dump_yaml(data)
 
 

@@ -213,6 +213,9 @@ class PlaybookLoader:
         hosts = data["hosts"]
         hosts = ":".join(str(h) for h in hosts) if isinstance(hosts, list) else str(hosts)
         name = str(data.get("name") or f"play {index + 1} on {hosts}")
+        if data.get("vars_prompt"):
+            self.note("unsupported", source, "vars_prompt", "orchc runs unattended: give these variables with "
+                      "`orchc run -e NAME=VALUE` (they reach Ansible as extra vars) or in the inventory")
         play = Play(name, source, hosts, data, path.parent, [Segment()], [], [])
         own_group = name
         play_keywords = {k: v for k, v in data.items() if k in INHERITED_PLAY_KEYWORDS}
@@ -287,7 +290,7 @@ class PlaybookLoader:
             raise _bad_input(file, int(line), f"role dependencies nest more than {MAX_DEPTH} levels deep",
                              "a role depends on itself, directly or through others: fix meta/main.yml")
         tasks: list[Task] = []
-        meta = _role_yaml(role, "meta", "main", self)
+        meta = role_yaml(role, "meta", self)
         for dep in (meta or {}).get("dependencies") or []:
             dep_name = dep if isinstance(dep, str) else (dep.get("role") or dep.get("name")) \
                 if isinstance(dep, Mapping) else None
@@ -500,13 +503,10 @@ def _role_file(role: Role, kind: str, name: str) -> Path | None:
     return None
 
 
-def _role_yaml(role: Role, kind: str, name: str, loader: PlaybookLoader) -> Any:
+def role_yaml(role: Role, kind: str, loader: PlaybookLoader, name: str = "main") -> Any:
+    """The role's `KIND/NAME.yml` (meta, defaults, vars), or None."""
     path = _role_file(role, kind, name)
     return load_yaml(path, loader.shown(path)) if path else None
-
-
-def role_yaml(role: Role, kind: str, loader: PlaybookLoader) -> Any:
-    return _role_yaml(role, kind, "main", loader)
 
 
 def default_roles_path(playbook: Path) -> list[Path]:

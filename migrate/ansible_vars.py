@@ -64,16 +64,18 @@ def uses(task: Task) -> set[str]:
     return names - {"item", str(loop_control.get("loop_var", "item")), "ansible_loop"}
 
 
+def _set_names(data: dict[str, Any]) -> set[str]:
+    """Names one task as written (a dict) registers or sets with set_fact."""
+    names = {data["register"]} if isinstance(data.get("register"), str) else set()
+    facts = data.get("set_fact", data.get("ansible.builtin.set_fact"))
+    if isinstance(facts, dict):
+        names |= {str(k) for k in facts if k != "cacheable"}
+    return names
+
+
 def defines(task: Task) -> set[str]:
     """Names the task sets for later tasks at run time."""
-    names: set[str] = set()
-    if isinstance(task.data.get("register"), str):
-        names.add(task.data["register"])
-    for sub in _block_tasks(task.data):
-        if isinstance(sub.get("register"), str):
-            names.add(sub["register"])
-        names |= {str(k) for k in (sub.get("set_fact") or sub.get("ansible.builtin.set_fact") or {})
-                  if isinstance(sub.get("set_fact") or sub.get("ansible.builtin.set_fact"), dict)} - {"cacheable"}
+    names = _set_names(task.data).union(*(_set_names(sub) for sub in _block_tasks(task.data)))
     if task.module == "set_fact":
         names |= {str(k) for k in task.args if k != "cacheable"}
     if task.module == "include_vars" and "name" in task.args:

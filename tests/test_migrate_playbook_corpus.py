@@ -1,0 +1,31 @@
+"""Real corpora: every playbook of kolla-ansible 22.2.0 and tripleo-ansible 6.0.0 converts and compiles.
+
+Slow (downloads both source distributions from PyPI into corpus-cache/ on first
+use, then converts and compiles 94 playbooks). The same run, with timings and
+every failure's reason, is `python3 bench/playbook_corpus.py`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+
+def load_bench(project_root: Path):  # noqa: ANN201 - a module
+    spec = importlib.util.spec_from_file_location("playbook_corpus", project_root / "bench" / "playbook_corpus.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_kolla_and_tripleo_playbooks_convert_and_compile(project_root: Path) -> None:
+    bench = load_bench(project_root)
+    items = bench.corpus(bench.fetch(project_root / "corpus-cache"))
+    assert len(items) >= 90
+    outcomes = [bench.convert_and_compile(playbook, roles) for playbook, roles in items]
+    failures = [f"{o.playbook.name}: {o.reason}" for o in outcomes if not o.ok]
+    assert len(failures) <= 0.05 * len(outcomes), "\n".join(failures)

@@ -297,7 +297,10 @@ class _GraphConverter:
                         f"'{target.task.id}' runs on {len(target.hosts)} of its {len(waiter.hosts)} hosts")
 
     def _cross(self, waiter: Node, target: Node, dep: CrossDep) -> None:
-        if target is waiter and dep.role == "self":
+        if target is waiter:
+            if dep.role != "self":
+                self._note("approximated", waiter.task.source, f"'{waiter.task.id}' waits for its own instances",
+                           "orchc has no edge between instances of one task; `concurrency 1` serialises them")
             return
         if target.is_anchor or waiter.is_anchor or (dep.role_given and dep.role is None):
             self._same_node(waiter, target)
@@ -377,7 +380,9 @@ class _GraphConverter:
         for category, what, why in actions.notes:
             self._note(category, task.source, what, why)
         if actions.lines:
-            self._note("native", task.source, f"task '{task.id}' ({task.type})")
+            wrapped = any(line.startswith("ansible ") for line in actions.lines)
+            self._note("wrapped" if wrapped else "native", task.source, f"task '{task.id}' ({task.type})",
+                       "an Ansible module does it, with the same effect" if wrapped else "")
         if task.condition:
             head.append(f"condition (yaql; true on a first deployment, so the task runs): {task.condition}")
             self._note("approximated", task.source, f"condition of '{task.id}' kept as a comment",

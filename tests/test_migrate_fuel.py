@@ -221,3 +221,10 @@ def test_metadata_without_roles_is_a_diagnostic(tmp_path: Path) -> None:
     with pytest.raises(DiagnosticError) as error:
         convert_fuel([DATA / "tasks.yaml"], metadata=meta, inventory=DATA / "inventory.yml")
     assert "roles_metadata" in error.value.diagnostics[0].message
+
+
+def test_simulate_compares_graph_and_steps(corpus: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "orchc", "simulate", str(corpus / "deployment"),
+                             "-i", str(corpus / "inventory.yml")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "graph  makespan" in result.stdout and "steps  makespan" in result.stdout

@@ -66,14 +66,14 @@ def rewrite_notify(data: Mapping | dict[str, Any], handlers: dict[str, list[Hand
     if not isinstance(task.get("register"), str):
         counter[0] += 1
         task["register"] = f"orchc_notify_{counter[0]}"
+    # Flags are written as the connecting user on the play's host (never delegated, never become),
+    # so that the handler's orchc task finds them whatever the notifier ran as.
     record = {"name": "orchc: record the notification", "when": f"{task['register']} is changed",
+              "become": False,
               "block": [{"name": "orchc: notification folder",
                          "ansible.builtin.file": {"path": FLAG_DIR, "state": "directory", "mode": "0700"}}]
               + [{"name": "orchc: notify", "ansible.builtin.file": {"path": flag, "state": "touch", "mode": "0600"}}
                  for flag in dict.fromkeys(flags)]}
-    for key in ("become", "become_user", "delegate_to", "run_once"):
-        if key in data:
-            record[key] = data[key]
     return [task, record]
 
 
@@ -91,10 +91,10 @@ class PlaybookWriter:
         for run in _runs_by_role(tasks):
             body += self._run(run, f"{file_id}.{len(body)}" if len(tasks) > 1 else file_id)
         if handler is not None:
-            body = [{"name": "orchc: was this handler notified?",
+            body = [{"name": "orchc: was this handler notified?", "become": False,
                      "ansible.builtin.stat": {"path": handler.flag, "get_checksum": False}, "register": "orchc_notified"},
                     {"name": str(handler.task.data.get("name", "handler")), "when": "orchc_notified.stat.exists",
-                     "block": body + [{"name": "orchc: handler done",
+                     "block": body + [{"name": "orchc: handler done", "become": False,
                                        "ansible.builtin.file": {"path": handler.flag, "state": "absent"}}]}]
         header: dict[str, Any] = {"name": title, "hosts": "all",
                                   "gather_facts": _gather_facts(play, tasks)}

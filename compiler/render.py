@@ -30,6 +30,7 @@ class RenderError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.line: int | None = None  # line inside a multi-line template, when known
 
 
 class Raw(str):
@@ -167,7 +168,12 @@ class Renderer:
         template = self._templates.get(key)
         if template is None:
             template = self._templates[key] = self._compile(lambda: self._environments[mode].from_string(text))
-        return self._call(lambda: template.render(context), context)
+        try:
+            return self._call(lambda: template.render(context), context)
+        except RenderError as exc:
+            if "\n" in text.rstrip("\n") and exc.line is not None:
+                exc.message = f"line {exc.line}: {exc.message}"
+            raise
 
     @staticmethod
     def _render_names(pieces: Pieces, context: dict[str, Any], mode: Mode) -> str | None:
@@ -202,14 +208,26 @@ class Renderer:
     def _call(call: Callable[[], Any], context: dict[str, Any]) -> Any:
         try:
             return call()
-        except RenderError:
+        except RenderError as exc:
+            exc.line = _template_line(exc)
             raise
         except _UndefinedName as exc:
-            raise _undefined_error(exc, context) from None
-        except jinja2.TemplateError as exc:
-            raise RenderError(f"template error: {exc}") from None
-        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise RenderError(f"template error: {exc}") from None
+            error, cause = _undefined_error(exc, context), exc
+        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            error, cause = RenderError(f"template error: {exc}"), exc
+        error.line = _template_line(cause)
+        raise error from None
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The line of the template where Jinja was when `exc` was raised (its traceback names `<template>`)."""
+    line = None
+    traceback = exc.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == "<template>":
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
 
 
 def _undefined_error(exc: _UndefinedName, context: dict[str, Any]) -> RenderError:

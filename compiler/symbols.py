@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from orchc.compiler.values import CoercionError, article, coerce, literal
 from orchc.dsl.ast import AnchorDecl, Module, RoleDecl, ServiceDecl, Span, TaskDecl, TypeDecl, VarDecl
 from orchc.dsl.diagnostics import Diagnostics
 
@@ -69,5 +70,11 @@ def collect(modules: list[Module], diagnostics: Diagnostics) -> Symbols:
         for decl in type_decl.fields:
             if decl.type.name not in VAR_TYPES or decl.type.name == "secret":
                 diagnostics.error(f"unknown field type '{decl.type.name}' in type '{type_decl.name}'",
-                                  decl.type.span, hint=f"use one of: str, int, float, bool, list, map")
+                                  decl.type.span, hint="use one of: str, int, float, bool, list, map")
+            elif decl.default is not None:
+                try:
+                    coerce(literal(decl.default), decl.type.name)
+                except CoercionError as exc:
+                    diagnostics.error(f"default of field '{decl.name}' is not {article(decl.type.name)}: {exc}",
+                                      decl.default.span, hint="write a value of the field's type")
     return symbols

@@ -300,3 +300,25 @@ def test_examples_compile_to_a_valid_plan(example: str, project_root: Path) -> N
         assert len(instance.fingerprint) == 64
     for role in plan.roles:
         assert set(role.hosts) <= hosts
+
+
+def test_scope_errors(tmp_path: Path) -> None:
+    assert compile_errors(tmp_path, TWO_TIER + "service app { task t { requires database on role dbs  run \"x\" } }") == [
+        "unknown role 'dbs' in `on role`"]
+    assert compile_errors(tmp_path, TWO_TIER + "service app { task t { requires database on role web  run \"x\" } }") == [
+        "'postgres.start' provides 'database' on no host of role 'web'"]
+    assert compile_errors(tmp_path, TWO_TIER + "anchor a { requires database on same host }\n"
+                          "service app { task t { run \"x\" } }") == [
+        "anchor 'a' has no host, so `on same host` has no meaning"]
+
+
+def test_type_field_defaults_must_match_their_type(tmp_path: Path) -> None:
+    assert compile_errors(tmp_path, 'type t { port: int = "http" }\nrole web { services app }\n'
+                                    'service app { task x { run "x" } }') == [
+        "default of field 'port' is not an int: expected an int, got 'http'"]
+
+
+def test_errors_inside_template_files_name_the_line(tmp_path: Path) -> None:
+    errors = compile_errors(tmp_path, 'role web { services app }\nservice app { task t { template "t.j2" to "/t" } }',
+                            files={"t.j2": "first\n{{ host.name }}\n{{ host.vars.nope }}\n"})
+    assert errors == ["in template 't.j2': line 3: 'nope' is undefined here (no such key)"]

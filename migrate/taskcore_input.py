@@ -73,10 +73,13 @@ def _service(path: Path, services_dir: Path) -> TcService:
     label = path.relative_to(services_dir).as_posix()
     if not isinstance(data, dict):
         raise input_error("a Task-Core service file is a mapping with `id`, `type`, `version` and `tasks`", path)
-    for key in ("id", "version", "tasks"):
+    for key in ("id", "type", "version", "tasks"):
         if key not in data:
             raise input_error(f"service file has no `{key}`", path, line_of(data),
                               hint="a service needs `id`, `type: service`, `version` and `tasks`")
+    if data["type"] != "service":
+        raise input_error(f"`type: {data['type']}` is not a service", path, line_of(data),
+                          hint="Task-Core service files have `type: service`")
     if not isinstance(data["tasks"], list) or not data["tasks"]:
         raise input_error("`tasks` must be a non-empty list", path, line_of(data))
     return TcService(id=str(data["id"]), path=path, tasks=[_task(t, path, label) for t in data["tasks"]])

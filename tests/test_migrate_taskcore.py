@@ -271,6 +271,11 @@ def test_unknown_driver_suggests(tmp_path: Path) -> None:
     assert diagnostic.span.line == 5
 
 
+def test_service_file_without_type(tmp_path: Path) -> None:
+    diagnostic = _error(tmp_path, {"a.yaml": "id: a\nversion: 1.0.0\ntasks: []\n"})
+    assert "has no `type`" in diagnostic.message and diagnostic.span.file.endswith("a.yaml")
+
+
 def test_role_lists_unknown_service(tmp_path: Path) -> None:
     diagnostic = _error(tmp_path, {"a.yaml": SERVICE.format(id="a", driver="print", extra="")},
                         roles="r: {services: [b]}\n")

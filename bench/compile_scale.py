@@ -85,9 +85,13 @@ def main() -> None:
             profile.disable()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     plan = result.plan
+    started = time.perf_counter()
+    size = len(plan.to_json())
+    written = time.perf_counter() - started
     print(f"compile: {elapsed:.2f} s wall ({cpu:.2f} s CPU; they differ when the machine is busy) "
           f"for {len(plan.instances)} instances, {len(plan.tasks)} tasks, "
           f"{len(plan.hosts)} hosts, {sum(len(i.deps) for i in plan.instances)} dependencies")
+    print(f"plan.json: {size / 1e6:.1f} MB serialised in {written:.2f} s (what `orchc compile -o` adds)")
     print(f"Task-Core reference: {TASKCORE_SECONDS:.0f} s -> orchc is {TASKCORE_SECONDS / elapsed:.1f}x faster "
           f"(target: < 2 s)")
     if profile:

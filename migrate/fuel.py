@@ -37,7 +37,7 @@ from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 from orchc.migrate.emit import comment, ident, string
 from orchc.migrate.fuel_actions import PLACEHOLDER_DEFAULTS, Actions, actions_for
 from orchc.migrate.fuel_placement import ALL_NODES, Placement, load_inventory, load_metadata
-from orchc.migrate.fuel_tasks import DEPLOYMENT_GRAPH, CrossDep, FuelTask, find_task_files, load_tasks
+from orchc.migrate.fuel_tasks import CrossDep, FuelTask, find_task_files, load_tasks
 from orchc.migrate.report import Category, Migration, Report
 from orchc.migrate.verify import formatted
 from orchc.migrate.yaml_lines import input_error
@@ -83,7 +83,7 @@ def convert_fuel(files: list[Path], metadata: Path | None = None, inventory: Pat
         raise DiagnosticError([Diagnostic(
             "error", f"`orchc migrate fuel` needs {missing}",
             hint="give Fuel's release metadata with --metadata (nailgun/fixtures/openstack.yaml) and "
-                               "your inventory of Fuel roles with -i (groups controller, compute, cinder, ...)")])
+                 "your inventory of Fuel roles with -i (groups controller, compute, cinder, ...)")])
     paths = find_task_files(files)
     root = _common_root(paths)
     tasks = [t for p in paths for t in load_tasks(p, str(p.resolve().relative_to(root)))]
@@ -116,18 +116,17 @@ class _GraphConverter:
 
     def __init__(self, graph: str, tasks: list[FuelTask], placement: Placement, report: Report) -> None:
         self.graph, self.placement, self.report = graph, placement, report
-        self.folder = graph
         self.groups = {t.id: t for t in tasks if t.type == "group"}
         self.fuel_tolerance: dict[str, FuelTask] = {}  # Fuel role (or primary-<role>) -> its group task
         self.nodes: dict[str, Node] = {}
         self.used_groups: set[str] = set()
         self._noted: set[tuple[str, str, str]] = set()
         self._check_duplicates(tasks)
-        extra_hosts = self._group_members()
+        self._read_groups()
         for task in tasks:
             if task.type == "group":
                 continue
-            node = self._place(task, extra_hosts.get(task.id, []))
+            node = self._place(task)
             if node is not None:
                 self.nodes[task.id] = node
         for node in list(self.nodes.values()):
@@ -152,22 +151,20 @@ class _GraphConverter:
                                   hint="Fuel task ids are unique within a graph: rename or remove one")
             seen[task.id] = task
 
-    def _group_members(self) -> dict[str, list[str]]:
-        """Hosts each task gains from `group` tasks that list it in `tasks`; also each group's tolerance."""
-        members: dict[str, list[str]] = defaultdict(list)
+    def _read_groups(self) -> None:
+        """Each Fuel role's group task (for its tolerance); what of a group does not carry over is reported.
+
+        A group's `tasks` are placed on its nodes by `_place`.
+        """
         for group in self.groups.values():
-            hosts = self._hosts(group.placement)
-            for task_id in group.group_tasks:
-                members[task_id] += hosts
             if group.parameters.get("strategy"):
                 self._note("approximated", group.source, f"strategy of group '{group.id}' is not kept",
-                                "in task-based deployment each task's own strategy limits it")
+                           "in task-based deployment each task's own strategy limits it")
             if group.requires or group.required_for:
                 self._note("approximated", group.source, f"ordering of group '{group.id}' is not kept",
-                                "task-based deployment orders tasks by their own dependencies, not by role groups")
+                           "task-based deployment orders tasks by their own dependencies, not by role groups")
             for name in group.placement:
                 self.fuel_tolerance[name] = group
-        return members
 
     def _tolerance(self, orch_group: str) -> int | str:
         """A role's budget: that of the Fuel group of the role (or primary role) its tag comes from.
@@ -226,7 +223,7 @@ class _GraphConverter:
                     found.append(g)
         return found
 
-    def _place(self, task: FuelTask, extra_hosts: list[str]) -> Node | None:
+    def _place(self, task: FuelTask) -> Node | None:
         node = Node(task, [], [])
         if node.is_anchor:
             return node
@@ -351,11 +348,11 @@ class _GraphConverter:
             for node in nodes:
                 actions = actions_for(node.task)
                 placeholders |= actions.placeholders
-                out.update({f"{self.folder}/{rel}": text for rel, text in actions.files.items()})
+                out.update({f"{self.graph}/{rel}": text for rel, text in actions.files.items()})
                 blocks.append(self._block(node, actions))
             header = comment(f"Converted by `orchc migrate fuel` from {source} ({self.graph} graph).")
-            out[f"{self.folder}/{names[source]}.orch"] = formatted(header + "\n\n" + "\n\n".join(blocks) + "\n")
-        out[f"{self.folder}/{ROLES_FILE}.orch"] = formatted(self._roles_text(placeholders))
+            out[f"{self.graph}/{names[source]}.orch"] = formatted(header + "\n\n" + "\n\n".join(blocks) + "\n")
+        out[f"{self.graph}/{ROLES_FILE}.orch"] = formatted(self._roles_text(placeholders))
         return out
 
     def _block(self, node: Node, actions: Actions) -> str:

@@ -3,9 +3,8 @@
 An instance waits for (`deps`):
 - `after X` / `before X`: X's instance on the same host (or X's single
   instance when X is `once`);
-- `requires CAP`: the provider's instances, per scope: all of them, the one
-  on the same host, those on hosts of a role, or one of them (`on any`, an
-  `any_of` group).
+- `requires CAP`: the provider instances that `binding.Binder` binds for its
+  scope (or, for `on any`, one of them: an `any_of` group).
 """
 
 from __future__ import annotations
@@ -16,57 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchc.compiler.actions import ActionError, ActionLowerer
+from orchc.compiler.binding import Binder
 from orchc.compiler.capabilities import Provider, task_id
 from orchc.compiler.inventory import Inventory
 from orchc.compiler.placement import Placement, Slot
-from orchc.compiler.render import ProviderList, RenderError, Renderer
+from orchc.compiler.render import RenderError, Renderer
 from orchc.compiler.symbols import Symbols
-from orchc.compiler.values import CoercionError, article, coerce, literal
+from orchc.compiler.units import Contexts, Edge, ReportOnce, Unit
 from orchc.compiler.variables import Variables
-from orchc.dsl.ast import AnchorDecl, Name, Requirement, Span, TaskDecl
+from orchc.dsl.ast import AnchorDecl, Name, TaskDecl
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
 from orchc.plan import secret_names
-
-
-@dataclass
-class Unit:
-    """A task (or top-level anchor) with the hosts it runs on."""
-
-    id: str
-    service: str | None
-    decl: TaskDecl | AnchorDecl
-    slots: list[Slot | None]  # [None] for a top-level anchor; a `once` task runs on slots[0]
-
-    @property
-    def once(self) -> bool:
-        return isinstance(self.decl, TaskDecl) and self.decl.once
-
-    @property
-    def running_slots(self) -> list[Slot | None]:
-        return self.slots[:1] if self.once else self.slots
-
-    def instance_id(self, slot: Slot | None) -> str:
-        return self.id if slot is None else f"{self.id}@{slot.host.name}"
-
-
-@dataclass(frozen=True)
-class Edge:
-    """Task `waiter` waits for task `target`: why, and where it was written."""
-
-    waiter: str
-    target: str
-    reason: str
-    span: Span
-    ordering: bool  # `after`/`before` (same host); False for `requires`
-
-
-@dataclass
-class Bound:
-    """One provider instance of a capability."""
-
-    instance: str
-    host: str | None
-    value: dict[str, Any]
 
 
 def canonical_json(value: Any) -> str:
@@ -97,16 +56,11 @@ class Expander:
     units: dict[str, Unit] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     waits: dict[str, list[Edge]] = field(default_factory=dict)  # task id -> `after`/`before` targets
-    provided: dict[str, list[Bound]] = field(default_factory=dict)
-    _reported: set[tuple[str, Span | None]] = field(default_factory=set)
-    _contexts: dict[tuple[str, str] | None, dict[str, Any]] = field(default_factory=dict)
 
-    def error_once(self, message: str, span: Span | None, hint: str | None = None,
-                   notes: list[tuple[str, Span | None]] | None = None) -> None:
-        """Report an error found on many hosts once."""
-        if (message, span) not in self._reported:
-            self._reported.add((message, span))
-            self.diagnostics.error(message, span, hint=hint, notes=notes)
+    def __post_init__(self) -> None:
+        self.report = ReportOnce(self.diagnostics)
+        self.contexts = Contexts(self.variables)
+        self.binder = Binder(self.providers, self.units, self.inventory, self.contexts, self.lowerer, self.report)
 
     def run(self) -> Expansion:
         self._make_units()
@@ -117,7 +71,7 @@ class Expander:
         if self.diagnostics.errors:
             # Rendering against names or capabilities already reported as wrong would only repeat them.
             return Expansion(list(self.units.values()), [], self.edges)
-        self._provide()
+        self.binder.provide()
         instances = [self._instance(unit, slot) for unit in self.units.values() for slot in unit.running_slots]
         return Expansion(list(self.units.values()), instances, self.edges)
 
@@ -178,141 +132,18 @@ class Expander:
         waiter, target = (unit.id, other) if waits else (other, unit.id)
         self.edges.append(Edge(waiter, target, f"{keyword} {name.value}", name.span, ordering=True))
 
-    # --- template contexts ----------------------------------------------------------------
-
-    def _context(self, slot: Slot | None) -> dict[str, Any]:
-        key = None if slot is None else (slot.host.name, slot.role)
-        context = self._contexts.get(key)
-        if context is None:
-            values = self.variables.template_values()
-            context = {**values, "vars": values}
-            if slot is not None:
-                host = slot.host
-                context["host"] = {"name": host.name, "address": host.address, "port": host.port,
-                                   "user": host.user, "vars": host.vars}
-                context["role"] = slot.role
-            self._contexts[key] = context
-        return context
-
-    # --- capabilities ---------------------------------------------------------------------
-
-    def _provide(self) -> None:
-        for name, provider in self.providers.items():
-            unit = self.units[provider.task_id]
-            self.provided[name] = [
-                Bound(unit.instance_id(slot), slot.host.name if slot else None,
-                      self._fields(provider, self._context(slot)))
-                for slot in unit.running_slots
-            ]
-
-    def _fields(self, provider: Provider, context: dict[str, Any]) -> dict[str, Any]:
-        declared = {f.name: f for f in provider.type.fields} if provider.type else {}
-        values: dict[str, Any] = {}
-        for assign in provider.provision.fields:
-            try:
-                value = self.lowerer.value(assign.value, context)
-            except ActionError as exc:
-                self.error_once(exc.message, exc.span, exc.hint)
-                continue
-            decl = declared.get(assign.name)
-            if decl is not None:
-                try:
-                    value = coerce(value, decl.type.name)
-                except CoercionError:
-                    where = f" on host '{context['host']['name']}'" if "host" in context else ""
-                    self.error_once(f"field '{assign.name}' of capability '{provider.provision.name}' must be "
-                                    f"{article(decl.type.name)}", assign.span,
-                                    hint=f"it renders as {value!r}{where}",
-                                    notes=[(f"'{assign.name}' is declared here", decl.span)])
-                    continue
-            values[assign.name] = value
-        for name, decl in declared.items():
-            if name not in values and decl.default is not None:
-                values[name] = coerce(literal(decl.default), decl.type.name)
-        return values
-
-    def _bind(self, unit: Unit, slot: Slot | None, requirement: Requirement) -> tuple[list[Bound], bool] | None:
-        """The provider instances a requirement waits for, and whether one of them is enough."""
-        name = requirement.name
-        bound = self.provided.get(name)
-        if bound is None:
-            return None  # reported by the capabilities pass
-        provider = self.providers[name]
-        scope = requirement.scope
-        if not bound:
-            self.error_once(f"capability '{name}' is provided by '{provider.task_id}', which runs on no host",
-                            requirement.span, hint=f"place service '{self.units[provider.task_id].service}' "
-                            "on a role that has hosts",
-                            notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
-            return None
-        if scope.kind == "any":
-            return bound, True
-        if scope.kind == "all":
-            return bound, False
-        if scope.kind == "same_host":
-            if slot is None:
-                self.error_once(f"anchor '{unit.id}' has no host, so `on same host` has no meaning",
-                                scope.span or requirement.span, hint="use `on role R`, `on any` or no scope")
-                return None
-            here = [b for b in bound if b.host == slot.host.name]
-            if not here:
-                self.error_once(
-                    f"'{unit.id}' requires '{name}' on the same host, but '{provider.task_id}' does not run "
-                    f"on every host of '{unit.id}'", requirement.span,
-                    hint=f"host '{slot.host.name}' has none: place '{self.units[provider.task_id].service}' on the "
-                         f"roles of '{unit.service}', or use another scope",
-                    notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
-                return None
-            return here, False
-        assert scope.role is not None
-        role = scope.role.value
-        if role not in self.inventory.groups:
-            self.error_once(f"unknown role '{role}' in `on role`", scope.role.span,
-                            hint=did_you_mean(role, self.inventory.group_names())
-                            or "name a group of the inventory")
-            return None
-        members = set(self.inventory.groups[role])
-        in_role = [b for b in bound if b.host in members]
-        if not in_role:
-            self.error_once(f"'{provider.task_id}' provides '{name}' on no host of role '{role}'",
-                            scope.role.span, hint=f"place '{self.units[provider.task_id].service}' on role "
-                            f"'{role}', or use another scope")
-            return None
-        return in_role, False
-
     # --- instances ------------------------------------------------------------------------
 
-    def _requirements(self, unit: Unit, slot: Slot | None) -> tuple[set[str], list[list[str]], dict[str, Any]]:
-        """Dependencies, `any_of` groups and template values from the `requires` of one instance."""
-        deps: set[str] = set()
-        any_of: list[list[str]] = []
-        capabilities: dict[str, Any] = {}
-        for requirement in unit.decl.requires:
-            binding = self._bind(unit, slot, requirement)
-            if binding is None:
-                continue
-            bound, one_is_enough = binding
-            ids = sorted(b.instance for b in bound)
-            if one_is_enough:
-                any_of.append(ids)
-            else:
-                deps.update(ids)
-            if len(bound) == 1 or one_is_enough:
-                capabilities[requirement.name] = bound[0].value
-            else:
-                capabilities[requirement.name] = ProviderList(requirement.name, [b.value for b in bound])
-        return deps, any_of, capabilities
-
     def _instance(self, unit: Unit, slot: Slot | None) -> dict[str, Any]:
-        deps, any_of, capabilities = self._requirements(unit, slot)
+        deps, any_of, capabilities = self.binder.requirements(unit, slot)
         for edge in self.waits.get(unit.id, []):
             target = self.units[edge.target]
             deps.add(target.instance_id(target.slots[0] if target.once else slot))
-        context = {**self._context(slot), **capabilities}
+        context = {**self.contexts.of(slot), **capabilities}
         actions, fingerprint = self._actions(unit, context)
         alternates = []
         for other in unit.slots[1:] if unit.once else []:
-            other_context = {**self._context(other), **self._requirements(unit, other)[2]}
+            other_context = {**self.contexts.of(other), **self.binder.requirements(unit, other)[2]}
             other_actions, other_fingerprint = self._actions(unit, other_context)
             alternates.append({"host": other.host.name if other else None, "actions": other_actions,
                                "fingerprint": other_fingerprint})
@@ -337,7 +168,7 @@ class Expander:
             try:
                 actions.append(self.lowerer.lower(action, context))
             except ActionError as exc:
-                self.error_once(exc.message, exc.span, exc.hint)
+                self.report.error(exc.message, exc.span, exc.hint)
         return actions, fingerprint(actions, decl)
 
     def _skip(self, decl: TaskDecl | AnchorDecl, slot: Slot | None, context: dict[str, Any]) -> str | None:
@@ -347,7 +178,7 @@ class Expander:
         try:
             holds = self.renderer.evaluate(expr.value, context)
         except RenderError as exc:
-            self.error_once(f"in `when`: {exc.message}", expr.span, exc.hint)
+            self.report.error(f"in `when`: {exc.message}", expr.span, exc.hint)
             return None
         where = f" on {slot.host.name}" if slot else ""
         return None if holds else f'when "{expr.value}" is false{where}'
@@ -358,11 +189,11 @@ class Expander:
         inputs: dict[str, Any] = {}
         for name in decl.when.changed:
             if name.value in self.variables.secrets:
-                self.error_once(f"`when changed({name.value})`: '{name.value}' is a secret", name.span,
+                self.report.error(f"`when changed({name.value})`: '{name.value}' is a secret", name.span,
                                 hint="secrets never leave the run, so orchc cannot tell when one changed; "
                                      "name a non-secret variable (for example a version or rotation date)")
             elif name.value not in self.variables.values:
-                self.error_once(f"unknown variable '{name.value}' in `when changed`", name.span,
+                self.report.error(f"unknown variable '{name.value}' in `when changed`", name.span,
                                 hint=did_you_mean(name.value, self.symbols.vars) or
                                 f"declare it with `var {name.value}: str`")
             else:

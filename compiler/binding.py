@@ -1,0 +1,150 @@
+"""Capability binding: which provider instances a requirement waits for, and what its templates see.
+
+Per scope: every provider instance (default), the one on the same host,
+those on hosts of a role, or one of them (`on any`, an `any_of` group). The
+value is the provider's fields when exactly one instance is bound (or `on
+any`: the first), else a list in inventory order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchc.compiler.actions import ActionError, ActionLowerer
+from orchc.compiler.capabilities import Provider
+from orchc.compiler.inventory import Inventory
+from orchc.compiler.placement import Slot
+from orchc.compiler.render import ProviderList
+from orchc.compiler.units import Contexts, ReportOnce, Unit
+from orchc.compiler.values import CoercionError, article, coerce, literal
+from orchc.dsl.ast import Requirement
+from orchc.dsl.diagnostics import did_you_mean
+
+
+@dataclass
+class Bound:
+    """One provider instance of a capability."""
+
+    instance: str
+    host: str | None
+    value: dict[str, Any]
+
+
+@dataclass
+class Binder:
+    """Binds the `requires` of each instance to provider instances, reporting what cannot be bound."""
+
+    providers: dict[str, Provider]
+    units: dict[str, Unit]
+    inventory: Inventory
+    contexts: Contexts
+    lowerer: ActionLowerer
+    report: ReportOnce
+    provided: dict[str, list[Bound]] = field(default_factory=dict)  # capability -> provider instances
+
+    def provide(self) -> None:
+        """Render every provider instance's fields."""
+        for name, provider in self.providers.items():
+            unit = self.units[provider.task_id]
+            self.provided[name] = [
+                Bound(unit.instance_id(slot), slot.host.name if slot else None,
+                      self._fields(provider, self.contexts.of(slot)))
+                for slot in unit.running_slots
+            ]
+
+    def _fields(self, provider: Provider, context: dict[str, Any]) -> dict[str, Any]:
+        declared = {f.name: f for f in provider.type.fields} if provider.type else {}
+        values: dict[str, Any] = {}
+        for assign in provider.provision.fields:
+            try:
+                value = self.lowerer.value(assign.value, context)
+            except ActionError as exc:
+                self.report.error(exc.message, exc.span, exc.hint)
+                continue
+            decl = declared.get(assign.name)
+            if decl is not None:
+                try:
+                    value = coerce(value, decl.type.name)
+                except CoercionError:
+                    where = f" on host '{context['host']['name']}'" if "host" in context else ""
+                    self.report.error(f"field '{assign.name}' of capability '{provider.provision.name}' must be "
+                                    f"{article(decl.type.name)}", assign.span,
+                                    hint=f"it renders as {value!r}{where}",
+                                    notes=[(f"'{assign.name}' is declared here", decl.span)])
+                    continue
+            values[assign.name] = value
+        for name, decl in declared.items():
+            if name not in values and decl.default is not None:
+                values[name] = coerce(literal(decl.default), decl.type.name)
+        return values
+
+    def _bind(self, unit: Unit, slot: Slot | None, requirement: Requirement) -> tuple[list[Bound], bool] | None:
+        """The provider instances a requirement waits for, and whether one of them is enough."""
+        name = requirement.name
+        bound = self.provided.get(name)
+        if bound is None:
+            return None  # reported by the capabilities pass
+        provider = self.providers[name]
+        scope = requirement.scope
+        if not bound:
+            self.report.error(f"capability '{name}' is provided by '{provider.task_id}', which runs on no host",
+                            requirement.span, hint=f"place service '{self.units[provider.task_id].service}' "
+                            "on a role that has hosts",
+                            notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
+            return None
+        if scope.kind == "any":
+            return bound, True
+        if scope.kind == "all":
+            return bound, False
+        if scope.kind == "same_host":
+            if slot is None:
+                self.report.error(f"anchor '{unit.id}' has no host, so `on same host` has no meaning",
+                                scope.span or requirement.span, hint="use `on role R`, `on any` or no scope")
+                return None
+            here = [b for b in bound if b.host == slot.host.name]
+            if not here:
+                self.report.error(
+                    f"'{unit.id}' requires '{name}' on the same host, but '{provider.task_id}' does not run "
+                    f"on every host of '{unit.id}'", requirement.span,
+                    hint=f"host '{slot.host.name}' has none: place '{self.units[provider.task_id].service}' on the "
+                         f"roles of '{unit.service}', or use another scope",
+                    notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
+                return None
+            return here, False
+        assert scope.role is not None
+        role = scope.role.value
+        if role not in self.inventory.groups:
+            self.report.error(f"unknown role '{role}' in `on role`", scope.role.span,
+                            hint=did_you_mean(role, self.inventory.group_names())
+                            or "name a group of the inventory")
+            return None
+        members = set(self.inventory.groups[role])
+        in_role = [b for b in bound if b.host in members]
+        if not in_role:
+            self.report.error(f"'{provider.task_id}' provides '{name}' on no host of role '{role}'",
+                            scope.role.span, hint=f"place '{self.units[provider.task_id].service}' on role "
+                            f"'{role}', or use another scope")
+            return None
+        return in_role, False
+
+    def requirements(self, unit: Unit, slot: Slot | None) -> tuple[set[str], list[list[str]], dict[str, Any]]:
+        """Dependencies, `any_of` groups and template values from the `requires` of one instance."""
+        deps: set[str] = set()
+        any_of: list[list[str]] = []
+        capabilities: dict[str, Any] = {}
+        for requirement in unit.decl.requires:
+            binding = self._bind(unit, slot, requirement)
+            if binding is None:
+                continue
+            bound, one_is_enough = binding
+            ids = sorted(b.instance for b in bound)
+            if one_is_enough:
+                any_of.append(ids)
+            else:
+                deps.update(ids)
+            if len(bound) == 1 or one_is_enough:
+                capabilities[requirement.name] = bound[0].value
+            else:
+                capabilities[requirement.name] = ProviderList(requirement.name, [b.value for b in bound])
+        return deps, any_of, capabilities

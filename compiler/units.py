@@ -1,0 +1,79 @@
+"""What expansion works on: tasks with their hosts, the edges between tasks, template contexts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchc.compiler.placement import Slot
+from orchc.compiler.variables import Variables
+from orchc.dsl.ast import AnchorDecl, Span, TaskDecl
+from orchc.dsl.diagnostics import Diagnostics
+
+
+@dataclass
+class Unit:
+    """A task (or top-level anchor) with the hosts it runs on."""
+
+    id: str
+    service: str | None
+    decl: TaskDecl | AnchorDecl
+    slots: list[Slot | None]  # [None] for a top-level anchor; a `once` task runs on slots[0]
+
+    @property
+    def once(self) -> bool:
+        return isinstance(self.decl, TaskDecl) and self.decl.once
+
+    @property
+    def running_slots(self) -> list[Slot | None]:
+        return self.slots[:1] if self.once else self.slots
+
+    def instance_id(self, slot: Slot | None) -> str:
+        return self.id if slot is None else f"{self.id}@{slot.host.name}"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Task `waiter` waits for task `target`: why, and where it was written."""
+
+    waiter: str
+    target: str
+    reason: str
+    span: Span
+    ordering: bool  # `after`/`before` (same host); False for `requires`
+
+
+@dataclass
+class ReportOnce:
+    """Reports an error found on many hosts (same message, same place) once."""
+
+    diagnostics: Diagnostics
+    _reported: set[tuple[str, Span | None]] = field(default_factory=set)
+
+    def error(self, message: str, span: Span | None, hint: str | None = None,
+              notes: list[tuple[str, Span | None]] | None = None) -> None:
+        if (message, span) not in self._reported:
+            self._reported.add((message, span))
+            self.diagnostics.error(message, span, hint=hint, notes=notes)
+
+
+@dataclass
+class Contexts:
+    """The template context of each host (and of top-level anchors, which have none), built once."""
+
+    variables: Variables
+    _contexts: dict[tuple[str, str] | None, dict[str, Any]] = field(default_factory=dict)
+
+    def of(self, slot: Slot | None) -> dict[str, Any]:
+        key = None if slot is None else (slot.host.name, slot.role)
+        context = self._contexts.get(key)
+        if context is None:
+            values = self.variables.template_values()
+            context = {**values, "vars": values}
+            if slot is not None:
+                host = slot.host
+                context["host"] = {"name": host.name, "address": host.address, "port": host.port,
+                                   "user": host.user, "vars": host.vars}
+                context["role"] = slot.role
+            self._contexts[key] = context
+        return context

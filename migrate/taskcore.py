@@ -163,7 +163,7 @@ class _Converter:
             name, _, raw = step.rest.partition(" ")
             error = args.set_arg(name, " ".join(shlex.split(raw)), service.hosts)
             if error:
-                self.report.add("unsupported", task.source, f"ARG {name}", f"its value is unknown before running ({error})")
+                self.report.add("unsupported", task.source, f"ARG {name}", error)
         elif step.verb == "RUN":
             args.runtime.update(str(step.flags[f]) for f in ("--stdout-arg", "--stderr-arg") if f in step.flags)
         elif step.verb == "QUERY" and words:

@@ -16,6 +16,7 @@ a command uses them as a plain `{{ NAME }}`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,7 @@ class Args:
             try:
                 values[host] = _ENV.from_string(raw).render(self.context_for(host, bare=True))
             except jinja2.TemplateError as exc:
-                return str(exc)
+                return self.unknown_reason(raw, exc)
         return None
 
     def context_for(self, host: str, bare: bool = False) -> dict[str, Any]:
@@ -120,9 +121,16 @@ class Args:
         return f"{block[0][1]} ({expression}) | raw {block[-1][1]}"
 
     def check(self, text: str, host: str) -> str | None:
-        """Render orchc Jinja as the compiler will on `host`; the error, or None when it renders."""
+        """Render orchc Jinja as the compiler will on `host`: None when it renders, else why not."""
         try:
             _ENV.from_string(text).render(self.context_for(host))
         except jinja2.TemplateError as exc:
-            return str(exc)
+            return self.unknown_reason(text, exc)
         return None
+
+    def unknown_reason(self, text: str, error: Exception) -> str:
+        """Why Jinja cannot be rendered before running: the run-time args it reads, or the error."""
+        reads = sorted(name for name in self.runtime if re.search(rf"\b{re.escape(name)}\b", text))
+        if reads:
+            return f"it reads {', '.join(reads)}, which Directord only knows while running (RUN --stdout-arg)"
+        return f"it does not render before running: {error}"

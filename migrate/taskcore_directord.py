@@ -101,7 +101,7 @@ class JobTranslator:
         text = self.args.rewrite(prefix + command, run=True)
         error = self.args.check(text, hosts[0]) if hosts else None
         if error:
-            self._unsupported(out, step, f"its Jinja needs values only known while Directord runs ({error})")
+            self._unsupported(out, step, error)
             return
         out.lines.append(f"run {string(text)}")
 
@@ -203,7 +203,7 @@ class JobTranslator:
             text = self.args.rewrite(local.read_text(encoding="utf-8"), run=False)
             error = self.args.check(text, hosts[0]) if hosts else None
             if error:
-                self._unsupported(out, step, f"the blueprint needs values only known while Directord runs ({error})")
+                self._unsupported(out, step, f"the blueprint: {error}")
                 return
             self.files[target] = text
         else:

@@ -71,7 +71,8 @@ def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files
         services, role_map = _orch_services(tree, role_specs, per_role, relax, report)
         if not services:
             continue
-        migration.files.update(emit_tree(services, role_map, relax, _group_vars(per_role, environment), f"{tree}/"))
+        migration.files.update(emit_tree(services, role_map, relax, _group_vars(per_role, environment),
+                                         library.secrets, f"{tree}/"))
         _report_tree(tree, services, relax, report)
     _report_unconverted(per_role, report)
     return migration

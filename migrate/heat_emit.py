@@ -15,6 +15,7 @@ How tasks wait for each other is the one thing that differs between the modes:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,21 +43,39 @@ class OrchService:
 
 
 def emit_tree(services: list[OrchService], roles: dict[str, list[str]], relax: bool,
-              group_vars: dict[str, dict[str, Any]], prefix: str = "") -> dict[str, str]:
-    """The files of one .orch tree (paths relative to its folder, under `prefix`)."""
+              group_vars: dict[str, dict[str, Any]], secrets: set[str], prefix: str = "") -> dict[str, str]:
+    """The files of one .orch tree (paths relative to its folder, under `prefix`).
+
+    `secrets` are the hidden Heat parameters: each becomes a `var NAME: secret`, passed to the
+    playbooks that use it (directly or through a group variable they name) as
+    `NAME = "{{ vars.NAME }}"`, so its value comes at run time and never reaches a file, the Plan
+    or the journal.
+    """
     files: dict[str, str] = {}
-    for service in services:
-        for unit in service.units:
-            files[prefix + _playbook_path(service, unit)] = playbook_yaml([unit.play])
+    in_variable: dict[str, set[str]] = {}  # group variable -> the secrets its value uses
     for group, variables in group_vars.items():
         if variables:
             files[f"{prefix}{PLAYBOOKS}/group_vars/{group}.yml"] = playbook_yaml(variables)
+        for name, data in variables.items():
+            in_variable.setdefault(name, set()).update(_secrets_in(playbook_yaml(data), secrets))
+    used: dict[tuple[str, str], list[str]] = {}
+    for service in services:
+        for unit in service.units:
+            text = playbook_yaml([unit.play])
+            files[prefix + _playbook_path(service, unit)] = text
+            through = {s for name, names in in_variable.items() if re.search(rf"\b{name}\b", text) for s in names}
+            used[(service.name, unit.phase.name)] = sorted(_secrets_in(text, secrets) | through)
     edges = _relaxed_edges(services) if relax else _faithful_edges(services)
     anchors = "" if relax else _anchor_text(services)
-    files[prefix + "overcloud.orch"] = _roles_text(roles) + anchors
+    declared = sorted({name for names in used.values() for name in names})
+    files[prefix + "overcloud.orch"] = _roles_text(roles) + _secrets_text(declared) + anchors
     for service in services:
-        files[f"{prefix}{service.name}.orch"] = _service_text(service, edges)
+        files[f"{prefix}{service.name}.orch"] = _service_text(service, edges, used)
     return files
+
+
+def _secrets_in(text: str, secrets: set[str]) -> set[str]:
+    return {name for name in secrets if re.search(r"\{\{ " + re.escape(name) + r"\b", text)}
 
 
 def playbook_yaml(data: Any) -> str:
@@ -183,7 +202,14 @@ def _roles_text(roles: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _service_text(service: OrchService, edges: _Edges) -> str:
+def _secrets_text(names: list[str]) -> str:
+    if not names:
+        return ""
+    lines = [comment("Hidden Heat parameters: give them at run time (--secrets FILE or ORCHC_SECRET_<NAME>)."), ""]
+    return "\n".join(lines + [f"var {name}: secret" for name in names]) + "\n"
+
+
+def _service_text(service: OrchService, edges: _Edges, used: dict[tuple[str, str], list[str]]) -> str:
     lines = [comment(f"{service.name}: {service.source} (roles: {', '.join(service.roles)})"),
              f"service {service.name} {{"]
     for unit in service.units:
@@ -195,8 +221,10 @@ def _service_text(service: OrchService, edges: _Edges) -> str:
         lines += [f"    provides {name}" for name in edges.provides.get(key, [])]
         if service.concurrency:
             lines.append(f"    concurrency {service.concurrency}")
-        variables = f" vars {value({'step': unit.step_var})}" if unit.step_var is not None else ""
-        lines.append(f"    playbook {string(_playbook_path(service, unit))}{variables}")
+        variables = {"step": unit.step_var} if unit.step_var is not None else {}
+        variables.update({name: "{{ vars.%s }}" % name for name in used[key]})
+        variables_text = f" vars {value(variables)}" if variables else ""
+        lines.append(f"    playbook {string(_playbook_path(service, unit))}{variables_text}")
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"

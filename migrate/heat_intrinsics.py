@@ -91,6 +91,7 @@ class Library:
         self.root = root  # paths in reports are relative to it
         self.jinja_context = jinja_context or {"roles": [], "networks": []}  # for THT's *.j2.yaml templates
         self._templates: dict[Path, Any] = {}
+        self.secrets: set[str] = set()  # hidden parameters met: orchc secrets of the converted project
 
     def source_name(self, path: Path) -> str:
         return relative_name(path, self.root)
@@ -133,8 +134,10 @@ class Stack:
         declared = (self.template.get("parameters") or {}).get(name)
         here = where(declared, self.source)
         if isinstance(declared, dict) and declared.get("hidden"):
+            self.library.secrets.add(name)
             self.library.notify("assumption", here, f"secret parameter {name} is not written out",
-                                f"the output refers to the Ansible variable {{{{ {name} }}}}: supply it at run time")
+                                f"it is the orchc secret {name}: supply it at run time (--secrets FILE or "
+                                f"ORCHC_SECRET_{name})")
             return Unresolved(name)
         if name in self.given:
             return self.given[name]

@@ -145,6 +145,19 @@ def test_secrets_never_reach_the_output() -> None:
     assert bootstrap["environment"]["DB_ROOT_PASSWORD"] == "{{ MysqlRootPassword }}"
 
 
+def test_hidden_parameters_become_orchc_secrets_given_at_run_time(tmp_path: Path) -> None:
+    migration = convert()
+    assert "var MysqlRootPassword: secret" in migration.files["deploy/overcloud.orch"]
+    assert ('playbook "playbooks/mysql.step1_containers_1.yml" vars { step = 1, '
+            'MysqlRootPassword = "{{ vars.MysqlRootPassword }}" }') in migration.files["deploy/mysql.orch"]
+    migration.write(tmp_path)
+    plan = compile_project([tmp_path / "deploy"], INVENTORY).plan
+    assert [s.name for s in plan.secrets] == ["MysqlRootPassword"]
+    bootstrap = next(i for i in plan.instances if i.task == "mysql.step1_containers_1")
+    assert bootstrap.secrets == ["MysqlRootPassword"]
+    assert "this-must-never-be-written" not in plan.to_json()
+
+
 def test_what_cannot_be_resolved_is_kept_and_reported_with_file_and_line() -> None:
     migration = convert(params=False)
     entries = {(e.category, e.source, e.what) for e in migration.report.entries}

@@ -246,7 +246,9 @@ class _Converter:
             command = f"{command}\nrc=$?; case $rc in {accepted}) exit 0;; *) exit $rc;; esac"
         self.report.add("native", task.source, f"local task '{task.id}'",
                         f"runs on the controller: service {ident(service.id)}_local on role {CONTROLLER_ROLE}")
-        part = OrchTask(ident(task.id), lines=[f"run {string(self.args.rewrite(command, run=True))}"],
+        if "{{" in command or "{%" in command or "{#" in command:
+            command = "{% raw %}" + command + "{% endraw %}"  # Task-Core ran it as written, with no templating
+        part = OrchTask(ident(task.id), lines=[f"run {string(command)}"],
                         header=[f"task-core task '{task.id}' (driver local) from {task.source}"])
         part.requires = self._requires(service, task)
         part.provides = [self.capabilities[p] for p in task.provides]

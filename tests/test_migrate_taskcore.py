@@ -217,7 +217,7 @@ tasks:
     provides: [deploy.play]
   - id: check
     driver: local
-    command: test -f /etc/hostname
+    command: test -f /etc/hostname && echo '{{ not a template }}'
     returncodes: [0, 1]
     requires: [deploy.play]
   - id: nothing
@@ -233,6 +233,7 @@ tasks:
     assert (play.kind, play.path) == ("playbook", "files/playbooks/site.yml")
     check = _instance(plan, "deploy_local.check@localhost")
     assert "case $rc in 0|1) exit 0;;" in check.actions[0].command
+    assert "echo '{{ not a template }}'" in check.actions[0].command
     assert "deploy.play@aio" in check.deps
 
 

@@ -322,3 +322,19 @@ def test_errors_inside_template_files_name_the_line(tmp_path: Path) -> None:
     errors = compile_errors(tmp_path, 'role web { services app }\nservice app { task t { template "t.j2" to "/t" } }',
                             files={"t.j2": "first\n{{ host.name }}\n{{ host.vars.nope }}\n"})
     assert errors == ["in template 't.j2': line 3: 'nope' is undefined here (no such key)"]
+
+
+def test_compiled_plan_snapshot(tmp_path: Path, snapshot) -> None:
+    plan = compile_text(tmp_path, TWO_TIER + """
+var password: secret
+service app {
+  task configure {
+    requires database: database on any
+    template "app.conf.j2" to "{{ host.vars.root }}/app.conf" mode "0600"
+  }
+  task migrate once { after configure  requires database on any  retries 2 delay 5s  timeout 1m  run "migrate --db {{ database.host }}" }
+  task start { after migrate  concurrency 1  run "start --password {{ password }}" }
+}
+anchor ready { requires database }
+""", files={"app.conf.j2": "db={{ database.host }}:{{ database.port }}\npassword={{ password }}\n"}).plan
+    assert plan.to_json().replace(str(tmp_path), "<root>") == snapshot

@@ -66,6 +66,12 @@ def _report(cycle: list[str], task_of: dict[str, str], by_pair: dict[tuple[str, 
         edge = by_pair.get((task_of[waiter], task_of[target]))
         if edge is not None:
             notes.append((f"'{waiter}' waits for '{target}' ({edge.reason})", edge.span))
-    diagnostics.error(f"dependency cycle: {' -> '.join(path)}", notes[0][1] if notes else None,
+    span = notes[0][1] if notes else None
+    if len(cycle) == 1:
+        diagnostics.error(f"'{cycle[0]}' waits for itself: it requires a capability it provides", span,
+                          hint="split the task in two: one that provides the capability (for example a `once` "
+                               "bootstrap), and one that requires it")
+        return
+    diagnostics.error(f"dependency cycle: {' -> '.join(path)}", span,
                       hint="remove one of these dependencies: each one waits for the next, so none can start",
                       notes=notes)

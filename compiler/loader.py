@@ -15,11 +15,12 @@ from orchc.dsl.diagnostics import Diagnostics, DiagnosticError
 
 
 def input_files(inputs: list[Path], diagnostics: Diagnostics) -> list[Path]:
-    """The `.orch` files named by the inputs, in order, each once."""
+    """The `.orch` files named by the inputs, in order, each once (hidden folders such as .orchc/ skipped)."""
     files: list[Path] = []
     for path in inputs:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.orch") if p.is_file())
+            found = sorted(p for p in path.rglob("*.orch")
+                           if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
             if not found:
                 diagnostics.error(f"no .orch files in folder '{path}'",
                                   hint="give a folder that holds .orch files, or one .orch file")

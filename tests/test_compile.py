@@ -338,3 +338,19 @@ service app {
 anchor ready { requires database }
 """, files={"app.conf.j2": "db={{ database.host }}:{{ database.port }}\npassword={{ password }}\n"}).plan
     assert plan.to_json().replace(str(tmp_path), "<root>") == snapshot
+
+
+def test_a_task_requiring_what_it_provides(tmp_path: Path) -> None:
+    assert compile_errors(tmp_path, 'role db { services galera }\n'
+                                    'service galera { task start { requires db  run "join"  provides db } }') == [
+        "'galera.start@d1' waits for itself: it requires a capability it provides"]
+
+
+def test_folder_inputs_skip_hidden_folders(tmp_path: Path) -> None:
+    from orchc.compiler import compile_project
+
+    compile_text(tmp_path, 'role web { services app }\nservice app { task t { run "x" } }')
+    (tmp_path / ".backup").mkdir()
+    (tmp_path / ".backup" / "old.orch").write_text('service app { task t { run "old" } }')
+    plan = compile_project([tmp_path], tmp_path / "inventory.yml").plan
+    assert plan.instances[0].actions[0].command == "x"

@@ -4,9 +4,10 @@
 `Diagnostics` collector, and compilation stops (raising `DiagnosticError` with
 every error found so far) where a later pass could not make sense of the input:
 
-  loader (files, imports) -> symbols (names, duplicates) -> variables ->
-  capabilities (providers, types) -> placement (roles, inventory) ->
-  expand (instances, edges, rendering, fingerprints) -> cycles -> Plan
+  loader (files, imports) -> symbols (names, duplicates) -> inventory ->
+  variables -> capabilities (providers, types) -> placement (roles) ->
+  expand (units, edges; binding of requires; actions via render; fingerprints)
+  -> cycles -> Plan
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from orchc.compiler.render import Renderer
 from orchc.compiler.symbols import collect
 from orchc.compiler.variables import resolve_variables
 from orchc.dsl.ast import Span, TaskDecl
-from orchc.dsl.diagnostics import Diagnostic, Diagnostics
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from orchc.plan import Plan
 
 
@@ -62,6 +63,8 @@ def _without_gc_pauses() -> Iterator[None]:
 def compile_project(inputs: list[Path], inventory: Path,
                     variables: Mapping[str, Any] | None = None) -> CompileResult:
     """Compile `.orch` files (or folders of them) against an Ansible inventory; raises DiagnosticError."""
+    if not inputs:
+        raise DiagnosticError([Diagnostic("error", "no input given", hint="give a .orch file or a folder of them")])
     with _without_gc_pauses():
         return _compile(inputs, inventory, variables or {})
 

@@ -2,7 +2,7 @@
 
 1. Every template under deployment/ with a `role_data` output, converted on its
    own (the `Standalone` role): the fraction that converts, and the fraction
-   whose deploy/update/upgrade trees compile.
+   whose deploy/update/upgrade trees compile; then all of them as one project.
 2. The whole overcloud of roles_data.yaml's Controller and Compute roles, in
    both modes, compiled into one Plan each for 3 controllers + 2 computes
    (+ the undercloud, tests/data/migrate_heat/inventory.yml).
@@ -89,6 +89,11 @@ def per_template(tht: Path, work: Path) -> None:
     print(f"service templates with role_data: {total}")
     print(f"  converted: {converted}/{total} = {converted / total:.0%}")
     print(f"  compiled:  {compiled}/{total} = {compiled / total:.0%}   ({seconds:.1f}s)")
+    started = time.perf_counter()
+    convert_heat([tht / "deployment"]).write(work / "all")
+    together = compiles(work / "all")
+    print(f"  all of deployment/ as one project: {'compiles' if together else 'does not compile'}"
+          f"   ({time.perf_counter() - started:.1f}s)")
 
 
 def overcloud(tht: Path, work: Path, relax: bool) -> Plan:

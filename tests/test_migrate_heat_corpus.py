@@ -24,5 +24,6 @@ def test_every_template_converts_and_compiles_and_the_overcloud_is_one_plan() ->
     lines = result.stdout.splitlines()
     assert "  converted: 223/223 = 100%" in lines
     assert any(line.startswith("  compiled:  223/223 = 100%") for line in lines)
+    assert any(line.startswith("  all of deployment/ as one project: compiles") for line in lines)
     assert any(line.startswith("overcloud faithful:") and "on 7 hosts" in line for line in lines)
     assert any(line.startswith("overcloud --relax:") and "on 7 hosts" in line for line in lines)

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from orch_strategies import sources
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 from orchc.dsl.parser import parse_text
 
@@ -89,3 +92,34 @@ def test_a_misspelt_block_stops_at_the_first_error() -> None:
     with pytest.raises(DiagnosticError) as error:
         parse_text('service web {\n  tsk a {\n    run "x"\n  }\n}\n', "t.orch")
     assert [d.message for d in error.value.diagnostics] == ["unknown statement 'tsk' in service 'web'"]
+
+
+# --- property: broken sources give diagnostics, never a crash ------------------------------
+
+_DEBRIS = ["{", "}", "[", "]", "(", ")", ",", "=", ":", ".", '"', '"""', "#", ";", "@", "10x", "5", "run",
+           "task", "service", "to", "on", "when", "-", "\\", "\n", "é"]
+
+
+@st.composite
+def broken_sources(draw: st.DrawFn) -> str:
+    text = draw(sources())
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text)))
+        if draw(st.booleans()) and at < len(text):
+            text = text[:at] + text[at + draw(st.integers(1, 6)):]
+        else:
+            text = text[:at] + draw(st.sampled_from(_DEBRIS)) + text[at:]
+    return text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(broken_sources())
+def test_broken_sources_give_located_diagnostics(text: str) -> None:
+    try:
+        parse_text(text, "broken.orch")
+    except DiagnosticError as error:
+        assert error.diagnostics
+        for diagnostic in error.diagnostics:
+            assert diagnostic.span is not None and diagnostic.span.file == "broken.orch"
+            assert 1 <= diagnostic.span.line <= text.count("\n") + 1
+            assert diagnostic.message and diagnostic.hint

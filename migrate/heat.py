@@ -102,8 +102,9 @@ def _report_tree(tree: str, services: list[OrchService], relax: bool, report: Re
                    "a service waits only for its own previous units and the assumptions listed here")
     else:
         report.add("approximated", MACHINERY, f"{tree}: order of services inside a phase on one host",
-                   "TripleO ran the role's services one after another in roles_data order; "
-                   "orchc runs them in any order between the same barriers")
+                   "TripleO ran the role's services one after another in roles_data order; orchc keeps that "
+                   "order (`requires ... on same host`) except after a `once` task or a service that is not "
+                   "on every host of the next one, and where two roles order the same services differently")
     if tree == "update" and any(s.concurrency for s in services):
         report.add("approximated", MACHINERY, "update: update_serial",
                    "TripleO updated update_serial hosts of a role through every step before the next batch; "
@@ -196,17 +197,24 @@ def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[Se
     for role in roles:
         for data in per_role[role.name]:
             variants.setdefault(ident(data.name), []).append((role, data))
-    services: list[OrchService] = []
-    role_map: dict[str, list[str]] = {}
+    named: dict[tuple[int, bool], str] = {}  # (id of the ServiceData, undercloud side) -> orchc service
     for base, entries in variants.items():
         for external, suffix in ((False, ""), (True, "_external")):
             sides = [(role, data, [u for u in data.units[tree] if u.external == external]) for role, data in entries]
             per_role_differs = len({playbook_yaml([u.play for u in units]) for _, _, units in sides}) > 1
             for role, data, units in sides:
                 if units:
-                    name = (f"{base}_{ident(role.name).lower()}" if per_role_differs else base) + suffix
-                    _place(services, role_map, UNDERCLOUD_ROLE if external else role.name, name, units, data,
-                           role.update_serial if tree == "update" else None)
+                    named[(id(data), external)] = (f"{base}_{ident(role.name).lower()}" if per_role_differs
+                                                   else base) + suffix
+    services: list[OrchService] = []
+    role_map: dict[str, list[str]] = {}  # role -> its services, in roles_data order
+    for role in roles:
+        for data in per_role[role.name]:
+            for external in (False, True):
+                if (id(data), external) in named:
+                    units = [u for u in data.units[tree] if u.external == external]
+                    _place(services, role_map, UNDERCLOUD_ROLE if external else role.name, named[(id(data), external)],
+                           units, data, role.update_serial if tree == "update" else None)
     names = {s.name for s in services}
     for service in services:
         overcloud_side = service.name.removesuffix("_external")

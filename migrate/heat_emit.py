@@ -6,7 +6,8 @@ How tasks wait for each other is the one thing that differs between the modes:
 - faithful (default): one anchor per phase, chained in TripleO's order, plus a
   `stepN` anchor closing each step. Every unit requires the anchor before its
   phase and provides its own done signal, which its phase's anchor requires:
-  the global barriers TripleO had, as a graph.
+  the global barriers TripleO had, as a graph. Inside a phase, a host runs its
+  services in its role's order, as TripleO's task files did.
 - relaxed (`--relax`): a service's units follow each other (`after`), and a unit
   that starts step N waits only for step N-1 of the services its data names
   (`OrchService.depends_on`) and, for a service's undercloud part, the step
@@ -65,7 +66,7 @@ def emit_tree(services: list[OrchService], roles: dict[str, list[str]], relax: b
             files[prefix + _playbook_path(service, unit)] = text
             through = {s for name, names in in_variable.items() if re.search(rf"\b{name}\b", text) for s in names}
             used[(service.name, unit.phase.name)] = sorted(_secrets_in(text, secrets) | through)
-    edges = _relaxed_edges(services) if relax else _faithful_edges(services)
+    edges = _relaxed_edges(services) if relax else _faithful_edges(services, roles)
     anchors = "" if relax else _anchor_text(services)
     declared = sorted({name for names in used.values() for name in names})
     files[prefix + "overcloud.orch"] = _roles_text(roles) + _secrets_text(declared) + anchors
@@ -123,7 +124,7 @@ def _anchor_chain(services: list[OrchService]) -> list[tuple[str, Phase | None]]
     return chain
 
 
-def _faithful_edges(services: list[OrchService]) -> _Edges:
+def _faithful_edges(services: list[OrchService], roles: dict[str, list[str]]) -> _Edges:
     edges = _Edges()
     chain = _anchor_chain(services)
     before: dict[str, str] = {}  # phase name -> the anchor it waits for
@@ -136,7 +137,43 @@ def _faithful_edges(services: list[OrchService]) -> _Edges:
             if task in before:
                 edges.add(edges.requires, service.name, task, f"{before[task]}_done")
             edges.add(edges.provides, service.name, task, _work(service, unit))
+    _host_order(services, roles, edges)
     return edges
+
+
+def _host_order(services: list[OrchService], roles: dict[str, list[str]], edges: _Edges) -> None:
+    """Inside a phase, TripleO ran a host's services one after another in its role's order: keep that order.
+
+    Each unit waits, on its own host, for the unit of the nearest earlier service of the role
+    that runs on every host it runs on (orchc's `requires ... on same host`); an order that
+    another role contradicts is left out rather than made a cycle.
+    """
+    by_name = {s.name: s for s in services}
+    for phase in sorted({u.phase for s in services for u in s.units}):
+        in_phase = {s.name: u for s in services for u in s.units if u.phase == phase}
+        followed = {name for name, unit in in_phase.items() if not unit.once}  # a `once` unit is on one host
+        before: dict[str, set[str]] = {}  # service -> services ordered before it in this phase
+        for names in roles.values():
+            ordered = [n for n in names if n in in_phase]
+            for position, name in enumerate(ordered):
+                earlier = [n for n in ordered[:position]
+                           if n in followed and set(by_name[n].roles) >= set(by_name[name].roles)]
+                if not earlier or name in _closure(before, earlier[-1]):
+                    continue
+                before.setdefault(name, set()).add(earlier[-1])
+                edges.add(edges.requires, name, phase.name,
+                          f"{_work(by_name[earlier[-1]], in_phase[earlier[-1]])} on same host")
+
+
+def _closure(before: dict[str, set[str]], name: str) -> set[str]:
+    """Every service ordered (transitively) before `name`."""
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        for other in before.get(stack.pop(), set()) - seen:
+            seen.add(other)
+            stack.append(other)
+    return seen
 
 
 def _work(service: OrchService, unit: Unit) -> str:

@@ -98,7 +98,7 @@ class AnsibleTransport(Transport):
         super().__init__(plan, options)
         self.calls = 0  # ansible-runner calls started (tests and the bench count them)
         self._open: dict[BatchKey, _Batch] = {}
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], _Batch] = {}
         self._inventory = inventory(plan, options)
 
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
@@ -113,8 +113,11 @@ class AnsibleTransport(Transport):
             raise
 
     async def close(self) -> None:
-        for runner in list(self._running):
+        """Stop every call still running; callers still waiting are cancelled."""
+        for runner, batch in list(self._running.items()):
             runner.cancel()
+            for caller in batch.callers.values():
+                caller.result.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
 
     # --- batching ---------------------------------------------------------------
@@ -127,8 +130,8 @@ class AnsibleTransport(Transport):
             batch = _Batch(key=key, ctx=ctx, check_mode=check_mode)
             self._open[key] = batch
             batch.runner = asyncio.create_task(self._run_batch(batch))
-            self._running.add(batch.runner)
-            batch.runner.add_done_callback(self._running.discard)
+            self._running[batch.runner] = batch
+            batch.runner.add_done_callback(self._running.pop)
         batch.callers[host.name] = _Caller(action, asyncio.get_running_loop().create_future(), ctx.on_output)  # type: ignore[arg-type]
         return batch
 
@@ -136,8 +139,10 @@ class AnsibleTransport(Transport):
         await asyncio.sleep(self.batch_window)
         if self._open.get(batch.key) is batch:
             del self._open[batch.key]
-        if not batch.callers:  # every caller was cancelled while the batch gathered
-            return
+        if batch.callers:  # else every caller was cancelled while the batch gathered
+            await self._answer(batch)
+
+    async def _answer(self, batch: _Batch) -> None:
         try:
             outcome = await self._call(batch, list(batch.callers))
         except InputError as exc:

@@ -290,7 +290,8 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 def test_cancelling_every_caller_stops_ansible_playbook(tmp_path: Path, project: Path) -> None:
-    (project / "legacy" / "slow.yml").write_text("- hosts: all\n  gather_facts: false\n  tasks: [{command: sleep 60}]\n")
+    sleep = f"sleep 60.{os.getpid()}"  # this test's own, whatever else runs on the machine
+    (project / "legacy" / "slow.yml").write_text(f"- hosts: all\n  gather_facts: false\n  tasks: [{{command: {sleep}}}]\n")
     plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
     transport = AnsibleTransport(plan, TransportOptions(work_dir=tmp_path / "work"))
 
@@ -298,9 +299,9 @@ def test_cancelling_every_caller_stops_ansible_playbook(tmp_path: Path, project:
         calls = [asyncio.ensure_future(transport.execute(h, PlaybookAction(path="legacy/slow.yml"), ActionContext(
             plan=plan, instance_id=f"t@{h.name}", task_id="t", secrets={}))) for h in plan.hosts]
         deadline = time.monotonic() + 30
-        while not _processes_mentioning("sleep 60") and time.monotonic() < deadline:
+        while not _processes_mentioning(sleep) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        assert _processes_mentioning("sleep 60"), "the playbook started"
+        assert _processes_mentioning(sleep), "the playbook started"
         started = time.monotonic()
         for call in calls:
             call.cancel()
@@ -311,7 +312,7 @@ def test_cancelling_every_caller_stops_ansible_playbook(tmp_path: Path, project:
     elapsed = asyncio.run(main())
     assert elapsed < 8
     assert not _processes_mentioning(str(tmp_path / "work")), "no ansible process outlives the cancellation"
-    assert not _processes_mentioning("sleep 60")
+    assert not _processes_mentioning(sleep)
 
 
 def test_missing_ansible_runner_is_a_clear_run_time_error(tmp_path: Path) -> None:
@@ -340,3 +341,19 @@ def test_inputs_ansible_runner_refuses_are_one_line_errors_not_tracebacks(tmp_pa
     record = yaml.safe_load(done.stdout)
     assert record["type"] == "error" and record["message"].startswith("ansible-runner could not run: ")
     assert "Traceback" not in done.stderr
+
+
+def test_closing_the_transport_answers_every_waiting_caller(tmp_path: Path, project: Path) -> None:
+    plan = make_plan(project, local_hosts(tmp_path, ["a"]))
+    transport = AnsibleTransport(plan, TransportOptions(work_dir=tmp_path / "work"))
+
+    async def main() -> BaseException | ActionResult:
+        call = asyncio.ensure_future(transport.execute(plan.hosts[0], PlaybookAction(path="legacy/site.yml"),
+                                                       ActionContext(plan=plan, instance_id="t@a", task_id="t",
+                                                                     secrets={})))
+        await asyncio.sleep(0)
+        await transport.close()
+        return (await asyncio.gather(call, return_exceptions=True))[0]
+
+    assert isinstance(asyncio.run(main()), asyncio.CancelledError)
+    assert transport.calls == 0

@@ -1,0 +1,57 @@
+"""Properties of every compiled Plan, on random projects: ids unique, deps exist and come first, bytes stable."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchc.compiler import compile_project
+
+
+def random_project(folder: Path, seed: int, hosts: int, roles: int, services: int) -> None:
+    """Services of 1-3 tasks placed on random roles; tasks require capabilities of earlier services."""
+    rng = random.Random(seed)
+    inventory = [f"[role{r}]\n" + "".join(f"h{h}\n" for h in range(hosts) if h % roles == r or h == r % hosts or rng.random() < 0.2)
+                 for r in range(roles)]
+    (folder / "inventory.ini").write_text("".join(inventory))
+    lines, placed = [], {r: [] for r in range(roles)}
+    for s in range(services):
+        for r in rng.sample(range(roles), rng.randint(1, roles)):
+            placed[r].append(f"s{s}")
+        lines.append(f"service s{s} {{")
+        for t in range(rng.randint(1, 3)):
+            body = [f"after t{t - 1}"] if t else []
+            for p in range(s):
+                if rng.random() < 0.3:
+                    body.append(f"requires c{p}" + rng.choice(["", " on any"]))
+            body.append(f'run "echo {{{{ host.name }}}} {s}.{t}"')
+            lines.append(f"  task t{t}{' once' if rng.random() < 0.2 else ''} {{ {'  '.join(body)} }}")
+        lines[-1] = lines[-1][:-2] + f"  provides c{s} }}"
+        lines.append("}")
+    lines += [f"role role{r} {{ services {', '.join(names)} }}" for r, names in placed.items() if names]
+    (folder / "site.orch").write_text("\n".join(lines) + "\n")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), hosts=st.integers(1, 8), roles=st.integers(1, 3), services=st.integers(1, 8))
+def test_compiled_plans_are_well_formed_and_deterministic(seed: int, hosts: int, roles: int, services: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        random_project(folder, seed, hosts, roles, services)
+        result = compile_project([folder / "site.orch"], folder / "inventory.ini")
+        again = compile_project([folder / "site.orch"], folder / "inventory.ini")
+    plan = result.plan
+    assert plan.to_json() == again.plan.to_json()
+    position = {instance.id: index for index, instance in enumerate(plan.instances)}
+    assert len(position) == len(plan.instances)
+    tasks = {task.id for task in plan.tasks}
+    for instance in plan.instances:
+        assert instance.task in tasks
+        assert instance.deps == sorted(set(instance.deps))
+        waits_for = instance.deps + [dep for group in instance.any_of for dep in group]
+        # The generator only points backwards, so every dependency is listed earlier in the Plan.
+        assert all(position[dep] < position[instance.id] for dep in waits_for)

@@ -15,7 +15,7 @@ from orchc.compiler.graph import render_graph
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 from orchc.dsl.format import format_paths
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
-                          parse_variables)
+                          is_plan_file, parse_variables, read_plan)
 from orchc.plan import Plan, plan_json_schema
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -34,7 +34,9 @@ class GraphLevel(str, Enum):
 
 
 def _compile(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> CompileResult:
-    """Compile and print the warnings (errors raise DiagnosticError, which the CLI prints)."""
+    """Compile (or read a plan.json) and print the warnings; errors raise DiagnosticError, which the CLI prints."""
+    if is_plan_file(path):
+        return CompileResult(plan=read_plan(path), warnings=[], secret_values={})
     result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
     if result.warnings:
         _stderr.print(render_all(result.warnings, SourceCache()), markup=False)

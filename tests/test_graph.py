@@ -39,3 +39,7 @@ def test_graph_command_writes_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
                                 monkeypatch, capsys)
     assert (status, stderr) == (0, "")
     assert out.read_text().startswith("flowchart LR\n")
+    plan_json = tmp_path / "plan.json"
+    assert run_cli(["compile", str(tmp_path), "-o", str(plan_json)], monkeypatch, capsys)[0] == 0
+    status, stdout, _ = run_cli(["graph", str(plan_json), "--level", "task"], monkeypatch, capsys)
+    assert status == 0 and '"postgres.start" -> "app.migrate";' in stdout

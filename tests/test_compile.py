@@ -354,3 +354,20 @@ def test_folder_inputs_skip_hidden_folders(tmp_path: Path) -> None:
     (tmp_path / ".backup" / "old.orch").write_text('service app { task t { run "old" } }')
     plan = compile_project([tmp_path], tmp_path / "inventory.yml").plan
     assert plan.instances[0].actions[0].command == "x"
+
+
+@pytest.mark.parametrize("orch, message", [
+    ('service app { task t { run "echo {{ host.name" } }', "template syntax error: unexpected end of template, "
+     "expected 'end of print statement'. (line 1 of the string)"),
+    ('service app { task t { when "host.vars.ssd"  run "x" } }', "in `when`: 'ssd' is undefined here (no such key)"),
+    ('service app { task t { when changed(versoin)  run "x" } }', "unknown variable 'versoin' in `when changed`"),
+    ('var token: secret = "x"\nservice app { task t { run "x" } }', "secret variable 'token' has a default value"),
+    ('var n: number = 1\nservice app { task t { run "x" } }', "unknown variable type 'number'"),
+    ('type t { port: integer }\nservice app { task t { run "x" } }', "unknown field type 'integer' in type 't'"),
+    ('anchor a { after b }\nservice app { task t { run "x" } }', "unknown anchor 'b' in `after` of anchor 'a'"),
+    ('service app { task t { retries 2 delay 1s  timeout 0s  run "x" } }', "timeout must be longer than 0"),
+    ('var n: int = "many"\nservice app { task t { run "x" } }', "default of variable 'n' is not an int: "
+     "expected an int, got 'many'"),
+])
+def test_bad_inputs(tmp_path: Path, orch: str, message: str) -> None:
+    assert compile_errors(tmp_path, "role web { services app }\n" + orch) == [message]

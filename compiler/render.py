@@ -230,6 +230,10 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
+_ANSIBLE_RUNTIME_NAMES = frozenset({"item", "inventory_hostname", "hostvars", "groups", "group_names",
+                                    "play_hosts", "omit", "lookup", "query"})
+
+
 def _undefined_error(exc: _UndefinedName, context: dict[str, Any]) -> RenderError:
     name = exc.name or "value"
     if isinstance(exc.owner, dict):
@@ -240,4 +244,7 @@ def _undefined_error(exc: _UndefinedName, context: dict[str, Any]) -> RenderErro
     candidates = [key for key in context if not key.startswith("_")]
     hint = did_you_mean(name, candidates) or (
         f"declare it with `var {name}: str = ...`, or pass -e {name}=VALUE")
+    if name.startswith("ansible_") or name in _ANSIBLE_RUNTIME_NAMES:
+        hint = (f"'{name}' looks like an Ansible run-time variable, but orchc renders strings at compile time: "
+                f"write {{% raw %}}{{{{ {name} }}}}{{% endraw %}} to hand it to Ansible as written")
     return RenderError(f"undefined variable '{name}'", hint=hint)

@@ -371,3 +371,15 @@ def test_folder_inputs_skip_hidden_folders(tmp_path: Path) -> None:
 ])
 def test_bad_inputs(tmp_path: Path, orch: str, message: str) -> None:
     assert compile_errors(tmp_path, "role web { services app }\n" + orch) == [message]
+
+
+def test_ansible_run_time_variables_get_a_raw_hint(tmp_path: Path) -> None:
+    from orchc.dsl.diagnostics import DiagnosticError
+
+    orch = 'role web { services app }\nservice app { task t { ansible debug { msg = "{{ ansible_hostname }}" } } }'
+    with pytest.raises(DiagnosticError) as failure:
+        compile_text(tmp_path, orch)
+    assert "{% raw %}{{ ansible_hostname }}{% endraw %}" in (failure.value.diagnostics[0].hint or "")
+    escaped = orch.replace('"{{ ansible_hostname }}"', '"{% raw %}{{ ansible_hostname }}{% endraw %}"')
+    plan = compile_text(tmp_path, escaped).plan
+    assert plan.instances[0].actions[0].args == {"msg": "{{ ansible_hostname }}"}

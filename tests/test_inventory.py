@@ -110,3 +110,27 @@ def test_a_port_that_is_not_a_number(tmp_path: Path) -> None:
     with pytest.raises(DiagnosticError) as failure:
         load_inventory(path)
     assert failure.value.diagnostics[0].message == f"inventory '{path}': host 'w1' has ansible_port 'ssh', not a number"
+
+
+def test_merged_vars_equal_ansible_variable_manager(tmp_path: Path) -> None:
+    """The per-group merge gives what ansible-core's VariableManager gives for each host's inventory vars."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    from orchc.compiler.inventory import plain
+
+    (tmp_path / "hosts.yml").write_text(YAML)
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text("ntp: time.example.com\nlevel: all\n")
+    (tmp_path / "group_vars" / "cloud.yml").write_text("level: cloud\n")
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "c2.yml").write_text("level: host\nregion: Mine\n")
+    ours = {h.name: h.vars for h in load_inventory(tmp_path / "hosts.yml").hosts}
+    loader = DataLoader()
+    manager = InventoryManager(loader=loader, sources=[str(tmp_path / "hosts.yml")])
+    variables = VariableManager(loader=loader, inventory=manager)
+    for host in manager.get_hosts():
+        theirs = plain(variables.get_vars(host=host, include_hostvars=False))
+        assert {k: theirs[k] for k in ours[host.name]} == ours[host.name]
+    assert (ours["c1"]["level"], ours["c2"]["level"], ours["c2"]["region"]) == ("cloud", "host", "Mine")

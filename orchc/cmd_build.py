@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,7 +14,7 @@ from rich.console import Console
 from orchc.compiler import CompileResult, compile_project
 from orchc.compiler.graph import render_graph
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
-from orchc.dsl.format import format_paths
+from orchc.dsl.format import format_paths, format_source
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
                           is_plan_file, parse_variables, read_plan)
 from orchc.plan import Plan, plan_json_schema
@@ -90,10 +91,17 @@ def schema() -> None:
     typer.echo(json.dumps(plan_json_schema(), indent=2, sort_keys=True))
 
 
-def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, or a folder: every *.orch below it.")],
+def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, a folder (every *.orch below it), or - for stdin.")],
         check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")]
         = False) -> None:
     """Rewrite .orch files in canonical layout (with --check, only report)."""
+    if str(path) == "-":  # an editor's pipe: stdin to stdout
+        text = sys.stdin.read()
+        formatted = format_source(text, "<stdin>")
+        if check:
+            raise typer.Exit(0 if formatted == text else 1)
+        typer.echo(formatted, nl=False)
+        return
     outcome = format_paths(path, write=not check)
     for file in outcome.changed:
         typer.echo(f"{'would reformat' if check else 'reformatted'} {file}")

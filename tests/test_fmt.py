@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sys
@@ -181,9 +182,10 @@ def run_fmt(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     """Run `orchc fmt ARGS` in this process, in tmp_path, as the console script does."""
     from orchc.cli import main
 
-    def run(*args: str) -> Outcome:
+    def run(*args: str, stdin: str = "") -> Outcome:
         monkeypatch.chdir(tmp_path)
         monkeypatch.setattr(sys, "argv", ["orchc", "fmt", *args])
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         with pytest.raises(SystemExit) as exited:
             main()
         out, err = capsys.readouterr()
@@ -209,6 +211,14 @@ def test_fmt_command_rewrites_then_check_passes(tmp_path: Path, run_fmt) -> None
     assert run_fmt(".", "--check").status == 0
     assert run_fmt("sub/b.orch", "--check").status == 0
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "service   c {}"
+
+
+def test_fmt_command_from_stdin_to_stdout(run_fmt) -> None:  # type: ignore[no-untyped-def]
+    assert run_fmt("-", stdin="service   a { }") == Outcome(0, "service a {}\n", "")
+    assert run_fmt("-", "--check", stdin="service   a { }").status == 1
+    assert run_fmt("-", "--check", stdin="service a {}\n").status == 0
+    broken = run_fmt("-", stdin="servce a {}")
+    assert broken.status == 1 and "<stdin>:1:1: error: unknown statement 'servce'" in broken.stderr
 
 
 def test_fmt_command_on_a_missing_path_or_an_empty_folder(tmp_path: Path, run_fmt) -> None:  # type: ignore[no-untyped-def]

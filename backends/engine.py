@@ -119,7 +119,7 @@ class Scheduler:
         self._host_resources = [_Resource(limits.host_slots) for _ in plan.hosts]
         self._task_resources = [_Resource(t.concurrency) for t in plan.tasks]
         task_index = {t.id: k for k, t in enumerate(plan.tasks)}
-        self._task = [self._lookup(task_index, inst.task, inst.id, "task") for inst in plan.instances]
+        self._task = [self._lookup(task_index, [inst.task], inst.id, "task")[0] for inst in plan.instances]
         anchors = {t.id for t in plan.tasks if t.anchor}
         no_work_ids = set(no_work)
         self._no_work = [inst.task in anchors or not inst.actions or inst.id in no_work_ids
@@ -161,8 +161,8 @@ class Scheduler:
         for i, inst in enumerate(plan.instances):
             if inst.host is None and inst.actions:
                 raise PlanGraphError(f"instance {inst.id} has actions but no host to run them on", inst.id)
-            names = [inst.host] + [p.host for p in inst.alternates] if inst.host is not None else []
-            hosts = [self._lookup(host_index, h, inst.id, "host") for h in names if h]
+            names = [inst.host] + [p.host for p in inst.alternates if p.host] if inst.host is not None else []
+            hosts = self._lookup(host_index, names, inst.id, "host")
             self._placements.append(hosts)
             for h in hosts:
                 self._host_instances[h].append(i)
@@ -176,16 +176,15 @@ class Scheduler:
         self._waiting_for = [0] * n
         self._deps: list[list[int]] = [[] for _ in range(n)]  # deps and any_of members, for the graph analysis
         for i, inst in enumerate(plan.instances):
-            for dep in inst.deps:
-                d = self._lookup(self.index, dep, inst.id, "dependency")
+            deps = self._lookup(self.index, inst.deps, inst.id, "dependency")
+            for d in deps:
                 self._dependants[d].append(i)
-                self._deps[i].append(d)
             for members in inst.any_of:
                 group = _Group(owner=i, size=len(members))
-                for member in members:
-                    m = self._lookup(self.index, member, inst.id, "dependency")
+                for m in self._lookup(self.index, members, inst.id, "dependency"):
                     self._group_members_of[m].append(group)
-                    self._deps[i].append(m)
+                    deps.append(m)
+            self._deps[i] = deps
             self._waiting_for[i] = len(inst.deps) + len(inst.any_of)
 
     def _index_roles(self, plan: Plan) -> None:
@@ -477,11 +476,11 @@ class Scheduler:
     # --- graph analysis (once, at construction) --------------------------------------
 
     @staticmethod
-    def _lookup(index: dict[str, int], name: str, owner: str, what: str) -> int:
+    def _lookup(index: dict[str, int], names: list[str], owner: str, what: str) -> list[int]:
         try:
-            return index[name]
-        except KeyError:
-            raise PlanGraphError(f"instance {owner} names unknown {what} '{name}'", owner) from None
+            return [index[name] for name in names]
+        except KeyError as missing:
+            raise PlanGraphError(f"instance {owner} names unknown {what} '{missing.args[0]}'", owner) from None
 
     def _topological_order(self) -> list[int]:
         n = len(self.ids)

@@ -191,7 +191,8 @@ class Runner:
         self._records: list[Transition] = []
         self._finals: dict[str, Transition] = {}
         self._tasks_running: dict[str, asyncio.Task[None]] = {}
-        self._ended: asyncio.Queue[tuple[str, str, ActionResult]] = asyncio.Queue()
+        self._ended: list[tuple[str, str, ActionResult]] = []  # endings the loop has not settled yet
+        self._wakeup: asyncio.Future[None] | None = None  # what the loop awaits while nothing has ended
         self._interrupts = 0
         self._run_id = 0
 
@@ -203,7 +204,7 @@ class Runner:
             self._notice(f"interrupted: stopping gracefully, waiting for {running} running instance(s) to finish "
                          "(interrupt again to kill them)")
             self._changes(self.scheduler.stop("interrupted"))
-            self._ended.put_nowait(("", "", ActionResult("ok")))  # wake the loop to write them
+            self._wake()  # so that the loop writes them
         else:
             self._notice(f"interrupted again: killing {running} running instance(s)")
             for task in self._tasks_running.values():
@@ -266,9 +267,16 @@ class Runner:
                 self._tasks_running[iid] = asyncio.create_task(self._execute(iid))
             if scheduler.done:
                 return
-            self._settle(*await self._ended.get())
-            while not self._ended.empty():
-                self._settle(*self._ended.get_nowait())
+            if not self._ended and not self._records:
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
+            ended, self._ended = self._ended, []
+            for iid, state, result in ended:
+                self._settle(iid, state, result)
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     async def _heartbeat(self) -> None:
         """Say which instances run long, as Terraform's "Still creating... [10s elapsed]" does."""
@@ -282,8 +290,6 @@ class Runner:
                     observer.still_running([(iid, seconds) for seconds, iid in long])
 
     def _settle(self, iid: str, state: str, result: ActionResult) -> None:
-        if not iid:  # a wake-up from interrupt()
-            return
         del self._tasks_running[iid]
         self._record(iid, state, result=result)
         self._changes(self.scheduler.complete(iid, state, result.message))  # type: ignore[arg-type]
@@ -314,7 +320,8 @@ class Runner:
                 await asyncio.sleep(task.delay)
         except asyncio.CancelledError:
             state, result = "failed", ActionResult("failed", message="killed: the run was interrupted")
-        self._ended.put_nowait((iid, state, result))
+        self._ended.append((iid, state, result))
+        self._wake()
 
     def _moves(self, iid: str) -> int:
         """Attempts spent on earlier hosts (a `once` instance that moved)."""
@@ -339,19 +346,16 @@ class Runner:
                                 results: list[ActionResult]) -> None:
         """Run actions until one does not succeed; `results` keeps what ended even if a timeout cuts in."""
         for action in actions:
-            result = await self._action(host, action, ctx)
+            try:
+                result = await self.transports.for_action(host, action).execute(host, action, ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a transport's bug must not lose the run's state
+                result = ActionResult("failed", message=f"{action.kind} failed in the transport: "
+                                                        f"{type(exc).__name__}: {exc}")
             results.append(result)
             if not result.succeeded:
                 return
-
-    async def _action(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
-        try:
-            return await self.transports.for_action(host, action).execute(host, action, ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a transport's bug must not lose the run's state
-            return ActionResult("failed", message=f"{action.kind} failed in the transport: "
-                                                  f"{type(exc).__name__}: {exc}")
 
     # --- journal and observers ------------------------------------------------------------
 

@@ -41,7 +41,8 @@ def parse_file(path: Path) -> ast.Module:
         text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the text
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise DiagnosticError([Diagnostic("error", f"cannot read {path}: {reason}")]) from None
+        raise DiagnosticError([Diagnostic("error", f"cannot read {path}: {reason}",
+                                          hint="give a readable .orch file, saved as UTF-8")]) from None
     return parse_text(text, str(path))
 
 
@@ -59,7 +60,7 @@ def parse_files(paths: Iterable[Path]) -> tuple[list[ast.Module], list[Diagnosti
 
 # --- the lark parser, built once per process -------------------------------------------
 
-_LOCK = threading.Lock()
+_LOCK = threading.Lock()  # the builder holds the state of one parse at a time
 _MAX_SYNTAX_ERRORS = 20
 _PARSER: _Parser | None = None
 
@@ -107,6 +108,8 @@ def _shifts(parser_state: Any, terminal: str) -> bool:
 
 
 class _Parser:
+    """The lark LALR parser with `_Builder` as its callbacks; grammar analysis is cached on disk by lark."""
+
     def __init__(self) -> None:
         self.builder = _Builder()
         self.lark = Lark(
@@ -117,7 +120,7 @@ class _Parser:
             maybe_placeholders=False,
             keep_all_tokens=True,
             transformer=self.builder,
-            _plugins={"ContextualLexer": _WordLexer},
+            _plugins={"ContextualLexer": _WordLexer},  # lark's hook to replace its lexer class
             lexer_callbacks={"COMMENT": self.builder.comment},
             cache=True,
         )

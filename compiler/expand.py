@@ -68,6 +68,7 @@ class Expander:
         for edge in self.edges:
             if edge.ordering:
                 self.waits.setdefault(edge.waiter, []).append(edge)
+        self._warn_where_once_breaks_host_order()
         if self.diagnostics.errors:
             # Rendering against names or capabilities already reported as wrong would only repeat them.
             return Expansion(list(self.units.values()), [], self.edges)
@@ -131,6 +132,39 @@ class Expander:
         other = make_id(name.value)
         waiter, target = (unit.id, other) if waits else (other, unit.id)
         self.edges.append(Edge(waiter, target, f"{keyword} {name.value}", name.span, ordering=True))
+
+    def _same_host_predecessors(self, task: str, through_once: bool) -> set[str]:
+        """Tasks that `task` waits for through `after`/`before`, on its own host unless `through_once`."""
+        seen: set[str] = set()
+        stack = [task]
+        while stack:
+            for edge in self.waits.get(stack.pop(), []):
+                if edge.target not in seen:
+                    seen.add(edge.target)
+                    if through_once or not self.units[edge.target].once:
+                        stack.append(edge.target)
+        return seen
+
+    def _warn_where_once_breaks_host_order(self) -> None:
+        """`after X` where X is `once` waits for X's one instance, not for what X follows on this host."""
+        for unit in self.units.values():
+            if unit.once or unit.service is None:
+                continue
+            on_this_host = self._same_host_predecessors(unit.id, through_once=False)
+            skipped = {t for t in self._same_host_predecessors(unit.id, through_once=True) - on_this_host
+                       if not self.units[t].once}
+            # Name the latest of them: waiting for those waits for the rest.
+            latest = sorted(t for t in skipped if not any(
+                t in self._same_host_predecessors(other, through_once=False) for other in skipped))
+            if not latest:
+                continue
+            via = next(e for e in self.waits[unit.id] if self.units[e.target].once)
+            names = ", ".join(f"'{t}'" for t in latest)
+            self.diagnostics.warning(
+                f"'{unit.id}' waits for '{via.target}', which runs on one host only: on the other hosts "
+                f"'{unit.id}' does not wait for {names}", via.span,
+                hint=f"add `after {', '.join(t.split('.', 1)[1] for t in latest)}` to '{unit.decl.name}' "
+                     "if it needs that on its own host")
 
     # --- instances ------------------------------------------------------------------------
 

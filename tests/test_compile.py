@@ -383,3 +383,22 @@ def test_ansible_run_time_variables_get_a_raw_hint(tmp_path: Path) -> None:
     escaped = orch.replace('"{{ ansible_hostname }}"', '"{% raw %}{{ ansible_hostname }}{% endraw %}"')
     plan = compile_text(tmp_path, escaped).plan
     assert plan.instances[0].actions[0].args == {"msg": "{{ ansible_hostname }}"}
+
+
+def test_warning_when_a_once_task_hides_the_host_order(tmp_path: Path) -> None:
+    orch = """
+role web { services app }
+service app {
+  task install { run "install" }
+  task configure { after install  run "configure" }
+  task migrate once { after configure  run "migrate" }
+  task start { after migrate  run "start" }
+}
+"""
+    result = compile_text(tmp_path, orch)
+    assert [w.message for w in result.warnings] == [
+        "'app.start' waits for 'app.migrate', which runs on one host only: "
+        "on the other hosts 'app.start' does not wait for 'app.configure'"]
+    assert result.plan.instances[-1].deps == ["app.migrate@w1"]
+    fixed = compile_text(tmp_path, orch.replace("after migrate", "after configure, migrate"))
+    assert fixed.warnings == []

@@ -428,9 +428,13 @@ class _GraphConverter:
             tolerance = self._tolerance(group)
             if tolerance != 0:
                 body.append(f"tolerate {_tolerance_literal(tolerance)}")
-            lines.append(f"role {group} {{\n" + _indent(body, 1) + "}")
+            note = _ALL_NODES_NOTE + "\n" if group == ALL_NODES else ""
+            lines.append(note + f"role {group} {{\n" + _indent(body, 1) + "}")
         return "\n\n".join(lines) + "\n"
 
+
+_ALL_NODES_NOTE = comment("Every node (Fuel's '*' and '/.*/'). Its budget never limits: "
+                          "each node's own Fuel group does.")
 
 _EXTRA_REASONS = {
     "test_pre": "orchc has no pre-check hook; add the command as a `run` before the task's action if needed",

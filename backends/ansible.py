@@ -12,10 +12,12 @@ Each call runs in a worker process (`ansible_worker`) with a private data dir
 under `<journal folder>/ansible/`, removed when every host succeeded and kept
 (secrets redacted) otherwise, for debugging; failure messages say where.
 
-Cancelling a caller takes its host out of the batch's answer; when no caller
-is left the worker is stopped (SIGTERM: ansible-runner kills ansible-playbook's
-process group; SIGKILL after `STOP_GRACE_SECONDS`). A host whose caller left
-a batch that keeps running for others finishes its part in Ansible.
+Cancelling a caller (a timeout, Ctrl-C) takes its host out of the batch's
+answer; when no caller is left the worker is stopped: SIGTERM, which the
+worker passes to ansible-playbook so that it stops its forks and their
+modules, then SIGKILL to the worker's process group after
+`STOP_GRACE_SECONDS`. A host whose caller left a batch that keeps running for
+others finishes its part in Ansible.
 """
 
 from __future__ import annotations

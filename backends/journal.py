@@ -44,7 +44,7 @@ class JournalError(Exception):
     """The journal cannot be opened or is in use."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Transition:
     """One state change of one instance in one run."""
 

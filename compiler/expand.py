@@ -148,8 +148,9 @@ class Expander:
     def _warn_where_once_breaks_host_order(self) -> None:
         """`after X` where X is `once` waits for X's one instance, not for what X follows on this host."""
         for unit in self.units.values():
-            if unit.once or unit.service is None:
-                continue
+            via = next((e for e in self.waits.get(unit.id, []) if self.units[e.target].once), None)
+            if unit.once or via is None:
+                continue  # a task after a task after a once task: the task in between is warned about
             on_this_host = self._same_host_predecessors(unit.id, through_once=False)
             skipped = {t for t in self._same_host_predecessors(unit.id, through_once=True) - on_this_host
                        if not self.units[t].once}
@@ -158,7 +159,6 @@ class Expander:
                 t in self._same_host_predecessors(other, through_once=False) for other in skipped))
             if not latest:
                 continue
-            via = next(e for e in self.waits[unit.id] if self.units[e.target].once)
             names = ", ".join(f"'{t}'" for t in latest)
             self.diagnostics.warning(
                 f"'{unit.id}' waits for '{via.target}', which runs on one host only: on the other hosts "

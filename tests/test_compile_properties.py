@@ -13,7 +13,7 @@ from orchc.compiler import compile_project
 
 
 def random_project(folder: Path, seed: int, hosts: int, roles: int, services: int) -> None:
-    """Services of 1-3 tasks placed on random roles; tasks require capabilities of earlier services."""
+    """Services of 1-4 tasks placed on random roles; tasks require capabilities of earlier services."""
     rng = random.Random(seed)
     inventory = [f"[role{r}]\n" + "".join(f"h{h}\n" for h in range(hosts) if h % roles == r or h == r % hosts or rng.random() < 0.2)
                  for r in range(roles)]
@@ -23,7 +23,7 @@ def random_project(folder: Path, seed: int, hosts: int, roles: int, services: in
         for r in rng.sample(range(roles), rng.randint(1, roles)):
             placed[r].append(f"s{s}")
         lines.append(f"service s{s} {{")
-        for t in range(rng.randint(1, 3)):
+        for t in range(rng.randint(1, 4)):
             body = [f"after t{t - 1}"] if t else []
             for p in range(s):
                 if rng.random() < 0.3:

@@ -107,6 +107,9 @@ def run(
     secrets: Optional[Path] = typer.Option(None, "--secrets", help="YAML map of secret values."),
     accept_new_host_keys: bool = typer.Option(False, "--accept-new-host-keys",
                                               help="Trust and remember unknown SSH host keys."),
+    known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", metavar="FILE",
+                                               help="SSH known_hosts file [host var orchc_known_hosts, "
+                                                    "else ~/.ssh/known_hosts]."),
 ) -> None:
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc.backends import progress, runner
@@ -122,7 +125,8 @@ def run(
     secret_values = runner.load_secrets(plan, secrets, os.environ)
     work_dir = journal_path.parent
     transports = TransportSet(plan, TransportOptions(work_dir=work_dir, forks=forks,
-                                                     accept_new_host_keys=accept_new_host_keys))
+                                                     accept_new_host_keys=accept_new_host_keys,
+                                                     known_hosts=known_hosts))
     try:
         transports.check_available()
         store = SqliteJournal(journal_path)

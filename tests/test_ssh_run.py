@@ -54,7 +54,7 @@ service app {
 """
 
 
-def test_an_unknown_host_key_stops_the_run_with_the_fix_and_the_flag_records_it(sshd, tmp_path: Path) -> None:
+def test_an_unknown_host_key_stops_the_run_until_known_hosts_is_given_or_the_key_accepted(sshd, tmp_path: Path) -> None:
     (tmp_path / "app.orch").write_text(SERVICE)
     known_hosts = tmp_path / "known_hosts"
     sshd.write_inventory(tmp_path / "inventory.yml", ["web1"], {"web": ["web1"]}, {"web1": {"orchc_known_hosts": str(known_hosts)}})
@@ -65,7 +65,11 @@ def test_an_unknown_host_key_stops_the_run_with_the_fix_and_the_flag_records_it(
     assert "unreachable" in output and "--accept-new-host-keys" in output
     assert "Traceback" not in output
 
-    accepted = orchc("run", "app.orch", "--journal", "j.db", "--accept-new-host-keys", cwd=tmp_path)
+    given = orchc("run", "app.orch", "--journal", "j.db", "--known-hosts", str(sshd.known_hosts), cwd=tmp_path)
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert not known_hosts.exists()
+
+    accepted = orchc("run", "app.orch", "--journal", "j.db", "--force", "--accept-new-host-keys", cwd=tmp_path)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert known_hosts.read_text() == sshd.known_hosts_line()
 

@@ -5,6 +5,7 @@ The conversion, top-down:
    and blocks expanded, keywords inherited), split where Ansible flushes handlers.
 2. Tasks that share run-time state (a registered or `set_fact` variable read by
    a later task) are kept together: each group becomes one orchc task (`Unit`).
+   Across services and plays, such a variable is handed over through a file on the host.
 3. Each unit becomes a native action or an inline `ansible` action when that is
    exact (`ansible_native`), else a generated playbook (`ansible_wrap`).
 4. Units are chained in Ansible's order per host: `after` inside a service,
@@ -25,7 +26,7 @@ from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, de
                                         role_yaml)
 from orchc.migrate.ansible_native import convert
 from orchc.migrate.ansible_vars import defines, defines_unknown, share_path, strings, touches, uses
-from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, PlaybookWriter, flag_path
+from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, HandOver, PlaybookWriter, state_path
 from orchc.migrate.ansible_yaml import dump_yaml
 from orchc.migrate.report import Migration, Report
 
@@ -68,7 +69,9 @@ class PlaybookConverter:
         self.services: dict[str, list[Unit]] = {}  # service name -> units in order
         self.service_of: dict[tuple[int, str], str] = {}
         self.task_names: dict[str, set[str]] = {}
-        self.set_earlier: dict[str, str] = {}  # variables set at run time by earlier segments -> where
+        self.set_earlier: dict[str, Task] = {}  # variables set at run time by earlier segments -> by which task
+        self.saves: dict[int, set[str]] = {}  # id(task) -> variables it hands over to later orchc tasks
+        self.restores: dict[int, set[str]] = {}  # id(task) -> variables it takes over from earlier orchc tasks
         self._extra_copies: dict[str, Path] = {}  # playbook-level files read by native copies
 
     def run(self) -> Migration:
@@ -79,8 +82,12 @@ class PlaybookConverter:
         chain: list[tuple[int, Unit]] = []
         roles: dict[str, list[str]] = {}
         tolerances: dict[str, list[str]] = {}
-        for index, play in enumerate(playbook.plays):
-            units = self._play_units(index, play)
+        play_units = [self._play_units(play) for play in playbook.plays]  # first, so every hand-over is known
+        for index, (play, (units, writer)) in enumerate(zip(playbook.plays, play_units)):
+            for unit in units:
+                unit.service = self._service(index, play, unit.group)
+                unit.name = self._task_name(unit)
+                self._actions(unit, play, writer)
             tolerance = self._tolerance(play)
             for role in hosts.roles_of[play.hosts]:
                 roles.setdefault(role, [])
@@ -98,23 +105,20 @@ class PlaybookConverter:
 
     # --- units -------------------------------------------------------------------------
 
-    def _play_units(self, index: int, play: Play) -> list[Unit]:
+    def _play_units(self, play: Play) -> tuple[list[Unit], PlaybookWriter]:
         handlers, order = self._handlers(play)
-        writer = PlaybookWriter(self.generated, handlers)
         units: list[Unit] = []
         for segment in play.segments:
-            segment_units = self._group(segment.tasks, play)
-            notified = {id(h) for unit in segment_units for t in unit.tasks for h in self._notified(t, handlers)}
+            units += self._group(segment.tasks)
+            notified = {id(h) for t in segment.tasks for h in self._notified(t, handlers)}
             for handler in order:  # a handler may notify handlers defined after it, as in Ansible's flush
                 if id(handler) in notified:
                     notified |= {id(h) for h in self._notified(handler.task, handlers)}
-            segment_units += [Unit([h.task], h.task.group, h) for h in order if id(h) in notified]
-            for unit in segment_units:
-                unit.service = self._service(index, play, unit.group)
-                unit.name = self._task_name(unit)
-                self._actions(unit, play, writer)
-            units += segment_units
-        return units
+            for handler in order:
+                if id(handler) in notified:
+                    self._take_over(handler.task, uses(handler.task))
+                    units.append(Unit([handler.task], handler.task.group, handler))
+        return units, PlaybookWriter(self.generated, handlers, self.project)
 
     def _handlers(self, play: Play) -> tuple[dict[str, list[Handler]], list[Handler]]:
         """Every name a `notify` may use (handler names, `listen` topics, `role : name`) -> handlers;
@@ -122,7 +126,7 @@ class PlaybookConverter:
         names: dict[str, list[Handler]] = {}
         order: list[Handler] = []
         for handler_task in play.handlers:
-            handler = Handler(handler_task, flag_path(self.project, emit.ident(handler_task.name)))
+            handler = Handler(handler_task, state_path(self.project, emit.ident(handler_task.name)))
             order.append(handler)
             keys = [handler_task.name] + _list(handler_task.data.get("listen"))
             if handler_task.role is not None:
@@ -141,26 +145,29 @@ class PlaybookConverter:
                                 "no handler of that name or `listen` topic in the play; nothing is notified")
         return found
 
-    def _group(self, tasks: list[Task], play: Play) -> list[Unit]:
-        """Consecutive tasks of one service that hand run-time variables to each other become one unit."""
+    def _group(self, tasks: list[Task]) -> list[Unit]:
+        """Consecutive tasks of one service that hand run-time variables to each other become one unit;
+        a variable read in another service or a later play is handed over through a file on the host."""
         joined = [False] * len(tasks)  # joined[i]: task i runs in the same unit as task i - 1
         producers: dict[str, int] = {}
         for position, task in enumerate(tasks):
+            later: set[str] = set()
             for name in sorted(uses(task) - defines(task)):  # `until: result.rc == 0` reads its own result
                 start = producers.get(name)
                 if start is not None and all(t.group == task.group for t in tasks[start:position + 1]):
                     joined[start + 1:position + 1] = [True] * (position - start)
-                elif start is not None or name in self.set_earlier:
-                    producer = tasks[start].source if start is not None else self.set_earlier[name]
-                    self.report.add("unsupported", task.source, f"uses `{name}`, set at run time by {producer}",
-                                    "the two tasks run in different orchc tasks, so the value is not there; "
-                                    "move them into one role or set the variable in the inventory")
+                elif start is not None:
+                    self.set_earlier[name] = tasks[start]
+                    later.add(name)
+                elif name in self.set_earlier:
+                    later.add(name)
+            self._take_over(task, later)
             for name in defines(task):
                 producers[name] = position
             if defines_unknown(task):
                 self.report.add("approximated", task.source, f"{task.module} may set variables",
                                 "names not known before it runs; later tasks that read them run separately")
-        self.set_earlier.update({name: tasks[position].source for name, position in producers.items()})
+        self.set_earlier.update({name: tasks[position] for name, position in producers.items()})
         units: list[Unit] = []
         for task, join in zip(tasks, joined):
             if join:
@@ -169,11 +176,27 @@ class PlaybookConverter:
                 units.append(Unit([task], task.group))
         return units
 
+    def _take_over(self, consumer: Task, names: set[str]) -> None:
+        """`consumer` reads `names`, set at run time by tasks that run in other orchc tasks."""
+        for name in sorted(names & set(self.set_earlier)):
+            producer = self.set_earlier[name]
+            self.saves.setdefault(id(producer), set()).add(name)
+            self.restores.setdefault(id(consumer), set()).add(name)
+            self.report.add("approximated", consumer.source, f"`{name}` handed over from {producer.source}",
+                            "set at run time by another orchc task: saved to a file on the host and read back")
+
     def _actions(self, unit: Unit, play: Play, writer: PlaybookWriter) -> None:
         task = unit.tasks[0]
-        unit.once = all(t.data.get("run_once") in (True, "yes", "true") for t in unit.tasks)
+        once = [t.data.get("run_once") in (True, "yes", "true") for t in unit.tasks]
+        unit.once = all(once)
+        if any(once) and not all(once):
+            self.report.add("approximated", unit.source, "run_once on some of the tasks kept together",
+                            "the orchc task runs on every host; Ansible's run_once inside it picks one host per call")
         converted = None
-        if len(unit.tasks) == 1 and unit.handler is None and "notify" not in task.data and "block" not in task.data:
+        handover = HandOver(saves=sorted(set().union(*(self.saves.get(id(t), set()) for t in unit.tasks))),
+                            restores=sorted(set().union(*(self.restores.get(id(t), set()) for t in unit.tasks))))
+        if len(unit.tasks) == 1 and unit.handler is None and "notify" not in task.data and "block" not in task.data \
+                and not handover.saves:
             content_file = f"files/{unit.service}/{unit.name}"
             converted = convert(task, self._copy_source(task), content_file)
             if converted is not None and converted.native and "content" in task.args:
@@ -193,7 +216,7 @@ class PlaybookConverter:
                 self.report.add("wrapped", unit.source, f"{task.module} as an inline ansible action")
             return
         title = f"{unit.label} ({unit.source})"
-        path = writer.write(play, unit.tasks, f"{unit.service}.{unit.name}", title, unit.handler)
+        path = writer.write(play, unit.tasks, f"{unit.service}.{unit.name}", title, unit.handler, handover)
         unit.body.append(f"playbook {emit.string(path)}")
         self.report.add("wrapped", unit.source, f"{_describe(unit)} as a generated playbook", _why_wrapped(unit))
         for t in unit.tasks:

@@ -9,6 +9,11 @@ defaults, variables, files and templates resolve as before.
 Handlers: a task that notifies a handler records it in a flag file on the
 host when it changed; the handler's own orchc task, placed where Ansible
 flushes handlers, runs the handler only if the flag is there, then removes it.
+
+Hand-over: a variable set at run time (`register`, `set_fact`) and read by a
+task in another orchc task is saved as JSON on the host after its producer and
+set again before its consumer. Both live in `orchc_state_dir` (default
+`~/.orchc/state`), per inventory host and project, written as the connecting user.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ _PLAY_KEYWORDS = ("become", "become_user", "become_method", "become_flags", "bec
                   "vars_files", "module_defaults", "collections", "remote_user", "connection", "port",
                   "ignore_errors", "ignore_unreachable", "no_log", "check_mode", "diff", "timeout",
                   "gather_subset", "gather_timeout", "fact_path", "force_handlers")
-FLAG_DIR = "{{ orchc_notify_dir | default('~/.orchc/notified') }}/{{ inventory_hostname }}"
+STATE_DIR = "{{ orchc_state_dir | default('~/.orchc/state') }}/{{ inventory_hostname }}"
 
 
 @dataclass
@@ -42,8 +47,43 @@ class GeneratedFiles:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def flag_path(project: str, handler_id: str) -> str:
-    return f"{FLAG_DIR}/{project}.{handler_id}"
+def state_path(project: str, name: str) -> str:
+    """A file on the host, per host and project: a handler's flag, or a variable handed over."""
+    return f"{STATE_DIR}/{project}.{name}"
+
+
+@dataclass
+class HandOver:
+    """Variables set at run time that cross orchc tasks, through a JSON file on the host."""
+
+    saves: list[str] = field(default_factory=list)
+    restores: list[str] = field(default_factory=list)
+
+    def restore_tasks(self, project: str) -> list[dict[str, Any]]:
+        tasks: list[dict[str, Any]] = []
+        for name in self.restores:
+            register = f"orchc_handover_{name}"
+            tasks += [{"name": f"orchc: take over {name}", "become": False, "register": register,
+                       "ansible.builtin.slurp": {"src": state_path(project, f"var.{name}.json")},
+                       "failed_when": False},
+                      {"name": f"orchc: set {name}", "when": f"{register}.content is defined",
+                       "ansible.builtin.set_fact": {name: f"{{{{ {register}.content | b64decode | from_json }}}}"}}]
+        return tasks
+
+    def save_tasks(self, project: str) -> list[dict[str, Any]]:
+        if not self.saves:
+            return []
+        steps: list[dict[str, Any]] = [{"name": "orchc: state folder",
+                                        "ansible.builtin.file": {"path": STATE_DIR, "state": "directory", "mode": "0700"}}]
+        for name in self.saves:
+            path = state_path(project, f"var.{name}.json")
+            steps += [{"name": f"orchc: hand over {name}", "when": f"{name} is defined",
+                       "ansible.builtin.copy": {"content": f"{{{{ {name} | to_json }}}}", "dest": path, "mode": "0600"}},
+                      {"name": f"orchc: {name} is not set", "when": f"{name} is not defined",
+                       "ansible.builtin.file": {"path": path, "state": "absent"}}]
+        for step in steps:  # bookkeeping: it must not make the orchc task look changed
+            step["changed_when"] = False
+        return [{"name": "orchc: hand over variables", "become": False, "block": steps}]
 
 
 def _notified_flags(data: Mapping | dict[str, Any], handlers: dict[str, list[Handler]]) -> list[str]:
@@ -71,7 +111,7 @@ def rewrite_notify(data: Mapping | dict[str, Any], handlers: dict[str, list[Hand
     record = {"name": "orchc: record the notification", "when": f"{task['register']} is changed",
               "become": False,
               "block": [{"name": "orchc: notification folder",
-                         "ansible.builtin.file": {"path": FLAG_DIR, "state": "directory", "mode": "0700"}}]
+                         "ansible.builtin.file": {"path": STATE_DIR, "state": "directory", "mode": "0700"}}]
               + [{"name": "orchc: notify", "ansible.builtin.file": {"path": flag, "state": "touch", "mode": "0600"}}
                  for flag in dict.fromkeys(flags)]}
     return [task, record]
@@ -80,12 +120,14 @@ def rewrite_notify(data: Mapping | dict[str, Any], handlers: dict[str, list[Hand
 class PlaybookWriter:
     """Writes the generated playbooks and role task files into the output's `ansible/` and `roles/` folders."""
 
-    def __init__(self, out: GeneratedFiles, handlers: dict[str, list[Handler]]):
+    def __init__(self, out: GeneratedFiles, handlers: dict[str, list[Handler]], project: str):
         self.out = out
+        self.project = project
         self.handlers = handlers
         self.counter = [0]
 
-    def write(self, play: Play, tasks: list[Task], file_id: str, title: str, handler: Handler | None = None) -> str:
+    def write(self, play: Play, tasks: list[Task], file_id: str, title: str, handler: Handler | None,
+              handover: HandOver) -> str:
         """Write the playbook for one orchc task; returns its path relative to the output folder."""
         body: list[dict[str, Any]] = []
         for run in _runs_by_role(tasks):
@@ -96,6 +138,7 @@ class PlaybookWriter:
                     {"name": str(handler.task.data.get("name", "handler")), "when": "orchc_notified.stat.exists",
                      "block": body + [{"name": "orchc: handler done", "become": False,
                                        "ansible.builtin.file": {"path": handler.flag, "state": "absent"}}]}]
+        body = handover.restore_tasks(self.project) + body + handover.save_tasks(self.project)
         header: dict[str, Any] = {"name": title, "hosts": "all",
                                   "gather_facts": _gather_facts(play, tasks)}
         for key in _PLAY_KEYWORDS:

@@ -20,7 +20,7 @@ from orchc.dsl.format import format_source
 from orchc.migrate.ansible import convert_playbook
 from orchc.migrate.report import Migration
 
-CASES = ["webapp", "loops", "conditions", "features"]
+CASES = ["webapp", "loops", "conditions", "features", "handover"]
 BAD = sorted(p.stem for p in (Path(__file__).parent / "data" / "migrate_playbook" / "bad").glob("*.yml")
              if p.stem != "loop")
 

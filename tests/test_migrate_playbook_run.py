@@ -11,6 +11,7 @@ ansible-runner call.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-CASES = ["webapp", "loops", "conditions"]
+CASES = ["webapp", "loops", "conditions", "handover"]
 HOSTS = {"web": ["web-1", "web-2"], "db": ["db-1"]}
 
 
@@ -41,10 +42,12 @@ def tree(root: Path) -> dict[str, tuple[str, bytes]]:
     return found
 
 
-def run(args: list[str], cwd: Path) -> None:
+def run(args: list[str], cwd: Path) -> str:
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"}
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=1800, env=env)
-    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    output = f"{' '.join(args)}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, output
+    return output
 
 
 @pytest.mark.slow
@@ -53,14 +56,17 @@ def test_orchc_run_of_the_migration_leaves_the_same_files(project_root: Path, tm
     if shutil.which("ansible-playbook") is None:
         pytest.skip("ansible-playbook is not installed")
     source = project_root / "tests" / "data" / "migrate_playbook" / case
-    peer_root, orchc_root, out = tmp_path / "ansible", tmp_path / "orchc", tmp_path / "out"
+    # (orchc keeps its ansible-runner folders under the journal's folder, tmp_path/ansible: keep clear of it)
+    peer_root, orchc_root, out = tmp_path / "peer-hosts", tmp_path / "orchc-hosts", tmp_path / "out"
 
     run(["ansible-playbook", "-i", str(inventory(tmp_path / "peer.yml", peer_root, {})), "site.yml"], source)
 
     run([sys.executable, "-m", "orchc", "migrate", "playbook", str(source / "site.yml"), "-o", str(out)], project_root)
-    flags = {"orchc_notify_dir": str(tmp_path / "notified")}  # handler flags live outside the compared trees
-    run([sys.executable, "-m", "orchc", "run", str(out), "-i", str(inventory(tmp_path / "orchc.yml", orchc_root, flags)),
-         "--journal", str(tmp_path / "journal.db")], project_root)
+    state = {"orchc_state_dir": str(tmp_path / "state")}  # handler flags, handed-over variables: not compared
+    ran = run([sys.executable, "-m", "orchc", "run", str(out), "-i",
+               str(inventory(tmp_path / "orchc.yml", orchc_root, state)), "--journal", str(tmp_path / "journal.db")],
+              project_root)
+    assert not re.search(r"\bfailed [1-9]", ran), ran  # hosts failing within tolerance still exit 0
 
     assert tree(orchc_root) == tree(peer_root)
     assert tree(peer_root), "the playbook wrote nothing: the comparison would prove nothing"

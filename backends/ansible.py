@@ -18,11 +18,15 @@ worker passes to ansible-playbook so that it stops its forks and their
 modules, then SIGKILL to the worker's process group after
 `STOP_GRACE_SECONDS`. A host whose caller left a batch that keeps running for
 others finishes its part in Ansible.
+
+Importing this module fails with a clear `ImportError` when ansible-runner or
+ansible-core is missing, so that `orchc run` says so before anything runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -49,7 +53,7 @@ from orchc.backends.ansible_inputs import (
     write_yaml,
 )
 from orchc.backends.ansible_results import BatchOutcome
-from orchc.backends.ansible_worker import WorkerRequest
+from orchc.backends.ansible_worker import MISSING_ANSIBLE, WorkerRequest
 from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport
 from orchc.plan import REDACTED, Action, AnsibleModuleAction, AnsibleRoleAction, Host, PlaybookAction, redact
 
@@ -57,6 +61,14 @@ STOP_GRACE_SECONDS = 10.0
 SECRET_ENV_PREFIX = "ORCHC_SECRET_"
 WORKER_LINE_LIMIT = 64 * 1024 * 1024  # one event record may carry a long module output
 
+
+def _require_ansible() -> None:
+    missing = [name for name in ("ansible_runner", "ansible") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(f"{MISSING_ANSIBLE} (cannot import {', '.join(missing)})")
+
+
+_require_ansible()
 
 BatchKey = tuple[str, str, str, tuple[str, ...], bool, bool]
 

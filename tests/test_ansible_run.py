@@ -112,3 +112,15 @@ def test_a_missing_playbook_or_role_is_a_compile_error(tmp_path: Path) -> None:
     assert "main.orch:3:21: error: playbook file 'legacy/nope.yml' not found" in checked.stderr
     assert "main.orch:4:12: error: Ansible role 'no_such_role' not found" in checked.stderr
     assert "Traceback" not in checked.stderr
+
+
+def test_without_ansible_runner_the_run_stops_before_anything_runs(tmp_path: Path) -> None:
+    project = failing_project(tmp_path)
+    hide_runner = ("import sys; sys.modules['ansible_runner'] = None; sys.argv = ['orchc', 'run', '.']\n"
+                   "from orchc.cli import main; main()\n")
+    done = subprocess.run([sys.executable, "-c", hide_runner], cwd=project, capture_output=True, text=True,
+                          env={**os.environ, "ORCHC_SECRET_TOKEN": TOKEN}, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ansible actions need ansible-runner and ansible-core: pip install ansible-runner ansible-core" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (project / "hosts").exists()

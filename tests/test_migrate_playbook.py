@@ -65,7 +65,7 @@ def test_report_json_counts(data: Path) -> None:
     report = json.loads(convert("features").report.to_json())
     counts = report["counts"]
     assert counts["native"] == 8
-    assert counts["unsupported"] == 2
+    assert counts["unsupported"] == 3
     assert report["figures"]["orchc tasks"] == 17
     assert report["figures"]["ordering edges from textual order only"] == counts["ordering"]
     assert all(":" in entry["source"] for entry in report["entries"])
@@ -106,6 +106,18 @@ def test_bad_playbook_is_a_diagnostic(data: Path, name: str, snapshot) -> None:
     rendered = render_all(caught.value.diagnostics, SourceCache())
     assert "bad/" in rendered
     assert rendered == snapshot
+
+
+def test_missing_playbook_is_a_diagnostic(data: Path) -> None:
+    with pytest.raises(DiagnosticError) as caught:
+        convert_playbook(Path("nowhere.yml"))
+    assert "cannot read nowhere.yml" in caught.value.diagnostics[0].message
+
+
+def test_missing_role_is_reported_not_dropped(data: Path) -> None:
+    report = convert("features").report
+    assert any(e.category == "unsupported" and e.what == "role 'not_installed'" and "--roles-path" in e.why
+               for e in report.entries)
 
 
 def test_cli_converts_checks_and_rejects(data: Path, tmp_path: Path) -> None:

@@ -220,6 +220,9 @@ class PlaybookConverter:
         unit.body.append(f"playbook {emit.string(path)}")
         self.report.add("wrapped", unit.source, f"{_describe(unit)} as a generated playbook", _why_wrapped(unit))
         for t in unit.tasks:
+            if t.module in _PLAY_WIDE and t.args.get("_raw_params") != "noop":
+                self.report.add("unsupported", t.source, f"{t.module} {t.args.get('_raw_params', '')}".strip(),
+                                _PLAY_WIDE[t.module])
             if "delegate_to" in t.data or "local_action" in t.data:
                 self.report.add("approximated", t.source, "delegate_to kept inside the wrapped Ansible task",
                                 "orchc places the task on the play's hosts; the delegate must be in the inventory")
@@ -381,6 +384,15 @@ def _describe(unit: Unit) -> str:
         return f"{len(unit.tasks)} tasks sharing run-time variables"
     return "block with rescue/always" if "block" in unit.tasks[0].data else f"{unit.tasks[0].module}"
 
+
+# Tasks whose effect reaches past their own task in Ansible: in orchc each runs alone.
+_PLAY_WIDE = {
+    "group_by": "creates inventory groups at run time; orchc places services by your inventory's groups, "
+                "so define the groups later plays target there",
+    "add_host": "adds hosts at run time; orchc places services by your inventory: add the hosts there",
+    "meta": "meta actions other than flush_handlers act on the generated play only (end_play/end_host do not "
+            "stop later orchc tasks)",
+}
 
 _WHY_KEYWORDS = {"when": "`when` is evaluated by Ansible at run time", "loop": "loop kept inside Ansible",
                  "notify": "notifies a handler (recorded in a flag file on the host)",

@@ -65,8 +65,8 @@ def test_report_json_counts(data: Path) -> None:
     report = json.loads(convert("features").report.to_json())
     counts = report["counts"]
     assert counts["native"] == 8
-    assert counts["unsupported"] == 3
-    assert report["figures"]["orchc tasks"] == 17
+    assert counts["unsupported"] == 4
+    assert report["figures"]["orchc tasks"] == 18
     assert report["figures"]["ordering edges from textual order only"] == counts["ordering"]
     assert all(":" in entry["source"] for entry in report["entries"])
 

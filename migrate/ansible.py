@@ -23,7 +23,7 @@ from pathlib import Path
 from orchc.migrate import emit
 from orchc.migrate.ansible_hosts import HostMapping, map_hosts
 from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, default_roles_path, is_templated,
-                                        role_yaml)
+                                        role_file, role_yaml)
 from orchc.migrate.ansible_native import convert
 from orchc.migrate.ansible_vars import defines, defines_unknown, share_path, strings, touches, uses
 from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, HandOver, PlaybookWriter, state_path
@@ -351,6 +351,12 @@ class PlaybookConverter:
                     copies[f"ansible/{name}"] = play.playbook_dir / name
         for role in playbook.roles.values():
             copies[f"roles/{role.label}"] = role.path
+            kinds = [kind for kind in ("defaults", "vars") if role_yaml(role, kind, self.loader)]
+            if kinds:
+                self.report.add("assumption", f"{self.loader.shown(role_file(role, kinds[0], 'main'))}:1",
+                                f"{' and '.join(kinds)} of role {role.label} stay in the role's copy",
+                                "Ansible's precedence is kept (inventory values win over role defaults); as orchc "
+                                "vars they would reach Ansible as extra vars and override everything")
             meta = role_yaml(role, "meta", self.loader)
             if isinstance(meta, dict) and meta.get("dependencies"):
                 # Dependencies are orchc services of their own, ordered before this one.

@@ -309,13 +309,13 @@ class PlaybookLoader:
             tasks += self._apply_role(dep_name, role.path.parent, dep_where, dep_keywords, dep_params, None, play,
                                       depth + 1, "main", seen)
         label = group or self._group_label(play, role.label)
-        task_file = _role_file(role, "tasks", tasks_from)
+        task_file = role_file(role, "tasks", tasks_from)
         if task_file is not None:
             tasks += self._tasks(load_yaml(task_file, self.shown(task_file)) or [], task_file, role, params, label,
                                  keywords, play, depth + 1)
         elif tasks_from != "main":
             self.note("unsupported", where, f"tasks_from '{tasks_from}' of role '{name}'", "no such task file")
-        handler_file = _role_file(role, "handlers", handlers_from)
+        handler_file = role_file(role, "handlers", handlers_from)
         if handler_file is not None and not any(h.role == role for h in play.handlers):
             play.handlers += self._tasks(load_yaml(handler_file, self.shown(handler_file)) or [], handler_file, role,
                                          params, label, {}, play, depth + 1, handlers=True)
@@ -495,7 +495,7 @@ def _find_task_file(name: str, including: Path, role: Role | None) -> Path | Non
     return next((c for c in candidates if c.is_file()), None)
 
 
-def _role_file(role: Role, kind: str, name: str) -> Path | None:
+def role_file(role: Role, kind: str, name: str) -> Path | None:
     base = role.path / kind / name
     for candidate in (base, base.with_name(base.name + ".yml"), base.with_name(base.name + ".yaml")):
         if candidate.is_file():
@@ -505,7 +505,7 @@ def _role_file(role: Role, kind: str, name: str) -> Path | None:
 
 def role_yaml(role: Role, kind: str, loader: PlaybookLoader, name: str = "main") -> Any:
     """The role's `KIND/NAME.yml` (meta, defaults, vars), or None."""
-    path = _role_file(role, kind, name)
+    path = role_file(role, kind, name)
     return load_yaml(path, loader.shown(path)) if path else None
 
 

@@ -42,7 +42,7 @@ INHERITED_PLAY_KEYWORDS = frozenset({"become", "become_user", "become_method", "
                                      "port", "check_mode", "diff", "ignore_errors", "ignore_unreachable", "no_log",
                                      "timeout", "user"})
 
-NoteKind = Literal["unsupported", "approximated", "wrapped"]
+NoteKind = Literal["unsupported", "approximated"]
 
 
 def short_module(name: str) -> str:
@@ -144,7 +144,7 @@ class PlaybookLoader:
     # --- playbooks and plays ---------------------------------------------------------
 
     def load(self, path: Path) -> Playbook:
-        plays = self._playbook(path, depth=0, origin=None)
+        plays = self._playbook(path, depth=0)
         return Playbook(plays, self.notes, self.roles, self.playbook_dirs)
 
     def shown(self, path: Path) -> str:
@@ -156,7 +156,7 @@ class PlaybookLoader:
     def note(self, kind: NoteKind, source: str, what: str, why: str = "") -> None:
         self.notes.append(Note(kind, source, what, why))
 
-    def _playbook(self, path: Path, depth: int, origin: str | None) -> list[Play]:
+    def _playbook(self, path: Path, depth: int) -> list[Play]:
         data = load_yaml(path, self.shown(path))
         if path.parent not in self.playbook_dirs:
             self.playbook_dirs.append(path.parent)
@@ -194,7 +194,7 @@ class PlaybookLoader:
         for key in entry:
             if key not in ("import_playbook", "ansible.builtin.import_playbook", "name", "vars", "tags"):
                 self.note("unsupported", entry.where(), f"`{key}` on import_playbook", "orchc ignores it")
-        plays = self._playbook(target, depth + 1, entry.where())
+        plays = self._playbook(target, depth + 1)
         for play in plays:
             if "vars" in entry:
                 play.data["vars"] = {**vars_dict(play.data.get("vars")), **vars_dict(entry["vars"])}
@@ -268,8 +268,7 @@ class PlaybookLoader:
             self.note("unsupported", where, f"role {name!r}", "the role name is computed at run time")
             return
         keywords = {k: v for k, v in entry.items() if k in ROLE_ENTRY_KEYWORDS and k != "vars"}
-        params = {k: v for k, v in entry.items() if k not in ROLE_ENTRY_KEYWORDS and k not in ("role", "name")}
-        params.update(vars_dict(entry.get("vars")))
+        params = _role_params(entry)
         for key, value in play_data.items():
             if key in INHERITED_PLAY_KEYWORDS:
                 keywords.setdefault(key, value)
@@ -298,8 +297,7 @@ class PlaybookLoader:
             if not isinstance(dep_name, str) or is_templated(dep_name):
                 self.note("unsupported", dep_where, f"role dependency {dep_name!r}", "the name is computed at run time")
                 continue
-            dep_params = {k: v for k, v in dep.items() if k not in ROLE_ENTRY_KEYWORDS and k not in ("role", "name")} \
-                if isinstance(dep, Mapping) else {}
+            dep_params = _role_params(dep) if isinstance(dep, Mapping) else {}
             key = f"{dep_name}|{sorted(dep_params.items(), key=str)}"
             if key in seen:
                 continue
@@ -412,6 +410,12 @@ def _bad_input(file: str, line: int, message: str, hint: str | None = None) -> D
     from orchc.dsl.ast import Span
 
     return DiagnosticError([Diagnostic("error", message, Span(file, line, 1, line, 1), hint)])
+
+
+def _role_params(entry: Mapping) -> dict[str, Any]:
+    """What a `roles:` entry or a dependency passes to the role: its non-keyword keys and its `vars`."""
+    params = {k: v for k, v in entry.items() if k not in ROLE_ENTRY_KEYWORDS and k not in ("role", "name")}
+    return {**params, **vars_dict(entry.get("vars"))}
 
 
 def _as_list(value: Any) -> list[Any]:

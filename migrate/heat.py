@@ -222,7 +222,7 @@ def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[Se
             service.depends_on[overcloud_side] = "the undercloud part of a service runs after its previous step"
             service.runs_before = overcloud_side
         if relax:
-            _data_dependencies(service, names, report)
+            _data_dependencies(tree, service, names, report)
             _machinery_dependencies(service, names)
     return services, role_map
 
@@ -243,7 +243,7 @@ def _place(services: list[OrchService], role_map: dict[str, list[str]], role: st
         role_map[role].append(name)
 
 
-def _data_dependencies(service: OrchService, names: set[str], report: Report) -> None:
+def _data_dependencies(tree: str, service: OrchService, names: set[str], report: Report) -> None:
     """--relax: a service waits for step N-1 of the services whose endpoint or database its data names.
 
     HAProxy is the exception: it names every endpoint because it fronts them, not because it uses them.
@@ -263,7 +263,8 @@ def _data_dependencies(service: OrchService, names: set[str], report: Report) ->
         for target in (other, f"{other}_external"):
             if target in names and target.removesuffix("_external") != own:
                 service.depends_on[target] = why
-                report.add("assumption", at, f"{service.name} waits for step N-1 of {target} at each step N", why)
+                report.add("assumption", at, f"{tree}: {service.name} waits for step N-1 of {target} at each step N",
+                           why)
 
 
 def _machinery_dependencies(service: OrchService, names: set[str]) -> None:

@@ -204,7 +204,7 @@ def test_relaxed_mode_chains_each_service_and_follows_the_data(relaxed: Migratio
     assert "requires api_external_step4" in api  # the undercloud part of step 4 ran before step 4
     assert "requires api_step3" in relaxed.files["deploy/api_external.orch"]
     assumptions = [e for e in relaxed.report.entries if e.category == "assumption"]
-    assert any(e.what == "api waits for step N-1 of mysql at each step N"
+    assert any(e.what == "deploy: api waits for step N-1 of mysql at each step N"
                and e.source == "deployment/api/api-container-puppet.yaml:35" for e in assumptions)
     assert "mysql" not in relaxed.files["deploy/agent.orch"]
 

@@ -164,6 +164,9 @@ def _placements_from_inputs(inputs: list[Path], library: Library) -> list[tuple[
                 raise input_error("not a TripleO service template: it has no `outputs: role_data`", str(file),
                                   getattr(template, "line", 1), 1,
                                   "give a deployment/<service>/*.yaml template, or --roles-data with the THT root")
+    if not services:
+        raise input_error("no TripleO service template here (no YAML file with `outputs: role_data`)",
+                          str(inputs[0]), 1, 1, "give the deployment/ folder of tripleo-heat-templates, or templates")
     return [(RoleSpec(STANDALONE_ROLE, [], {}, None, "(templates given)"), services)]
 
 

@@ -247,6 +247,7 @@ BAD_INPUTS = {
     "broken_yaml": (["bad/broken.yaml"], "broken.yaml:5:1: error: invalid YAML"),
     "not_a_service": (["bad/no_role_data.yaml"], "no_role_data.yaml:1:1: error: not a TripleO service template"),
     "missing": (["bad/nothing.yaml"], "no such file or folder"),
+    "no_service_in_folder": (["no_services"], "no_services:1:1: error: no TripleO service template here"),
     "roles_without_name": (["tht", "--roles-data", "bad/roles_no_name.yaml"], "roles_no_name.yaml:1:1: error: a role needs a `name`"),
     "param_file_typo": (["tht/deployment/api/api-container-puppet.yaml", "--param-file", "bad/params_typo.yaml"],
                         "params_typo.yaml:1:1: error: unknown section 'parameter_default'"),

@@ -120,7 +120,7 @@ class _Explainer:
         if closes and str(token) in _DECLARATION_WORDS and str(token) not in self.keywords():
             return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", span,
                               hint=f"{shown} cannot appear inside {block.description}: "
-                                   f"close {block.description} first")
+                                   f"close {block.description} first", notes=self.left_open(block))
         if token.type == "NAME" and self.expected >= _VALUE_TERMINALS:
             return Diagnostic("error", f"expected a value, got the word '{token}'", span,
                               hint=f"quote text: \"{token}\"; values are strings, numbers, durations, "
@@ -151,7 +151,8 @@ class _Explainer:
         if self.blocks:
             block = self.blocks[-1]
             return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", end,
-                              hint=f"the file ends inside {block.description}: add '{block.closing}'")
+                              hint=f"the file ends inside {block.description}: add '{block.closing}'",
+                              notes=self.left_open(block))
         return Diagnostic("error", "unexpected end of file", end, hint=f"expected {self.expected_text()}")
 
     def skip_rest_of_statement(self, token: Token) -> None:
@@ -174,6 +175,30 @@ class _Explainer:
         durations = ", or a duration such as 10m" if "DURATION" in self.expected else ""
         return Diagnostic("error", f"bad number '{word}'", span,
                           hint=f"write an integer such as 3 or a decimal such as 1.5{durations}")
+
+    def left_open(self, reported: _Block) -> list[tuple[str, Span | None]]:
+        """Where a '}' is probably missing, if not at `reported`: the first '{' closed by a '}'
+        indented like an outer block."""
+        opened: list[tuple[Token, int]] = []
+        try:
+            for token in self.lark.lex(self.text):
+                if token.type == "LBRACE":
+                    opened.append((token, self.indent(token)))
+                elif token.type == "RBRACE" and opened:
+                    opener, indent = opened.pop()
+                    misplaced = self.indent(token) == token.column - 1 != indent
+                    if misplaced and opener.start_pos != reported.bracket.start_pos:
+                        return [(f"this '{{' may be the one left open: the '}}' at {token.line}:{token.column} "
+                                 "that closes it is indented like an outer block", self.token_span(opener))]
+        except UnexpectedInput:
+            pass
+        return []
+
+    def indent(self, token: Token) -> int:
+        """How far the line of `token` is indented."""
+        line_start = self.text.rfind("\n", 0, token.start_pos) + 1
+        line = self.text[line_start:token.start_pos + 1]
+        return len(line) - len(line.lstrip())
 
     # --- context
 

@@ -35,6 +35,8 @@ BAD_INPUTS = {
     "missing_to_in_copy": 'service web {\n  task start {\n    copy "a" "/etc/a"\n  }\n}\n',
     "misspelt_scope": 'service web {\n  task start {\n    requires db on rol controller\n  }\n}\n',
     "unclosed_map": 'service web {\n  task start {\n    ansible file { path = "/x"\n  }\n}\n',
+    "unclosed_map_before_next_task": 'service web {\n  task start {\n    ansible file { path = "/x"\n  }\n'
+                                     '  task stop {\n  }\n}\n',
     "unknown_escape": 'service web {\n  task start {\n    run "grep \\d+ file"\n  }\n}\n',
     "statement_given_twice": 'service web {\n  task start {\n    timeout 1m\n    timeout 2m\n  }\n}\n',
     "import_after_declarations": 'service web {\n}\nimport "other.orch"\n',

@@ -64,7 +64,7 @@ class SshTransport(Transport):
         try:
             link = await self._link(host)
         except Unreachable as exc:
-            return ActionResult("unreachable", message=f"{host.name}: {exc}")
+            return ActionResult("unreachable", message=str(exc))
         try:
             result = await self._perform(link, host, action, ctx)
         except _CONNECTION_ERRORS as exc:

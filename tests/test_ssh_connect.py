@@ -24,7 +24,7 @@ def test_an_unknown_host_key_fails_naming_host_fingerprint_and_flag(sshd, tmp_pa
     known_hosts = tmp_path / "known_hosts"
     result = _run_echo(sshd, tmp_path, known_hosts)
     assert result.status == "unreachable"
-    assert result.message.startswith(f"web1: host key of web1 ([127.0.0.1]:{sshd.port}) is unknown")
+    assert result.message.startswith(f"host key of web1 ([127.0.0.1]:{sshd.port}) is unknown")
     assert _fingerprint(sshd.folder / "host_key.pub") in result.message
     assert "--accept-new-host-keys" in result.message
     assert not known_hosts.exists()

@@ -35,9 +35,17 @@ _TERMINAL_NAMES = {
     "DURATION": "a duration",
     "$END": "the end of the file",
 }
+_TASK_STATEMENTS = ("after", "before", "requires", "provides", "concurrency", "retries", "timeout", "when",
+                    "become", "run", "copy", "template", "playbook", "ansible")
+_HOME_OF_STATEMENT = {  # where a statement that is out of place belongs
+    **{word: "a task" for word in _TASK_STATEMENTS},
+    "services": "a role", "tolerate": "a role", "task": "a service",
+    "type": "the top level", "var": "the top level", "service": "the top level", "anchor": "the top level",
+}
 _VALUE_TERMINALS = {"STRING", "INT", "FLOAT", "DURATION"}
 _DURATION_HINT = "write a number followed by ms, s, m or h, e.g. 90s or 10m"
 _NUMBER_WORD = re.compile(r"-?[\w.]+")
+_ONE_LINE_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"(?!")')
 
 
 @dataclass
@@ -159,13 +167,16 @@ class _Explainer:
         """Blank the unknown statement to the end of its line, if that leaves the braces balanced."""
         line_end = self.text.find("\n", token.start_pos)
         end = len(self.text) if line_end < 0 else line_end
-        rest = self.text[token.start_pos:end]
+        rest = _ONE_LINE_STRING.sub("", self.text[token.start_pos:end])
         if '"' not in rest and rest.count("{") == rest.count("}") and rest.count("[") == rest.count("]"):
             self.skip = (token.start_pos, end)
 
     def unknown_statement(self, word: str, span: Span) -> Diagnostic:
         block = self.enclosing_declaration()
         where = f" in {block.description}" if block else " at the top level"
+        if word in _HOME_OF_STATEMENT:
+            return Diagnostic("error", f"'{word}' cannot appear{where}", span,
+                              hint=f"'{word}' belongs in {_HOME_OF_STATEMENT[word]}")
         hint = did_you_mean(word, self.keywords()) or f"expected {self.expected_text()}"
         return Diagnostic("error", f"unknown statement '{word}'{where}", span, hint=hint)
 

@@ -24,6 +24,7 @@ BAD_INPUTS = {
     "unknown_statement_in_task": 'service web {\n  task start {\n    requries db\n  }\n}\n',
     "unknown_declaration": 'servce web {\n}\n',
     "unknown_statement_in_role": 'role web {\n  service nginx\n}\n',
+    "statement_out_of_place": 'service web {\n  task start {\n    services nginx\n  }\n}\n',
     "unterminated_string": 'service web {\n  task start {\n    run "systemctl start httpd\n  }\n}\n',
     "unterminated_multiline_string": 'service web {\n  task start {\n    run """systemctl\n  }\n}\n',
     "bad_duration_unit": 'service web {\n  task start {\n    timeout 10x\n  }\n}\n',

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -86,3 +87,39 @@ def test_an_unreachable_host_within_tolerance_leaves_and_the_others_finish(sshd,
         "app.hello@web2": "unreachable",
         "app.hello@web3": "changed",
     }
+
+
+RETRIED = """
+role web { services app }
+service app {
+  task slow {
+    run "touch {{ host.vars.root }}/attempt-$$; sleep 2"
+    retries 1
+  }
+}
+"""
+
+
+def test_a_connection_killed_mid_run_fails_the_attempt_and_the_retry_reconnects(make_sshd, tmp_path: Path) -> None:
+    server = make_sshd()
+    (tmp_path / "app.orch").write_text(RETRIED)
+    server.write_inventory(tmp_path / "inventory.yml", ["web1"], {"web": ["web1"]})
+    root = tmp_path / "inventory-roots" / "web1"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "orchc", "run", "app.orch", "--journal", "j.db", "--events", "events.jsonl"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(root.glob("attempt-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.kill_connections()
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 0, output
+    assert len(list(root.glob("attempt-*"))) == 2
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    steps = [(e["attempt"], e["state"], e["message"]) for e in events if e["event"] == "transition"]
+    assert steps[0][:2] == (1, "running")
+    assert steps[1][:2] == (2, "running") and "connection to web1 lost during run" in steps[1][2]
+    assert steps[-1][:2] == (2, "changed")
+    status = orchc("status", "--journal", "j.db", cwd=tmp_path)
+    assert status.returncode == 0 and "changed" in status.stdout, status.stdout + status.stderr

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchc.compiler import compile_project
+from orchc.dsl.diagnostics import DiagnosticError
 
 
 def random_project(folder: Path, seed: int, hosts: int, roles: int, services: int) -> None:
@@ -55,3 +56,52 @@ def test_compiled_plans_are_well_formed_and_deterministic(seed: int, hosts: int,
         waits_for = instance.deps + [dep for group in instance.any_of for dep in group]
         # The generator only points backwards, so every dependency is listed earlier in the Plan.
         assert all(position[dep] < position[instance.id] for dep in waits_for)
+
+
+def random_mistakes(folder: Path, seed: int) -> None:
+    """A mostly valid project with occasional mistakes: wrong names, bad scopes, cycles, type errors."""
+    rng = random.Random(seed)
+    (folder / "inventory.ini").write_text("[web]\nw1\nw2\n[db]\nd1\n")
+
+    def sometimes(good: str, *bad: str) -> str:
+        return rng.choice(bad) if bad and rng.random() < 0.1 else good
+
+    services = rng.randint(1, 4)
+    lines = ["type t { host: str  port: int = 1 }", 'var v: str = "x"']
+    for s in range(services):
+        tasks = rng.randint(1, 3)
+        lines.append(f"service s{s} {{")
+        for t in range(tasks):
+            body = []
+            if t and rng.random() < 0.7:
+                body.append(sometimes(f"after t{rng.randrange(t)}", f"after t{tasks}", f"before t{rng.randrange(t)}"))
+            if rng.random() < 0.5:
+                scope = rng.choice(["", " on any", " on role db", " on role web", " on same host"])
+                body.append(sometimes(f"requires c{rng.randrange(services)}: t{scope}", f"requires c{services}",
+                                      "requires c0 on role nope", "requires c0: u"))
+            if t == tasks - 1:
+                body.append(sometimes(f'provides c{s}: t {{ host = "{{{{ host.name }}}}" }}',
+                                      f'provides c{s}: t {{ port = "{{{{ host.name }}}}" }}', f"provides c{s}: t",
+                                      f"provides c{s}", "provides c0: t { host = \"h\" }"))
+            body.append(rng.choice(["", 'when "host.name == \'w1\'"', "when changed(v)", "concurrency 1"]))
+            body.append(sometimes('run "echo {{ v }} {{ host.name }}"', 'run "{{ nope }}"', 'run "{{ v"',
+                                  'run "echo {{ c0.host }}"'))
+            once = " once" if rng.random() < 0.3 else ""
+            lines.append(f"  task t{t}{once} {{ {'  '.join(b for b in body if b)} }}")
+        lines.append("}")
+    roles = {"web": [f"s{i}" for i in range(services) if rng.random() < 0.7] or ["s0"], "db": ["s0"]}
+    lines += [f"role {name} {{ services {', '.join(names)} }}" for name, names in roles.items()]
+    lines.append(rng.choice(["", "anchor a { requires c0 }", "anchor a { after b }"]))
+    (folder / "site.orch").write_text("\n".join(lines) + "\n")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000))
+def test_any_mistake_is_a_diagnostic_never_a_crash(seed: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        random_mistakes(folder, seed)
+        try:
+            compile_project([folder / "site.orch"], folder / "inventory.ini")
+        except DiagnosticError as failure:
+            assert all(d.message for d in failure.diagnostics)

@@ -9,7 +9,8 @@ lines, nothing else, so formatting is idempotent:
 - items and statements in the order they were written (repeated `after`,
   `before` and `services` statements are merged into the first one);
 - maps and lists on one line when they fit in 100 columns and hold no comment
-  or multi-line string, else one entry per line with a trailing comma;
+  or multi-line string, else one entry per line with a trailing comma; long
+  `after`, `before` and `services` lists wrap after a comma;
 - strings re-quoted canonically, triple-quoted strings stay triple-quoted;
   numbers in their shortest form; durations as written;
 - comments kept: an own-line comment stays above the statement that follows
@@ -31,6 +32,7 @@ from orchc.dsl.parser import parse_file, parse_text
 
 _WIDTH = 100
 _INDENT = "  "
+_CONTINUATION = "    "  # the indent of a wrapped list's next lines, under its statement
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -210,12 +212,26 @@ class _Printer:
 
     # --- statements
 
-    def statement(self, span: ast.Span, text: str, next_line: int) -> None:
-        """A statement printed on one line: comments inside it go above it."""
+    def statement(self, span: ast.Span, text: str, next_line: int, continued: list[str] | None = None) -> None:
+        """A statement printed on one line (and its `continued` lines): comments inside it go above it."""
         self.comments_before(span.end_line)
         self.write(text, span.line)
+        self.lines.extend(_INDENT * self.depth + _CONTINUATION + line for line in continued or [])
         self.last_line = span.end_line
         self.trailing(span.end_line, next_line)
+
+    def names(self, span: ast.Span, keyword: str, names: list[ast.Name], next_line: int) -> None:
+        """`keyword a, b, ...`, wrapped after a comma where it would pass the line width."""
+        width = _WIDTH - len(_INDENT * self.depth)
+        rows = [f"{keyword} {names[0].value}"]
+        for name in names[1:]:
+            limit = width - (len(_CONTINUATION) if len(rows) > 1 else 0)
+            if len(rows[-1]) + len(", ") + len(name.value) + len(",") <= limit:
+                rows[-1] += ", " + name.value
+            else:
+                rows[-1] += ","
+                rows.append(name.value)
+        self.statement(span, rows[0], next_line, continued=rows[1:])
 
     def valued(self, span: ast.Span, prefix: str, value: ast.Value | None, next_line: int,
                suffix: str = "") -> None:
@@ -308,7 +324,10 @@ def _covering(names: list[ast.Name]) -> ast.Span:
 
 
 def _names_line(keyword: str, names: list[ast.Name]) -> list[_Line]:
-    return [_line(_covering(names), f"{keyword} {_names(names)}")] if names else []
+    if not names:
+        return []
+    span = _covering(names)
+    return [_Line(span, lambda printer, next_line: printer.names(span, keyword, names, next_line))]
 
 
 # --- declarations ----------------------------------------------------------------------

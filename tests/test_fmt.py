@@ -124,6 +124,20 @@ service s {  # about s
 '''
 
 
+def test_long_name_lists_wrap_after_a_comma() -> None:
+    names = [f"service_number_{i}" for i in range(12)]
+    text = fmt("role r { services " + ", ".join(names) + " }")
+    assert text == ("role r {\n"
+                    "  services service_number_0, service_number_1, service_number_2, service_number_3, "
+                    "service_number_4,\n"
+                    "      service_number_5, service_number_6, service_number_7, service_number_8, "
+                    "service_number_9,\n"
+                    "      service_number_10, service_number_11\n"
+                    "}\n")
+    assert fmt(text) == text
+    assert [n.value for n in parse_text(text, "t").items[0].services] == names
+
+
 def test_blank_lines_inside_blocks_are_kept_once() -> None:
     text = fmt('service s {\n  task a {\n    run "1"\n\n\n\n    run "2"\n  }\n}\n')
     assert text == 'service s {\n  task a {\n    run "1"\n\n    run "2"\n  }\n}\n'

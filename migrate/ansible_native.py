@@ -12,6 +12,7 @@ else (the caller wraps it in a generated playbook) keeps Ansible's meaning.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ _CONTEXT_MODULES = frozenset({"set_fact", "include_vars", "include_tasks", "impo
                               "import_role", "meta", "add_host", "group_by", "set_stats", "setup", "gather_facts",
                               "copy", "template", "script", "unarchive", "assemble", "patch", "synchronize", "fetch",
                               "pause", "async_status"})
+_DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _NATIVE_MODULES = frozenset({"command", "shell", "copy", "service", "systemd", "systemd_service"})
 
 
@@ -142,7 +144,7 @@ def _inline(task: Task) -> Converted | None:
         return None
     if module in _BUILTIN_MODULES:
         module = "ansible.builtin." + module
-    elif "." not in module:
-        return None  # a module from a role's library/ or a plugin path: it needs the role around it
+    elif not _DOTTED_NAME.match(module):
+        return None  # a module from a role's library/ or a plugin path needs the role around it
     args = {str(k): v for k, v in task.args.items()}
     return Converted(f"ansible {module} {emit.value(args)}", False, "inline ansible module")

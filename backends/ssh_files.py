@@ -23,7 +23,7 @@ from orchc.backends.transport import ActionResult
 DEFAULT_MODE = 0o644
 
 # $1: the destination. Prints nothing when it does not exist.
-PROBE = 'if [ -f "$1" ]; then stat -c "%a %U %G" -- "$1" && sha256sum < "$1"; elif [ -e "$1" ]; then echo not-a-file; fi'
+PROBE = 'if [ -f "$1" ]; then stat -c "%a %U %G %u %g" -- "$1" && sha256sum < "$1"; elif [ -e "$1" ]; then echo not-a-file; fi'
 
 # $1: the uploaded temp file, $2: destination, $3: mode, $4: owner or "".
 INSTALL = (
@@ -41,11 +41,14 @@ class RemoteFile:
     mode: int
     user: str
     group: str
+    uid: str
+    gid: str
     sha256: str
 
     def owned_by(self, owner: str) -> bool:
+        """Whether `owner` ("user", "user:group", names or numbers, as chown takes it) already holds."""
         user, _, group = owner.partition(":")
-        return user == self.user and (not group or group == self.group)
+        return user in (self.user, self.uid) and (not group or group in (self.group, self.gid))
 
 
 @dataclass
@@ -107,8 +110,8 @@ async def _probe(link: HostLink, dest: str, become_user: str | None) -> RemoteFi
         raise FileActionError(f"{dest} exists and is not a regular file")
     if not lines[0]:
         return None
-    mode, user, group = lines[0].split()
-    return RemoteFile(mode=int(mode, 8), user=user, group=group, sha256=lines[1].split()[0])
+    mode, user, group, uid, gid = lines[0].split()
+    return RemoteFile(mode=int(mode, 8), user=user, group=group, uid=uid, gid=gid, sha256=lines[1].split()[0])
 
 
 async def _write_over_sftp(link: HostLink, file: FileWrite, mode: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import shutil
 from pathlib import Path
 
@@ -122,8 +123,9 @@ def test_copy_is_atomic_and_reports_ok_when_unchanged(sshd, tmp_path: Path) -> N
         copy("a=1\n", mode="0600"),
         copy("a=2\n", mode="0600", owner=sshd.user),
         copy("a=2\n", mode=None),
+        copy("a=2\n", mode=None, owner=f"{os.getuid()}:{os.getgid()}"),
     )
-    assert [s.status for s in steps] == ["changed", "ok", "changed", "changed", "ok"]
+    assert [s.status for s in steps] == ["changed", "ok", "changed", "changed", "ok", "ok"]
     assert "mode (640 -> 600)" in steps[2].message
     assert dest.read_text() == "a=2\n"
     assert dest.stat().st_mode & 0o777 == 0o600

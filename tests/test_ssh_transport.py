@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from orchc.backends.ssh_files import FileWrite, _install_with_sudo
 from orchc.plan import CopyAction, RunAction, TemplateAction, secret_marker
 from ssh_helpers import context, plan_of, run_actions, ssh_host, transport
 
@@ -212,3 +213,22 @@ def test_a_login_script_that_prints_does_not_disturb_commands(make_sshd, tmp_pat
     host = ssh_host(server, "noisy", tmp_path, **host_vars)
     [result] = run_actions(host, RunAction(command="echo clean"))
     assert (result.status, result.stdout) == ("changed", "clean\n")
+
+
+def test_the_become_install_script_replaces_the_file_atomically(sshd, tmp_path: Path) -> None:
+    """The script `sudo -n` runs for files under become, run here as the login user (the same script)."""
+    host = ssh_host(sshd, "install", tmp_path)
+    plan = plan_of(host)
+    dest = tmp_path / "app.conf"
+    dest.write_text("old\n")
+
+    async def scenario():
+        ssh = transport(plan)
+        link = await ssh._link(host)
+        await _install_with_sudo(link, FileWrite(str(dest), b"new\n", "0600", sshd.user), 0o600, sshd.user)
+        await ssh.close()
+
+    asyncio.run(scenario())
+    assert dest.read_text() == "new\n"
+    assert dest.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.conf"]

@@ -35,6 +35,7 @@ _INDENT = "  "
 _CONTINUATION = "    "  # the indent of a wrapped list's next lines, under its statement
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_NEVER = 1 << 62  # a line after every line: "nothing follows"
 
 
 def format_source(text: str, file: str) -> str:
@@ -43,6 +44,7 @@ def format_source(text: str, file: str) -> str:
 
 
 def format_module(module: ast.Module) -> str:
+    """Canonical text of a parsed module, with its comments."""
     printer = _Printer(module.comments)
     for statement in module.imports:
         printer.statement(statement.span, f"import {_string(statement.path)}", _NEVER)
@@ -56,8 +58,6 @@ def format_module(module: ast.Module) -> str:
     printer.remaining_comments()
     return printer.text()
 
-
-_NEVER = 1 << 62  # a line after every line: "nothing follows"
 
 
 @dataclass
@@ -93,7 +93,7 @@ def format_paths(path: Path, write: bool) -> FormatOutcome:
             outcome.diagnostics.extend(exc.diagnostics)
             continue
         text = format_module(module)
-        if text == file.read_text(encoding="utf-8"):
+        if file.read_bytes() == text.encode("utf-8"):  # CRLF line ends or a byte-order mark are changes
             outcome.unchanged.append(file)
             continue
         outcome.changed.append(file)

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from orchc.dsl import ast
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
@@ -256,8 +256,8 @@ class _Printer:
                                                         following, ","),
                    header_line=value.span.line)
 
-    def block(self, span: ast.Span, header: str, children: list, closing: str, next_line: int,
-              print_child: Callable[[object, int], None], header_line: int | None = None) -> None:
+    def block(self, span: ast.Span, header: str, children: Sequence[_Entry | _Line], closing: str, next_line: int,
+              print_child: Callable[[Any, int], None], header_line: int | None = None) -> None:
         """`header`, the children one per line, one level deeper, then `closing`.
 
         `header_line` is the source line of the opening bracket, where a comment
@@ -265,7 +265,7 @@ class _Printer:
         """
         header_line = span.line if header_line is None else header_line
         self.comments_before(span.line)
-        starts = [_span_of(child).line for child in children]
+        starts = [child.span.line for child in children]
         if not children and not self.has_comment_within(span.line, span.end_line):
             self.write(header + closing, span.line)
             self.last_line = span.end_line
@@ -299,10 +299,6 @@ class _Line:
 
     span: ast.Span
     print: Callable[[_Printer, int], None]
-
-
-def _span_of(child: object) -> ast.Span:
-    return child.span  # type: ignore[attr-defined]
 
 
 def _print_lines(printer: _Printer, span: ast.Span, header: str, lines: list[_Line], next_line: int) -> None:

@@ -256,8 +256,8 @@ class _Printer:
                                                         following, ","),
                    header_line=value.span.line)
 
-    def block(self, span: ast.Span, header: str, children: Sequence[_Entry | _Line], closing: str, next_line: int,
-              print_child: Callable[[Any, int], None], header_line: int | None = None) -> None:
+    def block(self, span: ast.Span, header: str, children: Sequence[_Entry | _Line], closing: str,
+              next_line: int, print_child: Callable[[Any, int], None], header_line: int | None = None) -> None:
         """`header`, the children one per line, one level deeper, then `closing`.
 
         `header_line` is the source line of the opening bracket, where a comment

@@ -7,6 +7,7 @@ whitespace, newlines and comments.
 from __future__ import annotations
 
 import json
+import random
 
 from hypothesis import strategies as st
 
@@ -79,7 +80,8 @@ tasks = st.tuples(names, st.booleans(), st.lists(repeatable_statements, max_size
     lambda t: _task(t[0], t[1], t[2], list(t[3].values()), t[4]))
 
 
-def _task(name: str, once: bool, repeated: list[list[str]], singles: list[list[str]], rng) -> list[str]:  # type: ignore[no-untyped-def]
+def _task(name: str, once: bool, repeated: list[list[str]], singles: list[list[str]],
+          rng: random.Random) -> list[str]:
     statements = repeated + singles
     rng.shuffle(statements)
     return ["task", name, *(["once"] if once else []), "{", *[t for s in statements for t in s], "}"]

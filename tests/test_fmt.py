@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import pytest
@@ -170,7 +171,7 @@ def _without_sources(data: object) -> object:
 
 @pytest.mark.parametrize("example", sorted(p.parent.name for p in EXAMPLES.glob("*/inventory.yml")
                                             if list(p.parent.rglob("*.orch"))))
-def test_formatting_an_example_never_changes_its_plan(example: str, tmp_path: Path, run_fmt) -> None:  # type: ignore[no-untyped-def]
+def test_formatting_an_example_never_changes_its_plan(example: str, tmp_path: Path, run_fmt: RunFmt) -> None:
     compiler = pytest.importorskip("orchc.compiler")
     source = EXAMPLES / example
     copy = tmp_path / example
@@ -194,8 +195,11 @@ class Outcome:
     stderr: str
 
 
+RunFmt = Callable[..., Outcome]
+
+
 @pytest.fixture
-def run_fmt(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):  # type: ignore[no-untyped-def]
+def run_fmt(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> RunFmt:
     """Run `orchc fmt ARGS` in this process, in tmp_path, as the console script does."""
     from orchc.cli import main
 
@@ -210,7 +214,7 @@ def run_fmt(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     return run
 
 
-def test_fmt_command_rewrites_then_check_passes(tmp_path: Path, run_fmt) -> None:  # type: ignore[no-untyped-def]
+def test_fmt_command_rewrites_then_check_passes(tmp_path: Path, run_fmt: RunFmt) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.orch").write_text("service a { }\n", encoding="utf-8")
     (tmp_path / "sub" / "b.orch").write_text("service b {}\n", encoding="utf-8")
@@ -230,7 +234,7 @@ def test_fmt_command_rewrites_then_check_passes(tmp_path: Path, run_fmt) -> None
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "service   c {}"
 
 
-def test_fmt_command_from_stdin_to_stdout(run_fmt) -> None:  # type: ignore[no-untyped-def]
+def test_fmt_command_from_stdin_to_stdout(run_fmt: RunFmt) -> None:
     assert run_fmt("-", stdin="service   a { }") == Outcome(0, "service a {}\n", "")
     assert run_fmt("-", "--check", stdin="service   a { }").status == 1
     assert run_fmt("-", "--check", stdin="service a {}\n").status == 0
@@ -238,7 +242,7 @@ def test_fmt_command_from_stdin_to_stdout(run_fmt) -> None:  # type: ignore[no-u
     assert broken.status == 1 and "<stdin>:1:1: error: unknown statement 'servce'" in broken.stderr
 
 
-def test_fmt_command_on_a_missing_path_or_an_empty_folder(tmp_path: Path, run_fmt) -> None:  # type: ignore[no-untyped-def]
+def test_fmt_command_on_a_missing_path_or_an_empty_folder(tmp_path: Path, run_fmt: RunFmt) -> None:
     done = run_fmt("nowhere")
     assert done.status == 1 and "error: no such file or folder: nowhere" in done.stderr
     (tmp_path / "empty").mkdir()

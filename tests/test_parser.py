@@ -103,7 +103,8 @@ def test_design_example_parses_completely() -> None:
     kinds = [(type(i).__name__, i.name) for i in module.items]
     assert kinds == [("TypeDecl", "database"), ("TypeDecl", "endpoint"), ("VarDecl", "region"),
                      ("VarDecl", "admin_password"), ("RoleDecl", "controller"), ("RoleDecl", "compute"),
-                     ("ServiceDecl", "mariadb"), ("ServiceDecl", "keystone"), ("AnchorDecl", "control_plane_ready")]
+                     ("ServiceDecl", "mariadb"), ("ServiceDecl", "keystone"),
+                     ("AnchorDecl", "control_plane_ready")]
     database = module.items[0]
     assert [(f.name, f.type.name) for f in database.fields] == [("host", "str"), ("port", "int")]
     assert database.fields[1].default == ast.Int(3306, database.fields[1].default.span)
@@ -176,7 +177,8 @@ def test_task_with_no_action_is_an_anchor_task() -> None:
 
 
 def test_anchor_declaration() -> None:
-    anchor = parse("anchor ready { after other requires api on role controller provides done: t { a = 1 } }").items[0]
+    module = parse("anchor ready { after other requires api on role controller provides done: t { a = 1 } }")
+    anchor = module.items[0]
     assert isinstance(anchor, ast.AnchorDecl)
     assert [n.value for n in anchor.after] == ["other"]
     assert anchor.provides[0].type.value == "t" and anchor.provides[0].fields[0].value.value == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from syrupy.assertion import SnapshotAssertion
 
 from orch_strategies import sources
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
@@ -52,7 +53,7 @@ def rendered(name: str, text: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
-def test_syntax_error_diagnostic(name: str, tmp_path: Path, snapshot) -> None:  # type: ignore[no-untyped-def]
+def test_syntax_error_diagnostic(name: str, tmp_path: Path, snapshot: SnapshotAssertion) -> None:
     assert rendered(name, BAD_INPUTS[name], tmp_path) == snapshot
 
 

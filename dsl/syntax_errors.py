@@ -42,6 +42,7 @@ _HOME_OF_STATEMENT = {  # where a statement that is out of place belongs
     "services": "a role", "tolerate": "a role", "task": "a service",
     "type": "the top level", "var": "the top level", "service": "the top level", "anchor": "the top level",
 }
+_STATEMENT_WORDS = {*_TASK_STATEMENTS, "services", "tolerate", "role", "var", "import"}
 _VALUE_TERMINALS = {"STRING", "INT", "FLOAT", "DURATION"}
 _DURATION_HINT = "write a number followed by ms, s, m or h, e.g. 90s or 10m"
 _NUMBER_WORD = re.compile(r"-?[\w.]+")
@@ -88,9 +89,11 @@ class _Explainer:
         self.lark = lark
         self.expected = _accepted(exc)
         stack: list[Any] = list(getattr(exc.state, "value_stack", None) or [])
+        self.stack = stack
         self.blocks = _open_blocks(stack)
         self.previous = stack[-1] if stack and isinstance(stack[-1], Token) else None
         self.skip: tuple[int, int] | None = None
+        self.bracket_missing = False  # then nothing after the error can be trusted
 
     # --- the two kinds of lark errors
 
@@ -109,10 +112,13 @@ class _Explainer:
                                    "write \"\"\"...\"\"\"")
         if re.match(r"-?\d", rest):
             word = _NUMBER_WORD.match(rest).group(0)  # type: ignore[union-attr]
+            self.skip_statement(pos)
             return self.bad_number(word, self.point(line, column, len(word)))
         char = rest[:1] or "end of file"
         if char == ";":
             self.skip = (pos, pos + 1)
+        else:
+            self.skip_statement(pos)
         hint = ("statements need no separator: remove it" if char == ";"
                 else f"expected {self.expected_text()}")
         return Diagnostic("error", f"unexpected character '{char}'{self.where()}",
@@ -121,11 +127,18 @@ class _Explainer:
     def unexpected_token(self, token: Token) -> Diagnostic:
         if token.type == "$END":
             return self.unexpected_end(token)
+        diagnostic = self.explain_token(token)
+        if self.skip is None and not self.bracket_missing:
+            self.skip_statement(token.start_pos)
+        return diagnostic
+
+    def explain_token(self, token: Token) -> Diagnostic:
         span = self.token_span(token)
         shown = _shown(token)
         block = self.blocks[-1] if self.blocks else None
         closes = block is not None and _CLOSING[block.bracket.type] in self.expected
         if closes and str(token) in _DECLARATION_WORDS and str(token) not in self.keywords():
+            self.bracket_missing = True
             return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", span,
                               hint=f"{shown} cannot appear inside {block.description}: "
                                    f"close {block.description} first", notes=self.left_open(block))
@@ -164,12 +177,24 @@ class _Explainer:
         return Diagnostic("error", "unexpected end of file", end, hint=f"expected {self.expected_text()}")
 
     def skip_rest_of_statement(self, token: Token) -> None:
-        """Blank the unknown statement to the end of its line, if that leaves the braces balanced."""
-        line_end = self.text.find("\n", token.start_pos)
+        """Blank the unknown statement to the end of its line, if that leaves the brackets balanced."""
+        self.skip_from(token.start_pos, token.start_pos)
+
+    def skip_statement(self, error_pos: int) -> None:
+        """Blank the statement in which the error is, from its keyword to the end of the error's line."""
+        block = self.enclosing_declaration()
+        floor = next((i for i, v in enumerate(self.stack) if v is block.bracket), -1) if block else -1
+        for value in reversed(self.stack[floor + 1:]):
+            if isinstance(value, Token) and value.type != "NAME" and str(value) in _STATEMENT_WORDS:
+                self.skip_from(value.start_pos, error_pos)
+                return
+
+    def skip_from(self, start: int, error_pos: int) -> None:
+        line_end = self.text.find("\n", error_pos)
         end = len(self.text) if line_end < 0 else line_end
-        rest = _ONE_LINE_STRING.sub("", self.text[token.start_pos:end])
+        rest = _ONE_LINE_STRING.sub("", self.text[start:end])
         if '"' not in rest and rest.count("{") == rest.count("}") and rest.count("[") == rest.count("]"):
-            self.skip = (token.start_pos, end)
+            self.skip = (start, end)
 
     def unknown_statement(self, word: str, span: Span) -> Diagnostic:
         block = self.enclosing_declaration()

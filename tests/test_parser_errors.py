@@ -127,3 +127,20 @@ def test_broken_sources_give_located_diagnostics(text: str) -> None:
             assert diagnostic.span is not None and diagnostic.span.file == "broken.orch"
             assert 1 <= diagnostic.span.line <= text.count("\n") + 1
             assert diagnostic.message and diagnostic.hint
+
+
+def test_a_mistake_inside_a_statement_does_not_hide_the_next_ones() -> None:
+    text = ('var x: int = 3o\nservice web {\n  task a {\n    timeout 10x\n    copy "a" "b"\n    run "x" @\n'
+            '    retries 3 delay 5\n    ansible file { path = foo }\n    requires db on rol c\n  }\n'
+            '  task b {\n    provides x { a = 1 }\n  }\n}\n')
+    with pytest.raises(DiagnosticError) as error:
+        parse_text(text, "multi.orch")
+    assert [(d.span.line, d.message) for d in error.value.diagnostics] == [
+        (1, "bad number '3o'"),
+        (4, "bad duration '10x'"),
+        (5, "expected 'to', got string \"b\" in task 'a'"),
+        (6, "unexpected character '@' in task 'a'"),
+        (7, "bad duration '5'"),
+        (8, "expected a value, got the word 'foo'"),
+        (9, "unexpected 'rol' after 'on' in task 'a'"),
+    ]

@@ -6,9 +6,11 @@ is open at that point. From these we name the block ("task 'start', opened at
 12:3"), recognise the usual mistakes (a missing '}', a misspelt statement, an
 unterminated string, a bad duration) and otherwise list what was expected.
 
-Some mistakes leave the rest of the file readable: a misspelt statement that
-fits on its line, or a stray ';'. For those the problem also says which text
-to blank out so that the parser can try again and report the next mistake.
+Most mistakes leave the rest of the file readable: a misspelt statement, a bad
+value, a stray ';' — anything inside a statement that ends on the line of the
+mistake. For those the problem also says which text to blank out (from the
+statement's keyword to the end of that line) so that the parser can try again
+and report the next mistake. After a missing bracket nothing can be trusted.
 """
 
 from __future__ import annotations

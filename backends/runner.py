@@ -220,7 +220,7 @@ class Runner:
             if v.ends_as is not None:
                 self._instant[v.instance.id] = (v.ends_as, v.reason)
         self.scheduler = Scheduler(self.plan, self.options.limits, no_work=self._instant)
-        gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them
+        gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
         self._run_id = self.journal.begin_run(plan_digest(self.plan), {
             "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
             "host_slots": self.options.limits.host_slots, "force": self.options.force})
@@ -233,6 +233,7 @@ class Runner:
         try:
             await self._walk()
         finally:
+            gc.unfreeze()
             heartbeat.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

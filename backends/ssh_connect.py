@@ -76,6 +76,8 @@ class KnownHostsFiles:
             return asyncssh.import_known_hosts(path.read_text())
         except FileNotFoundError:
             return asyncssh.import_known_hosts("")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise Unreachable(f"cannot read the known_hosts file {path}: {exc}") from exc
 
     async def record(self, endpoint: Endpoint, key: asyncssh.SSHKey) -> None:
         async with self._lock:
@@ -157,5 +159,9 @@ async def connect(
         reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc) or type(exc).__name__
         raise Unreachable(f"cannot connect to {endpoint.address}:{endpoint.port}: {reason}") from exc
     if check.new_key is not None:
-        await known_hosts.record(endpoint, check.new_key)
+        try:
+            await known_hosts.record(endpoint, check.new_key)
+        except (OSError, Unreachable) as exc:
+            conn.close()
+            raise Unreachable(f"cannot record the host key of {endpoint.host} in {endpoint.known_hosts}: {exc}") from exc
     return conn

@@ -90,3 +90,12 @@ def test_without_a_key_file_the_ssh_agent_authenticates(sshd, tmp_path: Path, mo
         agent.terminate()
         agent.wait()
     assert (result.status, result.stdout) == ("changed", "via agent\n")
+
+
+def test_an_unreadable_known_hosts_file_is_named(sshd, tmp_path: Path) -> None:
+    folder = tmp_path / "known_hosts.d"
+    folder.mkdir()
+    result = _run_echo(sshd, tmp_path, folder)
+    assert result.status == "unreachable"
+    assert result.message.startswith(f"cannot read the known_hosts file {folder}: [Errno 21] Is a directory")
+

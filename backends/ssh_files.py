@@ -117,7 +117,7 @@ async def _probe(link: HostLink, dest: str, become_user: str | None) -> RemoteFi
 async def _write_over_sftp(link: HostLink, file: FileWrite, mode: int) -> None:
     folder, name = posixpath.split(file.dest)
     temp = posixpath.join(folder, f".{name}.orchc-{secrets.token_hex(4)}")
-    sftp = await link.sftp()
+    sftp = await _sftp(link)
     try:
         async with sftp.open(temp, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as out:
             await out.write(file.data)
@@ -143,7 +143,7 @@ async def _write_over_sftp(link: HostLink, file: FileWrite, mode: int) -> None:
 
 async def _install_with_sudo(link: HostLink, file: FileWrite, mode: int, become_user: str) -> None:
     upload = f"/tmp/.orchc-{secrets.token_hex(8)}"
-    sftp = await link.sftp()
+    sftp = await _sftp(link)
     async with sftp.open(upload, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as out:
         await out.write(file.data)
     install = ["/bin/sh", "-c", INSTALL, "install", upload, file.dest, f"{mode:o}", file.owner or ""]
@@ -156,6 +156,18 @@ async def _install_with_sudo(link: HostLink, file: FileWrite, mode: int, become_
             pass  # the install script removed it
     if result.rc != 0:
         raise FileActionError(f"cannot write {file.dest} as {become_user}: {_why(result.stderr, result.error)}")
+
+
+async def _sftp(link: HostLink) -> asyncssh.SFTPClient:
+    try:
+        return await link.sftp()
+    except asyncssh.ChannelOpenError:
+        if link.closed:
+            raise  # the connection is gone: the transport reports that
+        raise FileActionError(
+            "the SSH server refused the SFTP subsystem, which copy and template need "
+            "(sshd_config: Subsystem sftp internal-sftp)"
+        ) from None
 
 
 def _why(stderr: str, error: str) -> str:

@@ -67,7 +67,7 @@ def _keygen(path: Path, comment: str) -> None:
     )
 
 
-def _sshd_config(folder: Path, port: int) -> str:
+def _sshd_config(folder: Path, port: int, sftp: bool) -> str:
     return "\n".join(
         [
             "ListenAddress 127.0.0.1",
@@ -85,7 +85,7 @@ def _sshd_config(folder: Path, port: int) -> str:
             "MaxStartups 200:30:300",
             "UseDNS no",
             "LogLevel ERROR",
-            "Subsystem sftp internal-sftp",
+            "Subsystem sftp internal-sftp" if sftp else "",
             f"SetEnv HOME={folder / 'home'}",
             "",
         ]
@@ -101,6 +101,7 @@ class SshServer:
     user: str
     client_key: Path  # private key of `user`, listed in authorized_keys
     known_hosts: Path  # holds this server's host key, as `[127.0.0.1]:port`
+    sftp: bool = True  # serve the SFTP subsystem (from the next `resume`)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     address = "127.0.0.1"
@@ -134,7 +135,7 @@ class SshServer:
     def resume(self) -> None:
         """(Re)start the server on its port; returns once it accepts connections."""
         PRIVILEGE_SEPARATION_DIR.mkdir(mode=0o755, exist_ok=True)
-        self.config.write_text(_sshd_config(self.folder, self.port))
+        self.config.write_text(_sshd_config(self.folder, self.port, self.sftp))
         log = open(self.folder / "sshd.log", "ab")
         self.process = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(self.config)],

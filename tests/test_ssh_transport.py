@@ -232,3 +232,15 @@ def test_the_become_install_script_replaces_the_file_atomically(sshd, tmp_path: 
     assert dest.read_text() == "new\n"
     assert dest.stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.conf"]
+
+
+def test_a_server_without_sftp_fails_copies_with_the_fix(make_sshd, tmp_path: Path) -> None:
+    server = make_sshd()
+    server.stop()
+    server.sftp = False
+    server.resume()
+    host = ssh_host(server, "no-sftp", tmp_path)
+    copy, run = run_actions(host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x"), RunAction(command="echo still"))
+    assert copy.status == "failed"
+    assert copy.message.startswith("the SSH server refused the SFTP subsystem")
+    assert (run.status, run.stdout) == ("changed", "still\n")

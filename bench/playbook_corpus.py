@@ -1,18 +1,22 @@
 """Convert every playbook of kolla-ansible 22.2.0 and tripleo-ansible 6.0.0, then compile each result.
 
-    python3 bench/playbook_corpus.py [--cache corpus-cache] [--limit N]
+    python3 bench/playbook_corpus.py [--cache corpus-cache] [--limit N] [--no-peer]
 
 Downloads the two source distributions from PyPI into the (git-ignored)
 `corpus-cache/` on first use, converts each playbook into a temporary folder
 with `orchc migrate playbook`'s converter, compiles it against the inventory
 the converter wrote, and prints the fraction that converted and compiled
 (target: at least 95%), the time per playbook, the report counts summed over
-the corpus, and every failure with its reason.
+the corpus, and every failure with its reason. The peer, in the same run: `ansible-playbook
+--syntax-check` of each playbook (Ansible reading and validating the same
+input, with the project's roles and plugin folders), its pass rate and its time
+against orchc's convert + compile.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tarfile
@@ -67,6 +71,27 @@ def corpus(trees: dict[str, Path]) -> list[tuple[Path, list[Path]]]:
     return items
 
 
+def plugin_env(roles: Path) -> dict[str, str]:
+    """Ansible's search paths for the project's own roles, modules and plugins (kolla and tripleo layouts)."""
+    base = roles.parent
+    found = {"ANSIBLE_ROLES_PATH": [roles]}
+    for variable, names in (("ANSIBLE_LIBRARY", ["library", "ansible_plugins/modules"]),
+                            ("ANSIBLE_ACTION_PLUGINS", ["action_plugins", "ansible_plugins/action"]),
+                            ("ANSIBLE_FILTER_PLUGINS", ["filter_plugins", "ansible_plugins/filter"]),
+                            ("ANSIBLE_MODULE_UTILS", ["module_utils", "ansible_plugins/module_utils"])):
+        found[variable] = [base / n for n in names if (base / n).is_dir()]
+    return {k: ":".join(str(p) for p in v) for k, v in found.items() if v}
+
+
+def syntax_check(playbook: Path, roles_path: list[Path]) -> tuple[bool, float]:
+    """The peer: ansible-playbook --syntax-check of the same playbook; (passed, seconds)."""
+    env = {**os.environ, **plugin_env(roles_path[0]), "ANSIBLE_NOCOLOR": "1"}
+    start = time.perf_counter()
+    done = subprocess.run(["ansible-playbook", "--syntax-check", "-i", "localhost,", playbook.name],
+                          cwd=playbook.parent, env=env, capture_output=True, timeout=600)
+    return done.returncode == 0, time.perf_counter() - start
+
+
 def convert_and_compile(playbook: Path, roles_path: list[Path]) -> Outcome:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="orchc-corpus-") as tmp:
@@ -91,6 +116,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "corpus-cache")
     parser.add_argument("--limit", type=int, default=0, help="convert only the first N playbooks")
+    parser.add_argument("--no-peer", action="store_true", help="skip ansible-playbook --syntax-check")
     args = parser.parse_args()
     items = corpus(fetch(args.cache))
     if args.limit:
@@ -109,6 +135,13 @@ def main() -> int:
           + ", ".join(f"{k} {totals[k]}" for k in ("native", "wrapped", "unsupported", "approximated", "assumption")))
     print(f"orchc tasks: {totals['orchc tasks']}; ordering edges: {totals['ordering edges']}, of which "
           f"{totals['ordering edges from textual order only']} come from textual order only (parallelism to unlock)")
+    if not args.no_peer:
+        peer = [syntax_check(playbook, roles) for playbook, roles in items]
+        both = [(o.seconds, p[1]) for o, p in zip(outcomes, peer) if o.ok and p[0]]
+        ours, theirs = sum(b[0] for b in both), sum(b[1] for b in both)
+        print(f"peer: ansible-playbook --syntax-check passes {sum(p[0] for p in peer)} of {len(peer)} playbooks here; "
+              f"on the {len(both)} both handle: orchc convert+compile {ours:.1f} s, syntax-check {theirs:.1f} s "
+              f"(ratio {ours / max(theirs, 1e-9):.2f})")
     for outcome in outcomes:
         if not outcome.ok:
             print(f"FAILED {outcome.playbook.relative_to(args.cache)}: {outcome.reason}")

@@ -34,7 +34,7 @@ from orchc.backends.journal import Journal, Transition
 from orchc.backends.transport import ActionContext, ActionResult
 from orchc.backends.transports import TransportSet
 from orchc.dsl.ast import Span
-from orchc.dsl.diagnostics import Diagnostics
+from orchc.dsl.diagnostics import Diagnostics, span_under
 from orchc.plan import Action, Host, Instance, Plan, redact
 
 Outcome = Literal["succeeded", "failed", "interrupted"]
@@ -94,8 +94,10 @@ class RunResult:
 # --- secrets -----------------------------------------------------------------------------
 
 
-def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
-    """Every secret of the Plan, from `--secrets FILE` or `ORCHC_SECRET_<NAME>`; missing → diagnostics."""
+def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, str],
+                 supplied: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every secret of the Plan, from (in this order) `supplied` (-e/--vars), `--secrets FILE` or
+    `ORCHC_SECRET_<NAME>`; a missing one → diagnostics."""
     diagnostics = Diagnostics()
     from_file: dict[str, object] = {}
     if secrets_file is not None:
@@ -114,19 +116,18 @@ def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, st
     values: dict[str, str] = {}
     for name in sorted(set(names) | used):
         env_name = f"ORCHC_SECRET_{name.upper()}"
-        if name in from_file and from_file[name] is not None:
+        if supplied and name in supplied:
+            values[name] = supplied[name]
+        elif name in from_file and from_file[name] is not None:
             values[name] = str(from_file[name])
         elif env_name in environ:
             values[name] = environ[env_name]
         else:
             ref = names.get(name)
-            span = None
-            if ref is not None:
-                s = ref.source
-                span = Span(str(Path(plan.root) / s.file), s.line, s.column, s.end_line, s.end_column)
+            span = span_under(plan.root, ref.source) if ref is not None else None
             diagnostics.error(f"secret '{name}' has no value", span,
-                              hint=f"set {env_name} in the environment, or add `{name}: ...` to a file "
-                                   "passed with --secrets FILE")
+                              hint=f"pass -e {name}=..., set {env_name} in the environment, or add "
+                                   f"`{name}: ...` to a file passed with --secrets FILE")
     diagnostics.raise_if_errors()
     return values
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Protocol
 
 from orchc.dsl.ast import Span
 
@@ -62,6 +62,19 @@ class Diagnostics:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise DiagnosticError(self.items)
+
+
+class SpanFields(Protocol):
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+def span_under(root: str | Path, source: SpanFields) -> Span:
+    """A span whose file is relative to `root` (as in a Plan) made into one that can be shown."""
+    return Span(str(Path(root) / source.file), source.line, source.column, source.end_line, source.end_column)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime
 from enum import Enum
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,9 +18,9 @@ from orchc.backends.engine import Limits, PlanGraphError, Scheduler
 from orchc.backends.journal import JournalError, SqliteJournal
 from orchc.backends.transport import TransportOptions
 from orchc.backends.transports import TransportSet, TransportUnavailable
-from orchc.dsl.ast import Span
-from orchc.dsl.diagnostics import Diagnostics
-from orchc.inputs import ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption
+from orchc.dsl.diagnostics import Diagnostics, span_under
+from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, load_plan,
+                          supplied_secrets)
 from orchc.plan import Plan
 
 JOURNAL_NAME = Path(".orchc") / "journal.db"
@@ -37,43 +35,6 @@ def default_journal(path: Path) -> Path:
     """`.orchc/journal.db` in the input folder, or beside the input file."""
     folder = path.parent if path.is_file() else path
     return folder / JOURNAL_NAME
-
-
-def load_plan(path: Path, inventory: Optional[Path], extra_vars: list[str], vars_files: list[Path]) -> Plan:
-    """A compiled `plan.json`, or `.orch` sources compiled against the inventory."""
-    if path.suffix == ".json":
-        return _read_plan_json(path)
-    from orchc import inputs  # imports the compiler, which only .orch sources need
-
-    return inputs.load_plan(path, inventory, extra_vars, vars_files)
-
-
-def _read_plan_json(path: Path) -> Plan:
-    diagnostics = Diagnostics()
-    try:
-        text = path.read_text(encoding="utf-8")
-        return Plan.from_json(text)
-    except OSError as exc:
-        diagnostics.error(f"cannot read the Plan: {exc.strerror or exc}", Span(str(path), 1, 1, 1, 1))
-    except ValidationError as exc:
-        for error in exc.errors()[:10]:
-            if error["type"] == "json_invalid":
-                line, column = _json_error_position(text)
-                diagnostics.error(f"not valid JSON: {error['msg']}", Span(str(path), line, column, line, column + 1))
-            else:
-                where = ".".join(str(part) for part in error["loc"])
-                diagnostics.error(f"not a valid Plan: {where}: {error['msg']}", Span(str(path), 1, 1, 1, 1),
-                                  hint="write Plans with `orchc compile`; `orchc schema` prints their format")
-    diagnostics.raise_if_errors()
-    raise AssertionError("unreachable")
-
-
-def _json_error_position(text: str) -> tuple[int, int]:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        return exc.lineno, exc.colno
-    return 1, 1
 
 
 def _console() -> Console:
@@ -122,7 +83,8 @@ def run(
         done = _done_keys(journal_path)
         _print_dry_run(plan, runner.verdicts(plan, done, force))
         return
-    secret_values = runner.load_secrets(plan, secrets, os.environ)
+    secret_values = runner.load_secrets(plan, secrets, os.environ,
+                                        supplied=supplied_secrets(plan, extra_vars, vars_files))
     work_dir = journal_path.parent
     transports = TransportSet(plan, TransportOptions(work_dir=work_dir, forks=forks,
                                                      accept_new_host_keys=accept_new_host_keys,
@@ -161,8 +123,7 @@ def check_graph(plan: Plan, limits: Limits) -> None:
         diagnostics = Diagnostics()
         task_id = next((inst.task for inst in plan.instances if inst.id == exc.instance), None)
         source = next((t.source for t in plan.tasks if t.id == task_id), None)
-        span = (Span(str(Path(plan.root) / source.file), source.line, source.column, source.end_line,
-                     source.end_column) if source else None)
+        span = span_under(plan.root, source) if source else None
         diagnostics.error(f"the Plan cannot run: {exc}", span,
                           hint="compile the Plan again with `orchc compile`; a hand-edited plan.json must keep "
                                "every dependency id an instance of the Plan, and no cycles")

@@ -7,6 +7,7 @@ which compiles a project or reads a `plan.json`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -14,7 +15,8 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
+from orchc.dsl.ast import Span
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from orchc.plan import Plan
 
 INVENTORY_NAMES = ("inventory.yml", "inventory.yaml", "inventory.ini", "inventory")
@@ -81,17 +83,32 @@ def _read_vars_file(file: Path) -> dict[str, Any]:
 
 
 def read_plan(path: Path) -> Plan:
+    """Read and validate a `plan.json`; a JSON error points at its line and column."""
+    diagnostics = Diagnostics()
     try:
-        return Plan.from_json(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return Plan.from_json(text)
     except OSError as exc:
-        raise DiagnosticError([Diagnostic("error", f"cannot read plan '{path}': {exc.strerror}")]) from None
+        diagnostics.error(f"cannot read the Plan: {exc.strerror or exc}", Span(str(path), 1, 1, 1, 1))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise DiagnosticError([Diagnostic(
-            "error", f"'{path}' is not a valid orchc plan: {where}: {first['msg']} "
-                     f"({exc.error_count()} problem{'s' if exc.error_count() != 1 else ''})",
-            hint="write it with `orchc compile ... -o plan.json` (schema: `orchc schema`)")]) from None
+        for error in exc.errors()[:10]:
+            if error["type"] == "json_invalid":
+                line, column = _json_error_position(text)
+                diagnostics.error(f"not valid JSON: {error['msg']}", Span(str(path), line, column, line, column + 1))
+            else:
+                where = ".".join(str(part) for part in error["loc"])
+                diagnostics.error(f"not a valid Plan: {where}: {error['msg']}", Span(str(path), 1, 1, 1, 1),
+                                  hint="write Plans with `orchc compile`; `orchc schema` prints their format")
+    diagnostics.raise_if_errors()
+    raise AssertionError("unreachable")
+
+
+def _json_error_position(text: str) -> tuple[int, int]:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.lineno, exc.colno
+    return 1, 1
 
 
 def supplied_secrets(plan: Plan, extra_vars: list[str], vars_files: list[Path]) -> dict[str, str]:

@@ -73,7 +73,7 @@ def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"schema": "orchc.plan/1"}')
     with pytest.raises(DiagnosticError) as failure:
         load_plan(tmp_path / "broken.json", None, [], [])
-    assert "is not a valid orchc plan" in failure.value.diagnostics[0].message
+    assert "not a valid Plan: root: Field required" in failure.value.diagnostics[0].message
 
 
 def test_secrets_given_with_extra_vars_reach_the_run_not_the_plan(tmp_path: Path) -> None:

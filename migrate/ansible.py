@@ -16,12 +16,11 @@ The conversion, top-down:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchc.migrate import emit
-from orchc.migrate.ansible_hosts import HostMapping, map_hosts
+from orchc.migrate.ansible_hosts import map_hosts
 from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, default_roles_path, is_templated,
                                         role_file, role_yaml)
 from orchc.migrate.ansible_native import convert
@@ -96,7 +95,7 @@ class PlaybookConverter:
             self._play_settings(play, units)
             chain += [(index, u) for u in units]
         self._link(chain)
-        text = self._render(playbook.plays, roles, tolerances, hosts)
+        text = self._render(roles, tolerances)
         files = {f"{self.project}.orch": _formatted(text, f"{self.project}.orch"),
                  "inventory.yml": hosts.inventory_yaml(), **self.generated.files}
         copies = self._copies(playbook)
@@ -310,8 +309,7 @@ class PlaybookConverter:
 
     # --- output ---------------------------------------------------------------------------
 
-    def _render(self, plays: list[Play], roles: dict[str, list[str]], tolerances: dict[str, list[str]],
-                hosts: HostMapping) -> str:
+    def _render(self, roles: dict[str, list[str]], tolerances: dict[str, list[str]]) -> str:
         out = [f"# Converted from {self.path.name} by `orchc migrate playbook`; see migration-report.md.", ""]
         for role, services in roles.items():
             if not services:

@@ -24,7 +24,7 @@ from ansible.playbook.play import Play as AnsiblePlay
 from ansible.playbook.task import Task as AnsibleTask
 
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
-from orchc.migrate.ansible_yaml import Mapping, Sequence, load_yaml
+from orchc.migrate.ansible_yaml import Mapping, load_yaml
 
 TASK_KEYWORDS = frozenset(AnsibleTask.fattributes) | {"args", "action", "local_action", "listen", "with_first_found"}
 BLOCK_KEYWORDS = frozenset(Block.fattributes)

@@ -8,6 +8,7 @@ every failure's reason, is `python3 bench/playbook_corpus.py`.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ def load_bench(project_root: Path):  # noqa: ANN201 - a module
     spec = importlib.util.spec_from_file_location("playbook_corpus", project_root / "bench" / "playbook_corpus.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

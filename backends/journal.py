@@ -137,7 +137,16 @@ CREATE TABLE IF NOT EXISTS transitions (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
+CREATE TABLE IF NOT EXISTS latest_executions (
+    instance TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    change_key TEXT NOT NULL
+);
 """
+
+# The format of the file, in `PRAGMA user_version`. Older files are upgraded in
+# place when opened (their history kept); a newer one is refused.
+FORMAT = 1
 
 _COLUMNS = [f.name for f in dataclasses.fields(Transition)]
 _INSERT = f"INSERT INTO transitions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -151,10 +160,29 @@ class SqliteJournal(Journal):
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._upgrade()
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal {path}: {exc}") from exc
         self._lock_file: Any = None
+
+    def _upgrade(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > FORMAT:
+            raise JournalError(f"the journal {self.path} was written by a newer orchc (format {version}, this one "
+                               f"reads {FORMAT}): upgrade orchc, or pass --journal to start another")
+        if version == FORMAT:
+            return
+        # Format 0: a new file, or one written before the format was numbered.
+        self._db.execute("BEGIN")
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            self._db.execute(statement)
+        if "notes" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:
+            self._db.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'")
+        marks = ", ".join("?" * len(EXECUTED_STATES))
+        self._db.execute(f"INSERT OR REPLACE INTO latest_executions SELECT instance, state, change_key "
+                         f"FROM transitions WHERE state IN ({marks}) ORDER BY seq", EXECUTED_STATES)
+        self._db.execute(f"PRAGMA user_version = {FORMAT}")
+        self._db.execute("COMMIT")
 
     def begin_run(self, plan_digest: str, options: dict[str, Any]) -> int:
         self._lock()
@@ -164,16 +192,19 @@ class SqliteJournal(Journal):
         return int(cursor.lastrowid or 0)
 
     def record(self, run: int, transitions: Iterable[Transition]) -> None:
-        rows = []
+        rows, executions = [], []
         for t in transitions:
             t.run = run
             t.stdout_tail, t.stderr_tail = tail(t.stdout_tail), tail(t.stderr_tail)
             rows.append((t.instance, t.state, t.host, t.attempt, t.time, t.fingerprint, t.change_key, t.rc,
                          t.stdout_tail, t.stderr_tail, t.message, t.run))
+            if t.state in EXECUTED_STATES:
+                executions.append((t.instance, t.state, t.change_key))
         if not rows:
             return
         self._db.execute("BEGIN")
         self._db.executemany(_INSERT, rows)
+        self._db.executemany("INSERT OR REPLACE INTO latest_executions VALUES (?, ?, ?)", executions)
         self._db.execute("COMMIT")
 
     def end_run(self, run: int, outcome: str, notes: list[str]) -> None:
@@ -181,12 +212,9 @@ class SqliteJournal(Journal):
                          (time.time(), outcome, json.dumps(notes), run))
 
     def done_keys(self) -> dict[str, str]:
-        last: dict[str, tuple[str, str]] = {}
-        marks = ", ".join("?" * len(EXECUTED_STATES))
-        query = f"SELECT instance, state, change_key FROM transitions WHERE state IN ({marks}) ORDER BY seq"
-        for instance, state, key in self._db.execute(query, EXECUTED_STATES):
-            last[instance] = (state, key)
-        return {instance: key for instance, (state, key) in last.items() if state in DONE_STATES}
+        marks = ", ".join("?" * len(DONE_STATES))
+        query = f"SELECT instance, change_key FROM latest_executions WHERE state IN ({marks})"
+        return dict(self._db.execute(query, DONE_STATES).fetchall())
 
     def runs(self) -> list[RunRecord]:
         return [RunRecord(id=r[0], started=r[1], ended=r[2], plan_digest=r[3], options=json.loads(r[4]),

@@ -1,0 +1,60 @@
+"""The journal's file format is numbered: older files are upgraded with their history, newer ones refused."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from orchc.backends.journal import FORMAT, JournalError, SqliteJournal, Transition
+
+# The first, unnumbered format: no `notes` on runs, no table of latest executions.
+_FORMAT_0 = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY, started REAL NOT NULL, ended REAL, plan_digest TEXT NOT NULL,
+                   options TEXT NOT NULL, outcome TEXT);
+CREATE TABLE transitions (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES runs(id), instance TEXT NOT NULL,
+    host TEXT, state TEXT NOT NULL, attempt INTEGER NOT NULL, time REAL NOT NULL, fingerprint TEXT NOT NULL,
+    change_key TEXT NOT NULL, rc INTEGER, stdout_tail TEXT NOT NULL, stderr_tail TEXT NOT NULL, message TEXT NOT NULL);
+INSERT INTO runs VALUES (1, 1.0, 2.0, 'd', '{}', 'failed');
+INSERT INTO transitions VALUES (1, 1, 'a@h', 'h', 'running', 1, 1.0, 'f', 'ka', NULL, '', '', '');
+INSERT INTO transitions VALUES (2, 1, 'a@h', 'h', 'changed', 1, 1.5, 'f', 'ka', 0, '', '', '');
+INSERT INTO transitions VALUES (3, 1, 'b@h', 'h', 'running', 1, 1.6, 'f', 'kb', NULL, '', '', '');
+INSERT INTO transitions VALUES (4, 1, 'b@h', 'h', 'failed', 1, 1.9, 'f', 'kb', 1, '', 'boom', '');
+"""
+
+
+def test_an_unnumbered_journal_is_upgraded_and_keeps_what_succeeded(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(_FORMAT_0)
+    journal = SqliteJournal(path)
+    try:
+        assert journal.done_keys() == {"a@h": "ka"}
+        assert [(r.id, r.outcome, r.notes) for r in journal.runs()] == [(1, "failed", [])]
+        run = journal.begin_run("d2", {})
+        journal.record(run, [Transition("b@h", "running", change_key="kb"), Transition("b@h", "ok", change_key="kb")])
+        assert journal.done_keys() == {"a@h": "ka", "b@h": "kb"}
+    finally:
+        journal.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT
+
+
+def test_a_journal_from_a_newer_orchc_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {FORMAT + 1}")
+    with pytest.raises(JournalError, match="newer orchc"):
+        SqliteJournal(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT + 1
+
+
+def test_a_failure_after_a_success_makes_the_instance_run_again(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "journal.db")
+    try:
+        run = journal.begin_run("d", {})
+        journal.record(run, [Transition("a@h", "running", change_key="k"), Transition("a@h", "ok", change_key="k")])
+        journal.record(run, [Transition("a@h", "running", change_key="k")])  # a crash while it ran again
+        assert journal.done_keys() == {}
+    finally:
+        journal.close()

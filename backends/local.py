@@ -34,11 +34,11 @@ class LocalTransport(Transport):
         if isinstance(action, RunAction):
             return await self._run(action, ctx)
         if isinstance(action, (CopyAction, TemplateAction)):
-            return _write_file(action, ctx)
+            return _write_file(action, ctx, ctx.check_mode or self.options.check_mode)
         return ActionResult("failed", message=f"the local transport cannot run '{action.kind}' actions")
 
     async def _run(self, action: RunAction, ctx: ActionContext) -> ActionResult:
-        if ctx.check_mode:
+        if ctx.check_mode or self.options.check_mode:
             return ActionResult("ok", message="check mode: command not run")
         command = resolve_secrets(action.command, ctx.secrets)
         argv = ["/bin/sh", "-c", command]
@@ -96,7 +96,7 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
         pass
 
 
-def _write_file(action: CopyAction | TemplateAction, ctx: ActionContext) -> ActionResult:
+def _write_file(action: CopyAction | TemplateAction, ctx: ActionContext, check_mode: bool) -> ActionResult:
     if isinstance(action, CopyAction) and action.encoding == "base64":
         content = base64.b64decode(action.content)
     else:
@@ -114,7 +114,7 @@ def _write_file(action: CopyAction | TemplateAction, ctx: ActionContext) -> Acti
         same_owner = current is not None and (owner is None or (current.st_uid, current.st_gid) == owner)
         if same_content and same_mode and same_owner:
             return ActionResult("ok", message=f"{dest} is up to date")
-        if ctx.check_mode:
+        if check_mode:
             return ActionResult("changed", message=f"check mode: would write {dest}")
         if not same_content:
             _atomic_write(dest, content, wanted_mode)

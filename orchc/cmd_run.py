@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -64,6 +66,8 @@ def run(
     host_slots: int = typer.Option(1, "--host-slots", min=1, help="Instances running at once on one host."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and why; run nothing."),
     force: bool = typer.Option(False, "--force", help="Run instances that are up to date, too."),
+    check: bool = typer.Option(False, "--check", help="Check mode, as in Ansible: commands are not run, files are "
+                                                      "compared, not written; the journal is not touched."),
     events: Optional[Path] = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
     secrets: Optional[Path] = typer.Option(None, "--secrets", help="YAML map of secret values."),
     accept_new_host_keys: bool = typer.Option(False, "--accept-new-host-keys",
@@ -85,10 +89,12 @@ def run(
         return
     secret_values = runner.load_secrets(plan, secrets, os.environ,
                                         supplied=supplied_secrets(plan, extra_vars, vars_files))
+    if check:  # a journal of its own: a check must never mark anything as done
+        journal_path, force = Path(tempfile.mkdtemp(prefix="orchc-check-")) / "journal.db", True
     work_dir = journal_path.parent
     transports = TransportSet(plan, TransportOptions(work_dir=work_dir, forks=forks,
                                                      accept_new_host_keys=accept_new_host_keys,
-                                                     known_hosts=known_hosts))
+                                                     known_hosts=known_hosts, check_mode=check))
     try:
         transports.check_available()
         store = SqliteJournal(journal_path)
@@ -111,6 +117,10 @@ def run(
         raise fail(str(exc)) from None
     finally:
         store.close()
+        if check:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    if check:
+        console.print("check mode: nothing was changed on the hosts, and the journal was not touched")
     raise typer.Exit({"succeeded": exitcodes.OK, "failed": exitcodes.DEPLOY_FAILED,
                       "interrupted": exitcodes.INTERRUPTED}[result.outcome])
 

@@ -264,3 +264,24 @@ def test_plain_log_says_what_still_runs(tmp_path: Path, monkeypatch):
              [PlainLog(Console(file=screen, width=120))])
     journal.close()
     assert "still running: a.slow@h1 (0." in screen.getvalue()
+
+
+def test_check_mode_changes_nothing_and_leaves_the_journal_alone(tmp_path: Path):
+    (tmp_path / "site.orch").write_text(
+        'role web { services app }\n'
+        'service app {\n'
+        '  task files { run "echo ran >> {{ host.vars.root }}/ran" }\n'
+        '  task conf { after files template "app.conf.j2" to "{{ host.vars.root }}/app.conf" }\n'
+        '}\n')
+    (tmp_path / "app.conf.j2").write_text("name={{ host.name }}\n")
+    root = tmp_path / "host"
+    root.mkdir()
+    (tmp_path / "inventory.yml").write_text(
+        f"web:\n  hosts:\n    h1: {{ansible_connection: local, root: {root}}}\n")
+    checked = orchc("run", ".", "--check", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "check mode: nothing was changed" in checked.stdout
+    assert list(root.iterdir()) == [] and not (tmp_path / ".orchc" / "journal.db").exists()
+    real = orchc("run", ".", cwd=tmp_path)
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert (root / "ran").read_text() == "ran\n" and (root / "app.conf").read_text() == "name=h1\n"

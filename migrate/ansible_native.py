@@ -33,6 +33,8 @@ _CONTEXT_MODULES = frozenset({"set_fact", "include_vars", "include_tasks", "impo
                               "import_role", "meta", "add_host", "group_by", "set_stats", "setup", "gather_facts",
                               "copy", "template", "script", "unarchive", "assemble", "patch", "synchronize", "fetch",
                               "pause", "async_status"})
+_LITERAL_LOOPS = ("loop", "with_items", "with_list")
+_ITEM = re.compile(r"\{\{\s*item\s*\}\}")
 _DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _NATIVE_MODULES = frozenset({"command", "shell", "copy", "service", "systemd", "systemd_service"})
 
@@ -61,8 +63,8 @@ def _special(data: Any) -> bool:
 
 
 def plain_keywords(task: Task) -> bool:
-    """The task uses no keyword that changes how or whether the module runs."""
-    keywords = {k for k in task.data if k in TASK_KEYWORDS} - {"args", "action"}
+    """The task uses no keyword that changes how or whether the module runs (a literal loop aside)."""
+    keywords = {k for k in task.data if k in TASK_KEYWORDS} - {"args", "action", *_LITERAL_LOOPS}
     become = task.data.get("become", False)
     return keywords <= _PLAIN_KEYWORDS and not task.dynamic and isinstance(become, bool) \
         and not _templated(task.data.get("throttle"))
@@ -74,7 +76,12 @@ def convert(task: Task, copy_source: str | None, content_file: str | None) -> Co
     `copy_source` is the orchc-relative path of the file a `copy` reads (None if not found);
     `content_file` the path to write `copy: content=` into.
     """
-    if not plain_keywords(task) or task.module is None or _templated(task.args) or _special(task.args):
+    if not plain_keywords(task) or task.module is None or _special(task.args):
+        return None
+    loop_keys = [k for k in task.data if k in _LITERAL_LOOPS]
+    if loop_keys:
+        return _command_loop(task, task.data[loop_keys[0]]) if len(loop_keys) == 1 else None
+    if _templated(task.args):
         return None
     if task.module in _NATIVE_MODULES:
         native = _native(task, copy_source, content_file)
@@ -110,7 +117,31 @@ def _native(task: Task, copy_source: str | None, content_file: str | None) -> Co
     return None
 
 
+def _command_loop(task: Task, items: Any) -> Converted | None:
+    """`command`/`shell` over a literal list: one script that runs every item, as Ansible does, and fails
+    at the end if any item failed. Each item runs in its own subshell, as in its own process."""
+    scalars = isinstance(items, list) and items and all(isinstance(i, (str, int, float)) and not isinstance(i, bool)
+                                                          for i in items)
+    if task.module not in ("command", "shell") or not scalars or _templated(items):
+        return None
+    lines = []
+    for item in items:
+        args = {k: _ITEM.sub(lambda _: str(item), v) if isinstance(v, str) else v for k, v in task.args.items()}
+        line = None if _templated(args) else _command_line(task.module, args)
+        if line is None:
+            return None
+        lines.append(f"( {line}\n) || rc=1")
+    script = "rc=0\n" + "\n".join(lines) + "\nexit $rc"
+    return Converted(f"run {emit.string(script)}", True, f"{task.module} loop")
+
+
 def _command(module: str, args: dict[str, Any]) -> Converted | None:
+    line = _command_line(module, args)
+    return Converted(f"run {emit.string(line)}", True, module) if line is not None else None
+
+
+def _command_line(module: str, args: dict[str, Any]) -> str | None:
+    """The shell line that does what `command`/`shell` with these arguments does, or None."""
     if not set(args) <= {"_raw_params", "cmd", "argv", "chdir"}:
         return None
     if "argv" in args:
@@ -135,7 +166,7 @@ def _command(module: str, args: dict[str, Any]) -> Converted | None:
         line = shlex.join(words)
     if "chdir" in args:
         line = f"cd {shlex.quote(str(args['chdir']))} || exit 1\n{line}"
-    return Converted(f"run {emit.string(line)}", True, module)
+    return line
 
 
 def _inline(task: Task) -> Converted | None:

@@ -6,18 +6,21 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from orchc.compiler import CompileResult, compile_project
-from orchc.compiler.graph import render_graph
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
-from orchc.dsl.format import format_paths, format_source
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
                           is_plan_file, parse_variables, read_plan)
 from orchc.plan import Plan, plan_json_schema
+
+if TYPE_CHECKING:
+    from orchc.compiler import CompileResult
+
+# The compiler, the graph writer and the formatter are imported by the commands
+# that use them: every `orchc` start-up would otherwise pay for jinja2 and networkx.
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -36,6 +39,8 @@ class GraphLevel(str, Enum):
 
 def _compile(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> CompileResult:
     """Compile (or read a plan.json) and print the warnings; errors raise DiagnosticError, which the CLI prints."""
+    from orchc.compiler import CompileResult, compile_project
+
     if is_plan_file(path):
         return CompileResult(plan=read_plan(path), warnings=[], secret_values={})
     result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
@@ -82,6 +87,8 @@ def graph(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraV
           level: Annotated[GraphLevel, typer.Option("--level", help="instance or task.")] = GraphLevel.instance,
           output: OutputOption = None) -> None:
     """Write the instance graph (or --level task) as Graphviz DOT or Mermaid."""
+    from orchc.compiler.graph import render_graph
+
     plan = _compile(path, inventory, extra_var, vars_file).plan
     _write(render_graph(plan, format.value, level.value), output)
 
@@ -95,6 +102,8 @@ def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, a folder (every
         check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")]
         = False) -> None:
     """Rewrite .orch files in canonical layout (with --check, only report)."""
+    from orchc.dsl.format import format_paths, format_source
+
     if str(path) == "-":  # an editor's pipe: stdin to stdout
         text = sys.stdin.read()
         formatted = format_source(text, "<stdin>")

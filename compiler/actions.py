@@ -3,12 +3,14 @@
 Files named by `copy`/`template`/`playbook` are relative to the `.orch` file
 that names them and must exist; `role NAME` is looked up in `roles/` beside
 that file, then in ANSIBLE_ROLES_PATH. Paths in the Plan are relative to its
-root.
+root. Ansible actions carry a digest of the files they run, so that editing a
+playbook or a role changes the instance's fingerprint.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,11 @@ from typing import Any
 from orchc.compiler.render import Mode, RenderError, Renderer
 from orchc.dsl import ast
 from orchc.dsl.ast import MapValue, Span, Str
+
+
+# What a playbook may use from beside it, by Ansible's conventions.
+PLAYBOOK_FOLDERS = ("roles", "tasks", "handlers", "templates", "files", "vars", "group_vars", "host_vars",
+                    "library", "filter_plugins", "module_utils")
 
 
 class ActionError(Exception):
@@ -34,6 +41,7 @@ class ActionLowerer:
     renderer: Renderer
     root: Path  # the Plan's root folder
     _files: dict[Path, bytes] = field(default_factory=dict)
+    _digests: dict[tuple[Path, ...], str] = field(default_factory=dict)
 
     def lower(self, action: ast.Action, context: dict[str, Any]) -> dict[str, Any]:
         """The Plan action (as a dict) for one host; raises ActionError."""
@@ -58,13 +66,15 @@ class ActionLowerer:
                     "content": content, **self._file_options(action, context)}
         if isinstance(action, ast.Playbook):
             path = self._existing(action.path, "playbook")
+            beside = [path.parent / folder for folder in PLAYBOOK_FOLDERS]
             return {"kind": "playbook", "path": self._relative(path),
-                    "vars": self._map(action.vars, context)}
+                    "vars": self._map(action.vars, context), "digest": self._digest(path, *beside)}
         if isinstance(action, ast.AnsibleModule):
             return {"kind": "ansible", "module": action.module, "args": self._map(action.args, context)}
         if isinstance(action, ast.AnsibleRole):
-            self._find_role(action)
-            return {"kind": "role", "name": action.name, "vars": self._map(action.vars, context)}
+            role = self._find_role(action)
+            return {"kind": "role", "name": action.name, "vars": self._map(action.vars, context),
+                    "digest": self._digest(role)}
         raise TypeError(f"unknown action {action!r}")
 
     def _file_options(self, action: ast.Copy | ast.Template, context: dict[str, Any]) -> dict[str, Any]:
@@ -111,10 +121,26 @@ class ActionLowerer:
     def _relative(self, path: Path) -> str:
         return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
 
-    def _find_role(self, action: ast.AnsibleRole) -> None:
+    def _digest(self, *paths: Path) -> str:
+        """sha256 over the files at `paths` (files, or folders walked in order; hidden ones left out)."""
+        if paths not in self._digests:
+            digest = hashlib.sha256()
+            for top in paths:
+                files = [top] if top.is_file() else sorted(
+                    p for p in top.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
+                                                                       p.relative_to(top).parts))
+                for file in files:
+                    digest.update(f"{file.relative_to(top.parent).as_posix()}\0".encode())
+                    digest.update(hashlib.sha256(file.read_bytes()).digest())
+            self._digests[paths] = digest.hexdigest()
+        return self._digests[paths]
+
+    def _find_role(self, action: ast.AnsibleRole) -> Path:
         beside = Path(action.span.file).parent / "roles"
         search = [beside] + [Path(p) for p in os.environ.get("ANSIBLE_ROLES_PATH", "").split(os.pathsep) if p]
-        if not any((folder / action.name).is_dir() for folder in search):
-            raise ActionError(f"Ansible role '{action.name}' not found", action.span,
-                              hint=f"looked in {', '.join(str(p) for p in search)}; "
-                                   "put it in roles/ beside this file or set ANSIBLE_ROLES_PATH")
+        for folder in search:
+            if (folder / action.name).is_dir():
+                return folder / action.name
+        raise ActionError(f"Ansible role '{action.name}' not found", action.span,
+                          hint=f"looked in {', '.join(str(p) for p in search)}; "
+                               "put it in roles/ beside this file or set ANSIBLE_ROLES_PATH")

@@ -94,6 +94,9 @@ class PlaybookAction(_Model):
     kind: Literal["playbook"] = "playbook"
     path: str  # relative to Plan.root
     vars: dict[str, Any] = Field(default_factory=dict)
+    # sha256 of the playbook and the Ansible folders beside it (roles/, tasks/, ...):
+    # part of the fingerprint, so editing them makes the instance run again.
+    digest: str = ""
 
 
 class AnsibleModuleAction(_Model):
@@ -106,6 +109,7 @@ class AnsibleRoleAction(_Model):
     kind: Literal["role"] = "role"
     name: str
     vars: dict[str, Any] = Field(default_factory=dict)
+    digest: str = ""  # sha256 of the role's folder, as for playbooks
 
 
 Action = Annotated[

@@ -8,7 +8,8 @@ it hasn't; files go over SFTP. A host that cannot be reached gives
 action, and the next action on the host opens a new connection.
 
 Inventory variables read here, besides the Host's address, port and user:
-`ansible_ssh_private_key_file`, `orchc_known_hosts` (known_hosts file),
+`ansible_ssh_private_key_file`, `orchc_known_hosts` (the known_hosts file,
+unless the run gives `--known-hosts`; default `~/.ssh/known_hosts`),
 `ansible_python_interpreter` (the agent's interpreter, default `python3`),
 `orchc_agent: false` (never start the agent), `ansible_become` and
 `ansible_become_user` (default root).

@@ -12,12 +12,10 @@ every error found so far) where a later pass could not make sense of the input:
 
 from __future__ import annotations
 
-import gc
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from orchc.compiler.actions import ActionLowerer
 from orchc.compiler.capabilities import collect_providers
@@ -31,7 +29,7 @@ from orchc.compiler.symbols import collect
 from orchc.compiler.variables import resolve_variables
 from orchc.dsl.ast import Span, TaskDecl
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
-from orchc.plan import Plan
+from orchc.plan import Plan, gc_paused
 
 
 @dataclass
@@ -47,25 +45,12 @@ def plan_root(inputs: list[Path]) -> Path:
     return (first if first.is_dir() else first.parent).resolve()
 
 
-@contextmanager
-def _without_gc_pauses() -> Iterator[None]:
-    """A compile allocates many long-lived objects and frees few: Python's cyclic GC would scan
-    them again and again (more than half the time at 20k instances). Reference counting still frees."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def compile_project(inputs: list[Path], inventory: Path,
                     variables: Mapping[str, Any] | None = None) -> CompileResult:
     """Compile `.orch` files (or folders of them) against an Ansible inventory; raises DiagnosticError."""
     if not inputs:
         raise DiagnosticError([Diagnostic("error", "no input given", hint="give a .orch file or a folder of them")])
-    with _without_gc_pauses():
+    with gc_paused():
         return _compile(inputs, inventory, variables or {})
 
 

@@ -1,0 +1,57 @@
+"""`Plan.to_json` writes exactly what Python's json encoder writes (sorted keys, indent 2), only faster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchc.compiler import compile_project
+from orchc.plan import Instance, Plan, PlaybookAction, SourceSpan, Task
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _reference_json(plan: Plan) -> str:
+    """The Plan's canonical bytes as first defined: Python's own encoder."""
+    return json.dumps(plan.model_dump(mode="json", by_alias=True), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _plan_with_vars(values: dict[str, Any]) -> Plan:
+    span = SourceSpan(file="a.orch", line=1, column=1, end_line=1, end_column=5)
+    return Plan(root="/p", hosts=[], roles=[], secrets=[],
+                tasks=[Task(id="s.t", service="s", name="t", source=span, delay=0.5)],
+                instances=[Instance(id="s.t@h", task="s.t", host="h", fingerprint="f", change_key="f",
+                                    actions=[PlaybookAction(path="p.yml", vars=values)])],
+                vars=values)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=5))
+def test_any_values_give_the_reference_bytes(values: dict[str, Any]) -> None:
+    plan = _plan_with_vars(values)
+    assert plan.to_json() == _reference_json(plan)
+
+
+def test_floats_python_writes_with_an_exponent_keep_python_spelling() -> None:
+    plan = _plan_with_vars({"small": 1e-05, "large": 1e16, "plain": 0.0001, "nan": float("nan")})
+    text = plan.to_json()
+    assert text == _reference_json(plan)
+    assert '"small": 1e-05' in text and '"large": 1e+16' in text and '"plain": 0.0001' in text
+
+
+def test_compiled_examples_give_the_reference_bytes() -> None:
+    for example in ("webapp", "openstack-mini"):
+        folder = EXAMPLES / example
+        inventory = next(p for p in sorted(folder.iterdir()) if p.name.startswith("inventory"))
+        plan = compile_project([folder], inventory).plan
+        assert plan.to_json() == _reference_json(plan)

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchc.migrate import emit
+from orchc.migrate.ansible_dump import dump_yaml
 from orchc.migrate.ansible_hosts import map_hosts
 from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, default_roles_path, is_templated,
                                         role_file, role_yaml)
 from orchc.migrate.ansible_native import convert
 from orchc.migrate.ansible_vars import defines, defines_unknown, share_path, strings, touches, uses
 from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, HandOver, PlaybookWriter, state_path
-from orchc.migrate.ansible_yaml import dump_yaml
 from orchc.migrate.report import Migration, Report
 
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from orchc.migrate import emit
-from orchc.migrate.ansible_yaml import dump_yaml
+from orchc.migrate.ansible_dump import dump_yaml
 from orchc.migrate.report import Report
 
 _GROUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")

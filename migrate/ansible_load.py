@@ -24,7 +24,7 @@ from ansible.playbook.play import Play as AnsiblePlay
 from ansible.playbook.task import Task as AnsibleTask
 
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
-from orchc.migrate.ansible_yaml import Mapping, load_yaml
+from orchc.migrate.yaml_source import LocatedDict, YamlDialect, load_yaml
 
 TASK_KEYWORDS = frozenset(AnsibleTask.fattributes) | {"args", "action", "local_action", "listen", "with_first_found"}
 BLOCK_KEYWORDS = frozenset(Block.fattributes)
@@ -41,6 +41,10 @@ INHERITED_PLAY_KEYWORDS = frozenset({"become", "become_user", "become_method", "
                                      "environment", "module_defaults", "collections", "remote_user", "connection",
                                      "port", "check_mode", "diff", "ignore_errors", "ignore_unreachable", "no_log",
                                      "timeout", "user"})
+
+# Playbooks as Ansible reads them: `!unsafe` and `!vault` values are kept.
+ANSIBLE_YAML = YamlDialect(libyaml=False, keep_ansible_tags=True, keys_as_text=True,
+                           syntax_hint="fix the YAML syntax; `ansible-playbook --syntax-check` shows the same")
 
 NoteKind = Literal["unsupported", "approximated"]
 
@@ -73,7 +77,7 @@ class Role:
 class Task:
     """One Ansible task, or a block kept whole, as it would run in its place."""
 
-    data: Mapping  # the task as Ansible reads it, with inherited keywords merged in
+    data: LocatedDict  # the task as Ansible reads it, with inherited keywords merged in
     source: str  # file:line
     task_file: Path  # the file it is written in
     role: Role | None  # the role whose files/templates/defaults it sees
@@ -108,7 +112,7 @@ class Play:
     name: str
     source: str
     hosts: str
-    data: Mapping
+    data: LocatedDict
     playbook_dir: Path
     segments: list[Segment]
     handlers: list[Task]
@@ -153,11 +157,15 @@ class PlaybookLoader:
         except ValueError:
             return str(path)
 
+    def read_yaml(self, path: Path) -> Any:
+        """The YAML document in `path`, its mappings and lists knowing the file (as shown) and line."""
+        return load_yaml(path, self.shown(path), ANSIBLE_YAML)
+
     def note(self, kind: NoteKind, source: str, what: str, why: str = "") -> None:
         self.notes.append(Note(kind, source, what, why))
 
     def _playbook(self, path: Path, depth: int) -> list[Play]:
-        data = load_yaml(path, self.shown(path))
+        data = self.read_yaml(path)
         if path.parent not in self.playbook_dirs:
             self.playbook_dirs.append(path.parent)
         if data is None:
@@ -168,7 +176,7 @@ class PlaybookLoader:
                              "start each play with `- hosts: GROUP` (or `- import_playbook: FILE`)")
         plays: list[Play] = []
         for index, entry in enumerate(data):
-            if not isinstance(entry, Mapping):
+            if not isinstance(entry, LocatedDict):
                 raise _bad_input(self.shown(path), getattr(data, "line", 1),
                                  f"play #{index + 1} is a {type(entry).__name__}, not a mapping",
                                  "each list item must be a play: `- hosts: GROUP`")
@@ -179,9 +187,9 @@ class PlaybookLoader:
                 plays.append(self._play(entry, path, len(plays)))
         return plays
 
-    def _import_playbook(self, entry: Mapping, imported: Any, path: Path, depth: int) -> list[Play]:
+    def _import_playbook(self, entry: LocatedDict, imported: Any, path: Path, depth: int) -> list[Play]:
         if not isinstance(imported, str) or is_templated(imported):
-            self.note("unsupported", entry.where(), f"import_playbook {imported!r}",
+            self.note("unsupported", entry.where, f"import_playbook {imported!r}",
                       "the file name is computed at run time; convert that playbook separately")
             return []
         target = (path.parent / imported)
@@ -193,7 +201,7 @@ class PlaybookLoader:
                              "a playbook imports itself, directly or through others: remove that import")
         for key in entry:
             if key not in ("import_playbook", "ansible.builtin.import_playbook", "name", "vars", "tags"):
-                self.note("unsupported", entry.where(), f"`{key}` on import_playbook", "orchc ignores it")
+                self.note("unsupported", entry.where, f"`{key}` on import_playbook", "orchc ignores it")
         plays = self._playbook(target, depth + 1)
         for play in plays:
             if "vars" in entry:
@@ -202,8 +210,8 @@ class PlaybookLoader:
                 play.data["tags"] = _as_list(play.data.get("tags")) + _as_list(entry["tags"])
         return plays
 
-    def _play(self, data: Mapping, path: Path, index: int) -> Play:
-        source = data.where()
+    def _play(self, data: LocatedDict, path: Path, index: int) -> Play:
+        source = data.where
         unknown = [k for k in data if k not in PLAY_KEYWORDS]
         if unknown:
             raise _bad_input(data.file, data.line, f"unknown play keyword '{unknown[0]}'",
@@ -258,10 +266,10 @@ class PlaybookLoader:
                 return self.roles[role.label]
         return None
 
-    def _role_entry(self, play: Play, entry: Any, play_data: Mapping, path: Path) -> None:
-        where = entry.where() if isinstance(entry, Mapping) else play_data.where()
+    def _role_entry(self, play: Play, entry: Any, play_data: LocatedDict, path: Path) -> None:
+        where = entry.where if isinstance(entry, LocatedDict) else play_data.where
         if isinstance(entry, str):
-            entry = Mapping(role=entry)
+            entry = LocatedDict(role=entry)
             entry.file, entry.line = play_data.file, play_data.line
         name = entry.get("role", entry.get("name"))
         if not isinstance(name, str) or is_templated(name):
@@ -292,30 +300,30 @@ class PlaybookLoader:
         meta = role_yaml(role, "meta", self)
         for dep in (meta or {}).get("dependencies") or []:
             dep_name = dep if isinstance(dep, str) else (dep.get("role") or dep.get("name")) \
-                if isinstance(dep, Mapping) else None
-            dep_where = dep.where() if isinstance(dep, Mapping) else where
+                if isinstance(dep, LocatedDict) else None
+            dep_where = dep.where if isinstance(dep, LocatedDict) else where
             if not isinstance(dep_name, str) or is_templated(dep_name):
                 self.note("unsupported", dep_where, f"role dependency {dep_name!r}", "the name is computed at run time")
                 continue
-            dep_params = _role_params(dep) if isinstance(dep, Mapping) else {}
+            dep_params = _role_params(dep) if isinstance(dep, LocatedDict) else {}
             key = f"{dep_name}|{sorted(dep_params.items(), key=str)}"
             if key in seen:
                 continue
             seen.add(key)
             dep_keywords = {**keywords, **({k: v for k, v in dep.items() if k in ROLE_ENTRY_KEYWORDS}
-                                           if isinstance(dep, Mapping) else {})}
+                                           if isinstance(dep, LocatedDict) else {})}
             tasks += self._apply_role(dep_name, role.path.parent, dep_where, dep_keywords, dep_params, None, play,
                                       depth + 1, "main", seen)
         label = group or self._group_label(play, role.label)
         task_file = role_file(role, "tasks", tasks_from)
         if task_file is not None:
-            tasks += self._tasks(load_yaml(task_file, self.shown(task_file)) or [], task_file, role, params, label,
+            tasks += self._tasks(self.read_yaml(task_file) or [], task_file, role, params, label,
                                  keywords, play, depth + 1)
         elif tasks_from != "main":
             self.note("unsupported", where, f"tasks_from '{tasks_from}' of role '{name}'", "no such task file")
         handler_file = role_file(role, "handlers", handlers_from)
         if handler_file is not None and not any(h.role == role for h in play.handlers):
-            play.handlers += self._tasks(load_yaml(handler_file, self.shown(handler_file)) or [], handler_file, role,
+            play.handlers += self._tasks(self.read_yaml(handler_file) or [], handler_file, role,
                                          params, label, {}, play, depth + 1, handlers=True)
         return tasks
 
@@ -342,17 +350,17 @@ class PlaybookLoader:
                              "a task file includes itself, directly or through others: remove that include")
         tasks: list[Task] = []
         for entry in entries:
-            if not isinstance(entry, Mapping):
+            if not isinstance(entry, LocatedDict):
                 raise _bad_input(shown, getattr(entries, "line", 1), f"a task must be a mapping, not {entry!r}")
             tasks += self._task(entry, task_file, role, params, group, inherited, play, depth, handlers)
         return tasks
 
-    def _task(self, entry: Mapping, task_file: Path, role: Role | None, params: dict[str, Any], group: str,
+    def _task(self, entry: LocatedDict, task_file: Path, role: Role | None, params: dict[str, Any], group: str,
               inherited: dict[str, Any], play: Play, depth: int, handlers: bool) -> list[Task]:
         data = merge_inherited(entry, inherited)
         if "block" in entry:
             if entry.get("rescue") or entry.get("always") or handlers:
-                return [Task(data, entry.where(), task_file, role, params, group)]
+                return [Task(data, entry.where, task_file, role, params, group)]
             keywords = {k: v for k, v in entry.items() if k not in ("block", "rescue", "always", "name")}
             return self._tasks(entry["block"] or [], task_file, role, params, group, merge_inherited(keywords, inherited),
                                play, depth + 1, handlers)
@@ -360,14 +368,14 @@ class PlaybookLoader:
         if module is None:
             raise _bad_input(entry.file, entry.line, "no module in this task",
                              "a task needs exactly one module key, e.g. `ansible.builtin.command: ...`")
-        task = Task(data, entry.where(), task_file, role, params, group, short_module(module), args)
+        task = Task(data, entry.where, task_file, role, params, group, short_module(module), args)
         if task.module in INCLUDE_TASKS and not handlers:
             return self._include_tasks(task, entry, inherited, play, depth)
         if task.module in INCLUDE_ROLE and not handlers:
             return self._include_role(task, entry, inherited, play, depth)
         return [task]
 
-    def _include_tasks(self, task: Task, entry: Mapping, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
+    def _include_tasks(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
         name = task.args.get("file", task.args.get("_raw_params"))
         dynamic = _dynamic_reason(task, name, {"file", "_raw_params", "apply"} if task.module != "include" else
                                   {"_raw_params"})
@@ -382,10 +390,10 @@ class PlaybookLoader:
             self.note("approximated", task.source, f"{task.module} '{name}' expanded statically",
                       "the include's `when` is now checked for each included task, as with import_tasks")
         keywords = {k: v for k, v in entry.items() if k in TASK_KEYWORDS and k not in ("name", "args", "action")}
-        return self._tasks(load_yaml(target, self.shown(target)) or [], target, task.role, task.role_params, task.group,
+        return self._tasks(self.read_yaml(target) or [], target, task.role, task.role_params, task.group,
                            merge_inherited(keywords, inherited), play, depth + 1)
 
-    def _include_role(self, task: Task, entry: Mapping, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
+    def _include_role(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
         name = task.args.get("name")
         dynamic = _dynamic_reason(task, name, {"name", "tasks_from", "handlers_from", "vars_from", "defaults_from",
                                                "public", "allow_duplicates", "rolespec_validate"})
@@ -412,7 +420,7 @@ def _bad_input(file: str, line: int, message: str, hint: str | None = None) -> D
     return DiagnosticError([Diagnostic("error", message, Span(file, line, 1, line, 1), hint)])
 
 
-def _role_params(entry: Mapping) -> dict[str, Any]:
+def _role_params(entry: LocatedDict) -> dict[str, Any]:
     """What a `roles:` entry or a dependency passes to the role: its non-keyword keys and its `vars`."""
     params = {k: v for k, v in entry.items() if k not in ROLE_ENTRY_KEYWORDS and k not in ("role", "name")}
     return {**params, **vars_dict(entry.get("vars"))}
@@ -431,10 +439,10 @@ def vars_dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def merge_inherited(child: Mapping | dict[str, Any], parent: dict[str, Any]) -> Mapping:
+def merge_inherited(child: LocatedDict | dict[str, Any], parent: dict[str, Any]) -> LocatedDict:
     """`child` with a parent's (block, include, role) keywords, as Ansible applies them."""
-    merged = Mapping(child)
-    if isinstance(child, Mapping):
+    merged = LocatedDict(child)
+    if isinstance(child, LocatedDict):
         merged.file, merged.line, merged.column = child.file, child.line, child.column
     for key, value in parent.items():
         if key == "when":
@@ -448,7 +456,7 @@ def merge_inherited(child: Mapping | dict[str, Any], parent: dict[str, Any]) -> 
     return merged
 
 
-def module_and_args(entry: Mapping) -> tuple[str | None, dict[str, Any]]:
+def module_and_args(entry: LocatedDict) -> tuple[str | None, dict[str, Any]]:
     """The module a task calls and its arguments, from any of Ansible's spellings."""
     extra = dict(entry.get("args") or {}) if isinstance(entry.get("args"), dict) else {}
     for spelling in ("action", "local_action"):
@@ -510,7 +518,7 @@ def role_file(role: Role, kind: str, name: str) -> Path | None:
 def role_yaml(role: Role, kind: str, loader: PlaybookLoader, name: str = "main") -> Any:
     """The role's `KIND/NAME.yml` (meta, defaults, vars), or None."""
     path = role_file(role, kind, name)
-    return load_yaml(path, loader.shown(path)) if path else None
+    return loader.read_yaml(path) if path else None
 
 
 def default_roles_path(playbook: Path) -> list[Path]:

@@ -23,7 +23,7 @@ import ansible
 from orchc.migrate import emit
 from orchc.migrate.ansible_load import TASK_KEYWORDS, Task
 from orchc.migrate.ansible_vars import strings
-from orchc.migrate.ansible_yaml import Unsafe, Vault
+from orchc.migrate.yaml_source import Unsafe, Vault
 
 _BUILTIN_MODULES = frozenset(p[:-3] for p in os.listdir(Path(ansible.__file__).parent / "modules") if p.endswith(".py"))
 # Keywords a task may carry and still run as one orchc action with the same meaning.

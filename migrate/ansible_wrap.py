@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchc.migrate.ansible_load import Mapping, Play, Task
+from orchc.migrate.ansible_dump import dump_yaml
+from orchc.migrate.ansible_load import Play, Task
 from orchc.migrate.ansible_vars import needs_facts
-from orchc.migrate.ansible_yaml import dump_yaml
+from orchc.migrate.yaml_source import LocatedDict
 
 # Play keywords that change how each task runs: the generated play keeps them.
 _PLAY_KEYWORDS = ("become", "become_user", "become_method", "become_flags", "become_exe", "environment", "vars",
@@ -86,13 +87,13 @@ class HandOver:
         return [{"name": "orchc: hand over variables", "become": False, "block": steps}]
 
 
-def _notified_flags(data: Mapping | dict[str, Any], handlers: dict[str, list[Handler]]) -> list[str]:
+def _notified_flags(data: LocatedDict | dict[str, Any], handlers: dict[str, list[Handler]]) -> list[str]:
     names = data.get("notify") or []
     names = names if isinstance(names, list) else [names]
     return [h.flag for name in names for h in handlers.get(str(name), [])]
 
 
-def rewrite_notify(data: Mapping | dict[str, Any], handlers: dict[str, list[Handler]], counter: list[int]) -> list[dict[str, Any]]:
+def rewrite_notify(data: LocatedDict | dict[str, Any], handlers: dict[str, list[Handler]], counter: list[int]) -> list[dict[str, Any]]:
     """The task without `notify`, followed by tasks that record the notification when it changed."""
     task = dict(data)
     task.pop("listen", None)

@@ -40,7 +40,7 @@ from orchc.migrate.fuel_placement import ALL_NODES, Placement, load_inventory, l
 from orchc.migrate.fuel_tasks import CrossDep, FuelTask, find_task_files, load_tasks
 from orchc.migrate.report import Category, Migration, Report
 from orchc.migrate.verify import formatted
-from orchc.migrate.yaml_lines import input_error
+from orchc.migrate.yaml_source import input_error
 
 ANCHOR_TYPES = ("stage",)
 ROLES_FILE = "roles"  # <graph>/roles.orch: the roles, and the variables for Nailgun's placeholders

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchc.migrate.emit import ident
-from orchc.migrate.yaml_lines import input_error, load_yaml, strip_lines
+from orchc.migrate.yaml_source import input_error, load_yaml
 
 MASTER = "master"
 ALL_NODES = "all_nodes"  # the group of every node (Fuel's '*')
@@ -32,7 +32,7 @@ class Metadata:
 
 def load_metadata(path: Path) -> Metadata:
     """Read `roles_metadata`/`tags_metadata` from Fuel's release fixture (or a file holding just them)."""
-    data = strip_lines(load_yaml(path))
+    data = load_yaml(path)
     releases = data if isinstance(data, list) else [{"fields": data}]
     for release in releases:
         fields = release.get("fields", {}) if isinstance(release, dict) else {}
@@ -60,11 +60,10 @@ def load_inventory(path: Path) -> Inventory:
     if not isinstance(data, dict) or not isinstance(data.get("all"), dict):
         raise input_error("the Fuel inventory must be an Ansible YAML inventory with a top-level `all:` group", path,
                           hint="write `all: {children: {controller: {hosts: {node-1: {}}}, ...}}`")
-    document = strip_lines(data)
     groups: dict[str, list[str]] = {}
     order: list[str] = []
-    _walk("all", document["all"], groups, order)
-    return Inventory(document=document, groups=groups, host_order=order)
+    _walk("all", data["all"], groups, order)
+    return Inventory(document=data, groups=groups, host_order=order)
 
 
 def _walk(name: str, group: Any, groups: dict[str, list[str]], order: list[str]) -> list[str]:

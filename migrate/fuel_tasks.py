@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
-from orchc.migrate.yaml_lines import input_error, line_of, load_yaml, strip_lines
+from orchc.migrate.yaml_source import input_error, line_of, load_yaml
 
 DEPLOYMENT_GRAPH = "deployment"
 
@@ -88,12 +88,11 @@ def load_tasks(path: Path, label: str) -> list[FuelTask]:
     return [_task(entry, path, label) for entry in data]
 
 
-def _task(entry: Any, path: Path, label: str) -> FuelTask:
-    line = line_of(entry)
-    if not isinstance(entry, dict) or "id" not in entry or "type" not in entry:
+def _task(data: Any, path: Path, label: str) -> FuelTask:
+    line = line_of(data)
+    if not isinstance(data, dict) or "id" not in data or "type" not in data:
         raise input_error("a Fuel task needs an `id` and a `type`", path, line,
                           hint="add `id: NAME` and `type: puppet|shell|stage|group|...`")
-    data = strip_lines(entry)
     params = data.get("parameters") or {}
     crosses = {key: data.get(key, data.get(key.replace("-", "_"))) for key in ("cross-depends", "cross-depended-by")}
     return FuelTask(

@@ -23,11 +23,11 @@ from orchc.migrate import heat_registry as registry
 from orchc.migrate.emit import ident
 from orchc.migrate.heat_emit import OrchService, emit_tree, playbook_yaml
 from orchc.migrate.heat_intrinsics import Library, Stack
-from orchc.migrate.heat_registry import RoleSpec
+from orchc.migrate.heat_registry import RoleSpec, relative_name
 from orchc.migrate.heat_steps import Unit
 from orchc.migrate.heat_units import LIFECYCLE_SECTIONS, ServiceData, host_puppet_service, service_units
-from orchc.migrate.heat_yaml import input_error, relative_name
 from orchc.migrate.report import Migration, Report
+from orchc.migrate.yaml_source import input_error, line_of
 
 UNDERCLOUD_ROLE = "undercloud"
 DATABASE_SERVICES = frozenset({"mysql"})  # service_config_settings keys that create the service's database
@@ -162,7 +162,7 @@ def _placements_from_inputs(inputs: list[Path], library: Library) -> list[tuple[
                 services.append((library.source_name(file), file))
             elif not path.is_dir():
                 raise input_error("not a TripleO service template: it has no `outputs: role_data`", str(file),
-                                  getattr(template, "line", 1), 1,
+                                  line_of(template), 1,
                                   "give a deployment/<service>/*.yaml template, or --roles-data with the THT root")
     if not services:
         raise input_error("no TripleO service template here (no YAML file with `outputs: role_data`)",

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from orchc.migrate.heat_yaml import load_jinja_yaml, load_yaml, relative_name, where
+from orchc.migrate.heat_registry import HEAT_YAML, load_jinja_yaml, relative_name
+from orchc.migrate.yaml_source import load_yaml, where_of
 
 # Parameters the parent stack computes at deploy time (VIPs, CIDRs): never taken from a child's default.
 RUNTIME_PARAMETERS = frozenset({"EndpointMap", "ServiceData"})
@@ -103,7 +104,7 @@ class Library:
             if jinja_path == path or (not path.exists() and jinja_path.exists()):
                 self._templates[path] = load_jinja_yaml(jinja_path, self.jinja_context, self.source_name(jinja_path))
             else:
-                self._templates[path] = load_yaml(path, self.source_name(path))
+                self._templates[path] = load_yaml(path, self.source_name(path), HEAT_YAML)
         return self._templates[path]
 
     def exists(self, path: Path) -> bool:
@@ -132,7 +133,7 @@ class Stack:
 
     def _param_value(self, name: str) -> Any:
         declared = (self.template.get("parameters") or {}).get(name)
-        here = where(declared, self.source)
+        here = where_of(declared, self.source)
         if isinstance(declared, dict) and declared.get("hidden"):
             self.library.secrets.add(name)
             self.library.notify("assumption", here, f"secret parameter {name} is not written out",
@@ -162,7 +163,7 @@ class Stack:
         if isinstance(node, str):
             return self.condition(node)
         function = function_of(node)
-        return truth(_FUNCTIONS[function](self, node[function], where(node, self.source)) if function else node)
+        return truth(_FUNCTIONS[function](self, node[function], where_of(node, self.source)) if function else node)
 
     # --- resources ------------------------------------------------------------------
 
@@ -235,9 +236,9 @@ class Stack:
         function = function_of(node)
         if function:
             try:
-                return _FUNCTIONS[function](self, node[function], where(node, self.source))
+                return _FUNCTIONS[function](self, node[function], where_of(node, self.source))
             except Unknown as exc:
-                self.library.notify("unsupported", where(node, self.source),
+                self.library.notify("unsupported", where_of(node, self.source),
                                     f"{function} kept as written", exc.why)
                 return plain(node)
         if isinstance(node, dict):

@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 
-from orchc.migrate.heat_yaml import input_error, load_jinja_yaml, load_yaml, where
+from orchc.migrate.yaml_source import YamlDialect, input_error, line_of, load_yaml, load_yaml_text, where_of
 
 REGISTRY_TEMPLATE = "overcloud-resource-registry-puppet.j2.yaml"
 NONE_TYPE = "OS::Heat::None"
+# Heat templates as Heat reads them: `heat_template_version: 2016-10-14` is a name, not a date.
+HEAT_YAML = YamlDialect(libyaml=False, timestamps_as_str=True,
+                        syntax_hint="fix the YAML syntax; orchc reads Heat templates as plain YAML")
 
 
 @dataclass
@@ -51,29 +55,25 @@ def find_tht_root(paths: list[Path]) -> Path | None:
 
 def load_roles(path: Path, source: str) -> list[RoleSpec]:
     """roles_data.yaml; `source` is the name reports use for it."""
-    data = load_yaml(path, source)
+    data = load_yaml(path, source, HEAT_YAML)
     if not isinstance(data, list):
         raise input_error("roles_data must be a list of roles", str(path), 1, 1,
                           "pass TripleO's roles_data.yaml (a list of `- name: Controller ...` entries)")
     roles = []
     for entry in data:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise input_error("a role needs a `name`", str(path), getattr(entry, "line", 1), 1,
+            raise input_error("a role needs a `name`", str(path), line_of(entry), 1,
                               "write each role as `- name: RoleName` with `ServicesDefault: [...]`")
         services = entry.get("ServicesDefault") or []
         if not isinstance(services, list):
             raise input_error(f"ServicesDefault of role {entry['name']} must be a list", str(path),
-                              where_line(entry), 1, "list the role's OS::TripleO::Services::X names")
+                              line_of(entry), 1, "list the role's OS::TripleO::Services::X names")
         serial = entry.get("update_serial")
         roles.append(RoleSpec(name=entry["name"], services=[str(s) for s in services],
                               parameters=dict(entry.get("RoleParametersDefault") or {}),
                               update_serial=serial if isinstance(serial, int) else None,
-                              source=where(entry, source), raw=dict(entry)))
+                              source=where_of(entry, source), raw=dict(entry)))
     return roles
-
-
-def where_line(node: Any) -> int:
-    return int(getattr(node, "line", 1) or 1)
 
 
 def jinja_context(root: Path | None, roles: list[RoleSpec]) -> dict[str, Any]:
@@ -95,7 +95,7 @@ def load_registry(root: Path, context: dict[str, Any]) -> Environment:
 
 def load_environment(path: Path) -> Environment:
     """One `--param-file`: a Heat environment (parameter_defaults, parameters, resource_registry)."""
-    data = load_yaml(path)
+    data = load_yaml(path, dialect=HEAT_YAML)
     if data is None:
         return Environment()
     if not isinstance(data, dict):
@@ -105,7 +105,7 @@ def load_environment(path: Path) -> Environment:
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
-            raise input_error(f"unknown section {key!r} in a parameter file", str(path), where_line(data), 1,
+            raise input_error(f"unknown section {key!r} in a parameter file", str(path), line_of(data), 1,
                               "a Heat environment has parameter_defaults, parameters and resource_registry")
         if key in ("parameter_defaults", "parameters"):
             values.update(value or {})
@@ -132,3 +132,26 @@ def merge(environments: list[Environment]) -> Environment:
         merged.registry = {k: merged.registry.get(v, v) if v.startswith("OS::") and v != NONE_TYPE else v
                            for k, v in merged.registry.items()}
     return merged
+
+
+def relative_name(path: Path, root: Path | None) -> str:
+    """How reports name a file: relative to the templates' root when it is inside it."""
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def load_jinja_yaml(path: Path, context: dict[str, Any], source: str | None = None) -> Any:
+    """Render a THT `*.j2.yaml` template (over roles and networks) and load the result."""
+    shown = source or str(path)
+    try:
+        text = jinja2.Environment().from_string(path.read_text(encoding="utf-8")).render(**context)
+    except OSError as exc:
+        raise input_error(f"cannot read {shown}: {exc.strerror}", shown, hint="check the path you gave") from None
+    except jinja2.TemplateError as exc:
+        raise input_error(f"cannot render this Jinja template: {exc}", shown, getattr(exc, "lineno", None) or 1, 1,
+                          "orchc renders THT's *.j2.yaml files with the roles and networks only") from None
+    return load_yaml_text(text, shown, HEAT_YAML)

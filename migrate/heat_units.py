@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from orchc.migrate import heat_steps as steps
 from orchc.migrate.heat_intrinsics import Stack, Unresolved, function_of, text
 from orchc.migrate.heat_steps import Phase, Unit
-from orchc.migrate.heat_yaml import where
+from orchc.migrate.yaml_source import where_of
 
 # Sections converted into units (deploy tree) and, per lifecycle tree, the task list it runs.
 DEPLOY_SECTIONS = ("host_prep_tasks", "pre_deploy_step_tasks", "deploy_steps_tasks", "external_deploy_tasks",
@@ -57,7 +57,7 @@ def service_units(stack: Stack, source: str) -> ServiceData:
     data = ServiceData(name=name, source=source, units={})
     _scan_references(stack.template.get("outputs"), data)
     raw = ((stack.template.get("outputs") or {}).get("role_data") or {}).get("value")
-    located = {k: where(raw.get(k) if isinstance(raw, dict) else None, where(raw, source)) for k in section_names}
+    located = {k: where_of(raw.get(k) if isinstance(raw, dict) else None, where_of(raw, source)) for k in section_names}
     data.units["deploy"] = sorted(_deploy_units(name, evaluated, located), key=lambda u: u.phase)
     for tree, section in LIFECYCLE_SECTIONS.items():
         data.units[tree] = _lifecycle_units(name, tree, evaluated.get(section), located.get(section, source))
@@ -110,11 +110,11 @@ def _scan_references(node: Any, data: ServiceData) -> None:
     if isinstance(node, dict):
         param = node.get("get_param") if len(node) == 1 else None
         if isinstance(param, list) and len(param) > 1 and param[0] == "EndpointMap" and isinstance(param[1], str):
-            data.endpoint_refs.setdefault(param[1], where(node, data.source))
+            data.endpoint_refs.setdefault(param[1], where_of(node, data.source))
         for key, value in node.items():
             if key == "service_config_settings" and isinstance(value, dict):
                 for other in value:
-                    data.config_for.setdefault(str(other), where(value, data.source))
+                    data.config_for.setdefault(str(other), where_of(value, data.source))
             _scan_references(value, data)
     elif isinstance(node, list):
         for item in node:

@@ -34,7 +34,7 @@ from orchc.migrate.taskcore_args import Args
 from orchc.migrate.taskcore_directord import Job, JobTranslator, parse_job
 from orchc.migrate.taskcore_input import TcProject, TcService, TcTask, load_project
 from orchc.migrate.verify import formatted
-from orchc.migrate.yaml_lines import input_error, load_yaml, strip_lines
+from orchc.migrate.yaml_source import input_error, load_yaml
 
 CONTROLLER_ROLE = "taskcore_controller"
 CONTROLLER_HOST = "localhost"
@@ -153,7 +153,7 @@ class _Converter:
         if step.verb in ("ADD", "COPY") and len(words) >= 2 and not step.flags.get("--blueprint"):
             added[words[-1]] = (self.project.services_dir / words[0]).resolve()
         elif step.verb == "CACHEFILE" and step.rest in added:
-            data = strip_lines(load_yaml(added[step.rest]))
+            data = load_yaml(added[step.rest])
             if isinstance(data, dict):
                 args.options.update(data)
         elif step.verb == "CACHEFILE":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchc.dsl.diagnostics import did_you_mean
-from orchc.migrate.yaml_lines import input_error, line_of, load_yaml, strip_lines
+from orchc.migrate.yaml_source import input_error, line_of, load_yaml
 
 DRIVERS = ("directord", "service", "print", "noop", "local", "ansible_runner")
 
@@ -97,10 +97,9 @@ def _task(entry: Any, path: Path, label: str) -> TcTask:
     for key in ("provides", "requires", "needed-by"):
         if not isinstance(entry.get(key, []), list):
             raise input_error(f"`{key}` of task '{entry['id']}' must be a list", path, line)
-    data = strip_lines(entry)
-    return TcTask(id=str(data["id"]), driver=driver, provides=[str(p) for p in data.get("provides", [])],
-                  requires=[str(r) for r in data.get("requires", [])],
-                  needed_by=[str(n) for n in data.get("needed-by", [])], data=data, source=f"{label}:{line}")
+    return TcTask(id=str(entry["id"]), driver=driver, provides=[str(p) for p in entry.get("provides", [])],
+                  requires=[str(r) for r in entry.get("requires", [])],
+                  needed_by=[str(n) for n in entry.get("needed-by", [])], data=entry, source=f"{label}:{line}")
 
 
 def _roles(path: Path, services: dict[str, TcService]) -> dict[str, list[str]]:
@@ -109,8 +108,6 @@ def _roles(path: Path, services: dict[str, TcService]) -> dict[str, list[str]]:
         raise input_error("roles.yaml is a mapping `ROLE: {services: [...]}`", path)
     roles: dict[str, list[str]] = {}
     for role, body in data.items():
-        if role == "__line__":
-            continue
         line = line_of(body)
         names = body.get("services") if isinstance(body, dict) else None
         if not isinstance(names, list):
@@ -130,8 +127,6 @@ def _hosts(path: Path, roles: dict[str, list[str]]) -> dict[str, str]:
         raise input_error("inventory.yaml is a mapping `hosts: {HOST: {role: ROLE}}`", path)
     hosts: dict[str, str] = {}
     for host, body in data["hosts"].items():
-        if host == "__line__":
-            continue
         role = body.get("role") if isinstance(body, dict) else None
         if role not in roles:
             guess = did_you_mean(str(role), roles)

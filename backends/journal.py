@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS latest_executions (
     instance TEXT PRIMARY KEY,
     state TEXT NOT NULL,
     change_key TEXT NOT NULL
-);
+) WITHOUT ROWID;
 """
 
 # The format of the file, in `PRAGMA user_version`. Older files are upgraded in

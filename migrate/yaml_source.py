@@ -142,16 +142,12 @@ def _placed(data: _Located, loader: Any, node: yaml.Node) -> Any:
     return data
 
 
-def _construct_map(loader: Any, node: yaml.MappingNode) -> Any:
-    data = _placed(LocatedDict(), loader, node)
-    yield data  # given out before its content is built, so that an alias inside it can refer to it
-    _fill_map(loader, node, data)
+def _construct_map(loader: Any, node: yaml.MappingNode) -> LocatedDict:
+    return _fill_map(loader, node, _placed(LocatedDict(), loader, node))
 
 
-def _construct_list(loader: Any, node: yaml.SequenceNode) -> Any:
-    data = _placed(LocatedList(), loader, node)
-    yield data
-    _fill_list(loader, node, data)
+def _construct_list(loader: Any, node: yaml.SequenceNode) -> LocatedList:
+    return _fill_list(loader, node, _placed(LocatedList(), loader, node))
 
 
 def _fill_list(loader: Any, node: yaml.SequenceNode, data: LocatedList) -> LocatedList:
@@ -177,5 +173,5 @@ def _construct_local_tag(loader: Any, suffix: str, node: yaml.Node) -> Any:
         text = loader.construct_scalar(node)
         return Unsafe(text) if suffix == "unsafe" else Vault(text) if suffix == "vault" else text
     if isinstance(node, yaml.SequenceNode):
-        return _fill_list(loader, node, _placed(LocatedList(), loader, node))
-    return _fill_map(loader, node, _placed(LocatedDict(), loader, node))  # type: ignore[arg-type]
+        return _construct_list(loader, node)
+    return _construct_map(loader, node)  # type: ignore[arg-type]

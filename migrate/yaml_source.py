@@ -61,7 +61,7 @@ class YamlDialect:
 
     libyaml: bool = True  # libyaml's parser (fast); False: PyYAML's own, with its wording of syntax errors
     timestamps_as_str: bool = False  # `2016-10-14` stays a string (Heat's template versions are names)
-    keep_ansible_tags: bool = False  # `!unsafe` -> Unsafe, `!vault` -> Vault, other local tags are dropped
+    keep_ansible_tags: bool = False  # `!unsafe` -> Unsafe, `!vault` -> Vault, other `!tag`s: the value as if untagged
     keys_as_text: bool = False  # keys that are not str/int/float/bool/null (dates, lists) become their text
     syntax_hint: str = "fix the YAML syntax at this point"
 
@@ -91,13 +91,14 @@ def load_yaml_text(text: str, shown_as: str, dialect: YamlDialect = YamlDialect(
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - text.rfind("\n", 0, exc.position)
-        raise input_error(f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}",
-                          shown_as, line, column, "remove the character or write it as an escape in a quoted string") from None
+        raise input_error(f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}", shown_as,
+                          line, column, "remove the character, or write it as an escape in a quoted string") from None
     except yaml.YAMLError as exc:
         raise input_error(f"invalid YAML: {exc}", shown_as, hint=dialect.syntax_hint) from None
 
 
-def input_error(message: str, file: Path | str, line: int = 1, column: int = 1, hint: str | None = None) -> DiagnosticError:
+def input_error(message: str, file: Path | str, line: int = 1, column: int = 1,
+                hint: str | None = None) -> DiagnosticError:
     """A one-diagnostic error for bad converter input at `file:line:column` (exit status 1 at the command line)."""
     return DiagnosticError([Diagnostic("error", message, Span(str(file), line, column, line, column + 1), hint)])
 
@@ -143,19 +144,7 @@ def _placed(data: _Located, loader: Any, node: yaml.Node) -> Any:
 
 
 def _construct_map(loader: Any, node: yaml.MappingNode) -> LocatedDict:
-    return _fill_map(loader, node, _placed(LocatedDict(), loader, node))
-
-
-def _construct_list(loader: Any, node: yaml.SequenceNode) -> LocatedList:
-    return _fill_list(loader, node, _placed(LocatedList(), loader, node))
-
-
-def _fill_list(loader: Any, node: yaml.SequenceNode, data: LocatedList) -> LocatedList:
-    data.extend(loader.construct_object(child, deep=True) for child in node.value)
-    return data
-
-
-def _fill_map(loader: Any, node: yaml.MappingNode, data: LocatedDict) -> LocatedDict:
+    data = _placed(LocatedDict(), loader, node)
     loader.flatten_mapping(node)  # `<<: *anchor` merge keys
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
@@ -165,6 +154,12 @@ def _fill_map(loader: Any, node: yaml.MappingNode, data: LocatedDict) -> Located
             raise ConstructorError("while constructing a mapping", node.start_mark,
                                    "found unhashable key", key_node.start_mark)
         data[key] = loader.construct_object(value_node, deep=True)
+    return data
+
+
+def _construct_list(loader: Any, node: yaml.SequenceNode) -> LocatedList:
+    data = _placed(LocatedList(), loader, node)
+    data.extend(loader.construct_object(child, deep=True) for child in node.value)
     return data
 
 

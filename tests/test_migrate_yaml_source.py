@@ -64,7 +64,8 @@ def test_ansible_tags_are_kept_in_the_ansible_dialect() -> None:
     data = load_yaml_text(text, "f.yml", YamlDialect(keep_ansible_tags=True))
     assert type(data["a"]) is Unsafe and type(data["b"]) is Vault and type(data["c"]) is str
     assert isinstance(data["d"], LocatedDict) and data["d"].line == 5
-    assert _error("a: !unsafe x\n")[3].startswith("invalid YAML: could not determine a constructor for the tag '!unsafe'")
+    message = _error("a: !unsafe x\n")[3]  # outside the Ansible dialect, a local tag is an error
+    assert message.startswith("invalid YAML: could not determine a constructor for the tag '!unsafe'")
 
 
 def test_keys_as_text() -> None:

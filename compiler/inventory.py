@@ -1,4 +1,5 @@
-"""Read an Ansible inventory (INI or YAML) through ansible-core's own code.
+"""Read an Ansible inventory (INI or YAML) through ansible-core's own code
+(or, for the plainest YAML inventories, `inventory_yaml`, which gives the same result faster).
 
 Groups become roles; each host gets its merged variables with Ansible's
 precedence (group vars, child groups, host vars, `group_vars/`/`host_vars/`
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchc.compiler.inventory_yaml import read_plain_yaml_inventory
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 from orchc.plan import Host
 
@@ -74,16 +76,23 @@ def load_inventory(path: Path) -> Inventory:
         raise DiagnosticError([Diagnostic(
             "error", f"inventory '{path}' does not exist",
             hint="give an Ansible inventory (INI or YAML) with -i/--inventory")])
+    plain_inventory = read_plain_yaml_inventory(path)
+    if plain_inventory is not None:
+        host_vars, groups = plain_inventory.hosts, plain_inventory.groups
+    else:
+        host_vars, groups = _read_with_ansible(path)
+    position = {name: i for i, name in enumerate(host_vars)}
+    return Inventory(path=path, hosts=[_host(path, name, merged) for name, merged in host_vars.items()],
+                     groups={name: sorted(members, key=position.__getitem__) for name, members in groups.items()})
+
+
+def _read_with_ansible(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Each host's merged variables (inventory order) and each group's hosts, from ansible-core."""
     manager, loader = _ansible_inventory(path)
     merged = _InventoryVars(manager, loader, [os.path.abspath(path)])
-    all_hosts = manager.get_hosts()
-    position = {h.name: i for i, h in enumerate(all_hosts)}
-    hosts = [_host(path, h.name, merged.of(h)) for h in all_hosts]
-    groups = {
-        name: sorted((h.name for h in group.get_hosts()), key=position.__getitem__)
-        for name, group in manager.groups.items()
-    }
-    return Inventory(path=path, hosts=hosts, groups=groups)
+    host_vars = {host.name: merged.of(host) for host in manager.get_hosts()}
+    groups = {name: [host.name for host in group.get_hosts()] for name, group in manager.groups.items()}
+    return host_vars, groups
 
 
 def _ansible_inventory(path: Path) -> tuple[Any, Any]:

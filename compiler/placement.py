@@ -70,13 +70,19 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
 
     listed = {name.value for decl in symbols.roles.values() for name in decl.services}
     slots: dict[str, list[Slot]] = {}
+    hosts_by_name = {h.name: h for h in inventory.hosts}
+    position = {name: i for i, name in enumerate(hosts_by_name)}
+    roles_of: dict[str, list[Role]] = {}
+    for role in roles:
+        for service_name in role.services:
+            roles_of.setdefault(service_name, []).append(role)
     for service in symbols.services.values():
         placed_by: dict[str, str] = {}  # host -> first role that places the service there
-        for role in roles:
-            if service.name in role.services:
-                for host in role.hosts:
-                    placed_by.setdefault(host, role.name)
-        slots[service.name] = [Slot(h, placed_by[h.name]) for h in inventory.hosts if h.name in placed_by]
+        for role in roles_of.get(service.name, []):
+            for host in role.hosts:
+                placed_by.setdefault(host, role.name)
+        slots[service.name] = [Slot(hosts_by_name[name], placed_by[name])
+                               for name in sorted(placed_by, key=position.__getitem__)]
         if service.name not in listed:
             diagnostics.warning(f"service '{service.name}' is on no role, so it runs nowhere", service.name_span,
                                 hint=f"add it to a role: `role NAME {{ services {service.name} }}`")

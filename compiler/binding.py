@@ -42,6 +42,7 @@ class Binder:
     lowerer: ActionLowerer
     report: ReportOnce
     provided: dict[str, list[Bound]] = field(default_factory=dict)  # capability -> provider instances
+    _provided_ids: dict[str, list[str]] = field(default_factory=dict)  # capability -> sorted instance ids
 
     def provide(self) -> None:
         """Render every provider instance's fields."""
@@ -138,7 +139,7 @@ class Binder:
             if binding is None:
                 continue
             bound, one_is_enough = binding
-            ids = sorted(b.instance for b in bound)
+            ids = self._instance_ids(requirement.name, bound)
             if one_is_enough:
                 any_of.append(ids)
             else:
@@ -148,3 +149,11 @@ class Binder:
             else:
                 capabilities[requirement.name] = ProviderList(requirement.name, [b.value for b in bound])
         return deps, any_of, capabilities
+
+    def _instance_ids(self, capability: str, bound: list[Bound]) -> list[str]:
+        """The sorted instance ids of `bound`; sorted once per capability when every provider is bound."""
+        if bound is not self.provided[capability]:
+            return sorted(b.instance for b in bound)
+        if capability not in self._provided_ids:
+            self._provided_ids[capability] = sorted(b.instance for b in bound)
+        return list(self._provided_ids[capability])

@@ -137,7 +137,7 @@ class AnsibleTransport(Transport):
     # --- batching ---------------------------------------------------------------
 
     def _join(self, host: Host, action: Action, ctx: ActionContext) -> _Batch:
-        check_mode = ctx.check_mode or self.options.check_mode
+        check_mode = self.options.check_mode
         key = _batch_key(action, ctx, check_mode)
         batch = self._open.get(key)
         if batch is None or host.name in batch.callers:

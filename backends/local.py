@@ -34,11 +34,11 @@ class LocalTransport(Transport):
         if isinstance(action, RunAction):
             return await self._run(action, ctx)
         if isinstance(action, (CopyAction, TemplateAction)):
-            return _write_file(action, ctx, ctx.check_mode or self.options.check_mode)
+            return _write_file(action, ctx, self.options.check_mode)
         return ActionResult("failed", message=f"the local transport cannot run '{action.kind}' actions")
 
     async def _run(self, action: RunAction, ctx: ActionContext) -> ActionResult:
-        if ctx.check_mode or self.options.check_mode:
+        if self.options.check_mode:
             return ActionResult("ok", message="check mode: command not run")
         command = resolve_secrets(action.command, ctx.secrets)
         argv = ["/bin/sh", "-c", command]

@@ -80,7 +80,7 @@ class SshTransport(Transport):
 
     async def _perform(self, link: HostLink, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
         become_user = self._become_user(host, ctx)
-        check_mode = ctx.check_mode or self.options.check_mode
+        check_mode = self.options.check_mode
         if isinstance(action, RunAction):
             if check_mode:
                 return ActionResult("ok", message="not run in check mode")

@@ -49,7 +49,6 @@ class ActionContext:
     secrets: Mapping[str, str]  # resolved values; markers in the action are still unresolved
     become: bool = False
     work_dir: Path = Path(".orchc")  # beside the journal: scratch space (e.g. ansible-runner data dirs)
-    check_mode: bool = False  # --dry-run / check: change nothing
     on_output: OutputSink | None = None  # live output, already redacted by the caller
     env: Mapping[str, str] = field(default_factory=dict)
 

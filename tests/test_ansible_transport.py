@@ -79,7 +79,8 @@ def run_batch(
     output: list[str] | None = None,
 ) -> tuple[list[ActionResult], AnsibleTransport]:
     """Start one instance per host in the same event-loop turn, as the runner does, and wait for all."""
-    transport = transport or AnsibleTransport(plan, TransportOptions(work_dir=work_dir or Path(plan.root) / ".orchc"))
+    transport = transport or AnsibleTransport(plan, TransportOptions(work_dir=work_dir or Path(plan.root) / ".orchc",
+                                                                     check_mode=check_mode))
     chosen = list(hosts if hosts is not None else plan.hosts)
 
     def sink(stream: str, text: str) -> None:
@@ -90,7 +91,7 @@ def run_batch(
         calls = [
             transport.execute(host, action[host.name] if isinstance(action, dict) else action, ActionContext(
                 plan=plan, instance_id=f"{task_id}@{host.name}", task_id=task_id, secrets=secrets or {},
-                check_mode=check_mode, on_output=sink))
+                on_output=sink))
             for host in chosen
         ]
         return list(await asyncio.gather(*calls))

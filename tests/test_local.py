@@ -16,9 +16,9 @@ def execute(tmp_path: Path, action: Action, check_mode: bool = False, secrets: d
             output: list[tuple[str, str]] | None = None) -> ActionResult:
     plan = make_plan("t.x@h1", root=tmp_path)
     ctx = ActionContext(plan=plan, instance_id="t.x@h1", task_id="t.x", secrets=secrets or {},
-                        check_mode=check_mode, on_output=(lambda s, t: output.append((s, t))) if output is not None
+                        on_output=(lambda s, t: output.append((s, t))) if output is not None
                         else None)
-    return asyncio.run(LocalTransport(plan, TransportOptions()).execute(plan.hosts[0], action, ctx))
+    return asyncio.run(LocalTransport(plan, TransportOptions(check_mode=check_mode)).execute(plan.hosts[0], action, ctx))
 
 
 def test_copy_writes_then_is_up_to_date_then_fixes_the_mode(tmp_path: Path):

@@ -166,7 +166,7 @@ def test_check_mode_reports_changes_without_making_them(sshd, tmp_path: Path) ->
         host,
         CopyAction(src="a", dest=str(tmp_path / "a"), content="x"),
         RunAction(command=f"touch {tmp_path / 'ran'}"),
-        context_fields={"check_mode": True},
+        check_mode=True,
     )
     assert (copy.status, run.status) == ("changed", "ok")
     assert copy.message.startswith("would change")

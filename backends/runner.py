@@ -62,7 +62,6 @@ class Observer(Protocol):
 class RunOptions:
     limits: Limits = field(default_factory=Limits)
     force: bool = False  # run instances that are up to date
-    work_dir: Path = Path(".orchc")
 
 
 @dataclass
@@ -308,7 +307,7 @@ class Runner:
         host = self._hosts[self.scheduler.host_of(iid) or ""]
         actions = inst.actions if placement == 0 else inst.alternates[placement - 1].actions
         ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=inst.task, secrets=self.secrets,
-                            become=task.become, work_dir=self.options.work_dir)
+                            become=task.become)
         try:
             while True:
                 state, result = await self._attempt(host, actions, ctx, task.timeout)

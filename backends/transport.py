@@ -48,7 +48,6 @@ class ActionContext:
     task_id: str
     secrets: Mapping[str, str]  # resolved values; markers in the action are still unresolved
     become: bool = False
-    work_dir: Path = Path(".orchc")  # beside the journal: scratch space (e.g. ansible-runner data dirs)
     on_output: OutputSink | None = None  # live output, already redacted by the caller
     env: Mapping[str, str] = field(default_factory=dict)
 

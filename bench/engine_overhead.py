@@ -84,7 +84,7 @@ def full_run(plan: Plan, forks: int) -> tuple[float, float, int]:
         journal = SqliteJournal(Path(tmp) / "journal.db")
         began, began_cpu = time.perf_counter(), time.process_time()
         result = run_plan(plan, journal, NoopTransports(plan, TransportOptions()),
-                          RunOptions(limits=Limits(forks=forks), work_dir=Path(tmp)), {})
+                          RunOptions(limits=Limits(forks=forks)), {})
         elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
         rows = sum(len(journal.transitions(r.id)) for r in journal.runs())
         journal.close()

@@ -111,7 +111,7 @@ def run(
             raise fail(f"cannot write events to {events}: {exc.strerror or exc}") from None
     try:
         result = runner.run_plan(plan, store, transports,
-                                 runner.RunOptions(limits=limits, force=force, work_dir=work_dir),
+                                 runner.RunOptions(limits=limits, force=force),
                                  secret_values, observers)
     except JournalError as exc:
         raise fail(str(exc)) from None

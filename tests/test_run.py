@@ -25,7 +25,7 @@ def run(plan: Plan, tmp_path: Path, force: bool = False, secrets: dict[str, str]
     journal = SqliteJournal(tmp_path / ".orchc" / "journal.db")
     try:
         return run_plan(plan, journal, TransportSet(plan, TransportOptions(work_dir=tmp_path)),
-                        RunOptions(limits=limits, force=force, work_dir=tmp_path), secrets or {})
+                        RunOptions(limits=limits, force=force), secrets or {})
     finally:
         journal.close()
 

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from orchc_process import orchc
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gradual"
 TOKEN = "tok-9f8e7d6c5b"
-
-
-def orchc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orchc", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
 
 
 def write_inventory(folder: Path, hosts: dict[str, dict[str, object]], groups: dict[str, list[str]]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -11,13 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from orchc_process import orchc
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "openstack-mini"
-
-
-def orchc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchc", *args], cwd=cwd, capture_output=True, text=True, env=os.environ, timeout=300
-    )
 
 
 def _states(events: Path) -> dict[str, str]:

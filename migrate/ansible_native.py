@@ -23,7 +23,7 @@ import ansible
 from orchc.migrate import emit
 from orchc.migrate.ansible_load import TASK_KEYWORDS, Task
 from orchc.migrate.ansible_vars import strings
-from orchc.migrate.yaml_source import Unsafe, Vault
+from orchc.migrate.yaml_source import Unsafe, Vault, leaves
 
 _BUILTIN_MODULES = frozenset(p[:-3] for p in os.listdir(Path(ansible.__file__).parent / "modules") if p.endswith(".py"))
 # Keywords a task may carry and still run as one orchc action with the same meaning.
@@ -53,13 +53,7 @@ def _templated(data: Any) -> bool:
 
 
 def _special(data: Any) -> bool:
-    if isinstance(data, (Unsafe, Vault)):
-        return True
-    if isinstance(data, dict):
-        return any(_special(v) for v in data.values())
-    if isinstance(data, list):
-        return any(_special(v) for v in data)
-    return False
+    return any(isinstance(leaf, (Unsafe, Vault)) for leaf in leaves(data))
 
 
 def plain_keywords(task: Task) -> bool:

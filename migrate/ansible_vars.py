@@ -16,6 +16,7 @@ import jinja2
 import jinja2.meta
 
 from orchc.migrate.ansible_load import Task
+from orchc.migrate.yaml_source import leaves
 
 _ENV = jinja2.Environment()
 _EXPRESSION_KEYS = ("when", "changed_when", "failed_when", "until")
@@ -25,15 +26,7 @@ _PATH_ARGS = ("path", "dest", "src", "file", "name", "creates", "removes", "chdi
 
 
 def strings(data: Any) -> Iterator[str]:
-    if isinstance(data, str):
-        yield data
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield from strings(key)
-            yield from strings(value)
-    elif isinstance(data, list):
-        for item in data:
-            yield from strings(item)
+    return (leaf for leaf in leaves(data) if isinstance(leaf, str))
 
 
 def _names_in_template(text: str) -> set[str]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from orchc.migrate.heat_registry import HEAT_YAML, load_jinja_yaml, relative_name
-from orchc.migrate.yaml_source import load_yaml, where_of
+from orchc.migrate.yaml_source import leaves, load_yaml, where_of
 
 # Parameters the parent stack computes at deploy time (VIPs, CIDRs): never taken from a child's default.
 RUNTIME_PARAMETERS = frozenset({"EndpointMap", "ServiceData"})
@@ -316,13 +316,7 @@ def text(value: Any) -> str:
 
 
 def _contains_unresolved(value: Any) -> bool:
-    if isinstance(value, Unresolved):
-        return True
-    if isinstance(value, dict):
-        return any(_contains_unresolved(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains_unresolved(v) for v in value)
-    return False
+    return any(isinstance(leaf, Unresolved) for leaf in leaves(value))
 
 
 def _known(value: Any, what: str) -> Any:

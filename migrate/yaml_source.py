@@ -11,7 +11,7 @@ YAML is a diagnostic at its file:line:col.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -95,6 +95,19 @@ def load_yaml_text(text: str, shown_as: str, dialect: YamlDialect = YamlDialect(
                           line, column, "remove the character, or write it as an escape in a quoted string") from None
     except yaml.YAMLError as exc:
         raise input_error(f"invalid YAML: {exc}", shown_as, hint=dialect.syntax_hint) from None
+
+
+def leaves(data: Any) -> Iterator[Any]:
+    """Every scalar in loaded YAML data: map keys and values, list items, all the way down."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from leaves(key)
+            yield from leaves(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from leaves(item)
+    else:
+        yield data
 
 
 def input_error(message: str, file: Path | str, line: int = 1, column: int = 1,

@@ -199,7 +199,7 @@ class Plan(_Model):
     def to_json(self) -> str:
         """The canonical bytes of the Plan: sorted keys, indented by 2, no timestamps."""
         with gc_paused():
-            return canonical_json(self.model_dump_json(by_alias=True))
+            return _sorted_indented_json(self.model_dump_json(by_alias=True))
 
     @classmethod
     def from_json(cls, text: str) -> "Plan":
@@ -212,7 +212,7 @@ class Plan(_Model):
         return {h.name: h for h in self.hosts}
 
 
-def canonical_json(compact: str) -> str:
+def _sorted_indented_json(compact: str) -> str:
     """`json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)` of the data in `compact` JSON, faster.
 
     Python's encoder is pure Python once it indents (a second for a 25k-instance

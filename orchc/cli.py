@@ -14,9 +14,9 @@ import os
 import sys
 
 import typer
-from rich.console import Console
 
 from orchc import cmd_build, cmd_migrate, cmd_run, exitcodes
+from orchc.console import stderr
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 
 app = typer.Typer(
@@ -26,7 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @app.callback()

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from orchc.console import stderr
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
                           is_plan_file, parse_variables, read_plan)
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 # The compiler, the graph writer and the formatter are imported by the commands
 # that use them: every `orchc` start-up would otherwise pay for jinja2 and networkx.
 
-_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")]
 
@@ -45,7 +44,7 @@ def _compile(path: Path, inventory: Path | None, extra_vars: list[str], vars_fil
         return CompileResult(plan=read_plan(path), warnings=[], secret_values={})
     result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
     if result.warnings:
-        _stderr.print(render_all(result.warnings, SourceCache()), markup=False)
+        stderr.print(render_all(result.warnings, SourceCache()), markup=False)
     return result
 
 

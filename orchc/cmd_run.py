@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchc import exitcodes
+from orchc.console import stderr
 from orchc.backends.engine import Limits, PlanGraphError, Scheduler
 from orchc.backends.journal import JournalError, SqliteJournal
 from orchc.backends.transport import TransportOptions
@@ -47,10 +48,9 @@ def _console() -> Console:
 
 def fail(message: str, hint: str | None = None) -> typer.Exit:
     """Print an error that has no source position and give the exit for invalid input."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    err.print(f"orchc: error: {message}", markup=False)
+    stderr.print(f"orchc: error: {message}", markup=False)
     if hint:
-        err.print(f"  hint: {hint}", markup=False)
+        stderr.print(f"  hint: {hint}", markup=False)
     return typer.Exit(exitcodes.INVALID_INPUT)
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from orchc.dsl.ast import Import, Module
-from orchc.dsl.diagnostics import Diagnostics, DiagnosticError
+from orchc.dsl.diagnostics import Diagnostic, Diagnostics, DiagnosticError
 
 
 def input_files(inputs: list[Path], diagnostics: Diagnostics) -> list[Path]:
@@ -28,11 +28,15 @@ def input_files(inputs: list[Path], diagnostics: Diagnostics) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            diagnostics.error(f"input '{path}' does not exist", hint="give a .orch file or a folder of them")
+            diagnostics.extend([missing_input(path)])
     unique: dict[Path, Path] = {}
     for file in files:
         unique.setdefault(file.resolve(), file)
     return list(unique.values())
+
+
+def missing_input(path: Path) -> Diagnostic:
+    return Diagnostic("error", f"input '{path}' does not exist", hint="give a .orch file or a folder of them")
 
 
 class _Loader:

@@ -39,6 +39,10 @@ def find_inventory(path: Path, inventory: Path | None) -> Path:
     """The inventory given, or the one beside the input; a usage error if there is none."""
     if inventory is not None:
         return inventory
+    if not path.exists():  # say what is missing: the input, not an inventory beside it
+        from orchc.compiler.loader import missing_input
+
+        raise DiagnosticError([missing_input(path)])
     folder = path if path.is_dir() else path.parent
     for name in INVENTORY_NAMES:
         candidate = folder / name

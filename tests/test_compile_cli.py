@@ -130,3 +130,11 @@ def test_compiled_plans_validate_against_the_json_schema(example: str, project_r
     schema = plan_json_schema()
     plan = json.loads(load_plan(folder, None, [], []).to_json())
     _check(plan, schema, schema.get("$defs", {}), "plan")
+
+
+@pytest.mark.parametrize("command", ["check", "compile", "run"])
+def test_a_missing_input_is_named_before_any_inventory_is_looked_for(command: str, tmp_path: Path, monkeypatch,
+                                                                     capsys) -> None:
+    status, _, stderr = run_cli([command, str(tmp_path / "nowhere")], monkeypatch, capsys)
+    assert status == 1
+    assert f"input '{tmp_path / 'nowhere'}' does not exist" in stderr and "inventory" not in stderr

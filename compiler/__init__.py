@@ -12,8 +12,10 @@ every error found so far) where a later pass could not make sense of the input:
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,14 +31,33 @@ from orchc.compiler.symbols import collect
 from orchc.compiler.variables import resolve_variables
 from orchc.dsl.ast import Span, TaskDecl
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
-from orchc.plan import Plan, gc_paused
+from orchc.plan import Plan, canonical_value, gc_paused, plan_json
 
 
 @dataclass
 class CompileResult:
-    plan: Plan
+    plan_data: dict[str, Any]  # the Plan as plain data, every key in sorted order (see `plan_json`)
     warnings: list[Diagnostic]
     secret_values: dict[str, str]  # secrets supplied with -e/--vars: for the run, never in the Plan
+
+    @cached_property
+    def plan(self) -> Plan:
+        """The Plan model, validated on first use: writing the Plan needs only its data."""
+        with gc_paused():
+            return Plan.model_validate(self.plan_data)
+
+    def plan_json(self) -> bytes:
+        """The Plan's canonical bytes."""
+        with gc_paused():
+            return plan_json(self.plan_data)
+
+    @classmethod
+    def of_plan(cls, plan: Plan) -> CompileResult:
+        """A Plan read from a plan.json, as if just compiled."""
+        with gc_paused():
+            result = cls(json.loads(plan.to_json()), warnings=[], secret_values={})
+        result.plan = plan
+        return result
 
 
 def plan_root(inputs: list[Path]) -> Path:
@@ -71,23 +92,24 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
     diagnostics.raise_if_errors()
     check_cycles(expansion.edges, expansion.instances, diagnostics)
     diagnostics.raise_if_errors()
-    plan = Plan.model_validate({
-        "schema": "orchc.plan/1",
-        "root": str(root),
-        "hosts": [h.model_dump() for h in hosts.hosts],
-        "roles": [r.model_dump() for r in placement.roles],
-        "tasks": _tasks(expansion, root),
+    # Every dict below is written with its keys in sorted order: `plan_json` writes them as they are.
+    plan_data = {
+        "hosts": [canonical_value(host.model_dump()) for host in hosts.hosts],
         "instances": expansion.instances,
+        "roles": [canonical_value(role.model_dump()) for role in placement.roles],
+        "root": str(root),
+        "schema": "orchc.plan/1",
         "secrets": [{"name": n, "source": _source(symbols.vars[n].span, root)} for n in values.secrets],
-        "vars": dict(sorted(values.values.items())),
-    })
-    return CompileResult(plan=plan, warnings=diagnostics.warnings, secret_values=values.secret_values)
+        "tasks": _tasks(expansion, root),
+        "vars": canonical_value(values.values),
+    }
+    return CompileResult(plan_data, warnings=diagnostics.warnings, secret_values=values.secret_values)
 
 
 def _source(span: Span, root: Path) -> dict[str, Any]:
     file = Path(os.path.relpath(Path(span.file).resolve(), root)).as_posix()
-    return {"file": file, "line": span.line, "column": span.column,
-            "end_line": span.end_line, "end_column": span.end_column}
+    return {"column": span.column, "end_column": span.end_column, "end_line": span.end_line, "file": file,
+            "line": span.line}
 
 
 def _tasks(expansion: Expansion, root: Path) -> list[dict[str, Any]]:
@@ -95,15 +117,19 @@ def _tasks(expansion: Expansion, root: Path) -> list[dict[str, Any]]:
     for unit in expansion.units:
         decl = unit.decl
         is_task = isinstance(decl, TaskDecl)
+        settings = task_settings(decl)
         tasks.append({
+            "anchor": not (is_task and decl.actions),
+            "become": settings["become"],
+            "concurrency": decl.concurrency.value if is_task and decl.concurrency else None,
+            "delay": float(settings["delay"]),
             "id": unit.id,
-            "service": unit.service,
             "name": decl.name,
             "once": unit.once,
-            "anchor": not (is_task and decl.actions),
-            "concurrency": decl.concurrency.value if is_task and decl.concurrency else None,
-            **task_settings(decl),
+            "retries": settings["retries"],
+            "service": unit.service,
             "source": _source(decl.name_span, root),
+            "timeout": None if settings["timeout"] is None else float(settings["timeout"]),
         })
     return tasks
 

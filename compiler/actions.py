@@ -19,6 +19,7 @@ from typing import Any
 from orchc.compiler.render import Mode, RenderError, Renderer
 from orchc.dsl import ast
 from orchc.dsl.ast import MapValue, Span, Str
+from orchc.plan import canonical_value
 
 
 # What a playbook may use from beside it, by Ansible's conventions.
@@ -44,17 +45,17 @@ class ActionLowerer:
     _digests: dict[tuple[Path, ...], str] = field(default_factory=dict)
 
     def lower(self, action: ast.Action, context: dict[str, Any]) -> dict[str, Any]:
-        """The Plan action (as a dict) for one host; raises ActionError."""
+        """The Plan action (as a dict, keys in sorted order) for one host; raises ActionError."""
         if isinstance(action, ast.Run):
-            return {"kind": "run", "command": self._render(action.command, context, "run")}
+            return {"command": self._render(action.command, context, "run"), "kind": "run"}
         if isinstance(action, ast.Copy):
             data = self._read(action.src)
             try:
                 content, encoding = data.decode("utf-8"), "utf-8"
             except UnicodeDecodeError:
                 content, encoding = base64.b64encode(data).decode("ascii"), "base64"
-            return {"kind": "copy", "src": action.src.value, "dest": self._render(action.dest, context),
-                    "content": content, "encoding": encoding, **self._file_options(action, context)}
+            return {"content": content, "dest": self._render(action.dest, context), "encoding": encoding,
+                    "kind": "copy", **self._file_options(action, context), "src": action.src.value}
         if isinstance(action, ast.Template):
             source = self._read(action.src).decode("utf-8", errors="replace")
             try:
@@ -62,19 +63,19 @@ class ActionLowerer:
             except RenderError as exc:
                 raise ActionError(f"in template '{action.src.value}': {exc.message}", action.src.span,
                                   exc.hint) from None
-            return {"kind": "template", "src": action.src.value, "dest": self._render(action.dest, context),
-                    "content": content, **self._file_options(action, context)}
+            return {"content": content, "dest": self._render(action.dest, context), "kind": "template",
+                    **self._file_options(action, context), "src": action.src.value}
         if isinstance(action, ast.Playbook):
             path = self._existing(action.path, "playbook")
             beside = [path.parent / folder for folder in PLAYBOOK_FOLDERS]
-            return {"kind": "playbook", "path": self._relative(path),
-                    "vars": self._map(action.vars, context), "digest": self._digest(path, *beside)}
+            return {"digest": self._digest(path, *beside), "kind": "playbook", "path": self._relative(path),
+                    "vars": self._plan_map(action.vars, context)}
         if isinstance(action, ast.AnsibleModule):
-            return {"kind": "ansible", "module": action.module, "args": self._map(action.args, context)}
+            return {"args": self._plan_map(action.args, context), "kind": "ansible", "module": action.module}
         if isinstance(action, ast.AnsibleRole):
             role = self._find_role(action)
-            return {"kind": "role", "name": action.name, "vars": self._map(action.vars, context),
-                    "digest": self._digest(role)}
+            return {"digest": self._digest(role), "kind": "role", "name": action.name,
+                    "vars": self._plan_map(action.vars, context)}
         raise TypeError(f"unknown action {action!r}")
 
     def _file_options(self, action: ast.Copy | ast.Template, context: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +100,10 @@ class ActionLowerer:
         if isinstance(value, ast.Duration):
             return value.seconds
         return value.value
+
+    def _plan_map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
+        """A map as a Plan action holds it: rendered, its keys in sorted order."""
+        return canonical_value(self._map(value, context))
 
     def _map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
         if value is None:

@@ -179,20 +179,20 @@ class Expander:
         for other in unit.slots[1:] if unit.once else []:
             other_context = {**self.contexts.of(other), **self.binder.requirements(unit, other)[2]}
             other_actions, other_fingerprint = self._actions(unit, other_context)
-            alternates.append({"host": other.host.name if other else None, "actions": other_actions,
-                               "fingerprint": other_fingerprint})
-        return {
-            "id": unit.instance_id(slot),
-            "task": unit.id,
-            "host": slot.host.name if slot else None,
-            "deps": sorted(deps),
-            "any_of": any_of,
+            alternates.append({"actions": other_actions, "fingerprint": other_fingerprint,
+                               "host": other.host.name if other else None})
+        return {  # keys in sorted order, as the Plan's JSON writes them
             "actions": actions,
-            "fingerprint": fingerprint,
-            "change_key": self._change_key(unit.decl, fingerprint),
-            "skip": self._skip(unit.decl, slot, context),
-            "secrets": _secrets(actions),
             "alternates": alternates,
+            "any_of": any_of,
+            "change_key": self._change_key(unit.decl, fingerprint),
+            "deps": sorted(deps),
+            "fingerprint": fingerprint,
+            "host": slot.host.name if slot else None,
+            "id": unit.instance_id(slot),
+            "secrets": _secrets(actions),
+            "skip": self._skip(unit.decl, slot, context),
+            "task": unit.id,
         }
 
     def _actions(self, unit: Unit, context: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:

@@ -41,16 +41,18 @@ def _compile(path: Path, inventory: Path | None, extra_vars: list[str], vars_fil
     from orchc.compiler import CompileResult, compile_project
 
     if is_plan_file(path):
-        return CompileResult(plan=read_plan(path), warnings=[], secret_values={})
+        return CompileResult.of_plan(read_plan(path))
     result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
     if result.warnings:
         stderr.print(render_all(result.warnings, SourceCache()), markup=False)
     return result
 
 
-def _write(text: str, output: Path | None) -> None:
+def _write(text: str | bytes, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
+    elif isinstance(text, bytes):
+        output.write_bytes(text)
     else:
         output.write_text(text, encoding="utf-8")
 
@@ -77,7 +79,7 @@ def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: Extr
             vars_file: VarsFilesOption = [], output: OutputOption = None) -> None:
     """Write the Plan (JSON) to -o FILE or stdout."""
     result = _compile(path, inventory, extra_var, vars_file)
-    _write(result.plan.to_json(), output)
+    _write(result.plan_json(), output)
 
 
 def graph(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],

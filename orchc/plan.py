@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import re
 import shlex
 from contextlib import contextmanager
@@ -197,9 +198,10 @@ class Plan(_Model):
     vars: dict[str, Any] = Field(default_factory=dict)  # non-secret variable values
 
     def to_json(self) -> str:
-        """The canonical bytes of the Plan: sorted keys, indented by 2, no timestamps."""
+        """The canonical bytes of the Plan (see `plan_json`), as text."""
         with gc_paused():
-            return _sorted_indented_json(self.model_dump_json(by_alias=True))
+            data = json.loads(self.model_dump_json(by_alias=True), object_pairs_hook=_sorted_object)
+            return plan_json(data).decode()
 
     @classmethod
     def from_json(cls, text: str) -> "Plan":
@@ -212,27 +214,65 @@ class Plan(_Model):
         return {h.name: h for h in self.hosts}
 
 
-def _sorted_indented_json(compact: str) -> str:
-    """`json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)` of the data in `compact` JSON, faster.
+# --- the canonical JSON of a Plan ----------------------------------------------
+
+
+def plan_json(data: dict[str, Any]) -> bytes:
+    """The canonical bytes of a Plan given as plain data whose keys are all in sorted order (see
+    `canonical_value`): `json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)`, faster.
 
     Python's encoder is pure Python once it indents (a second for a 25k-instance
     Plan); pydantic-core's indents in Rust and writes the same bytes, except for
     floats that Python writes with an exponent (1e-05 against 0.00001): those
-    take Python's encoder.
+    take Python's encoder. NaN and infinities are written as null, as pydantic does.
     """
-    floats_with_exponent = False
+    compact_floats_differ = any(_has_float_with_exponent(value) for value in _float_bearing_values(data))
+    if compact_floats_differ:
+        plain = json.loads(pydantic_core.to_json(data, inf_nan_mode="null"))
+        return (json.dumps(plain, indent=2, ensure_ascii=False) + "\n").encode()
+    return pydantic_core.to_json(data, indent=2, inf_nan_mode="null") + b"\n"
 
-    def parse_float(text: str) -> float:
-        nonlocal floats_with_exponent
-        value = float(text)
-        if value and not 1e-4 <= abs(value) < 1e16:
-            floats_with_exponent = True
+
+def _float_bearing_values(data: dict[str, Any]) -> Iterator[Any]:
+    """Every value of a Plan's data that may hold a float: the float fields and the free-form maps."""
+    yield data["vars"]
+    for host in data["hosts"]:
+        yield host["vars"]
+    for task in data["tasks"]:
+        yield task["delay"]
+        yield task["timeout"]
+    for instance in data["instances"]:
+        if instance["actions"] or instance["alternates"]:
+            for actions in (instance["actions"], *(p["actions"] for p in instance["alternates"])):
+                for action in actions:
+                    yield action.get("vars")
+                    yield action.get("args")
+
+
+def _has_float_with_exponent(value: Any) -> bool:
+    if type(value) is float:
+        return math.isfinite(value) and value != 0 and not 1e-4 <= abs(value) < 1e16
+    if type(value) is dict:
+        return any(_has_float_with_exponent(item) for item in value.values())
+    if type(value) is list:
+        return any(_has_float_with_exponent(item) for item in value)
+    return False
+
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def canonical_value(value: Any) -> Any:
+    """A free-form value (variables, host vars, action maps) as the Plan holds it: every map's keys
+    in sorted order. Anything but str-keyed dicts, lists and JSON scalars (dates, tuples, int
+    keys...) is first turned into what pydantic writes for it."""
+    if type(value) is dict and all(type(key) is str for key in value):
+        return {key: canonical_value(value[key]) for key in sorted(value)}
+    if type(value) is list:
+        return [canonical_value(item) for item in value]
+    if type(value) in _PLAIN_SCALARS:
         return value
-
-    data = json.loads(compact, object_pairs_hook=_sorted_object, parse_float=parse_float)
-    if floats_with_exponent:
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    return pydantic_core.to_json(data, indent=2).decode() + "\n"
+    return json.loads(pydantic_core.to_json(value, inf_nan_mode="null"), object_pairs_hook=_sorted_object)
 
 
 def _sorted_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

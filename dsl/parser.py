@@ -17,7 +17,7 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 from lark import Lark, Token, UnexpectedInput
 from lark.lexer import ContextualLexer, PatternStr
@@ -84,13 +84,78 @@ class _WordLexer(ContextualLexer):
                          if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier()}
         self.word_or_keyword_states = {state for state, accepts in states.items()
                                        if "NAME" in accepts and self.keywords.intersection(accepts)}
+        self.scanners: dict[int, _StateScanner] = {}  # built on first use, as lark builds its own
 
     def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
-        for token in super().lex(lexer_state, parser_state):
-            if (token.type in self.keywords and parser_state.position in self.word_or_keyword_states
+        """lark's contextual lexing in one loop: half the time of lark's `next_token` per token.
+
+        Same patterns, callbacks and tokens as lark's lexer of each parser state.
+        Where no terminal of the state matches, lark's own lexer takes over and raises its error.
+        """
+        source = getattr(lexer_state.text, "text", lexer_state.text)  # lark 1.3 wraps the text in a TextSlice
+        counter = lexer_state.line_ctr
+        pos, line, line_start = counter.char_pos, counter.line, counter.line_start_pos
+        stack = parser_state.state_stack
+        while pos < len(source):
+            state = stack[-1]
+            scanner = self.scanners.get(state) or self._scanner(state)
+            match = scanner.first(source, pos) or scanner.match_others(source, pos)
+            if match is None:
+                counter.char_pos, counter.line, counter.column, counter.line_start_pos = (
+                    pos, line, pos - line_start + 1, line_start)
+                yield from super().lex(lexer_state, parser_state)
+                return
+            type_, value, start = match.lastgroup, match.group(), pos
+            pos = match.end()
+            if type_ in scanner.skipped:
+                if type_ in scanner.newline_types and (newlines := value.count("\n")):
+                    line += newlines
+                    line_start = start + value.rindex("\n") + 1
+                continue
+            token = Token(type_, value, start, line, start - line_start + 1)
+            if type_ in scanner.newline_types and (newlines := value.count("\n")):
+                line += newlines
+                line_start = start + value.rindex("\n") + 1
+            token.end_line, token.end_column, token.end_pos = line, pos - line_start + 1, pos
+            counter.char_pos, counter.line, counter.column, counter.line_start_pos = (
+                pos, line, token.end_column, line_start)
+            if type_ in scanner.callbacks:
+                token = scanner.callbacks[type_](token)
+                if type_ in scanner.ignore_types:
+                    continue
+            if (token.type in self.keywords and state in self.word_or_keyword_states
                     and not _shifts(parser_state, token.type) and _shifts(parser_state, "NAME")):
                 token = Token.new_borrow_pos("NAME", token, token)
+            lexer_state.last_token = token
             yield token
+        counter.char_pos, counter.line, counter.column, counter.line_start_pos = (
+            pos, line, pos - line_start + 1, line_start)
+
+    def _scanner(self, state: int) -> _StateScanner:
+        lexer = self.lexers[state]
+        patterns = lexer.scanner._mres
+        scanner = _StateScanner(patterns[0].match, tuple(patterns[1:]), lexer.callback, lexer.ignore_types,
+                                lexer.ignore_types - set(lexer.callback), lexer.newline_types)
+        self.scanners[state] = scanner
+        return scanner
+
+
+@dataclass(frozen=True)
+class _StateScanner:
+    """What lexing in one parser state needs, taken from lark's lexer for that state."""
+
+    first: Callable[[str, int], re.Match[str] | None]  # the first alternation of the state's terminals
+    others: tuple[re.Pattern[str], ...]  # lark splits alternations of more than 100 terminals
+    callbacks: dict[str, Callable[[Token], Token]]  # keywords out of NAME, the COMMENT callback
+    ignore_types: frozenset[str]
+    skipped: frozenset[str]  # ignored terminals without a callback: no token is made
+    newline_types: frozenset[str]  # terminals that may hold a newline
+
+    def match_others(self, source: str, pos: int) -> re.Match[str] | None:
+        for pattern in self.others:
+            if match := pattern.match(source, pos):
+                return match
+        return None
 
 
 def _shifts(parser_state: Any, terminal: str) -> bool:

@@ -14,25 +14,53 @@ from orchc.dsl.ast import Import, Module
 from orchc.dsl.diagnostics import Diagnostic, Diagnostics, DiagnosticError
 
 
-def input_files(inputs: list[Path], diagnostics: Diagnostics) -> list[Path]:
-    """The `.orch` files named by the inputs, in order, each once (hidden folders such as .orchc/ skipped)."""
-    files: list[Path] = []
+def input_files(inputs: list[Path], diagnostics: Diagnostics) -> dict[Path, Path]:
+    """The `.orch` files named by the inputs, in order, each once (hidden folders such as .orchc/ skipped).
+
+    Keyed by resolved path, each file as it was found.
+    """
+    files: list[tuple[Path, Path]] = []
     for path in inputs:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.orch")
-                           if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found = _orch_files_below(path)
             if not found:
                 diagnostics.error(f"no .orch files in folder '{path}'",
                                   hint="give a folder that holds .orch files, or one .orch file")
             files.extend(found)
         elif path.is_file():
-            files.append(path)
+            files.append((path, path.resolve()))
         else:
             diagnostics.extend([missing_input(path)])
     unique: dict[Path, Path] = {}
-    for file in files:
-        unique.setdefault(file.resolve(), file)
-    return list(unique.values())
+    for file, key in files:
+        unique.setdefault(key, file)
+    return unique
+
+
+def _orch_files_below(folder: Path) -> list[tuple[Path, Path]]:
+    """Each `*.orch` file below `folder` with its resolved path, sorted; hidden files and folders skipped.
+
+    Walks the folders itself, so that only symbolic links need resolving (a stat per path component).
+    """
+    found: list[tuple[Path, Path]] = []
+    _scan(folder, folder.resolve(), found)
+    found.sort()
+    return found
+
+
+def _scan(folder: Path, resolved: Path, found: list[tuple[Path, Path]]) -> None:
+    """Like `Path.rglob`: folders behind symbolic links are not entered, unreadable folders are skipped."""
+    try:
+        with os.scandir(folder) as entries:
+            visible = [entry for entry in entries if not entry.name.startswith(".")]
+    except PermissionError:
+        return
+    for entry in visible:
+        if entry.is_dir(follow_symlinks=False):
+            _scan(folder / entry.name, resolved / entry.name, found)
+        elif entry.name.endswith(".orch") and entry.is_file():
+            file = folder / entry.name
+            found.append((file, file.resolve() if entry.is_symlink() else resolved / entry.name))
 
 
 def missing_input(path: Path) -> Diagnostic:
@@ -46,8 +74,8 @@ class _Loader:
         self.order: list[Module] = []
         self.visiting: list[tuple[Path, Import | None]] = []  # the import chain being loaded
 
-    def load(self, path: Path, via: Import | None) -> None:
-        key = path.resolve()
+    def load(self, path: Path, key: Path, via: Import | None) -> None:
+        """Parse `path` (resolved: `key`) and what it imports, unless it is loaded already."""
         chain = [p for p, _ in self.visiting]
         if key in chain:
             self._report_cycle(chain[chain.index(key):] + [key], via)
@@ -68,7 +96,7 @@ class _Loader:
                     imported.path.span,
                     hint="import paths are relative to the file that imports them")
                 continue
-            self.load(target, imported)
+            self.load(target, target.resolve(), imported)
         self.visiting.pop()
 
     def _parse(self, path: Path) -> Module | None:
@@ -97,6 +125,6 @@ def _display(path: Path) -> str:
 def load_modules(inputs: list[Path], diagnostics: Diagnostics) -> list[Module]:
     """Parse the inputs and everything they import, each file once, in a stable order."""
     loader = _Loader(diagnostics)
-    for file in input_files(inputs, diagnostics):
-        loader.load(file, None)
+    for key, file in input_files(inputs, diagnostics).items():
+        loader.load(file, key, None)
     return loader.order

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchc.compiler.render import Mode, RenderError, Renderer
+from orchc.compiler.render import Mode, RenderError, Renderer, needs_rendering
 from orchc.dsl import ast
 from orchc.dsl.ast import MapValue, Span, Str
 from orchc.plan import canonical_value
@@ -25,6 +25,30 @@ from orchc.plan import canonical_value
 # What a playbook may use from beside it, by Ansible's conventions.
 PLAYBOOK_FOLDERS = ("roles", "tasks", "handlers", "templates", "files", "vars", "group_vars", "host_vars",
                     "library", "filter_plugins", "module_utils")
+
+
+def needs_context(action: ast.Action) -> bool:
+    """Whether lowering `action` renders something, so that it may differ from one host to another."""
+    if isinstance(action, ast.Template):
+        return True  # its file is a template
+    if isinstance(action, ast.Run):
+        return value_needs_context(action.command)
+    if isinstance(action, ast.Copy):
+        return any(value_needs_context(text) for text in (action.dest, action.mode, action.owner) if text)
+    if isinstance(action, ast.AnsibleModule):
+        return value_needs_context(action.args)
+    return action.vars is not None and value_needs_context(action.vars)
+
+
+def value_needs_context(value: ast.Value) -> bool:
+    """Whether `value` renders differently in different template contexts (holds a template)."""
+    if isinstance(value, Str):
+        return needs_rendering(value.value)
+    if isinstance(value, ast.ListValue):
+        return any(value_needs_context(item) for item in value.items)
+    if isinstance(value, MapValue):
+        return any(value_needs_context(entry.value) for entry in value.entries)
+    return False
 
 
 class ActionError(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchc.compiler.actions import ActionError, ActionLowerer
+from orchc.compiler.actions import ActionError, ActionLowerer, value_needs_context
 from orchc.compiler.capabilities import Provider
 from orchc.compiler.inventory import Inventory
 from orchc.compiler.placement import Slot
@@ -31,6 +31,15 @@ class Bound:
     value: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Binding:
+    """What one `requires` of an instance binds."""
+
+    ids: list[str]  # the provider instances, sorted
+    one_is_enough: bool  # `on any`: an `any_of` group
+    value: Any  # what its templates see
+
+
 @dataclass
 class Binder:
     """Binds the `requires` of each instance to provider instances, reporting what cannot be bound."""
@@ -43,16 +52,20 @@ class Binder:
     report: ReportOnce
     provided: dict[str, list[Bound]] = field(default_factory=dict)  # capability -> provider instances
     _provided_ids: dict[str, list[str]] = field(default_factory=dict)  # capability -> sorted instance ids
+    # unit id -> {index of a `requires`: its binding}, for the scopes that bind alike on every host
+    _shared: dict[str, dict[int, Binding | None]] = field(default_factory=dict)
 
     def provide(self) -> None:
-        """Render every provider instance's fields."""
+        """Render every provider instance's fields (once for all of them when they hold no template)."""
         for name, provider in self.providers.items():
             unit = self.units[provider.task_id]
-            self.provided[name] = [
-                Bound(unit.instance_id(slot), slot.host.name if slot else None,
-                      self._fields(provider, self.contexts.of(slot)))
-                for slot in unit.running_slots
-            ]
+            same_everywhere = not any(value_needs_context(assign.value) for assign in provider.provision.fields)
+            fields: dict[str, Any] | None = None
+            self.provided[name] = []
+            for slot in unit.running_slots:
+                if fields is None or not same_everywhere:
+                    fields = self._fields(provider, self.contexts.of(slot))
+                self.provided[name].append(Bound(unit.instance_id(slot), slot.host.name if slot else None, fields))
 
     def _fields(self, provider: Provider, context: dict[str, Any]) -> dict[str, Any]:
         declared = {f.name: f for f in provider.type.fields} if provider.type else {}
@@ -129,26 +142,36 @@ class Binder:
             return None
         return in_role, False
 
-    def requirements(self, unit: Unit, slot: Slot | None) -> tuple[set[str], list[list[str]], dict[str, Any]]:
-        """Dependencies, `any_of` groups and template values from the `requires` of one instance."""
-        deps: set[str] = set()
+    def requirements(self, unit: Unit, slot: Slot | None) -> tuple[list[list[str]], list[list[str]], dict[str, Any]]:
+        """From the `requires` of one instance: the sorted instance ids it waits for (a list for each
+        requirement; lists are shared, never change them), its `any_of` groups and its template values."""
+        required: list[list[str]] = []
         any_of: list[list[str]] = []
         capabilities: dict[str, Any] = {}
-        for requirement in unit.decl.requires:
-            binding = self._bind(unit, slot, requirement)
+        shared = self._shared.setdefault(unit.id, {})
+        for index, requirement in enumerate(unit.decl.requires):
+            if requirement.scope.kind == "same_host":
+                binding = self._binding(unit, slot, requirement)
+            elif index in shared:
+                binding = shared[index]
+            else:
+                binding = shared[index] = self._binding(unit, slot, requirement)
             if binding is None:
                 continue
-            bound, one_is_enough = binding
-            ids = self._instance_ids(requirement.name, bound)
-            if one_is_enough:
-                any_of.append(ids)
-            else:
-                deps.update(ids)
-            if len(bound) == 1 or one_is_enough:
-                capabilities[requirement.name] = bound[0].value
-            else:
-                capabilities[requirement.name] = ProviderList(requirement.name, [b.value for b in bound])
-        return deps, any_of, capabilities
+            (any_of if binding.one_is_enough else required).append(binding.ids)
+            capabilities[requirement.name] = binding.value
+        return required, any_of, capabilities
+
+    def _binding(self, unit: Unit, slot: Slot | None, requirement: Requirement) -> Binding | None:
+        bound_and_how = self._bind(unit, slot, requirement)
+        if bound_and_how is None:
+            return None
+        bound, one_is_enough = bound_and_how
+        if len(bound) == 1 or one_is_enough:
+            value = bound[0].value
+        else:
+            value = ProviderList(requirement.name, [b.value for b in bound])
+        return Binding(self._instance_ids(requirement.name, bound), one_is_enough, value)
 
     def _instance_ids(self, capability: str, bound: list[Bound]) -> list[str]:
         """The sorted instance ids of `bound`; sorted once per capability when every provider is bound."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from orchc.compiler.actions import ActionError, ActionLowerer
 from orchc.compiler.binding import Binder
@@ -36,6 +36,14 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class Lowered(NamedTuple):
+    """A task's actions rendered for one host, what they do in one digest, and the secrets they use."""
+
+    actions: list[dict[str, Any]]
+    fingerprint: str
+    secrets: list[str]
+
+
 @dataclass
 class Expansion:
     units: list[Unit]
@@ -56,6 +64,7 @@ class Expander:
     units: dict[str, Unit] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     waits: dict[str, list[Edge]] = field(default_factory=dict)  # task id -> `after`/`before` targets
+    _lowered_alike: dict[str, Lowered] = field(default_factory=dict)  # unit id -> its one lowering
 
     def __post_init__(self) -> None:
         self.report = ReportOnce(self.diagnostics)
@@ -169,33 +178,48 @@ class Expander:
     # --- instances ------------------------------------------------------------------------
 
     def _instance(self, unit: Unit, slot: Slot | None) -> dict[str, Any]:
-        deps, any_of, capabilities = self.binder.requirements(unit, slot)
-        for edge in self.waits.get(unit.id, []):
-            target = self.units[edge.target]
-            deps.add(target.instance_id(target.slots[0] if target.once else slot))
-        context = {**self.contexts.of(slot), **capabilities}
-        actions, fingerprint = self._actions(unit, context)
+        required, any_of, capabilities = self.binder.requirements(unit, slot)
+        # Actions that render nothing and no `when`: the unit's instances share one lowering, no context.
+        context = self._context(slot, capabilities) if unit.renders_per_host or _has_when(unit.decl) else {}
+        lowered = self._lowered(unit, context)
         alternates = []
         for other in unit.slots[1:] if unit.once else []:
-            other_context = {**self.contexts.of(other), **self.binder.requirements(unit, other)[2]}
-            other_actions, other_fingerprint = self._actions(unit, other_context)
-            alternates.append({"actions": other_actions, "fingerprint": other_fingerprint,
+            other_lowered = self._lowered(unit, self._context(other, self.binder.requirements(unit, other)[2]))
+            alternates.append({"actions": other_lowered.actions, "fingerprint": other_lowered.fingerprint,
                                "host": other.host.name if other else None})
         return {  # keys in sorted order, as the Plan's JSON writes them
-            "actions": actions,
+            "actions": lowered.actions,
             "alternates": alternates,
             "any_of": any_of,
-            "change_key": self._change_key(unit.decl, fingerprint),
-            "deps": sorted(deps),
-            "fingerprint": fingerprint,
+            "change_key": self._change_key(unit.decl, lowered.fingerprint),
+            "deps": self._deps(unit, slot, required),
+            "fingerprint": lowered.fingerprint,
             "host": slot.host.name if slot else None,
             "id": unit.instance_id(slot),
-            "secrets": _secrets(actions),
+            "secrets": lowered.secrets,
             "skip": self._skip(unit.decl, slot, context),
             "task": unit.id,
         }
 
-    def _actions(self, unit: Unit, context: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    def _context(self, slot: Slot | None, capabilities: dict[str, Any]) -> dict[str, Any]:
+        return {**self.contexts.of(slot), **capabilities}
+
+    def _deps(self, unit: Unit, slot: Slot | None, required: list[list[str]]) -> list[str]:
+        """The sorted instance ids an instance waits for: its providers and its `after`/`before` targets."""
+        waits = self.waits.get(unit.id, [])
+        if not waits and len(required) < 2:
+            return required[0] if required else []  # sorted and without repeats already
+        deps = {instance for ids in required for instance in ids}
+        for edge in waits:
+            target = self.units[edge.target]
+            deps.add(target.instance_id(target.slots[0] if target.once else slot))
+        return sorted(deps)
+
+    def _lowered(self, unit: Unit, context: dict[str, Any]) -> Lowered:
+        """The unit's actions rendered in `context`: lowered once for all hosts if they render nothing."""
+        lowered = self._lowered_alike.get(unit.id)
+        if lowered is not None:
+            return lowered
         actions: list[dict[str, Any]] = []
         decl = unit.decl
         for action in decl.actions if isinstance(decl, TaskDecl) else []:
@@ -203,10 +227,13 @@ class Expander:
                 actions.append(self.lowerer.lower(action, context))
             except ActionError as exc:
                 self.report.error(exc.message, exc.span, exc.hint)
-        return actions, fingerprint(actions, decl)
+        lowered = Lowered(actions, fingerprint(actions, decl), _secrets(actions))
+        if not unit.renders_per_host:
+            self._lowered_alike[unit.id] = lowered
+        return lowered
 
     def _skip(self, decl: TaskDecl | AnchorDecl, slot: Slot | None, context: dict[str, Any]) -> str | None:
-        if not isinstance(decl, TaskDecl) or decl.when is None or decl.when.expr is None:
+        if not _has_when(decl):
             return None
         expr = decl.when.expr
         try:
@@ -238,6 +265,10 @@ class Expander:
 def fingerprint(actions: list[dict[str, Any]], decl: TaskDecl | AnchorDecl) -> str:
     """sha256 of what an instance does: its rendered actions and its task's settings (not its deps)."""
     return sha256(canonical_json({"actions": actions, **task_settings(decl)}))
+
+
+def _has_when(decl: TaskDecl | AnchorDecl) -> bool:
+    return isinstance(decl, TaskDecl) and decl.when is not None and decl.when.expr is not None
 
 
 def _secrets(actions: list[dict[str, Any]]) -> list[str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from orchc.compiler.actions import needs_context
 from orchc.compiler.placement import Slot
 from orchc.compiler.variables import Variables
 from orchc.dsl.ast import AnchorDecl, Span, TaskDecl
@@ -27,6 +29,11 @@ class Unit:
     @property
     def running_slots(self) -> list[Slot | None]:
         return self.slots[:1] if self.once else self.slots
+
+    @cached_property
+    def renders_per_host(self) -> bool:
+        """Whether its actions hold templates, so that they may differ from host to host."""
+        return isinstance(self.decl, TaskDecl) and any(needs_context(action) for action in self.decl.actions)
 
     def instance_id(self, slot: Slot | None) -> str:
         return self.id if slot is None else f"{self.id}@{slot.host.name}"

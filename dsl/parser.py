@@ -25,7 +25,6 @@ from lark.parsers.lalr_analysis import Shift
 
 from orchc.dsl import ast
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
-from orchc.dsl.syntax_errors import syntax_error
 from orchc.grammar import grammar_text
 
 
@@ -112,7 +111,7 @@ class _WordLexer(ContextualLexer):
                     line += newlines
                     line_start = start + value.rindex("\n") + 1
                 continue
-            token = Token(type_, value, start, line, start - line_start + 1)
+            token = Token._future_new(type_, value, start, line, start - line_start + 1)  # Token() adds a slow check
             if type_ in scanner.newline_types and (newlines := value.count("\n")):
                 line += newlines
                 line_start = start + value.rindex("\n") + 1
@@ -199,6 +198,8 @@ class _Parser:
                 module: ast.Module = self.lark.parse(text)
                 break
             except UnexpectedInput as exc:
+                from orchc.dsl.syntax_errors import syntax_error  # 5 ms to import, needed only here
+
                 problem = syntax_error(exc, text, file, self.lark)
                 syntax_errors.append(problem.diagnostic)
                 if problem.skip is None or len(syntax_errors) == _MAX_SYNTAX_ERRORS:
@@ -261,6 +262,8 @@ class _Builder:
     def span(self, first: Any, last: Any | None = None) -> ast.Span:
         """From the start of `first` to the end of `last` (each a token, a node or a list of them)."""
         if last is None:
+            if type(first) is Token:  # the span of one token: half of all spans
+                return ast.Span(self.file, first.line, first.column, first.end_line, first.end_column)
             last = first
         while isinstance(first, list):
             first = first[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
@@ -92,6 +92,7 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
     diagnostics.raise_if_errors()
     check_cycles(expansion.edges, expansion.instances, diagnostics)
     diagnostics.raise_if_errors()
+    sources = _Sources(root)
     # Every dict below is written with its keys in sorted order: `plan_json` writes them as they are.
     plan_data = {
         "hosts": [canonical_value(host.model_dump()) for host in hosts.hosts],
@@ -99,20 +100,29 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
         "roles": [canonical_value(role.model_dump()) for role in placement.roles],
         "root": str(root),
         "schema": "orchc.plan/1",
-        "secrets": [{"name": n, "source": _source(symbols.vars[n].span, root)} for n in values.secrets],
-        "tasks": _tasks(expansion, root),
+        "secrets": [{"name": n, "source": sources.of(symbols.vars[n].span)} for n in values.secrets],
+        "tasks": _tasks(expansion, sources),
         "vars": canonical_value(values.values),
     }
     return CompileResult(plan_data, warnings=diagnostics.warnings, secret_values=values.secret_values)
 
 
-def _source(span: Span, root: Path) -> dict[str, Any]:
-    file = Path(os.path.relpath(Path(span.file).resolve(), root)).as_posix()
-    return {"column": span.column, "end_column": span.end_column, "end_line": span.end_line, "file": file,
-            "line": span.line}
+@dataclass
+class _Sources:
+    """Source spans as the Plan holds them: files relative to the Plan root (each file resolved once)."""
+
+    root: Path
+    _files: dict[str, str] = field(default_factory=dict)
+
+    def of(self, span: Span) -> dict[str, Any]:
+        file = self._files.get(span.file)
+        if file is None:
+            file = self._files[span.file] = Path(os.path.relpath(Path(span.file).resolve(), self.root)).as_posix()
+        return {"column": span.column, "end_column": span.end_column, "end_line": span.end_line, "file": file,
+                "line": span.line}
 
 
-def _tasks(expansion: Expansion, root: Path) -> list[dict[str, Any]]:
+def _tasks(expansion: Expansion, sources: _Sources) -> list[dict[str, Any]]:
     tasks = []
     for unit in expansion.units:
         decl = unit.decl
@@ -128,7 +138,7 @@ def _tasks(expansion: Expansion, root: Path) -> list[dict[str, Any]]:
             "once": unit.once,
             "retries": settings["retries"],
             "service": unit.service,
-            "source": _source(decl.name_span, root),
+            "source": sources.of(decl.name_span),
             "timeout": None if settings["timeout"] is None else float(settings["timeout"]),
         })
     return tasks

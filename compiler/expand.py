@@ -23,7 +23,7 @@ from orchc.compiler.render import RenderError, Renderer
 from orchc.compiler.symbols import Symbols
 from orchc.compiler.units import Contexts, Edge, ReportOnce, Unit
 from orchc.compiler.variables import Variables
-from orchc.dsl.ast import AnchorDecl, Name, TaskDecl
+from orchc.dsl.ast import AnchorDecl, Name, Str, TaskDecl
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
 from orchc.plan import secret_names
 
@@ -180,7 +180,7 @@ class Expander:
     def _instance(self, unit: Unit, slot: Slot | None) -> dict[str, Any]:
         required, any_of, capabilities = self.binder.requirements(unit, slot)
         # Actions that render nothing and no `when`: the unit's instances share one lowering, no context.
-        context = self._context(slot, capabilities) if unit.renders_per_host or _has_when(unit.decl) else {}
+        context = self._context(slot, capabilities) if unit.renders_per_host or unit.when else {}
         lowered = self._lowered(unit, context)
         alternates = []
         for other in unit.slots[1:] if unit.once else []:
@@ -197,7 +197,7 @@ class Expander:
             "host": slot.host.name if slot else None,
             "id": unit.instance_id(slot),
             "secrets": lowered.secrets,
-            "skip": self._skip(unit.decl, slot, context),
+            "skip": self._skip(unit.when, slot, context) if unit.when else None,
             "task": unit.id,
         }
 
@@ -232,17 +232,14 @@ class Expander:
             self._lowered_alike[unit.id] = lowered
         return lowered
 
-    def _skip(self, decl: TaskDecl | AnchorDecl, slot: Slot | None, context: dict[str, Any]) -> str | None:
-        if not _has_when(decl):
-            return None
-        expr = decl.when.expr
+    def _skip(self, when: Str, slot: Slot | None, context: dict[str, Any]) -> str | None:
         try:
-            holds = self.renderer.evaluate(expr.value, context)
+            holds = self.renderer.evaluate(when.value, context)
         except RenderError as exc:
-            self.report.error(f"in `when`: {exc.message}", expr.span, exc.hint)
+            self.report.error(f"in `when`: {exc.message}", when.span, exc.hint)
             return None
         where = f" on {slot.host.name}" if slot else ""
-        return None if holds else f'when "{expr.value}" is false{where}'
+        return None if holds else f'when "{when.value}" is false{where}'
 
     def _change_key(self, decl: TaskDecl | AnchorDecl, fingerprint: str) -> str:
         if not isinstance(decl, TaskDecl) or decl.when is None or not decl.when.changed:
@@ -265,10 +262,6 @@ class Expander:
 def fingerprint(actions: list[dict[str, Any]], decl: TaskDecl | AnchorDecl) -> str:
     """sha256 of what an instance does: its rendered actions and its task's settings (not its deps)."""
     return sha256(canonical_json({"actions": actions, **task_settings(decl)}))
-
-
-def _has_when(decl: TaskDecl | AnchorDecl) -> bool:
-    return isinstance(decl, TaskDecl) and decl.when is not None and decl.when.expr is not None
 
 
 def _secrets(actions: list[dict[str, Any]]) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from orchc.compiler.actions import needs_context
 from orchc.compiler.placement import Slot
 from orchc.compiler.variables import Variables
-from orchc.dsl.ast import AnchorDecl, Span, TaskDecl
+from orchc.dsl.ast import AnchorDecl, Span, Str, TaskDecl
 from orchc.dsl.diagnostics import Diagnostics
 
 
@@ -22,7 +22,7 @@ class Unit:
     decl: TaskDecl | AnchorDecl
     slots: list[Slot | None]  # [None] for a top-level anchor; a `once` task runs on slots[0]
 
-    @property
+    @cached_property
     def once(self) -> bool:
         return isinstance(self.decl, TaskDecl) and self.decl.once
 
@@ -34,6 +34,11 @@ class Unit:
     def renders_per_host(self) -> bool:
         """Whether its actions hold templates, so that they may differ from host to host."""
         return isinstance(self.decl, TaskDecl) and any(needs_context(action) for action in self.decl.actions)
+
+    @cached_property
+    def when(self) -> Str | None:
+        """Its `when` expression, if it has one."""
+        return self.decl.when.expr if isinstance(self.decl, TaskDecl) and self.decl.when else None
 
     def instance_id(self, slot: Slot | None) -> str:
         return self.id if slot is None else f"{self.id}@{slot.host.name}"

@@ -8,6 +8,7 @@ import cycle are errors at the `import` line.
 from __future__ import annotations
 
 import os
+from operator import attrgetter
 from pathlib import Path
 
 from orchc.dsl.ast import Import, Module
@@ -44,15 +45,17 @@ def _orch_files_below(folder: Path) -> list[tuple[Path, Path]]:
     """
     found: list[tuple[Path, Path]] = []
     _scan(folder, folder.resolve(), found)
-    found.sort()
     return found
 
 
 def _scan(folder: Path, resolved: Path, found: list[tuple[Path, Path]]) -> None:
-    """Like `Path.rglob`: folders behind symbolic links are not entered, unreadable folders are skipped."""
+    """Like `Path.rglob`: folders behind symbolic links are not entered, unreadable folders are skipped.
+
+    Entries are taken in order of name, so the files come sorted as paths are.
+    """
     try:
         with os.scandir(folder) as entries:
-            visible = [entry for entry in entries if not entry.name.startswith(".")]
+            visible = sorted((entry for entry in entries if not entry.name.startswith(".")), key=attrgetter("name"))
     except PermissionError:
         return
     for entry in visible:

@@ -10,7 +10,9 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
+from orchc import plan as plan_module
 from orchc.compiler import compile_project
 from orchc.plan import Instance, Plan, PlaybookAction, SourceSpan, Task, canonical_value, plan_json
 
@@ -67,3 +69,14 @@ def test_unusual_values_are_written_as_pydantic_writes_them() -> None:
     expected = {"none": None, "numbered": {"10": "a", "2": "b"}, "pair": [1, 2], "when": "2024-05-01"}
     assert canonical_value(values) == expected
     assert plan_json(canonical_value(plan.model_dump(by_alias=True))).decode() == _reference_json(plan)
+
+
+def test_the_writer_looks_for_floats_in_every_field_that_may_hold_one() -> None:
+    """`plan_json` checks only the fields listed in `_float_bearing_values`: a new float or free-form
+    field must be added there."""
+    fields = {(model.__name__, name) for model in vars(plan_module).values()
+              if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == plan_module.__name__
+              for name, info in model.model_fields.items()
+              if "float" in repr(info.annotation) or "Any" in repr(info.annotation)}
+    assert fields == {("Plan", "vars"), ("Host", "vars"), ("Task", "delay"), ("Task", "timeout"),
+                      ("PlaybookAction", "vars"), ("AnsibleModuleAction", "args"), ("AnsibleRoleAction", "vars")}

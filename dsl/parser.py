@@ -257,7 +257,7 @@ class _Builder:
         self.diagnostics = Diagnostics()
 
     def comment(self, token: Token) -> Token:
-        self.comments.append(ast.Comment(str(token).rstrip(), token.line, token.column))
+        self.comments.append(ast.Comment(token.rstrip(), token.line, token.column))
         return token
 
     def span(self, first: Any, last: Any | None = None) -> ast.Span:
@@ -271,9 +271,7 @@ class _Builder:
         while isinstance(last, list):
             last = last[-1]
         start = first if isinstance(first, Token) else first.span
-        if isinstance(last, Token):
-            return ast.Span(self.file, start.line, start.column, last.end_line, last.end_column)
-        end = last.span
+        end = last if isinstance(last, Token) else last.span
         return ast.Span(self.file, start.line, start.column, end.end_line, end.end_column)
 
     # --- values

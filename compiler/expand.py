@@ -82,7 +82,7 @@ class Expander:
             # Rendering against names or capabilities already reported as wrong would only repeat them.
             return Expansion(list(self.units.values()), [], self.edges)
         self.binder.provide()
-        instances = [self._instance(unit, slot) for unit in self.units.values() for slot in unit.running_slots]
+        instances = [instance for unit in self.units.values() for instance in self._instances(unit)]
         return Expansion(list(self.units.values()), instances, self.edges)
 
     # --- tasks and their edges ------------------------------------------------------------
@@ -176,6 +176,23 @@ class Expander:
                      "if it needs that on its own host")
 
     # --- instances ------------------------------------------------------------------------
+
+    def _instances(self, unit: Unit) -> list[dict[str, Any]]:
+        slots = unit.running_slots
+        if not slots:
+            return []
+        first = self._instance(unit, slots[0])
+        if self._differs_by_host(unit):
+            return [first] + [self._instance(unit, slot) for slot in slots[1:]]
+        # Its other instances differ from the first in their host and id only (their lists are shared).
+        return [first] + [{**first, "host": slot.host.name if slot else None, "id": unit.instance_id(slot)}
+                          for slot in slots[1:]]
+
+    def _differs_by_host(self, unit: Unit) -> bool:
+        """Whether a unit's instances differ in more than their host: what they run, whether they
+        are skipped, or what they wait for."""
+        return bool(unit.renders_per_host or unit.when or self.waits.get(unit.id)
+                    or any(requirement.scope.kind == "same_host" for requirement in unit.decl.requires))
 
     def _instance(self, unit: Unit, slot: Slot | None) -> dict[str, Any]:
         required, any_of, capabilities = self.binder.requirements(unit, slot)

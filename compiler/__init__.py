@@ -31,7 +31,7 @@ from orchc.compiler.symbols import collect
 from orchc.compiler.variables import resolve_variables
 from orchc.dsl.ast import Span, TaskDecl
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
-from orchc.plan import Plan, canonical_value, gc_paused, plan_json
+from orchc.plan import Plan, canonical_value, gc_paused
 
 
 @dataclass
@@ -45,11 +45,6 @@ class CompileResult:
         """The Plan model, validated on first use: writing the Plan needs only its data."""
         with gc_paused():
             return Plan.model_validate(self.plan_data)
-
-    def plan_json(self) -> bytes:
-        """The Plan's canonical bytes."""
-        with gc_paused():
-            return plan_json(self.plan_data)
 
     @classmethod
     def of_plan(cls, plan: Plan) -> CompileResult:

@@ -14,7 +14,7 @@ from orchc.console import stderr
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
                           is_plan_file, parse_variables, read_plan)
-from orchc.plan import Plan, plan_json_schema
+from orchc.plan import Plan, plan_json, plan_json_schema, write_plan_json
 
 if TYPE_CHECKING:
     from orchc.compiler import CompileResult
@@ -48,11 +48,9 @@ def _compile(path: Path, inventory: Path | None, extra_vars: list[str], vars_fil
     return result
 
 
-def _write(text: str | bytes, output: Path | None) -> None:
+def _write(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
-    elif isinstance(text, bytes):
-        output.write_bytes(text)
     else:
         output.write_text(text, encoding="utf-8")
 
@@ -79,7 +77,11 @@ def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: Extr
             vars_file: VarsFilesOption = [], output: OutputOption = None) -> None:
     """Write the Plan (JSON) to -o FILE or stdout."""
     result = _compile(path, inventory, extra_var, vars_file)
-    _write(result.plan_json(), output)
+    if output is None:
+        typer.echo(plan_json(result.plan_data), nl=False)
+    else:
+        with output.open("wb") as file:
+            write_plan_json(result.plan_data, file)
 
 
 def graph(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],

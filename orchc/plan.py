@@ -11,12 +11,13 @@ Paths inside a Plan (source spans, playbook paths) are relative to
 from __future__ import annotations
 
 import gc
+import io
 import json
 import math
 import re
 import shlex
 from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, Literal, Mapping, Union
+from typing import Annotated, Any, BinaryIO, Iterator, Literal, Mapping, Union
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
@@ -217,8 +218,8 @@ class Plan(_Model):
 # --- the canonical JSON of a Plan ----------------------------------------------
 
 
-def plan_json(data: dict[str, Any]) -> bytes:
-    """The canonical bytes of a Plan given as plain data whose keys are all in sorted order (see
+def write_plan_json(data: dict[str, Any], stream: BinaryIO) -> None:
+    """Write the canonical bytes of a Plan given as plain data whose keys are all in sorted order (see
     `canonical_value`): `json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)`, faster.
 
     Python's encoder is pure Python once it indents (a second for a 25k-instance
@@ -226,11 +227,19 @@ def plan_json(data: dict[str, Any]) -> bytes:
     floats that Python writes with an exponent (1e-05 against 0.00001): those
     take Python's encoder. NaN and infinities are written as null, as pydantic does.
     """
-    compact_floats_differ = any(_has_float_with_exponent(value) for value in _float_bearing_values(data))
-    if compact_floats_differ:
+    if any(_has_float_with_exponent(value) for value in _float_bearing_values(data)):
         plain = json.loads(pydantic_core.to_json(data, inf_nan_mode="null"))
-        return (json.dumps(plain, indent=2, ensure_ascii=False) + "\n").encode()
-    return pydantic_core.to_json(data, indent=2, inf_nan_mode="null") + b"\n"
+        stream.write((json.dumps(plain, indent=2, ensure_ascii=False) + "\n").encode())
+        return
+    stream.write(pydantic_core.to_json(data, indent=2, inf_nan_mode="null"))
+    stream.write(b"\n")  # apart: adding it to the bytes would copy the whole Plan
+
+
+def plan_json(data: dict[str, Any]) -> bytes:
+    """The canonical bytes of a Plan given as plain data (see `write_plan_json`)."""
+    stream = io.BytesIO()
+    write_plan_json(data, stream)
+    return stream.getvalue()
 
 
 def _float_bearing_values(data: dict[str, Any]) -> Iterator[Any]:

@@ -26,7 +26,8 @@ SCHEMA_VERSION = "orchc.plan/1"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # Validators are built on first use: `orchc compile` and `orchc migrate` build few or none (saves ~20 ms).
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
 
 
 class SourceSpan(_Model):
@@ -187,7 +188,7 @@ class SecretRef(_Model):
 
 
 class Plan(_Model):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     schema_version: Literal["orchc.plan/1"] = Field(SCHEMA_VERSION, alias="schema")
     root: str

@@ -99,10 +99,10 @@ class _WordLexer(ContextualLexer):
         while pos < len(source):
             state = stack[-1]
             scanner = self.scanners.get(state) or self._scanner(state)
-            match = scanner.first(source, pos) or scanner.match_others(source, pos)
-            if match is None:
+            match = scanner.match_first(source, pos) or scanner.match_others(source, pos)
+            if match is None:  # a syntax error
                 _move(counter, pos, line, line_start)
-                yield from super().lex(lexer_state, parser_state)
+                yield from super().lex(lexer_state, parser_state)  # raises lark's own exception
                 return
             type_, value = match.lastgroup, match.group()
             start, start_line, start_column = pos, line, pos - line_start + 1
@@ -127,6 +127,7 @@ class _WordLexer(ContextualLexer):
         _move(counter, pos, line, line_start)
 
     def _scanner(self, state: int) -> _StateScanner:
+        """The scanner of a parser state, made from lark's lexer of that state."""
         lexer = self.lexers[state]
         patterns = lexer.scanner._mres
         scanner = _StateScanner(patterns[0].match, tuple(patterns[1:]), lexer.callback, lexer.ignore_types,
@@ -144,7 +145,7 @@ def _move(counter: Any, pos: int, line: int, line_start: int) -> None:
 class _StateScanner:
     """What lexing in one parser state needs, taken from lark's lexer for that state."""
 
-    first: Callable[[str, int], re.Match[str] | None]  # the first alternation of the state's terminals
+    match_first: Callable[[str, int], re.Match[str] | None]  # the first alternation of the state's terminals
     others: tuple[re.Pattern[str], ...]  # lark splits alternations of more than 100 terminals
     callbacks: dict[str, Callable[[Token], Token]]  # keywords out of NAME, the COMMENT callback
     ignore_types: frozenset[str]

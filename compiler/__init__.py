@@ -12,10 +12,8 @@ every error found so far) where a later pass could not make sense of the input:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -34,25 +32,35 @@ from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from orchc.plan import Plan, canonical_value, gc_paused
 
 
-@dataclass
 class CompileResult:
-    plan_data: dict[str, Any]  # the Plan as plain data, every key in sorted order (see `plan_json`)
-    warnings: list[Diagnostic]
-    secret_values: dict[str, str]  # secrets supplied with -e/--vars: for the run, never in the Plan
+    """A compiled Plan: as plain data, what `orchc compile` writes (every key in sorted order, see
+    `write_plan_json`), and as the validated model, made on first use (check, graph, run, simulate)."""
 
-    @cached_property
-    def plan(self) -> Plan:
-        """The Plan model, validated on first use: writing the Plan needs only its data."""
-        with gc_paused():
-            return Plan.model_validate(self.plan_data)
+    def __init__(self, warnings: list[Diagnostic], secret_values: dict[str, str], *,
+                 data: dict[str, Any] | None = None, plan: Plan | None = None) -> None:
+        self.warnings = warnings
+        self.secret_values = secret_values  # supplied with -e/--vars: for the run, never in the Plan
+        self._data = data
+        self._plan = plan
 
     @classmethod
     def of_plan(cls, plan: Plan) -> CompileResult:
         """A Plan read from a plan.json, as if just compiled."""
-        with gc_paused():
-            result = cls(json.loads(plan.to_json()), warnings=[], secret_values={})
-        result.plan = plan
-        return result
+        return cls(warnings=[], secret_values={}, plan=plan)
+
+    @property
+    def plan_data(self) -> dict[str, Any]:
+        if self._data is None:
+            assert self._plan is not None
+            self._data = self._plan.plain_data()
+        return self._data
+
+    @property
+    def plan(self) -> Plan:
+        if self._plan is None:
+            with gc_paused():
+                self._plan = Plan.model_validate(self._data)
+        return self._plan
 
 
 def plan_root(inputs: list[Path]) -> Path:
@@ -99,7 +107,7 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
         "tasks": _tasks(expansion, sources),
         "vars": canonical_value(values.values),
     }
-    return CompileResult(plan_data, warnings=diagnostics.warnings, secret_values=values.secret_values)
+    return CompileResult(diagnostics.warnings, values.secret_values, data=plan_data)
 
 
 @dataclass

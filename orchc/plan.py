@@ -200,10 +200,13 @@ class Plan(_Model):
     vars: dict[str, Any] = Field(default_factory=dict)  # non-secret variable values
 
     def to_json(self) -> str:
-        """The canonical bytes of the Plan (see `plan_json`), as text."""
+        """The canonical bytes of the Plan (see `write_plan_json`), as text."""
+        return plan_json(self.plain_data()).decode()
+
+    def plain_data(self) -> dict[str, Any]:
+        """The Plan as plain data with every key in sorted order, as `write_plan_json` takes it."""
         with gc_paused():
-            data = json.loads(self.model_dump_json(by_alias=True), object_pairs_hook=_sorted_object)
-            return plan_json(data).decode()
+            return json.loads(self.model_dump_json(by_alias=True), object_pairs_hook=_sorted_object)
 
     @classmethod
     def from_json(cls, text: str) -> "Plan":

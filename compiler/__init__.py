@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from orchc.compiler.actions import ActionLowerer
 from orchc.compiler.capabilities import collect_providers
@@ -29,7 +29,10 @@ from orchc.compiler.symbols import collect
 from orchc.compiler.variables import resolve_variables
 from orchc.dsl.ast import Span, TaskDecl
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
-from orchc.plan import Plan, canonical_value, gc_paused
+from orchc.plan_data import canonical_value, gc_paused
+
+if TYPE_CHECKING:
+    from orchc.plan import Plan
 
 
 class CompileResult:
@@ -58,6 +61,8 @@ class CompileResult:
     @property
     def plan(self) -> Plan:
         if self._plan is None:
+            from orchc.plan import Plan  # pydantic's models: only for the commands that use the model
+
             with gc_paused():
                 self._plan = Plan.model_validate(self._data)
         return self._plan

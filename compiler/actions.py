@@ -19,7 +19,7 @@ from typing import Any
 from orchc.compiler.render import Mode, RenderError, Renderer, needs_rendering
 from orchc.dsl import ast
 from orchc.dsl.ast import MapValue, Span, Str
-from orchc.plan import canonical_value
+from orchc.plan_data import canonical_value
 
 
 # What a playbook may use from beside it, by Ansible's conventions.

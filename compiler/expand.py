@@ -25,7 +25,7 @@ from orchc.compiler.units import Contexts, Edge, ReportOnce, Unit
 from orchc.compiler.variables import Variables
 from orchc.dsl.ast import AnchorDecl, Name, Str, TaskDecl
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
-from orchc.plan import secret_names
+from orchc.plan_data import secret_names
 
 
 def canonical_json(value: Any) -> str:

@@ -6,21 +6,22 @@ a deployment. Plans are deterministic: the same inputs give the same bytes.
 
 Paths inside a Plan (source spans, playbook paths) are relative to
 `Plan.root`, the folder of the first input.
+
+This module is the Plan's pydantic model, for the commands that read a Plan;
+`orchc.plan_data` is the same Plan as plain data, as the compiler builds and
+writes it, without pydantic.
 """
 
 from __future__ import annotations
 
-import gc
-import io
-import json
-import math
-import re
-import shlex
-from contextlib import contextmanager
-from typing import Annotated, Any, BinaryIO, Iterator, Literal, Mapping, Union
+from typing import Annotated, Any, Literal, Union
 
-import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
+
+from orchc.plan_data import gc_paused, plan_json, sorted_json_data
+# Re-exported: backends, commands and tests take the Plan's secret markers and writer from here too.
+from orchc.plan_data import (REDACTED, redact, resolve_secrets, secret_marker, secret_names,  # noqa: F401
+                             write_plan_json)
 
 SCHEMA_VERSION = "orchc.plan/1"
 
@@ -206,7 +207,7 @@ class Plan(_Model):
     def plain_data(self) -> dict[str, Any]:
         """The Plan as plain data with every key in sorted order, as `write_plan_json` takes it."""
         with gc_paused():
-            return json.loads(self.model_dump_json(by_alias=True), object_pairs_hook=_sorted_object)
+            return sorted_json_data(self.model_dump_json(by_alias=True))
 
     @classmethod
     def from_json(cls, text: str) -> "Plan":
@@ -219,128 +220,5 @@ class Plan(_Model):
         return {h.name: h for h in self.hosts}
 
 
-# --- the canonical JSON of a Plan ----------------------------------------------
-
-
-def write_plan_json(data: dict[str, Any], stream: BinaryIO) -> None:
-    """Write the canonical bytes of a Plan given as plain data whose keys are all in sorted order (see
-    `canonical_value`): `json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)`, faster.
-
-    Python's encoder is pure Python once it indents (a second for a 25k-instance
-    Plan); pydantic-core's indents in Rust and writes the same bytes, except for
-    floats that Python writes with an exponent (1e-05 against 0.00001): those
-    take Python's encoder. NaN and infinities are written as null, as pydantic does.
-    """
-    if any(_has_float_with_exponent(value) for value in _float_bearing_values(data)):
-        plain = json.loads(pydantic_core.to_json(data, inf_nan_mode="null"))
-        stream.write((json.dumps(plain, indent=2, ensure_ascii=False) + "\n").encode())
-        return
-    stream.write(pydantic_core.to_json(data, indent=2, inf_nan_mode="null"))
-    stream.write(b"\n")  # apart: adding it to the bytes would copy the whole Plan
-
-
-def plan_json(data: dict[str, Any]) -> bytes:
-    """The canonical bytes of a Plan given as plain data (see `write_plan_json`)."""
-    stream = io.BytesIO()
-    write_plan_json(data, stream)
-    return stream.getvalue()
-
-
-def _float_bearing_values(data: dict[str, Any]) -> Iterator[Any]:
-    """Every value of a Plan's data that may hold a float: the float fields and the free-form maps."""
-    yield data["vars"]
-    for host in data["hosts"]:
-        yield host["vars"]
-    for task in data["tasks"]:
-        yield task["delay"]
-        yield task["timeout"]
-    for instance in data["instances"]:
-        if instance["actions"] or instance["alternates"]:
-            for actions in (instance["actions"], *(p["actions"] for p in instance["alternates"])):
-                for action in actions:
-                    yield action.get("vars")
-                    yield action.get("args")
-
-
-def _has_float_with_exponent(value: Any) -> bool:
-    if type(value) is float:
-        return math.isfinite(value) and value != 0 and not 1e-4 <= abs(value) < 1e16
-    if type(value) is dict:
-        return any(_has_float_with_exponent(item) for item in value.values())
-    if type(value) is list:
-        return any(_has_float_with_exponent(item) for item in value)
-    return False
-
-
-_PLAIN_SCALARS = (str, int, float, bool, type(None))
-
-
-def canonical_value(value: Any) -> Any:
-    """A free-form value (variables, host vars, action maps) as the Plan holds it: every map's keys
-    in sorted order. Anything but str-keyed dicts, lists and JSON scalars (dates, tuples, int
-    keys...) is first turned into what pydantic writes for it."""
-    if type(value) is dict and all(type(key) is str for key in value):
-        return {key: canonical_value(value[key]) for key in sorted(value)}
-    if type(value) is list:
-        return [canonical_value(item) for item in value]
-    if type(value) in _PLAIN_SCALARS:
-        return value
-    return json.loads(pydantic_core.to_json(value, inf_nan_mode="null"), object_pairs_hook=_sorted_object)
-
-
-def _sorted_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return dict(sorted(pairs))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Building or writing a large Plan allocates many long-lived objects and frees few: Python's
-    cyclic GC would scan them again and again (more than half the time at 20k instances).
-    Reference counting still frees."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def plan_json_schema() -> dict[str, Any]:
     return Plan.model_json_schema(by_alias=True)
-
-
-# --- secret references inside strings ------------------------------------------
-
-# The compiler writes a marker where a secret is interpolated; the runner
-# replaces it with the value just before an action runs. `:sh` marks a place
-# inside a `run` command, where the value is shell-quoted.
-_SECRET_MARKER = re.compile(r"@@secret:(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sh>:sh)?@@")
-
-
-def secret_marker(name: str, shell_quoted: bool) -> str:
-    return f"@@secret:{name}{':sh' if shell_quoted else ''}@@"
-
-
-def secret_names(text: str) -> set[str]:
-    return {m.group("name") for m in _SECRET_MARKER.finditer(text)}
-
-
-def resolve_secrets(text: str, values: Mapping[str, str]) -> str:
-    """Put secret values in place of their markers (KeyError for a missing one)."""
-
-    def substitute(m: re.Match[str]) -> str:
-        value = values[m.group("name")]
-        return shlex.quote(value) if m.group("sh") else value
-
-    return _SECRET_MARKER.sub(substitute, text)
-
-
-REDACTED = "********"
-
-
-def redact(text: str, values: Mapping[str, str]) -> str:
-    """Hide every secret value that appears in output."""
-    for value in sorted((v for v in values.values() if v), key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    return text

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from orchc import plan as plan_module
 from orchc.compiler import compile_project
-from orchc.plan import Instance, Plan, PlaybookAction, SourceSpan, Task, canonical_value, plan_json
+from orchc.plan import Instance, Plan, PlaybookAction, SourceSpan, Task
+from orchc.plan_data import canonical_value, plan_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

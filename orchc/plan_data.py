@@ -38,8 +38,26 @@ def write_plan_json(data: dict[str, Any], stream: BinaryIO) -> None:
         plain = json.loads(pydantic_core.to_json(data, inf_nan_mode="null"))
         stream.write((json.dumps(plain, indent=2, ensure_ascii=False) + "\n").encode())
         return
-    stream.write(pydantic_core.to_json(data, indent=2, inf_nan_mode="null"))
-    stream.write(b"\n")  # apart: adding it to the bytes would copy the whole Plan
+    instances = data["instances"]
+    rest = _indented_json({**data, "instances": []})
+    if not instances:
+        stream.write(rest + b"\n")
+        return
+    # The instances, most of a Plan, are written a hundred at a time: the JSON of a large Plan never sits
+    # whole in memory, whose fresh pages would cost more time than encoding it.
+    head, tail = rest.split(b'\n  "instances": [],\n')  # JSON strings hold no raw newline
+    stream.write(head + b'\n  "instances": [')
+    for start in range(0, len(instances), _INSTANCES_PER_WRITE):
+        some = _indented_json(instances[start:start + _INSTANCES_PER_WRITE])  # [\n  {...},\n  {...}\n]
+        stream.write((b"," if start else b"") + some[1:-2].replace(b"\n", b"\n  "))  # items, a level deeper
+    stream.write(b"\n  ],\n" + tail + b"\n")
+
+
+_INSTANCES_PER_WRITE = 100
+
+
+def _indented_json(value: Any) -> bytes:
+    return pydantic_core.to_json(value, indent=2, inf_nan_mode="null")
 
 
 def plan_json(data: dict[str, Any]) -> bytes:

@@ -7,12 +7,15 @@ import json
 from datetime import date
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from orchc import plan as plan_module
+from orchc import plan_data
 from orchc.compiler import compile_project
 from orchc.plan import Instance, Plan, PlaybookAction, SourceSpan, Task
 from orchc.plan_data import canonical_value, plan_json
@@ -56,12 +59,19 @@ def test_floats_python_writes_with_an_exponent_keep_python_spelling() -> None:
     assert '"small": 1e-05' in text and '"large": 1e+16' in text and '"plain": 0.0001' in text
 
 
-def test_compiled_examples_give_the_reference_bytes() -> None:
+@pytest.mark.parametrize("instances_per_write", [100, 1, 2])
+def test_compiled_examples_give_the_reference_bytes(instances_per_write: int) -> None:
     for example in ("webapp", "openstack-mini"):
         folder = EXAMPLES / example
         inventory = next(p for p in sorted(folder.iterdir()) if p.name.startswith("inventory"))
         result = compile_project([folder], inventory)
-        assert plan_json(result.plan_data).decode() == result.plan.to_json() == _reference_json(result.plan)
+        with patch.object(plan_data, "_INSTANCES_PER_WRITE", instances_per_write):
+            assert plan_json(result.plan_data).decode() == result.plan.to_json() == _reference_json(result.plan)
+
+
+def test_a_plan_without_instances_gives_the_reference_bytes() -> None:
+    plan = Plan(root="/p", hosts=[], roles=[], tasks=[], instances=[])
+    assert plan.to_json() == _reference_json(plan)
 
 
 def test_unusual_values_are_written_as_pydantic_writes_them() -> None:

@@ -43,17 +43,17 @@ def main() -> None:
     try:
         app()  # typer reports usage errors itself, with exit status 2
     except DiagnosticError as exc:
-        stderr.print(render_all(exc.diagnostics, SourceCache()), markup=False)
+        stderr().print(render_all(exc.diagnostics, SourceCache()), markup=False)
         sys.exit(exitcodes.INVALID_INPUT)
     except KeyboardInterrupt:
-        stderr.print("interrupted", markup=False)
+        stderr().print("interrupted", markup=False)
         sys.exit(exitcodes.INTERRUPTED)
     except SystemExit:
         raise
     except Exception as exc:  # a bug in orchc: say so plainly
         if os.environ.get("ORCHC_DEBUG"):
             raise
-        stderr.print(f"orchc: internal error: {type(exc).__name__}: {exc}\n"
+        stderr().print(f"orchc: internal error: {type(exc).__name__}: {exc}\n"
                      "  This is a bug in orchc. Run again with ORCHC_DEBUG=1 for the traceback and report it.",
                      markup=False)
         sys.exit(exitcodes.INTERNAL_ERROR)

@@ -14,13 +14,14 @@ from orchc.console import stderr
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
                           is_plan_file, parse_variables, read_plan)
-from orchc.plan import Plan, plan_json, plan_json_schema, write_plan_json
 
 if TYPE_CHECKING:
     from orchc.compiler import CompileResult
+    from orchc.plan import Plan
 
-# The compiler, the graph writer and the formatter are imported by the commands
-# that use them: every `orchc` start-up would otherwise pay for jinja2 and networkx.
+# The compiler, the Plan's model and writer, the graph writer and the formatter are
+# imported by the commands that use them: every `orchc` start-up would otherwise pay
+# for pydantic, lark, jinja2 and networkx.
 
 
 OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")]
@@ -44,7 +45,7 @@ def _compile(path: Path, inventory: Path | None, extra_vars: list[str], vars_fil
         return CompileResult.of_plan(read_plan(path))
     result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
     if result.warnings:
-        stderr.print(render_all(result.warnings, SourceCache()), markup=False)
+        stderr().print(render_all(result.warnings, SourceCache()), markup=False)
     return result
 
 
@@ -76,6 +77,8 @@ def check(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraV
 def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
             vars_file: VarsFilesOption = [], output: OutputOption = None) -> None:
     """Write the Plan (JSON) to -o FILE or stdout."""
+    from orchc.plan_data import plan_json, write_plan_json
+
     result = _compile(path, inventory, extra_var, vars_file)
     if output is None:
         typer.echo(plan_json(result.plan_data), nl=False)
@@ -98,6 +101,8 @@ def graph(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraV
 
 def schema() -> None:
     """Print the Plan's JSON Schema."""
+    from orchc.plan import plan_json_schema
+
     typer.echo(json.dumps(plan_json_schema(), indent=2, sort_keys=True))
 
 

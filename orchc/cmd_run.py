@@ -8,23 +8,24 @@ import tempfile
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from orchc import exitcodes
 from orchc.console import stderr
-from orchc.backends.engine import Limits, PlanGraphError, Scheduler
-from orchc.backends.journal import JournalError, SqliteJournal
-from orchc.backends.transport import TransportOptions
-from orchc.backends.transports import TransportSet, TransportUnavailable
-from orchc.dsl.diagnostics import Diagnostics, span_under
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, load_plan,
                           supplied_secrets)
-from orchc.plan import Plan
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from orchc.backends.engine import Limits
+    from orchc.backends.journal import SqliteJournal
+    from orchc.plan import Plan
+
+# The engine, the journal, the transports and rich's tables are imported by the
+# commands that use them: every `orchc` start-up would otherwise pay for asyncio and rich.
 
 JOURNAL_NAME = Path(".orchc") / "journal.db"
 
@@ -42,15 +43,17 @@ def default_journal(path: Path) -> Path:
 
 def _console() -> Console:
     """Stdout; tables are not squeezed to 80 columns when piped."""
+    from rich.console import Console
+
     console = Console(highlight=False)
     return console if console.is_terminal else Console(highlight=False, width=200)
 
 
 def fail(message: str, hint: str | None = None) -> typer.Exit:
     """Print an error that has no source position and give the exit for invalid input."""
-    stderr.print(f"orchc: error: {message}", markup=False)
+    stderr().print(f"orchc: error: {message}", markup=False)
     if hint:
-        stderr.print(f"  hint: {hint}", markup=False)
+        stderr().print(f"  hint: {hint}", markup=False)
     return typer.Exit(exitcodes.INVALID_INPUT)
 
 
@@ -78,6 +81,10 @@ def run(
 ) -> None:
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc.backends import progress, runner
+    from orchc.backends.engine import Limits
+    from orchc.backends.journal import JournalError, SqliteJournal
+    from orchc.backends.transport import TransportOptions
+    from orchc.backends.transports import TransportSet, TransportUnavailable
 
     plan = load_plan(path, inventory, extra_vars, vars_files)
     journal_path = journal or default_journal(path)
@@ -127,6 +134,9 @@ def run(
 
 def check_graph(plan: Plan, limits: Limits) -> None:
     """Refuse a Plan whose graph cannot be walked, pointing at the task at fault."""
+    from orchc.backends.engine import PlanGraphError, Scheduler
+    from orchc.dsl.diagnostics import Diagnostics, span_under
+
     try:
         Scheduler(plan, limits)
     except PlanGraphError as exc:
@@ -141,6 +151,8 @@ def check_graph(plan: Plan, limits: Limits) -> None:
 
 
 def _done_keys(journal_path: Path) -> dict[str, str]:
+    from orchc.backends.journal import SqliteJournal
+
     if not journal_path.is_file():
         return {}
     store = SqliteJournal(journal_path)
@@ -151,6 +163,8 @@ def _done_keys(journal_path: Path) -> dict[str, str]:
 
 
 def _print_dry_run(plan: Plan, verdicts) -> None:
+    from rich.table import Table
+
     console = _console()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("instance", "host", "would", "why", "what"):
@@ -177,6 +191,8 @@ def _describe(action) -> str:
 
 
 def _open_existing(journal_path: Path) -> SqliteJournal:
+    from orchc.backends.journal import JournalError, SqliteJournal
+
     if not journal_path.is_file():
         raise fail(f"no journal at {journal_path}: nothing has run here yet",
                    hint="run `orchc run PATH` first, or pass --journal DB")
@@ -193,6 +209,9 @@ WhereArg = Annotated[Path, typer.Argument(help="The project folder (or input fil
 
 def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
     """Show each instance's latest state from the journal."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from orchc.backends.journal import latest_records
     from orchc.backends.progress import STATE_STYLES, duration
 
@@ -231,6 +250,8 @@ def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: Ex
              ) -> None:
     """Simulate the run: makespan of graph and steps against the lower bound."""
     from orchc.backends import simulate as sim
+    from orchc.backends.engine import Limits
+    from orchc.backends.journal import JournalError, SqliteJournal
 
     plan = load_plan(path, inventory, extra_vars, vars_files)
     check_graph(plan, Limits())

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-import yaml
-from pydantic import ValidationError
 
 from orchc.dsl.ast import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
-from orchc.plan import Plan
+
+if TYPE_CHECKING:
+    from orchc.plan import Plan
+
+# yaml and the Plan's pydantic model are imported where they are read: the
+# commands import this module to declare their options.
 
 INVENTORY_NAMES = ("inventory.yml", "inventory.yaml", "inventory.ini", "inventory")
 
@@ -67,6 +70,8 @@ def parse_variables(extra_vars: list[str], vars_files: list[Path]) -> dict[str, 
 
 
 def _read_vars_file(file: Path) -> dict[str, Any]:
+    import yaml
+
     def fail(message: str) -> DiagnosticError:
         return DiagnosticError([Diagnostic("error", f"vars file '{file}': {message}",
                                            hint="a YAML mapping of NAME: VALUE")])
@@ -88,6 +93,10 @@ def _read_vars_file(file: Path) -> dict[str, Any]:
 
 def read_plan(path: Path) -> Plan:
     """Read and validate a `plan.json`; a JSON error points at its line and column."""
+    from pydantic import ValidationError
+
+    from orchc.plan import Plan
+
     diagnostics = Diagnostics()
     try:
         text = path.read_text(encoding="utf-8")

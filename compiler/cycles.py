@@ -50,7 +50,8 @@ def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics
             node = next(iter(component))
             if not graph.has_edge(node, node):
                 continue
-        cycle = [waiter for waiter, _ in nx.find_cycle(graph.subgraph(component))]
+        in_plan_order = [node for node in graph if node in component]  # not the set's order, which varies by run
+        cycle = [waiter for waiter, _ in nx.find_cycle(graph.subgraph(component), source=in_plan_order)]
         task_cycle = frozenset(task_of[i] for i in cycle)
         if task_cycle in reported:
             continue  # the same tasks loop on other hosts too: one report is enough

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compile_helpers import compile_errors, compile_text
+from compile_helpers import compile_errors, compile_text, write_project
+from orchc_process import orchc
 from orchc.plan import Instance, Plan, secret_marker
 
 TWO_TIER = """
@@ -344,6 +345,17 @@ def test_a_task_requiring_what_it_provides(tmp_path: Path) -> None:
     assert compile_errors(tmp_path, 'role db { services galera }\n'
                                     'service galera { task start { requires db  run "join"  provides db } }') == [
         "'galera.start@d1' waits for itself: it requires a capability it provides"]
+
+
+def test_a_cycle_is_reported_alike_in_every_run(tmp_path: Path) -> None:
+    """The cycle named does not depend on the order of Python's sets, which changes from run to run."""
+    others = "".join(f"service s{n} {{ task t {{ run \"true\" }} }}\n" for n in range(8))
+    roles = ", ".join(f"s{n}" for n in range(8))
+    site = write_project(tmp_path, others + f"role web {{ services loop, {roles} }}\n"
+                         'service loop { task a { after b  run "a" }  task b { requires c  run "b" }'
+                         '  task c { after a  run "c"  provides c } }')
+    reports = {orchc("check", str(site), cwd=tmp_path, env={"PYTHONHASHSEED": str(seed)}).stderr for seed in range(4)}
+    assert len(reports) == 1 and "dependency cycle" in reports.pop()
 
 
 def test_folder_inputs_skip_hidden_folders(tmp_path: Path) -> None:

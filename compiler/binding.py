@@ -62,10 +62,10 @@ class Binder:
             same_everywhere = not any(value_needs_context(assign.value) for assign in provider.provision.fields)
             fields: dict[str, Any] | None = None
             self.provided[name] = []
-            for slot in unit.running_slots:
+            for slot, instance in zip(unit.running_slots, unit.instance_ids):
                 if fields is None or not same_everywhere:
                     fields = self._fields(provider, self.contexts.of(slot))
-                self.provided[name].append(Bound(unit.instance_id(slot), slot.host.name if slot else None, fields))
+                self.provided[name].append(Bound(instance, slot.host.name if slot else None, fields))
 
     def _fields(self, provider: Provider, context: dict[str, Any]) -> dict[str, Any]:
         declared = {f.name: f for f in provider.type.fields} if provider.type else {}

@@ -185,8 +185,8 @@ class Expander:
         if self._differs_by_host(unit):
             return [first] + [self._instance(unit, slot) for slot in slots[1:]]
         # Its other instances differ from the first in their host and id only (their lists are shared).
-        return [first] + [{**first, "host": slot.host.name if slot else None, "id": unit.instance_id(slot)}
-                          for slot in slots[1:]]
+        return [first] + [dict(first, host=slot.host.name if slot else None, id=instance)
+                          for slot, instance in zip(slots[1:], unit.instance_ids[1:])]
 
     def _differs_by_host(self, unit: Unit) -> bool:
         """Whether a unit's instances differ in more than their host: what they run, whether they

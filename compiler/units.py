@@ -43,6 +43,11 @@ class Unit:
     def instance_id(self, slot: Slot | None) -> str:
         return self.id if slot is None else f"{self.id}@{slot.host.name}"
 
+    @cached_property
+    def instance_ids(self) -> list[str]:
+        """The ids of its instances, in the order of `running_slots` (made once: providers need them too)."""
+        return [self.instance_id(slot) for slot in self.running_slots]
+
 
 @dataclass(frozen=True)
 class Edge:

@@ -125,7 +125,7 @@ class _Sources:
     def of(self, span: Span) -> dict[str, Any]:
         file = self._files.get(span.file)
         if file is None:
-            file = self._files[span.file] = Path(os.path.relpath(Path(span.file).resolve(), self.root)).as_posix()
+            file = self._files[span.file] = Path(os.path.relpath(os.path.realpath(span.file), self.root)).as_posix()
         return {"column": span.column, "end_column": span.end_column, "end_line": span.end_line, "file": file,
                 "line": span.line}
 

@@ -28,12 +28,11 @@ from typing import Any
 
 import yaml
 
-from orchc.migrate.emit import comment, ident, string, value
+from orchc.migrate.emit import canonical_comment, canonical_lines, canonical_names, ident, string
 from orchc.migrate.report import Migration, Report
 from orchc.migrate.taskcore_args import Args
 from orchc.migrate.taskcore_directord import Job, JobTranslator, parse_job
 from orchc.migrate.taskcore_input import TcProject, TcService, TcTask, load_project
-from orchc.migrate.verify import formatted
 from orchc.migrate.yaml_source import input_error, load_yaml
 
 CONTROLLER_ROLE = "taskcore_controller"
@@ -55,13 +54,17 @@ class OrchTask:
     header: list[str] = field(default_factory=list)
 
     def text(self) -> str:
+        """The task in `orchc fmt` layout, inside its service."""
         body = [f"after {', '.join(self.after)}"] if self.after else []
         body += [f"requires {r}" for r in self.requires] + [f"provides {p}" for p in self.provides]
         body += [f"timeout {self.timeout}s"] if self.timeout else []
         body += self.lines
-        head = "".join(f"  {comment(line)}\n" for line in self.header)
+        head = "".join(canonical_comment(line, "  ") + "\n" for line in self.header)
+        opening = f"  task {self.name}{' once' if self.once else ''} {{"
+        if not body:
+            return f"{head}{opening}}}\n"
         inner = "".join(f"    {line}\n" for line in body)
-        return f"{head}  task {self.name}{' once' if self.once else ''} {{\n{inner}  }}\n"
+        return f"{head}{opening}\n{inner}  }}\n"
 
 
 def convert_taskcore(services: Path, roles: Path, inventory: Path) -> Migration:
@@ -228,7 +231,7 @@ class _Converter:
         if not local.is_file():
             self.report.add("unsupported", task.source, f"playbook '{playbook}' of '{task.id}' not found",
                             "copy it beside the converted services and add a `playbook` action")
-            return [f"# not converted: playbook {playbook}"]
+            return canonical_comment(f"not converted: playbook {playbook}").split("\n")
         target = f"files/playbooks/{local.name}"
         self.translator.copies[target] = local.resolve()
         for key in ("inventory", "runner_options", "task_options", "global_fact_cache"):
@@ -257,10 +260,10 @@ class _Converter:
     # --- output -----------------------------------------------------------------------------------
 
     def migration(self) -> Migration:
-        files: dict[str, str] = {}
+        files: dict[str, str] = {}  # the .orch text is written in `orchc fmt` layout: no formatter runs
         for service in self.placed:
-            files[f"{ident(service.id)}.orch"] = formatted(self._service_text(service))
-        files["roles.orch"] = formatted(self._roles_text())
+            files[f"{ident(service.id)}.orch"] = self._service_text(service)
+        files["roles.orch"] = self._roles_text()
         files["inventory.yml"] = yaml.safe_dump(self._inventory(), sort_keys=False)
         files.update(self.translator.files)
         self.report.figures.update({"services": len(self.placed), "hosts": len(self.project.hosts),
@@ -270,7 +273,7 @@ class _Converter:
     def _service_text(self, service: TcService) -> str:
         remote = [p for t in service.tasks if t.driver != "local" for p in self._tasks(service, t)]
         local = [self._local_task(service, t) for t in service.tasks if t.driver == "local"]
-        head = comment(f"Task-Core service '{service.id}' from {service.path.name}, on roles "
+        head = canonical_comment(f"Task-Core service '{service.id}' from {service.path.name}, on roles "
                        f"{', '.join(service.roles)}. Converted by `orchc migrate taskcore`.")
         text = head + "\n"
         if remote:
@@ -281,13 +284,13 @@ class _Converter:
         return text
 
     def _roles_text(self) -> str:
-        lines = [comment("Roles and variables of the converted Task-Core deployment.")]
+        lines = [canonical_comment("Roles and variables of the converted Task-Core deployment.")]
         for name, data in sorted(self.args.global_vars().items()):
             if ident(name) != name:
                 self.report.add("unsupported", "roles.orch", f"arg '{name}' is not a valid variable name", "")
                 continue
             kind = next(k for t, k in _VAR_TYPES if isinstance(data, t)) if data is not None else "str"
-            lines.append(f"var {name}: {kind} = {value(data if data is not None else '')}")
+            lines.append("\n".join(canonical_lines(f"var {name}: {kind} = ", data if data is not None else "", "")))
         if any("password" in n or n.endswith("_pass") for n in self.args.global_vars()):
             self.report.add("assumption", "roles.orch", "passwords are plain variables with their Task-Core values",
                             "declare them `secret` and pass them with --secrets to keep them out of the Plan")
@@ -295,9 +298,9 @@ class _Converter:
             placed = [ident(s) for s in services if self.project.services[s].hosts and
                       any(t.driver != "local" for t in self.project.services[s].tasks)]
             if placed and any(r == role for r in self.project.hosts.values()):
-                lines.append(f"role {ident(role)} {{\n  services {', '.join(placed)}\n}}")
+                lines.append(_role_text(ident(role), placed))
         if self.local_services:
-            lines.append(f"role {CONTROLLER_ROLE} {{\n  services {', '.join(self.local_services)}\n}}")
+            lines.append(_role_text(CONTROLLER_ROLE, self.local_services))
         return "\n\n".join(lines) + "\n"
 
     def _inventory(self) -> dict[str, Any]:
@@ -309,6 +312,10 @@ class _Converter:
         if self.local_services:
             children[CONTROLLER_ROLE] = {"hosts": {CONTROLLER_HOST: {"ansible_connection": "local"}}}
         return {"all": {"children": children}}
+
+
+def _role_text(name: str, services: list[str]) -> str:
+    return "\n".join([f"role {name} {{", *canonical_names("services", services, "  "), "}"])
 
 
 def _capability_names(tasks: list[TcTask]) -> dict[str, str]:

@@ -12,6 +12,7 @@ import yaml
 
 from orchc.compiler import compile_project
 from orchc.dsl.diagnostics import DiagnosticError
+from orchc.dsl.format import format_source
 from orchc.migrate.taskcore import convert_taskcore
 from orchc.plan import Plan
 
@@ -235,6 +236,55 @@ tasks:
     assert "case $rc in 0|1) exit 0;;" in check.actions[0].command
     assert "echo '{{ not a template }}'" in check.actions[0].command
     assert "deploy.play@aio" in check.deps
+
+
+# --- the .orch text is written in `orchc fmt` layout (no formatter runs at migrate time) ----------
+
+
+def _assert_in_fmt_layout(files: dict[str, str]) -> None:
+    orch = {name: text for name, text in files.items() if name.endswith(".orch")}
+    assert orch
+    for name, text in orch.items():
+        assert format_source(text, name) == text, name
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_example_output_is_in_fmt_layout(converted, name: str) -> None:
+    out, _ = converted[name]
+    _assert_in_fmt_layout({p.name: p.read_text() for p in out.glob("*.orch")})
+
+
+def test_scale_output_is_in_fmt_layout(examples: Path, tmp_path: Path) -> None:
+    """A sample of Task-Core's scale data (long role lists): roles.orch and every tenth service."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+    from taskcore_scale import generate
+
+    generate(tmp_path, seed=1)
+    files = convert_taskcore(tmp_path / "services", tmp_path / "roles.yaml", tmp_path / "inventory.yaml").files
+    names = sorted(files)
+    _assert_in_fmt_layout({n: files[n] for n in names[::10] + ["roles.orch"]})
+
+
+def test_unusual_values_are_in_fmt_layout(tmp_path: Path) -> None:
+    """Long and nested maps and lists, floats, keyword keys, multi-line strings, comments, empty tasks."""
+    options = {"plain": "x", "ratio": 1.5e-07, "big": 1e20, "keyword_keys": {"on": 1, "task": [1, 2], "a b": None},
+               "long_list": [f"item-{n}" for n in range(30)], "lines": "one\ntwo\n",
+               "nested": {f"host-{n}": {"ip": f"10.0.0.{n}", "weight": n / 3, "tags": ["a", "b"]} for n in range(4)},
+               "deep": {"level": {"values": [f"a-rather-long-value-{n}" for n in range(8)]}}, "empty": {}, "flag": True}
+    services = {"opts.yaml": SERVICE.format(id="opts", driver="directord", extra=(
+        "    jobs:\n      - ADD: ../options.yaml /var/tmp/o.yaml\n      - CACHEFILE: /var/tmp/o.yaml\n"))}
+    services.update({f"s{n}.yaml": SERVICE.format(id=f"service-with-a-long-name-{n}", driver="noop", extra="")
+                     for n in range(12)})
+    services["log.yaml"] = ("id: log\ntype: service\nversion: 1\ntasks:\n  - id: say\n    driver: print\n"
+                            "    message: \"trailing  \\n\\tsecond line\\t \\n\"\n")
+    names = ", ".join(["opts", "log"] + [f"service-with-a-long-name-{n}" for n in range(12)])
+    folder, roles, inventory = _project(tmp_path, services, f"r: {{services: [{names}]}}\n", "hosts: {h: {role: r}}\n")
+    (tmp_path / "options.yaml").write_text(yaml.safe_dump(options))
+    files = convert_taskcore(folder, roles, inventory).files
+    _assert_in_fmt_layout(files)
+    assert "var ratio: float = 0.00000015" in files["roles.orch"]
+    assert "task t {}" in files["service_with_a_long_name_0.orch"]
+    assert "  # logs: trailing\n  # \tsecond line\n" in files["log.orch"]
 
 
 # --- bad input ------------------------------------------------------------------------------------

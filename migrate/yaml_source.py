@@ -128,6 +128,8 @@ def where_of(node: Any, fallback: str) -> str:
 
 # --- the loader -------------------------------------------------------------------------------
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
 
 @cache
 def _loader_class(dialect: YamlDialect) -> type[Any]:
@@ -160,20 +162,27 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> LocatedDict:
     data = _placed(LocatedDict(), loader, node)
     loader.flatten_mapping(node)  # `<<: *anchor` merge keys
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _construct(loader, key_node)
         if loader.dialect.keys_as_text and not (isinstance(key, (str, int, float, bool)) or key is None):
             key = str(key)
         elif not isinstance(key, Hashable):
             raise ConstructorError("while constructing a mapping", node.start_mark,
                                    "found unhashable key", key_node.start_mark)
-        data[key] = loader.construct_object(value_node, deep=True)
+        data[key] = _construct(loader, value_node)
     return data
 
 
 def _construct_list(loader: Any, node: yaml.SequenceNode) -> LocatedList:
     data = _placed(LocatedList(), loader, node)
-    data.extend(loader.construct_object(child, deep=True) for child in node.value)
+    data.extend([_construct(loader, child) for child in node.value])
     return data
+
+
+def _construct(loader: Any, node: yaml.Node) -> Any:
+    """`loader.construct_object(node, deep=True)`; a plain string (most nodes) skips its bookkeeping."""
+    if node.tag == _STR_TAG and type(node) is yaml.ScalarNode:
+        return node.value
+    return loader.construct_object(node, deep=True)
 
 
 def _construct_local_tag(loader: Any, suffix: str, node: yaml.Node) -> Any:

@@ -103,9 +103,9 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
     sources = _Sources(root)
     # Every dict below is written with its keys in sorted order: `plan_json` writes them as they are.
     plan_data = {
-        "hosts": [canonical_value(host.model_dump()) for host in hosts.hosts],
+        "hosts": [host.plan_data() for host in hosts.hosts],
         "instances": expansion.instances,
-        "roles": [canonical_value(role.model_dump()) for role in placement.roles],
+        "roles": [role.plan_data() for role in placement.roles],
         "root": str(root),
         "schema": "orchc.plan/1",
         "secrets": [{"name": n, "source": sources.of(symbols.vars[n].span)} for n in values.secrets],

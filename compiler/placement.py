@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from orchc.compiler.inventory import Inventory
+from orchc.compiler.inventory import Host, Inventory
 from orchc.compiler.symbols import Symbols
 from orchc.dsl.ast import Int, RoleDecl, Str
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
-from orchc.plan import Host, Role
 
 _PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
+
+
+@dataclass
+class Role:
+    """An inventory group that services are placed on, with its fault-tolerance budget, as the Plan
+    holds it (`orchc.plan.Role` is its model)."""
+
+    name: str
+    hosts: list[str]
+    services: list[str]
+    tolerate: int  # failed hosts allowed, resolved from "N" or "N%"
+    tolerate_spec: str  # as written, for messages
+
+    def plan_data(self) -> dict[str, Any]:
+        """The role as the Plan's JSON holds it: every key in sorted order."""
+        return {"hosts": list(self.hosts), "name": self.name, "services": list(self.services),
+                "tolerate": self.tolerate, "tolerate_spec": self.tolerate_spec}
 
 
 @dataclass(frozen=True)

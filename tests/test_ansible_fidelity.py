@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from orchc.compiler.inventory import load_inventory
-from orchc.plan import AnsibleModuleAction, Plan, PlaybookAction, Role, Task
+from orchc.compiler.inventory import Inventory, load_inventory
+from orchc.plan import AnsibleModuleAction, Host, Plan, PlaybookAction, Role, Task
 from sshd import SshServer
 from test_ansible_transport import SPAN, run_batch
 
@@ -69,11 +69,16 @@ def local_inventory(path: Path) -> Path:
     return path
 
 
+def plan_hosts(inventory: Inventory) -> list[Host]:
+    """The inventory's hosts as the Plan's model holds them (the compiler's are plain data)."""
+    return [Host.model_validate(host.plan_data()) for host in inventory.hosts]
+
+
 def plan_from_inventory(project: Path, inventory: Path) -> Plan:
     loaded = load_inventory(inventory)
     roles = [Role(name=group, hosts=loaded.groups[group], services=["legacy"]) for group in loaded.group_names()]
     task = Task(id="legacy.site", service="legacy", name="site", source=SPAN)
-    return Plan(root=str(project), hosts=loaded.hosts, roles=roles, tasks=[task], instances=[], vars=EXTRA_VARS)
+    return Plan(root=str(project), hosts=plan_hosts(loaded), roles=roles, tasks=[task], instances=[], vars=EXTRA_VARS)
 
 
 def start_ansible_playbook(project: Path, inventory: Path, *options: str) -> subprocess.Popen[str]:
@@ -164,7 +169,7 @@ def test_an_unreachable_host_in_a_batch_over_ssh_is_reported_for_that_host_only(
     inventory = ssh_inventory(["up1", "up2"], host_vars=PIPELINING, path=tmp_path / "up.yml")
     down = stopped.write_inventory(tmp_path / "down.yml", ["down1"])
     plan = plan_from_inventory(tmp_path, inventory)
-    plan.hosts += load_inventory(down).hosts
+    plan.hosts += plan_hosts(load_inventory(down))
     action = AnsibleModuleAction(module="copy", args={"dest": "{{ root }}/marker", "content": "{{ inventory_hostname }}"})
     results, transport = run_batch(plan, action)
     assert transport.calls == 1

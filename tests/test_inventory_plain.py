@@ -32,7 +32,7 @@ def _outcome(read: Callable[[], Inventory]) -> Any:
         inventory = read()
     except DiagnosticError as exc:
         return [d.message for d in exc.diagnostics]
-    return [h.model_dump() for h in inventory.hosts], list(inventory.groups.items())
+    return [h.plan_data() for h in inventory.hosts], list(inventory.groups.items())
 
 
 def _assert_same_as_ansible(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

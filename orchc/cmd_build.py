@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -60,18 +61,38 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def summary(plan: Plan, warnings: int) -> str:
-    services = {task.service for task in plan.tasks if task.service}
-    line = (f"ok: {_plural(len(services), 'service')}, {_plural(len(plan.tasks), 'task')}, "
-            f"{_plural(len(plan.instances), 'instance')} on {_plural(len(plan.hosts), 'host')}")
-    return line + (f" ({_plural(warnings, 'warning')})" if warnings else "")
+@dataclass
+class PlanSize:
+    """What `orchc check` says of a Plan."""
+
+    services: int
+    tasks: int
+    instances: int
+    hosts: int
+
+    @classmethod
+    def of_plan(cls, plan: Plan) -> PlanSize:
+        return cls(len({task.service for task in plan.tasks if task.service}), len(plan.tasks),
+                   len(plan.instances), len(plan.hosts))
+
+    @classmethod
+    def of_data(cls, data: dict[str, Any]) -> PlanSize:
+        """From the Plan as the compiler gives it: validating its model would cost more than the check."""
+        return cls(len({task["service"] for task in data["tasks"] if task["service"]}), len(data["tasks"]),
+                   len(data["instances"]), len(data["hosts"]))
+
+    def summary(self, warnings: int) -> str:
+        line = (f"ok: {_plural(self.services, 'service')}, {_plural(self.tasks, 'task')}, "
+                f"{_plural(self.instances, 'instance')} on {_plural(self.hosts, 'host')}")
+        return line + (f" ({_plural(warnings, 'warning')})" if warnings else "")
 
 
 def check(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
           vars_file: VarsFilesOption = []) -> None:
     """Parse and compile; print diagnostics. Nothing runs."""
     result = _compile(path, inventory, extra_var, vars_file)
-    typer.echo(summary(result.plan, len(result.warnings)))
+    size = PlanSize.of_plan(result.plan) if is_plan_file(path) else PlanSize.of_data(result.plan_data)
+    typer.echo(size.summary(len(result.warnings)))
 
 
 def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],

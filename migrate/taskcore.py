@@ -321,12 +321,14 @@ def _role_text(name: str, services: list[str]) -> str:
 def _capability_names(tasks: list[TcTask]) -> dict[str, str]:
     """Task-Core names (`openstack-keystone.init`) -> unique orchc identifiers (`openstack_keystone_init`)."""
     names: dict[str, str] = {}
+    taken: set[str] = set()  # names.values(), looked up in constant time
     for task in tasks:
         for name in task.provides + task.requires + task.needed_by:
             if name in names:
                 continue
             candidate, n = ident(name), 2
-            while candidate in names.values():
+            while candidate in taken:
                 candidate, n = f"{ident(name)}_{n}", n + 1
             names[name] = candidate
+            taken.add(candidate)
     return names

@@ -8,8 +8,9 @@ imports never slow the others down.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -21,8 +22,14 @@ migrate_app = typer.Typer(help="Convert Ansible, TripleO Heat, Task-Core and Fue
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Folder to write the .orch project into.")]
 
 
-def _finish(migration: Migration, out_dir: Path) -> None:
-    written = migration.write(out_dir)
+def _finish(convert: Callable[[], Migration], out_dir: Path) -> None:
+    """Convert, write the files and the report, print the summary."""
+    gc.disable()  # a conversion allocates many long-lived objects and frees few: the cyclic GC would find nothing
+    try:
+        migration = convert()
+        written = migration.write(out_dir)
+    finally:
+        gc.enable()
     counts = ", ".join(f"{n} {c}" for c, n in migration.report.counts().items() if n)
     typer.echo(f"wrote {len(written)} files to {out_dir} ({counts or 'nothing converted'})")
     for name, value in migration.report.figures.items():
@@ -39,7 +46,7 @@ def playbook(playbook: Annotated[Path, typer.Argument(help="The playbook to conv
     """Ansible playbook (plays, roles, handlers, loops) -> .orch."""
     from orchc.migrate.ansible import convert_playbook
 
-    _finish(convert_playbook(playbook, roles_path=roles_path or None), output)
+    _finish(lambda: convert_playbook(playbook, roles_path=roles_path or None), output)
 
 
 @migrate_app.command("heat")
@@ -54,7 +61,7 @@ def heat(inputs: Annotated[list[Path], typer.Argument(help="Service templates, o
     """
     from orchc.migrate.heat import convert_heat
 
-    _finish(convert_heat(inputs, roles_data=roles_data, param_files=param_files or [], relax=relax), output)
+    _finish(lambda: convert_heat(inputs, roles_data=roles_data, param_files=param_files or [], relax=relax), output)
 
 
 @migrate_app.command("taskcore")
@@ -65,7 +72,7 @@ def taskcore(output: OutDir,
     """Task-Core services, roles and inventory -> .orch + inventory.yml."""
     from orchc.migrate.taskcore import convert_taskcore
 
-    _finish(convert_taskcore(services, roles, inventory), output)
+    _finish(lambda: convert_taskcore(services, roles, inventory), output)
 
 
 @migrate_app.command("fuel")
@@ -76,7 +83,7 @@ def fuel(files: Annotated[list[Path], typer.Argument(help="Fuel tasks.yaml files
     """Fuel tasks.yaml deployment graphs -> .orch + inventory.yml with tag groups."""
     from orchc.migrate.fuel import convert_fuel
 
-    _finish(convert_fuel(files, metadata=metadata, inventory=inventory), output)
+    _finish(lambda: convert_fuel(files, metadata=metadata, inventory=inventory), output)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -49,7 +49,7 @@ class Report:
 
     def to_json(self) -> str:
         data = {"converter": self.converter, "inputs": self.inputs, "counts": self.counts(),
-                "figures": self.figures, "entries": [asdict(e) for e in self.entries]}
+                "figures": self.figures, "entries": [vars(e) for e in self.entries]}  # vars(): no deep copy
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def to_markdown(self) -> str:

@@ -76,19 +76,26 @@ class Migration:
     def write(self, out_dir: Path) -> list[Path]:
         written = []
         out_dir.mkdir(parents=True, exist_ok=True)  # the report is written even when no file is
+        folders = {out_dir}  # made already: one mkdir per folder, not per file
         for rel, source in sorted(self.copies.items()):
-            path = out_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = _in_folder(out_dir / rel, folders)
             if source.is_dir():
                 shutil.copytree(source, path, symlinks=True, dirs_exist_ok=True)
             else:
                 shutil.copy2(source, path)
             written.append(path)
         for rel, text in sorted(self.files.items()):
-            path = out_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = _in_folder(out_dir / rel, folders)
             path.write_text(text, encoding="utf-8")
             written.append(path)
         (out_dir / "migration-report.md").write_text(self.report.to_markdown(), encoding="utf-8")
         (out_dir / "migration-report.json").write_text(self.report.to_json(), encoding="utf-8")
         return written
+
+
+def _in_folder(path: Path, folders: set[Path]) -> Path:
+    """`path`, once its folder exists."""
+    if path.parent not in folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folders.add(path.parent)
+    return path

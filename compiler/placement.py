@@ -93,13 +93,14 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
     for role in roles:
         for service_name in role.services:
             roles_of.setdefault(service_name, []).append(role)
+    # The services of a role share its slots: one per host of the role, not one per host and service.
+    slots_of_role = {role.name: [Slot(hosts_by_name[name], role.name) for name in role.hosts] for role in roles}
     for service in symbols.services.values():
-        placed_by: dict[str, str] = {}  # host -> first role that places the service there
+        placed: dict[str, Slot] = {}  # host -> its slot in the first role that places the service there
         for role in roles_of.get(service.name, []):
-            for host in role.hosts:
-                placed_by.setdefault(host, role.name)
-        slots[service.name] = [Slot(hosts_by_name[name], placed_by[name])
-                               for name in sorted(placed_by, key=position.__getitem__)]
+            for slot in slots_of_role[role.name]:
+                placed.setdefault(slot.host.name, slot)
+        slots[service.name] = [placed[name] for name in sorted(placed, key=position.__getitem__)]
         if service.name not in listed:
             diagnostics.warning(f"service '{service.name}' is on no role, so it runs nowhere", service.name_span,
                                 hint=f"add it to a role: `role NAME {{ services {service.name} }}`")

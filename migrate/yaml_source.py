@@ -163,13 +163,20 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> LocatedDict:
     loader.flatten_mapping(node)  # `<<: *anchor` merge keys
     for key_node, value_node in node.value:
         key = _construct(loader, key_node)
-        if loader.dialect.keys_as_text and not (isinstance(key, (str, int, float, bool)) or key is None):
-            key = str(key)
-        elif not isinstance(key, Hashable):
-            raise ConstructorError("while constructing a mapping", node.start_mark,
-                                   "found unhashable key", key_node.start_mark)
+        if type(key) is not str:  # most keys are: they skip the slower checks
+            key = _other_key(loader, key, node, key_node)
         data[key] = _construct(loader, value_node)
     return data
+
+
+def _other_key(loader: Any, key: Any, node: yaml.MappingNode, key_node: yaml.Node) -> Any:
+    """A key that is not a string: its text if the dialect wants that; unhashable, an error."""
+    if loader.dialect.keys_as_text and not (isinstance(key, (str, int, float, bool)) or key is None):
+        return str(key)
+    if not isinstance(key, Hashable):
+        raise ConstructorError("while constructing a mapping", node.start_mark,
+                               "found unhashable key", key_node.start_mark)
+    return key
 
 
 def _construct_list(loader: Any, node: yaml.SequenceNode) -> LocatedList:
@@ -179,10 +186,21 @@ def _construct_list(loader: Any, node: yaml.SequenceNode) -> LocatedList:
 
 
 def _construct(loader: Any, node: yaml.Node) -> Any:
-    """`loader.construct_object(node, deep=True)`; a plain string (most nodes) skips its bookkeeping."""
+    """`loader.construct_object(node, deep=True)`, with a shortcut for plain strings, maps and lists (almost
+    every node): the same result and errors, without looking up the constructor of each node."""
     if node.tag == _STR_TAG and type(node) is yaml.ScalarNode:
         return node.value
-    return loader.construct_object(node, deep=True)
+    construct = _COLLECTIONS.get((type(node), node.tag))
+    if construct is None or node in loader.constructed_objects or node in loader.recursive_objects:
+        return loader.construct_object(node, deep=True)
+    loader.recursive_objects[node] = None
+    data = loader.constructed_objects[node] = construct(loader, node)
+    del loader.recursive_objects[node]
+    return data
+
+
+_COLLECTIONS = {(yaml.MappingNode, "tag:yaml.org,2002:map"): _construct_map,
+                (yaml.SequenceNode, "tag:yaml.org,2002:seq"): _construct_list}
 
 
 def _construct_local_tag(loader: Any, suffix: str, node: yaml.Node) -> Any:

@@ -13,7 +13,7 @@ import yaml
 from orchc.compiler import compile_project
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.dsl.format import format_source
-from orchc.migrate.taskcore import convert_taskcore
+from orchc.migrate.taskcore import _inventory_text, convert_taskcore
 from orchc.plan import Plan
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -285,6 +285,19 @@ def test_unusual_values_are_in_fmt_layout(tmp_path: Path) -> None:
     assert "var ratio: float = 0.00000015" in files["roles.orch"]
     assert "task t {}" in files["service_with_a_long_name_0.orch"]
     assert "  # logs: trailing\n  # \tsecond line\n" in files["log.orch"]
+
+
+@pytest.mark.parametrize("word", [
+    "h1", "task-core-1", "a.b", "a-", "_", "x" * 101, "x" * 130, "1", "1.5", "1e3", ".5", "0x1f", "0o17", "1_000",
+    "1:20", "190:20:30.5", ".inf", ".nan", "-1", "+1", "09", "2020-01-01", "2001-12-14t21:59:43.10-05:00", "yes",
+    "No", "ON", "off", "true", "null", "~", "y", "é", "a b", "a:b", "-a", "a#b", "",
+])
+def test_inventory_is_written_as_pyyaml_writes_it(word: str) -> None:
+    """Plain words are written without PyYAML's emitter: the same text, whatever the word."""
+    data = {"all": {"children": {"g": {"hosts": {word: {}, "h": {"v": word, "m": {}, "n": {word: [word]}}}}}}}
+    assert _inventory_text(data) == yaml.safe_dump(data, sort_keys=False)
+    plain = {"all": {"children": {"g": {"hosts": {word: {}}}, word: {"hosts": {"h": {"v": word}}}}}}
+    assert _inventory_text(plain) == yaml.safe_dump(plain, sort_keys=False)
 
 
 # --- bad input ------------------------------------------------------------------------------------

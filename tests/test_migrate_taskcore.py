@@ -277,7 +277,11 @@ def test_unusual_values_are_in_fmt_layout(tmp_path: Path) -> None:
                      for n in range(12)})
     services["log.yaml"] = ("id: log\ntype: service\nversion: 1\ntasks:\n  - id: say\n    driver: print\n"
                             "    message: \"trailing  \\n\\tsecond line\\t \\n\"\n")
-    names = ", ".join(["opts", "log"] + [f"service-with-a-long-name-{n}" for n in range(12)])
+    services["cmd.yaml"] = ("id: cmd\ntype: service\nversion: 1\ntasks:\n  - id: local\n    driver: local\n"
+                            "    returncodes: [0, 2]\n    command: |\n      echo \"{{ x }}\" 'a\\b'  \n      exit 2\n"
+                            "  - id: remote\n    driver: directord\n    jobs:\n      - RUN: printf '%s\\n' \"a  b\"\n"
+                            "  - id: lines\n    driver: local\n    command: \"echo 'one'  \\n\\n  echo two\\n\"\n")
+    names = ", ".join(["opts", "log", "cmd"] + [f"service-with-a-long-name-{n}" for n in range(12)])
     folder, roles, inventory = _project(tmp_path, services, f"r: {{services: [{names}]}}\n", "hosts: {h: {role: r}}\n")
     (tmp_path / "options.yaml").write_text(yaml.safe_dump(options))
     files = convert_taskcore(folder, roles, inventory).files

@@ -19,6 +19,7 @@ The mapping (notes/taskcore-and-directord.md):
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from graphlib import CycleError, TopologicalSorter
@@ -34,7 +35,7 @@ from orchc.migrate.report import Migration, Report
 from orchc.migrate.taskcore_args import Args
 from orchc.migrate.taskcore_directord import Job, JobTranslator, parse_job
 from orchc.migrate.taskcore_input import TcProject, TcService, TcTask, load_project
-from orchc.migrate.yaml_source import input_error, load_yaml
+from orchc.migrate.yaml_source import input_error, leaves, load_yaml
 
 CONTROLLER_ROLE = "taskcore_controller"
 CONTROLLER_HOST = "localhost"
@@ -289,6 +290,10 @@ class _Converter:
         for name, data in sorted(self.args.global_vars().items()):
             if ident(name) != name:
                 self.report.add("unsupported", "roles.orch", f"arg '{name}' is not a valid variable name", "")
+                continue
+            if any(isinstance(leaf, float) and not math.isfinite(leaf) for leaf in leaves(data)):
+                self.report.add("unsupported", "roles.orch", f"arg '{name}' holds {data!r}",
+                                ".orch numbers are finite (no nan or infinity)")
                 continue
             kind = next(k for t, k in _VAR_TYPES if isinstance(data, t)) if data is not None else "str"
             lines.append("\n".join(canonical_lines(f"var {name}: {kind} = ", data if data is not None else "", "")))

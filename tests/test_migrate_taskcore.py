@@ -270,7 +270,8 @@ def test_unusual_values_are_in_fmt_layout(tmp_path: Path) -> None:
     options = {"plain": "x", "ratio": 1.5e-07, "big": 1e20, "keyword_keys": {"on": 1, "task": [1, 2], "a b": None},
                "long_list": [f"item-{n}" for n in range(30)], "lines": "one\ntwo\n",
                "nested": {f"host-{n}": {"ip": f"10.0.0.{n}", "weight": n / 3, "tags": ["a", "b"]} for n in range(4)},
-               "deep": {"level": {"values": [f"a-rather-long-value-{n}" for n in range(8)]}}, "empty": {}, "flag": True}
+               "deep": {"level": {"values": [f"a-rather-long-value-{n}" for n in range(8)]}}, "empty": {}, "flag": True,
+               "not_a_number": [1.0, float("nan")]}
     services = {"opts.yaml": SERVICE.format(id="opts", driver="directord", extra=(
         "    jobs:\n      - ADD: ../options.yaml /var/tmp/o.yaml\n      - CACHEFILE: /var/tmp/o.yaml\n"))}
     services.update({f"s{n}.yaml": SERVICE.format(id=f"service-with-a-long-name-{n}", driver="noop", extra="")
@@ -284,9 +285,11 @@ def test_unusual_values_are_in_fmt_layout(tmp_path: Path) -> None:
     names = ", ".join(["opts", "log", "cmd"] + [f"service-with-a-long-name-{n}" for n in range(12)])
     folder, roles, inventory = _project(tmp_path, services, f"r: {{services: [{names}]}}\n", "hosts: {h: {role: r}}\n")
     (tmp_path / "options.yaml").write_text(yaml.safe_dump(options))
-    files = convert_taskcore(folder, roles, inventory).files
+    migration = convert_taskcore(folder, roles, inventory)
+    files = migration.files
     _assert_in_fmt_layout(files)
-    assert "var ratio: float = 0.00000015" in files["roles.orch"]
+    assert "var ratio: float = 0.00000015" in files["roles.orch"] and "not_a_number" not in files["roles.orch"]
+    assert any(e.category == "unsupported" and "not_a_number" in e.what for e in migration.report.entries)
     assert "task t {}" in files["service_with_a_long_name_0.orch"]
     assert "  # logs: trailing\n  # \tsecond line\n" in files["log.orch"]
 

@@ -10,19 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Literal, Union
 
-
-@dataclass(frozen=True)
-class Span:
-    """1-based line and column of the first character; end is exclusive."""
-
-    file: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+from orchc.dsl.span import Span
 
 
 # --- values ---------------------------------------------------------------------

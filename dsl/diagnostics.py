@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Protocol
 
-from orchc.dsl.ast import Span
+from orchc.dsl.span import Span
 
 Severity = Literal["error", "warning"]
 

@@ -21,7 +21,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.representer import SafeRepresenter
 
-from orchc.dsl.ast import Span
+from orchc.dsl.span import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 
 

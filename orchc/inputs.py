@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from orchc.dsl.ast import Span
+from orchc.dsl.span import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ from yaml.representer import SafeRepresenter
 
 from orchc.dsl.span import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
+from orchc.migrate.yaml_plain import read_plain
 
 
 class _Located:
@@ -145,6 +146,9 @@ def _loader_class(dialect: YamlDialect) -> type[Any]:
 
 
 def _parse(text: str, shown_as: str, dialect: YamlDialect) -> Any:
+    plain = read_plain(text, shown_as, LocatedDict, LocatedList)  # most generated files: no PyYAML needed
+    if plain is not None:
+        return plain
     loader = _loader_class(dialect)(text)  # PyYAML's reader already rejects control characters here
     loader.file = shown_as
     try:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
-from orchc.migrate.report import Migration
+if TYPE_CHECKING:
+    from orchc.migrate.report import Migration
 
 migrate_app = typer.Typer(help="Convert Ansible, TripleO Heat, Task-Core and Fuel content into .orch files.",
                           no_args_is_help=True)

@@ -45,76 +45,74 @@ def read_plain(text: str, file: str, map_type: type[dict[Any, Any]], list_type: 
 class _Reader:
     def __init__(self, text: str, file: str, map_type: type[dict[Any, Any]], list_type: type[list[Any]]) -> None:
         self.file, self.map_type, self.list_type = file, map_type, list_type
-        self.rows: list[tuple[int, int, str]] = []  # (line, indent, text) of each line but blanks and comments
-        for number, line in enumerate(text.split("\n"), 1):
-            content = line.strip(" ")
+        self.rows: list[tuple[int, int, str, bool]] = []  # (line, indent, text, is it a `- ` item) of each line
+        for number, line in enumerate(text.split("\n"), 1):  # but blanks and comments
+            content = line.lstrip(" ")
             if content and content[0] != "#":
-                self.rows.append((number, len(line) - len(line.lstrip(" ")), content))
+                indent = len(line) - len(content)
+                content = content.rstrip(" ")
+                self.rows.append((number, indent, content, content == "-" or content.startswith("- ")))
+        self.rows.append((0, -1, "", False))  # the end, less indented than any row: every block ends there
         self.next = 0  # the row to read
 
     def document(self) -> Any:
-        if not self.rows:
+        if len(self.rows) == 1:
             raise _NotPlain
         data = self.block(self.rows[0][1])
-        if self.next != len(self.rows):
+        if self.next != len(self.rows) - 1:
             raise _NotPlain
         return data
 
     def block(self, indent: int) -> Any:
         """The map or list whose first row is the next one, at `indent`."""
-        content = self.rows[self.next][2]
-        return self.sequence(indent) if _is_item(content) else self.mapping(indent)
+        return self.sequence(indent) if self.rows[self.next][3] else self.mapping(indent)
 
     def mapping(self, indent: int) -> dict[Any, Any]:
-        line = self.rows[self.next][0]
-        data = self.placed(self.map_type(), line, indent)
-        while self.next < len(self.rows):
-            line, row_indent, content = self.rows[self.next]
-            if row_indent < indent or (row_indent == indent and _is_item(content)):
-                break
+        data = self.placed(self.map_type(), self.rows[self.next][0], indent)
+        while True:
+            line, row_indent, content, is_item = self.rows[self.next]
+            if row_indent < indent or (row_indent == indent and is_item):
+                return data
             match = _KEY.fullmatch(content)
             if row_indent > indent or match is None:
                 raise _NotPlain
             self.next += 1
             key, value = self.word(match[1]), match[2]
+            _, next_indent, _, next_is_item = self.rows[self.next]
             if value is not None:
                 data[key] = self.inline(value, line, indent + len(content) - len(value), indent)
-            elif self.next < len(self.rows) and self.rows[self.next][1] > indent:
-                data[key] = self.block(self.rows[self.next][1])
-            elif self.next < len(self.rows) and self.rows[self.next][1] == indent and \
-                    _is_item(self.rows[self.next][2]):
+            elif next_indent > indent:
+                data[key] = self.block(next_indent)
+            elif next_indent == indent and next_is_item:
                 data[key] = self.sequence(indent)  # a list may sit at its key's indent
             else:
                 data[key] = None
-        return data
 
     def sequence(self, indent: int) -> list[Any]:
-        line = self.rows[self.next][0]
-        data = self.placed(self.list_type(), line, indent)
-        while self.next < len(self.rows):
-            line, row_indent, content = self.rows[self.next]
-            if row_indent < indent or not _is_item(content):
-                break
+        data = self.placed(self.list_type(), self.rows[self.next][0], indent)
+        while True:
+            line, row_indent, content, is_item = self.rows[self.next]
+            if row_indent < indent or not is_item:
+                return data
             if row_indent > indent:
                 raise _NotPlain
             item = content[1:].lstrip(" ")
             item_indent = indent + len(content) - len(item)
             if not item:
                 self.next += 1
-                below = self.next < len(self.rows) and self.rows[self.next][1] > indent
-                data.append(self.block(self.rows[self.next][1]) if below else None)
+                below = self.rows[self.next][1]
+                data.append(self.block(below) if below > indent else None)
             elif _KEY.fullmatch(item):  # `- key: value` starts a map at the key's column
-                self.rows[self.next] = (line, item_indent, item)
+                self.rows[self.next] = (line, item_indent, item, False)
                 data.append(self.mapping(item_indent))
             else:
                 self.next += 1
                 data.append(self.inline(item, line, item_indent, indent))
-        return data
 
     def inline(self, text: str, line: int, indent: int, parent_indent: int) -> Any:
         """A value written on its row, at column `indent` (0-based): `[]`, `{}` or a word; nothing may
         follow on more indented rows (that would continue it)."""
-        if self.next < len(self.rows) and self.rows[self.next][1] > parent_indent:
+        if self.rows[self.next][1] > parent_indent:
             raise _NotPlain
         if text == "[]":
             return self.placed(self.list_type(), line, indent)
@@ -133,7 +131,3 @@ class _Reader:
     def placed(self, data: Any, line: int, indent: int) -> Any:
         data.file, data.line, data.column = self.file, line, indent + 1
         return data
-
-
-def _is_item(content: str) -> bool:
-    return content == "-" or content.startswith("- ")

@@ -20,11 +20,12 @@ _KEYWORDS = frozenset({
     "owner", "vars", "services", "true", "false", "null", "become",
 })
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]+")
 
 
 def ident(text: str) -> str:
     """A valid, readable .orch identifier for a foreign name ("primary-keystone" -> "primary_keystone")."""
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "unnamed"
+    name = _NOT_IDENTIFIER.sub("_", text).strip("_") or "unnamed"
     if name[0].isdigit():
         name = "_" + name
     return name + "_" if name in _KEYWORDS else name

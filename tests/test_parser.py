@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -312,3 +315,24 @@ def test_empty_and_comment_only_files() -> None:
     assert parse("").items == [] and parse("").imports == []
     module = parse("# only a comment\n")
     assert module.items == [] and module.comments == [ast.Comment("# only a comment", 1, 1)]
+
+
+def test_grammar_is_strict_lalr():
+    """No shift/reduce conflict and no two terminals that match the same text: lark's strict mode,
+    which needs interegular, so the parser itself does not ask for it."""
+    from lark import Lark
+
+    from orchc.grammar import grammar_text
+
+    Lark(grammar_text(), parser="lalr", lexer="contextual", strict=True, keep_all_tokens=True)
+
+
+def test_parses_without_interegular(tmp_path):
+    """A plain `pip install orchc` has no interegular (a test extra): the parser must not need it."""
+    program = ("import sys; sys.modules['interegular'] = None\n"
+               "from orchc.dsl.parser import parse_text\n"
+               "print(parse_text('service a { task b { } }', 'x.orch').items[0].name)")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})  # no lark cache from before
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "a\n"

@@ -66,6 +66,7 @@ class FormatOutcome:
 
     changed: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
+    formatted: dict[Path, str] = field(default_factory=dict)  # the canonical text of each changed file
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
@@ -97,6 +98,7 @@ def format_paths(path: Path, write: bool) -> FormatOutcome:
             outcome.unchanged.append(file)
             continue
         outcome.changed.append(file)
+        outcome.formatted[file] = text
         if write:
             file.write_text(text, encoding="utf-8")
     return outcome

@@ -129,32 +129,50 @@ def schema() -> None:
 
 def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, a folder (every *.orch below it), or - for stdin.")],
         check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")]
+        = False,
+        diff: Annotated[bool, typer.Option("--diff", help="Change nothing; print a unified diff of each file that "
+                                                          "would change (a patch); exit 1 if one would.")]
         = False) -> None:
-    """Rewrite .orch files in canonical layout (with --check, only report)."""
+    """Rewrite .orch files in canonical layout (with --check or --diff, only report)."""
     from orchc.dsl.format import format_paths, format_source
 
     if str(path) == "-":  # an editor's pipe: stdin to stdout
         text = sys.stdin.read()
         formatted = format_source(text, "<stdin>")
-        if check:
+        if diff:
+            typer.echo(_unified_diff("<stdin>", text, formatted), nl=False)
+        if check or diff:
             raise typer.Exit(0 if formatted == text else 1)
         typer.echo(formatted, nl=False)
         return
-    outcome = format_paths(path, write=not check)
+    outcome = format_paths(path, write=not (check or diff))
     for file in outcome.changed:
-        typer.echo(f"{'would reformat' if check else 'reformatted'} {file}")
+        if diff:
+            with open(file, encoding="utf-8", newline="") as current:  # CRLF line ends show as changes
+                typer.echo(_unified_diff(str(file), current.read(), outcome.formatted[file]), nl=False)
+        else:
+            typer.echo(f"{'would reformat' if check else 'reformatted'} {file}")
     changed, unchanged = _plural(len(outcome.changed), "file"), _plural(len(outcome.unchanged), "file")
     if not (outcome.changed or outcome.unchanged):
         if not outcome.diagnostics:
-            typer.echo(f"no .orch files in {path}")
-    elif check:
-        typer.echo(f"{changed} would be reformatted, {unchanged} already formatted")
+            typer.echo(f"no .orch files in {path}", err=diff)
+    elif check or diff:  # with --diff, the patch alone is on stdout
+        typer.echo(f"{changed} would be reformatted, {unchanged} already formatted", err=diff)
     else:
         typer.echo(f"{changed} reformatted, {unchanged} left unchanged")
     if outcome.diagnostics:
         raise DiagnosticError(outcome.diagnostics)
-    if check and outcome.changed:
+    if (check or diff) and outcome.changed:
         raise typer.Exit(1)
+
+
+def _unified_diff(name: str, text: str, formatted: str) -> str:
+    """`diff -u` of a file and its formatted text, as `patch -p0` applies it."""
+    import difflib
+
+    lines = difflib.unified_diff(text.splitlines(keepends=True), formatted.splitlines(keepends=True),
+                                 fromfile=name, tofile=name)
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -240,6 +241,28 @@ def test_fmt_command_from_stdin_to_stdout(run_fmt: RunFmt) -> None:
     assert run_fmt("-", "--check", stdin="service a {}\n").status == 0
     broken = run_fmt("-", stdin="servce a {}")
     assert broken.status == 1 and "<stdin>:1:1: error: unknown statement 'servce'" in broken.stderr
+
+
+def test_fmt_diff_prints_a_patch_and_changes_nothing(tmp_path: Path, run_fmt: RunFmt) -> None:
+    (tmp_path / "a.orch").write_text("service a { }", encoding="utf-8")  # no newline at the end
+    (tmp_path / "b.orch").write_text("service b {}\n", encoding="utf-8")
+
+    shown = run_fmt(".", "--diff")
+    assert shown.status == 1
+    assert shown.stdout == ("--- a.orch\n+++ a.orch\n@@ -1 +1 @@\n"
+                            "-service a { }\n\\ No newline at end of file\n+service a {}\n")
+    assert shown.stderr == "1 file would be reformatted, 1 file already formatted\n"
+    assert (tmp_path / "a.orch").read_text(encoding="utf-8") == "service a { }"
+
+    if shutil.which("patch"):  # the diff is a patch: applied, the file is formatted
+        subprocess.run(["patch", "-p0", "--quiet"], input=shown.stdout, text=True, cwd=tmp_path, check=True)
+        assert run_fmt(".", "--diff") == Outcome(0, "", "0 files would be reformatted, 2 files already formatted\n")
+
+
+def test_fmt_diff_from_stdin(run_fmt: RunFmt) -> None:
+    shown = run_fmt("-", "--diff", stdin="service   a {}\n")
+    assert shown == Outcome(1, "--- <stdin>\n+++ <stdin>\n@@ -1 +1 @@\n-service   a {}\n+service a {}\n", "")
+    assert run_fmt("-", "--diff", stdin="service a {}\n") == Outcome(0, "", "")
 
 
 def test_fmt_command_on_a_missing_path_or_an_empty_folder(tmp_path: Path, run_fmt: RunFmt) -> None:

@@ -14,7 +14,7 @@ import typer
 from orchc.console import stderr
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
-                          is_plan_file, parse_variables, read_plan)
+                          is_plan_file, parse_variables, read_plan, writing)
 
 if TYPE_CHECKING:
     from orchc.compiler import CompileResult
@@ -54,7 +54,8 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        with writing(output):
+            output.write_text(text, encoding="utf-8")
 
 
 def _plural(count: int, word: str) -> str:
@@ -104,7 +105,7 @@ def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: Extr
     if output is None:
         typer.echo(plan_json(result.plan_data), nl=False)
     else:
-        with output.open("wb") as file:
+        with writing(output), output.open("wb") as file:
             write_plan_json(result.plan_data, file)
 
 

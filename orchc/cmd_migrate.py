@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
+from orchc.inputs import writing
+
 if TYPE_CHECKING:
     from orchc.migrate.report import Migration
 
@@ -28,7 +30,8 @@ def _finish(convert: Callable[[], Migration], out_dir: Path) -> None:
     gc.disable()  # a conversion allocates many long-lived objects and frees few: the cyclic GC would find nothing
     try:
         migration = convert()
-        written = migration.write(out_dir)
+        with writing(out_dir, hint="-o names a folder (new or existing, not a file) in a place you may write"):
+            written = migration.write(out_dir)
     finally:
         gc.enable()
     counts = ", ".join(f"{n} {c}" for c, n in migration.report.counts().items() if n)

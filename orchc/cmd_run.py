@@ -15,7 +15,7 @@ import typer
 from orchc import exitcodes
 from orchc.console import stderr
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, load_plan,
-                          supplied_secrets)
+                          supplied_secrets, writing)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -290,7 +290,8 @@ def report(path: WhereArg = Path("."), journal: JournalOption = None,
         text = render_report(runs[chosen], store.transitions(chosen))
     finally:
         store.close()
-    output.write_text(text, encoding="utf-8")
+    with writing(output):
+        output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output} (run {chosen})")
 
 

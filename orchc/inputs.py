@@ -2,14 +2,16 @@
 
 `-i/--inventory` (found beside the input when omitted), `-e/--extra-var
 NAME=VALUE` (repeatable), `--vars FILE.yml` (repeatable), and `load_plan`,
-which compiles a project or reads a `plan.json`.
+which compiles a project or reads a `plan.json`. And `writing`, for every
+command that writes where the user said (`-o`).
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 
@@ -89,6 +91,16 @@ def _read_vars_file(file: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise fail(f"expected a mapping, got a {type(data).__name__}")
     return {str(k): v for k, v in data.items()}
+
+
+@contextmanager
+def writing(path: Path, hint: str = "give a file in a folder that exists and that you may write") -> Iterator[None]:
+    """Writing what the user asked for at `path`: a path that cannot be written is a diagnostic (exit 1)."""
+    try:
+        yield
+    except OSError as exc:
+        raise DiagnosticError([Diagnostic("error", f"cannot write {exc.filename or path}: {exc.strerror or exc}",
+                                          hint=hint)]) from None
 
 
 def read_plan(path: Path) -> Plan:

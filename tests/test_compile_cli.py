@@ -138,3 +138,16 @@ def test_a_missing_input_is_named_before_any_inventory_is_looked_for(command: st
     status, _, stderr = run_cli([command, str(tmp_path / "nowhere")], monkeypatch, capsys)
     assert status == 1
     assert f"input '{tmp_path / 'nowhere'}' does not exist" in stderr and "inventory" not in stderr
+
+
+@pytest.mark.parametrize("command", ["compile", "graph"])
+@pytest.mark.parametrize("where", ["folder", "missing/plan.json"])
+def test_an_output_that_cannot_be_written_is_a_diagnostic(command: str, where: str, tmp_path: Path, monkeypatch,
+                                                          capsys) -> None:
+    site = write_project(tmp_path, PROJECT)
+    (tmp_path / "folder").mkdir()
+    status, _, stderr = run_cli([command, str(site), "-o", str(tmp_path / where)], monkeypatch, capsys)
+    assert status == 1
+    reason = "Is a directory" if where == "folder" else "No such file or directory"
+    assert f"error: cannot write {tmp_path / where}: {reason}" in stderr
+    assert "hint: give a file in a folder that exists" in stderr and "internal error" not in stderr

@@ -383,3 +383,15 @@ def test_cli_bad_yaml_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{services / 'a.yaml'}:2:1: error: invalid YAML" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_cli_output_that_is_a_file_exit_1(tmp_path: Path) -> None:
+    services, roles, inventory = _project(tmp_path, {"a.yaml": SERVICE.format(id="a", driver="print", extra="")},
+                                          "r: {services: [a]}\n", "hosts: {h: {role: r}}\n")
+    (tmp_path / "taken").write_text("")
+    result = subprocess.run([sys.executable, "-m", "orchc", "migrate", "taskcore", "-s", str(services),
+                             "-r", str(roles), "-i", str(inventory), "-o", str(tmp_path / "taken")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert f"error: cannot write {tmp_path / 'taken'}: File exists" in result.stderr
+    assert "hint: -o names a folder (new or existing, not a file)" in result.stderr

@@ -52,6 +52,12 @@ def test_report_without_a_journal_is_a_clear_error(tmp_path: Path):
     assert result.returncode == 1 and "no journal at" in result.stderr
 
 
+def test_report_to_a_folder_is_a_clear_error(report: Path):
+    result = orchc("report", str(report.parent), "-o", str(report.parent), cwd=report.parent)
+    assert result.returncode == 1, result.stderr
+    assert f"error: cannot write {report.parent}: Is a directory" in result.stderr
+
+
 def test_screenshot_in_headless_chromium(report: Path, tmp_path: Path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

@@ -10,7 +10,8 @@ per host (see `ansible_inputs`).
 
 Each call runs in a worker process (`ansible_worker`) with a private data dir
 under `<journal folder>/ansible/`, removed when every host succeeded and kept
-(secrets redacted) otherwise, for debugging; failure messages say where.
+(secrets redacted) otherwise, for debugging; failure messages say where. The
+first call of a run removes all but the newest `KEPT_CALLS` kept before.
 
 Cancelling a caller (a timeout, Ctrl-C) takes its host out of the batch's
 answer; when no caller is left the worker is stopped: SIGTERM, which the
@@ -102,6 +103,9 @@ def _batch_key(action: Action, ctx: ActionContext, check_mode: bool) -> BatchKey
     else:
         raise TypeError(f"the ansible transport cannot run a {action.kind!r} action")
     return (ctx.task_id, action.kind, target, tuple(sorted(names)), check_mode, ctx.become)
+
+
+KEPT_CALLS = 20  # data dirs of failed calls kept from earlier runs, the newest
 
 
 class AnsibleTransport(Transport):
@@ -224,6 +228,8 @@ class AnsibleTransport(Transport):
 
     async def _call(self, batch: _Batch, hosts: list[str]) -> BatchOutcome:
         self.calls += 1
+        if self.calls == 1:  # the journal is this run's by now: no other run's call is in there
+            prune_kept_calls(self.options.work_dir.resolve() / "ansible", KEPT_CALLS)
         data_dir = self._new_data_dir(batch.ctx.task_id)
         outcome = BatchOutcome()
         try:
@@ -293,6 +299,17 @@ async def _stop(worker: asyncio.subprocess.Process) -> None:
         except ProcessLookupError:
             pass
         await worker.wait()
+
+
+def prune_kept_calls(folder: Path, keep: int) -> None:
+    """Remove all but the `keep` newest data dirs in `folder` (by modification time)."""
+    try:
+        kept = sorted((entry for entry in os.scandir(folder) if entry.is_dir(follow_symlinks=False)),
+                      key=lambda entry: entry.stat().st_mtime, reverse=True)
+    except FileNotFoundError:
+        return
+    for entry in kept[keep:]:
+        shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _redact_tree(folder: Path, secrets: Mapping[str, str]) -> None:

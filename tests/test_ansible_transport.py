@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import pytest
 import yaml
 
-from orchc.backends.ansible import AnsibleTransport
+from orchc.backends.ansible import KEPT_CALLS, AnsibleTransport
 from orchc.backends.ansible_worker import MISSING_ANSIBLE
 from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
 from orchc.plan import (
@@ -135,6 +135,21 @@ def test_a_failure_in_a_batch_belongs_to_its_host_only(tmp_path: Path, project: 
     [data_dir] = list(kept.iterdir())
     assert str(data_dir) in failed.message, "the message says where the data dir was kept"
     assert "web2 is marked bad" not in by_host["web1"].stdout
+
+
+def test_a_run_keeps_the_data_dirs_of_only_the_newest_failed_calls(tmp_path: Path, project: Path) -> None:
+    kept = project / ".orchc" / "ansible"
+    for age in range(KEPT_CALLS + 5):  # from earlier runs: age 0 is the newest
+        old = kept / f"earlier-{age:02}"
+        old.mkdir(parents=True)
+        os.utime(old, (time.time() - 60 * (age + 1),) * 2)
+    plan = make_plan(project, local_hosts(tmp_path, ["web1"], {"web1": {"bad": True}}))
+    [failed], _ = run_batch(plan, PlaybookAction(path="legacy/site.yml"))
+    assert failed.status == "failed"
+    remaining = {entry.name for entry in kept.iterdir()}
+    earlier = {name for name in remaining if name.startswith("earlier-")}
+    assert earlier == {f"earlier-{age:02}" for age in range(KEPT_CALLS)}
+    assert len(remaining - earlier) == 1, "this call's dir is kept too"
 
 
 def test_late_arrivals_within_the_window_join_and_other_tasks_get_their_own_call(tmp_path: Path, project: Path) -> None:

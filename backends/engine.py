@@ -87,7 +87,7 @@ class _Group:
     owner: int
     size: int
     failed: int = 0
-    satisfied: bool = False
+    satisfied_by: int | None = None  # the member whose success met it
 
 
 @dataclass
@@ -173,6 +173,7 @@ class Scheduler:
         n = len(plan.instances)
         self._dependants: list[list[int]] = [[] for _ in range(n)]
         self._group_members_of: list[list[_Group]] = [[] for _ in range(n)]
+        self._groups_of: list[list[_Group]] = [[] for _ in range(n)]  # each instance's own groups
         self._waiting_for = [0] * n
         self._deps: list[list[int]] = [[] for _ in range(n)]  # deps and any_of members, for the graph analysis
         for i, inst in enumerate(plan.instances):
@@ -181,6 +182,7 @@ class Scheduler:
                 self._dependants[d].append(i)
             for members in inst.any_of:
                 group = _Group(owner=i, size=len(members))
+                self._groups_of[i].append(group)
                 for m in self._lookup(self.index, members, inst.id, "dependency"):
                     self._group_members_of[m].append(group)
                     deps.append(m)
@@ -218,6 +220,11 @@ class Scheduler:
     def placement_of(self, instance_id: str) -> int:
         """0 for the instance's own placement, k for its k-th alternate."""
         return self._placement_pos[self.index[instance_id]]
+
+    def met_by(self, instance_id: str) -> set[str]:
+        """The providers whose success met the instance's `any_of` groups (so far)."""
+        return {self.ids[group.satisfied_by] for group in self._groups_of[self.index[instance_id]]
+                if group.satisfied_by is not None}
 
     def ids_in_dependency_order(self) -> list[str]:
         """Every instance after all of its dependencies."""
@@ -309,8 +316,8 @@ class Scheduler:
         for d in self._dependants[i]:
             self._dependency_met(d)
         for group in self._group_members_of[i]:
-            if not group.satisfied:
-                group.satisfied = True
+            if group.satisfied_by is None:
+                group.satisfied_by = i
                 self._dependency_met(group.owner)
 
     def _released(self, i: int, changes: list[Change]) -> None:
@@ -328,7 +335,7 @@ class Scheduler:
     def _group_member_failed(self, i: int, changes: list[Change]) -> None:
         for group in self._group_members_of[i]:
             group.failed += 1
-            if not group.satisfied and group.failed == group.size:
+            if group.satisfied_by is None and group.failed == group.size:
                 self._dep_failed(group.owner, "no provider of an 'on any' requirement succeeded", changes)
 
     def _dep_failed(self, i: int, message: str, changes: list[Change]) -> None:

@@ -303,9 +303,8 @@ class Runner:
         """Run one instance's actions on its current host, with retries; report the ending on the queue."""
         inst = self._instances[iid]
         task = self._tasks[inst.task]
-        placement = self.scheduler.placement_of(iid)
         host = self._hosts[self.scheduler.host_of(iid) or ""]
-        actions = inst.actions if placement == 0 else inst.alternates[placement - 1].actions
+        actions = self._actions(inst)
         ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=inst.task, secrets=self.secrets,
                             become=task.become)
         try:
@@ -323,6 +322,16 @@ class Runner:
             state, result = "failed", ActionResult("failed", message="killed: the run was interrupted")
         self._ended.append((iid, state, result))
         self._wake()
+
+    def _actions(self, inst: Instance) -> list[Action]:
+        """What the instance runs where it runs now, rendered for the provider that met its `on any`
+        requirement where that makes a difference."""
+        placement = self.scheduler.placement_of(inst.id)
+        chosen = inst if placement == 0 else inst.alternates[placement - 1]
+        if chosen.variants:
+            met_by = self.scheduler.met_by(inst.id)
+            return next((v.actions for v in chosen.variants if v.provider in met_by), chosen.actions)
+        return chosen.actions
 
     def _moves(self, iid: str) -> int:
         """Attempts spent on earlier hosts (a `once` instance that moved)."""

@@ -2,14 +2,16 @@
 
 Per scope: every provider instance (default), the one on the same host,
 those on hosts of a role, or one of them (`on any`, an `any_of` group). The
-value is the provider's fields when exactly one instance is bound (or `on
-any`: the first), else a list in inventory order.
+value is the provider's fields when exactly one instance is bound, else a list
+in inventory order. For `on any` it is the first provider's fields; where the
+providers' fields differ, the binding also lists each provider's (`choices`),
+so that the instance can be rendered for whichever provider meets it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from orchc.compiler.actions import ActionError, ActionLowerer, value_needs_context
 from orchc.compiler.capabilities import Provider
@@ -38,6 +40,16 @@ class Binding:
     ids: list[str]  # the provider instances, sorted
     one_is_enough: bool  # `on any`: an `any_of` group
     value: Any  # what its templates see
+    choices: tuple[tuple[str, Any], ...] = ()  # `on any` with differing fields: (provider instance, its value)
+
+
+class Requirements(NamedTuple):
+    """What the `requires` of one instance bind."""
+
+    required: list[list[str]]  # the sorted instance ids each requirement waits for (shared: never change them)
+    any_of: list[list[str]]  # the `on any` groups
+    capabilities: dict[str, Any]  # what its templates see, by capability name
+    choices: list[tuple[str, tuple[tuple[str, Any], ...]]]  # capability name -> `Binding.choices`, where any
 
 
 @dataclass
@@ -142,12 +154,12 @@ class Binder:
             return None
         return in_role, False
 
-    def requirements(self, unit: Unit, slot: Slot | None) -> tuple[list[list[str]], list[list[str]], dict[str, Any]]:
-        """From the `requires` of one instance: the sorted instance ids it waits for (a list for each
-        requirement; lists are shared, never change them), its `any_of` groups and its template values."""
+    def requirements(self, unit: Unit, slot: Slot | None) -> Requirements:
+        """What the `requires` of one instance bind."""
         required: list[list[str]] = []
         any_of: list[list[str]] = []
         capabilities: dict[str, Any] = {}
+        choices: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
         shared = self._shared.setdefault(unit.id, {})
         for index, requirement in enumerate(unit.decl.requires):
             if requirement.scope.kind == "same_host":
@@ -160,18 +172,23 @@ class Binder:
                 continue
             (any_of if binding.one_is_enough else required).append(binding.ids)
             capabilities[requirement.name] = binding.value
-        return required, any_of, capabilities
+            if binding.choices:
+                choices.append((requirement.name, binding.choices))
+        return Requirements(required, any_of, capabilities, choices)
 
     def _binding(self, unit: Unit, slot: Slot | None, requirement: Requirement) -> Binding | None:
         bound_and_how = self._bind(unit, slot, requirement)
         if bound_and_how is None:
             return None
         bound, one_is_enough = bound_and_how
+        choices: tuple[tuple[str, Any], ...] = ()
         if len(bound) == 1 or one_is_enough:
             value = bound[0].value
+            if any(b.value != value for b in bound[1:]):
+                choices = tuple((b.instance, b.value) for b in bound)
         else:
             value = ProviderList(requirement.name, [b.value for b in bound])
-        return Binding(self._instance_ids(requirement.name, bound), one_is_enough, value)
+        return Binding(self._instance_ids(requirement.name, bound), one_is_enough, value, choices)
 
     def _instance_ids(self, capability: str, bound: list[Bound]) -> list[str]:
         """The sorted instance ids of `bound`; sorted once per capability when every provider is bound."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from orchc.compiler.actions import ActionError, ActionLowerer
-from orchc.compiler.binding import Binder
+from orchc.compiler.binding import Binder, Requirements
 from orchc.compiler.capabilities import Provider, task_id
 from orchc.compiler.inventory import Inventory
 from orchc.compiler.placement import Placement, Slot
@@ -195,28 +195,59 @@ class Expander:
                     or any(requirement.scope.kind == "same_host" for requirement in unit.decl.requires))
 
     def _instance(self, unit: Unit, slot: Slot | None) -> dict[str, Any]:
-        required, any_of, capabilities = self.binder.requirements(unit, slot)
+        bound = self.binder.requirements(unit, slot)
         # Actions that render nothing and no `when`: the unit's instances share one lowering, no context.
-        context = self._context(slot, capabilities) if unit.renders_per_host or unit.when else {}
+        context = self._context(slot, bound.capabilities) if unit.renders_per_host or unit.when else {}
         lowered = self._lowered(unit, context)
         alternates = []
         for other in unit.slots[1:] if unit.once else []:
-            other_lowered = self._lowered(unit, self._context(other, self.binder.requirements(unit, other)[2]))
+            other_bound = self.binder.requirements(unit, other)
+            other_lowered = self._lowered(unit, self._context(other, other_bound.capabilities))
             alternates.append({"actions": other_lowered.actions, "fingerprint": other_lowered.fingerprint,
-                               "host": other.host.name if other else None})
+                               "host": other.host.name if other else None,
+                               "variants": self._variants(unit, other, other_bound, other_lowered)})
         return {  # keys in sorted order, as the Plan's JSON writes them
             "actions": lowered.actions,
             "alternates": alternates,
-            "any_of": any_of,
+            "any_of": bound.any_of,
             "change_key": self._change_key(unit.decl, lowered.fingerprint),
-            "deps": self._deps(unit, slot, required),
+            "deps": self._deps(unit, slot, bound.required),
             "fingerprint": lowered.fingerprint,
             "host": slot.host.name if slot else None,
             "id": unit.instance_id(slot),
             "secrets": lowered.secrets,
             "skip": self._skip(unit.when, slot, context) if unit.when else None,
             "task": unit.id,
+            "variants": self._variants(unit, slot, bound, lowered),
         }
+
+    def _variants(self, unit: Unit, slot: Slot | None, bound: Requirements, lowered: Lowered) -> list[dict[str, Any]]:
+        """The instance rendered with the fields of each provider of its `on any` requirement, where
+        that changes what it runs (`lowered` is the first provider's). One such requirement only: a
+        second keeps its first provider's fields, with a warning."""
+        if not bound.choices or not unit.renders_per_host:
+            return []
+        variants: list[dict[str, Any]] = []
+        chosen = ""
+        for name, choices in bound.choices:
+            rendered = [(choices[0][0], lowered)] + [
+                (provider, self._lowered(unit, self._context(slot, {**bound.capabilities, name: value})))
+                for provider, value in choices[1:]]
+            if all(other.fingerprint == lowered.fingerprint for _, other in rendered):
+                continue  # what differs between the providers is not used
+            if variants:
+                requirement = next(r for r in unit.decl.requires if r.name == name)
+                self.report.warning(
+                    f"'{unit.id}' uses the fields of two `on any` requirements whose providers differ: it runs "
+                    f"with those of the provider that meets '{chosen}', but always with the fields of "
+                    f"'{choices[0][0]}' for '{name}'", requirement.span,
+                    hint=f"require '{name}' `on same host` or from every provider, or give its providers "
+                         "the same fields")
+                continue
+            chosen = name
+            variants = [{"actions": other.actions, "fingerprint": other.fingerprint, "provider": provider}
+                        for provider, other in rendered]
+        return variants
 
     def _context(self, slot: Slot | None, capabilities: dict[str, Any]) -> dict[str, Any]:
         return {**self.contexts.of(slot), **capabilities}

@@ -62,16 +62,25 @@ class Edge:
 
 @dataclass
 class ReportOnce:
-    """Reports an error found on many hosts (same message, same place) once."""
+    """Reports an error or a warning found on many hosts (same message, same place) once."""
 
     diagnostics: Diagnostics
     _reported: set[tuple[str, Span | None]] = field(default_factory=set)
 
     def error(self, message: str, span: Span | None, hint: str | None = None,
               notes: list[tuple[str, Span | None]] | None = None) -> None:
-        if (message, span) not in self._reported:
-            self._reported.add((message, span))
+        if self._first(message, span):
             self.diagnostics.error(message, span, hint=hint, notes=notes)
+
+    def warning(self, message: str, span: Span | None, hint: str | None = None) -> None:
+        if self._first(message, span):
+            self.diagnostics.warning(message, span, hint=hint)
+
+    def _first(self, message: str, span: Span | None) -> bool:
+        if (message, span) in self._reported:
+            return False
+        self._reported.add((message, span))
+        return True
 
 
 @dataclass

@@ -146,12 +146,21 @@ class Task(_Model):
     source: SourceSpan
 
 
+class Variant(_Model):
+    """An instance's actions as rendered with the values of one provider of an `on any` requirement."""
+
+    provider: str  # the provider instance's id
+    actions: list[Action] = Field(default_factory=list)
+    fingerprint: str
+
+
 class Placement(_Model):
     """Where and what an instance runs: one host (or none for an anchor) and its rendered actions."""
 
     host: str | None
     actions: list[Action] = Field(default_factory=list)
     fingerprint: str
+    variants: list[Variant] = Field(default_factory=list)  # as `Instance.variants`, on this host
 
 
 class Instance(_Model):
@@ -164,6 +173,12 @@ class Instance(_Model):
 
     A `once` instance lists the other hosts it may move to, in order, as
     `alternates`, each with its own rendered actions.
+
+    An instance whose templates use the fields of an `on any` requirement, and
+    whose providers' fields differ, lists in `variants` its actions rendered
+    with each provider's fields, in inventory order; it runs the variant of
+    the provider that met the requirement. Its own `actions` and `fingerprint`
+    are the first variant's.
     """
 
     id: str  # "service.task@host", or the anchor name
@@ -179,6 +194,7 @@ class Instance(_Model):
     skip: str | None = None  # reason the instance is skipped at compile time
     secrets: list[str] = Field(default_factory=list)  # names referenced by its actions
     alternates: list[Placement] = Field(default_factory=list)
+    variants: list[Variant] = Field(default_factory=list)
 
 
 class SecretRef(_Model):

@@ -77,7 +77,9 @@ def _float_bearing_values(data: dict[str, Any]) -> Iterator[Any]:
         yield task["timeout"]
     for instance in data["instances"]:
         if instance["actions"] or instance["alternates"]:
-            for actions in (instance["actions"], *(p["actions"] for p in instance["alternates"])):
+            placements = (instance, *instance["alternates"])
+            for actions in (*(p["actions"] for p in placements),
+                            *(v["actions"] for p in placements for v in p["variants"])):
                 for action in actions:
                     yield action.get("vars")
                     yield action.get("args")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compile_helpers import compile_errors, compile_text, write_project
+from compile_helpers import INVENTORY, compile_errors, compile_text, write_project
 from orchc_process import orchc
 from orchc.plan import Instance, Plan, secret_marker
 
@@ -87,6 +87,35 @@ all:
     assert by_id["app.in_role@w2"].deps == ["postgres.start@d1", "postgres.start@d2"]
     assert by_id["postgres_client.check@d2"].deps == ["postgres.start@d2"]
     assert by_id["postgres_client.check@d2"].actions[0].command == "check d2"
+
+
+def test_on_any_renders_a_variant_per_provider_where_their_fields_differ(tmp_path: Path) -> None:
+    result = compile_text(tmp_path, TWO_TIER + """
+type endpoint { url: str }
+service api { task up { run "up"  provides vip: endpoint { url = "http://vip" } } }
+role db2 { services api }
+service app {
+  task uses { requires database on any  run "connect {{ database.host }}" }
+  task ignores { requires database on any  run "connect {{ host.name }}" }
+  task same { requires vip on any  run "connect {{ vip.url }}" }
+  task two { requires database on any  requires other: database on any  run "{{ database.host }} {{ other.host }}" }
+}
+service mirror { task start { run "m"  provides other: database { host = "{{ host.name }}" } } }
+role mirrors { services mirror }
+""", inventory=INVENTORY + "    db2: {hosts: {d1: {}, d2: {}}}\n    mirrors: {hosts: {w2: {}, w3: {}}}\n")
+    by_id = instances(result.plan)
+    uses = by_id["app.uses@w1"]
+    assert [(v.provider, v.actions[0].command) for v in uses.variants] == [
+        ("postgres.start@d1", "connect d1"), ("postgres.start@d2", "connect d2")]
+    assert uses.actions == uses.variants[0].actions and uses.fingerprint == uses.variants[0].fingerprint
+    assert by_id["app.ignores@w1"].variants == []  # the providers' fields are not used
+    assert by_id["app.same@w1"].variants == []  # every provider has the same fields
+    two = by_id["app.two@w1"]
+    assert [v.actions[0].command for v in two.variants] == ["d1 w2", "d2 w2"]  # the first requirement's
+    [warning] = [w.message for w in result.warnings if "two `on any`" in w.message]
+    assert warning == ("'app.two' uses the fields of two `on any` requirements whose providers differ: it runs "
+                       "with those of the provider that meets 'database', but always with the fields of "
+                       "'mirror.start@w2' for 'other'")
 
 
 def test_field_used_on_a_list_of_providers(tmp_path: Path) -> None:

@@ -285,3 +285,31 @@ def test_check_mode_changes_nothing_and_leaves_the_journal_alone(tmp_path: Path)
     real = orchc("run", ".", cwd=tmp_path)
     assert real.returncode == 0, real.stdout + real.stderr
     assert (root / "ran").read_text() == "ran\n" and (root / "app.conf").read_text() == "name=h1\n"
+
+
+def test_on_any_runs_with_the_fields_of_the_provider_that_met_it(tmp_path: Path):
+    """d1's database fails (its role tolerates it) and d2's comes up: the client connects to d2."""
+    (tmp_path / "site.orch").write_text("""
+type database { host: str }
+role db { services postgres  tolerate 1 }
+role web { services app }
+service postgres {
+  task start {
+    run "test {{ host.name }} != d1"
+    provides database: database { host = "{{ host.name }}" }
+  }
+}
+service app {
+  task connect { requires database on any  run "echo {{ database.host }} > {{ host.vars.root }}/db" }
+}
+""")
+    (tmp_path / "inventory.yml").write_text(f"""
+all:
+  vars: {{ansible_connection: local}}
+  children:
+    db: {{hosts: {{d1: {{}}, d2: {{}}}}}}
+    web: {{hosts: {{w1: {{root: "{tmp_path}"}}}}}}
+""")
+    result = orchc("run", ".", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "db").read_text() == "d2\n"

@@ -1,7 +1,8 @@
 """The native SSH transport: `run`, `copy` and `template` actions on hosts with `connection: ssh`.
 
 One connection per host, opened on first use (at most `--forks` opening at
-once) and kept for the whole run. Commands go to a persistent agent on the
+once) and kept for the whole run; a jump host (ProxyJump) is one connection
+too, shared by the hosts behind it. Commands go to a persistent agent on the
 host (`backends/agent.py`) when it has Python, or to plain exec channels when
 it hasn't; files go over SFTP. A host that cannot be reached gives
 `unreachable`; a connection that breaks under a running action fails that
@@ -10,6 +11,8 @@ action, and the next action on the host opens a new connection.
 Inventory variables read here, besides the Host's address, port and user:
 `ansible_ssh_private_key_file`, `orchc_known_hosts` (the known_hosts file,
 unless the run gives `--known-hosts`; default `~/.ssh/known_hosts`),
+`ProxyJump`/`-J` and `ProxyCommand` in `ansible_ssh_common_args` or
+`ansible_ssh_extra_args` (see `ssh_connect`),
 `ansible_python_interpreter` (the agent's interpreter, default `python3`),
 `orchc_agent: false` (never start the agent), `ansible_become` and
 `ansible_become_user` (default root).
@@ -60,6 +63,8 @@ class SshTransport(Transport):
         self._connect_slots = asyncio.Semaphore(max(1, options.forks))
         self._known_hosts = KnownHostsFiles()
         self._timeouts = {task.id: task.timeout for task in plan.tasks}
+        self._jump_links: dict[tuple[Endpoint, ...], asyncssh.SSHClientConnection] = {}  # by route to them
+        self._opening_jumps = asyncio.Lock()
 
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
         try:
@@ -108,7 +113,7 @@ class SshTransport(Transport):
 
     async def _open(self, host: Host) -> HostLink:
         endpoint = Endpoint.of(host, self.options)
-        conn = await connect(endpoint, self.options, self._known_hosts)
+        conn = await connect(endpoint, self.options, self._known_hosts, await self._tunnel(endpoint.jumps))
         python = None
         if _flag(host.vars.get("orchc_agent", True)):
             interpreter = str(host.vars.get("ansible_python_interpreter", "python3"))
@@ -118,6 +123,22 @@ class SshTransport(Transport):
         except (asyncssh.Error, OSError) as exc:
             conn.close()
             raise Unreachable(f"connected, but could not start a session: {exc}") from exc
+
+    async def _tunnel(self, jumps: tuple[Endpoint, ...]) -> asyncssh.SSHClientConnection | None:
+        """The connection to the last of `jumps`, through the ones before it; each opened once and shared."""
+        tunnel = None
+        async with self._opening_jumps:
+            for k, jump in enumerate(jumps):
+                route = jumps[:k + 1]
+                conn = self._jump_links.get(route)
+                if conn is None or conn.is_closed():
+                    try:
+                        conn = await connect(jump, self.options, self._known_hosts, tunnel)
+                    except Unreachable as exc:
+                        raise Unreachable(f"{jump.host}: {exc}") from exc
+                    self._jump_links[route] = conn
+                tunnel = conn
+        return tunnel
 
     def _forget(self, host_name: str, link: HostLink) -> None:
         if self._links.get(host_name) is link:
@@ -135,6 +156,10 @@ class SshTransport(Transport):
             link.close()
         await asyncio.gather(*(link.conn.wait_closed() for link in self._links.values()), return_exceptions=True)
         self._links.clear()
+        for conn in reversed(self._jump_links.values()):  # the last hop of a route first
+            conn.close()
+            await conn.wait_closed()
+        self._jump_links.clear()
 
 
 def _file_write(action: CopyAction | TemplateAction, ctx: ActionContext) -> FileWrite:

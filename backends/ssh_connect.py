@@ -6,6 +6,13 @@ file in `orchc_known_hosts`). The host key is checked against known_hosts,
 like OpenSSH with `StrictHostKeyChecking=yes`, or `accept-new` when the run
 says `--accept-new-host-keys`: an unknown key is then recorded, but a changed
 key always fails.
+
+Of the OpenSSH options an Ansible inventory passes in `ansible_ssh_common_args`
+and `ansible_ssh_extra_args`, two decide the route, and are followed:
+`ProxyJump` (or `-J`: `[user@]host[:port]`, comma-separated) and
+`ProxyCommand`. Jump hosts are verified and authenticated as the host is (its
+known_hosts file, its key file or ssh-agent). The other options are OpenSSH's
+own and are left to it (the ansible transport passes them on).
 """
 
 from __future__ import annotations
@@ -13,8 +20,11 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
-from dataclasses import dataclass
+import re
+import shlex
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Mapping
 
 import asyncssh
 
@@ -42,12 +52,14 @@ class Endpoint:
     user: str
     key_file: str | None
     known_hosts: Path
+    jumps: tuple["Endpoint", ...] = ()  # ProxyJump: the hosts to go through, in order
+    proxy_command: str | None = None  # ProxyCommand: its stdin and stdout reach the host
 
     @classmethod
     def of(cls, host: Host, options: TransportOptions) -> "Endpoint":
         known_hosts = options.known_hosts or host.vars.get(KNOWN_HOSTS_VAR) or "~/.ssh/known_hosts"
         key_file = host.vars.get("ansible_ssh_private_key_file") or host.vars.get("ansible_private_key_file")
-        return cls(
+        endpoint = cls(
             host=host.name,
             address=host.address,
             port=host.port or int(host.vars.get("ansible_port", 22)),
@@ -55,6 +67,39 @@ class Endpoint:
             key_file=str(Path(key_file).expanduser()) if key_file else None,
             known_hosts=Path(known_hosts).expanduser(),
         )
+        route = ssh_client_options(host.vars)
+        if route.get("proxyjump", "none").lower() != "none":
+            return replace(endpoint, jumps=tuple(endpoint.jump_host(spec) for spec in route["proxyjump"].split(",")))
+        if route.get("proxycommand", "none").lower() != "none":
+            return replace(endpoint, proxy_command=route["proxycommand"])
+        return endpoint
+
+    def jump_host(self, spec: str) -> "Endpoint":
+        """A ProxyJump host, `[user@]host[:port]` (OpenSSH's defaults: this machine's user, port 22)."""
+        user, _, place = spec.strip().rpartition("@")
+        address, port = place, "22"
+        if place.startswith("[") and "]" in place:  # [IPv6 address]:port
+            address, _, rest = place[1:].partition("]")
+            port = rest.removeprefix(":") or port
+        elif place.count(":") == 1:
+            address, port = place.split(":")
+        if not address or not port.isdigit():
+            raise Unreachable(f"ProxyJump '{spec}' of {self.host} is not [user@]host[:port]")
+        return Endpoint(host=f"jump host {address}", address=address, port=int(port), user=user or getpass.getuser(),
+                        key_file=self.key_file, known_hosts=self.known_hosts)
+
+    @property
+    def expanded_proxy_command(self) -> str:
+        """The ProxyCommand with OpenSSH's tokens in place: %h host, %p port, %r user, %n its name, %% %."""
+        tokens = {"h": self.address, "p": str(self.port), "r": self.user, "n": self.host, "%": "%"}
+        return re.sub(r"%(.)", lambda match: tokens.get(match.group(1), match.group(0)), self.proxy_command or "")
+
+    @property
+    def route(self) -> str:
+        """How the connection gets there, for messages: '' when it goes straight."""
+        if self.jumps:
+            return " via " + " and ".join(f"{jump.address}:{jump.port}" for jump in self.jumps)
+        return f" via ProxyCommand {self.proxy_command!r}" if self.proxy_command else ""
 
     @property
     def known_hosts_name(self) -> str:
@@ -63,6 +108,31 @@ class Endpoint:
 
     def listed_keys(self, known_hosts: asyncssh.SSHKnownHosts) -> list[asyncssh.SSHKey]:
         return known_hosts.match(self.address, "", None if self.port == 22 else self.port)[0]
+
+
+def ssh_client_options(host_vars: Mapping[str, Any]) -> dict[str, str]:
+    """The OpenSSH options (`-o Name=value`, `-o 'Name value'`, `-J jump`) of a host's
+    `ansible_ssh_common_args` and `ansible_ssh_extra_args`, by lower-case name; as in OpenSSH,
+    an option's first value counts."""
+    args = f"{host_vars.get('ansible_ssh_common_args') or ''} {host_vars.get('ansible_ssh_extra_args') or ''}"
+    try:
+        words = shlex.split(args)
+    except ValueError as exc:
+        raise Unreachable(f"cannot read the ssh arguments {args.strip()!r}: {exc}") from exc
+    options: dict[str, str] = {}
+    for i, word in enumerate(words):
+        if word in ("-o", "-J"):
+            flag, value = word, words[i + 1] if i + 1 < len(words) else ""
+        elif word.startswith(("-o", "-J")):
+            flag, value = word[:2], word[2:]
+        else:
+            continue
+        if flag == "-J" and value:
+            options.setdefault("proxyjump", value)
+        elif flag == "-o" and value:
+            name, _, setting = value.replace("=", " ", 1).partition(" ")
+            options.setdefault(name.lower(), setting.strip())
+    return options
 
 
 class KnownHostsFiles:
@@ -123,9 +193,16 @@ class _HostKeyCheck(asyncssh.SSHClient):
 
 
 async def connect(
-    endpoint: Endpoint, options: TransportOptions, known_hosts: KnownHostsFiles
+    endpoint: Endpoint, options: TransportOptions, known_hosts: KnownHostsFiles,
+    tunnel: asyncssh.SSHClientConnection | None = None,
 ) -> asyncssh.SSHClientConnection:
-    """Open and authenticate a connection, or raise `Unreachable` with a message that says why."""
+    """Open and authenticate a connection (through `tunnel`, the connection to the last of the
+    endpoint's jump hosts, or its ProxyCommand), or raise `Unreachable` with a message that says why."""
+    route: dict[str, Any] = {}  # nothing given: asyncssh's defaults, as before
+    if tunnel is not None:
+        route["tunnel"] = tunnel
+    if endpoint.proxy_command:
+        route["proxy_command"] = endpoint.expanded_proxy_command
     listed = known_hosts.load(endpoint.known_hosts)
     check = _HostKeyCheck(endpoint, endpoint.listed_keys(listed), options.accept_new_host_keys)
     if endpoint.key_file and not Path(endpoint.key_file).is_file():
@@ -145,6 +222,7 @@ async def connect(
             keepalive_interval=KEEPALIVE_INTERVAL,
             keepalive_count_max=KEEPALIVE_COUNT_MAX,
             encryption_algs=CIPHERS,
+            **route,
         )
     except asyncssh.HostKeyNotVerifiable as exc:
         raise Unreachable(check.rejection or f"host key of {endpoint.host} not accepted: {exc.reason}") from exc
@@ -154,10 +232,11 @@ async def connect(
             f"({endpoint.key_file or 'ssh-agent and ~/.ssh keys'}): {exc.reason}"
         ) from exc
     except (asyncio.TimeoutError, TimeoutError) as exc:
-        raise Unreachable(f"{endpoint.address}:{endpoint.port} did not answer within {options.connect_timeout:g}s") from exc
+        raise Unreachable(f"{endpoint.address}:{endpoint.port}{endpoint.route} did not answer within "
+                          f"{options.connect_timeout:g}s") from exc
     except (OSError, asyncssh.Error) as exc:
         reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc) or type(exc).__name__
-        raise Unreachable(f"cannot connect to {endpoint.address}:{endpoint.port}: {reason}") from exc
+        raise Unreachable(f"cannot connect to {endpoint.address}:{endpoint.port}{endpoint.route}: {reason}") from exc
     if check.new_key is not None:
         try:
             await known_hosts.record(endpoint, check.new_key)

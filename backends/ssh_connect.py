@@ -90,8 +90,9 @@ class Endpoint:
 
     @property
     def expanded_proxy_command(self) -> str:
-        """The ProxyCommand with OpenSSH's tokens in place: %h host, %p port, %r user, %n its name, %% %."""
-        tokens = {"h": self.address, "p": str(self.port), "r": self.user, "n": self.host, "%": "%"}
+        """The ProxyCommand with OpenSSH's tokens in place: %h and %n the address (what Ansible gives
+        ssh as the host), %p the port, %r the user, %% a %."""
+        tokens = {"h": self.address, "n": self.address, "p": str(self.port), "r": self.user, "%": "%"}
         return re.sub(r"%(.)", lambda match: tokens.get(match.group(1), match.group(0)), self.proxy_command or "")
 
     @property

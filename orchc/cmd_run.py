@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from orchc import exitcodes
-from orchc.console import stderr
+from orchc.console import plural, stderr
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, load_plan,
                           supplied_secrets, writing)
 
@@ -69,6 +69,8 @@ def run(
     host_slots: int = typer.Option(1, "--host-slots", min=1, help="Instances running at once on one host."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and why; run nothing."),
     force: bool = typer.Option(False, "--force", help="Run instances that are up to date, too."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 3 if anything failed, even within a role's "
+                                                        "`tolerate` (as ansible-playbook fails on any host)."),
     check: bool = typer.Option(False, "--check", help="Check mode, as in Ansible: commands are not run, files are "
                                                       "compared, not written; the journal is not touched."),
     events: Optional[Path] = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
@@ -128,8 +130,13 @@ def run(
             shutil.rmtree(work_dir, ignore_errors=True)
     if check:
         console.print("check mode: nothing was changed on the hosts, and the journal was not touched")
+    outcome = result.outcome
+    if strict and outcome == "succeeded" and result.failures:
+        console.print(f"--strict: {plural(len(result.failures), 'instance')} failed within the tolerance of "
+                      "their roles, so the run counts as failed")
+        outcome = "failed"
     raise typer.Exit({"succeeded": exitcodes.OK, "failed": exitcodes.DEPLOY_FAILED,
-                      "interrupted": exitcodes.INTERRUPTED}[result.outcome])
+                      "interrupted": exitcodes.INTERRUPTED}[outcome])
 
 
 def check_graph(plan: Plan, limits: Limits) -> None:

@@ -313,3 +313,15 @@ all:
     result = orchc("run", ".", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "db").read_text() == "d2\n"
+
+
+def test_strict_fails_the_run_on_a_failure_within_tolerance(tmp_path: Path):
+    plan = make_plan("c.up@c1\nc.up@c2", commands={"c.up@c2": "exit 1"}, roles={"compute": (["c1", "c2"], 1)},
+                     root=tmp_path)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    tolerated = orchc("run", "plan.json", cwd=tmp_path)
+    assert tolerated.returncode == 0, tolerated.stdout
+    strict = orchc("run", "plan.json", "--strict", "--journal", str(tmp_path / "second.db"), cwd=tmp_path)
+    assert strict.returncode == 3, strict.stdout
+    assert ("--strict: 1 instance failed within the tolerance of their roles, so the run counts as failed"
+            in strict.stdout)

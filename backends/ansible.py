@@ -18,7 +18,8 @@ answer; when no caller is left the worker is stopped: SIGTERM, which the
 worker passes to ansible-playbook so that it stops its forks and their
 modules, then SIGKILL to the worker's process group after
 `STOP_GRACE_SECONDS`. A host whose caller left a batch that keeps running for
-others finishes its part in Ansible.
+others finishes its part in Ansible, and the next action on that host (a retry)
+waits until it has: two calls never work on one host at once.
 
 Importing this module fails with a clear `ImportError` when ansible-runner or
 ansible-core is missing, so that `orchc run` says so before anything runs.
@@ -90,6 +91,7 @@ class _Batch:
     check_mode: bool
     callers: dict[str, _Caller] = field(default_factory=dict)
     runner: asyncio.Task[None] | None = None
+    hosts: list[str] = field(default_factory=list)  # the hosts of its ansible-runner call, once started
 
 
 def _batch_key(action: Action, ctx: ActionContext, check_mode: bool) -> BatchKey:
@@ -118,16 +120,25 @@ class AnsibleTransport(Transport):
         self._open: dict[BatchKey, _Batch] = {}
         self._running: dict[asyncio.Task[None], _Batch] = {}
         self._inventory = inventory(plan, options)
+        self._left_behind: dict[str, asyncio.Task[None]] = {}  # host -> a call still at work there, its caller gone
 
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
+        behind = self._left_behind.get(host.name)
+        if behind is not None:
+            await asyncio.wait([behind])
+            if self._left_behind.get(host.name) is behind:
+                del self._left_behind[host.name]
         batch = self._join(host, action, ctx)
         result = batch.callers[host.name].result
         try:
             return await asyncio.shield(result)
         except asyncio.CancelledError:
             del batch.callers[host.name]
-            if not batch.callers and batch.runner is not None:
-                batch.runner.cancel()
+            if batch.runner is not None:
+                if host.name in batch.hosts:
+                    self._left_behind[host.name] = batch.runner
+                if not batch.callers:
+                    batch.runner.cancel()
             raise
 
     async def close(self) -> None:
@@ -161,8 +172,9 @@ class AnsibleTransport(Transport):
             await self._answer(batch)
 
     async def _answer(self, batch: _Batch) -> None:
+        batch.hosts = list(batch.callers)
         try:
-            outcome = await self._call(batch, list(batch.callers))
+            outcome = await self._call(batch, batch.hosts)
         except InputError as exc:
             outcome = BatchOutcome(error=str(exc))
         except Exception as exc:

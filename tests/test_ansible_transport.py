@@ -331,6 +331,38 @@ def test_cancelling_every_caller_stops_ansible_playbook(tmp_path: Path, project:
     assert not _processes_mentioning(sleep)
 
 
+def test_a_retry_waits_for_the_call_its_host_left_to_end_there(tmp_path: Path, project: Path) -> None:
+    """Host a's caller gives up (a timeout) while the call goes on for b, and so on a: the next action on a
+    starts only when that call has ended, never beside it."""
+    (project / "legacy" / "slow.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - shell: echo first-start >> {{ root }}/log && sleep 2 && echo first-end >> {{ root }}/log\n")
+    (project / "legacy" / "quick.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo second >> {{ root }}/log\n")
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
+    a, b = plan.hosts
+    log = Path(a.vars["root"]) / "log"
+    transport = AnsibleTransport(plan, TransportOptions(work_dir=tmp_path / "work"))
+
+    def context() -> ActionContext:
+        return ActionContext(plan=plan, instance_id="t@h", task_id="t", secrets={})
+
+    async def main() -> tuple[ActionResult, ActionResult]:
+        first = {h.name: asyncio.ensure_future(transport.execute(h, PlaybookAction(path="legacy/slow.yml"), context()))
+                 for h in (a, b)}
+        deadline = time.monotonic() + 30
+        while not (log.exists() and "first-start" in log.read_text()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        first["a"].cancel()
+        await asyncio.gather(first["a"], return_exceptions=True)  # as a timeout ends the runner's attempt
+        retry = await transport.execute(a, PlaybookAction(path="legacy/quick.yml"), context())
+        return retry, await first["b"]
+
+    retry, on_b = asyncio.run(main())
+    assert retry.status == on_b.status == "changed"
+    assert log.read_text().split() == ["first-start", "first-end", "second"]
+
+
 def test_missing_ansible_runner_is_a_clear_run_time_error(tmp_path: Path) -> None:
     request = tmp_path / "request.json"
     request.write_text('{"private_data_dir": "x", "playbook": "x", "project_dir": "x", "inventory": "x", '

@@ -31,6 +31,7 @@ import yaml
 
 from orchc.backends.engine import FAILURE_STATES, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
+from orchc.backends.limit import left_out
 from orchc.backends.transport import ActionContext, ActionResult
 from orchc.backends.transports import TransportSet
 from orchc.dsl.ast import Span
@@ -62,6 +63,7 @@ class Observer(Protocol):
 class RunOptions:
     limits: Limits = field(default_factory=Limits)
     force: bool = False  # run instances that are up to date
+    limit: frozenset[str] | None = None  # --limit: the hosts the run is kept to (see `backends.limit`)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class RunResult:
     left_hosts: list[str]
     stop_reason: str | None
     elapsed: float
+    held_back: list[Verdict] = field(default_factory=list)  # on the --limit hosts, waiting for hosts outside it
 
     @property
     def notes(self) -> list[str]:
@@ -83,6 +86,10 @@ class RunResult:
                           + ", ".join(self.left_hosts))
         if self.stop_reason:
             notes.append(f"stopped: {self.stop_reason}")
+        if self.held_back:
+            first = self.held_back[0]
+            notes.append(f"{len(self.held_back)} instance(s) on the --limit hosts could not run ({first.instance.id} "
+                         f"{first.reason}): add those hosts to --limit, or run without it")
         return notes
 
     @property
@@ -141,13 +148,16 @@ class Verdict:
     instance: Instance
     reason: str
     ends_as: str | None = None  # the state it ends in without running; None if it runs
+    held_back: bool = False  # on a --limit host, it waits for an instance outside the limit
 
     @property
     def runs(self) -> bool:
         return self.ends_as is None
 
 
-def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool) -> list[Verdict]:
+def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool,
+             limit: frozenset[str] | None = None) -> list[Verdict]:
+    """What the next run does with each instance; under a `limit`, `--force` only forces its hosts."""
     anchors = {t.id for t in plan.tasks if t.anchor}
     out = []
     for inst in plan.instances:
@@ -156,12 +166,17 @@ def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool) -> list[Verd
         elif inst.skip:
             out.append(Verdict(inst, inst.skip, "skipped"))
         elif done_keys.get(inst.id) == inst.change_key:
-            out.append(Verdict(inst, "forced") if force else Verdict(inst, UP_TO_DATE, "skipped"))
+            forced = force and (limit is None or inst.host in limit)
+            out.append(Verdict(inst, "forced") if forced else Verdict(inst, UP_TO_DATE, "skipped"))
         elif inst.id in done_keys:
             out.append(Verdict(inst, "changed since its last success"))
         else:
             out.append(Verdict(inst, "not run successfully before"))
-    return out
+    if limit is None:
+        return out
+    left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == "ok"}, limit)
+    return [Verdict(v.instance, left[v.instance.id].reason, "skipped", left[v.instance.id].held_back)
+            if v.instance.id in left else v for v in out]
 
 
 def plan_digest(plan: Plan) -> str:
@@ -216,14 +231,18 @@ class Runner:
 
     async def run(self) -> RunResult:
         began = time.monotonic()
-        for v in verdicts(self.plan, self.journal.done_keys(), self.options.force):
+        held_back = []
+        for v in verdicts(self.plan, self.journal.done_keys(), self.options.force, self.options.limit):
             if v.ends_as is not None:
                 self._instant[v.instance.id] = (v.ends_as, v.reason)
+            if v.held_back:
+                held_back.append(v)
         self.scheduler = Scheduler(self.plan, self.options.limits, no_work=self._instant)
         gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
         self._run_id = self.journal.begin_run(plan_digest(self.plan), {
             "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
-            "host_slots": self.options.limits.host_slots, "force": self.options.force})
+            "host_slots": self.options.limits.host_slots, "force": self.options.force,
+            "limit": sorted(self.options.limit) if self.options.limit is not None else None})
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
         loop = asyncio.get_running_loop()
@@ -239,10 +258,10 @@ class Runner:
                 loop.remove_signal_handler(sig)
             await self.transports.close()
         outcome: Outcome = ("interrupted" if self._interrupts else
-                            "failed" if self.scheduler.failed else "succeeded")
+                            "failed" if self.scheduler.failed or held_back else "succeeded")
         result = RunResult(self._run_id, outcome, dict(zip(self.scheduler.ids, self.scheduler.state)),
                            self._finals, list(self.scheduler.left_hosts), self.scheduler.stopped,
-                           time.monotonic() - began)
+                           time.monotonic() - began, held_back)
         self.journal.end_run(self._run_id, outcome, result.notes)
         for observer in self.observers:
             observer.run_ended(result)

@@ -69,6 +69,9 @@ def run(
     host_slots: int = typer.Option(1, "--host-slots", min=1, help="Instances running at once on one host."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and why; run nothing."),
     force: bool = typer.Option(False, "--force", help="Run instances that are up to date, too."),
+    limit: Optional[str] = typer.Option(None, "--limit", "-l", metavar="PATTERN",
+                                        help="Run on these hosts only: host or role names or globs, separated by "
+                                             "',' ('!' leaves out), as Ansible's --limit."),
     strict: bool = typer.Option(False, "--strict", help="Exit 3 if anything failed, even within a role's "
                                                         "`tolerate` (as ansible-playbook fails on any host)."),
     check: bool = typer.Option(False, "--check", help="Check mode, as in Ansible: commands are not run, files are "
@@ -92,9 +95,10 @@ def run(
     journal_path = journal or default_journal(path)
     limits = Limits(host_slots=host_slots, forks=forks, strategy=strategy.value)
     check_graph(plan, limits)
+    limit_hosts = _limit_hosts(plan, limit) if limit is not None else None
     if dry_run:
         done = _done_keys(journal_path)
-        _print_dry_run(plan, runner.verdicts(plan, done, force))
+        _print_dry_run(plan, runner.verdicts(plan, done, force, limit_hosts))
         return
     secret_values = runner.load_secrets(plan, secrets, os.environ,
                                         supplied=supplied_secrets(plan, extra_vars, vars_files))
@@ -120,7 +124,7 @@ def run(
             raise fail(f"cannot write events to {events}: {exc.strerror or exc}") from None
     try:
         result = runner.run_plan(plan, store, transports,
-                                 runner.RunOptions(limits=limits, force=force),
+                                 runner.RunOptions(limits=limits, force=force, limit=limit_hosts),
                                  secret_values, observers)
     except JournalError as exc:
         raise fail(str(exc)) from None
@@ -155,6 +159,16 @@ def check_graph(plan: Plan, limits: Limits) -> None:
                           hint="compile the Plan again with `orchc compile`; a hand-edited plan.json must keep "
                                "every dependency id an instance of the Plan, and no cycles")
         diagnostics.raise_if_errors()
+
+
+def _limit_hosts(plan: Plan, pattern: str) -> frozenset[str]:
+    from orchc.backends.limit import LimitError, hosts_of_limit
+
+    try:
+        return hosts_of_limit(plan, pattern)
+    except LimitError as exc:
+        raise fail(str(exc), hint=f"hosts: {', '.join(h.name for h in plan.hosts)}; "
+                                  f"roles: {', '.join(r.name for r in plan.roles) or 'none'}") from None
 
 
 def _done_keys(journal_path: Path) -> dict[str, str]:

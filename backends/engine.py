@@ -173,7 +173,7 @@ class Scheduler:
         n = len(plan.instances)
         self._dependants: list[list[int]] = [[] for _ in range(n)]
         self._group_members_of: list[list[_Group]] = [[] for _ in range(n)]
-        self._groups_of: list[list[_Group]] = [[] for _ in range(n)]  # each instance's own groups
+        self._groups_of: dict[int, list[_Group]] = {}  # the instances that have `any_of` groups: theirs
         self._waiting_for = [0] * n
         self._deps: list[list[int]] = [[] for _ in range(n)]  # deps and any_of members, for the graph analysis
         for i, inst in enumerate(plan.instances):
@@ -182,7 +182,7 @@ class Scheduler:
                 self._dependants[d].append(i)
             for members in inst.any_of:
                 group = _Group(owner=i, size=len(members))
-                self._groups_of[i].append(group)
+                self._groups_of.setdefault(i, []).append(group)
                 for m in self._lookup(self.index, members, inst.id, "dependency"):
                     self._group_members_of[m].append(group)
                     deps.append(m)
@@ -223,7 +223,7 @@ class Scheduler:
 
     def met_by(self, instance_id: str) -> set[str]:
         """The providers whose success met the instance's `any_of` groups (so far)."""
-        return {self.ids[group.satisfied_by] for group in self._groups_of[self.index[instance_id]]
+        return {self.ids[group.satisfied_by] for group in self._groups_of.get(self.index[instance_id], ())
                 if group.satisfied_by is not None}
 
     def ids_in_dependency_order(self) -> list[str]:

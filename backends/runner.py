@@ -64,6 +64,7 @@ class RunOptions:
     limits: Limits = field(default_factory=Limits)
     force: bool = False  # run instances that are up to date
     limit: frozenset[str] | None = None  # --limit: the hosts the run is kept to (see `backends.limit`)
+    strict: bool = False  # a host that left the deployment (a failure within tolerance) fails the run too
 
 
 @dataclass
@@ -76,6 +77,7 @@ class RunResult:
     stop_reason: str | None
     elapsed: float
     held_back: list[Verdict] = field(default_factory=list)  # on the --limit hosts, waiting for hosts outside it
+    strict: bool = False
 
     @property
     def notes(self) -> list[str]:
@@ -86,6 +88,8 @@ class RunResult:
                           + ", ".join(self.left_hosts))
         if self.stop_reason:
             notes.append(f"stopped: {self.stop_reason}")
+        if self.strict and self.left_hosts:
+            notes.append("--strict: a host that left the deployment fails the run")
         if self.held_back:
             first = self.held_back[0]
             notes.append(f"{len(self.held_back)} instance(s) on the --limit hosts could not run ({first.instance.id} "
@@ -241,7 +245,7 @@ class Runner:
         gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
         self._run_id = self.journal.begin_run(plan_digest(self.plan), {
             "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
-            "host_slots": self.options.limits.host_slots, "force": self.options.force,
+            "host_slots": self.options.limits.host_slots, "force": self.options.force, "strict": self.options.strict,
             "limit": sorted(self.options.limit) if self.options.limit is not None else None})
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
@@ -257,11 +261,11 @@ class Runner:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await self.transports.close()
-        outcome: Outcome = ("interrupted" if self._interrupts else
-                            "failed" if self.scheduler.failed or held_back else "succeeded")
+        failed = self.scheduler.failed or bool(held_back) or (self.options.strict and bool(self.scheduler.left_hosts))
+        outcome: Outcome = "interrupted" if self._interrupts else "failed" if failed else "succeeded"
         result = RunResult(self._run_id, outcome, dict(zip(self.scheduler.ids, self.scheduler.state)),
                            self._finals, list(self.scheduler.left_hosts), self.scheduler.stopped,
-                           time.monotonic() - began, held_back)
+                           time.monotonic() - began, held_back, self.options.strict)
         self.journal.end_run(self._run_id, outcome, result.notes)
         for observer in self.observers:
             observer.run_ended(result)

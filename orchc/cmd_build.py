@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from orchc.console import plural, stderr
+from orchc.console import stderr
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
                           is_plan_file, parse_variables, read_plan, writing)
@@ -58,6 +58,10 @@ def _write(text: str, output: Path | None) -> None:
             output.write_text(text, encoding="utf-8")
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 @dataclass
 class PlanSize:
     """What `orchc check` says of a Plan."""
@@ -79,9 +83,9 @@ class PlanSize:
                    len(data["instances"]), len(data["hosts"]))
 
     def summary(self, warnings: int) -> str:
-        line = (f"ok: {plural(self.services, 'service')}, {plural(self.tasks, 'task')}, "
-                f"{plural(self.instances, 'instance')} on {plural(self.hosts, 'host')}")
-        return line + (f" ({plural(warnings, 'warning')})" if warnings else "")
+        line = (f"ok: {_plural(self.services, 'service')}, {_plural(self.tasks, 'task')}, "
+                f"{_plural(self.instances, 'instance')} on {_plural(self.hosts, 'host')}")
+        return line + (f" ({_plural(warnings, 'warning')})" if warnings else "")
 
 
 def check(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
@@ -149,7 +153,7 @@ def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, a folder (every
                 typer.echo(_unified_diff(str(file), current.read(), outcome.formatted[file]), nl=False)
         else:
             typer.echo(f"{'would reformat' if check else 'reformatted'} {file}")
-    changed, unchanged = plural(len(outcome.changed), "file"), plural(len(outcome.unchanged), "file")
+    changed, unchanged = _plural(len(outcome.changed), "file"), _plural(len(outcome.unchanged), "file")
     if not (outcome.changed or outcome.unchanged):
         if not outcome.diagnostics:
             typer.echo(f"no .orch files in {path}", err=diff)

@@ -36,6 +36,7 @@ STATE_STYLES = {
 }
 STDERR_TAIL_LINES = 12
 STILL_RUNNING_SHOWN = 5
+LATEST_LINE_SHOWN = 80  # characters of a running instance's latest output line in the live view
 
 
 class Tally:
@@ -112,6 +113,9 @@ class PlainLog:
         more = len(instances) - STILL_RUNNING_SHOWN
         self.console.print(Text(f"still running: {shown}" + (f" (+{more} more)" if more > 0 else ""), style="dim"))
 
+    def output(self, instance: str, line: str) -> None:
+        """A log keeps to transitions: the journal has each instance's output."""
+
     def run_ended(self, result: RunResult) -> None:
         print_summary(self.console, result)
 
@@ -129,6 +133,7 @@ class LiveView:
         self.host_total = Counter(inst.host for inst in plan.instances if inst.host)
         self.host_done: Counter[str] = Counter()
         self.current: dict[str, str] = {}  # host → instance running there (the latest started)
+        self.latest: dict[str, str] = {}  # running instance → the latest line it printed
         self.host_of: dict[str, str | None] = {}
         self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True,
                          get_renderable=self._render)
@@ -144,6 +149,8 @@ class LiveView:
                 self.current[t.host] = t.instance
             elif self.current.get(t.host) == t.instance:
                 del self.current[t.host]
+        if t.state != "running":
+            self.latest.pop(t.instance, None)
         if t.state in ("failed", "unreachable"):
             self.live.console.print(Text(f"{t.state}: {t.instance}  {t.message}", style=STATE_STYLES[t.state]))
 
@@ -152,6 +159,9 @@ class LiveView:
 
     def still_running(self, instances: list[tuple[str, float]]) -> None:
         """The live table already shows what runs."""
+
+    def output(self, instance: str, line: str) -> None:
+        self.latest[instance] = line
 
     def run_ended(self, result: RunResult) -> None:
         self.live.stop()
@@ -169,8 +179,10 @@ class LiveView:
         table.add_column("running")
         for host in self.hosts:
             running = self.current.get(host, "")
-            table.add_row(host, f"{self.host_done[host]}/{self.host_total[host]}",
-                          Text(running, style="blue") if running else Text("idle", style="dim"))
+            cell = Text(running, style="blue") if running else Text("idle", style="dim")
+            if running in self.latest:
+                cell.append(f"  › {self.latest[running][:LATEST_LINE_SHOWN]}", style="dim")
+            table.add_row(host, f"{self.host_done[host]}/{self.host_total[host]}", cell)
         return Group(head, table)
 
 
@@ -193,6 +205,9 @@ class EventsFile:
 
     def still_running(self, instances: list[tuple[str, float]]) -> None:
         self._write({"event": "still_running", "instances": {iid: round(s, 1) for iid, s in instances}})
+
+    def output(self, instance: str, line: str) -> None:
+        """Events are transitions: the journal has each instance's output."""
 
     def run_ended(self, result: RunResult) -> None:
         counts = Counter(result.states.values())

@@ -56,6 +56,10 @@ class Observer(Protocol):
     def still_running(self, instances: list[tuple[str, float]]) -> None:
         """Every HEARTBEAT_SECONDS: the instances running longer than that, with their seconds, longest first."""
 
+    def output(self, instance: str, line: str) -> None:
+        """The latest whole line a running instance printed (stdout or stderr), redacted: for live views;
+        the journal keeps the tail of each instance's output."""
+
     def run_ended(self, result: "RunResult") -> None: ...
 
 
@@ -329,7 +333,7 @@ class Runner:
         host = self._hosts[self.scheduler.host_of(iid) or ""]
         actions = self._actions(inst)
         ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=inst.task, secrets=self.secrets,
-                            become=task.become)
+                            become=task.become, on_output=_OutputLines(iid, self.secrets, self.observers))
         try:
             while True:
                 state, result = await self._attempt(host, actions, ctx, task.timeout)
@@ -421,6 +425,29 @@ class Runner:
             self._finals[t.instance] = t
             for observer in self.observers:
                 observer.transition(t)
+
+
+class _OutputLines:
+    """An instance's output as the transport streams it, in chunks, passed on to the observers a whole
+    line at a time: a secret split between two chunks is redacted in its line. A line longer than
+    `LONGEST` is not passed on."""
+
+    LONGEST = 4096
+
+    def __init__(self, instance: str, secrets: Mapping[str, str], observers: list[Observer]) -> None:
+        self.instance = instance
+        self.secrets = secrets
+        self.observers = observers
+        self._partial = {"stdout": "", "stderr": ""}
+
+    def __call__(self, stream: str, text: str) -> None:
+        *lines, rest = (self._partial[stream] + text).split("\n")
+        self._partial[stream] = rest if len(rest) <= self.LONGEST else ""
+        line = next((line for line in reversed(lines) if line.strip() and len(line) <= self.LONGEST), None)
+        if line is not None:
+            line = redact(line.rstrip("\r"), self.secrets) if self.secrets else line.rstrip("\r")
+            for observer in self.observers:
+                observer.output(self.instance, line)
 
 
 def _instance_state(results: list[ActionResult]) -> str:

@@ -216,6 +216,60 @@ def test_live_view_and_events_file(tmp_path: Path):
     assert all(e["timestamp"].endswith("+00:00") for e in events)
 
 
+class _Lines:
+    """An observer that keeps the output lines it is given."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def run_started(self, plan, run_id) -> None: ...
+    def transition(self, t) -> None: ...
+    def notice(self, message) -> None: ...
+    def still_running(self, instances) -> None: ...
+    def run_ended(self, result) -> None: ...
+
+    def output(self, instance: str, line: str) -> None:
+        self.lines.append((instance, line))
+
+
+def test_output_reaches_observers_a_whole_redacted_line_at_a_time() -> None:
+    from orchc.backends.runner import _OutputLines
+
+    seen = _Lines()
+    sink = _OutputLines("a.x@h1", {"pw": "s3cret"}, [seen])
+    sink("stdout", "first\nthe s3")
+    sink("stdout", "cret is out\r\nstill ")  # the secret split between two chunks
+    sink("stderr", "\n\n")  # blank lines are not news
+    sink("stdout", "x" * (_OutputLines.LONGEST + 1))
+    sink("stdout", "\nlast\n")  # the over-long line is dropped: its start may have been cut
+    assert seen.lines == [("a.x@h1", "first"), ("a.x@h1", "the ******** is out"), ("a.x@h1", "last")]
+
+
+def test_the_live_view_shows_what_a_running_instance_printed_last(tmp_path: Path):
+    from rich.console import Console
+
+    from orchc.backends.progress import LiveView
+
+    screen = io.StringIO()
+    plan = make_plan("a.x@h1", commands={"a.x@h1": "echo step 1; echo step 2 of 3; sleep 1"}, root=tmp_path)
+    view = LiveView(Console(file=screen, force_terminal=True, width=100))
+    seen = _Lines()
+    journal = SqliteJournal(tmp_path / "j.db")
+    shown: list[str] = []
+
+    class Peek(_Lines):
+        def output(self, instance: str, line: str) -> None:
+            capture = Console(file=io.StringIO(), width=100)
+            capture.print(view._render())
+            shown.append(capture.file.getvalue())
+
+    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {}, [view, seen, Peek()])
+    journal.close()
+    assert ("a.x@h1", "step 2 of 3") in seen.lines
+    assert any("a.x@h1  › step 2 of 3" in frame for frame in shown)
+    assert view.latest == {}, "forgotten once the instance ended"
+
+
 def test_steps_strategy_waits_for_each_layer(tmp_path: Path):
     text = "a.one@h1\nb.one@h2\nb.two@h2: b.one@h2"
     slow = {"a.one@h1": f"sleep 0.4; echo a.one@h1 >> {tmp_path}/counter"}

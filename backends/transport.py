@@ -48,7 +48,7 @@ class ActionContext:
     task_id: str
     secrets: Mapping[str, str]  # resolved values; markers in the action are still unresolved
     become: bool = False
-    on_output: OutputSink | None = None  # live output, already redacted by the caller
+    on_output: OutputSink | None = None  # live output in chunks as they come; the runner's sink redacts it
     env: Mapping[str, str] = field(default_factory=dict)
 
 

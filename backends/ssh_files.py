@@ -5,7 +5,8 @@ all match, the action is `ok` and nothing is written. Otherwise the content
 goes to a temp file in the destination's folder, gets its mode and owner, and
 is renamed over the destination, so readers never see half a file. Under
 `become`, SFTP (which runs as the login user) uploads to a private temp file
-in /tmp and `sudo -n` installs it the same way.
+in /tmp, which the become user is then let read (given away when the login
+user is root, else granted with an ACL), and `sudo -n` installs it the same way.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ DEFAULT_MODE = 0o644
 # $1: the destination. Prints nothing when it does not exist.
 PROBE = 'if [ -f "$1" ]; then stat -c "%a %U %G %u %g" -- "$1" && sha256sum < "$1"; elif [ -e "$1" ]; then echo not-a-file; fi'
 
-# $1: the uploaded temp file, $2: destination, $3: mode, $4: owner or "".
+# $1: the uploaded temp file (the transport removes it), $2: destination, $3: mode, $4: owner or "".
 INSTALL = (
-    'set -e; t=$(mktemp "$(dirname -- "$2")/.orchc-XXXXXX"); trap \'rm -f -- "$1" "$t"\' EXIT; '
+    'set -e; t=$(mktemp "$(dirname -- "$2")/.orchc-XXXXXX"); trap \'rm -f -- "$t"\' EXIT; '
     'cat -- "$1" > "$t"; chmod "$3" "$t"; if [ -n "$4" ]; then chown -- "$4" "$t"; fi; mv -f -- "$t" "$2"'
 )
 
@@ -148,14 +149,27 @@ async def _install_with_sudo(link: HostLink, file: FileWrite, mode: int, become_
         await out.write(file.data)
     install = ["/bin/sh", "-c", INSTALL, "install", upload, file.dest, f"{mode:o}", file.owner or ""]
     try:
+        if become_user != "root":
+            await _let_read(link, upload, become_user)
         result = await link.run(install, become_user)
     finally:
         try:
             await sftp.remove(upload)
         except asyncssh.SFTPError:
-            pass  # the install script removed it
+            pass  # the connection is gone: /tmp is cleaned by the host
     if result.rc != 0:
         raise FileActionError(f"cannot write {file.dest} as {become_user}: {_why(result.stderr, result.error)}")
+
+
+async def _let_read(link: HostLink, upload: str, user: str) -> None:
+    """Let `user` read the login user's private upload: give it to `user` (as root), or grant it with an ACL."""
+    for argv in (["chown", "--", user, upload], ["setfacl", "-m", f"u:{user}:r", "--", upload]):
+        result = await link.run(argv)
+        if result.rc == 0:
+            return
+    raise FileActionError(
+        f"cannot let {user} read the file to install ({_why(result.stderr, result.error)}): writing files as "
+        f"another user needs the login user {link.login_user} to be root, or setfacl on the host")
 
 
 async def _sftp(link: HostLink) -> asyncssh.SFTPClient:

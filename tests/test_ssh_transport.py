@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import pwd
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -204,6 +206,27 @@ def test_become_another_user_goes_through_sudo(sshd, tmp_path: Path) -> None:
     else:
         assert run.status == "failed" and "become to nobody needs sudo" in run.message
         assert copy.status == "failed" and "sudo" in copy.message
+
+
+@pytest.mark.skipif(not shutil.which("sudo"), reason="needs sudo on the host (.ci/run installs it)")
+@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+def test_files_are_written_as_an_unprivileged_become_user(sshd, tmp_path: Path, host_vars: dict) -> None:
+    """The login user's upload is private: the become user is let read it before sudo installs it."""
+    outside = tempfile.TemporaryDirectory(prefix="orchc-become-")  # pytest's folders are closed to others
+    shared = Path(outside.name) / "shared"
+    shared.mkdir()
+    Path(outside.name).chmod(0o755)
+    shared.chmod(0o777)
+    host = ssh_host(sshd, "become", tmp_path / "root", ansible_become="yes", ansible_become_user="nobody",
+                    **host_vars)
+    copy = CopyAction(src="a", dest=str(shared / "conf"), content="secret=1\n", mode="0640")
+    first, again = run_actions(host, copy, copy)
+    assert (first.status, again.status) == ("changed", "ok"), first.message
+    written = (shared / "conf").stat()
+    assert (written.st_uid, oct(written.st_mode & 0o777)) == (pwd.getpwnam("nobody").pw_uid, "0o640")
+    assert (shared / "conf").read_text() == "secret=1\n"
+    assert not [p for p in Path("/tmp").glob(".orchc-*") if p.stat().st_uid == pwd.getpwnam("nobody").pw_uid]
+    outside.cleanup()
 
 
 @pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])

@@ -7,6 +7,11 @@ period). Like Ansible's command module, a command that exits 0 "changed".
 `copy` and `template` write atomically (temporary file beside the target,
 then rename), create missing parent folders (as pyinfra does), and compare
 sha256 digests, mode and owner first: nothing to change → "ok".
+
+`become` (the task's, or the host's `ansible_become`, to `ansible_become_user`)
+runs commands through `sudo -n -u USER`, as the SSH transport does; a file
+written for another user is given to that user (unless the action names an
+owner), which takes orchc running as root.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import signal
 import tempfile
 from pathlib import Path
 
-from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport
+from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport, become_user_of
 from orchc.plan import Action, CopyAction, Host, RunAction, TemplateAction, resolve_secrets
 
 KILL_GRACE_SECONDS = 3.0
@@ -31,19 +36,22 @@ class LocalTransport(Transport):
     name = "local"
 
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
+        user = become_user_of(host, ctx)
+        if user == _current_user():
+            user = None
         if isinstance(action, RunAction):
-            return await self._run(action, ctx)
+            return await self._run(action, ctx, user)
         if isinstance(action, (CopyAction, TemplateAction)):
-            return _write_file(action, ctx, self.options.check_mode)
+            return _write_file(action, ctx, self.options.check_mode, user)
         return ActionResult("failed", message=f"the local transport cannot run '{action.kind}' actions")
 
-    async def _run(self, action: RunAction, ctx: ActionContext) -> ActionResult:
+    async def _run(self, action: RunAction, ctx: ActionContext, user: str | None) -> ActionResult:
         if self.options.check_mode:
             return ActionResult("ok", message="check mode: command not run")
         command = resolve_secrets(action.command, ctx.secrets)
         argv = ["/bin/sh", "-c", command]
-        if ctx.become and os.geteuid() != 0:
-            argv = ["sudo", "-n", "--"] + argv
+        if user is not None:  # sudo starts from a clean environment: the task's goes through env
+            argv = ["sudo", "-n", "-u", user, "--", "env", *(f"{k}={v}" for k, v in ctx.env.items()), *argv]
         cwd = self.plan.root if Path(self.plan.root).is_dir() else None
         try:
             process = await asyncio.create_subprocess_exec(
@@ -96,15 +104,19 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
         pass
 
 
-def _write_file(action: CopyAction | TemplateAction, ctx: ActionContext, check_mode: bool) -> ActionResult:
+def _write_file(action: CopyAction | TemplateAction, ctx: ActionContext, check_mode: bool,
+                user: str | None) -> ActionResult:
     if isinstance(action, CopyAction) and action.encoding == "base64":
         content = base64.b64decode(action.content)
     else:
         content = resolve_secrets(action.content, ctx.secrets).encode("utf-8")
     dest = Path(action.dest)
+    if user is not None and os.geteuid() != 0:
+        return ActionResult("failed", message=f"{action.kind} to {dest} as {user} (become): on a local host "
+                                              f"that needs orchc to run as root, or as {user}")
     try:
         wanted_mode = int(action.mode, 8) if action.mode else None
-        owner = _owner_ids(action.owner) if action.owner else None
+        owner = _owner_ids(action.owner or user) if action.owner or user else None
     except (ValueError, KeyError) as exc:
         return ActionResult("failed", message=f"{action.kind} to {dest}: {exc}")
     try:
@@ -153,6 +165,13 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _current_user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a name (a container): only a named become user differs
+        return str(os.geteuid())
 
 
 def _owner_ids(owner: str) -> tuple[int, int]:

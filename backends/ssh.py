@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any, Mapping
+from typing import Mapping
 
 import asyncssh
 
 from orchc.backends.ssh_connect import Endpoint, KnownHostsFiles, Unreachable, connect
 from orchc.backends.ssh_files import FileWrite, put_file
 from orchc.backends.ssh_session import CommandResult, ConnectionLost, HostLink
-from orchc.backends.transport import ActionContext, ActionResult, Transport, TransportOptions
+from orchc.backends.transport import (ActionContext, ActionResult, Transport, TransportOptions, become_user_of,
+                                      inventory_flag)
 from orchc.plan import Action, CopyAction, Host, Plan, RunAction, TemplateAction, redact, resolve_secrets
 
 # Errors that mean the connection is gone, whichever layer noticed first.
@@ -46,11 +47,6 @@ def _with_secrets(text: str, values: Mapping[str, str]) -> str:
         return resolve_secrets(text, values)
     except KeyError as exc:
         raise MissingSecret(exc.args[0]) from None
-
-
-def _flag(value: Any) -> bool:
-    """An inventory boolean: YAML true, or the strings Ansible accepts."""
-    return value is True or str(value).lower() in ("1", "true", "yes", "on")
 
 
 class SshTransport(Transport):
@@ -84,7 +80,7 @@ class SshTransport(Transport):
         return _redacted(result, ctx.secrets)
 
     async def _perform(self, link: HostLink, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
-        become_user = self._become_user(host, ctx)
+        become_user = become_user_of(host, ctx)
         check_mode = self.options.check_mode
         if isinstance(action, RunAction):
             if check_mode:
@@ -115,7 +111,7 @@ class SshTransport(Transport):
         endpoint = Endpoint.of(host, self.options)
         conn = await connect(endpoint, self.options, self._known_hosts, await self._tunnel(endpoint.jumps))
         python = None
-        if _flag(host.vars.get("orchc_agent", True)):
+        if inventory_flag(host.vars.get("orchc_agent", True)):
             interpreter = str(host.vars.get("ansible_python_interpreter", "python3"))
             python = "python3" if interpreter.startswith("auto") else interpreter
         try:
@@ -144,12 +140,6 @@ class SshTransport(Transport):
         if self._links.get(host_name) is link:
             del self._links[host_name]
         link.close()
-
-    @staticmethod
-    def _become_user(host: Host, ctx: ActionContext) -> str | None:
-        if ctx.become or _flag(host.vars.get("ansible_become", False)):
-            return str(host.vars.get("ansible_become_user", "root"))
-        return None
 
     async def close(self) -> None:
         for link in self._links.values():

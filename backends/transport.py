@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from orchc.plan import Action, Host, Plan
 
@@ -50,6 +50,19 @@ class ActionContext:
     become: bool = False
     on_output: OutputSink | None = None  # live output in chunks as they come; the runner's sink redacts it
     env: Mapping[str, str] = field(default_factory=dict)
+
+
+def inventory_flag(value: Any) -> bool:
+    """An inventory boolean: YAML true, or the strings Ansible accepts."""
+    return value is True or str(value).lower() in ("1", "true", "yes", "on")
+
+
+def become_user_of(host: Host, ctx: ActionContext) -> str | None:
+    """Whom the action runs as, when not as the login user: the task's `become`, or the host's
+    `ansible_become`, to `ansible_become_user` (default root), as in Ansible."""
+    if ctx.become or inventory_flag(host.vars.get("ansible_become", False)):
+        return str(host.vars.get("ansible_become_user", "root"))
+    return None
 
 
 @dataclass

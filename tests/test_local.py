@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
+import shutil
 from pathlib import Path
+
+import pytest
 
 from orchc.backends.local import LocalTransport
 from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
@@ -59,3 +63,24 @@ def test_run_streams_output_and_reports_the_status(tmp_path: Path):
     assert (failed.status, failed.rc, failed.message) == ("failed", 7, "command exited with status 7")
     killed = execute(tmp_path, RunAction(command="kill -9 $$"))
     assert killed.status == "failed" and killed.message == "command killed by signal 9"
+
+
+def _as(tmp_path: Path, action: Action, **host_vars: str) -> ActionResult:
+    """`action` on a local host with these inventory variables."""
+    plan = make_plan("t.x@h1", root=tmp_path)
+    host = plan.hosts[0].model_copy(update={"vars": {**plan.hosts[0].vars, **host_vars}})
+    ctx = ActionContext(plan=plan, instance_id="t.x@h1", task_id="t.x", secrets={}, env={"GREETING": "hi"})
+    return asyncio.run(LocalTransport(plan, TransportOptions()).execute(host, action, ctx))
+
+
+@pytest.mark.skipif(not shutil.which("sudo") or os.geteuid() != 0, reason="needs sudo, and orchc running as root")
+def test_become_runs_commands_and_writes_files_as_the_become_user(tmp_path: Path):
+    ran = _as(tmp_path, RunAction(command='echo "$(id -un) $GREETING"'), ansible_become="yes",
+              ansible_become_user="nobody")
+    assert (ran.status, ran.stdout) == ("changed", "nobody hi\n")
+    dest = tmp_path / "by-nobody.conf"
+    wrote = _as(tmp_path, CopyAction(src="a", dest=str(dest), content="x\n"), ansible_become="true",
+                ansible_become_user="nobody")
+    assert wrote.status == "changed" and dest.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+    as_root = _as(tmp_path, RunAction(command="id -un"), ansible_become="yes")  # root already: no sudo
+    assert as_root.stdout == "root\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from enum import Enum
@@ -106,7 +107,16 @@ def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: Extr
         typer.echo(plan_json(result.plan_data), nl=False)
     else:
         with writing(output), output.open("wb") as file:
-            write_plan_json(result.plan_data, file)
+            write_plan_json(_rooted_beside(result.plan_data, output), file)
+
+
+def _rooted_beside(data: dict[str, Any], output: Path) -> dict[str, Any]:
+    """A Plan written inside its project names the project relative to itself, so that the two can move
+    together (to another checkout, another machine); anywhere else, the absolute path stays."""
+    root, folder = Path(data["root"]), output.resolve().parent
+    if folder != root and root not in folder.parents:
+        return data
+    return {**data, "root": Path(os.path.relpath(root, folder)).as_posix()}
 
 
 def graph(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],

@@ -112,7 +112,10 @@ def read_plan(path: Path) -> Plan:
     diagnostics = Diagnostics()
     try:
         text = path.read_text(encoding="utf-8")
-        return Plan.from_json(text)
+        plan = Plan.from_json(text)
+        if not Path(plan.root).is_absolute():  # the Plan travels with its project
+            plan.root = str((path.parent / plan.root).resolve())
+        return plan
     except OSError as exc:
         diagnostics.error(f"cannot read the Plan: {exc.strerror or exc}", Span(str(path), 1, 1, 1, 1))
     except ValidationError as exc:

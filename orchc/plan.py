@@ -208,7 +208,7 @@ class Plan(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     schema_version: Literal["orchc.plan/1"] = Field(SCHEMA_VERSION, alias="schema")
-    root: str
+    root: str  # the project folder; relative to the plan.json's folder when the file was written inside it
     hosts: list[Host]
     roles: list[Role]
     tasks: list[Task]

@@ -151,3 +151,24 @@ def test_an_output_that_cannot_be_written_is_a_diagnostic(command: str, where: s
     reason = "Is a directory" if where == "folder" else "No such file or directory"
     assert f"error: cannot write {tmp_path / where}: {reason}" in stderr
     assert "hint: give a file in a folder that exists" in stderr and "internal error" not in stderr
+
+
+def test_a_plan_written_inside_its_project_moves_with_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    project = tmp_path / "checkout" / "site"
+    write_project(project, PROJECT)
+    (project / "plans").mkdir()
+    status, _, _ = run_cli(["compile", str(project), "-o", str(project / "plans" / "plan.json")], monkeypatch, capsys)
+    assert status == 0
+    assert json.loads((project / "plans" / "plan.json").read_text())["root"] == ".."
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "checkout").rename(moved)
+    assert load_plan(moved / "site" / "plans" / "plan.json", None, [], []).root == str(moved / "site")
+
+
+def test_a_plan_written_outside_its_project_names_it_absolutely(tmp_path: Path, monkeypatch, capsys) -> None:
+    project = tmp_path / "site"
+    write_project(project, PROJECT)
+    (tmp_path / "out").mkdir()
+    status, _, _ = run_cli(["compile", str(project), "-o", str(tmp_path / "out" / "plan.json")], monkeypatch, capsys)
+    assert status == 0
+    assert json.loads((tmp_path / "out" / "plan.json").read_text())["root"] == str(project.resolve())

@@ -66,7 +66,7 @@ class FormatOutcome:
 
     changed: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
-    formatted: dict[Path, str] = field(default_factory=dict)  # the canonical text of each changed file
+    texts: dict[Path, tuple[str, str]] = field(default_factory=dict)  # each changed file: its text, canonical text
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
@@ -94,11 +94,12 @@ def format_paths(path: Path, write: bool) -> FormatOutcome:
             outcome.diagnostics.extend(exc.diagnostics)
             continue
         text = format_module(module)
-        if file.read_bytes() == text.encode("utf-8"):  # CRLF line ends or a byte-order mark are changes
+        data = file.read_bytes()
+        if data == text.encode("utf-8"):  # CRLF line ends or a byte-order mark are changes
             outcome.unchanged.append(file)
             continue
         outcome.changed.append(file)
-        outcome.formatted[file] = text
+        outcome.texts[file] = (data.decode("utf-8"), text)
         if write:
             file.write_text(text, encoding="utf-8")
     return outcome

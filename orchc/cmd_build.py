@@ -159,8 +159,7 @@ def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, a folder (every
     outcome = format_paths(path, write=not (check or diff))
     for file in outcome.changed:
         if diff:
-            with open(file, encoding="utf-8", newline="") as current:  # CRLF line ends show as changes
-                typer.echo(_unified_diff(str(file), current.read(), outcome.formatted[file]), nl=False)
+            typer.echo(_unified_diff(str(file), *outcome.texts[file]), nl=False)
         else:
             typer.echo(f"{'would reformat' if check else 'reformatted'} {file}")
     changed, unchanged = _plural(len(outcome.changed), "file"), _plural(len(outcome.unchanged), "file")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import grp
 import hashlib
 import os
@@ -167,6 +168,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.cache  # the process's user does not change during a run
 def _current_user() -> str:
     try:
         return pwd.getpwuid(os.geteuid()).pw_name

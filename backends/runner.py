@@ -445,7 +445,7 @@ class _OutputLines:
         self._partial[stream] = rest if len(rest) <= self.LONGEST else ""
         line = next((line for line in reversed(lines) if line.strip() and len(line) <= self.LONGEST), None)
         if line is not None:
-            line = redact(line.rstrip("\r"), self.secrets) if self.secrets else line.rstrip("\r")
+            line = redact(line.rstrip("\r"), self.secrets)
             for observer in self.observers:
                 observer.output(self.instance, line)
 

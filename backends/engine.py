@@ -188,6 +188,12 @@ class Scheduler:
                     deps.append(m)
             self._deps[i] = deps
             self._waiting_for[i] = len(inst.deps) + len(inst.any_of)
+        # A `once` instance's dependencies on each of its alternates (what its task is after on that
+        # host), counted only when it moves there; and what it was given to wait for since.
+        self._alternate_deps: dict[int, list[list[int]]] = {
+            i: [self._lookup(self.index, p.deps, inst.id, "dependency") for p in inst.alternates]
+            for i, inst in enumerate(plan.instances) if inst.alternates}
+        self._moved_deps: dict[int, set[int]] = {}
 
     def _index_roles(self, plan: Plan) -> None:
         """The roles of each host, with each role's tolerance budget and failures so far."""
@@ -414,10 +420,26 @@ class Scheduler:
                 self.state[i] = "pending"
                 changes.append(Change(self.ids[i], "pending", self.host_names[placements[pos]],
                                       f"moved from {old}: {HOST_LEFT}"))
-                if self._waiting_for[i] == 0:
+                self._wait_on_new_host(i, pos, changes)
+                if self._waiting_for[i] == 0 and self.state[i] == "pending":
                     self._make_ready(i)
                 return True
         return False
+
+    def _wait_on_new_host(self, i: int, pos: int, changes: list[Change]) -> None:
+        """A moved `once` instance also waits for what its task is after on its new host."""
+        counted = self._moved_deps.setdefault(i, set(self._deps[i]))
+        for d in self._alternate_deps[i][pos - 1]:
+            if d in counted:
+                continue
+            counted.add(d)
+            if self.state[d] in SUCCESS_STATES:
+                continue
+            if self.state[d] in FINAL_STATES:
+                self._dep_failed(i, f"dependency {self.ids[d]} did not succeed", changes)
+                return
+            self._waiting_for[i] += 1
+            self._dependants[d].append(i)
 
     def _finish_if_stopped(self, changes: list[Change]) -> None:
         if not self.stopped or self._in_flight:

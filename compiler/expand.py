@@ -1,8 +1,9 @@
 """Expansion: tasks × hosts to instances, with their dependencies, rendered actions and fingerprints.
 
 An instance waits for (`deps`):
-- `after X` / `before X`: X's instance on the same host (or X's single
-  instance when X is `once`);
+- `after X` / `before X`: X's instance on the same host; when X is `once`,
+  X's single instance and, on the instance's own host, what X is after
+  (a `once` task keeps its order on every host, not only on the one it runs on);
 - `requires CAP`: the provider instances that `binding.Binder` binds for its
   scope (or, for `on any`, one of them: an `any_of` group).
 """
@@ -65,6 +66,7 @@ class Expander:
     edges: list[Edge] = field(default_factory=list)
     waits: dict[str, list[Edge]] = field(default_factory=dict)  # task id -> `after`/`before` targets
     _lowered_alike: dict[str, Lowered] = field(default_factory=dict)  # unit id -> its one lowering
+    _host_orders: dict[str, list[Unit]] = field(default_factory=dict)  # task id -> `_host_order`
 
     def __post_init__(self) -> None:
         self.report = ReportOnce(self.diagnostics)
@@ -77,7 +79,6 @@ class Expander:
         for edge in self.edges:
             if edge.ordering:
                 self.waits.setdefault(edge.waiter, []).append(edge)
-        self._warn_where_once_breaks_host_order()
         if self.diagnostics.errors:
             # Rendering against names or capabilities already reported as wrong would only repeat them.
             return Expansion(list(self.units.values()), [], self.edges)
@@ -142,38 +143,23 @@ class Expander:
         waiter, target = (unit.id, other) if waits else (other, unit.id)
         self.edges.append(Edge(waiter, target, f"{keyword} {name.value}", name.span, ordering=True))
 
-    def _same_host_predecessors(self, task: str, through_once: bool) -> set[str]:
-        """Tasks that `task` waits for through `after`/`before`, on its own host unless `through_once`."""
-        seen: set[str] = set()
-        stack = [task]
-        while stack:
-            for edge in self.waits.get(stack.pop(), []):
-                if edge.target not in seen:
-                    seen.add(edge.target)
-                    if through_once or not self.units[edge.target].once:
-                        stack.append(edge.target)
-        return seen
-
-    def _warn_where_once_breaks_host_order(self) -> None:
-        """`after X` where X is `once` waits for X's one instance, not for what X follows on this host."""
-        for unit in self.units.values():
-            via = next((e for e in self.waits.get(unit.id, []) if self.units[e.target].once), None)
-            if unit.once or via is None:
-                continue  # a task after a task after a once task: the task in between is warned about
-            on_this_host = self._same_host_predecessors(unit.id, through_once=False)
-            skipped = {t for t in self._same_host_predecessors(unit.id, through_once=True) - on_this_host
-                       if not self.units[t].once}
-            # Name the latest of them: waiting for those waits for the rest.
-            latest = sorted(t for t in skipped if not any(
-                t in self._same_host_predecessors(other, through_once=False) for other in skipped))
-            if not latest:
-                continue
-            names = ", ".join(f"'{t}'" for t in latest)
-            self.diagnostics.warning(
-                f"'{unit.id}' waits for '{via.target}', which runs on one host only: on the other hosts "
-                f"'{unit.id}' does not wait for {names}", via.span,
-                hint=f"add `after {', '.join(t.split('.', 1)[1] for t in latest)}` to '{unit.decl.name}' "
-                     "if it needs that on its own host")
+    def _host_order(self, task: str) -> list[Unit]:
+        """The tasks whose instances an instance of `task` waits for through `after`/`before`: its direct
+        targets and, through a `once` target, what that target waits for in turn, on the instance's own
+        host: a `once` task runs on one host, so the order it keeps there must be kept on every host."""
+        order = self._host_orders.get(task)
+        if order is None:
+            order, seen, stack = [], set(), [task]
+            while stack:
+                for edge in self.waits.get(stack.pop(), []):
+                    if edge.target not in seen:
+                        seen.add(edge.target)
+                        target = self.units[edge.target]
+                        order.append(target)
+                        if target.once:
+                            stack.append(edge.target)
+            self._host_orders[task] = order
+        return order
 
     # --- instances ------------------------------------------------------------------------
 
@@ -203,7 +189,9 @@ class Expander:
         for other in unit.slots[1:] if unit.once else []:
             other_bound = self.binder.requirements(unit, other)
             other_lowered = self._lowered(unit, self._context(other, other_bound.capabilities))
-            alternates.append({"actions": other_lowered.actions, "fingerprint": other_lowered.fingerprint,
+            alternates.append({"actions": other_lowered.actions,
+                               "deps": self._deps(unit, other, other_bound.required),
+                               "fingerprint": other_lowered.fingerprint,
                                "host": other.host.name if other else None,
                                "variants": self._variants(unit, other, other_bound, other_lowered)})
         return {  # keys in sorted order, as the Plan's JSON writes them
@@ -254,13 +242,11 @@ class Expander:
 
     def _deps(self, unit: Unit, slot: Slot | None, required: list[list[str]]) -> list[str]:
         """The sorted instance ids an instance waits for: its providers and its `after`/`before` targets."""
-        waits = self.waits.get(unit.id, [])
-        if not waits and len(required) < 2:
+        order = self._host_order(unit.id)
+        if not order and len(required) < 2:
             return required[0] if required else []  # sorted and without repeats already
         deps = {instance for ids in required for instance in ids}
-        for edge in waits:
-            target = self.units[edge.target]
-            deps.add(target.instance_id(target.slots[0] if target.once else slot))
+        deps.update(target.instance_id(target.slots[0] if target.once else slot) for target in order)
         return sorted(deps)
 
     def _lowered(self, unit: Unit, context: dict[str, Any]) -> Lowered:

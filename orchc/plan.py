@@ -158,6 +158,7 @@ class Placement(_Model):
     """Where and what an instance runs: one host (or none for an anchor) and its rendered actions."""
 
     host: str | None
+    deps: list[str] = Field(default_factory=list)  # what the instance waits for when it runs there
     actions: list[Action] = Field(default_factory=list)
     fingerprint: str
     variants: list[Variant] = Field(default_factory=list)  # as `Instance.variants`, on this host
@@ -172,7 +173,8 @@ class Instance(_Model):
     tolerance) no longer holds the instance back.
 
     A `once` instance lists the other hosts it may move to, in order, as
-    `alternates`, each with its own rendered actions.
+    `alternates`, each with its own rendered actions and dependencies (what
+    its task is after, on that host).
 
     An instance whose templates use the fields of an `on any` requirement, and
     whose providers' fields differ, lists in `variants` its actions rendered

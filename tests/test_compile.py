@@ -58,7 +58,7 @@ service app {
     assert migrate.deps == ["app.configure@w1"]
     assert [(p.host, p.actions[0].command) for p in migrate.alternates] == [
         ("w2", "migrate on w2"), ("w3", "migrate on w3")]
-    assert by_id["app.start@w3"].deps == ["app.migrate@w1"]
+    assert by_id["app.start@w3"].deps == ["app.configure@w3", "app.migrate@w1"]  # its own host's order too
 
 
 def test_requires_scopes_and_capability_values(tmp_path: Path) -> None:
@@ -426,20 +426,20 @@ def test_ansible_run_time_variables_get_a_raw_hint(tmp_path: Path) -> None:
     assert plan.instances[0].actions[0].args == {"msg": "{{ ansible_hostname }}"}
 
 
-def test_warning_when_a_once_task_hides_the_host_order(tmp_path: Path) -> None:
+def test_after_a_once_task_keeps_the_host_order(tmp_path: Path) -> None:
+    """galera: join after bootstrap (once) after install: join waits for install on its own host too."""
     orch = """
-role web { services app }
-service app {
+role web { services galera }
+service galera {
   task install { run "install" }
-  task configure { after install  run "configure" }
-  task migrate once { after configure  run "migrate" }
-  task start { after migrate  run "start" }
+  task bootstrap once { after install  run "bootstrap" }
+  task join { after bootstrap  concurrency 1  run "join" }
 }
 """
     result = compile_text(tmp_path, orch)
-    assert [w.message for w in result.warnings] == [
-        "'app.start' waits for 'app.migrate', which runs on one host only: "
-        "on the other hosts 'app.start' does not wait for 'app.configure'"]
-    assert result.plan.instances[-1].deps == ["app.migrate@w1"]
-    fixed = compile_text(tmp_path, orch.replace("after migrate", "after configure, migrate"))
-    assert fixed.warnings == []
+    assert result.warnings == []
+    deps = {inst.id: inst.deps for inst in result.plan.instances}
+    assert deps["galera.join@w3"] == ["galera.bootstrap@w1", "galera.install@w3"]
+    bootstrap = next(inst for inst in result.plan.instances if inst.task == "galera.bootstrap")
+    assert [(p.host, p.deps) for p in bootstrap.alternates] == [
+        ("w2", ["galera.install@w2"]), ("w3", ["galera.install@w3"])]

@@ -2,8 +2,10 @@
 
 Per scope: every provider instance (default), the one on the same host,
 those on hosts of a role, or one of them (`on any`, an `any_of` group). The
-value is the provider's fields when exactly one instance is bound, else a list
-in inventory order. For `on any` it is the first provider's fields; where the
+value follows the scope, never the number of providers, so that a template
+keeps working when a role is scaled: `on any` and `on same host` bind one
+provider's fields; every other scope binds a list in inventory order, even of
+one provider. For `on any` it is the first provider's fields; where the
 providers' fields differ, the binding also lists each provider's (`choices`),
 so that the instance can be rendered for whichever provider meets it.
 """
@@ -182,7 +184,7 @@ class Binder:
             return None
         bound, one_is_enough = bound_and_how
         choices: tuple[tuple[str, Any], ...] = ()
-        if len(bound) == 1 or one_is_enough:
+        if one_is_enough or requirement.scope.kind == "same_host":
             value = bound[0].value
             if any(b.value != value for b in bound[1:]):
                 choices = tuple((b.instance, b.value) for b in bound)

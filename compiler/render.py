@@ -51,9 +51,10 @@ class ProviderList(list):
 def list_access_error(items: ProviderList, attribute: Any) -> RenderError:
     name = items.capability
     return RenderError(
-        f"capability '{name}' binds {len(items)} providers here, so it is a list: "
+        f"capability '{name}' is required from every provider, so it is a list (of {len(items)} here): "
         f"'{name}.{attribute}' has no meaning",
-        hint=f"use `{name} | map(attribute='{attribute}')` or `requires {name} on any`")
+        hint=f"use `{name} | map(attribute='{attribute}')`, `{name}[0].{attribute}`, "
+             f"or `requires {name} on any` (or `on same host`) for one provider's fields")
 
 
 def shell_quote(value: Any) -> str:

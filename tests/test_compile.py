@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from pathlib import Path
 
 import pytest
 
 from compile_helpers import INVENTORY, compile_errors, compile_text, write_project
+from orchc.compiler import compile_project
 from orchc_process import orchc
 from orchc.plan import Instance, Plan, secret_marker
 
@@ -122,7 +124,33 @@ def test_field_used_on_a_list_of_providers(tmp_path: Path) -> None:
     errors = compile_errors(tmp_path, TWO_TIER + """
 service app { task t { requires database  run "connect {{ database.host }}" } }
 """)
-    assert errors == ["capability 'database' binds 2 providers here, so it is a list: 'database.host' has no meaning"]
+    assert errors == ["capability 'database' is required from every provider, so it is a list (of 2 here): "
+                      "'database.host' has no meaning"]
+
+
+def test_a_requirement_of_every_provider_is_a_list_even_of_one(tmp_path: Path) -> None:
+    """The value's type follows the scope, not the number of providers: scaling a role to one host
+    keeps `map(attribute=...)` working, and `on any` / `on same host` give one provider's fields."""
+    one_db = INVENTORY.replace("        d2: {root: /tmp/d2}\n", "")
+    plan = compile_text(tmp_path, TWO_TIER + """
+service app {
+  task all { requires database: database  run "hosts {{ database | map(attribute='host') | join(',') }}" }
+  task any { requires database on any  run "one {{ database.host }}" }
+}
+""", inventory=one_db).plan
+    commands = {i.id: i.actions[0].command for i in plan.instances if i.task.startswith("app.")}
+    assert commands["app.all@w1"] == "hosts d1"
+    assert commands["app.any@w1"] == "one d1"
+
+
+def test_scaling_a_role_to_one_host_keeps_the_example_compiling(tmp_path: Path) -> None:
+    project = tmp_path / "om1"
+    shutil.copytree(Path(__file__).parent.parent / "examples" / "openstack-mini", project)
+    inventory = project / "inventory.yml"
+    inventory.write_text("".join(line for line in inventory.read_text().splitlines(keepends=True)
+                                 if not line.lstrip().startswith(("controller2:", "controller3:"))))
+    plan = compile_project([project], inventory).plan
+    assert {i.host for i in plan.instances} == {"controller1", "compute1", "compute2", None}
 
 
 def test_same_host_without_provider_there(tmp_path: Path) -> None:

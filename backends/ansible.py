@@ -258,8 +258,8 @@ class AnsibleTransport(Transport):
         return outcome
 
     async def _run_worker(self, request: Path, batch: _Batch, outcome: BatchOutcome) -> None:
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orchc.backends.ansible_worker", str(request),
+        worker = await asyncio.create_subprocess_exec(  # -P: an orchc/ in the current folder must not shadow orchc
+            sys.executable, "-P", "-m", "orchc.backends.ansible_worker", str(request),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

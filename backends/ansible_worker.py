@@ -1,4 +1,8 @@
-"""One ansible-runner call, in a process of its own: `python -m orchc.backends.ansible_worker REQUEST.json`.
+"""One ansible-runner call, in a process of its own: `python -P -m orchc.backends.ansible_worker REQUEST.json`.
+
+`-P` keeps the current folder off `sys.path`: run inside a checkout of orchc,
+its `orchc/` folder (which holds no `backends/`) would otherwise shadow the
+installed package.
 
 ansible-runner blocks and is not thread-safe (ansible-runner#808), so the
 `ansible` transport starts this worker once per batch. The worker reads a
@@ -154,7 +158,7 @@ def run(request: WorkerRequest) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        sys.stderr.write("usage: python -m orchc.backends.ansible_worker REQUEST.json\n")
+        sys.stderr.write("usage: python -P -m orchc.backends.ansible_worker REQUEST.json\n")
         return 2
     return run(WorkerRequest.load(args[0]))
 

@@ -207,6 +207,18 @@ def test_a_module_action_keeps_its_arguments_structured(tmp_path: Path, project:
     assert target.is_dir() and oct(target.stat().st_mode & 0o777) == "0o750"
 
 
+def test_an_orchc_package_in_the_current_folder_does_not_shadow_the_installed_one(
+        tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a checkout of orchc with a non-editable install, where its orchc/ would hide orchc.backends."""
+    checkout = tmp_path / "checkout"
+    (checkout / "orchc").mkdir(parents=True)
+    (checkout / "orchc" / "__init__.py").write_text('raise ImportError("the orchc/ of the current folder")\n')
+    monkeypatch.chdir(checkout)
+    plan = make_plan(project, local_hosts(tmp_path, ["a"]))
+    [result], _ = run_batch(plan, AnsibleModuleAction(module="ping", args={}))
+    assert result.status == "ok", result.message
+
+
 def test_a_role_is_found_in_the_plan_roots_roles_folder(tmp_path: Path, project: Path) -> None:
     tasks = project / "roles" / "motd" / "tasks"
     tasks.mkdir(parents=True)

@@ -98,11 +98,12 @@ class AgentSession:
         """Start the agent with `python`; None when the host cannot run it (no such interpreter)."""
         process = await conn.create_process(f"{shlex.quote(python)} -I -S -u -c {shlex.quote(BOOTSTRAP)}")
         source = agent_source()
-        process.stdin.write(f"{len(source)}\n{source}")
         try:
+            # A missing interpreter's channel may be closed already: its exit came with the exec reply.
+            process.stdin.write(f"{len(source)}\n{source}")
             hello = await asyncio.wait_for(_line_starting(process.stdout, '{"ready":'), AGENT_START_TIMEOUT)
             started = hello is not None and json.loads(hello).get("protocol") == AGENT_PROTOCOL
-        except (asyncio.TimeoutError, ValueError):
+        except (BrokenPipeError, asyncio.TimeoutError, ValueError):
             started = False
         if not started:
             process.close()

@@ -8,6 +8,7 @@ import os
 import pwd
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,29 @@ def test_hosts_without_the_agent_use_exec_channels(sshd, tmp_path: Path, host_va
     assert kind == "exec"
     assert (ok.status, ok.stdout) == ("changed", "it's me 0\n")
     assert (failed.status, failed.rc) == ("failed", 4)
+
+
+def test_a_host_without_python_is_reached_when_the_controller_is_busy(sshd, tmp_path: Path) -> None:
+    """The failed agent start's exit and channel close arrive with its exec reply when the event loop is
+    late to read (the controller is busy): the agent's source then meets a closed channel."""
+    host = ssh_host(sshd, "bare", tmp_path, ansible_python_interpreter="/nonexistent/python3")
+    plan = plan_of(host)
+
+    async def busy() -> None:
+        while True:
+            time.sleep(0.05)  # blocks the event loop, as other work of a loaded controller does
+            await asyncio.sleep(0)
+
+    async def scenario():
+        load = asyncio.create_task(busy())
+        ssh = transport(plan)
+        result = await ssh.execute(host, RunAction(command="echo reached"), context(plan))
+        load.cancel()
+        await ssh.close()
+        return result
+
+    result = asyncio.run(scenario())
+    assert (result.status, result.stdout) == ("changed", "reached\n"), result.message
 
 
 def _alive(pid: int) -> bool:

@@ -62,6 +62,10 @@ from orchc.plan import REDACTED, Action, AnsibleModuleAction, AnsibleRoleAction,
 STOP_GRACE_SECONDS = 10.0
 SECRET_ENV_PREFIX = "ORCHC_SECRET_"
 WORKER_LINE_LIMIT = 64 * 1024 * 1024  # one event record may carry a long module output
+# ansible-core imports cryptography's DSA classes, and cryptography (since 48) warns of them in every
+# ansible-playbook's output. Named by message and module: a filter naming cryptography's own category would
+# make every Python that inherits it (a local module's) import cryptography at start, or complain without it.
+ANSIBLE_WARNING_FILTER = "ignore:DSA is deprecated:UserWarning:ansible._internal._ssh._ssh_agent"
 
 
 def _require_ansible() -> None:
@@ -233,6 +237,7 @@ class AnsibleTransport(Transport):
                 "ANSIBLE_RETRY_FILES_ENABLED": "0",
                 # ansible-runner turns host key checking off unless told: orchc verifies host keys.
                 "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
+                "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), ANSIBLE_WARNING_FILTER])),
                 **dict(ctx.env),
             },
             forks=max(1, min(len(hosts), self.options.forks)),

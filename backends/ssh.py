@@ -24,8 +24,7 @@ import asyncio
 import base64
 from typing import Mapping
 
-import asyncssh
-
+from orchc.backends.ssh_asyncssh import asyncssh
 from orchc.backends.ssh_connect import Endpoint, KnownHostsFiles, Unreachable, connect
 from orchc.backends.ssh_files import FileWrite, put_file
 from orchc.backends.ssh_session import CommandResult, ConnectionLost, HostLink

@@ -26,8 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-import asyncssh
-
+from orchc.backends.ssh_asyncssh import asyncssh
 from orchc.backends.transport import TransportOptions
 from orchc.plan import Host
 

@@ -16,8 +16,7 @@ import posixpath
 import secrets
 from dataclasses import dataclass
 
-import asyncssh
-
+from orchc.backends.ssh_asyncssh import asyncssh
 from orchc.backends.ssh_session import HostLink
 from orchc.backends.transport import ActionResult
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
-import asyncssh
-
+from orchc.backends.ssh_asyncssh import asyncssh
 from orchc.backends.transport import OutputSink
 
 # Reads the agent's length-prefixed source from stdin and runs it; stdin then carries requests.

@@ -70,6 +70,15 @@ def test_an_unknown_host_key_stops_the_run_until_known_hosts_is_given_or_the_key
     assert known_hosts.read_text() == sshd.known_hosts_line()
 
 
+def test_a_run_over_ssh_and_ansible_prints_no_library_warnings(sshd, tmp_path: Path) -> None:
+    """asyncssh's DSA support makes cryptography warn (CryptographyDeprecationWarning) when it loads."""
+    (tmp_path / "app.orch").write_text(SERVICE.replace("}\n}", "}\n  task ping { after hello  ansible ping { } }\n}"))
+    sshd.write_inventory(tmp_path / "inventory.yml", ["web1"], {"web": ["web1"]})
+    result = orchc("run", "app.orch", "--journal", "j.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Warning" not in result.stdout + result.stderr, result.stderr
+
+
 def test_an_unreachable_host_within_tolerance_leaves_and_the_others_finish(sshd, tmp_path: Path) -> None:
     (tmp_path / "app.orch").write_text(SERVICE.replace("services app", "services app\n  tolerate 1"))
     names = ["web1", "web2", "web3"]

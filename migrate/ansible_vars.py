@@ -14,12 +14,14 @@ from typing import Any, Iterator
 
 import jinja2
 import jinja2.meta
+from ansible.parsing.splitter import parse_kv
 
 from orchc.migrate.ansible_load import Task
 from orchc.migrate.yaml_source import leaves
 
 _ENV = jinja2.Environment()
 _EXPRESSION_KEYS = ("when", "changed_when", "failed_when", "until")
+_EXPRESSION_ARGS = {"assert": ("that",), "debug": ("var",)}  # module arguments that are bare Jinja expressions
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FACT_NAMES = re.compile(r"^(ansible_facts|ansible_(?!host$|port$|user$|connection$|become|python_interpreter$|ssh_)\w+|facter_\w+|ohai_\w+)$")
 _PATH_ARGS = ("path", "dest", "src", "file", "name", "creates", "removes", "chdir")
@@ -36,15 +38,32 @@ def _names_in_template(text: str) -> set[str]:
         return set(_WORD.findall(text))
 
 
+def _expressions(data: dict[str, Any], args: dict[str, Any] | None = None) -> Iterator[Any]:
+    """The bare Jinja expressions of a task as written (conditions, `assert: that`, `debug: var`), blocks included."""
+    for sub in [data, *_block_tasks(data)]:
+        yield from _own_expressions(sub, args if sub is data else None)
+
+
+def _own_expressions(data: dict[str, Any], args: dict[str, Any] | None) -> Iterator[Any]:
+    for key, value in data.items():
+        if key in _EXPRESSION_KEYS:
+            yield from value if isinstance(value, list) else [value]
+        elif key.rsplit(".", 1)[-1] in _EXPRESSION_ARGS:
+            given = args if args is not None else value if isinstance(value, dict) else \
+                dict(parse_kv(value)) if isinstance(value, str) else {}
+            for arg in _EXPRESSION_ARGS[key.rsplit(".", 1)[-1]]:
+                found = given.get(arg)
+                yield from found if isinstance(found, list) else [found]
+
+
 def uses(task: Task) -> set[str]:
     """Names the task's templates and conditions read (loop variables excluded)."""
     names: set[str] = set()
+    for expression in _expressions(task.data, task.args if task.module in _EXPRESSION_ARGS else None):
+        if isinstance(expression, str):
+            names |= _names_in_template(expression if "{{" in expression else "{{ " + expression + " }}")
     for key, value in task.data.items():
-        if key in _EXPRESSION_KEYS:
-            for expression in value if isinstance(value, list) else [value]:
-                if isinstance(expression, str):
-                    names |= _names_in_template("{{ " + expression + " }}")
-        else:
+        if key not in _EXPRESSION_KEYS:
             for text in strings(value):
                 if "{{" in text or "{%" in text:
                     names |= _names_in_template(text)

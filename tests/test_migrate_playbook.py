@@ -136,3 +136,37 @@ def test_cli_converts_checks_and_rejects(data: Path, tmp_path: Path) -> None:
     bad = orchc("migrate", "playbook", "bad/no_module.yml", "-o", str(tmp_path / "bad"))
     assert bad.returncode == 1
     assert "bad/no_module.yml:3:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def convert_text(tmp_path: Path, text: str) -> Migration:
+    """Convert a playbook written inline (behaviour-corpus regressions)."""
+    (tmp_path / "site.yml").write_text(text)
+    return convert_playbook(tmp_path / "site.yml")
+
+
+def orch_tasks(migration: Migration) -> list[str]:
+    return [line.split()[1] for line in migration.files["site.orch"].splitlines() if line.strip().startswith("task ")]
+
+
+def test_bare_expressions_of_assert_debug_and_blocks_read_registered_variables(tmp_path: Path) -> None:
+    # ansible-core's changed_when target: `debug: var=r` and `assert: that: r.changed` read `r` without braces
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - shell: ls /
+      register: shell_result
+    - debug: var=shell_result
+    - assert:
+        that: shell_result.changed
+    - command: "true"
+      register: other
+    - block:
+        - ansible.builtin.assert: {that: ["other is changed"]}
+      when: other is defined
+    - command: "true"
+      register: third
+    - block:
+        - debug: {msg: hi}
+          when: third.rc == 0
+""")
+    assert len(orch_tasks(migration)) == 3, migration.files["site.orch"]

@@ -115,6 +115,8 @@ class Binder:
             return None  # reported by the capabilities pass
         provider = self.providers[name]
         scope = requirement.scope
+        if requirement.optional:
+            return self._bind_optional(unit, slot, requirement, bound)
         if not bound:
             self.report.error(f"capability '{name}' is provided by '{provider.task_id}', which runs on no host",
                             requirement.span, hint=f"place service '{self.units[provider.task_id].service}' "
@@ -155,6 +157,30 @@ class Binder:
                             f"'{role}', or use another scope")
             return None
         return in_role, False
+
+    def _bind_optional(self, unit: Unit, slot: Slot | None, requirement: Requirement,
+                       bound: list[Bound]) -> tuple[list[Bound], bool] | None:
+        """`requires CAP optional`: the providers its scope finds, or, where it finds none, nothing to wait
+        for (a warning says so)."""
+        scope = requirement.scope
+        if scope.kind == "same_host" and slot is not None:
+            bound = [b for b in bound if b.host == slot.host.name]
+        elif scope.kind == "role" and scope.role is not None and scope.role.value in self.inventory.groups:
+            members = set(self.inventory.groups[scope.role.value])
+            bound = [b for b in bound if b.host in members]
+        elif scope.kind in ("same_host", "role"):
+            return self._bind(unit, slot, Requirement(requirement.name, requirement.type, scope, requirement.span,
+                                                      requirement.name_span))  # reports what is wrong
+        if bound:
+            return bound, scope.kind == "any"
+        provider = self.providers[requirement.name]
+        where = {"same_host": " on this host", "role": f" on role '{scope.role.value if scope.role else ''}'"}
+        self.report.warning(f"'{unit.id}' waits for nothing: its optional requirement '{requirement.name}' has no "
+                            f"provider{where.get(scope.kind, '')} ('{provider.task_id}' runs on no host"
+                            f"{' there' if scope.kind in where else ''})",
+                            requirement.span, hint=f"place '{self.units[provider.task_id].service}' on a role "
+                            "with hosts if it must run first")
+        return None
 
     def requirements(self, unit: Unit, slot: Slot | None) -> Requirements:
         """What the `requires` of one instance bind."""

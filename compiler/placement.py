@@ -69,18 +69,22 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
     groups = inventory.group_names()
     roles: list[Role] = []
     for decl in symbols.roles.values():
-        if decl.name not in inventory.groups:
+        if decl.name not in inventory.groups and decl.optional:
+            diagnostics.warning(f"role '{decl.name}' is not a group of inventory '{inventory.path}': it places "
+                                "nothing", decl.name_span or decl.span,
+                                hint=f"add a group [{decl.name}] to the inventory to place its services")
+        elif decl.name not in inventory.groups:
             diagnostics.error(
                 f"role '{decl.name}' is not a group of inventory '{inventory.path}'", decl.name_span or decl.span,
                 hint=did_you_mean(decl.name, groups) or f"add a group [{decl.name}] to the inventory "
-                f"(groups: {', '.join(groups) or 'none'})")
+                f"({_some_groups(groups)}), or write `role {decl.name} optional` if it may be missing")
             continue
         for service in decl.services:
             if service.value not in symbols.services:
                 diagnostics.error(f"unknown service '{service.value}' in role '{decl.name}'", service.span,
                                   hint=did_you_mean(service.value, symbols.services)
                                   or "declare it with `service NAME { ... }`")
-        hosts = inventory.groups[decl.name]
+        hosts = inventory.groups.get(decl.name, [])
         tolerate, spec = _tolerance(decl, len(hosts), diagnostics)
         services = [s.value for s in decl.services if s.value in symbols.services]
         roles.append(Role(name=decl.name, hosts=hosts, services=services, tolerate=tolerate, tolerate_spec=spec))
@@ -105,3 +109,11 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
             diagnostics.warning(f"service '{service.name}' is on no role, so it runs nowhere", service.name_span,
                                 hint=f"add it to a role: `role NAME {{ services {service.name} }}`")
     return Placement(roles=roles, slots=slots)
+
+
+def _some_groups(groups: list[str], shown: int = 12) -> str:
+    """The inventory's groups for a hint, the first few of a long list."""
+    if not groups:
+        return "it has no groups"
+    more = f", and {len(groups) - shown} more" if len(groups) > shown else ""
+    return f"groups: {', '.join(groups[:shown])}{more}"

@@ -141,6 +141,7 @@ class RoleDecl:
     tolerate: Tolerate | None
     span: Span
     name_span: Span | None = None
+    optional: bool = False  # `role NAME optional`: may be missing from the inventory (it then places nothing)
 
 
 @dataclass
@@ -159,6 +160,7 @@ class Requirement:
     scope: Scope
     span: Span
     name_span: Span | None = None
+    optional: bool = False  # `requires CAP optional`: no provider on any host is nothing to wait for
 
 
 @dataclass

@@ -347,7 +347,8 @@ def _role_decl(printer: _Printer, decl: ast.RoleDecl, next_line: int) -> None:
     lines = _names_line("services", decl.services)
     if decl.tolerate is not None:
         lines.append(_line(decl.tolerate.span, f"tolerate {_inline(decl.tolerate.value)}"))
-    _print_lines(printer, decl.span, f"role {decl.name} {{", lines, next_line)
+    optional = " optional" if decl.optional else ""
+    _print_lines(printer, decl.span, f"role {decl.name}{optional} {{", lines, next_line)
 
 
 def _service_decl(printer: _Printer, decl: ast.ServiceDecl, next_line: int) -> None:
@@ -387,7 +388,8 @@ def _task_decl(printer: _Printer, task: ast.TaskDecl, next_line: int) -> None:
 
 
 def _capability_lines(requires: list[ast.Requirement], provides: list[ast.Provision]) -> list[_Line]:
-    lines = [_line(r.span, f"requires {r.name}{_type_suffix(r.type)}{_scope(r.scope)}") for r in requires]
+    lines = [_line(r.span, f"requires {r.name}{_type_suffix(r.type)}{_scope(r.scope)}"
+                   + (" optional" if r.optional else "")) for r in requires]
     for provision in provides:
         fields = None
         if provision.fields:

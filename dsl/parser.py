@@ -381,14 +381,15 @@ class _Builder:
     def role_decl(self, c: list[Any]) -> ast.RoleDecl:
         services: list[ast.Name] = []
         tolerate: ast.Tolerate | None = None
-        for statement in c[3:-1]:
+        optional = isinstance(c[2], Token) and c[2].type == "OPTIONAL"
+        for statement in c[4 if optional else 3:-1]:
             if isinstance(statement, ast.Tolerate):
                 if tolerate is not None:
                     self._given_twice("tolerate", statement.span, tolerate.span)
                 tolerate = statement
             else:
                 services.extend(statement.value)
-        return ast.RoleDecl(str(c[1]), services, tolerate, self.span(c[0], c[-1]), self.span(c[1]))
+        return ast.RoleDecl(str(c[1]), services, tolerate, self.span(c[0], c[-1]), self.span(c[1]), optional)
 
     def service_decl(self, c: list[Any]) -> ast.ServiceDecl:
         return ast.ServiceDecl(str(c[1]), c[3:-1], self.span(c[0], c[-1]), self.span(c[1]))
@@ -467,8 +468,10 @@ class _Builder:
 
     def requires(self, c: list[Any]) -> ast.Requirement:
         type_name = c[3] if len(c) > 2 and isinstance(c[2], Token) and c[2].type == "COLON" else None
-        scope = c[-1] if isinstance(c[-1], ast.Scope) else ast.Scope("all", None, None)
-        return ast.Requirement(str(c[1]), type_name, scope, self.span(c[0], c[-1]), self.span(c[1]))
+        optional = isinstance(c[-1], Token) and c[-1].type == "OPTIONAL"
+        last = c[-2] if optional else c[-1]
+        scope = last if isinstance(last, ast.Scope) else ast.Scope("all", None, None)
+        return ast.Requirement(str(c[1]), type_name, scope, self.span(c[0], c[-1]), self.span(c[1]), optional)
 
     def scope_same_host(self, c: list[Token]) -> ast.Scope:
         return ast.Scope("same_host", None, self.span(c[0], c[-1]))

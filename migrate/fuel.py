@@ -55,7 +55,7 @@ class Need:
     scope: str = ""  # "", "on same host", "on role R", "on any"
 
     def line(self) -> str:
-        return f"requires {self.capability}" + (f" {self.scope}" if self.scope else "")
+        return f"requires {self.capability}" + (f" {self.scope}" if self.scope else "") + " optional"
 
 
 @dataclass
@@ -429,7 +429,7 @@ class _GraphConverter:
             if tolerance != 0:
                 body.append(f"tolerate {_tolerance_literal(tolerance)}")
             note = _ALL_NODES_NOTE + "\n" if group == ALL_NODES else ""
-            lines.append(note + f"role {group} {{\n" + _indent(body, 1) + "}")
+            lines.append(note + f"role {group} optional {{\n" + _indent(body, 1) + "}")
         return "\n\n".join(lines) + "\n"
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from orchc.migrate import heat_registry as registry
 from orchc.migrate.emit import ident
-from orchc.migrate.heat_emit import OrchService, emit_tree, playbook_yaml
+from orchc.migrate.heat_emit import UNDERCLOUD_ROLE, OrchService, emit_tree, playbook_yaml
 from orchc.migrate.heat_intrinsics import Library, Stack
 from orchc.migrate.heat_registry import RoleSpec, relative_name
 from orchc.migrate.heat_steps import Unit
@@ -29,7 +29,6 @@ from orchc.migrate.heat_units import LIFECYCLE_SECTIONS, ServiceData, host_puppe
 from orchc.migrate.report import Migration, Report
 from orchc.migrate.yaml_source import input_error, line_of
 
-UNDERCLOUD_ROLE = "undercloud"
 DATABASE_SERVICES = frozenset({"mysql"})  # service_config_settings keys that create the service's database
 STANDALONE_ROLE = "Standalone"  # the role of templates given without roles_data, as TripleO's standalone
 TREES = ("deploy", *LIFECYCLE_SECTIONS)

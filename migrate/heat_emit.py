@@ -27,6 +27,7 @@ from orchc.migrate.heat_intrinsics import Unresolved
 from orchc.migrate.heat_steps import POST_DEPLOY_STEP, Phase, Unit
 
 PLAYBOOKS = "playbooks"
+UNDERCLOUD_ROLE = "undercloud"  # where external (undercloud) tasks run
 
 
 @dataclass
@@ -188,7 +189,7 @@ def _anchor_text(services: list[OrchService]) -> str:
         lines.append(f"anchor {name} {{")
         if previous:
             lines.append(f"  after {previous}")
-        lines += [f"  requires {_work(s, u)}" for s in services for u in s.units if u.phase == phase]
+        lines += [f"  requires {_work(s, u)} optional" for s in services for u in s.units if u.phase == phase]
         lines += [f"  provides {name}_done", "}", ""]
         previous = name
     return "\n".join(lines)
@@ -233,9 +234,11 @@ def _last_unit_until(service: OrchService, step: int) -> Unit | None:
 
 
 def _roles_text(roles: dict[str, list[str]]) -> str:
+    """The roles; those of roles_data are `optional`, as TripleO deploys a role that has no nodes as nothing."""
     lines = [comment("Converted from TripleO by `orchc migrate heat`; see migration-report.md."), ""]
     for role, names in roles.items():
-        lines += [f"role {ident(role)} {{", f"  services {', '.join(names)}", "}", ""]
+        optional = "" if role == UNDERCLOUD_ROLE else " optional"
+        lines += [f"role {ident(role)}{optional} {{", f"  services {', '.join(names)}", "}", ""]
     return "\n".join(lines)
 
 
@@ -254,7 +257,7 @@ def _service_text(service: OrchService, edges: _Edges, used: dict[tuple[str, str
         lines.append(f"  task {unit.phase.name}{' once' if unit.once else ''} {{")
         if edges.after.get(key):
             lines.append(f"    after {', '.join(edges.after[key])}")
-        lines += [f"    requires {name}" for name in edges.requires.get(key, [])]
+        lines += [f"    requires {name} optional" for name in edges.requires.get(key, [])]
         lines += [f"    provides {name}" for name in edges.provides.get(key, [])]
         if service.concurrency:
             lines.append(f"    concurrency {service.concurrency}")

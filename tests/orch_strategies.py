@@ -55,7 +55,8 @@ file_options = st.lists(st.sampled_from(["mode", "owner"]), unique=True, max_siz
 repeatable_statements = st.one_of(
     name_lists.map(lambda ns: ["after", *ns]),
     name_lists.map(lambda ns: ["before", *ns]),
-    st.tuples(names, type_suffix, scopes).map(lambda t: ["requires", t[0], *t[1], *t[2]]),
+    st.tuples(names, type_suffix, scopes, _optional(st.just(["optional"]))).map(
+        lambda t: ["requires", t[0], *t[1], *t[2], *t[3]]),
     st.tuples(names, type_suffix, _optional(map_values)).map(lambda t: ["provides", t[0], *t[1], *t[2]]),
     strings.map(lambda s: ["run", s]),
     st.tuples(st.sampled_from(["copy", "template"]), strings, strings, file_options).map(
@@ -94,8 +95,8 @@ items = st.one_of(
     st.tuples(names, names, _optional(values.map(lambda v: ["=", *v]))).map(
         lambda t: ["var", t[0], ":", t[1], *t[2]]),
     st.tuples(st.lists(name_lists, max_size=2), _optional(st.sampled_from(["0", "3", '"10%"']).map(
-        lambda v: ["tolerate", v]))).map(
-        lambda t: ["role", "r", "{", *[x for ns in t[0] for x in ("services", *ns)], *t[1], "}"]),
+        lambda v: ["tolerate", v])), _optional(st.just(["optional"]))).map(
+        lambda t: ["role", "r", *t[2], "{", *[x for ns in t[0] for x in ("services", *ns)], *t[1], "}"]),
     st.lists(st.one_of(name_lists.map(lambda ns: ["after", *ns]),
                        st.tuples(names, scopes).map(lambda t: ["requires", t[0], *t[1]]),
                        names.map(lambda n: ["provides", n])), max_size=3).map(

@@ -471,3 +471,38 @@ service galera {
     bootstrap = next(inst for inst in result.plan.instances if inst.task == "galera.bootstrap")
     assert [(p.host, p.deps) for p in bootstrap.alternates] == [
         ("w2", ["galera.install@w2"]), ("w3", ["galera.install@w3"])]
+
+
+def test_an_optional_role_may_be_missing_from_the_inventory(tmp_path: Path) -> None:
+    orch = 'role cache optional { services app }\nrole web { services app }\nservice app { task t { run "x" } }'
+    result = compile_text(tmp_path, orch)
+    assert {i.host for i in result.plan.instances} == {"w1", "w2", "w3"}
+    assert [w.message for w in result.warnings] == [
+        f"role 'cache' is not a group of inventory '{tmp_path / 'inventory.yml'}': it places nothing"]
+    errors = compile_errors(tmp_path, orch.replace("cache optional", "cache"))
+    assert errors == [f"role 'cache' is not a group of inventory '{tmp_path / 'inventory.yml'}'"]
+
+
+def test_an_optional_requirement_without_providers_waits_for_nothing(tmp_path: Path) -> None:
+    orch = """
+role web { services app }
+role cache optional { services memcached }
+service memcached { task start { run "start"  provides cache_up } }
+service app { task t { requires cache_up optional  requires cache_up on same host optional  run "x" } }
+"""
+    result = compile_text(tmp_path, orch)
+    assert [i.deps for i in result.plan.instances] == [[], [], []]
+    assert [w.message for w in result.warnings][1:] == [
+        "'app.t' waits for nothing: its optional requirement 'cache_up' has no provider ('memcached.start' runs "
+        "on no host)",
+        "'app.t' waits for nothing: its optional requirement 'cache_up' has no provider on this host "
+        "('memcached.start' runs on no host there)"]
+    # Written by hand without `optional`, a requirement nobody can meet is still an error.
+    errors = compile_errors(tmp_path, orch.replace("cache_up optional  requires cache_up on same host optional",
+                                                   "cache_up"))
+    assert errors == ["capability 'cache_up' is provided by 'memcached.start', which runs on no host"]
+
+
+def test_optional_requirements_still_wait_for_the_providers_there_are(tmp_path: Path) -> None:
+    plan = compile_text(tmp_path, TWO_TIER + 'service app { task t { requires database optional  run "x" } }').plan
+    assert instances(plan)["app.t@w1"].deps == ["postgres.start@d1", "postgres.start@d2"]

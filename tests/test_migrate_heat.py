@@ -105,7 +105,7 @@ def test_step_config_of_services_without_containers_runs_in_the_host_puppet_run(
     assert [f"task step{n}_host_puppet {{" in text for n in range(1, 6)] == [True] * 5
     manifest = playbook(faithful, "host_puppet.step3_host_puppet")[0]["tasks"][1]["copy"]["content"]
     assert manifest == "include tripleo::profile::base::agent"
-    assert "role Compute {\n  services agent, host_puppet\n}" in faithful.files["deploy/overcloud.orch"]
+    assert "role Compute optional {\n  services agent, host_puppet\n}" in faithful.files["deploy/overcloud.orch"]
     assert "requires host_puppet_step3" in relaxed.files["deploy/agent.orch"]
 
 
@@ -179,7 +179,7 @@ def test_disabled_services_and_unconverted_sections_are_reported(faithful: Migra
 
 def test_templates_given_without_roles_data_go_on_one_role_and_keep_distinct_names(tmp_path: Path) -> None:
     migration = convert_heat([THT / "deployment"])
-    assert "role Standalone {\n  services agent, api, mysql_container_puppet, mysql_pacemaker_puppet, host_puppet\n}" in \
+    assert "role Standalone optional {\n  services agent, api, mysql_container_puppet, mysql_pacemaker_puppet, host_puppet\n}" in \
         migration.files["deploy/overcloud.orch"]
     migration.write(tmp_path)
     assert compile_project([tmp_path / "deploy"], INVENTORY).plan.instances
@@ -191,16 +191,16 @@ def test_templates_given_without_roles_data_go_on_one_role_and_keep_distinct_nam
 def test_faithful_mode_chains_global_step_anchors(faithful: Migration) -> None:
     anchors = faithful.files["deploy/overcloud.orch"]
     assert "anchor step3 {\n  after step3_host_puppet\n  provides step3_done\n}" in anchors
-    assert "anchor step4_tasks {\n  after step4_external\n  requires mysql_step4_tasks_done\n  requires agent_step4_tasks_done\n" in anchors
+    assert "anchor step4_tasks {\n  after step4_external\n  requires mysql_step4_tasks_done optional\n  requires agent_step4_tasks_done optional\n" in anchors
     assert "step6" not in anchors
-    assert ("    requires step2_done\n    requires mysql_step3_tasks_done on same host\n"
+    assert ("    requires step2_done optional\n    requires mysql_step3_tasks_done on same host optional\n"
             "    provides api_step3_tasks_done\n") in faithful.files["deploy/api.orch"]  # roles_data order on a host
 
 
 def test_relaxed_mode_chains_each_service_and_follows_the_data(relaxed: Migration) -> None:
     api = relaxed.files["deploy/api.orch"]
     assert "anchor" not in relaxed.files["deploy/overcloud.orch"]
-    assert "task step3_tasks {\n    after step2_containers_0\n    requires mysql_step2\n" in api
+    assert "task step3_tasks {\n    after step2_containers_0\n    requires mysql_step2 optional\n" in api
     assert "requires api_external_step4" in api  # the undercloud part of step 4 ran before step 4
     assert "requires api_step3" in relaxed.files["deploy/api_external.orch"]
     assumptions = [e for e in relaxed.report.entries if e.category == "assumption"]
@@ -263,3 +263,19 @@ def test_bad_input_is_a_diagnostic_with_exit_1(case: str, tmp_path: Path, monkey
     assert status == 1
     assert expected in err
     assert "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("compute", ["    Compute:\n      hosts: {}\n", ""], ids=["no-nodes", "missing"])
+@pytest.mark.parametrize("relax", [False, True], ids=["faithful", "relaxed"])
+def test_a_role_with_no_nodes_deploys_as_nothing(tmp_path: Path, relax: bool, compute: str) -> None:
+    """TripleO's usual case: a roles_data role with no nodes (or absent from the inventory) places nothing,
+    and what waits for its services waits for nothing, with warnings that name them."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  vars:\n    ansible_connection: local\n  children:\n    Controller:\n      hosts:\n"
+                         "        c0: {}\n        c1: {}\n" + compute + "    undercloud:\n      hosts:\n        u0: {}\n")
+    convert(relax=relax).write(tmp_path / "out")
+    result = compile_project([tmp_path / "out" / "deploy"], inventory)
+    assert {i.host for i in result.plan.instances} - {None} == {"c0", "c1", "u0"}
+    waits_for_nothing = [w.message for w in result.warnings if "waits for nothing" in w.message]
+    assert all("agent" in m or "host_puppet" in m for m in waits_for_nothing)
+    assert waits_for_nothing or relax  # the global step anchors wait for every role's services

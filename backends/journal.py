@@ -28,9 +28,10 @@ import json
 import sqlite3
 import time
 import dataclasses
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 TAIL_BYTES = 4096
 # The states that mean "this instance was run": the last one of them decides
@@ -41,7 +42,23 @@ DONE_STATES = ("ok", "changed")
 
 
 class JournalError(Exception):
-    """The journal cannot be opened or is in use."""
+    """The journal cannot be opened, is in use or is damaged; `hint` says what to do."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _sqlite_error(path: Path, exc: sqlite3.Error) -> JournalError:
+    """What an error of SQLite means for the user: a damaged file is kept as it is, and another one can be used."""
+    name = exc.sqlite_errorname or ""
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        what = "is damaged" if name.startswith("SQLITE_CORRUPT") else "is not an orchc journal, or is damaged"
+        return JournalError(f"the journal {path} {what} ({exc})",
+                            hint=f"orchc neither repairs nor replaces it. To go on, start a fresh journal: pass "
+                                 f"--journal NEW.db, or move this one aside (`mv {path} {path}.damaged`); the next run "
+                                 "then runs everything, as a first run does")
+    return JournalError(f"cannot use the journal {path}: {exc}")
 
 
 @dataclass(slots=True)
@@ -161,9 +178,19 @@ class SqliteJournal(Journal):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._upgrade()
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise _sqlite_error(path, exc) from None
         self._lock_file: Any = None
+
+    @contextmanager
+    def _database(self) -> Iterator[sqlite3.Connection]:
+        """The database, for one method: an error of SQLite (a damaged file, a full disk) is a JournalError."""
+        try:
+            yield self._db
+        except sqlite3.DatabaseError as exc:
+            raise _sqlite_error(self.path, exc) from None
 
     def _upgrade(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -186,9 +213,9 @@ class SqliteJournal(Journal):
 
     def begin_run(self, plan_digest: str, options: dict[str, Any]) -> int:
         self._lock()
-        cursor = self._db.execute(
-            "INSERT INTO runs (started, plan_digest, options) VALUES (?, ?, ?)",
-            (time.time(), plan_digest, json.dumps(options, sort_keys=True)))
+        with self._database() as db:
+            cursor = db.execute("INSERT INTO runs (started, plan_digest, options) VALUES (?, ?, ?)",
+                                (time.time(), plan_digest, json.dumps(options, sort_keys=True)))
         return int(cursor.lastrowid or 0)
 
     def record(self, run: int, transitions: Iterable[Transition]) -> None:
@@ -202,29 +229,33 @@ class SqliteJournal(Journal):
                 executions.append((t.instance, t.state, t.change_key))
         if not rows:
             return
-        self._db.execute("BEGIN")
-        self._db.executemany(_INSERT, rows)
-        self._db.executemany("INSERT OR REPLACE INTO latest_executions VALUES (?, ?, ?)", executions)
-        self._db.execute("COMMIT")
+        with self._database() as db:
+            db.execute("BEGIN")
+            db.executemany(_INSERT, rows)
+            db.executemany("INSERT OR REPLACE INTO latest_executions VALUES (?, ?, ?)", executions)
+            db.execute("COMMIT")
 
     def end_run(self, run: int, outcome: str, notes: list[str]) -> None:
-        self._db.execute("UPDATE runs SET ended = ?, outcome = ?, notes = ? WHERE id = ?",
-                         (time.time(), outcome, json.dumps(notes), run))
+        with self._database() as db:
+            db.execute("UPDATE runs SET ended = ?, outcome = ?, notes = ? WHERE id = ?",
+                       (time.time(), outcome, json.dumps(notes), run))
 
     def done_keys(self) -> dict[str, str]:
         marks = ", ".join("?" * len(DONE_STATES))
         query = f"SELECT instance, change_key FROM latest_executions WHERE state IN ({marks})"
-        return dict(self._db.execute(query, DONE_STATES).fetchall())
+        with self._database() as db:
+            return dict(db.execute(query, DONE_STATES).fetchall())
 
     def runs(self) -> list[RunRecord]:
-        return [RunRecord(id=r[0], started=r[1], ended=r[2], plan_digest=r[3], options=json.loads(r[4]),
-                          outcome=r[5], notes=json.loads(r[6]))
-                for r in self._db.execute("SELECT id, started, ended, plan_digest, options, outcome, notes FROM runs "
-                                          "ORDER BY id")]
+        query = "SELECT id, started, ended, plan_digest, options, outcome, notes FROM runs ORDER BY id"
+        with self._database() as db:
+            return [RunRecord(id=r[0], started=r[1], ended=r[2], plan_digest=r[3], options=json.loads(r[4]),
+                              outcome=r[5], notes=json.loads(r[6])) for r in db.execute(query)]
 
     def transitions(self, run: int) -> list[Transition]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM transitions WHERE run = ? ORDER BY seq"
-        return [Transition(*row) for row in self._db.execute(query, (run,))]
+        with self._database() as db:
+            return [Transition(*row) for row in db.execute(query, (run,))]
 
     def close(self) -> None:
         self._db.close()

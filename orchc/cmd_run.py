@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
 import typer
 
@@ -87,7 +88,6 @@ def run(
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc.backends import progress, runner
     from orchc.backends.engine import Limits
-    from orchc.backends.journal import JournalError, SqliteJournal
     from orchc.backends.transport import TransportOptions
     from orchc.backends.transports import TransportSet, TransportUnavailable
 
@@ -110,26 +110,22 @@ def run(
                                                      known_hosts=known_hosts, check_mode=check))
     try:
         transports.check_available()
-        store = SqliteJournal(journal_path)
-    except (TransportUnavailable, JournalError) as exc:
+    except TransportUnavailable as exc:
         raise fail(str(exc)) from None
-    console = _console()
-    observers: list[runner.Observer] = [progress.LiveView(console) if console.is_terminal
-                                        else progress.PlainLog(console)]
-    if events is not None:
-        try:
-            observers.append(progress.EventsFile(events))
-        except OSError as exc:
-            store.close()
-            raise fail(f"cannot write events to {events}: {exc.strerror or exc}") from None
     try:
-        result = runner.run_plan(plan, store, transports,
-                                 runner.RunOptions(limits=limits, force=force, limit=limit_hosts, strict=strict),
-                                 secret_values, observers)
-    except JournalError as exc:
-        raise fail(str(exc)) from None
+        with _journal(journal_path) as store:
+            console = _console()
+            observers: list[runner.Observer] = [progress.LiveView(console) if console.is_terminal
+                                                else progress.PlainLog(console)]
+            if events is not None:
+                try:
+                    observers.append(progress.EventsFile(events))
+                except OSError as exc:
+                    raise fail(f"cannot write events to {events}: {exc.strerror or exc}") from None
+            result = runner.run_plan(plan, store, transports,
+                                     runner.RunOptions(limits=limits, force=force, limit=limit_hosts, strict=strict),
+                                     secret_values, observers)
     finally:
-        store.close()
         if check:
             shutil.rmtree(work_dir, ignore_errors=True)
     if check:
@@ -167,15 +163,10 @@ def _limit_hosts(plan: Plan, pattern: str) -> frozenset[str]:
 
 
 def _done_keys(journal_path: Path) -> dict[str, str]:
-    from orchc.backends.journal import SqliteJournal
-
     if not journal_path.is_file():
         return {}
-    store = SqliteJournal(journal_path)
-    try:
+    with _journal(journal_path) as store:
         return store.done_keys()
-    finally:
-        store.close()
 
 
 def _print_dry_run(plan: Plan, verdicts) -> None:
@@ -206,16 +197,26 @@ def _describe(action) -> str:
     return f"{action.kind} {getattr(action, 'module', getattr(action, 'name', ''))}"
 
 
-def _open_existing(journal_path: Path) -> SqliteJournal:
+@contextmanager
+def _journal(journal_path: Path) -> Iterator[SqliteJournal]:
+    """The journal, open for the block. What is wrong with it (in use, damaged) is the user's to fix: exit 1."""
     from orchc.backends.journal import JournalError, SqliteJournal
 
+    try:
+        store = SqliteJournal(journal_path)
+        try:
+            yield store
+        finally:
+            store.close()
+    except JournalError as exc:
+        raise fail(str(exc), exc.hint) from None
+
+
+def _existing_journal(journal_path: Path) -> AbstractContextManager[SqliteJournal]:
     if not journal_path.is_file():
         raise fail(f"no journal at {journal_path}: nothing has run here yet",
                    hint="run `orchc run PATH` first, or pass --journal DB")
-    try:
-        return SqliteJournal(journal_path)
-    except JournalError as exc:
-        raise fail(str(exc)) from None
+    return _journal(journal_path)
 
 
 JournalOption = Annotated[Optional[Path], typer.Option(
@@ -231,12 +232,9 @@ def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
     from orchc.backends.journal import latest_records
     from orchc.backends.progress import STATE_STYLES, duration
 
-    store = _open_existing(journal or default_journal(path))
-    try:
+    with _existing_journal(journal or default_journal(path)) as store:
         runs = store.runs()
         records = latest_records(t for r in runs for t in store.transitions(r.id))
-    finally:
-        store.close()
     console = _console()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("instance", "host", "state", "attempts", "duration", "when", "run", "message"):
@@ -267,8 +265,6 @@ def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: Ex
     """Simulate the run: makespan of graph and steps against the lower bound."""
     from orchc.backends import simulate as sim
     from orchc.backends.engine import Limits
-    from orchc.backends.journal import JournalError, SqliteJournal
-
     plan = load_plan(path, inventory, extra_vars, vars_files)
     check_graph(plan, Limits())
     try:
@@ -278,12 +274,11 @@ def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: Ex
             journal_path = journal or default_journal(path)
             chosen = None
             if journal_path.is_file():
-                store = SqliteJournal(journal_path)
-                chosen = sim.durations_from_journal(store)
-                store.close()
+                with _journal(journal_path) as store:
+                    chosen = sim.durations_from_journal(store)
             chosen = chosen or sim.Durations({}, f"the default ({sim.DEFAULT_SECONDS:g}s each)")
         result = sim.simulate(plan, chosen, host_slots=host_slots, forks=forks)
-    except (sim.DurationsError, JournalError) as exc:
+    except sim.DurationsError as exc:
         raise fail(str(exc)) from None
     typer.echo(sim.format_simulation(plan, result))
 
@@ -296,16 +291,13 @@ def report(path: WhereArg = Path("."), journal: JournalOption = None,
     """Write an HTML report of a run: Gantt chart per host, failures."""
     from orchc.backends.report import render_report
 
-    store = _open_existing(journal or default_journal(path))
-    try:
+    with _existing_journal(journal or default_journal(path)) as store:
         runs = {r.id: r for r in store.runs()}
         chosen = run_id if run_id is not None else max(runs, default=None)
         if chosen not in runs:
             raise fail(f"the journal has no run {chosen}" if chosen is not None else "the journal has no run yet",
                        hint=f"runs in the journal: {', '.join(map(str, runs)) or 'none'}")
         text = render_report(runs[chosen], store.transitions(chosen))
-    finally:
-        store.close()
     with writing(output):
         output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output} (run {chosen})")

@@ -1,34 +1,38 @@
 """The `local` transport: actions of `connection: local` hosts run on the controller itself.
 
+What the actions do and report is the same as over SSH (`transport_native`):
+in particular `copy` and `template` do not create a missing destination folder.
+
 `run` is `/bin/sh -c COMMAND` in a new session, so that a timeout or a second
 Ctrl-C can kill the whole process group (SIGTERM, then SIGKILL after a grace
-period). Like Ansible's command module, a command that exits 0 "changed".
-
-`copy` and `template` write atomically (temporary file beside the target,
-then rename), create missing parent folders (as pyinfra does), and compare
-sha256 digests, mode and owner first: nothing to change → "ok".
+period).
 
 `become` (the task's, or the host's `ansible_become`, to `ansible_become_user`)
 runs commands through `sudo -n -u USER`, as the SSH transport does; a file
-written for another user is given to that user (unless the action names an
-owner), which takes orchc running as root.
+written for another user is given to that user and its group (unless the
+action names an owner), which takes orchc running as root.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import grp
 import hashlib
 import os
 import pwd
 import signal
+import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport, become_user_of
-from orchc.plan import Action, CopyAction, Host, RunAction, TemplateAction, resolve_secrets
+from orchc.backends.transport_native import (NOT_RUN_IN_CHECK_MODE, CommandResult, FileActionError, FileState,
+                                             FileWrite, Found, MissingSecret, command_result, missing_folder,
+                                             missing_secret, permission_denied, put_file, with_secrets)
+from orchc.plan import Action, CopyAction, Host, RunAction, TemplateAction
 
 KILL_GRACE_SECONDS = 3.0
 
@@ -40,16 +44,22 @@ class LocalTransport(Transport):
         user = become_user_of(host, ctx)
         if user == _current_user():
             user = None
-        if isinstance(action, RunAction):
-            return await self._run(action, ctx, user)
-        if isinstance(action, (CopyAction, TemplateAction)):
-            return _write_file(action, ctx, self.options.check_mode, user)
+        try:
+            if isinstance(action, RunAction):
+                return await self._run(action, ctx, user)
+            if isinstance(action, (CopyAction, TemplateAction)):
+                if user is not None and os.geteuid() != 0:
+                    return ActionResult("failed", message=f"{action.kind} to {action.dest} as {user} (become): on a "
+                                                          f"local host that needs orchc to run as root, or as {user}")
+                return await put_file(LocalFiles(user), FileWrite.of(action, ctx.secrets), self.options.check_mode)
+        except MissingSecret as exc:
+            return missing_secret(exc)
         return ActionResult("failed", message=f"the local transport cannot run '{action.kind}' actions")
 
     async def _run(self, action: RunAction, ctx: ActionContext, user: str | None) -> ActionResult:
         if self.options.check_mode:
-            return ActionResult("ok", message="check mode: command not run")
-        command = resolve_secrets(action.command, ctx.secrets)
+            return ActionResult("ok", message=NOT_RUN_IN_CHECK_MODE)
+        command = with_secrets(action.command, ctx.secrets)
         argv = ["/bin/sh", "-c", command]
         if user is not None:  # sudo starts from a clean environment: the task's goes through env
             argv = ["sudo", "-n", "-u", user, "--", "env", *(f"{k}={v}" for k, v in ctx.env.items()), *argv]
@@ -60,7 +70,7 @@ class LocalTransport(Transport):
                 stderr=asyncio.subprocess.PIPE, start_new_session=True, cwd=cwd,
                 env={**os.environ, **ctx.env})
         except OSError as exc:
-            return ActionResult("failed", message=f"cannot start /bin/sh: {exc}")
+            return command_result(CommandResult(rc=None, error=str(exc)), user)
         try:
             stdout, stderr = await asyncio.gather(_collect(process.stdout, "stdout", ctx.on_output),
                                                   _collect(process.stderr, "stderr", ctx.on_output))
@@ -68,11 +78,9 @@ class LocalTransport(Transport):
         except asyncio.CancelledError:
             await _kill_group(process)
             raise
-        if rc == 0:
-            return ActionResult("changed", rc=rc, stdout=stdout, stderr=stderr)
-        return ActionResult("failed", rc=rc, stdout=stdout, stderr=stderr,
-                            message=f"command exited with status {rc}" if rc > 0 else
-                            f"command killed by signal {-rc}")
+        outcome = CommandResult(rc=rc, stdout=stdout, stderr=stderr) if rc >= 0 else \
+            CommandResult(rc=None, stdout=stdout, stderr=stderr, signal=-rc)
+        return command_result(outcome, user)
 
 
 async def _collect(stream: asyncio.StreamReader | None, name: str, sink: OutputSink | None) -> str:
@@ -105,59 +113,66 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
         pass
 
 
-def _write_file(action: CopyAction | TemplateAction, ctx: ActionContext, check_mode: bool,
-                user: str | None) -> ActionResult:
-    if isinstance(action, CopyAction) and action.encoding == "base64":
-        content = base64.b64decode(action.content)
-    else:
-        content = resolve_secrets(action.content, ctx.secrets).encode("utf-8")
-    dest = Path(action.dest)
-    if user is not None and os.geteuid() != 0:
-        return ActionResult("failed", message=f"{action.kind} to {dest} as {user} (become): on a local host "
-                                              f"that needs orchc to run as root, or as {user}")
-    try:
-        wanted_mode = int(action.mode, 8) if action.mode else None
-        owner = _owner_ids(action.owner or user) if action.owner or user else None
-    except (ValueError, KeyError) as exc:
-        return ActionResult("failed", message=f"{action.kind} to {dest}: {exc}")
-    try:
-        current = dest.stat() if dest.exists() else None
-        same_content = current is not None and _sha256(dest) == hashlib.sha256(content).hexdigest()
-        same_mode = current is not None and (wanted_mode is None or (current.st_mode & 0o7777) == wanted_mode)
-        same_owner = current is not None and (owner is None or (current.st_uid, current.st_gid) == owner)
-        if same_content and same_mode and same_owner:
-            return ActionResult("ok", message=f"{dest} is up to date")
-        if check_mode:
-            return ActionResult("changed", message=f"check mode: would write {dest}")
-        if not same_content:
-            _atomic_write(dest, content, wanted_mode)
-        elif wanted_mode is not None:
-            os.chmod(dest, wanted_mode)
-        if owner is not None:
-            os.chown(dest, *owner)
-    except OSError as exc:
-        return ActionResult("failed", message=f"{action.kind} to {dest}: {exc.strerror or exc}")
-    return ActionResult("changed", message=f"wrote {dest}")
+@dataclass
+class LocalFiles:
+    """This machine's files, written for `user` (None: orchc's own user)."""
 
+    user: str | None
 
-def _atomic_write(dest: Path, content: bytes, mode: int | None) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        if mode is not None:
+    async def probe(self, dest: str) -> Found:
+        path = Path(dest)
+        try:
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                return "not a file"
+            digest = _sha256(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return "absent" if path.parent.is_dir() else "no folder"
+        except OSError as exc:
+            raise FileActionError(f"cannot inspect {dest}: {exc.strerror or exc}") from None
+        return FileState(mode=info.st_mode & 0o7777, user=_name(pwd.getpwuid, info.st_uid),
+                         group=_name(grp.getgrgid, info.st_gid), uid=str(info.st_uid), gid=str(info.st_gid),
+                         sha256=digest)
+
+    async def write(self, file: FileWrite, mode: int) -> None:
+        dest = Path(file.dest)
+        owner = file.owner or (f"{self.user}:" if self.user else None)  # as the become user would write it
+        temp = None
+        try:
+            fd, temp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.orchc-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(file.data)
+                out.flush()
+                os.fsync(out.fileno())
             os.chmod(temp, mode)
-        elif dest.exists():
-            os.chmod(temp, dest.stat().st_mode & 0o7777)
-        else:
-            os.chmod(temp, 0o644)
-        os.replace(temp, dest)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+            if owner:
+                _chown(temp, owner, file.dest)
+            os.replace(temp, dest)
+        except FileNotFoundError:  # the folder was removed since the probe
+            raise missing_folder(file.dest) from None
+        except PermissionError:
+            raise permission_denied(file.dest, _current_user()) from None
+        except OSError as exc:
+            raise FileActionError(f"cannot write {file.dest}: {exc.strerror or exc}") from None
+        finally:
+            if temp is not None:
+                Path(temp).unlink(missing_ok=True)  # renamed away, unless something failed
+
+
+def _chown(path: str, owner: str, dest: str) -> None:
+    try:
+        os.chown(path, *_owner_ids(owner))
+    except (KeyError, OSError) as exc:
+        reason = "no such user or group" if isinstance(exc, KeyError) else exc.strerror
+        raise FileActionError(f"cannot set owner {owner} of {dest}: {reason}") from None
+
+
+def _name(lookup: Callable[[int], Any], number: int) -> str:
+    """The user or group name of a number, as stat prints it ("UNKNOWN" without one)."""
+    try:
+        return str(lookup(number)[0])
+    except KeyError:
+        return "UNKNOWN"
 
 
 def _sha256(path: Path) -> str:
@@ -177,8 +192,10 @@ def _current_user() -> str:
 
 
 def _owner_ids(owner: str) -> tuple[int, int]:
-    """"user" or "user:group" → (uid, gid); a user alone keeps its primary group."""
-    user, _, group = owner.partition(":")
-    entry = pwd.getpwnam(user)
-    gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
-    return entry.pw_uid, gid
+    """chown's OWNER[:[GROUP]], names or numbers, as (uid, gid): without a group it is kept (-1), an empty one
+    is the user's own."""
+    user, colon, group = owner.partition(":")
+    uid = int(user) if user.isdigit() else pwd.getpwnam(user).pw_uid
+    if group:
+        return uid, int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+    return uid, pwd.getpwuid(uid).pw_gid if colon else -1

@@ -6,7 +6,8 @@ too, shared by the hosts behind it. Commands go to a persistent agent on the
 host (`backends/agent.py`) when it has Python, or to plain exec channels when
 it hasn't; files go over SFTP. A host that cannot be reached gives
 `unreachable`; a connection that breaks under a running action fails that
-action, and the next action on the host opens a new connection.
+action, and the next action on the host opens a new connection. What the
+actions do and report is the same as on local hosts (`transport_native`).
 
 Inventory variables read here, besides the Host's address, port and user:
 `ansible_ssh_private_key_file`, `orchc_known_hosts` (the known_hosts file,
@@ -21,31 +22,19 @@ unless the run gives `--known-hosts`; default `~/.ssh/known_hosts`),
 from __future__ import annotations
 
 import asyncio
-import base64
-from typing import Mapping
 
 from orchc.backends.ssh_asyncssh import asyncssh
 from orchc.backends.ssh_connect import Endpoint, KnownHostsFiles, Unreachable, connect
-from orchc.backends.ssh_files import FileWrite, put_file
-from orchc.backends.ssh_session import CommandResult, ConnectionLost, HostLink
+from orchc.backends.ssh_files import SshFiles
+from orchc.backends.ssh_session import ConnectionLost, HostLink
 from orchc.backends.transport import (ActionContext, ActionResult, Transport, TransportOptions, become_user_of,
                                       inventory_flag)
-from orchc.plan import Action, CopyAction, Host, Plan, RunAction, TemplateAction, redact, resolve_secrets
+from orchc.backends.transport_native import (NOT_RUN_IN_CHECK_MODE, FileWrite, MissingSecret, command_result,
+                                             missing_secret, put_file, with_secrets)
+from orchc.plan import Action, CopyAction, Host, Plan, RunAction, TemplateAction
 
 # Errors that mean the connection is gone, whichever layer noticed first.
 _CONNECTION_ERRORS = (ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError, asyncssh.SFTPConnectionLost, ConnectionError)
-
-
-class MissingSecret(Exception):
-    """An action refers to a secret that has no value in this run."""
-
-
-def _with_secrets(text: str, values: Mapping[str, str]) -> str:
-    """The text with secret values in place of their markers, just before it is sent to the host."""
-    try:
-        return resolve_secrets(text, values)
-    except KeyError as exc:
-        raise MissingSecret(exc.args[0]) from None
 
 
 class SshTransport(Transport):
@@ -67,30 +56,29 @@ class SshTransport(Transport):
         except Unreachable as exc:
             return ActionResult("unreachable", message=str(exc))
         try:
-            result = await self._perform(link, host, action, ctx)
+            return await self._perform(link, host, action, ctx)
         except _CONNECTION_ERRORS as exc:
             self._forget(host.name, link)
             reason = str(exc) or type(exc).__name__
-            result = ActionResult(
+            return ActionResult(
                 "failed", message=f"connection to {host.name} lost during {action.kind}: {reason}; the next action reconnects"
             )
         except MissingSecret as exc:
-            result = ActionResult("failed", message=f"secret {exc.args[0]!r} has no value at run time")
-        return _redacted(result, ctx.secrets)
+            return missing_secret(exc)
 
     async def _perform(self, link: HostLink, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
         become_user = become_user_of(host, ctx)
         check_mode = self.options.check_mode
         if isinstance(action, RunAction):
             if check_mode:
-                return ActionResult("ok", message="not run in check mode")
-            command = _with_secrets(action.command, ctx.secrets)
+                return ActionResult("ok", message=NOT_RUN_IN_CHECK_MODE)
+            command = with_secrets(action.command, ctx.secrets)
             outcome = await link.run(
                 ["/bin/sh", "-c", command], become_user, dict(ctx.env), self._timeouts.get(ctx.task_id), ctx.on_output
             )
-            return _command_result(outcome, become_user)
+            return command_result(outcome, become_user)
         if isinstance(action, (CopyAction, TemplateAction)):
-            return await put_file(link, _file_write(action, ctx), become_user, check_mode)
+            return await put_file(SshFiles(link, become_user), FileWrite.of(action, ctx.secrets), check_mode)
         return ActionResult("failed", message=f"the ssh transport does not run {action.kind!r} actions (the ansible transport does)")
 
     async def _link(self, host: Host) -> HostLink:
@@ -149,41 +137,3 @@ class SshTransport(Transport):
             conn.close()
             await conn.wait_closed()
         self._jump_links.clear()
-
-
-def _file_write(action: CopyAction | TemplateAction, ctx: ActionContext) -> FileWrite:
-    if isinstance(action, CopyAction) and action.encoding == "base64":
-        data = base64.b64decode(action.content)
-    else:
-        data = _with_secrets(action.content, ctx.secrets).encode()
-    return FileWrite(dest=action.dest, data=data, mode=action.mode, owner=action.owner)
-
-
-def _command_result(outcome: CommandResult, become_user: str | None) -> ActionResult:
-    def done(status: str, message: str) -> ActionResult:
-        return ActionResult(status, rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr, message=message)  # type: ignore[arg-type]
-
-    if outcome.error:
-        needs = f" (become to {become_user} needs sudo on the host)" if become_user else ""
-        return done("failed", f"could not start the command{needs}: {outcome.error}")
-    if outcome.timed_out:
-        return done("failed", "timed out; its process group was killed")
-    if outcome.signal is not None:
-        return done("failed", f"killed by signal {outcome.signal}")
-    if outcome.rc == 0:
-        return done("changed", "")
-    if become_user and outcome.stderr.startswith("sudo:"):
-        return done(
-            "failed",
-            f"become via 'sudo -n' failed: {outcome.stderr.splitlines()[0]}; orchc needs passwordless sudo to {become_user}",
-        )
-    last_line = next((line for line in reversed(outcome.stderr.splitlines()) if line.strip()), "")
-    return done("failed", f"exit status {outcome.rc}" + (f": {last_line[:200]}" if last_line else ""))
-
-
-def _redacted(result: ActionResult, secrets: Mapping[str, str]) -> ActionResult:
-    if secrets:
-        result.stdout = redact(result.stdout, secrets)
-        result.stderr = redact(result.stderr, secrets)
-        result.message = redact(result.message, secrets)
-    return result

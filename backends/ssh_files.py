@@ -1,29 +1,30 @@
-"""`copy` and `template` over SSH: compare by sha256 first, then write atomically over SFTP.
+"""`copy` and `template` over SSH: the host's side of `transport_native.put_file`.
 
-The destination is probed with one command (mode, owner, group, sha256). If
-all match, the action is `ok` and nothing is written. Otherwise the content
-goes to a temp file in the destination's folder, gets its mode and owner, and
-is renamed over the destination, so readers never see half a file. Under
-`become`, SFTP (which runs as the login user) uploads to a private temp file
-in /tmp, which the become user is then let read (given away when the login
-user is root, else granted with an ACL), and `sudo -n` installs it the same way.
+The destination is probed with one command (mode, owner, group, sha256, or
+why there is no file to compare). The content is written over SFTP to a temp
+file in the destination's folder, which gets its mode and owner and is renamed
+over the destination. Under `become`, SFTP (which runs as the login user)
+uploads to a private temp file in /tmp, which the become user is then let read
+(given away when the login user is root, else granted with an ACL), and
+`sudo -n` installs it the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import secrets
 from dataclasses import dataclass
 
 from orchc.backends.ssh_asyncssh import asyncssh
 from orchc.backends.ssh_session import HostLink
-from orchc.backends.transport import ActionResult
+from orchc.backends.transport_native import FileActionError, FileState, FileWrite, Found, missing_folder, permission_denied
 
-DEFAULT_MODE = 0o644
-
-# $1: the destination. Prints nothing when it does not exist.
-PROBE = 'if [ -f "$1" ]; then stat -c "%a %U %G %u %g" -- "$1" && sha256sum < "$1"; elif [ -e "$1" ]; then echo not-a-file; fi'
+# $1: the destination. Prints its attributes and sha256, or why there is none.
+PROBE = (
+    'if [ -f "$1" ]; then stat -c "%a %U %G %u %g" -- "$1" && sha256sum < "$1"; elif [ -e "$1" ]; then echo not-a-file; '
+    'elif [ -d "$(dirname -- "$1")" ]; then echo absent; else echo no-folder; fi'
+)
+_NO_FILE: dict[str, Found] = {"absent": "absent", "no-folder": "no folder", "not-a-file": "not a file"}
 
 # $1: the uploaded temp file (the transport removes it), $2: destination, $3: mode, $4: owner or "".
 INSTALL = (
@@ -32,86 +33,28 @@ INSTALL = (
 )
 
 
-class FileActionError(Exception):
-    """The file could not be checked or written; the message says why."""
-
-
 @dataclass
-class RemoteFile:
-    mode: int
-    user: str
-    group: str
-    uid: str
-    gid: str
-    sha256: str
+class SshFiles:
+    """One host's files over its SSH link, as `become_user` (None: the login user)."""
 
-    def owned_by(self, owner: str) -> bool:
-        """Whether `owner` ("user", "user:group", names or numbers, as chown takes it) already holds."""
-        user, _, group = owner.partition(":")
-        return user in (self.user, self.uid) and (not group or group in (self.group, self.gid))
+    link: HostLink
+    become_user: str | None
 
+    async def probe(self, dest: str) -> Found:
+        result = await self.link.run(["/bin/sh", "-c", PROBE, "probe", dest], self.become_user)
+        if result.rc != 0:
+            raise FileActionError(f"cannot inspect {dest}: {_why(result.stderr, result.error)}")
+        lines = result.stdout.split("\n")
+        if lines[0] in _NO_FILE:
+            return _NO_FILE[lines[0]]
+        mode, user, group, uid, gid = lines[0].split()
+        return FileState(mode=int(mode, 8), user=user, group=group, uid=uid, gid=gid, sha256=lines[1].split()[0])
 
-@dataclass
-class FileWrite:
-    """One file to put on a host: what and where, with the attributes asked for."""
-
-    dest: str
-    data: bytes
-    mode: str | None
-    owner: str | None
-
-    def wanted_mode(self, current: RemoteFile | None) -> int:
-        if self.mode is None:
-            return current.mode if current else DEFAULT_MODE
-        try:
-            return int(self.mode, 8)
-        except ValueError:
-            raise FileActionError(f"mode {self.mode!r} of {self.dest} is not an octal number such as \"0644\"") from None
-
-
-async def put_file(link: HostLink, file: FileWrite, become_user: str | None, check_mode: bool) -> ActionResult:
-    """Make `file.dest` hold `file.data` with its mode and owner; ok if it already did."""
-    try:
-        current = await _probe(link, file.dest, become_user)
-        mode = file.wanted_mode(current)
-        differences = _differences(file, current, mode)
-        if not differences:
-            return ActionResult("ok", message=f"{file.dest} is up to date")
-        if not check_mode:
-            if become_user is None or become_user == link.login_user:
-                await _write_over_sftp(link, file, mode)
-            else:
-                await _install_with_sudo(link, file, mode, become_user)
-    except FileActionError as exc:
-        return ActionResult("failed", message=str(exc))
-    verb = "would change" if check_mode else "changed"
-    return ActionResult("changed", message=f"{verb} {', '.join(differences)} of {file.dest}")
-
-
-def _differences(file: FileWrite, current: RemoteFile | None, mode: int) -> list[str]:
-    if current is None:
-        return ["content (new file)"]
-    found = []
-    if current.sha256 != hashlib.sha256(file.data).hexdigest():
-        found.append("content")
-    if current.mode != mode:
-        found.append(f"mode ({current.mode:o} -> {mode:o})")
-    if file.owner and not current.owned_by(file.owner):
-        found.append(f"owner ({current.user}:{current.group} -> {file.owner})")
-    return found
-
-
-async def _probe(link: HostLink, dest: str, become_user: str | None) -> RemoteFile | None:
-    result = await link.run(["/bin/sh", "-c", PROBE, "probe", dest], become_user)
-    if result.rc != 0:
-        raise FileActionError(f"cannot inspect {dest}: {_why(result.stderr, result.error)}")
-    lines = result.stdout.split("\n")
-    if lines[0] == "not-a-file":
-        raise FileActionError(f"{dest} exists and is not a regular file")
-    if not lines[0]:
-        return None
-    mode, user, group, uid, gid = lines[0].split()
-    return RemoteFile(mode=int(mode, 8), user=user, group=group, uid=uid, gid=gid, sha256=lines[1].split()[0])
+    async def write(self, file: FileWrite, mode: int) -> None:
+        if self.become_user is None or self.become_user == self.link.login_user:
+            await _write_over_sftp(self.link, file, mode)
+        else:
+            await _install_with_sudo(self.link, file, mode, self.become_user)
 
 
 async def _write_over_sftp(link: HostLink, file: FileWrite, mode: int) -> None:
@@ -127,13 +70,10 @@ async def _write_over_sftp(link: HostLink, file: FileWrite, mode: int) -> None:
             if chown.rc != 0:
                 raise FileActionError(f"cannot set owner {file.owner} of {file.dest}: {_why(chown.stderr, chown.error)}")
         await sftp.posix_rename(temp, file.dest)
-    except asyncssh.SFTPNoSuchFile:
-        raise FileActionError(f"folder {folder or '.'} does not exist on the host; create it first") from None
+    except asyncssh.SFTPNoSuchFile:  # removed since the probe
+        raise missing_folder(file.dest) from None
     except asyncssh.SFTPPermissionDenied:
-        raise FileActionError(
-            f"permission denied writing {file.dest} as {link.login_user}; add `become` to the task, or "
-            f"ansible_become: true to the host"
-        ) from None
+        raise permission_denied(file.dest, link.login_user) from None
     finally:
         try:
             await sftp.remove(temp)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from orchc.backends.ssh_asyncssh import asyncssh
 from orchc.backends.transport import OutputSink
+from orchc.backends.transport_native import CommandResult
 
 # Reads the agent's length-prefixed source from stdin and runs it; stdin then carries requests.
 BOOTSTRAP = "import sys;exec(sys.stdin.read(int(sys.stdin.readline())))"
@@ -39,16 +40,6 @@ class CommandSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     timeout: float | None = None
-
-
-@dataclass
-class CommandResult:
-    rc: int | None  # None when a signal ended the command, or it could not start
-    stdout: str = ""
-    stderr: str = ""
-    signal: int | None = None
-    timed_out: bool = False
-    error: str = ""  # why the command could not start
 
 
 class CommandSession(Protocol):

@@ -93,8 +93,8 @@ def test_retry_until_success(tmp_path: Path):
     assert result.outcome == "succeeded" and result.finals["f.flaky@h1"].attempt == 3
     with sqlite3.connect(tmp_path / ".orchc" / "journal.db") as db:
         messages = [m for (m,) in db.execute("SELECT message FROM transitions WHERE state = 'running'")]
-    assert messages == ["", "retry 1/3 in 0.05s: command exited with status 1",
-                        "retry 2/3 in 0.05s: command exited with status 1"]
+    assert messages == ["", "retry 1/3 in 0.05s: exit status 1",
+                        "retry 2/3 in 0.05s: exit status 1"]
 
 
 def test_timeout_kills_the_process_group(tmp_path: Path):
@@ -191,7 +191,7 @@ def test_status_shows_the_latest_state_of_each_instance(tmp_path: Path):
     assert shown.returncode == 0
     rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines() if "@" in line}
     assert rows["a.x@h1"][1:3] == ["h1", "changed"] and rows["b.bad@h2"][1:3] == ["h2", "failed"]
-    assert "command exited with status 5" in shown.stdout and "last run 1: failed" in shown.stdout
+    assert "exit status 5" in shown.stdout and "last run 1: failed" in shown.stdout
     empty = orchc("status", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert empty.returncode == 1 and "no journal at" in empty.stderr
 

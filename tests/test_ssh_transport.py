@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import pwd
 import shutil
 import tempfile
@@ -13,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from orchc.backends.ssh_files import FileWrite, _install_with_sudo
-from orchc.plan import CopyAction, RunAction, TemplateAction, secret_marker
+from orchc.backends.ssh_files import _install_with_sudo
+from orchc.backends.transport_native import FileWrite
+from orchc.plan import CopyAction, RunAction
 from ssh_helpers import context, plan_of, run_actions, ssh_host, transport
 
 
@@ -133,85 +132,6 @@ def test_cancelling_an_action_kills_the_remote_process_group(sshd, tmp_path: Pat
 
     asyncio.run(scenario())
     assert not _alive(int(pid_file.read_text()))
-
-
-def test_copy_is_atomic_and_reports_ok_when_unchanged(sshd, tmp_path: Path) -> None:
-    host = ssh_host(sshd, "files", tmp_path)
-    dest = tmp_path / "etc" / "app.conf"
-    dest.parent.mkdir()
-
-    def copy(content: str, mode: str | None = "0640", owner: str | None = None) -> CopyAction:
-        return CopyAction(src="files/app.conf", dest=str(dest), content=content, mode=mode, owner=owner)
-
-    steps = run_actions(
-        host,
-        copy("a=1\n"),
-        copy("a=1\n"),
-        copy("a=1\n", mode="0600"),
-        copy("a=2\n", mode="0600", owner=sshd.user),
-        copy("a=2\n", mode=None),
-        copy("a=2\n", mode=None, owner=f"{os.getuid()}:{os.getgid()}"),
-    )
-    assert [s.status for s in steps] == ["changed", "ok", "changed", "changed", "ok", "ok"]
-    assert "mode (640 -> 600)" in steps[2].message
-    assert dest.read_text() == "a=2\n"
-    assert dest.stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["app.conf"]  # no temp file left
-
-
-def test_template_and_base64_copy_write_their_content(sshd, tmp_path: Path) -> None:
-    host = ssh_host(sshd, "files", tmp_path)
-    binary = bytes(range(256))
-    rendered = TemplateAction(src="t.j2", dest=str(tmp_path / "t.conf"), content="port = 5000\n")
-    raw = CopyAction(src="b.bin", dest=str(tmp_path / "b.bin"), content=base64.b64encode(binary).decode(), encoding="base64")
-    assert [r.status for r in run_actions(host, rendered, raw, raw)] == ["changed", "changed", "ok"]
-    assert (tmp_path / "t.conf").read_text() == "port = 5000\n"
-    assert (tmp_path / "b.bin").read_bytes() == binary
-    assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o644
-
-
-def test_copy_failures_say_why(sshd, tmp_path: Path) -> None:
-    host = ssh_host(sshd, "files", tmp_path)
-    missing, folder, bad_mode, bad_owner = run_actions(
-        host,
-        CopyAction(src="a", dest=str(tmp_path / "missing" / "a"), content="x"),
-        CopyAction(src="a", dest=str(tmp_path), content="x"),
-        CopyAction(src="a", dest=str(tmp_path / "a"), content="x", mode="rw"),
-        CopyAction(src="a", dest=str(tmp_path / "a"), content="x", owner="no-such-user"),
-    )
-    assert missing.status == "failed" and f"folder {tmp_path / 'missing'} does not exist" in missing.message
-    assert folder.status == "failed" and "is not a regular file" in folder.message
-    assert bad_mode.status == "failed" and "is not an octal number" in bad_mode.message
-    assert bad_owner.status == "failed" and "cannot set owner no-such-user" in bad_owner.message
-    assert not (tmp_path / "a").exists()
-
-
-def test_check_mode_reports_changes_without_making_them(sshd, tmp_path: Path) -> None:
-    host = ssh_host(sshd, "files", tmp_path)
-    copy, run = run_actions(
-        host,
-        CopyAction(src="a", dest=str(tmp_path / "a"), content="x"),
-        RunAction(command=f"touch {tmp_path / 'ran'}"),
-        check_mode=True,
-    )
-    assert (copy.status, run.status) == ("changed", "ok")
-    assert copy.message.startswith("would change")
-    assert not (tmp_path / "a").exists() and not (tmp_path / "ran").exists()
-
-
-def test_secrets_are_resolved_on_the_host_and_redacted_in_results(sshd, tmp_path: Path) -> None:
-    host = ssh_host(sshd, "secret", tmp_path)
-    run, copy, missing = run_actions(
-        host,
-        RunAction(command=f"echo {secret_marker('db_password', True)}"),
-        CopyAction(src="a", dest=str(tmp_path / "db.conf"), content=f"password={secret_marker('db_password', False)}\n"),
-        RunAction(command=f"echo {secret_marker('other', True)}"),
-        context_fields={"secrets": {"db_password": "s3cr3t pass"}},
-    )
-    assert run.stdout == "********\n"
-    assert copy.status == "changed"
-    assert (tmp_path / "db.conf").read_text() == "password=s3cr3t pass\n"
-    assert missing.status == "failed" and "secret 'other' has no value" in missing.message
 
 
 def test_become_as_the_login_user_needs_no_sudo(sshd, tmp_path: Path) -> None:

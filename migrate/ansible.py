@@ -25,7 +25,7 @@ from orchc.migrate.ansible_hosts import map_hosts
 from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, default_roles_path, is_templated,
                                         role_file, role_yaml)
 from orchc.migrate.ansible_native import convert
-from orchc.migrate.ansible_vars import defines, defines_unknown, share_path, strings, touches, uses
+from orchc.migrate.ansible_vars import defines, defines_unknown, reads_earlier, share_path, strings, touches, uses
 from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, HandOver, PlaybookWriter, state_path
 from orchc.migrate.report import Migration, Report
 
@@ -151,7 +151,7 @@ class PlaybookConverter:
         producers: dict[str, int] = {}
         for position, task in enumerate(tasks):
             later: set[str] = set()
-            for name in sorted(uses(task) - defines(task)):  # `until: result.rc == 0` reads its own result
+            for name in sorted(reads_earlier(task)):
                 start = producers.get(name)
                 if start is not None and all(t.group == task.group for t in tasks[start:position + 1]):
                     joined[start + 1:position + 1] = [True] * (position - start)

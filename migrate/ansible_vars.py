@@ -95,6 +95,13 @@ def defines(task: Task) -> set[str]:
     return names
 
 
+def reads_earlier(task: Task) -> set[str]:
+    """Names the task reads that earlier tasks may have set: what it uses, except the results it registers itself
+    (`until: result.rc == 0`). A `set_fact` that reads the name it sets (a counter) reads the earlier value."""
+    registered = {d["register"] for d in [task.data, *_block_tasks(task.data)] if isinstance(d.get("register"), str)}
+    return uses(task) - registered
+
+
 def defines_unknown(task: Task) -> bool:
     """True when the task sets variables whose names cannot be known before it runs."""
     return (task.module == "include_vars" and "name" not in task.args) or bool(task.dynamic)

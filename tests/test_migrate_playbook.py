@@ -170,3 +170,19 @@ def test_bare_expressions_of_assert_debug_and_blocks_read_registered_variables(t
           when: third.rc == 0
 """)
     assert len(orch_tasks(migration)) == 3, migration.files["site.orch"]
+
+
+def test_set_fact_reading_its_own_earlier_value_joins_the_earlier_setter(tmp_path: Path) -> None:
+    # ansible-core's include_import_tasks_nested target: a counter set_fact run twice, asserted in between
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - set_fact: {count: "{{ count | default(0) | int + 1 }}"}
+    - assert: {that: ["count | int == 1"]}
+    - set_fact: {count: "{{ count | default(0) | int + 1 }}"}
+    - assert: {that: ["count | int == 2"]}
+    - command: "true"
+      register: probe
+      until: probe.rc == 0
+""")
+    assert len(orch_tasks(migration)) == 2, migration.files["site.orch"]

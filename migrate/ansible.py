@@ -25,7 +25,8 @@ from orchc.migrate.ansible_hosts import map_hosts
 from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, default_roles_path, is_templated,
                                         role_file, role_yaml)
 from orchc.migrate.ansible_native import convert
-from orchc.migrate.ansible_vars import defines, defines_unknown, reads_earlier, share_path, strings, touches, uses
+from orchc.migrate.ansible_vars import (defines, defines_patterns, defines_unknown, may_set, reads_earlier, share_path,
+                                       strings, touches, uses)
 from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, HandOver, PlaybookWriter, state_path
 from orchc.migrate.report import Migration, Report
 
@@ -149,10 +150,15 @@ class PlaybookConverter:
         a variable read in another service or a later play is handed over through a file on the host."""
         joined = [False] * len(tasks)  # joined[i]: task i runs in the same unit as task i - 1
         producers: dict[str, int] = {}
+        unnamed: list[tuple[list[str], int]] = []  # tasks that set names known only at run time
         for position, task in enumerate(tasks):
             later: set[str] = set()
             for name in sorted(reads_earlier(task)):
                 start = producers.get(name)
+                if start is None:  # perhaps set by a task whose names are templated (`set_fact: "{{ item }}=1"`)
+                    at = next((at for patterns, at in reversed(unnamed) if may_set(patterns, name)), None)
+                    if at is not None and all(t.group == task.group for t in tasks[at:position + 1]):
+                        start = at
                 if start is not None and all(t.group == task.group for t in tasks[start:position + 1]):
                     joined[start + 1:position + 1] = [True] * (position - start)
                 elif start is not None:
@@ -164,8 +170,10 @@ class PlaybookConverter:
             for name in defines(task):
                 producers[name] = position
             if defines_unknown(task):
+                unnamed.append((defines_patterns(task), position))
                 self.report.add("approximated", task.source, f"{task.module} may set variables",
-                                "names not known before it runs; later tasks that read them run separately")
+                                "names not known before it runs: later tasks of the service that may read them run "
+                                "in the same orchc task; other services and plays do not see them")
         self.set_earlier.update({name: tasks[position] for name, position in producers.items()})
         units: list[Unit] = []
         for task, join in zip(tasks, joined):

@@ -104,7 +104,43 @@ def reads_earlier(task: Task) -> set[str]:
 
 def defines_unknown(task: Task) -> bool:
     """True when the task sets variables whose names cannot be known before it runs."""
-    return (task.module == "include_vars" and "name" not in task.args) or bool(task.dynamic)
+    return bool(defines_patterns(task))
+
+
+# Names no task sets: Jinja globals, Ansible's magic variables and facts.
+_NOT_SET_BY_TASKS = frozenset({"lookup", "query", "q", "range", "dict", "lipsum", "cycler", "joiner", "namespace",
+                               "now", "undef", "omit", "hostvars", "groups", "group_names", "inventory_hostname",
+                               "inventory_hostname_short", "play_hosts", "playbook_dir", "role_path", "role_name",
+                               "ansible_play_hosts", "ansible_play_batch", "ansible_check_mode", "true", "false",
+                               "True", "False", "none", "None"})
+
+
+def defines_patterns(task: Task) -> list[str]:
+    """The literal start of each name the task sets whose name is templated (`"{{ item }}=moo"`,
+    `"path_{{ idx }}": ...`), "" when nothing of it is known (an include kept whole, include_vars of a
+    templated file): any later reader of a matching name may read what this task set."""
+    found = []
+    keys: list[str] = []
+    if task.module == "set_fact":
+        raw = task.args.get("_raw_params")
+        if isinstance(raw, str):
+            found.append(raw[:raw.find("{{")] if "{{" in raw else raw.split("=", 1)[0])
+        keys = [str(k) for k in task.args if k not in ("cacheable", "_raw_params")]
+    if isinstance(task.data.get("register"), str):
+        keys.append(task.data["register"])
+    found += [k[:k.find("{{")] for k in keys if "{{" in k]
+    if task.module == "include_vars" and "name" not in task.args:
+        found.append("")
+    if task.dynamic:
+        found.append("")
+    return found
+
+
+def may_set(patterns: list[str], name: str) -> bool:
+    """True when a task with these `defines_patterns` may set `name`."""
+    if name in _NOT_SET_BY_TASKS or _FACT_NAMES.match(name):
+        return False
+    return any(name.startswith(p) for p in patterns)
 
 
 def _block_tasks(data: dict[str, Any]) -> Iterator[dict[str, Any]]:

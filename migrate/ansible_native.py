@@ -22,7 +22,7 @@ import ansible
 
 from orchc.migrate import emit
 from orchc.migrate.ansible_load import TASK_KEYWORDS, Task
-from orchc.migrate.ansible_vars import strings
+from orchc.migrate.ansible_vars import EXPRESSION_ARGS, strings
 from orchc.migrate.yaml_source import Unsafe, Vault, leaves
 
 _BUILTIN_MODULES = frozenset(p[:-3] for p in os.listdir(Path(ansible.__file__).parent / "modules") if p.endswith(".py"))
@@ -165,8 +165,10 @@ def _command_line(module: str, args: dict[str, Any]) -> str | None:
 
 def _inline(task: Task) -> Converted | None:
     module = task.module or ""
-    if module in _CONTEXT_MODULES or "_raw_params" in task.args or (module == "debug" and "var" in task.args):
+    if module in _CONTEXT_MODULES or "_raw_params" in task.args:
         return None
+    if any(task.args.get(arg) not in (None, "", []) for arg in EXPRESSION_ARGS.get(module, ())):
+        return None  # `assert: that`, `debug: var`: Ansible evaluates them at run time, over the role's variables
     if module in _BUILTIN_MODULES:
         module = "ansible.builtin." + module
     elif not _DOTTED_NAME.match(module):

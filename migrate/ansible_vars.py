@@ -21,7 +21,7 @@ from orchc.migrate.yaml_source import leaves
 
 _ENV = jinja2.Environment()
 _EXPRESSION_KEYS = ("when", "changed_when", "failed_when", "until")
-_EXPRESSION_ARGS = {"assert": ("that",), "debug": ("var",)}  # module arguments that are bare Jinja expressions
+EXPRESSION_ARGS = {"assert": ("that",), "debug": ("var",)}  # module arguments that are bare Jinja expressions
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FACT_NAMES = re.compile(r"^(ansible_facts|ansible_(?!host$|port$|user$|connection$|become|python_interpreter$|ssh_)\w+|facter_\w+|ohai_\w+)$")
 _PATH_ARGS = ("path", "dest", "src", "file", "name", "creates", "removes", "chdir")
@@ -48,10 +48,10 @@ def _own_expressions(data: dict[str, Any], args: dict[str, Any] | None) -> Itera
     for key, value in data.items():
         if key in _EXPRESSION_KEYS:
             yield from value if isinstance(value, list) else [value]
-        elif key.rsplit(".", 1)[-1] in _EXPRESSION_ARGS:
+        elif key.rsplit(".", 1)[-1] in EXPRESSION_ARGS:
             given = args if args is not None else value if isinstance(value, dict) else \
                 dict(parse_kv(value)) if isinstance(value, str) else {}
-            for arg in _EXPRESSION_ARGS[key.rsplit(".", 1)[-1]]:
+            for arg in EXPRESSION_ARGS[key.rsplit(".", 1)[-1]]:
                 found = given.get(arg)
                 yield from found if isinstance(found, list) else [found]
 
@@ -59,7 +59,7 @@ def _own_expressions(data: dict[str, Any], args: dict[str, Any] | None) -> Itera
 def uses(task: Task) -> set[str]:
     """Names the task's templates and conditions read (loop variables excluded)."""
     names: set[str] = set()
-    for expression in _expressions(task.data, task.args if task.module in _EXPRESSION_ARGS else None):
+    for expression in _expressions(task.data, task.args if task.module in EXPRESSION_ARGS else None):
         if isinstance(expression, str):
             names |= _names_in_template(expression if "{{" in expression else "{{ " + expression + " }}")
     for key, value in task.data.items():

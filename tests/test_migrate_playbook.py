@@ -204,3 +204,18 @@ def test_a_set_fact_of_templated_names_joins_the_tasks_that_read_them(tmp_path: 
 """)
     assert len(orch_tasks(migration)) == 3, migration.files["site.orch"]  # the command reads no variable set
     assert "may set variables" in migration.report.to_markdown()
+
+
+def test_an_assert_is_never_inline_it_reads_the_roles_variables(tmp_path: Path) -> None:
+    # ansible-core's test_files / lookup_template targets: an inline `ansible assert` runs outside the role,
+    # where role_path, the role's variables and its templates/ folder are unknown
+    (tmp_path / "roles" / "r" / "tasks").mkdir(parents=True)
+    (tmp_path / "roles" / "r" / "tasks" / "main.yml").write_text("""
+- assert: {that: ["role_path is directory"]}
+- debug: {var: role_name}
+- debug: {msg: plain}
+""")
+    migration = convert_text(tmp_path, "- hosts: all\n  roles: [r]\n")
+    orch = migration.files["site.orch"]
+    assert "ansible ansible.builtin.assert" not in orch and "ansible ansible.builtin.debug { var" not in orch, orch
+    assert 'ansible ansible.builtin.debug { msg = "plain" }' in orch, orch

@@ -31,8 +31,9 @@ BLOCK_KEYWORDS = frozenset(Block.fattributes)
 PLAY_KEYWORDS = frozenset(AnsiblePlay.fattributes) | {"import_playbook", "ansible.builtin.import_playbook", "vars_prompt",
                                                        "user"}  # `user`: the old spelling of remote_user
 ROLE_ENTRY_KEYWORDS = frozenset(Block.fattributes) - {"block", "rescue", "always", "name"}
-FREE_FORM_MODULES = frozenset({"command", "shell", "raw", "script", "win_command", "win_shell", "include_tasks",
-                               "import_tasks", "include", "include_vars", "meta", "set_fact", "add_host", "group_by"})
+# Modules whose `k=v` text Ansible keeps as the command line (ansible.parsing.mod_args FREEFORM_ACTIONS); for
+# the others (set_fact, add_host, include_vars, ...) every `k=v` is an argument, the rest is `_raw_params`.
+FREE_FORM_MODULES = frozenset({"command", "shell", "raw", "script", "win_command", "win_shell"})
 INCLUDE_TASKS = frozenset({"include_tasks", "import_tasks", "include"})
 INCLUDE_ROLE = frozenset({"include_role", "import_role"})
 MAX_DEPTH = 40

@@ -219,3 +219,17 @@ def test_an_assert_is_never_inline_it_reads_the_roles_variables(tmp_path: Path) 
     orch = migration.files["site.orch"]
     assert "ansible ansible.builtin.assert" not in orch and "ansible ansible.builtin.debug { var" not in orch, orch
     assert 'ansible ansible.builtin.debug { msg = "plain" }' in orch, orch
+
+
+def test_set_fact_in_key_value_form_with_a_template_defines_its_name(tmp_path: Path) -> None:
+    # ansible-core's replace target: `set_fact: d={{ remote_tmp_dir }}/test_replace` then `file: path={{ d }}`;
+    # Ansible keeps k=v text raw only for command, shell, raw, script (check_raw): set_fact's k=v are arguments
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - set_fact: remote_tmp_dir_test={{ remote_tmp_dir }}/test_replace
+    - file: path="{{ remote_tmp_dir_test }}" state=absent
+    - command: echo a=b
+""")
+    assert len(orch_tasks(migration)) == 2, migration.files["site.orch"]
+    assert 'run "echo a=b"' in migration.files["site.orch"]

@@ -87,12 +87,10 @@ def host_vars(host: Host, options: TransportOptions) -> dict[str, Any]:
 
 
 def inventory(plan: Plan, options: TransportOptions) -> dict[str, Any]:
-    """A YAML inventory of every host of the Plan, with one group per role."""
-    groups = {
-        role.name: {"hosts": {name: None for name in role.hosts}}
-        for role in plan.roles
-        if role.name not in RESERVED_GROUPS
-    }
+    """A YAML inventory of every host of the Plan, with the inventory's groups (and every role)."""
+    members = {**{role.name: role.hosts for role in plan.roles}, **plan.groups}
+    groups = {name: {"hosts": {host: None for host in hosts}}
+              for name, hosts in members.items() if name not in RESERVED_GROUPS}
     return {"all": {"hosts": {h.name: host_vars(h, options) for h in plan.hosts}, "children": groups}}
 
 

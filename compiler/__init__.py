@@ -103,6 +103,7 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
     sources = _Sources(root)
     # Every dict below is written with its keys in sorted order: `plan_json` writes them as they are.
     plan_data = {
+        "groups": {name: hosts.groups[name] for name in sorted(hosts.group_names())},
         "hosts": [host.plan_data() for host in hosts.hosts],
         "instances": expansion.instances,
         "roles": [role.plan_data() for role in placement.roles],

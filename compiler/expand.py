@@ -70,7 +70,7 @@ class Expander:
 
     def __post_init__(self) -> None:
         self.report = ReportOnce(self.diagnostics)
-        self.contexts = Contexts(self.variables)
+        self.contexts = Contexts(self.variables, self.inventory)
         self.binder = Binder(self.providers, self.units, self.inventory, self.contexts, self.lowerer, self.report)
 
     def run(self) -> Expansion:

@@ -69,11 +69,12 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
     groups = inventory.group_names()
     roles: list[Role] = []
     for decl in symbols.roles.values():
-        if decl.name not in inventory.groups and decl.optional:
+        members = inventory.groups.get(decl.name) or _single_host(decl.name, inventory)
+        if members is None and decl.optional:
             diagnostics.warning(f"role '{decl.name}' is not a group of inventory '{inventory.path}': it places "
                                 "nothing", decl.name_span or decl.span,
                                 hint=f"add a group [{decl.name}] to the inventory to place its services")
-        elif decl.name not in inventory.groups:
+        elif members is None:
             diagnostics.error(
                 f"role '{decl.name}' is not a group of inventory '{inventory.path}'", decl.name_span or decl.span,
                 hint=did_you_mean(decl.name, groups) or f"add a group [{decl.name}] to the inventory "
@@ -84,7 +85,7 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
                 diagnostics.error(f"unknown service '{service.value}' in role '{decl.name}'", service.span,
                                   hint=did_you_mean(service.value, symbols.services)
                                   or "declare it with `service NAME { ... }`")
-        hosts = inventory.groups.get(decl.name, [])
+        hosts = members or []
         tolerate, spec = _tolerance(decl, len(hosts), diagnostics)
         services = [s.value for s in decl.services if s.value in symbols.services]
         roles.append(Role(name=decl.name, hosts=hosts, services=services, tolerate=tolerate, tolerate_spec=spec))
@@ -109,6 +110,19 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
             diagnostics.warning(f"service '{service.name}' is on no role, so it runs nowhere", service.name_span,
                                 hint=f"add it to a role: `role NAME {{ services {service.name} }}`")
     return Placement(roles=roles, slots=slots)
+
+
+def _single_host(name: str, inventory: Inventory) -> list[str] | None:
+    """A role named after a host places on that host, as an Ansible pattern may name one; `localhost` is
+    Ansible's implicit local host where the inventory has none."""
+    if any(host.name == name for host in inventory.hosts):
+        return [name]
+    if name != "localhost":
+        return None
+    inventory.hosts.append(Host("localhost", "localhost", None, None, "local",
+                                {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}))
+    inventory.groups.setdefault("all", []).append("localhost")
+    return ["localhost"]
 
 
 def _some_groups(groups: list[str], shown: int = 12) -> str:

@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from orchc.compiler.actions import needs_context
+from orchc.compiler.inventory import Inventory
 from orchc.compiler.placement import Slot
 from orchc.compiler.variables import Variables
 from orchc.dsl.ast import AnchorDecl, Span, Str, TaskDecl
@@ -88,7 +89,9 @@ class Contexts:
     """The template context of each host (and of top-level anchors, which have none), built once."""
 
     variables: Variables
+    inventory: Inventory
     _contexts: dict[tuple[str, str] | None, dict[str, Any]] = field(default_factory=dict)
+    _groups_of: dict[str, list[str]] = field(default_factory=dict)  # host -> its groups, inventory order
 
     def of(self, slot: Slot | None) -> dict[str, Any]:
         key = None if slot is None else (slot.host.name, slot.role)
@@ -99,7 +102,15 @@ class Contexts:
             if slot is not None:
                 host = slot.host
                 context["host"] = {"name": host.name, "address": host.address, "port": host.port,
-                                   "user": host.user, "vars": host.vars}
+                                   "user": host.user, "vars": host.vars, "groups": self._groups(host.name)}
                 context["role"] = slot.role
             self._contexts[key] = context
         return context
+
+    def _groups(self, host: str) -> list[str]:
+        """The inventory groups of a host (not `all` or `ungrouped`), as Ansible's `group_names`."""
+        if not self._groups_of:
+            for group in self.inventory.group_names():
+                for member in self.inventory.groups[group]:
+                    self._groups_of.setdefault(member, []).append(group)
+        return self._groups_of.get(host, [])

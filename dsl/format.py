@@ -119,8 +119,9 @@ def _float(value: float) -> str:
     return text if "." in text else text + ".0"
 
 
-def _key(key: str) -> str:
-    return key if _IDENTIFIER.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+def name_or_string(name: str) -> str:
+    """A map key or an inventory group as the language writes it: bare where it is an identifier, else quoted."""
+    return name if _IDENTIFIER.fullmatch(name) else json.dumps(name, ensure_ascii=False)
 
 
 def _inline(value: ast.Value) -> str:
@@ -141,7 +142,7 @@ def _inline(value: ast.Value) -> str:
         return "[" + ", ".join(_inline(item) for item in value.items) + "]"
     if not value.entries:
         return "{}"
-    return "{ " + ", ".join(f"{_key(e.key)} = {_inline(e.value)}" for e in value.entries) + " }"
+    return "{ " + ", ".join(f"{name_or_string(e.key)} = {_inline(e.value)}" for e in value.entries) + " }"
 
 
 def _names(names: list[ast.Name]) -> str:
@@ -250,7 +251,7 @@ class _Printer:
             return
         if isinstance(value, ast.MapValue):
             opening, closing = "{", "}"
-            entries = [_Entry(e.span, f"{_key(e.key)} = ", e.value) for e in value.entries]
+            entries = [_Entry(e.span, f"{name_or_string(e.key)} = ", e.value) for e in value.entries]
         else:
             opening, closing = "[", "]"
             entries = [_Entry(item.span, "", item) for item in value.items]
@@ -348,7 +349,7 @@ def _role_decl(printer: _Printer, decl: ast.RoleDecl, next_line: int) -> None:
     if decl.tolerate is not None:
         lines.append(_line(decl.tolerate.span, f"tolerate {_inline(decl.tolerate.value)}"))
     optional = " optional" if decl.optional else ""
-    _print_lines(printer, decl.span, f"role {decl.name}{optional} {{", lines, next_line)
+    _print_lines(printer, decl.span, f"role {name_or_string(decl.name)}{optional} {{", lines, next_line)
 
 
 def _service_decl(printer: _Printer, decl: ast.ServiceDecl, next_line: int) -> None:
@@ -410,7 +411,7 @@ def _scope(scope: ast.Scope) -> str:
     if scope.kind == "any":
         return " on any"
     if scope.kind == "role" and scope.role is not None:
-        return f" on role {scope.role.value}"
+        return f" on role {name_or_string(scope.role.value)}"
     return ""
 
 

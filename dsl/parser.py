@@ -339,6 +339,11 @@ class _Builder:
     def name(self, c: list[Token]) -> ast.Name:
         return ast.Name(str(c[0]), self.span(c[0]))
 
+    def group_name(self, c: list[Any]) -> ast.Name:
+        if isinstance(c[0], ast.Str):
+            return ast.Name(c[0].value, c[0].span)
+        return ast.Name(str(c[0]), self.span(c[0]))
+
     def name_list(self, c: list[Any]) -> list[ast.Name]:
         return [n for n in c if isinstance(n, ast.Name)]
 
@@ -389,7 +394,7 @@ class _Builder:
                 tolerate = statement
             else:
                 services.extend(statement.value)
-        return ast.RoleDecl(str(c[1]), services, tolerate, self.span(c[0], c[-1]), self.span(c[1]), optional)
+        return ast.RoleDecl(c[1].value, services, tolerate, self.span(c[0], c[-1]), c[1].span, optional)
 
     def service_decl(self, c: list[Any]) -> ast.ServiceDecl:
         return ast.ServiceDecl(str(c[1]), c[3:-1], self.span(c[0], c[-1]), self.span(c[1]))

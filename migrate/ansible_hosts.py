@@ -3,8 +3,11 @@
 An orchc role is an inventory group, and a service listed by several roles
 runs once on every host of any of them, so: a plain group name stays as it is;
 `a:b` (union) lists the play's services on roles `a` and `b` (exact); `all` is
-the role `all`; intersections (`a:&b`), exclusions (`!a`), wildcards and
-templated patterns become a group the user fills, reported as approximated.
+the role `all`. Intersections (`a:&b`), exclusions (`!a`) and groups made at
+run time come here as the inventory groups that hold their hosts, with a gate
+on each task (`ansible_groups`); wildcards and templated patterns become a
+group the user fills, reported as approximated. Group names stay as the
+inventory spells them (`role "nova-api"`).
 The written inventory has one placeholder host per group, so `orchc check`
 works at once; replace them with the real hosts.
 """
@@ -46,14 +49,10 @@ def map_hosts(patterns: list[str], sources: list[str], report: Report) -> HostMa
         parts = [p.strip() for p in re.split(r"[:,]", pattern) if p.strip()] if "{{" not in pattern else [pattern]
         if "all" in parts or "*" in parts:
             mapping.roles_of[pattern] = ["all"]
-        elif pattern == "localhost":
-            mapping.roles_of[pattern] = [_group(mapping, "local_controller", source, report)]
-            report.add("assumption", source, "hosts: localhost -> role local_controller",
-                       "put the controller (ansible_connection: local) in inventory group local_controller")
         elif parts and all(_GROUP.match(p) for p in parts):
-            mapping.roles_of[pattern] = [_group(mapping, p, source, report) for p in dict.fromkeys(parts)]
+            mapping.roles_of[pattern] = [_group(mapping, p) for p in dict.fromkeys(parts)]
         else:
-            role = _group(mapping, emit.ident(pattern.replace("&", "and_").replace("!", "not_")), source, report)
+            role = _group(mapping, emit.ident(pattern.replace("&", "and_").replace("!", "not_")))
             mapping.roles_of[pattern] = [role]
             report.add("approximated", source, f"hosts: {pattern!r} -> role {role}",
                        "intersections, exclusions, wildcards and templated patterns have no orchc form: "
@@ -61,11 +60,7 @@ def map_hosts(patterns: list[str], sources: list[str], report: Report) -> HostMa
     return mapping
 
 
-def _group(mapping: HostMapping, name: str, source: str, report: Report) -> str:
-    role = emit.ident(name)
-    if role != name:
-        report.add("assumption", source, f"group {name} -> role {role}",
-                   "orchc role names are identifiers: rename the inventory group to match")
-    if role not in mapping.groups:
-        mapping.groups.append(role)
-    return role
+def _group(mapping: HostMapping, name: str) -> str:
+    if name not in mapping.groups:
+        mapping.groups.append(name)
+    return name

@@ -118,6 +118,9 @@ class Play:
     segments: list[Segment]
     handlers: list[Task]
     groups: list[str]  # service labels in order of first appearance
+    # Registered `group_by` results whose groups the play's tasks join again, so that they see the
+    # groups made at run time in earlier orchc tasks (`group_names`); see ansible_groups.
+    rejoins: list[str] = field(default_factory=list)
 
 
 @dataclass

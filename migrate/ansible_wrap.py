@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from orchc.migrate.ansible_dump import dump_yaml
+from orchc.migrate.ansible_groups import rejoin_tasks
 from orchc.migrate.ansible_load import Play, Task
 from orchc.migrate.ansible_vars import needs_facts
 from orchc.migrate.yaml_source import LocatedDict
@@ -139,7 +140,8 @@ class PlaybookWriter:
                     {"name": str(handler.task.data.get("name", "handler")), "when": "orchc_notified.stat.exists",
                      "block": body + [{"name": "orchc: handler done", "become": False,
                                        "ansible.builtin.file": {"path": handler.flag, "state": "absent"}}]}]
-        body = handover.restore_tasks(self.project) + body + handover.save_tasks(self.project)
+        body = handover.restore_tasks(self.project) + rejoin_tasks(play.rejoins) + body \
+            + handover.save_tasks(self.project)
         header: dict[str, Any] = {"name": title, "hosts": "all",
                                   "gather_facts": _gather_facts(play, tasks)}
         for key in _PLAY_KEYWORDS:

@@ -212,6 +212,9 @@ class Plan(_Model):
     schema_version: Literal["orchc.plan/1"] = Field(SCHEMA_VERSION, alias="schema")
     root: str  # the project folder; relative to the plan.json's folder when the file was written inside it
     hosts: list[Host]
+    # Every group of the inventory with its hosts, roles or not: what Ansible's `groups` and
+    # `group_names` show the playbooks and modules the Plan runs.
+    groups: dict[str, list[str]] = Field(default_factory=dict)
     roles: list[Role]
     tasks: list[Task]
     instances: list[Instance]

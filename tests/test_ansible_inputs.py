@@ -43,6 +43,13 @@ def test_the_inventory_keeps_how_orchc_reaches_each_host() -> None:
     assert data["all"]["children"] == {"web": {"hosts": {"web1": None, "ctl": None}}}, "Ansible's own `all` is kept"
 
 
+def test_the_inventory_has_every_group_of_the_plan_not_only_its_roles() -> None:
+    plan = plan_with(Host(name="web1", address="web1", connection="local"))
+    plan.groups = {"web": ["web1"], "dmz": ["web1"]}
+    assert inventory(plan, TransportOptions())["all"]["children"] == {
+        "web": {"hosts": {"web1": None}}, "dmz": {"hosts": {"web1": None}}}
+
+
 def test_equal_values_pass_as_they_are_and_differing_or_secret_ones_per_host() -> None:
     actions = {
         "a": PlaybookAction(path="p.yml", vars={"port": 80, "root": "/a", "pw": secret_marker("pw", False)}),

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-CASES = ["webapp", "loops", "conditions", "handover"]
+CASES = ["webapp", "loops", "conditions", "handover", "groups"]
 HOSTS = {"web": ["web-1", "web-2"], "db": ["db-1"]}
 
 

@@ -66,7 +66,7 @@ def test_report_json_counts(data: Path) -> None:
     report = json.loads(convert("features").report.to_json())
     counts = report["counts"]
     assert counts["native"] == 9  # incl. a shell loop over literal items
-    assert counts["unsupported"] == 3  # group_by is understood (migrate/ansible_groups.py)
+    assert counts["unsupported"] == 4
     assert report["figures"]["orchc tasks"] == 19  # the dynamic role joins the templated include before it
     assert report["figures"]["ordering edges from textual order only"] == counts["ordering"]
     assert all(":" in entry["source"] for entry in report["entries"])
@@ -89,10 +89,9 @@ def test_play_settings_map_to_orchc(data: Path) -> None:
     assert "concurrency 2" in webapp  # serial: 2
     features = convert("features").files["site.orch"]
     assert "task once_only once {" in features  # run_once
-    assert 'role app optional {\n  services natives_and_inline_modules\n  tolerate 0\n}' in features  # any_errors_fatal
-    assert 'when "\'prod\' in host.groups"' in features  # app:&prod: the intersection, checked when compiling
+    assert 'role app_and_prod {\n  services natives_and_inline_modules\n  tolerate 0\n}' in features  # any_errors_fatal
     conditions = convert("conditions").files["site.orch"]
-    assert "role web optional {\n  services conditions" in conditions and "role db optional {\n  services conditions" in conditions
+    assert "role web {\n  services conditions" in conditions and "role db {\n  services conditions" in conditions
 
 
 def test_run_time_variables_keep_tasks_together(data: Path) -> None:
@@ -237,21 +236,16 @@ def test_set_fact_in_key_value_form_with_a_template_defines_its_name(tmp_path: P
     assert 'run "echo a=b"' in migration.files["site.orch"]
 
 
-def test_plays_on_groups_made_at_run_time_are_placed_and_gated(data: Path, tmp_path: Path) -> None:
-    """group_by groups are no inventory's: a play on one goes on the hosts that may be members, each task
-    gated on membership as group_by registered it; intersections with inventory groups are orchc `when`s."""
-    migration = convert("groups")
-    orch = migration.files["site.orch"]
-    assert "role all optional {" in orch and "tier_front" not in orch.split("service")[0]
-    front = yaml.safe_load(migration.files["ansible/a_group_made_at_run_time.copy.yml"])[0]["tasks"]
-    assert front[0]["name"].startswith("orchc: take over orchc_group_by_")  # membership, handed over
-    rejoin = next(t for t in front if t["name"].startswith("orchc: rejoin"))
-    assert rejoin["ansible.builtin.group_by"] == {"key": "{{ item }}"}
-    gated = front[-1]
-    assert "'tier_front' in" in gated["when"][0]
-    assert 'when "\'db\' not in host.groups"' in orch  # all:!db: decided when compiling
-    (tmp_path / "inventory.ini").write_text("[web]\nweb-1\nweb-2\n[db]\ndb-1\n")
+def test_a_roles_copy_has_no_dependencies_they_are_services_of_their_own(tmp_path: Path) -> None:
+    # ansible-core's command_shell target: every generated playbook's import_role ran setup_remote_tmp_dir again
+    # (its meta dependency), so each orchc task got a new temporary folder and lost the files of the one before
+    for role, meta in (("dep", ""), ("r", "dependencies: [dep]\ngalaxy_info: {author: x}\n")):
+        (tmp_path / "roles" / role / "tasks").mkdir(parents=True)
+        (tmp_path / "roles" / role / "tasks" / "main.yml").write_text(f"- command: echo {role}\n  when: x is defined\n")
+        if meta:
+            (tmp_path / "roles" / role / "meta").mkdir()
+            (tmp_path / "roles" / role / "meta" / "main.yml").write_text(meta)
+    migration = convert_text(tmp_path, "- hosts: all\n  roles: [r]\n")
     migration.write(tmp_path / "out")
-    plan = compile_project([tmp_path / "out"], tmp_path / "inventory.ini").plan
-    not_db = [i for i in plan.instances if i.task.startswith("an_inventory_group_but_not_another.")]
-    assert [(i.host, i.skip is None) for i in not_db] == [("web-1", True), ("web-2", True), ("db-1", False)]
+    written = yaml.safe_load((tmp_path / "out" / "roles" / "r" / "meta" / "main.yml").read_text())
+    assert written == {"dependencies": [], "galaxy_info": {"author": "x"}}

@@ -19,8 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchc.dsl.format import name_or_string
 from orchc.migrate import emit
 from orchc.migrate.ansible_dump import dump_yaml
+from orchc.migrate.ansible_groups import RunTimeGroups, Target, gate_play
 from orchc.migrate.ansible_hosts import map_hosts
 from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, default_roles_path, is_templated,
                                         role_file, role_yaml)
@@ -78,7 +80,8 @@ class PlaybookConverter:
         playbook = self.loader.load(self.path)
         for note in playbook.notes:
             self.report.add(note.kind, note.source, note.what, note.why)
-        hosts = map_hosts([p.hosts for p in playbook.plays], [p.source for p in playbook.plays], self.report)
+        targets = self._targets(playbook)
+        hosts = map_hosts([t.static for t in targets], [p.source for p in playbook.plays], self.report)
         chain: list[tuple[int, Unit]] = []
         roles: dict[str, list[str]] = {}
         tolerances: dict[str, list[str]] = {}
@@ -88,8 +91,10 @@ class PlaybookConverter:
                 unit.service = self._service(index, play, unit.group)
                 unit.name = self._task_name(unit)
                 self._actions(unit, play, writer)
+                if targets[index].compile_gate is not None:
+                    unit.body.insert(0, f"when {emit.string(targets[index].compile_gate)}")
             tolerance = self._tolerance(play)
-            for role in hosts.roles_of[play.hosts]:
+            for role in hosts.roles_of[targets[index].static]:
                 roles.setdefault(role, [])
                 roles[role] += [s for s in dict.fromkeys(u.service for u in units) if s not in roles[role]]
                 tolerances.setdefault(role, []).append(tolerance)
@@ -102,6 +107,25 @@ class PlaybookConverter:
                  "inventory.yml": hosts.inventory_yaml(), **self.generated.files}
         self._figures(chain)
         return Migration(files, self.report, copies)
+
+    def _targets(self, playbook: Playbook) -> list[Target]:
+        """Each play's inventory groups; a play on groups made at run time is gated on membership."""
+        groups = RunTimeGroups.collect(playbook)
+        for group, added in groups.added.items():
+            self.report.add("assumption", playbook.plays[0].source if playbook.plays else str(self.path),
+                            f"add_host adds {', '.join(added)} to group {group}",
+                            f"orchc places by the inventory: put those hosts in group {group} there")
+        targets = [groups.target(play.hosts) for play in playbook.plays]
+        for play, target in zip(playbook.plays, targets):
+            if target.gate is not None:
+                gate_play(play, target)
+                self.report.add("assumption", play.source, f"hosts: {play.hosts!r} -> {target.static}, each task "
+                                f"gated at run time on {'; '.join(target.notes)}",
+                                "Ansible decides membership on each host when the task runs, as the play would")
+            if target.compile_gate is not None:
+                self.report.add("assumption", play.source, f"hosts: {play.hosts!r} -> {target.static}, each task "
+                                f"when {target.compile_gate!r}", "the inventory's groups, checked when orchc compiles")
+        return targets
 
     # --- units -------------------------------------------------------------------------
 
@@ -322,7 +346,8 @@ class PlaybookConverter:
         for role, services in roles.items():
             if not services:
                 continue
-            out.append(f"role {role} {{")
+            # As in Ansible, a play on a group the inventory lacks runs nowhere.
+            out.append(f"role {name_or_string(role)} optional {{")
             out.append(f"  services {', '.join(services)}")
             tolerance = min(tolerances[role], key=lambda t: int(t.strip('"%')) if t != "0" else -1)
             out.append(f"  tolerate {tolerance}")
@@ -399,8 +424,6 @@ def _describe(unit: Unit) -> str:
 
 # Tasks whose effect reaches past their own task in Ansible: in orchc each runs alone.
 _PLAY_WIDE = {
-    "group_by": "creates inventory groups at run time; orchc places services by your inventory's groups, "
-                "so define the groups later plays target there",
     "add_host": "adds hosts at run time; orchc places services by your inventory: add the hosts there",
     "meta": "meta actions other than flush_handlers act on the generated play only (end_play/end_host do not "
             "stop later orchc tasks)",

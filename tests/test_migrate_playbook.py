@@ -66,7 +66,7 @@ def test_report_json_counts(data: Path) -> None:
     report = json.loads(convert("features").report.to_json())
     counts = report["counts"]
     assert counts["native"] == 9  # incl. a shell loop over literal items
-    assert counts["unsupported"] == 4
+    assert counts["unsupported"] == 3  # group_by is understood (migrate/ansible_groups.py)
     assert report["figures"]["orchc tasks"] == 19  # the dynamic role joins the templated include before it
     assert report["figures"]["ordering edges from textual order only"] == counts["ordering"]
     assert all(":" in entry["source"] for entry in report["entries"])
@@ -89,9 +89,10 @@ def test_play_settings_map_to_orchc(data: Path) -> None:
     assert "concurrency 2" in webapp  # serial: 2
     features = convert("features").files["site.orch"]
     assert "task once_only once {" in features  # run_once
-    assert 'role app_and_prod {\n  services natives_and_inline_modules\n  tolerate 0\n}' in features  # any_errors_fatal
+    assert 'role app optional {\n  services natives_and_inline_modules\n  tolerate 0\n}' in features  # any_errors_fatal
+    assert 'when "\'prod\' in host.groups"' in features  # app:&prod: the intersection, checked when compiling
     conditions = convert("conditions").files["site.orch"]
-    assert "role web {\n  services conditions" in conditions and "role db {\n  services conditions" in conditions
+    assert "role web optional {\n  services conditions" in conditions and "role db optional {\n  services conditions" in conditions
 
 
 def test_run_time_variables_keep_tasks_together(data: Path) -> None:
@@ -234,6 +235,26 @@ def test_set_fact_in_key_value_form_with_a_template_defines_its_name(tmp_path: P
 """)
     assert len(orch_tasks(migration)) == 2, migration.files["site.orch"]
     assert 'run "echo a=b"' in migration.files["site.orch"]
+
+
+def test_plays_on_groups_made_at_run_time_are_placed_and_gated(data: Path, tmp_path: Path) -> None:
+    """group_by groups are no inventory's: a play on one goes on the hosts that may be members, each task
+    gated on membership as group_by registered it; intersections with inventory groups are orchc `when`s."""
+    migration = convert("groups")
+    orch = migration.files["site.orch"]
+    assert "role all optional {" in orch and "tier_front" not in orch.split("service")[0]
+    front = yaml.safe_load(migration.files["ansible/a_group_made_at_run_time.copy.yml"])[0]["tasks"]
+    assert front[0]["name"].startswith("orchc: take over orchc_group_by_")  # membership, handed over
+    rejoin = next(t for t in front if t["name"].startswith("orchc: rejoin"))
+    assert rejoin["ansible.builtin.group_by"] == {"key": "{{ item }}"}
+    gated = front[-1]
+    assert "'tier_front' in" in gated["when"][0]
+    assert 'when "\'db\' not in host.groups"' in orch  # all:!db: decided when compiling
+    (tmp_path / "inventory.ini").write_text("[web]\nweb-1\nweb-2\n[db]\ndb-1\n")
+    migration.write(tmp_path / "out")
+    plan = compile_project([tmp_path / "out"], tmp_path / "inventory.ini").plan
+    not_db = [i for i in plan.instances if i.task.startswith("an_inventory_group_but_not_another.")]
+    assert [(i.host, i.skip is None) for i in not_db] == [("web-1", True), ("web-2", True), ("db-1", False)]
 
 
 def test_a_roles_copy_has_no_dependencies_they_are_services_of_their_own(tmp_path: Path) -> None:

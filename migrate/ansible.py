@@ -142,6 +142,8 @@ class PlaybookConverter:
                 if id(handler) in notified:
                     self._take_over(handler.task, uses(handler.task))
                     units.append(Unit([handler.task], handler.task.group, handler))
+                    # what it sets (a set_fact handler) reaches the tasks after the flush through a hand-over
+                    self.set_earlier.update({name: handler.task for name in defines(handler.task)})
         return units, PlaybookWriter(self.generated, handlers, self.project)
 
     def _handlers(self, play: Play) -> tuple[dict[str, list[Handler]], list[Handler]]:

@@ -270,3 +270,21 @@ def test_a_roles_copy_has_no_dependencies_they_are_services_of_their_own(tmp_pat
     migration.write(tmp_path / "out")
     written = yaml.safe_load((tmp_path / "out" / "roles" / "r" / "meta" / "main.yml").read_text())
     assert written == {"dependencies": [], "galaxy_info": {"author": "x"}}
+
+
+def test_a_variable_a_handler_sets_reaches_the_tasks_after_the_flush(tmp_path: Path) -> None:
+    # ansible-core's handlers/test_handlers_listen.yml: set_fact handlers, asserted after meta: flush_handlers
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - command: uptime
+      notify: topic
+    - meta: flush_handlers
+    - assert: {that: ["ran is defined"]}
+  handlers:
+    - set_fact: {ran: true}
+      listen: topic
+""")
+    handler = next(text for name, text in migration.files.items() if "handler_set_fact" in name)
+    consumer = next(text for name, text in migration.files.items() if name.endswith(".assert.yml"))
+    assert "orchc: hand over ran" in handler and "orchc: take over ran" in consumer

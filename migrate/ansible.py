@@ -24,8 +24,8 @@ from orchc.migrate import emit
 from orchc.migrate.ansible_dump import dump_yaml
 from orchc.migrate.ansible_groups import RunTimeGroups, Target, gate_play
 from orchc.migrate.ansible_hosts import map_hosts
-from orchc.migrate.ansible_load import (Play, Playbook, PlaybookLoader, Task, default_roles_path, is_templated,
-                                        role_file, role_yaml)
+from orchc.migrate.ansible_load import (INCLUDE_TASKS, Play, Playbook, PlaybookLoader, Task, default_roles_path,
+                                        is_templated, role_file, role_yaml)
 from orchc.migrate.ansible_native import convert
 from orchc.migrate.ansible_vars import (defines, defines_patterns, defines_unknown, may_set, reads_earlier, share_path,
                                        strings, touches, uses)
@@ -382,6 +382,14 @@ class PlaybookConverter:
             for name in _list(play.data.get("vars_files")):
                 if isinstance(name, str) and not is_templated(name) and (play.playbook_dir / name).is_file():
                     copies[f"ansible/{name}"] = play.playbook_dir / name
+            for task in (t for segment in play.segments for t in segment.tasks):
+                # an include kept whole (a loop over it) reads its file at run time, beside the generated playbook
+                name = task.args.get("file", task.args.get("_raw_params"))
+                if task.dynamic and task.role is None and task.module in INCLUDE_TASKS and isinstance(name, str) \
+                        and not is_templated(name) and not name.startswith("/"):
+                    found = task.task_file.parent / name
+                    if found.is_file() and found.resolve().is_relative_to(play.playbook_dir.resolve()):
+                        copies[f"ansible/{found.resolve().relative_to(play.playbook_dir.resolve()).as_posix()}"] = found
         for role in playbook.roles.values():
             copies[f"roles/{role.label}"] = role.path
             kinds = [kind for kind in ("defaults", "vars") if role_yaml(role, kind, self.loader)]

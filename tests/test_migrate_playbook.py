@@ -288,3 +288,11 @@ def test_a_variable_a_handler_sets_reaches_the_tasks_after_the_flush(tmp_path: P
     handler = next(text for name, text in migration.files.items() if "handler_set_fact" in name)
     consumer = next(text for name, text in migration.files.items() if name.endswith(".assert.yml"))
     assert "orchc: hand over ran" in handler and "orchc: take over ran" in consumer
+
+
+def test_a_looped_include_finds_its_file_beside_the_generated_playbook(tmp_path: Path) -> None:
+    # ansible-core's loop_control/extended.yml: `include_tasks: inner.yml` with a loop stays Ansible's, and reads
+    # inner.yml at run time from the generated playbook's folder
+    (tmp_path / "inner.yml").write_text("- debug: {msg: '{{ item }}'}\n")
+    migration = convert_text(tmp_path, "- hosts: all\n  tasks:\n    - include_tasks: inner.yml\n      loop: [a, b]\n")
+    assert migration.copies.get("ansible/inner.yml") == tmp_path / "inner.yml"

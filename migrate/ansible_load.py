@@ -373,13 +373,15 @@ class PlaybookLoader:
             raise _bad_input(entry.file, entry.line, "no module in this task",
                              "a task needs exactly one module key, e.g. `ansible.builtin.command: ...`")
         task = Task(data, entry.where, task_file, role, params, group, short_module(module), args)
-        if task.module in INCLUDE_TASKS and not handlers:
-            return self._include_tasks(task, entry, inherited, play, depth)
+        if (task.module in INCLUDE_TASKS and not handlers) or task.module == "import_tasks":
+            # in `handlers:`, import_tasks is static too: each imported task is a handler of its own name
+            return self._include_tasks(task, entry, inherited, play, depth, handlers)
         if task.module in INCLUDE_ROLE and not handlers:
             return self._include_role(task, entry, inherited, play, depth)
         return [task]
 
-    def _include_tasks(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
+    def _include_tasks(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int,
+                       handlers: bool = False) -> list[Task]:
         name = task.args.get("file", task.args.get("_raw_params"))
         dynamic = _dynamic_reason(task, name, {"file", "_raw_params", "apply"} if task.module != "include" else
                                   {"_raw_params"})
@@ -395,7 +397,7 @@ class PlaybookLoader:
                       "the include's `when` is now checked for each included task, as with import_tasks")
         keywords = {k: v for k, v in entry.items() if k in TASK_KEYWORDS and k not in ("name", "args", "action")}
         return self._tasks(self.read_yaml(target) or [], target, task.role, task.role_params, task.group,
-                           merge_inherited(keywords, inherited), play, depth + 1)
+                           merge_inherited(keywords, inherited), play, depth + 1, handlers)
 
     def _include_role(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
         name = task.args.get("name")

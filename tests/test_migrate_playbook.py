@@ -296,3 +296,18 @@ def test_a_looped_include_finds_its_file_beside_the_generated_playbook(tmp_path:
     (tmp_path / "inner.yml").write_text("- debug: {msg: '{{ item }}'}\n")
     migration = convert_text(tmp_path, "- hosts: all\n  tasks:\n    - include_tasks: inner.yml\n      loop: [a, b]\n")
     assert migration.copies.get("ansible/inner.yml") == tmp_path / "inner.yml"
+
+
+def test_handlers_imported_with_import_tasks_are_handlers(tmp_path: Path) -> None:
+    # ansible-core's handlers/test_handlers_include.yml: `handlers: [import_tasks: handlers.yml]`
+    (tmp_path / "handlers.yml").write_text("- name: test handler\n  debug: {msg: handler called}\n")
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - command: "true"
+      notify: test handler
+  handlers:
+    - import_tasks: handlers.yml
+""")
+    assert "task handler_test_handler {" in migration.files["site.orch"], migration.files["site.orch"]
+    assert not [e for e in migration.report.entries if e.category == "unsupported"], migration.report.to_markdown()

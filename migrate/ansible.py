@@ -93,6 +93,7 @@ class PlaybookConverter:
                 self._actions(unit, play, writer)
                 if targets[index].compile_gate is not None:
                     unit.body.insert(0, f"when {emit.string(targets[index].compile_gate)}")
+                unit.once = unit.once or targets[index].first_only
             tolerance = self._tolerance(play)
             for role in hosts.roles_of[targets[index].static]:
                 roles.setdefault(role, [])
@@ -117,6 +118,13 @@ class PlaybookConverter:
                             f"orchc places by the inventory: put those hosts in group {group} there")
         targets = [groups.target(play.hosts) for play in playbook.plays]
         for play, target in zip(playbook.plays, targets):
+            if target.rendered:
+                self.report.add("assumption", play.source, f"hosts: {play.hosts!r} -> {target.rendered!r}",
+                                "rendered with the defaults it gives; the variables it reads are not known when "
+                                "converting: edit the roles if you deploy with other values")
+            if target.first_only:
+                self.report.add("native", play.source, f"hosts: {play.hosts!r} -> every task `once` on {target.static}",
+                                "orchc's once runs on the group's first host, as the pattern names")
             if target.gate is not None:
                 gate_play(play, target)
                 self.report.add("assumption", play.source, f"hosts: {play.hosts!r} -> {target.static}, each task "
@@ -307,7 +315,7 @@ class PlaybookConverter:
                 capability = emit.ident(f"{a.service}_{a.name}_done")
                 a.provides.append(f"provides {capability}")
                 scope = " on same host" if play_a == play_b and not a.once else ""
-                b.ordering.append(f"requires {capability}{scope}")
+                b.ordering.append(f"requires {capability}{scope} optional")  # its play may run nowhere
             if not _depends(a, b):
                 self.report.add("ordering", b.source, f"`{b.label}` after `{a.label}`",
                                 "only textual order: no variable, module, path or handler in common"

@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import jinja2
+
 from orchc.migrate.ansible_load import Play, Playbook, Task
 
 _TEMPLATE = re.compile(r"{{(.*?)}}")
@@ -50,6 +52,8 @@ class Target:
     that Ansible decides on the host (an Ansible `when`)."""
 
     static: str
+    first_only: bool = False  # `G[0]`: the first host of G, as a `once` task
+    rendered: str = ""  # a templated pattern, rendered with the defaults it gives
     compile_gate: str | None = None
     gate: str | None = None
     notes: list[str] = field(default_factory=list)  # the run-time groups it depends on, for the report
@@ -96,7 +100,15 @@ class RunTimeGroups:
     def target(self, pattern: str) -> Target:
         """The inventory groups a play's pattern places on, and its gate where the pattern needs one."""
         if "{{" in pattern:
-            return Target(pattern)
+            rendered = _with_defaults(pattern)
+            if rendered is None:
+                return Target(pattern)  # it needs variables: left to the host mapping, which reports it
+            target = self.target(rendered)
+            target.rendered = rendered
+            return target
+        first = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_.-]*)\[0\]", pattern.strip())
+        if first is not None and not self.is_run_time(first.group(1)):
+            return Target(first.group(1), first_only=True)
         terms = [t.strip() for t in re.split(r"[:,]", pattern) if t.strip()]
         unions = [t for t in terms if t[0] not in "&!"]
         intersections = [t[1:] for t in terms if t[0] == "&"]
@@ -118,7 +130,8 @@ class RunTimeGroups:
         notes = [f"{g} (made by group_by at {', '.join(m.source for m in self.makers if m.may_make(g))})"
                  for g in dynamic]
         makers = [m for m in self.makers if any(m.may_make(g) for g in dynamic)]
-        return Target(":".join(dict.fromkeys(static)), _all(compiled), _all(run_time), notes, makers)
+        return Target(":".join(dict.fromkeys(static)), compile_gate=_all(compiled), gate=_all(run_time), notes=notes,
+                      makers=makers)
 
     def _static(self, unions: list[str], depth: int) -> list[str]:
         """Inventory groups whose hosts include every host the union of `unions` may have at run time."""
@@ -180,6 +193,17 @@ def _matches(key: str, group: str) -> bool:
     parts = _TEMPLATE.split(key)
     regex = "".join(re.escape(part) if n % 2 == 0 else ".+?" for n, part in enumerate(parts))
     return "{%" not in key and re.fullmatch(regex, group) is not None
+
+
+def _with_defaults(pattern: str) -> str | None:
+    """A templated pattern rendered with the defaults it names (`{{ target | default('overcloud') }}`), empty
+    terms (a default of `[]`) left out; None where it reads a variable without a default."""
+    try:
+        text = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(pattern).render()
+    except (jinja2.TemplateError, TypeError, ValueError):
+        return None
+    terms = [t.strip() for t in re.split(r"[:,]", text) if t.strip() not in ("", "[]")]
+    return ":".join(terms) if terms and "{{" not in text else None
 
 
 def _all(conditions: list[str]) -> str | None:

@@ -27,15 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Mapping, Protocol
 
-import yaml
-
 from orchc.backends.engine import FAILURE_STATES, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
 from orchc.backends.limit import left_out
 from orchc.backends.transport import ActionContext, ActionResult
 from orchc.backends.transports import TransportSet
-from orchc.dsl.ast import Span
 from orchc.dsl.diagnostics import Diagnostics, span_under
+from orchc.dsl.files import load_yaml_map
 from orchc.plan import Action, Host, Instance, Plan, redact
 
 Outcome = Literal["succeeded", "failed", "interrupted"]
@@ -113,18 +111,7 @@ def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, st
     """Every secret of the Plan, from (in this order) `supplied` (-e/--vars), `--secrets FILE` or
     `ORCHC_SECRET_<NAME>`; a missing one → diagnostics."""
     diagnostics = Diagnostics()
-    from_file: dict[str, object] = {}
-    if secrets_file is not None:
-        try:
-            loaded = yaml.safe_load(secrets_file.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            diagnostics.error(f"cannot read the secrets file: {exc}", Span(str(secrets_file), 1, 1, 1, 1))
-            diagnostics.raise_if_errors()
-        if loaded is not None and not isinstance(loaded, dict):
-            diagnostics.error("the secrets file must be a YAML map of name: value",
-                              Span(str(secrets_file), 1, 1, 1, 1), hint="write lines like `db_password: s3cret`")
-            diagnostics.raise_if_errors()
-        from_file = loaded or {}
+    from_file = {} if secrets_file is None else load_yaml_map(secrets_file, "the secrets file", "db_password: s3cret")
     names = {ref.name: ref for ref in plan.secrets}
     used = {name for inst in plan.instances for name in inst.secrets}
     values: dict[str, str] = {}

@@ -94,7 +94,7 @@ class SourceCache:
         if file not in self._lines:
             path = Path(file) if self.root is None else self.root / file
             try:
-                self._lines[file] = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                self._lines[file] = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
             except OSError:
                 self._lines[file] = []
         lines = self._lines[file]
@@ -121,6 +121,9 @@ def render(diagnostic: Diagnostic, sources: SourceCache) -> str:
     return "\n".join(out)
 
 
+EXCERPT_WIDTH = 100  # characters of a longer line shown, around the column
+
+
 def _excerpt(span: Span, sources: SourceCache) -> list[str]:
     text = sources.line(span.file, span.line)
     if text is None:
@@ -128,9 +131,15 @@ def _excerpt(span: Span, sources: SourceCache) -> list[str]:
     text = text.expandtabs(1)
     width = len(str(span.line))
     end = span.end_column if span.end_line == span.line and span.end_column > span.column else len(text) + 1
-    carets = "^" * max(1, min(end, len(text) + 1) - span.column)
+    start, stop = span.column - 1, min(end, len(text) + 1) - 1  # where the carets start and stop, 0-based
+    first = max(0, min(start - EXCERPT_WIDTH // 4, len(text) - EXCERPT_WIDTH))  # a window of a long line
+    last = first + EXCERPT_WIDTH
+    window = "".join(c if c.isprintable() else "\ufffd" for c in text[first:last])  # no control characters
+    shown = ("..." if first else "") + window + ("..." if last < len(text) else "")
+    offset = start - first + (3 if first else 0)
+    carets = "^" * max(1, min(stop, last) - start)
     gutter = " " * width
-    return [f"  {span.line} | {text}", f"  {gutter} | {' ' * (span.column - 1)}{carets}"]
+    return [f"  {span.line} | {shown}", f"  {gutter} | {' ' * offset}{carets}"]
 
 
 def render_all(diagnostics: Iterable[Diagnostic], sources: SourceCache) -> str:

@@ -25,6 +25,7 @@ from lark.parsers.lalr_analysis import Shift
 
 from orchc.dsl import ast
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
+from orchc.dsl.files import read_text
 from orchc.grammar import grammar_text
 
 
@@ -39,14 +40,7 @@ def parse_text(text: str, file: str, comments: bool = True) -> ast.Module:
 
 def parse_file(path: Path, comments: bool = True) -> ast.Module:
     """Parse one `.orch` file; spans name it as `path` was given."""
-    try:
-        with open(path, encoding="utf-8-sig") as source:  # a byte-order mark is not part of the text
-            text = source.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise DiagnosticError([Diagnostic("error", f"cannot read {path}: {reason}",
-                                          hint="give a readable .orch file, saved as UTF-8")]) from None
-    return parse_text(text, str(path), comments)
+    return parse_text(read_text(path, hint="give a readable .orch file"), str(path), comments)
 
 
 def parse_files(paths: Iterable[Path]) -> tuple[list[ast.Module], list[Diagnostic]]:

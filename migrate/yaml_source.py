@@ -23,6 +23,7 @@ from yaml.representer import SafeRepresenter
 
 from orchc.dsl.span import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
+from orchc.dsl.files import read_text, yaml_error
 from orchc.migrate.yaml_plain import read_plain
 
 
@@ -70,32 +71,15 @@ class YamlDialect:
 def load_yaml(path: Path, shown_as: str | None = None, dialect: YamlDialect = YamlDialect()) -> Any:
     """The YAML document in `path`; `shown_as` is how reports name the file (default: the path)."""
     shown = shown_as or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise input_error(f"cannot read {shown}: {exc.strerror}", shown, hint="check the path you gave") from None
-    except UnicodeDecodeError:
-        raise input_error(f"cannot read {shown}: it is not UTF-8 text", shown,
-                          hint="save the file as UTF-8 text") from None
-    return load_yaml_text(text, shown, dialect)
+    return load_yaml_text(read_text(path, shown), shown, dialect)
 
 
 def load_yaml_text(text: str, shown_as: str, dialect: YamlDialect = YamlDialect()) -> Any:
     """The YAML document in `text`; a syntax error becomes a diagnostic at its line and column."""
     try:
         return _parse(text, shown_as, dialect)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise input_error(f"invalid YAML: {exc.problem or exc.context or exc}", shown_as, line, column,
-                          dialect.syntax_hint) from None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - text.rfind("\n", 0, exc.position)
-        raise input_error(f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}", shown_as,
-                          line, column, "remove the character, or write it as an escape in a quoted string") from None
     except yaml.YAMLError as exc:
-        raise input_error(f"invalid YAML: {exc}", shown_as, hint=dialect.syntax_hint) from None
+        raise DiagnosticError([yaml_error(exc, text, shown_as, dialect.syntax_hint)]) from None
 
 
 def leaves(data: Any) -> Iterator[Any]:

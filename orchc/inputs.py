@@ -17,6 +17,7 @@ import typer
 
 from orchc.dsl.span import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
+from orchc.dsl.files import load_yaml_map, read_text
 
 if TYPE_CHECKING:
     from orchc.plan import Plan
@@ -41,7 +42,7 @@ def is_plan_file(path: Path) -> bool:
 
 
 def find_inventory(path: Path, inventory: Path | None) -> Path:
-    """The inventory given, or the one beside the input; a usage error if there is none."""
+    """The inventory given, or the one beside the input; a diagnostic if there is none."""
     if inventory is not None:
         return inventory
     if not path.exists():  # say what is missing: the input, not an inventory beside it
@@ -53,9 +54,9 @@ def find_inventory(path: Path, inventory: Path | None) -> Path:
         candidate = folder / name
         if candidate.is_file():
             return candidate
-    raise typer.BadParameter(
-        f"no inventory given and none beside '{path}' ({', '.join(INVENTORY_NAMES)}): pass -i INVENTORY",
-        param_hint="'-i' / '--inventory'")
+    raise DiagnosticError([Diagnostic(
+        "error", f"no inventory given, and none in '{folder}' (looked for {', '.join(INVENTORY_NAMES)})",
+        hint="give an Ansible inventory (INI or YAML) with -i/--inventory, or put inventory.yml beside the input")])
 
 
 def parse_variables(extra_vars: list[str], vars_files: list[Path]) -> dict[str, Any]:
@@ -72,25 +73,7 @@ def parse_variables(extra_vars: list[str], vars_files: list[Path]) -> dict[str, 
 
 
 def _read_vars_file(file: Path) -> dict[str, Any]:
-    import yaml
-
-    def fail(message: str) -> DiagnosticError:
-        return DiagnosticError([Diagnostic("error", f"vars file '{file}': {message}",
-                                           hint="a YAML mapping of NAME: VALUE")])
-
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise fail(exc.strerror or "cannot be read") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise fail(f"not valid YAML{where}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise fail(f"expected a mapping, got a {type(data).__name__}")
-    return {str(k): v for k, v in data.items()}
+    return {str(k): v for k, v in load_yaml_map(file, "the vars file", "region: RegionTwo").items()}
 
 
 @contextmanager
@@ -110,14 +93,12 @@ def read_plan(path: Path) -> Plan:
     from orchc.plan import Plan
 
     diagnostics = Diagnostics()
+    text = read_text(path, hint="give a Plan written by `orchc compile`")
     try:
-        text = path.read_text(encoding="utf-8")
         plan = Plan.from_json(text)
         if not Path(plan.root).is_absolute():  # the Plan travels with its project
             plan.root = str((path.parent / plan.root).resolve())
         return plan
-    except OSError as exc:
-        diagnostics.error(f"cannot read the Plan: {exc.strerror or exc}", Span(str(path), 1, 1, 1, 1))
     except ValidationError as exc:
         for error in exc.errors()[:10]:
             if error["type"] == "json_invalid":

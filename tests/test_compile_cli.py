@@ -48,20 +48,46 @@ def test_compile_with_extra_vars_and_vars_files(tmp_path: Path, monkeypatch: pyt
 
 def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     site = write_project(tmp_path / "p", PROJECT)
-    (tmp_path / "p" / "inventory.yml").unlink()
-    status, _, stderr = run_cli(["check", str(site)], monkeypatch, capsys)
-    assert status == 2 and "no inventory given" in stderr
     status, _, stderr = run_cli(["check", str(site), "-i", "x.yml", "-e", "greeting"], monkeypatch, capsys)
     assert status == 2 and "'greeting' is not NAME=VALUE" in stderr
     status, _, stderr = run_cli(["check", str(tmp_path / "missing.orch"), "-i", "x.yml"], monkeypatch, capsys)
     assert status == 1 and "does not exist" in stderr and "Traceback" not in stderr
 
 
-def test_bad_vars_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_inventory_is_one_diagnostic_whether_given_or_looked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13.8: none beside the input exited 2 in a box, a missing -i exited 1; now both are diagnostics."""
     site = write_project(tmp_path, PROJECT)
-    (tmp_path / "vars.yml").write_text("- a list\n")
-    status, _, stderr = run_cli(["check", str(site), "--vars", str(tmp_path / "vars.yml")], monkeypatch, capsys)
-    assert status == 1 and "expected a mapping, got a list" in stderr
+    (tmp_path / "inventory.yml").unlink()
+    status, _, stderr = run_cli(["check", str(site)], monkeypatch, capsys)
+    assert (status, stderr) == (1, f"error: no inventory given, and none in '{tmp_path}' (looked for inventory.yml, "
+                                   "inventory.yaml, inventory.ini, inventory)\n"
+                                   "  hint: give an Ansible inventory (INI or YAML) with -i/--inventory, or put "
+                                   "inventory.yml beside the input\n\n1 error\n")
+    status, _, stderr = run_cli(["check", str(site), "-i", "missing.yml"], monkeypatch, capsys)
+    assert (status, stderr) == (1, "error: inventory 'missing.yml' does not exist\n"
+                                   "  hint: give an Ansible inventory (INI or YAML) with -i/--inventory\n\n1 error\n")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("# the values\n- a list\n", "vars.yml:2:1: error: the vars file must be a YAML map of names to values, not a list\n"
+                                  "  2 | - a list\n    | ^\n  hint: write one `region: RegionTwo` per line\n"),
+    ("greeting: [hi\nnext: 1\n", "vars.yml:2:5: error: invalid YAML: expected ',' or ']', but got ':'\n"
+                                 "  2 | next: 1\n    |     ^\n  note: vars.yml:1:11: while parsing a flow sequence\n"
+                                 "  hint: fix the YAML syntax at this point\n"),
+    (b"greeting: h\xe9\n", "vars.yml:1:12: error: cannot read vars.yml: it is not UTF-8 text (byte 0xe9)\n"
+                           "  1 | greeting: h\ufffd\n    |            ^\n"
+                           "  hint: the file must be UTF-8: save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)\n"),
+    (None, "error: cannot read vars.yml: No such file or directory\n  hint: check the path you gave\n"),
+])
+def test_bad_vars_file(text: str | bytes | None, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    write_project(tmp_path, PROJECT)
+    if text is not None:
+        (tmp_path / "vars.yml").write_bytes(text if isinstance(text, bytes) else text.encode())
+    monkeypatch.chdir(tmp_path)
+    status, _, stderr = run_cli(["check", ".", "--vars", "vars.yml"], monkeypatch, capsys)
+    assert (status, stderr) == (1, expected + "\n1 error\n")
 
 
 def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from orchc.dsl.diagnostics import DiagnosticError
+from orchc.dsl.span import Span
 from orchc.migrate.yaml_source import (LocatedDict, LocatedList, Unsafe, Vault, YamlDialect, line_of, load_yaml,
                                        load_yaml_text, where_of)
 
@@ -105,8 +106,8 @@ def test_missing_and_non_utf8_files_are_diagnostics(tmp_path: Path) -> None:
     latin1.write_bytes("name: caf\xe9\n".encode("latin-1"))
     with pytest.raises(DiagnosticError) as caught:
         load_yaml(latin1)
-    assert caught.value.diagnostics[0].message == f"cannot read {latin1}: it is not UTF-8 text"
-    assert caught.value.diagnostics[0].span.file == str(latin1)
+    assert caught.value.diagnostics[0].message == f"cannot read {latin1}: it is not UTF-8 text (byte 0xe9)"
+    assert caught.value.diagnostics[0].span == Span(str(latin1), 1, 10, 1, 11)
 
 
 def test_cli_control_character_in_a_playbook_exits_1(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from orchc.compiler.inventory_errors import inventory_errors, not_utf8_errors
 from orchc.compiler.inventory_yaml import read_plain_yaml_inventory
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 from orchc.plan_data import canonical_value
@@ -106,6 +107,9 @@ def load_inventory(path: Path) -> Inventory:
 
 def _read_with_ansible(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
     """Each host's merged variables (inventory order) and each group's hosts, from ansible-core."""
+    not_utf8 = not_utf8_errors(path)  # ansible-core would read such bytes as surrogates, which no Plan can hold
+    if not_utf8:
+        raise DiagnosticError(not_utf8)
     manager, loader = _ansible_inventory(path)
     merged = _InventoryVars(manager, loader, [os.path.abspath(path)])
     host_vars = {host.name: merged.of(host) for host in manager.get_hosts()}
@@ -129,8 +133,8 @@ def _ansible_inventory(path: Path) -> tuple[Any, Any]:
     except AnsibleError as exc:
         reasons = [line.split(":", 2)[-1].strip() for line in warnings.getvalue().splitlines()
                    if line.startswith("[WARNING]: Failed to parse inventory")]
-        raise DiagnosticError([Diagnostic(
-            "error", f"cannot read inventory '{path}': " + ("; ".join(reasons) or exc.message),
+        raise DiagnosticError(inventory_errors(path) or [Diagnostic(
+            "error", f"cannot read inventory '{path}': " + ("; ".join(dict.fromkeys(reasons)) or exc.message),
             hint="fix the file: an Ansible inventory in INI or YAML format")]) from None
     finally:
         ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED = strict

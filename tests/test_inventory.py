@@ -95,15 +95,6 @@ def test_missing_inventory(tmp_path: Path) -> None:
     assert failure.value.diagnostics[0].message == f"inventory '{tmp_path / 'nope.ini'}' does not exist"
 
 
-@pytest.mark.parametrize("name, text", [("bad.yml", "all:\n  hosts:\n    a: [\n"), ("bad.ini", "[grp\nfoo\n")])
-def test_unreadable_inventory(tmp_path: Path, name: str, text: str) -> None:
-    (tmp_path / name).write_text(text)
-    with pytest.raises(DiagnosticError) as failure:
-        load_inventory(tmp_path / name)
-    message = failure.value.diagnostics[0].message
-    assert message.startswith(f"cannot read inventory '{tmp_path / name}'")
-
-
 def test_a_port_that_is_not_a_number(tmp_path: Path) -> None:
     path = tmp_path / "hosts.ini"
     path.write_text("[web]\nw1 ansible_port=ssh\n")

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import yaml
-
 from orchc.backends.engine import Limits, Scheduler, Strategy
 from orchc.backends.journal import ENDED_STATES, Journal, latest_records
+from orchc.dsl.files import load_yaml
 from orchc.plan import Instance, Plan
 
 DEFAULT_SECONDS = 1.0
@@ -47,10 +46,7 @@ class Durations:
 
 
 def durations_from_file(path: Path) -> Durations:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
-    except (OSError, yaml.YAMLError) as exc:
-        raise DurationsError(f"cannot read durations from {path}: {exc}") from exc
+    data = load_yaml(path)  # JSON is YAML too
     if not isinstance(data, dict) or not all(isinstance(v, (int, float)) and v >= 0 for v in data.values()):
         raise DurationsError(f"{path} must map instance or task ids to seconds (numbers >= 0), "
                              "e.g. `keystone.db_sync: 40`")

@@ -78,3 +78,18 @@ def test_a_window_in_the_middle_of_a_long_line_has_an_ellipsis_on_each_side(tmp_
     (tmp_path / "long.txt").write_text("a" * 500 + "WRONG" + "b" * 500 + "\n")
     shown = render(Diagnostic("error", "wrong", Span(str(tmp_path / "long.txt"), 1, 501, 1, 506)), SourceCache())
     assert shown.splitlines()[1:] == [f"  1 | ...{'a' * 25}WRONG{'b' * 70}...", f"    | {' ' * 28}^^^^^"]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"site.app: \xff\n", "d.yml:1:11: error: cannot read d.yml: it is not UTF-8 text (byte 0xff)\n"
+                          "  1 | site.app: \ufffd\n    |           ^\n" + UTF8_HINT),
+    (b"site.app: [\n", "d.yml:2:1: error: invalid YAML: expected the node content, but found '<stream end>'\n"
+                       "  hint: fix the YAML syntax at this point\n"),
+])
+def test_a_bad_durations_file(content: bytes, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    write_project(tmp_path, SECRET_PROJECT)
+    (tmp_path / "d.yml").write_bytes(content)
+    monkeypatch.chdir(tmp_path)
+    status, _, stderr = run_cli(["simulate", ".", "--durations", "d.yml"], monkeypatch, capsys)
+    assert (status, stderr) == (1, expected + "\n1 error\n")

@@ -47,6 +47,7 @@ from orchc.backends.ansible_inputs import (
     InputError,
     call_values,
     inventory,
+    link_module_folders,
     module_playbook,
     playbook_path,
     role_playbook,
@@ -212,6 +213,7 @@ class AnsibleTransport(Transport):
             assert module_args is not None
             write_yaml(playbook, module_playbook(first.module, module_args, ctx.task_id,
                                                  no_log=ARGS_MAPS[1] in extra.secret))
+            link_module_folders(self.plan, ctx.task_id, project)
         else:
             write_yaml(playbook, role_playbook(first.name, ctx.task_id))
         write_yaml(data_dir / "inventory.yml", self._inventory)

@@ -117,17 +117,38 @@ def playbook_path(plan: Plan, action: PlaybookAction) -> Path:
     return path
 
 
+def declared_folder(plan: Plan, task_id: str) -> Path | None:
+    """The folder of the .orch file that declares the task."""
+    declared_in = next((task.source.file for task in plan.tasks if task.id == task_id), None)
+    return None if declared_in is None else (Path(plan.root).resolve() / declared_in).parent
+
+
 def roles_path(plan: Plan, task_id: str) -> str:
     """`roles/` beside the file that declares the task, the Plan root's `roles/`, then ANSIBLE_ROLES_PATH."""
     root = Path(plan.root).resolve()
     paths = [str(root / "roles")]
-    declared_in = next((task.source.file for task in plan.tasks if task.id == task_id), None)
-    if declared_in is not None:
-        beside = str((root / declared_in).parent / "roles")
+    folder = declared_folder(plan, task_id)
+    if folder is not None:
+        beside = str(folder / "roles")
         paths = [beside] + [p for p in paths if p != beside]
     if os.environ.get("ANSIBLE_ROLES_PATH"):
         paths.append(os.environ["ANSIBLE_ROLES_PATH"])
     return os.pathsep.join(paths)
+
+
+# What a module task uses from beside its playbook (and the compiler resolves module names against).
+MODULE_FOLDERS = ("library", "module_utils", "action_plugins", "collections")
+
+
+def link_module_folders(plan: Plan, task_id: str, project: Path) -> None:
+    """Make `project`, where the module's one-task playbook is written, see the module folders beside the
+    .orch file that declares the task, as a playbook written there would."""
+    folder = declared_folder(plan, task_id)
+    if folder is None:
+        return
+    for name in MODULE_FOLDERS:
+        if (folder / name).is_dir():
+            (project / name).symlink_to(folder / name, target_is_directory=True)
 
 
 # --- variables and secrets -------------------------------------------------------

@@ -6,7 +6,7 @@ every error found so far) where a later pass could not make sense of the input:
 
   loader (files, imports) -> symbols (names, duplicates) -> inventory ->
   variables -> capabilities (providers, types) -> placement (roles) ->
-  expand (units, edges; binding of requires; actions via render; fingerprints)
+  Ansible module names -> expand (units, edges; binding of requires; actions via render; fingerprints)
   -> cycles -> Plan
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from orchc.compiler.actions import ActionLowerer
+from orchc.compiler.ansible_modules import check_modules
 from orchc.compiler.capabilities import collect_providers
 from orchc.compiler.cycles import check_cycles
 from orchc.compiler.expand import Expander, Expansion, task_settings
@@ -94,6 +95,7 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
     diagnostics.raise_if_errors()  # templates would only repeat that a variable has no value
     providers = collect_providers(symbols, diagnostics)
     placement = place(symbols, hosts, diagnostics)
+    check_modules(symbols, diagnostics)
     renderer = Renderer()
     expansion = Expander(symbols, hosts, placement, values, providers, renderer,
                          ActionLowerer(renderer, root), diagnostics).run()

@@ -218,6 +218,7 @@ class AnsibleModule:
     module: str
     args: MapValue
     span: Span
+    name_span: Span  # the module's name
 
 
 @dataclass

@@ -532,7 +532,7 @@ class _Builder:
         return ast.Playbook(c[1], c[3] if len(c) > 2 else None, self.span(c[0], c[-1]))
 
     def ansible(self, c: list[Any]) -> ast.AnsibleModule:
-        return ast.AnsibleModule(str(c[1]), c[2], self.span(c[0], c[-1]))
+        return ast.AnsibleModule(str(c[1]), c[2], self.span(c[0], c[-1]), self.span(c[1]))
 
     def ansible_role(self, c: list[Any]) -> ast.AnsibleRole:
         name = c[1].value if isinstance(c[1], ast.Str) else str(c[1])

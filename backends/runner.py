@@ -66,7 +66,9 @@ class RunOptions:
     limits: Limits = field(default_factory=Limits)
     force: bool = False  # run instances that are up to date
     limit: frozenset[str] | None = None  # --limit: the hosts the run is kept to (see `backends.limit`)
-    strict: bool = False  # a host that left the deployment (a failure within tolerance) fails the run too
+    # A host that left the deployment (a failure within tolerance) fails the run too; None: as the Plan
+    # says (`strict` in its project).
+    strict: bool | None = None
 
 
 @dataclass
@@ -91,7 +93,7 @@ class RunResult:
         if self.stop_reason:
             notes.append(f"stopped: {self.stop_reason}")
         if self.strict and self.left_hosts:
-            notes.append("--strict: a host that left the deployment fails the run")
+            notes.append("strict: a host that left the deployment fails the run")
         if self.held_back:
             first = self.held_back[0]
             notes.append(f"{len(self.held_back)} instance(s) on the --limit hosts could not run ({first.instance.id} "
@@ -189,6 +191,7 @@ class Runner:
         self.journal = journal
         self.transports = transports
         self.options = options
+        self.strict = plan.strict if options.strict is None else options.strict
         self.secrets = dict(secrets)
         self.observers = list(observers)
         self._instances = {inst.id: inst for inst in plan.instances}
@@ -236,7 +239,7 @@ class Runner:
         gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
         self._run_id = self.journal.begin_run(plan_digest(self.plan), {
             "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
-            "host_slots": self.options.limits.host_slots, "force": self.options.force, "strict": self.options.strict,
+            "host_slots": self.options.limits.host_slots, "force": self.options.force, "strict": self.strict,
             "limit": sorted(self.options.limit) if self.options.limit is not None else None})
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
@@ -252,11 +255,11 @@ class Runner:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await self.transports.close()
-        failed = self.scheduler.failed or bool(held_back) or (self.options.strict and bool(self.scheduler.left_hosts))
+        failed = self.scheduler.failed or bool(held_back) or (self.strict and bool(self.scheduler.left_hosts))
         outcome: Outcome = "interrupted" if self._interrupts else "failed" if failed else "succeeded"
         result = RunResult(self._run_id, outcome, dict(zip(self.scheduler.ids, self.scheduler.state)),
                            self._finals, list(self.scheduler.left_hosts), self.scheduler.stopped,
-                           time.monotonic() - began, held_back, self.options.strict)
+                           time.monotonic() - began, held_back, self.strict)
         self.journal.end_run(self._run_id, outcome, result.notes)
         for observer in self.observers:
             observer.run_ended(result)

@@ -112,6 +112,7 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
         "root": str(root),
         "schema": "orchc.plan/1",
         "secrets": [{"name": n, "source": sources.of(symbols.vars[n].span)} for n in values.secrets],
+        "strict": symbols.strict,
         "tasks": _tasks(expansion, sources),
         "vars": canonical_value(values.values),
     }

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from orchc.compiler.values import CoercionError, article, coerce, literal
-from orchc.dsl.ast import AnchorDecl, Module, RoleDecl, ServiceDecl, Span, TaskDecl, TypeDecl, VarDecl
+from orchc.dsl.ast import AnchorDecl, Module, RoleDecl, ServiceDecl, Span, StrictDecl, TaskDecl, TypeDecl, VarDecl
 from orchc.dsl.diagnostics import Diagnostics
 
 SCALAR_TYPES = ("str", "int", "float", "bool")
@@ -23,6 +23,7 @@ class Symbols:
     services: dict[str, ServiceDecl] = field(default_factory=dict)
     anchors: dict[str, AnchorDecl] = field(default_factory=dict)
     tasks: dict[str, dict[str, TaskDecl]] = field(default_factory=dict)  # service -> task name -> task
+    strict: bool = False  # some file says `strict`
 
 
 def _name_span(decl: TypeDecl | VarDecl | RoleDecl | ServiceDecl | AnchorDecl) -> Span:
@@ -50,6 +51,9 @@ def collect(modules: list[Module], diagnostics: Diagnostics) -> Symbols:
     }
     for module in modules:
         for item in module.items:
+            if isinstance(item, StrictDecl):
+                symbols.strict = True
+                continue
             table, kind = tables[type(item)]
             _add(table, item, kind, diagnostics)
     for service in symbols.services.values():

@@ -7,6 +7,7 @@ written at, so that any later pass can point at the source.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Literal, Union
 
@@ -291,7 +292,14 @@ class AnchorDecl:
     name_span: Span
 
 
-Item = Union[TypeDecl, VarDecl, RoleDecl, ServiceDecl, AnchorDecl]
+@dataclass
+class StrictDecl:
+    """`strict`: any failed host fails the run, even one its role tolerates."""
+
+    span: Span
+
+
+Item = Union[TypeDecl, VarDecl, RoleDecl, ServiceDecl, AnchorDecl, StrictDecl]
 
 
 @dataclass

@@ -439,4 +439,5 @@ _ITEM_PRINTERS: dict[type, Callable[[_Printer, ast.Item, int], None]] = {
     ast.RoleDecl: _role_decl,  # type: ignore[dict-item]
     ast.ServiceDecl: _service_decl,  # type: ignore[dict-item]
     ast.AnchorDecl: _anchor_decl,  # type: ignore[dict-item]
+    ast.StrictDecl: lambda printer, decl, next_line: printer.statement(decl.span, "strict", next_line),
 }

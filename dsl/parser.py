@@ -231,8 +231,6 @@ def _parser(comments: bool) -> _Parser:
 
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f"}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _SINGLE_STATEMENTS = ("concurrency", "retries", "timeout", "become")
 
 
@@ -427,6 +425,9 @@ class _Builder:
             else:
                 task.actions.append(statement)
         return task
+
+    def strict_decl(self, c: list[Token]) -> ast.StrictDecl:
+        return ast.StrictDecl(self.span(c[0]))
 
     def anchor_decl(self, c: list[Any]) -> ast.AnchorDecl:
         anchor = ast.AnchorDecl(str(c[1]), [], [], [], self.span(c[0], c[-1]), self.span(c[1]))

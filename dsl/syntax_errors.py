@@ -22,7 +22,7 @@ from typing import Any
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
-from orchc.dsl.ast import Span
+from orchc.dsl.ast import Name, Span
 from orchc.dsl.diagnostics import Diagnostic, did_you_mean
 
 _CLOSING = {"LBRACE": "RBRACE", "LSQB": "RSQB", "LPAR": "RPAR"}
@@ -318,9 +318,13 @@ def _describe(stack: list[Any], index: int) -> _Block:
         return _Block(bracket, "a list", bracket)
     if bracket.type == "LPAR":
         return _Block(bracket, "'changed(...)'", bracket)
-    header = [v for v in stack[max(0, index - 3):index] if isinstance(v, Token) and v.type != "ONCE"]
-    if len(header) >= 2 and header[-2].type in _BLOCK_KEYWORDS and header[-1].type == "NAME":
-        return _Block(bracket, f"{header[-2]} '{header[-1]}'", header[-2])
+    # The words before the brace: a block keyword and its name (a role's is a `group_name`, already a Name).
+    header = [v for v in stack[max(0, index - 4):index]
+              if isinstance(v, Name) or (isinstance(v, Token) and v.type not in ("ONCE", "OPTIONAL"))]
+    if len(header) >= 2 and isinstance(header[-2], Token) and header[-2].type in _BLOCK_KEYWORDS \
+            and (isinstance(header[-1], Name) or header[-1].type == "NAME"):
+        name = header[-1].value if isinstance(header[-1], Name) else str(header[-1])
+        return _Block(bracket, f"{header[-2]} '{name}'", header[-2])
     return _Block(bracket, "a map", bracket)
 
 

@@ -352,7 +352,9 @@ class PlaybookConverter:
     # --- output ---------------------------------------------------------------------------
 
     def _render(self, roles: dict[str, list[str]], tolerances: dict[str, list[str]]) -> str:
-        out = [f"# Converted from {self.path.name} by `orchc migrate playbook`; see migration-report.md.", ""]
+        out = [f"# Converted from {self.path.name} by `orchc migrate playbook`; see migration-report.md.", "",
+               "# A failed host fails the run, as ansible-playbook's exit status says (`orchc run --no-strict`: not).",
+               "strict", ""]
         for role, services in roles.items():
             if not services:
                 continue

@@ -73,8 +73,10 @@ def run(
     limit: Optional[str] = typer.Option(None, "--limit", "-l", metavar="PATTERN",
                                         help="Run on these hosts only: host or role names or globs, separated by "
                                              "',' ('!' leaves out), as Ansible's --limit."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 3 if anything failed, even within a role's "
-                                                        "`tolerate` (as ansible-playbook fails on any host)."),
+    strict: Optional[bool] = typer.Option(None, "--strict/--no-strict",
+                                          help="Exit 3 if anything failed, even within a role's `tolerate` (as "
+                                               "ansible-playbook fails on any host). Default: as the project says "
+                                               "(`strict`, which migrated playbooks have)."),
     check: bool = typer.Option(False, "--check", help="Check mode, as in Ansible: commands are not run, files are "
                                                       "compared, not written; the journal is not touched."),
     events: Optional[Path] = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
@@ -259,28 +261,30 @@ def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
 def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: ExtraVarsOption = [],
              vars_files: VarsFilesOption = [], journal: JournalOption = None,
              durations: Annotated[Optional[Path], typer.Option(
-                 "--durations", help="YAML/JSON map of instance or task id to seconds.")] = None,
+                 "--durations", help="YAML/JSON map of instance or task id to seconds (40) or a duration (30s, "
+                                     "1m30s).")] = None,
              forks: int = typer.Option(50, "--forks", min=1), host_slots: int = typer.Option(1, "--host-slots", min=1),
              ) -> None:
     """Simulate the run: makespan of graph and steps against the lower bound."""
     from orchc.backends import simulate as sim
     from orchc.backends.engine import Limits
+    from orchc.dsl.diagnostics import SourceCache, render_all
+
     plan = load_plan(path, inventory, extra_vars, vars_files)
     check_graph(plan, Limits())
-    try:
-        if durations is not None:
-            chosen = sim.durations_from_file(durations)
-        else:
-            journal_path = journal or default_journal(path)
-            chosen = None
-            if journal_path.is_file():
-                with _journal(journal_path) as store:
-                    chosen = sim.durations_from_journal(store)
-            chosen = chosen or sim.Durations({}, f"the default ({sim.DEFAULT_SECONDS:g}s each)")
-        result = sim.simulate(plan, chosen, host_slots=host_slots, forks=forks)
-    except sim.DurationsError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(sim.format_simulation(plan, result))
+    if durations is not None:
+        chosen = sim.durations_from_file(durations)
+        unknown = chosen.unknown_ids(plan)
+        if unknown:
+            stderr().print(render_all(unknown, SourceCache()), markup=False)
+    else:
+        journal_path = journal or default_journal(path)
+        chosen = None
+        if journal_path.is_file():
+            with _journal(journal_path) as store:
+                chosen = sim.durations_from_journal(store)
+        chosen = chosen or sim.Durations({}, f"the default ({sim.DEFAULT_SECONDS:g}s each)")
+    typer.echo(sim.format_simulation(plan, sim.simulate(plan, chosen, host_slots=host_slots, forks=forks)))
 
 
 def report(path: WhereArg = Path("."), journal: JournalOption = None,

@@ -219,6 +219,7 @@ class Plan(_Model):
     tasks: list[Task]
     instances: list[Instance]
     secrets: list[SecretRef] = Field(default_factory=list)
+    strict: bool = False  # any failed host fails the run, even within its role's tolerance (`strict`)
     vars: dict[str, Any] = Field(default_factory=dict)  # non-secret variable values
 
     def to_json(self) -> str:

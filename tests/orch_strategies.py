@@ -102,6 +102,7 @@ items = st.one_of(
                        names.map(lambda n: ["provides", n])), max_size=3).map(
         lambda ss: ["anchor", "ready", "{", *[t for s in ss for t in s], "}"]),
 )
+items = st.one_of(items, st.just(["strict"]))
 modules = st.tuples(st.lists(strings.map(lambda s: ["import", s]), max_size=2), st.lists(items, max_size=3)).map(
     lambda t: [x for part in t[0] + t[1] for x in part])
 

@@ -377,5 +377,16 @@ def test_strict_fails_the_run_on_a_failure_within_tolerance(tmp_path: Path):
     assert tolerated.returncode == 0, tolerated.stdout
     strict = orchc("run", "plan.json", "--strict", "--journal", str(tmp_path / "second.db"), cwd=tmp_path)
     assert strict.returncode == 3, strict.stdout
-    assert "--strict: a host that left the deployment fails the run" in strict.stdout
+    assert "strict: a host that left the deployment fails the run" in strict.stdout
     assert "--strict" not in tolerated.stdout
+
+
+def test_a_strict_project_fails_like_ansible_playbook_unless_the_run_says_no(tmp_path: Path):
+    (tmp_path / "site.orch").write_text('strict\nrole compute { services c  tolerate "50%" }\n'
+                                        'service c { task up { run "test {{ host.name }} != c2" } }\n')
+    (tmp_path / "inventory.ini").write_text("[compute]\nc1 ansible_connection=local\nc2 ansible_connection=local\n")
+    strict = orchc("run", "site.orch", "-i", "inventory.ini", cwd=tmp_path)
+    assert strict.returncode == 3, strict.stdout
+    assert "strict: a host that left the deployment fails the run" in strict.stdout
+    relaxed = orchc("run", "site.orch", "-i", "inventory.ini", "--no-strict", "--journal", "other.db", cwd=tmp_path)
+    assert relaxed.returncode == 0, relaxed.stdout

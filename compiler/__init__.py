@@ -26,7 +26,7 @@ from orchc.compiler.inventory import load_inventory
 from orchc.compiler.loader import load_modules
 from orchc.compiler.placement import place
 from orchc.compiler.render import Renderer
-from orchc.compiler.symbols import collect
+from orchc.compiler.symbols import Symbols, collect
 from orchc.compiler.variables import resolve_variables
 from orchc.dsl.ast import Span, TaskDecl
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
@@ -102,6 +102,8 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
     diagnostics.raise_if_errors()
     check_cycles(expansion.edges, expansion.instances, diagnostics)
     diagnostics.raise_if_errors()
+    if not expansion.instances:
+        _nothing_to_deploy(inputs, symbols, diagnostics)
     sources = _Sources(root)
     # Every dict below is written with its keys in sorted order: `plan_json` writes them as they are.
     plan_data = {
@@ -117,6 +119,18 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
         "vars": canonical_value(values.values),
     }
     return CompileResult(diagnostics.warnings, values.secret_values, data=plan_data)
+
+
+def _nothing_to_deploy(inputs: list[Path], symbols: Symbols, diagnostics: Diagnostics) -> None:
+    """A Plan of no instance compiles, and its run succeeds doing nothing: say so, and why."""
+    if symbols.services:
+        why = "no task of a service is placed on a host"
+        hint = "list the services in a role whose inventory group has hosts: `role GROUP { services NAME }`"
+    else:
+        why = "it declares no service and no anchor"
+        hint = 'declare a service with a task, `service NAME { task install { run "..." } }`, and a role that lists it'
+    diagnostics.warning(f"nothing to deploy: {', '.join(map(str, inputs))} compiles to no task instance ({why})",
+                        hint=hint)
 
 
 @dataclass

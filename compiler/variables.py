@@ -38,10 +38,12 @@ def resolve_variables(symbols: Symbols, supplied: Mapping[str, Any], diagnostics
             continue
         if name in supplied:
             try:
-                result.values[name] = coerce(supplied[name], type_name)
+                result.values[name] = _supplied(supplied[name], type_name)
             except CoercionError as exc:
+                quoted = f' (`{name}: "{supplied[name]}"`)' if type_name == "str" else ""
                 diagnostics.error(f"value supplied for variable '{name}' is not {article(type_name)}: {exc}", decl.span,
-                                  hint=f"pass -e {name}=VALUE with a {type_name} value")
+                                  hint=f"pass -e {name}=VALUE with a {type_name} value, or {article(type_name)} in "
+                                       f"the --vars file{quoted}")
         elif decl.default is not None:
             try:
                 result.values[name] = coerce(literal(decl.default), type_name)
@@ -56,3 +58,17 @@ def resolve_variables(symbols: Symbols, supplied: Mapping[str, Any], diagnostics
             diagnostics.warning(f"variable '{name}' is supplied (-e/--vars) but not declared in any .orch file",
                                 hint=did_you_mean(name, symbols.vars) or f"declare it with `var {name}: str`")
     return result
+
+
+# A supplied value that is not text must already be of the declared type: an int is no str, nor a float an int.
+_TYPED = {"str": (), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,), "map": (dict,)}
+_KINDS = {bool: "a bool", int: "an int", float: "a float", list: "a list", dict: "a map", type(None): "null"}
+
+
+def _supplied(value: Any, type_name: str) -> Any:
+    """A value from -e, --vars or the API as `type_name`: text (what -e gives) is parsed as that type."""
+    typed = _TYPED.get(type_name)
+    if typed is not None and not isinstance(value, str) and (
+            not isinstance(value, typed) or (isinstance(value, bool) and type_name != "bool")):
+        raise CoercionError(f"got {_KINDS.get(type(value), type(value).__name__)} ({value!r})")
+    return coerce(value, type_name)

@@ -56,6 +56,18 @@ class Duration:
     span: Span
 
 
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|h|m|s))+")  # the grammar's DURATION: 90s, 1m30s, 500ms
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float | None:
+    """The seconds of a duration as the language writes it (`90s`, `1m30s`, `500ms`); None if `text` is none."""
+    if _DURATION.fullmatch(text) is None:
+        return None
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
+
+
 @dataclass
 class ListValue:
     items: list[Value]

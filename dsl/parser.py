@@ -305,7 +305,8 @@ class _Builder:
 
     def duration(self, c: list[Token]) -> ast.Duration:
         text = str(c[0])
-        seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+        seconds = ast.duration_seconds(text)
+        assert seconds is not None  # the grammar took it as a duration
         return ast.Duration(seconds, text, self.span(c[0]))
 
     def true(self, c: list[Token]) -> ast.Bool:

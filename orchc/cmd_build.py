@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from orchc.console import stderr
-from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
-from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, find_inventory,
-                          is_plan_file, parse_variables, read_plan, writing)
+from orchc.dsl.diagnostics import DiagnosticError
+from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, compile_inputs,
+                          is_plan_file, writing)
 
 if TYPE_CHECKING:
-    from orchc.compiler import CompileResult
     from orchc.plan import Plan
 
 # The compiler, the Plan's model and writer, the graph writer and the formatter are
@@ -37,18 +35,6 @@ class GraphFormat(str, Enum):
 class GraphLevel(str, Enum):
     instance = "instance"
     task = "task"
-
-
-def _compile(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> CompileResult:
-    """Compile (or read a plan.json) and print the warnings; errors raise DiagnosticError, which the CLI prints."""
-    from orchc.compiler import CompileResult, compile_project
-
-    if is_plan_file(path):
-        return CompileResult.of_plan(read_plan(path))
-    result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
-    if result.warnings:
-        stderr().print(render_all(result.warnings, SourceCache()), markup=False)
-    return result
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -92,7 +78,7 @@ class PlanSize:
 def check(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
           vars_file: VarsFilesOption = []) -> None:
     """Parse and compile; print diagnostics. Nothing runs."""
-    result = _compile(path, inventory, extra_var, vars_file)
+    result = compile_inputs(path, inventory, extra_var, vars_file)
     size = PlanSize.of_plan(result.plan) if is_plan_file(path) else PlanSize.of_data(result.plan_data)
     typer.echo(size.summary(len(result.warnings)))
 
@@ -102,7 +88,7 @@ def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: Extr
     """Write the Plan (JSON) to -o FILE or stdout."""
     from orchc.plan_data import plan_json, write_plan_json
 
-    result = _compile(path, inventory, extra_var, vars_file)
+    result = compile_inputs(path, inventory, extra_var, vars_file)
     if output is None:
         typer.echo(plan_json(result.plan_data), nl=False)
     else:
@@ -127,7 +113,7 @@ def graph(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraV
     """Write the instance graph (or --level task) as Graphviz DOT or Mermaid."""
     from orchc.compiler.graph import render_graph
 
-    plan = _compile(path, inventory, extra_var, vars_file).plan
+    plan = compile_inputs(path, inventory, extra_var, vars_file).plan
     _write(render_graph(plan, format.value, level.value), output)
 
 

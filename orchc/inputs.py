@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 import typer
 
 from orchc.dsl.span import Span
-from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
+from orchc.console import stderr
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics, SourceCache, render_all
 from orchc.dsl.files import load_yaml_map, read_text
 
 if TYPE_CHECKING:
+    from orchc.compiler import CompileResult
     from orchc.plan import Plan
 
 # yaml and the Plan's pydantic model are imported where they are read: the
@@ -126,11 +128,19 @@ def supplied_secrets(plan: Plan, extra_vars: list[str], vars_files: list[Path]) 
     return {secret.name: str(values[secret.name]) for secret in plan.secrets if secret.name in values}
 
 
-def load_plan(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> Plan:
-    """Compile a project (a .orch file or folder), or read and validate a plan.json (then -i is optional)."""
-    if is_plan_file(path):
-        return read_plan(path)
-    from orchc.compiler import compile_project
+def compile_inputs(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> CompileResult:
+    """Compile a project (a .orch file or folder) and print its warnings, or read and validate a plan.json
+    (then -i is optional); errors raise DiagnosticError, which the command line prints."""
+    from orchc.compiler import CompileResult, compile_project
 
+    if is_plan_file(path):
+        return CompileResult.of_plan(read_plan(path))
     result = compile_project([path], find_inventory(path, inventory), parse_variables(extra_vars, vars_files))
-    return result.plan
+    if result.warnings:
+        stderr().print(render_all(result.warnings, SourceCache()), markup=False)
+    return result
+
+
+def load_plan(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> Plan:
+    """The Plan of `compile_inputs`."""
+    return compile_inputs(path, inventory, extra_vars, vars_files).plan

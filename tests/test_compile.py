@@ -246,6 +246,36 @@ service app { task t { run "run {{ workers + 1 }} {{ debug }} {{ ratio }} {{ zon
         "value supplied for variable 'workers' is not an int: expected an int, got 'many'"]
 
 
+def test_a_supplied_value_that_is_not_text_must_be_of_the_declared_type(tmp_path: Path) -> None:
+    orch = """
+var app_version: str
+var workers: int = 2
+var ratio: float = 0.5
+var debug: bool = false
+role web { services app }
+service app { task t { run "deploy {{ app_version }}" } }
+"""
+    result = compile_text(tmp_path, orch, {"app_version": "3", "workers": 4, "ratio": 2, "debug": True})
+    assert result.plan.vars == {"app_version": "3", "debug": True, "ratio": 2.0, "workers": 4}
+    assert compile_errors(tmp_path, orch, {"app_version": 3, "workers": True, "ratio": [1], "debug": 1}) == [
+        "value supplied for variable 'app_version' is not a str: got an int (3)",
+        "value supplied for variable 'workers' is not an int: got a bool (True)",
+        "value supplied for variable 'ratio' is not a float: got a list ([1])",
+        "value supplied for variable 'debug' is not a bool: got an int (1)"]
+
+
+def test_a_project_of_no_instance_is_a_warning(tmp_path: Path) -> None:
+    empty = compile_text(tmp_path / "types", "type endpoint { url: str }\n")
+    assert [(w.message, w.hint) for w in empty.warnings] == [(
+        f"nothing to deploy: {tmp_path / 'types' / 'site.orch'} compiles to no task instance (it declares no service "
+        "and no anchor)",
+        'declare a service with a task, `service NAME { task install { run "..." } }`, and a role that lists it')]
+    unplaced = compile_text(tmp_path / "unplaced", 'role nowhere optional { services app }\n'
+                                                   'service app { task t { run "x" } }\n')
+    assert [w.message for w in unplaced.warnings][-1].endswith(
+        "compiles to no task instance (no task of a service is placed on a host)")
+
+
 def test_variable_without_value(tmp_path: Path) -> None:
     assert compile_errors(tmp_path, 'var region: str\nrole web { services app }\nservice app { task t { run "x" } }') == [
         "variable 'region' has no value"]

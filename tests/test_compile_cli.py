@@ -90,6 +90,28 @@ def test_bad_vars_file(text: str | bytes | None, expected: str, tmp_path: Path, 
     assert (status, stderr) == (1, expected + "\n1 error\n")
 
 
+def test_a_vars_file_value_of_another_type_says_how_to_quote_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    write_project(tmp_path, PROJECT)
+    (tmp_path / "vars.yml").write_text("greeting: 3\n")
+    monkeypatch.chdir(tmp_path)
+    status, _, stderr = run_cli(["check", ".", "--vars", "vars.yml"], monkeypatch, capsys)
+    assert status == 1
+    assert "error: value supplied for variable 'greeting' is not a str: got an int (3)" in stderr
+    assert 'hint: pass -e greeting=VALUE with a str value, or a str in the --vars file (`greeting: "3"`)' in stderr
+
+
+@pytest.mark.parametrize("command", ["check", "run", "simulate"])
+def test_every_command_that_compiles_shows_the_warnings(command: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    write_project(tmp_path, "type endpoint { url: str }\n")
+    monkeypatch.chdir(tmp_path)
+    status, _, stderr = run_cli([command, "."], monkeypatch, capsys)
+    assert status == 0
+    assert "warning: nothing to deploy: . compiles to no task instance" in stderr
+
+
 def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:
     site = write_project(tmp_path, PROJECT)
     plan = load_plan(tmp_path, None, ["greeting=hey"], [])

@@ -33,7 +33,6 @@ from pathlib import Path
 
 import yaml
 
-from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 from orchc.migrate.emit import comment, ident, string
 from orchc.migrate.fuel_actions import PLACEHOLDER_DEFAULTS, Actions, actions_for
 from orchc.migrate.fuel_placement import ALL_NODES, Placement, load_inventory, load_metadata
@@ -77,13 +76,7 @@ class Node:
         return self.task.type in ANCHOR_TYPES or (self.task.type == "skipped" and not self.task.placement)
 
 
-def convert_fuel(files: list[Path], metadata: Path | None = None, inventory: Path | None = None) -> Migration:
-    if metadata is None or inventory is None:
-        missing = "--metadata" if metadata is None else "-i/--inventory"
-        raise DiagnosticError([Diagnostic(
-            "error", f"`orchc migrate fuel` needs {missing}",
-            hint="give Fuel's release metadata with --metadata (nailgun/fixtures/openstack.yaml) and "
-                 "your inventory of Fuel roles with -i (groups controller, compute, cinder, ...)")])
+def convert_fuel(files: list[Path], metadata: Path, inventory: Path) -> Migration:
     paths = find_task_files(files)
     root = _common_root(paths)
     tasks = [t for p in paths for t in load_tasks(p, str(p.resolve().relative_to(root)))]

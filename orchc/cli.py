@@ -16,6 +16,7 @@ import sys
 import typer
 
 from orchc import cmd_build, cmd_migrate, cmd_run, exitcodes
+from orchc.command import CONTEXT, Group
 from orchc.console import stderr
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
 
@@ -25,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
+    cls=Group,
 )
 
 
@@ -53,7 +56,10 @@ def main() -> None:
     except Exception as exc:  # a bug in orchc: say so plainly
         if os.environ.get("ORCHC_DEBUG"):
             raise
+        from orchc import __version__
+
         stderr().print(f"orchc: internal error: {type(exc).__name__}: {exc}\n"
-                     "  This is a bug in orchc. Run again with ORCHC_DEBUG=1 for the traceback and report it.",
-                     markup=False)
+                       f"  This is a bug in orchc {__version__}, not a mistake in your input. Run the same command "
+                       "again with ORCHC_DEBUG=1 for the traceback, and report it with the command and the traceback.",
+                       markup=False)
         sys.exit(exitcodes.INTERNAL_ERROR)

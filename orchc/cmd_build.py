@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from orchc.command import Command
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, compile_inputs,
                           is_plan_file, writing)
@@ -172,8 +173,8 @@ def _unified_diff(name: str, text: str, formatted: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(check)
-    app.command()(compile)
-    app.command()(graph)
-    app.command()(schema)
-    app.command()(fmt)
+    app.command(cls=Command)(check)
+    app.command(cls=Command)(compile)
+    app.command(cls=Command)(graph)
+    app.command(cls=Command)(schema)
+    app.command(cls=Command)(fmt)

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
+from orchc.command import Command, Group
 from orchc.inputs import writing
 
 if TYPE_CHECKING:
     from orchc.migrate.report import Migration
 
 migrate_app = typer.Typer(help="Convert Ansible, TripleO Heat, Task-Core and Fuel content into .orch files.",
-                          no_args_is_help=True)
+                          no_args_is_help=True, cls=Group)
 
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Folder to write the .orch project into.")]
 
@@ -41,7 +42,7 @@ def _finish(convert: Callable[[], Migration], out_dir: Path) -> None:
     typer.echo(f"report: {out_dir / 'migration-report.md'}")
 
 
-@migrate_app.command("playbook")
+@migrate_app.command("playbook", cls=Command)
 def playbook(playbook: Annotated[Path, typer.Argument(help="The playbook to convert (site.yml).")],
              output: OutDir,
              roles_path: Annotated[Optional[list[Path]], typer.Option(
@@ -53,7 +54,7 @@ def playbook(playbook: Annotated[Path, typer.Argument(help="The playbook to conv
     _finish(lambda: convert_playbook(playbook, roles_path=roles_path or None), output)
 
 
-@migrate_app.command("heat")
+@migrate_app.command("heat", cls=Command)
 def heat(inputs: Annotated[list[Path], typer.Argument(help="Service templates, or folders of them.")],
          output: OutDir,
          roles_data: Annotated[Optional[Path], typer.Option("--roles-data", help="roles_data.yaml: with the tripleo-heat-templates folder, a whole overcloud (without it: one role, Standalone).")] = None,
@@ -68,7 +69,7 @@ def heat(inputs: Annotated[list[Path], typer.Argument(help="Service templates, o
     _finish(lambda: convert_heat(inputs, roles_data=roles_data, param_files=param_files or [], relax=relax), output)
 
 
-@migrate_app.command("taskcore")
+@migrate_app.command("taskcore", cls=Command)
 def taskcore(output: OutDir,
              services: Annotated[Path, typer.Option("-s", "--services", help="Task-Core services folder.")],
              roles: Annotated[Path, typer.Option("-r", "--roles", help="Task-Core roles.yaml.")],
@@ -79,11 +80,11 @@ def taskcore(output: OutDir,
     _finish(lambda: convert_taskcore(services, roles, inventory), output)
 
 
-@migrate_app.command("fuel")
+@migrate_app.command("fuel", cls=Command)
 def fuel(files: Annotated[list[Path], typer.Argument(help="Fuel tasks.yaml files, or folders to search for them.")],
          output: OutDir,
-         metadata: Annotated[Optional[Path], typer.Option("--metadata", help="Fuel release metadata (openstack.yaml) for role tags.")] = None,
-         inventory: Annotated[Optional[Path], typer.Option("-i", "--inventory", help="Ansible YAML inventory with one group per Fuel role.")] = None) -> None:
+         metadata: Annotated[Path, typer.Option("--metadata", help="Fuel release metadata (fuel-web's nailgun/nailgun/fixtures/openstack.yaml): the tags of each role.")],
+         inventory: Annotated[Path, typer.Option("-i", "--inventory", help="Ansible YAML inventory with one group per Fuel role (controller, compute, cinder, ...).")]) -> None:
     """Fuel tasks.yaml deployment graphs -> .orch + inventory.yml with tag groups."""
     from orchc.migrate.fuel import convert_fuel
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 
 import typer
 
+from orchc.command import Command
 from orchc import exitcodes
 from orchc.console import stderr
 from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, load_plan,
@@ -309,7 +310,7 @@ def report(path: WhereArg = Path("."), journal: JournalOption = None,
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    app.command()(run)
-    app.command()(status)
-    app.command()(simulate)
-    app.command()(report)
+    app.command(cls=Command)(run)
+    app.command(cls=Command)(status)
+    app.command(cls=Command)(simulate)
+    app.command(cls=Command)(report)

@@ -1,4 +1,4 @@
-"""Exit statuses of `orchc` (normative, see DESIGN.md)."""
+"""Exit statuses of `orchc` (documented in the README and docs/design.md)."""
 
 OK = 0
 INVALID_INPUT = 1  # diagnostics printed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -175,10 +176,15 @@ def test_cli_converts(tmp_path: Path) -> None:
     assert (tmp_path / "deployment" / "roles.orch").is_file()
 
 
-def test_missing_inventory_is_a_diagnostic(tmp_path: Path) -> None:
-    result = _run(str(DATA / "tasks.yaml"), "-o", str(tmp_path), "--metadata", str(DATA / "metadata.yaml"))
-    assert result.returncode == 1
-    assert "needs -i/--inventory" in result.output and "Traceback" not in result.output
+def test_metadata_and_inventory_are_required_and_help_says_so(tmp_path: Path) -> None:
+    options = _run("--help").output.split("Options")[1]
+    required = re.findall(r"^│ (\*?) +(--\w+)", options, re.M)  # typer marks a required option with *
+    assert required == [("*", "--output"), ("*", "--metadata"), ("*", "--inventory"), ("", "--version"),
+                        ("", "--help")]
+    no_inventory = _run(str(DATA / "tasks.yaml"), "-o", str(tmp_path), "--metadata", str(DATA / "metadata.yaml"))
+    assert no_inventory.returncode == 2 and "Missing option '-i' / '--inventory'" in no_inventory.output
+    no_metadata = _run(str(DATA / "tasks.yaml"), "-o", str(tmp_path), "-i", str(DATA / "inventory.yml"))
+    assert no_metadata.returncode == 2 and "Missing option '--metadata'" in no_metadata.output
 
 
 def test_bad_yaml_names_file_line_and_column(tmp_path: Path) -> None:

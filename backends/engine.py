@@ -20,7 +20,7 @@ and `forks` running instances in all. An instance popped from the heap whose
 host or task is full waits in that resource's own heap, and is released when
 the resource frees a slot, so that nothing rescans the whole graph.
 
-Failure policy (DESIGN.md, "tolerate"): a host whose instance fails leaves the
+Failure policy (docs/language.md, "Failures"): a host whose instance fails leaves the
 deployment if every role it belongs to is still within its budget — its other
 instances are skipped, dependencies on it stop holding anyone back, and a
 `once` instance on it moves to its next healthy alternate. Beyond the budget

@@ -114,34 +114,50 @@ class Binder:
         if bound is None:
             return None  # reported by the capabilities pass
         provider = self.providers[name]
-        scope = requirement.scope
-        if requirement.optional:
-            return self._bind_optional(unit, slot, requirement, bound)
-        if not bound:
+        if not bound and not requirement.optional:
             self.report.error(f"capability '{name}' is provided by '{provider.task_id}', which runs on no host",
                             requirement.span, hint=f"place service '{self.units[provider.task_id].service}' "
                             "on a role that has hosts",
                             notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
             return None
-        if scope.kind == "any":
-            return bound, True
-        if scope.kind == "all":
-            return bound, False
+        found = self._in_scope(unit, slot, requirement, bound)
+        scope = requirement.scope
+        if found:
+            return found, scope.kind == "any"
+        if found is None:
+            return None
+        service = self.units[provider.task_id].service
+        if requirement.optional:
+            where = {"same_host": " on this host", "role": f" on role '{scope.role.value if scope.role else ''}'"}
+            self.report.warning(f"'{unit.id}' waits for nothing: its optional requirement '{name}' has no "
+                                f"provider{where.get(scope.kind, '')} ('{provider.task_id}' runs on no host"
+                                f"{' there' if scope.kind in where else ''})",
+                                requirement.span, hint=f"place '{service}' on a role with hosts if it must run first")
+        elif scope.kind == "same_host" and slot is not None:
+            self.report.error(
+                f"'{unit.id}' requires '{name}' on the same host, but '{provider.task_id}' does not run "
+                f"on every host of '{unit.id}'", requirement.span,
+                hint=f"host '{slot.host.name}' has none: place '{service}' on the "
+                     f"roles of '{unit.service}', or use another scope",
+                notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
+        elif scope.role is not None:
+            self.report.error(f"'{provider.task_id}' provides '{name}' on no host of role '{scope.role.value}'",
+                            scope.role.span, hint=f"place '{service}' on role "
+                            f"'{scope.role.value}', or use another scope")
+        return None
+
+    def _in_scope(self, unit: Unit, slot: Slot | None, requirement: Requirement,
+                  bound: list[Bound]) -> list[Bound] | None:
+        """The providers the requirement's scope takes; None where the scope has no meaning (reported)."""
+        scope = requirement.scope
         if scope.kind == "same_host":
             if slot is None:
                 self.report.error(f"anchor '{unit.id}' has no host, so `on same host` has no meaning",
                                 scope.span or requirement.span, hint="use `on role R`, `on any` or no scope")
                 return None
-            here = [b for b in bound if b.host == slot.host.name]
-            if not here:
-                self.report.error(
-                    f"'{unit.id}' requires '{name}' on the same host, but '{provider.task_id}' does not run "
-                    f"on every host of '{unit.id}'", requirement.span,
-                    hint=f"host '{slot.host.name}' has none: place '{self.units[provider.task_id].service}' on the "
-                         f"roles of '{unit.service}', or use another scope",
-                    notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
-                return None
-            return here, False
+            return [b for b in bound if b.host == slot.host.name]
+        if scope.kind != "role":
+            return bound
         assert scope.role is not None
         role = scope.role.value
         if role not in self.inventory.groups:
@@ -150,37 +166,7 @@ class Binder:
                             or "name a group of the inventory")
             return None
         members = set(self.inventory.groups[role])
-        in_role = [b for b in bound if b.host in members]
-        if not in_role:
-            self.report.error(f"'{provider.task_id}' provides '{name}' on no host of role '{role}'",
-                            scope.role.span, hint=f"place '{self.units[provider.task_id].service}' on role "
-                            f"'{role}', or use another scope")
-            return None
-        return in_role, False
-
-    def _bind_optional(self, unit: Unit, slot: Slot | None, requirement: Requirement,
-                       bound: list[Bound]) -> tuple[list[Bound], bool] | None:
-        """`requires CAP optional`: the providers its scope finds, or, where it finds none, nothing to wait
-        for (a warning says so)."""
-        scope = requirement.scope
-        if scope.kind == "same_host" and slot is not None:
-            bound = [b for b in bound if b.host == slot.host.name]
-        elif scope.kind == "role" and scope.role is not None and scope.role.value in self.inventory.groups:
-            members = set(self.inventory.groups[scope.role.value])
-            bound = [b for b in bound if b.host in members]
-        elif scope.kind in ("same_host", "role"):
-            return self._bind(unit, slot, Requirement(requirement.name, requirement.type, scope, requirement.span,
-                                                      requirement.name_span))  # reports what is wrong
-        if bound:
-            return bound, scope.kind == "any"
-        provider = self.providers[requirement.name]
-        where = {"same_host": " on this host", "role": f" on role '{scope.role.value if scope.role else ''}'"}
-        self.report.warning(f"'{unit.id}' waits for nothing: its optional requirement '{requirement.name}' has no "
-                            f"provider{where.get(scope.kind, '')} ('{provider.task_id}' runs on no host"
-                            f"{' there' if scope.kind in where else ''})",
-                            requirement.span, hint=f"place '{self.units[provider.task_id].service}' on a role "
-                            "with hosts if it must run first")
-        return None
+        return [b for b in bound if b.host in members]
 
     def requirements(self, unit: Unit, slot: Slot | None) -> Requirements:
         """What the `requires` of one instance bind."""

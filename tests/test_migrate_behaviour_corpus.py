@@ -13,29 +13,20 @@ skips, except in CI (`CI` set), where it fails.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def load_bench(project_root: Path):  # noqa: ANN201 - a module
-    spec = importlib.util.spec_from_file_location("behaviour_corpus", project_root / "bench" / "behaviour_corpus.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from bench_scripts import load_bench
 
 
 @pytest.mark.slow
 def test_ansible_cores_own_targets_pass_under_orchc_as_under_ansible(project_root: Path) -> None:
     if shutil.which("ansible-playbook") is None:
         pytest.skip("ansible-playbook is not installed")
-    bench = load_bench(project_root)
+    bench = load_bench(project_root, "behaviour_corpus")
     try:
         targets = bench.fetch(project_root / "corpus-cache")
     except RuntimeError as exc:

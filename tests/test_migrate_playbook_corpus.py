@@ -8,25 +8,16 @@ every failure's reason, is `python3 bench/playbook_corpus.py`.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def load_bench(project_root: Path):  # noqa: ANN201 - a module
-    spec = importlib.util.spec_from_file_location("playbook_corpus", project_root / "bench" / "playbook_corpus.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from bench_scripts import load_bench
 
 
 @pytest.mark.slow
 def test_kolla_and_tripleo_playbooks_convert_and_compile(project_root: Path) -> None:
-    bench = load_bench(project_root)
+    bench = load_bench(project_root, "playbook_corpus")
     items = bench.corpus(bench.fetch(project_root / "corpus-cache"))
     assert len(items) >= 90
     outcomes = [outcome for item in items for outcome in bench.convert_and_compile(item)]

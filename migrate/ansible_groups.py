@@ -94,8 +94,12 @@ class RunTimeGroups:
             task.data["register"] = register
         self.makers.append(GroupMaker(keys, register, play.hosts, task.source))
 
+    def makers_of(self, group: str) -> list[GroupMaker]:
+        """The group_by tasks that may make `group` (none: an inventory group)."""
+        return [m for m in self.makers if m.may_make(group)]
+
     def is_run_time(self, group: str) -> bool:
-        return any(m.may_make(group) for m in self.makers)
+        return bool(self.makers_of(group))
 
     def target(self, pattern: str) -> Target:
         """The inventory groups a play's pattern places on, and its gate where the pattern needs one."""
@@ -109,27 +113,26 @@ class RunTimeGroups:
         first = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_.-]*)\[0\]", pattern.strip())
         if first is not None and not self.is_run_time(first.group(1)):
             return Target(first.group(1), first_only=True)
-        terms = [t.strip() for t in re.split(r"[:,]", pattern) if t.strip()]
+        terms = _terms(pattern)
         unions = [t for t in terms if t[0] not in "&!"]
         intersections = [t[1:] for t in terms if t[0] == "&"]
         exclusions = [t[1:] for t in terms if t[0] == "!"]
-        dynamic = [t for t in unions + intersections + exclusions if self.is_run_time(t)]
+        dynamic = {t: self.makers_of(t) for t in unions + intersections + exclusions if self.is_run_time(t)}
         if not dynamic and not intersections and not exclusions:
             return Target(pattern)
         if not all(_WORD.match(t) for t in unions + intersections + exclusions):
             return Target(pattern)  # wildcards and ranges: left to the host mapping, which reports them
         static = self._static(unions, depth=0)
-        if static == ["all"] and intersections and not self.is_run_time(intersections[0]):
+        if static == ["all"] and intersections and intersections[0] not in dynamic:
             static = [intersections[0]]
         # Where every union term is an inventory group, the placement is the union already.
-        union = _any([self._member(t) for t in unions]) if any(self.is_run_time(t) for t in unions) else "true"
-        run_time = [union] + [self._member(t) for t in intersections if self.is_run_time(t)] + [
-            f"not {self._member(t)}" for t in exclusions if self.is_run_time(t)]
-        compiled = [f"{t!r} in host.groups" for t in intersections if not self.is_run_time(t) and t != "all"] + [
-            f"{t!r} not in host.groups" for t in exclusions if not self.is_run_time(t)]
-        notes = [f"{g} (made by group_by at {', '.join(m.source for m in self.makers if m.may_make(g))})"
-                 for g in dynamic]
-        makers = [m for m in self.makers if any(m.may_make(g) for g in dynamic)]
+        union = _any([self._member(t) for t in unions]) if any(t in dynamic for t in unions) else "true"
+        run_time = [union] + [self._member(t) for t in intersections if t in dynamic] + [
+            f"not {self._member(t)}" for t in exclusions if t in dynamic]
+        compiled = [f"{t!r} in host.groups" for t in intersections if t not in dynamic and t != "all"] + [
+            f"{t!r} not in host.groups" for t in exclusions if t not in dynamic]
+        notes = [f"{g} (made by group_by at {', '.join(m.source for m in makers)})" for g, makers in dynamic.items()]
+        makers = [m for m in self.makers if any(m in found for found in dynamic.values())]
         return Target(":".join(dict.fromkeys(static)), compile_gate=_all(compiled), gate=_all(run_time), notes=notes,
                       makers=makers)
 
@@ -137,21 +140,21 @@ class RunTimeGroups:
         """Inventory groups whose hosts include every host the union of `unions` may have at run time."""
         found: list[str] = []
         for group in unions:
-            makers = [m for m in self.makers if m.may_make(group)]
+            makers = self.makers_of(group)
             if group in ("all", "*") or (makers and depth >= 8):
                 return ["all"]
             if not makers:
                 found.append(group)
             for maker in makers:  # a group made at run time has at most the hosts of the plays that make it
-                terms = [t.strip() for t in re.split(r"[:,]", maker.play_hosts)]
-                found += self._static([t for t in terms if t and t[0] not in "&!"] or ["all"], depth + 1)
+                unions = [t for t in _terms(maker.play_hosts) if t[0] not in "&!"]
+                found += self._static(unions or ["all"], depth + 1)
         return list(dict.fromkeys(found)) or ["all"]
 
     def _member(self, group: str) -> str:
         """A condition that holds on a host of `group`: made at run time, or of the inventory."""
         if group in ("all", "*"):
             return "true"
-        makers = [m for m in self.makers if m.may_make(group)]
+        makers = self.makers_of(group)
         if not makers:
             return f"{group!r} in group_names"
         return _any([f"({group!r} in ((({m.register} | default({{}})).results | default([{m.register} | "
@@ -174,6 +177,11 @@ def rejoin_tasks(registers: list[str]) -> list[dict[str, object]]:
              "loop": f"{{{{ (({register} | default({{}})).results | default([{register} | default({{}})])) "
                      "| map(attribute='add_group', default='') | select | list }}"}
             for register in registers]
+
+
+def _terms(pattern: str) -> list[str]:
+    """The terms of a host pattern (`a:&b,!c`), as Ansible splits it."""
+    return [t.strip() for t in re.split(r"[:,]", pattern) if t.strip()]
 
 
 def _tasks(play: Play) -> list[Task]:

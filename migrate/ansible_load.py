@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from ansible.parsing.splitter import parse_kv
 from ansible.playbook.block import Block
@@ -87,6 +87,9 @@ class Task:
     module: str | None = None  # short module name; None for a block kept whole
     args: dict[str, Any] = field(default_factory=dict)
     dynamic: str = ""  # why it could not be expanded statically, if it is an include kept whole
+    # an include kept whole: the task files it may pick (their entries as written), and their tasks
+    candidates: dict[Path, list[Any]] = field(default_factory=dict)
+    candidate_tasks: list[Task] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -378,6 +381,10 @@ class PlaybookLoader:
             return self._include_tasks(task, entry, inherited, play, depth, handlers)
         if task.module in INCLUDE_ROLE and not handlers:
             return self._include_role(task, entry, inherited, play, depth)
+        if task.module in INCLUDE_TASKS and not _dynamic_reason(task, name := task.args.get("file", task.args.get(
+                "_raw_params")), {"file", "_raw_params"}):  # a handler that includes tasks runs the file whole
+            target = _find_task_file(str(name), task.task_file, task.role)
+            self._keep_candidates(task, [target] if target else [])
         return [task]
 
     def _include_tasks(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int,
@@ -387,6 +394,7 @@ class PlaybookLoader:
                                   {"_raw_params"})
         if dynamic:
             task.dynamic = dynamic
+            self._keep_candidates(task, _candidate_task_files(task))
             return [task]
         target = _find_task_file(str(name), task.task_file, task.role)
         if target is None:
@@ -398,6 +406,20 @@ class PlaybookLoader:
         keywords = {k: v for k, v in entry.items() if k in TASK_KEYWORDS and k not in ("name", "args", "action")}
         return self._tasks(self.read_yaml(target) or [], target, task.role, task.role_params, task.group,
                            merge_inherited(keywords, inherited), play, depth + 1, handlers)
+
+    def _keep_candidates(self, task: Task, files: list[Path]) -> None:
+        """`task`, an include kept whole, may run the tasks of `files`: keep them, to know what they read,
+        set and notify. A file that is not valid YAML is left out: the include may never pick it."""
+        for path in files:
+            try:
+                task.candidates[path] = _as_list(self.read_yaml(path))
+            except DiagnosticError:
+                continue
+            for entry in walk_entries(task.candidates[path]):
+                module, args = module_and_args(entry) if "block" not in entry else (None, {})
+                if module is not None:
+                    task.candidate_tasks.append(Task(entry, entry.where, path, task.role, task.role_params, task.group,
+                                                     short_module(module), args))
 
     def _include_role(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
         name = task.args.get("name")
@@ -504,6 +526,21 @@ def _dynamic_reason(task: Task, name: Any, allowed: set[str]) -> str:
     if extra or "apply" in task.args:
         return f"it uses {', '.join(sorted(extra | ({'apply'} & set(task.args))))}"
     return ""
+
+
+def walk_entries(entries: list[Any]) -> Iterator[dict[str, Any]]:
+    """Every task of a task file as written, the tasks inside its blocks included."""
+    for entry in entries:
+        if isinstance(entry, dict):
+            yield entry
+            for section in ("block", "rescue", "always"):
+                yield from walk_entries(_as_list(entry.get(section)))
+
+
+def _candidate_task_files(task: Task) -> list[Path]:
+    """The task files an include of a computed name may pick: those beside the including file and in its role."""
+    folders = dict.fromkeys([task.task_file.parent] + ([task.role.path / "tasks"] if task.role else []))
+    return sorted(path for folder in folders for path in folder.glob("*.y*ml") if path != task.task_file)
 
 
 def _find_task_file(name: str, including: Path, role: Role | None) -> Path | None:

@@ -208,6 +208,7 @@ class AnsibleTransport(Transport):
         playbook = data_dir / "project" / "orchc.yml"
         if isinstance(first, PlaybookAction):
             playbook = playbook_path(self.plan, first)
+            project = playbook.parent
         elif isinstance(first, AnsibleModuleAction):
             assert module_args is not None
             write_yaml(playbook, module_playbook(first.module, module_args, ctx.task_id,
@@ -228,9 +229,7 @@ class AnsibleTransport(Transport):
         return WorkerRequest(
             private_data_dir=str(data_dir),
             playbook=str(playbook),
-            # ansible-playbook works in the Plan root, as native actions do: relative paths of every task
-            # (a module's `dest`, a test's `'x' is file`) name the same files
-            project_dir=str(Path(self.plan.root).resolve()),
+            project_dir=str(project),
             inventory=str(data_dir / "inventory.yml"),
             limit=",".join(hosts),
             cmdline=shlex.join(options),

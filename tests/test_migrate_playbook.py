@@ -378,3 +378,16 @@ def test_a_value_set_under_a_when_may_be_the_one_set_before(tmp_path: Path) -> N
     - assert: {that: ["canary in ['a', 'b']"]}
 """)
     assert len(orch_tasks(migration)) == 1, migration.files["site.orch"]
+
+
+def test_a_module_with_a_relative_path_runs_beside_the_generated_playbooks(tmp_path: Path) -> None:
+    # ansible-core's test_files target: `file: dest=link_to_nonexistent_file state=link`, then `'...' is link`;
+    # on a local connection a relative path is relative to the playbook's folder, so it stays in a generated one
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - file: {src: does_not_exist, dest: link_to_nonexistent_file, state: link, force: true}
+    - file: {path: /tmp/absolute, state: touch}
+""")
+    orch = migration.files["site.orch"]
+    assert orch.count("playbook ") == 1 and orch.count("ansible ansible.builtin.file") == 1, orch

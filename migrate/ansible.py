@@ -175,7 +175,10 @@ class PlaybookConverter:
                 keys = [str(name)] + ([f"{handler.task.role.label} : {name}"] if handler.task.role else [])
                 for key in keys:
                     by_name.setdefault(key, [handler])
-            for topic in map(str, _list(handler.task.data.get("listen"))):
+            listens = [str(t) for t in _list(handler.task.data.get("listen"))]
+            if handler.task.role is not None:  # a role's topics are also heard namespaced: `role : topic`
+                listens += [f"{handler.task.role.label} : {t}" for t in listens]
+            for topic in listens:
                 if not name or str(name) not in seen.get(topic, set()):
                     seen.setdefault(topic, set()).add(str(name))
                     by_topic.setdefault(topic, []).append(handler)
@@ -411,7 +414,7 @@ class PlaybookConverter:
 
     def _copies(self, playbook: Playbook) -> dict[str, Path]:
         """Roles, and the files beside the playbooks that Ansible reads from there, copied as they are."""
-        copies = dict(self._extra_copies)
+        copies = {**self._extra_copies, **playbook.beside_playbook}
         for play in playbook.plays:
             for name in _list(play.data.get("vars_files")):
                 if isinstance(name, str) and not is_templated(name) and (play.playbook_dir / name).is_file():

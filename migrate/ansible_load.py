@@ -140,6 +140,8 @@ class Playbook:
     notes: list[Note]
     roles: dict[str, Role]  # every role used, by label
     playbook_dirs: list[Path]  # folders of every playbook read (group_vars/host_vars beside them)
+    # task files a role includes that Ansible found beside the playbook: by path in the output's ansible/ folder
+    beside_playbook: dict[str, Path] = field(default_factory=dict)
 
 
 class PlaybookLoader:
@@ -151,12 +153,13 @@ class PlaybookLoader:
         self.notes: list[Note] = []
         self.roles: dict[str, Role] = {}
         self.playbook_dirs: list[Path] = []
+        self.beside_playbook: dict[str, Path] = {}
 
     # --- playbooks and plays ---------------------------------------------------------
 
     def load(self, path: Path) -> Playbook:
         plays = self._playbook(path, depth=0)
-        return Playbook(plays, self.notes, self.roles, self.playbook_dirs)
+        return Playbook(plays, self.notes, self.roles, self.playbook_dirs, self.beside_playbook)
 
     def shown(self, path: Path) -> str:
         try:
@@ -383,7 +386,7 @@ class PlaybookLoader:
             return self._include_role(task, entry, inherited, play, depth)
         if task.module in INCLUDE_TASKS and not _dynamic_reason(task, name := task.args.get("file", task.args.get(
                 "_raw_params")), {"file", "_raw_params"}):  # a handler that includes tasks runs the file whole
-            target = _find_task_file(str(name), task.task_file, task.role)
+            target = self._find_task_file(str(name), task, play)
             self._keep_candidates(task, [target] if target else [])
         return [task]
 
@@ -394,9 +397,10 @@ class PlaybookLoader:
                                   {"_raw_params"})
         if dynamic:
             task.dynamic = dynamic
-            self._keep_candidates(task, _candidate_task_files(task))
+            literal = None if is_templated(name) else self._find_task_file(str(name), task, play)
+            self._keep_candidates(task, [literal] if literal else _candidate_task_files(task))
             return [task]
-        target = _find_task_file(str(name), task.task_file, task.role)
+        target = self._find_task_file(str(name), task, play)
         if target is None:
             self.note("unsupported", task.source, f"{task.module} '{name}'", "file not found; its tasks are not converted")
             return []
@@ -406,6 +410,17 @@ class PlaybookLoader:
         keywords = {k: v for k, v in entry.items() if k in TASK_KEYWORDS and k not in ("name", "args", "action")}
         return self._tasks(self.read_yaml(target) or [], target, task.role, task.role_params, task.group,
                            merge_inherited(keywords, inherited), play, depth + 1, handlers)
+
+    def _find_task_file(self, name: str, task: Task, play: Play) -> Path | None:
+        """The file an include of `name` reads, searched as Ansible does: beside the including file, in its role,
+        then beside the playbook (kept for the output: the generated playbooks run from its ansible/ folder)."""
+        folders = [task.task_file.parent] + ([task.role.path / "tasks", task.role.path] if task.role else [])
+        found = next((folder / name for folder in folders if (folder / name).is_file()), None)
+        if found is None and (play.playbook_dir / name).is_file():
+            found = play.playbook_dir / name
+            if task.role is not None and found.resolve().is_relative_to(play.playbook_dir.resolve()):
+                self.beside_playbook[f"ansible/{Path(name).as_posix()}"] = found
+        return found
 
     def _keep_candidates(self, task: Task, files: list[Path]) -> None:
         """`task`, an include kept whole, may run the tasks of `files`: keep them, to know what they read,
@@ -541,13 +556,6 @@ def _candidate_task_files(task: Task) -> list[Path]:
     """The task files an include of a computed name may pick: those beside the including file and in its role."""
     folders = dict.fromkeys([task.task_file.parent] + ([task.role.path / "tasks"] if task.role else []))
     return sorted(path for folder in folders for path in folder.glob("*.y*ml") if path != task.task_file)
-
-
-def _find_task_file(name: str, including: Path, role: Role | None) -> Path | None:
-    candidates = [including.parent / name]
-    if role is not None:
-        candidates += [role.path / "tasks" / name, role.path / name]
-    return next((c for c in candidates if c.is_file()), None)
 
 
 def role_file(role: Role, kind: str, name: str) -> Path | None:

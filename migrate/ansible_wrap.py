@@ -24,7 +24,7 @@ from typing import Any
 
 from orchc.migrate.ansible_dump import dump_yaml
 from orchc.migrate.ansible_groups import rejoin_tasks
-from orchc.migrate.ansible_load import Play, Role, Task, walk_entries
+from orchc.migrate.ansible_load import INCLUDE_TASKS, Play, Role, Task, short_module, walk_entries
 from orchc.migrate.ansible_vars import needs_facts
 from orchc.migrate.yaml_source import LocatedDict
 
@@ -162,7 +162,7 @@ class PlaybookWriter:
                 self.out.files[f"roles/{role.label}/{path.relative_to(role.path).as_posix()}"] = dump_yaml(written)
 
     def _run(self, tasks: list[Task], file_id: str) -> list[dict[str, Any]]:
-        written = [t for task in tasks for t in rewrite_notify(task.data, self.handlers, self.counter)]
+        written = [t for task in tasks for t in rewrite_notify(_pinned_include(task), self.handlers, self.counter)]
         role = tasks[0].role
         if role is None:
             return written
@@ -176,6 +176,19 @@ class PlaybookWriter:
         if tasks[0].role_params:
             include["vars"] = tasks[0].role_params
         return [include]
+
+
+def _pinned_include(task: Task) -> LocatedDict | dict[str, Any]:
+    """The task as written; a handler's include of a file of its role named from the role's folder, as the
+    generated file that runs it lives in the role's tasks/, not where the include was written (handlers/)."""
+    files = list(task.candidates)
+    if task.dynamic or task.role is None or task.module not in INCLUDE_TASKS or len(files) != 1 \
+            or not files[0].is_relative_to(task.role.path):
+        return task.data
+    pinned = "{{ role_path }}/" + files[0].relative_to(task.role.path).as_posix()
+    key = next(k for k in task.data if short_module(str(k)) == task.module)
+    value = task.data[key]
+    return {**task.data, key: {**value, "file": pinned} if isinstance(value, dict) else pinned}
 
 
 def _runs_by_role(tasks: list[Task]) -> list[list[Task]]:

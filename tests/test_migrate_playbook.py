@@ -391,3 +391,21 @@ def test_a_module_with_a_relative_path_runs_beside_the_generated_playbooks(tmp_p
 """)
     orch = migration.files["site.orch"]
     assert orch.count("playbook ") == 1 and orch.count("ansible ansible.builtin.file") == 1, orch
+
+
+def test_the_task_files_a_roles_handlers_include_are_found_at_run_time(tmp_path: Path) -> None:
+    # ansible-core's handlers target: a role's handler includes handlers/A.yml (found beside handlers/main.yml),
+    # another role's handlers import handlers.yml, which Ansible finds beside the playbook
+    for role, handlers in (("a", "- name: from a\n  include_tasks: A.yml\n"), ("b", "- import_tasks: handlers.yml\n")):
+        (tmp_path / "roles" / role / "handlers").mkdir(parents=True)
+        (tmp_path / "roles" / role / "handlers" / "main.yml").write_text(handlers)
+        (tmp_path / "roles" / role / "tasks").mkdir()
+        (tmp_path / "roles" / role / "tasks" / "main.yml").write_text(f"- command: 'true'\n  notify: from {role}\n")
+    (tmp_path / "roles" / "a" / "handlers" / "A.yml").write_text("- debug: {msg: a}\n")
+    (tmp_path / "handlers.yml").write_text("- name: from b\n  debug: {msg: b}\n")
+    migration = convert_text(tmp_path, "- hosts: all\n  roles: [a, b]\n")
+    handler_a = yaml.safe_load(next(t for n, t in migration.files.items() if n.startswith("roles/a/tasks/orchc_")
+                                    and "handler" in n))
+    assert handler_a[0]["include_tasks"] == "{{ role_path }}/handlers/A.yml", handler_a
+    assert migration.copies["ansible/handlers.yml"] == tmp_path / "handlers.yml"
+    assert "task handler_from_b {" in migration.files["site.orch"], migration.files["site.orch"]

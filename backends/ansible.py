@@ -124,7 +124,7 @@ class AnsibleTransport(Transport):
         self.calls = 0  # ansible-runner calls started (tests and the bench count them)
         self._open: dict[BatchKey, _Batch] = {}
         self._running: dict[asyncio.Task[None], _Batch] = {}
-        self._inventory = inventory(plan, options)
+        self._inventory = inventory(plan, options.ssh)
         self._left_behind: dict[str, asyncio.Task[None]] = {}  # host -> a call still at work there, its caller gone
 
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:

@@ -31,8 +31,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from orchc.backends.ssh_connect import KNOWN_HOSTS_VAR
-from orchc.backends.transport import TransportOptions
+from orchc.backends.connection import ConnectionSpec, SshOptions
 from orchc.plan import (
     AnsibleModuleAction,
     AnsibleRoleAction,
@@ -64,7 +63,7 @@ def _append_ssh_option(vars_: dict[str, Any], option: str) -> None:
     vars_["ansible_ssh_extra_args"] = f"{current} {option}".strip()
 
 
-def host_vars(host: Host, options: TransportOptions) -> dict[str, Any]:
+def host_vars(host: Host, options: SshOptions) -> dict[str, Any]:
     """The host's inventory variables, with how orchc reaches it written the way Ansible reads it."""
     vars_ = dict(host.vars)
     vars_["ansible_connection"] = host.connection
@@ -78,7 +77,7 @@ def host_vars(host: Host, options: TransportOptions) -> dict[str, Any]:
         vars_["ansible_user"] = host.user
     vars_.setdefault("ansible_timeout", int(options.connect_timeout))
     # Options given in the inventory come first on ssh's command line, and ssh keeps the first value.
-    known_hosts = options.known_hosts or host.vars.get(KNOWN_HOSTS_VAR)  # as the ssh transport chooses
+    known_hosts = options.known_hosts_of(ConnectionSpec.of(host))  # as the ssh transport chooses
     if known_hosts:
         _append_ssh_option(vars_, f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))}")
     if options.accept_new_host_keys:
@@ -86,7 +85,7 @@ def host_vars(host: Host, options: TransportOptions) -> dict[str, Any]:
     return vars_
 
 
-def inventory(plan: Plan, options: TransportOptions) -> dict[str, Any]:
+def inventory(plan: Plan, options: SshOptions) -> dict[str, Any]:
     """A YAML inventory of every host of the Plan, with the inventory's groups (and every role)."""
     members = {**{role.name: role.hosts for role in plan.roles}, **plan.groups}
     groups = {name: {"hosts": {host: None for host in hosts}}

@@ -1,16 +1,15 @@
-"""The `local` transport: actions of `connection: local` hosts run on the controller itself.
+"""The `local` connection: actions of `connection: local` hosts run on the controller itself.
 
-What the actions do and report is the same as over SSH (`transport_native`):
-in particular `copy` and `template` do not create a missing destination folder.
+`LocalConnector` gives the actions layer (`actions`) its primitives on this
+machine; what the actions do and report is the same as over SSH.
 
-`run` is `/bin/sh -c COMMAND` in a new session, so that a timeout or a second
-Ctrl-C can kill the whole process group (SIGTERM, then SIGKILL after a grace
-period).
+A command is `/bin/sh -c COMMAND` in a new session, run in the Plan's folder,
+so that a timeout or a second Ctrl-C can kill the whole process group
+(SIGTERM, then SIGKILL after a grace period).
 
-`become` (the task's, or the host's `ansible_become`, to `ansible_become_user`)
-runs commands through `sudo -n -u USER`, as the SSH transport does; a file
-written for another user is given to that user and its group (unless the
-action names an owner), which takes orchc running as root.
+Acting as another user (`become`) runs commands through `sudo -n -u USER`, as
+over SSH; a file written for another user is given to that user and its group
+(unless the action names an owner), which takes orchc running as root.
 """
 
 from __future__ import annotations
@@ -26,64 +25,108 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
-from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport, become_user_of
-from orchc.backends.transport_native import (NOT_RUN_IN_CHECK_MODE, CommandResult, FileActionError, FileState,
-                                             FileWrite, Found, MissingSecret, command_result, missing_folder,
-                                             missing_secret, permission_denied, put_file, with_secrets)
-from orchc.plan import Action, CopyAction, Host, RunAction, TemplateAction
+from orchc.backends.actions import NativeTransport
+from orchc.backends.connector import (Command, CommandResult, FileActionError, FileState, Found, missing_folder,
+                                      permission_denied)
+from orchc.backends.transport import ActionContext, ActionResult, OutputSink, TransportOptions
+from orchc.plan import Action, Host, Plan
 
 KILL_GRACE_SECONDS = 3.0
 
 
-class LocalTransport(Transport):
+class LocalTransport(NativeTransport):
     name = "local"
 
-    async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
-        user = become_user_of(host, ctx)
-        if user == _current_user():
-            user = None
-        try:
-            if isinstance(action, RunAction):
-                return await self._run(action, ctx, user)
-            if isinstance(action, (CopyAction, TemplateAction)):
-                if user is not None and os.geteuid() != 0:
-                    return ActionResult("failed", message=f"{action.kind} to {action.dest} as {user} (become): on a "
-                                                          f"local host that needs orchc to run as root, or as {user}")
-                return await put_file(LocalFiles(user), FileWrite.of(action, ctx.secrets), self.options.check_mode)
-        except MissingSecret as exc:
-            return missing_secret(exc)
-        return ActionResult("failed", message=f"the local transport cannot run '{action.kind}' actions")
+    def __init__(self, plan: Plan, options: TransportOptions) -> None:
+        super().__init__(plan, options)
+        self._connector = LocalConnector(cwd=plan.root if Path(plan.root).is_dir() else None)
 
-    async def _run(self, action: RunAction, ctx: ActionContext, user: str | None) -> ActionResult:
-        if self.options.check_mode:
-            return ActionResult("ok", message=NOT_RUN_IN_CHECK_MODE)
-        command = with_secrets(action.command, ctx.secrets)
-        argv = ["/bin/sh", "-c", command]
-        if user is not None:  # sudo starts from a clean environment: the task's goes through env
-            argv = ["sudo", "-n", "-u", user, "--", "env", *(f"{k}={v}" for k, v in ctx.env.items()), *argv]
-        cwd = self.plan.root if Path(self.plan.root).is_dir() else None
+    async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
+        return await self.perform(self._connector, host, action, ctx)
+
+
+@dataclass
+class LocalConnector:
+    """This machine, as the actions layer's connector."""
+
+    cwd: str | None  # where commands run: the Plan's folder, when this machine has it
+
+    @property
+    def login_user(self) -> str:
+        return _current_user()
+
+    async def run(self, command: Command, on_output: OutputSink | None) -> CommandResult:
+        # `command.timeout` is left to the runner, whose cancellation kills the group at the same moment.
         try:
             process = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True, cwd=cwd,
-                env={**os.environ, **ctx.env})
+                *command.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.cwd,
+                env={**os.environ, **command.env})
         except OSError as exc:
-            return command_result(CommandResult(rc=None, error=str(exc)), user)
+            return CommandResult(rc=None, error=str(exc))
         try:
-            stdout, stderr = await asyncio.gather(_collect(process.stdout, "stdout", ctx.on_output),
-                                                  _collect(process.stderr, "stderr", ctx.on_output))
+            stdout, stderr = await asyncio.gather(_collect(process.stdout, "stdout", on_output),
+                                                  _collect(process.stderr, "stderr", on_output))
             rc = await process.wait()
         except asyncio.CancelledError:
             await _kill_group(process)
             raise
-        outcome = CommandResult(rc=rc, stdout=stdout, stderr=stderr) if rc >= 0 else \
-            CommandResult(rc=None, stdout=stdout, stderr=stderr, signal=-rc)
-        return command_result(outcome, user)
+        if rc < 0:
+            return CommandResult(rc=None, stdout=stdout, stderr=stderr, signal=-rc)
+        return CommandResult(rc=rc, stdout=stdout, stderr=stderr)
+
+    async def stat(self, path: str, user: str | None) -> Found:
+        _may_act_as(user, path)
+        file = Path(path)
+        try:
+            info = file.stat()
+            if not stat.S_ISREG(info.st_mode):
+                return "not a file"
+            digest = _sha256(file)
+        except (FileNotFoundError, NotADirectoryError):
+            return "absent" if file.parent.is_dir() else "no folder"
+        except OSError as exc:
+            raise FileActionError(f"cannot inspect {path}: {exc.strerror or exc}") from None
+        return FileState(mode=info.st_mode & 0o7777, user=_name(pwd.getpwuid, info.st_uid),
+                         group=_name(grp.getgrgid, info.st_gid), uid=str(info.st_uid), gid=str(info.st_gid),
+                         sha256=digest)
+
+    async def put(self, path: str, data: bytes, mode: int, owner: str | None, user: str | None) -> None:
+        _may_act_as(user, path)
+        dest = Path(path)
+        owner = owner or (f"{user}:" if user else None)  # as the become user would write it
+        temp = None
+        try:
+            fd, temp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.orchc-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temp, mode)
+            if owner:
+                _chown(temp, owner, path)
+            os.replace(temp, dest)
+        except FileNotFoundError:  # the folder was removed since the stat
+            raise missing_folder(path) from None
+        except PermissionError:
+            raise permission_denied(path, _current_user()) from None
+        except OSError as exc:
+            raise FileActionError(f"cannot write {path}: {exc.strerror or exc}") from None
+        finally:
+            if temp is not None:
+                Path(temp).unlink(missing_ok=True)  # renamed away, unless something failed
 
 
-async def _collect(stream: asyncio.StreamReader | None, name: str, sink: OutputSink | None) -> str:
+def _may_act_as(user: str | None, path: str) -> None:
+    if user is not None and os.geteuid() != 0:
+        raise FileActionError(f"{path} as {user} (become): on a local host that needs orchc to run as root, "
+                              f"or as {user}")
+
+
+async def _collect(stream: asyncio.StreamReader | None, name: Literal["stdout", "stderr"],
+                   sink: OutputSink | None) -> str:
     if stream is None:
         return ""
     parts: list[str] = []
@@ -91,7 +134,7 @@ async def _collect(stream: asyncio.StreamReader | None, name: str, sink: OutputS
         text = chunk.decode("utf-8", errors="replace")
         parts.append(text)
         if sink is not None:
-            sink(name, text)  # type: ignore[arg-type]
+            sink(name, text)
     return "".join(parts)
 
 
@@ -111,52 +154,6 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-@dataclass
-class LocalFiles:
-    """This machine's files, written for `user` (None: orchc's own user)."""
-
-    user: str | None
-
-    async def probe(self, dest: str) -> Found:
-        path = Path(dest)
-        try:
-            info = path.stat()
-            if not stat.S_ISREG(info.st_mode):
-                return "not a file"
-            digest = _sha256(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return "absent" if path.parent.is_dir() else "no folder"
-        except OSError as exc:
-            raise FileActionError(f"cannot inspect {dest}: {exc.strerror or exc}") from None
-        return FileState(mode=info.st_mode & 0o7777, user=_name(pwd.getpwuid, info.st_uid),
-                         group=_name(grp.getgrgid, info.st_gid), uid=str(info.st_uid), gid=str(info.st_gid),
-                         sha256=digest)
-
-    async def write(self, file: FileWrite, mode: int) -> None:
-        dest = Path(file.dest)
-        owner = file.owner or (f"{self.user}:" if self.user else None)  # as the become user would write it
-        temp = None
-        try:
-            fd, temp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.orchc-")
-            with os.fdopen(fd, "wb") as out:
-                out.write(file.data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temp, mode)
-            if owner:
-                _chown(temp, owner, file.dest)
-            os.replace(temp, dest)
-        except FileNotFoundError:  # the folder was removed since the probe
-            raise missing_folder(file.dest) from None
-        except PermissionError:
-            raise permission_denied(file.dest, _current_user()) from None
-        except OSError as exc:
-            raise FileActionError(f"cannot write {file.dest}: {exc.strerror or exc}") from None
-        finally:
-            if temp is not None:
-                Path(temp).unlink(missing_ok=True)  # renamed away, unless something failed
 
 
 def _chown(path: str, owner: str, dest: str) -> None:

@@ -1,8 +1,8 @@
 """Opening one verified SSH connection to a host of the Plan.
 
-Where to connect and as whom comes from the Host (`address`, `port`, `user`)
-and its inventory variables (`ansible_ssh_private_key_file`, the known_hosts
-file in `orchc_known_hosts`). The host key is checked against known_hosts,
+Where to connect and as whom comes from the host's `ConnectionSpec`
+(`connection`), and the known_hosts file from the run's `--known-hosts`, else
+the spec's, else `~/.ssh/known_hosts`. The host key is checked against known_hosts,
 like OpenSSH with `StrictHostKeyChecking=yes`, or `accept-new` when the run
 says `--accept-new-host-keys`: an unknown key is then recorded, but a changed
 key always fails.
@@ -24,13 +24,10 @@ import re
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from orchc.backends.connection import DEFAULT_KNOWN_HOSTS, ConnectionSpec, SshOptions
 from orchc.backends.ssh_asyncssh import asyncssh
-from orchc.backends.transport import TransportOptions
-from orchc.plan import Host
-
-KNOWN_HOSTS_VAR = "orchc_known_hosts"
 KEEPALIVE_INTERVAL = 15.0  # seconds; the connection is declared dead after 3 missed replies
 KEEPALIVE_COUNT_MAX = 3
 # AES-GCM runs inside OpenSSL; asyncssh's chacha20-poly1305 costs Python work on every packet.
@@ -55,18 +52,16 @@ class Endpoint:
     proxy_command: str | None = None  # ProxyCommand: its stdin and stdout reach the host
 
     @classmethod
-    def of(cls, host: Host, options: TransportOptions) -> "Endpoint":
-        known_hosts = options.known_hosts or host.vars.get(KNOWN_HOSTS_VAR) or "~/.ssh/known_hosts"
-        key_file = host.vars.get("ansible_ssh_private_key_file") or host.vars.get("ansible_private_key_file")
+    def of(cls, spec: ConnectionSpec, options: SshOptions) -> "Endpoint":
         endpoint = cls(
-            host=host.name,
-            address=host.address,
-            port=host.port or int(host.vars.get("ansible_port", 22)),
-            user=host.user or host.vars.get("ansible_user") or getpass.getuser(),
-            key_file=str(Path(key_file).expanduser()) if key_file else None,
-            known_hosts=Path(known_hosts).expanduser(),
+            host=spec.name,
+            address=spec.address,
+            port=spec.port,
+            user=spec.user,
+            key_file=spec.key_file,
+            known_hosts=(options.known_hosts_of(spec) or Path(DEFAULT_KNOWN_HOSTS)).expanduser(),
         )
-        route = ssh_client_options(host.vars)
+        route = ssh_client_options(spec.ssh_args)
         if route.get("proxyjump", "none").lower() != "none":
             return replace(endpoint, jumps=tuple(endpoint.jump_host(spec) for spec in route["proxyjump"].split(",")))
         if route.get("proxycommand", "none").lower() != "none":
@@ -107,14 +102,13 @@ class Endpoint:
         return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
 
     def listed_keys(self, known_hosts: asyncssh.SSHKnownHosts) -> list[asyncssh.SSHKey]:
-        return known_hosts.match(self.address, "", None if self.port == 22 else self.port)[0]
+        return list(known_hosts.match(self.address, "", None if self.port == 22 else self.port)[0])
 
 
-def ssh_client_options(host_vars: Mapping[str, Any]) -> dict[str, str]:
-    """The OpenSSH options (`-o Name=value`, `-o 'Name value'`, `-J jump`) of a host's
-    `ansible_ssh_common_args` and `ansible_ssh_extra_args`, by lower-case name; as in OpenSSH,
-    an option's first value counts."""
-    args = f"{host_vars.get('ansible_ssh_common_args') or ''} {host_vars.get('ansible_ssh_extra_args') or ''}"
+def ssh_client_options(args: str) -> dict[str, str]:
+    """The OpenSSH options (`-o Name=value`, `-o 'Name value'`, `-J jump`) of ssh arguments (a host's
+    `ansible_ssh_common_args` and `ansible_ssh_extra_args`), by lower-case name; as in OpenSSH, an
+    option's first value counts."""
     try:
         words = shlex.split(args)
     except ValueError as exc:
@@ -193,7 +187,7 @@ class _HostKeyCheck(asyncssh.SSHClient):
 
 
 async def connect(
-    endpoint: Endpoint, options: TransportOptions, known_hosts: KnownHostsFiles,
+    endpoint: Endpoint, options: SshOptions, known_hosts: KnownHostsFiles,
     tunnel: asyncssh.SSHClientConnection | None = None,
 ) -> asyncssh.SSHClientConnection:
     """Open and authenticate a connection (through `tunnel`, the connection to the last of the

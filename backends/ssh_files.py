@@ -1,10 +1,10 @@
-"""`copy` and `template` over SSH: the host's side of `transport_native.put_file`.
+"""A host's files over SSH: the `stat` and `put` primitives of its `HostLink`.
 
-The destination is probed with one command (mode, owner, group, sha256, or
-why there is no file to compare). The content is written over SFTP to a temp
-file in the destination's folder, which gets its mode and owner and is renamed
-over the destination. Under `become`, SFTP (which runs as the login user)
-uploads to a private temp file in /tmp, which the become user is then let read
+A path is probed with one command (mode, owner, group, sha256, or why there is
+no file to compare). Content is written over SFTP to a temp file in the
+destination's folder, which gets its mode and owner and is renamed over the
+destination. As another user (`become`), SFTP (which runs as the login user)
+uploads to a private temp file in /tmp, which that user is then let read
 (given away when the login user is root, else granted with an ACL), and
 `sudo -n` installs it the same way.
 """
@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import posixpath
 import secrets
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from orchc.backends.connector import (Command, FileActionError, FileState, Found, as_user, missing_folder,
+                                      permission_denied)
 from orchc.backends.ssh_asyncssh import asyncssh
-from orchc.backends.ssh_session import HostLink
-from orchc.backends.transport_native import FileActionError, FileState, FileWrite, Found, missing_folder, permission_denied
+
+if TYPE_CHECKING:  # ssh_session imports this module for HostLink's primitives
+    from orchc.backends.ssh_session import HostLink
 
 # $1: the destination. Prints its attributes and sha256, or why there is none.
 PROBE = (
@@ -33,47 +36,41 @@ INSTALL = (
 )
 
 
-@dataclass
-class SshFiles:
-    """One host's files over its SSH link, as `become_user` (None: the login user)."""
-
-    link: HostLink
-    become_user: str | None
-
-    async def probe(self, dest: str) -> Found:
-        result = await self.link.run(["/bin/sh", "-c", PROBE, "probe", dest], self.become_user)
-        if result.rc != 0:
-            raise FileActionError(f"cannot inspect {dest}: {_why(result.stderr, result.error)}")
-        lines = result.stdout.split("\n")
-        if lines[0] in _NO_FILE:
-            return _NO_FILE[lines[0]]
-        mode, user, group, uid, gid = lines[0].split()
-        return FileState(mode=int(mode, 8), user=user, group=group, uid=uid, gid=gid, sha256=lines[1].split()[0])
-
-    async def write(self, file: FileWrite, mode: int) -> None:
-        if self.become_user is None or self.become_user == self.link.login_user:
-            await _write_over_sftp(self.link, file, mode)
-        else:
-            await _install_with_sudo(self.link, file, mode, self.become_user)
+async def probe(link: HostLink, path: str, user: str | None) -> Found:
+    result = await link.run(as_user(["/bin/sh", "-c", PROBE, "probe", path], {}, user))
+    if result.rc != 0:
+        raise FileActionError(f"cannot inspect {path}: {_why(result.stderr, result.error)}")
+    lines = result.stdout.split("\n")
+    if lines[0] in _NO_FILE:
+        return _NO_FILE[lines[0]]
+    mode, owner, group, uid, gid = lines[0].split()
+    return FileState(mode=int(mode, 8), user=owner, group=group, uid=uid, gid=gid, sha256=lines[1].split()[0])
 
 
-async def _write_over_sftp(link: HostLink, file: FileWrite, mode: int) -> None:
-    folder, name = posixpath.split(file.dest)
+async def put(link: HostLink, path: str, data: bytes, mode: int, owner: str | None, user: str | None) -> None:
+    if user is None:
+        await _write_over_sftp(link, path, data, mode, owner)
+    else:
+        await _install_with_sudo(link, path, data, mode, owner, user)
+
+
+async def _write_over_sftp(link: HostLink, path: str, data: bytes, mode: int, owner: str | None) -> None:
+    folder, name = posixpath.split(path)
     temp = posixpath.join(folder, f".{name}.orchc-{secrets.token_hex(4)}")
     sftp = await _sftp(link)
     try:
         async with sftp.open(temp, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as out:
-            await out.write(file.data)
+            await out.write(data)
         await sftp.chmod(temp, mode)
-        if file.owner:
-            chown = await link.run(["chown", "--", file.owner, temp])
+        if owner:
+            chown = await link.run(Command(["chown", "--", owner, temp]))
             if chown.rc != 0:
-                raise FileActionError(f"cannot set owner {file.owner} of {file.dest}: {_why(chown.stderr, chown.error)}")
-        await sftp.posix_rename(temp, file.dest)
+                raise FileActionError(f"cannot set owner {owner} of {path}: {_why(chown.stderr, chown.error)}")
+        await sftp.posix_rename(temp, path)
     except asyncssh.SFTPNoSuchFile:  # removed since the probe
-        raise missing_folder(file.dest) from None
+        raise missing_folder(path) from None
     except asyncssh.SFTPPermissionDenied:
-        raise permission_denied(file.dest, link.login_user) from None
+        raise permission_denied(path, link.login_user) from None
     finally:
         try:
             await sftp.remove(temp)
@@ -81,29 +78,30 @@ async def _write_over_sftp(link: HostLink, file: FileWrite, mode: int) -> None:
             pass  # renamed away, as it should be
 
 
-async def _install_with_sudo(link: HostLink, file: FileWrite, mode: int, become_user: str) -> None:
+async def _install_with_sudo(link: HostLink, path: str, data: bytes, mode: int, owner: str | None,
+                             user: str) -> None:
     upload = f"/tmp/.orchc-{secrets.token_hex(8)}"
     sftp = await _sftp(link)
     async with sftp.open(upload, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as out:
-        await out.write(file.data)
-    install = ["/bin/sh", "-c", INSTALL, "install", upload, file.dest, f"{mode:o}", file.owner or ""]
+        await out.write(data)
+    install = ["/bin/sh", "-c", INSTALL, "install", upload, path, f"{mode:o}", owner or ""]
     try:
-        if become_user != "root":
-            await _let_read(link, upload, become_user)
-        result = await link.run(install, become_user)
+        if user != "root":
+            await _let_read(link, upload, user)
+        result = await link.run(as_user(install, {}, user))
     finally:
         try:
             await sftp.remove(upload)
         except asyncssh.SFTPError:
             pass  # the connection is gone: /tmp is cleaned by the host
     if result.rc != 0:
-        raise FileActionError(f"cannot write {file.dest} as {become_user}: {_why(result.stderr, result.error)}")
+        raise FileActionError(f"cannot write {path} as {user}: {_why(result.stderr, result.error)}")
 
 
 async def _let_read(link: HostLink, upload: str, user: str) -> None:
     """Let `user` read the login user's private upload: give it to `user` (as root), or grant it with an ACL."""
     for argv in (["chown", "--", user, upload], ["setfacl", "-m", f"u:{user}:r", "--", upload]):
-        result = await link.run(argv)
+        result = await link.run(Command(argv))
         if result.rc == 0:
             return
     raise FileActionError(

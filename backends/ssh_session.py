@@ -1,10 +1,12 @@
-"""Running commands on one SSH connection: through the persistent agent, or plain exec channels.
+"""One SSH connection to a host, as the actions layer's connector (`HostLink`).
 
+Commands go through the persistent agent, or plain exec channels:
 `AgentSession` starts `backends/agent.py` once per connection and sends it
 every command as one JSON line; replies are matched to commands by id, so
 commands run concurrently and are pipelined over a single channel. Hosts
 without a Python interpreter get an `ExecSession`, which opens one exec channel
 per command. Both give the same `CommandResult`, so callers don't care which.
+Files go over SFTP (`ssh_files`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import shlex
 import signal
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from orchc.backends import ssh_files
+from orchc.backends.connector import Command, CommandResult, Found
 from orchc.backends.ssh_asyncssh import asyncssh
 from orchc.backends.transport import OutputSink
-from orchc.backends.transport_native import CommandResult
 
 # Reads the agent's length-prefixed source from stdin and runs it; stdin then carries requests.
 BOOTSTRAP = "import sys;exec(sys.stdin.read(int(sys.stdin.readline())))"
@@ -34,18 +37,10 @@ class ConnectionLost(Exception):
     """The connection broke while a command was running; the command's outcome is unknown."""
 
 
-@dataclass
-class CommandSpec:
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: str | None = None
-    timeout: float | None = None
-
-
 class CommandSession(Protocol):
     kind: str
 
-    async def run(self, spec: CommandSpec, on_output: OutputSink | None) -> CommandResult: ...
+    async def run(self, command: Command, on_output: OutputSink | None) -> CommandResult: ...
 
     def close(self) -> None: ...
 
@@ -137,14 +132,13 @@ class AgentSession:
             raise ConnectionLost("the connection closed before the command started")
         self._process.stdin.write(json.dumps(request) + "\n")
 
-    async def run(self, spec: CommandSpec, on_output: OutputSink | None) -> CommandResult:
+    async def run(self, command: Command, on_output: OutputSink | None) -> CommandResult:
         command_id = next(self._ids)
         pending = _Pending(on_output, asyncio.get_running_loop().create_future())
         self._pending[command_id] = pending
         try:
             self._send(
-                {"op": "run", "id": command_id, "argv": spec.argv, "env": spec.env, "cwd": spec.cwd,
-                 "timeout": spec.timeout}
+                {"op": "run", "id": command_id, "argv": command.argv, "env": command.env, "timeout": command.timeout}
             )
             return await asyncio.shield(pending.done)
         except asyncio.CancelledError:
@@ -180,18 +174,16 @@ class ExecSession:
     def __init__(self, conn: asyncssh.SSHClientConnection) -> None:
         self._conn = conn
 
-    async def run(self, spec: CommandSpec, on_output: OutputSink | None) -> CommandResult:
-        script = f"echo {PID_MARK}$$; " + "".join(f"export {k}={shlex.quote(v)}; " for k, v in spec.env.items())
-        if spec.cwd:
-            script += f"cd {shlex.quote(spec.cwd)} || exit 1; "
-        script += "exec " + shlex.join(spec.argv)
+    async def run(self, command: Command, on_output: OutputSink | None) -> CommandResult:
+        script = f"echo {PID_MARK}$$; " + "".join(f"export {k}={shlex.quote(v)}; " for k, v in command.env.items())
+        script += "exec " + shlex.join(command.argv)
         try:
             process = await self._conn.create_process(script)
         except (asyncssh.Error, OSError) as exc:
             raise ConnectionLost(str(exc)) from exc
         pid = (await _line_starting(process.stdout, PID_MARK) or PID_MARK).removeprefix(PID_MARK).strip()
         try:
-            return await asyncio.wait_for(self._collect(process, on_output), spec.timeout)
+            return await asyncio.wait_for(self._collect(process, on_output), command.timeout)
         except asyncio.TimeoutError:
             await self._kill(pid)
             return CommandResult(rc=None, timed_out=True)
@@ -200,11 +192,11 @@ class ExecSession:
             raise
 
     async def _collect(self, process: asyncssh.SSHClientProcess[str], on_output: OutputSink | None) -> CommandResult:
-        async def pump(stream: asyncssh.SSHReader[str], name: str, into: list[str]) -> None:
+        async def pump(stream: asyncssh.SSHReader[str], name: Literal["stdout", "stderr"], into: list[str]) -> None:
             while chunk := await stream.read(65536):
                 into.append(chunk)
                 if on_output:
-                    on_output(name, chunk)  # type: ignore[arg-type]
+                    on_output(name, chunk)
 
         stdout: list[str] = []
         stderr: list[str] = []
@@ -240,7 +232,7 @@ def _signal_number(name: str) -> int | None:
 
 
 class HostLink:
-    """One open connection to a host: its command session, its SFTP client (opened on first use), `become`."""
+    """One open connection to a host: its command session, its SFTP client (opened on first use)."""
 
     def __init__(self, conn: asyncssh.SSHClientConnection, commands: CommandSession, login_user: str) -> None:
         self.conn = conn
@@ -265,23 +257,14 @@ class HostLink:
                 self._sftp = await self.conn.start_sftp_client()
             return self._sftp
 
-    def as_user(self, argv: list[str], env: dict[str, str], become_user: str | None) -> CommandSpec:
-        """The command run as `become_user` via `sudo -n` (as is when that is the login user)."""
-        if become_user is None or become_user == self.login_user:
-            return CommandSpec(argv=argv, env=env)
-        return CommandSpec(argv=["sudo", "-n", "-u", become_user, "--", "env", *(f"{k}={v}" for k, v in env.items()), *argv])
+    async def run(self, command: Command, on_output: OutputSink | None = None) -> CommandResult:
+        return await self.commands.run(command, on_output)
 
-    async def run(
-        self,
-        argv: list[str],
-        become_user: str | None = None,
-        env: dict[str, str] | None = None,
-        timeout: float | None = None,
-        on_output: OutputSink | None = None,
-    ) -> CommandResult:
-        spec = self.as_user(argv, env or {}, become_user)
-        spec.timeout = timeout
-        return await self.commands.run(spec, on_output)
+    async def stat(self, path: str, user: str | None) -> Found:
+        return await ssh_files.probe(self, path, user)
+
+    async def put(self, path: str, data: bytes, mode: int, owner: str | None, user: str | None) -> None:
+        await ssh_files.put(self, path, data, mode, owner, user)
 
     def close(self) -> None:
         self.commands.close()

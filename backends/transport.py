@@ -3,7 +3,8 @@
 The engine knows nothing of SSH or Ansible: the runner hands each action of a
 running instance to the transport that serves it, and gets an `ActionResult`
 back. Native actions (`run`, `copy`, `template`) go to the host's connection
-transport (`local` or `ssh`); Ansible actions (`playbook`, `ansible`, `role`)
+transport (`local` or `ssh`), where the actions layer (`actions`) runs them on
+the connection's primitives (`connector`); Ansible actions (`playbook`, `ansible`, `role`)
 go to the `ansible` transport, which may batch calls for several hosts that
 arrive together.
 
@@ -17,8 +18,9 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Callable, Literal, Mapping
 
+from orchc.backends.connection import SshOptions
 from orchc.plan import Action, Host, Plan
 
 ResultStatus = Literal["ok", "changed", "failed", "unreachable"]
@@ -52,29 +54,14 @@ class ActionContext:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-def inventory_flag(value: Any) -> bool:
-    """An inventory boolean: YAML true, or the strings Ansible accepts."""
-    return value is True or str(value).lower() in ("1", "true", "yes", "on")
-
-
-def become_user_of(host: Host, ctx: ActionContext) -> str | None:
-    """Whom the action runs as, when not as the login user: the task's `become`, or the host's
-    `ansible_become`, to `ansible_become_user` (default root), as in Ansible."""
-    if ctx.become or inventory_flag(host.vars.get("ansible_become", False)):
-        return str(host.vars.get("ansible_become_user", "root"))
-    return None
-
-
 @dataclass
 class TransportOptions:
     """Run-wide settings given to every transport when the run opens it (from `orchc run` flags)."""
 
     work_dir: Path = Path(".orchc")  # the journal's folder
     forks: int = 50  # connections opened at once
-    connect_timeout: float = 10.0
-    accept_new_host_keys: bool = False  # like OpenSSH's StrictHostKeyChecking=accept-new
-    known_hosts: Path | None = None  # default: the user's ~/.ssh/known_hosts
     check_mode: bool = False
+    ssh: SshOptions = field(default_factory=SshOptions)  # for the ssh transport, and Ansible's ssh
 
 
 class Transport(abc.ABC):

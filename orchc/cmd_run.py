@@ -90,6 +90,7 @@ def run(
 ) -> None:
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc.backends import progress, runner
+    from orchc.backends.connection import SshOptions
     from orchc.backends.engine import Limits
     from orchc.backends.transport import TransportOptions
     from orchc.backends.transports import TransportSet, TransportUnavailable
@@ -108,9 +109,9 @@ def run(
     if check:  # a journal of its own: a check must never mark anything as done
         journal_path, force = Path(tempfile.mkdtemp(prefix="orchc-check-")) / "journal.db", True
     work_dir = journal_path.parent
-    transports = TransportSet(plan, TransportOptions(work_dir=work_dir, forks=forks,
-                                                     accept_new_host_keys=accept_new_host_keys,
-                                                     known_hosts=known_hosts, check_mode=check))
+    transports = TransportSet(plan, TransportOptions(work_dir=work_dir, forks=forks, check_mode=check,
+                                                     ssh=SshOptions(accept_new_host_keys=accept_new_host_keys,
+                                                                    known_hosts=known_hosts)))
     try:
         transports.check_available()
     except TransportUnavailable as exc:

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from orchc.backends.connection import SshOptions
 from orchc.backends.ssh import SshTransport
 from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
 from orchc.plan import Action, Host, Plan, SourceSpan, Task
@@ -34,8 +35,9 @@ def context(plan: Plan, **fields: Any) -> ActionContext:
     return ActionContext(**{"plan": plan, "instance_id": "svc.task@h", "task_id": "svc.task", "secrets": {}, **fields})
 
 
-def transport(plan: Plan, **options: Any) -> SshTransport:
-    return SshTransport(plan, TransportOptions(**options))
+def transport(plan: Plan, forks: int = 50, check_mode: bool = False, **ssh_options: Any) -> SshTransport:
+    """The SSH transport of a run with these options (`TransportOptions`'s, else `SshOptions`')."""
+    return SshTransport(plan, TransportOptions(forks=forks, check_mode=check_mode, ssh=SshOptions(**ssh_options)))
 
 
 def run_actions(host: Host, *actions: Action, timeout: float | None = None,

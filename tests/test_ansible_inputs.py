@@ -16,7 +16,7 @@ from orchc.backends.ansible_inputs import (
     inventory,
     write_secrets_file,
 )
-from orchc.backends.transport import TransportOptions
+from orchc.backends.connection import SshOptions
 from orchc.plan import AnsibleModuleAction, Host, Plan, PlaybookAction, Role, secret_marker
 
 
@@ -31,7 +31,7 @@ def test_the_inventory_keeps_how_orchc_reaches_each_host() -> None:
                vars={"ansible_ssh_private_key_file": "/keys/id", "ansible_ssh_common_args": "-o ProxyJump=bastion",
                      "orchc_known_hosts": "/etc/orchc/known_hosts", "root": "/srv"})
     local = Host(name="ctl", address="localhost", connection="local")
-    data = inventory(plan_with(ssh, local), TransportOptions(accept_new_host_keys=True))
+    data = inventory(plan_with(ssh, local), SshOptions(accept_new_host_keys=True))
     web1 = data["all"]["hosts"]["web1"]
     assert web1["ansible_host"] == "10.0.0.5" and web1["ansible_port"] == 2222 and web1["ansible_user"] == "deploy"
     assert web1["ansible_connection"] == "ssh"
@@ -46,7 +46,7 @@ def test_the_inventory_keeps_how_orchc_reaches_each_host() -> None:
 def test_the_inventory_has_every_group_of_the_plan_not_only_its_roles() -> None:
     plan = plan_with(Host(name="web1", address="web1", connection="local"))
     plan.groups = {"web": ["web1"], "dmz": ["web1"]}
-    assert inventory(plan, TransportOptions())["all"]["children"] == {
+    assert inventory(plan, SshOptions())["all"]["children"] == {
         "web": {"hosts": {"web1": None}}, "dmz": {"hosts": {"web1": None}}}
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from orchc.backends.connection import ConnectionSpec
 from orchc.backends.ssh_connect import ssh_client_options
-from orchc.plan import RunAction
+from orchc.plan import Host, RunAction
 from ssh_helpers import run_actions, ssh_host
 from sshd import SshServer, _free_port
 
@@ -88,4 +89,5 @@ def test_a_proxyjump_that_is_not_user_host_port_is_named(sshd: SshServer, tmp_pa
     ("-C -v", "-o ServerAliveInterval=5", {"serveraliveinterval": "5"}),
 ])
 def test_ssh_options_are_read_as_openssh_reads_them(common: str, extra: str, expected: dict[str, str]) -> None:
-    assert ssh_client_options({"ansible_ssh_common_args": common, "ansible_ssh_extra_args": extra}) == expected
+    host = Host(name="h", address="h", vars={"ansible_ssh_common_args": common, "ansible_ssh_extra_args": extra})
+    assert ssh_client_options(ConnectionSpec.of(host).ssh_args) == expected

@@ -1,4 +1,5 @@
-"""The SSH transport against a real OpenSSH server: commands, the agent, files, become, secrets."""
+"""The SSH transport against a real OpenSSH server: what only it does (the agent, connections, sudo installs;
+what actions mean on every connection: test_actions)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from orchc.backends.ssh_files import _install_with_sudo
-from orchc.backends.transport_native import FileWrite
 from orchc.plan import CopyAction, RunAction
 from ssh_helpers import context, plan_of, run_actions, ssh_host, transport
 
@@ -134,12 +134,6 @@ def test_cancelling_an_action_kills_the_remote_process_group(sshd, tmp_path: Pat
     assert not _alive(int(pid_file.read_text()))
 
 
-def test_become_as_the_login_user_needs_no_sudo(sshd, tmp_path: Path) -> None:
-    host = ssh_host(sshd, "root-host", tmp_path, ansible_become_user=sshd.user)
-    [result] = run_actions(host, RunAction(command="id -un"), context_fields={"become": True})
-    assert (result.status, result.stdout) == ("changed", f"{sshd.user}\n")
-
-
 def test_become_another_user_goes_through_sudo(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "become", tmp_path, ansible_become="yes", ansible_become_user="nobody")
     run, copy = run_actions(
@@ -192,7 +186,7 @@ def test_the_become_install_script_replaces_the_file_atomically(sshd, tmp_path: 
     async def scenario():
         ssh = transport(plan)
         link = await ssh._link(host)
-        await _install_with_sudo(link, FileWrite(str(dest), b"new\n", "0600", sshd.user), 0o600, sshd.user)
+        await _install_with_sudo(link, str(dest), b"new\n", 0o600, sshd.user, sshd.user)
         await ssh.close()
 
     asyncio.run(scenario())

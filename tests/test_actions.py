@@ -1,7 +1,8 @@
-"""`run`, `copy` and `template` mean the same on a `connection: local` host and over SSH (`transport_native`).
+"""`run`, `copy` and `template` mean the same on a `connection: local` host and over SSH (`actions`).
 
 Every test runs on both kinds of host, with the same assertions: the SSH host is the test sshd on this
-machine, logged in as this user, so both write the same files.
+machine, logged in as this user, so both write the same files. The last test runs one scenario on both
+and compares what they report.
 """
 
 from __future__ import annotations
@@ -9,35 +10,40 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import pwd
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from orchc.backends.local import LocalTransport
 from orchc.backends.ssh import SshTransport
 from orchc.backends.transport import ActionResult, TransportOptions
-from orchc.plan import Action, CopyAction, Host, RunAction, TemplateAction, secret_marker
+from orchc.plan import Action, CopyAction, Host, PlaybookAction, RunAction, TemplateAction, secret_marker
 from ssh_helpers import context, plan_of, ssh_host
+from sshd import SshServer
 
 RunOn = Callable[..., list[ActionResult]]
+CONNECTIONS = ["local", "ssh"]
 
 
-@pytest.fixture(params=["local", "ssh"])
-def run_on(request: pytest.FixtureRequest, tmp_path: Path) -> RunOn:
+def runner_on(connection: str, server: SshServer | None, home: Path, **host_vars: Any) -> RunOn:
     """Runs actions one after the other on a host of that connection, with a fresh transport, then closes it."""
-    if request.param == "ssh":
-        host = ssh_host(request.getfixturevalue("sshd"), "h", tmp_path / "home")
+    if connection == "ssh":
+        assert server is not None
+        host = ssh_host(server, "h", home, **host_vars)
         kind: type[LocalTransport] | type[SshTransport] = SshTransport
     else:
-        host = Host(name="h", address="localhost", connection="local")
+        host = Host(name="h", address="localhost", connection="local", vars=host_vars)
         kind = LocalTransport
     plan = plan_of(host)
 
-    def run(*actions: Action, check_mode: bool = False, secrets: dict[str, str] | None = None) -> list[ActionResult]:
+    def run(*actions: Action, check_mode: bool = False, **context_fields: Any) -> list[ActionResult]:
         async def scenario() -> list[ActionResult]:
             transport = kind(plan, TransportOptions(check_mode=check_mode))
-            ctx = context(plan, secrets=secrets or {})
+            ctx = context(plan, **context_fields)
             try:
                 return [await transport.execute(host, action, ctx) for action in actions]
             finally:
@@ -46,6 +52,12 @@ def run_on(request: pytest.FixtureRequest, tmp_path: Path) -> RunOn:
         return asyncio.run(scenario())
 
     return run
+
+
+@pytest.fixture(params=CONNECTIONS)
+def run_on(request: pytest.FixtureRequest, tmp_path: Path) -> RunOn:
+    server = request.getfixturevalue("sshd") if request.param == "ssh" else None
+    return runner_on(request.param, server, tmp_path / "home")
 
 
 def _outcome(result: ActionResult) -> tuple[str, str]:
@@ -157,3 +169,90 @@ def test_a_command_ends_changed_or_failed_with_its_status_and_last_error_line(ru
     assert (ok.status, ok.rc, ok.stdout, ok.stderr, ok.message) == ("changed", 0, "out\n", "warn\n", "")
     assert (failed.status, failed.rc, failed.message) == ("failed", 3, "exit status 3: done")
     assert (killed.status, killed.rc, killed.message) == ("failed", None, "killed by signal 9")
+
+
+@pytest.fixture(params=CONNECTIONS)
+def run_with_vars(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., RunOn]:
+    """`run_on` for a host with these inventory variables."""
+    server = request.getfixturevalue("sshd") if request.param == "ssh" else None
+    return lambda **host_vars: runner_on(request.param, server, tmp_path / "home", **host_vars)
+
+
+def test_a_command_gets_the_task_environment_and_streams_its_output(run_on: RunOn) -> None:
+    streamed: list[tuple[str, str]] = []
+    [ran] = run_on(RunAction(command='echo "$GREETING"; echo oops >&2'), env={"GREETING": "it's me"},
+                   on_output=lambda stream, text: streamed.append((stream, text)))
+    assert (ran.status, ran.stdout, ran.stderr) == ("changed", "it's me\n", "oops\n")
+    assert ("stdout", "it's me\n") in streamed and ("stderr", "oops\n") in streamed
+
+
+def test_become_to_the_login_user_needs_no_sudo(run_with_vars: Callable[..., RunOn]) -> None:
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    [task_becomes] = run_with_vars(ansible_become_user=me)(RunAction(command="id -un"), become=True)
+    [host_becomes] = run_with_vars(ansible_become="yes", ansible_become_user=me)(RunAction(command="id -un"))
+    assert [(r.status, r.stdout) for r in (task_becomes, host_becomes)] == [("changed", f"{me}\n")] * 2
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A folder every user may write in (pytest's own are closed to others)."""
+    with tempfile.TemporaryDirectory(prefix="orchc-become-") as outside:
+        Path(outside).chmod(0o755)
+        shared = Path(outside) / "shared"
+        shared.mkdir()
+        shared.chmod(0o777)
+        yield shared
+
+
+@pytest.mark.skipif(not shutil.which("sudo") or os.geteuid() != 0, reason="needs sudo, and orchc running as root")
+def test_become_another_user_runs_and_writes_as_that_user(run_with_vars: Callable[..., RunOn],
+                                                           shared_folder: Path) -> None:
+    run = run_with_vars(ansible_become="true", ansible_become_user="nobody")
+    dest = shared_folder / "by-nobody.conf"
+    copy = CopyAction(src="a", dest=str(dest), content="x\n", mode="0640")
+    ran, wrote, again = run(RunAction(command='echo "$(id -un) $GREETING"'), copy, copy, env={"GREETING": "hi"})
+    assert (ran.status, ran.stdout) == ("changed", "nobody hi\n")
+    assert [_outcome(r) for r in (wrote, again)] == [("changed", f"changed content (new file) of {dest}"),
+                                                     ("ok", f"{dest} is up to date")]
+    nobody = pwd.getpwnam("nobody")
+    written = dest.stat()
+    assert (written.st_uid, written.st_gid, written.st_mode & 0o777) == (nobody.pw_uid, nobody.pw_gid, 0o640)
+    assert [p.name for p in shared_folder.iterdir()] == ["by-nobody.conf"]
+
+
+def test_an_ansible_action_is_not_a_native_one(run_on: RunOn) -> None:
+    [result] = run_on(PlaybookAction(path="site.yml"))
+    assert result.status == "failed"
+    assert result.message.endswith(" transport does not run 'playbook' actions (the ansible transport does)")
+
+
+def _scenario(folder: Path) -> list[Action]:
+    """Every way a native action ends, in `folder`."""
+    (folder / "a-folder").mkdir()
+    copy = CopyAction(src="a", dest=str(folder / "a.conf"), content="a=1\n", mode="0640")
+    return [
+        copy, copy, copy.model_copy(update={"mode": "0600"}), copy.model_copy(update={"content": "a=2\n"}),
+        copy.model_copy(update={"mode": "rw"}),
+        copy.model_copy(update={"dest": str(folder / "missing" / "a.conf")}),
+        copy.model_copy(update={"dest": str(folder / "a-folder")}),
+        TemplateAction(src="t.j2", dest=str(folder / "t.conf"), content=f"pw={secret_marker('pw', False)}\n"),
+        TemplateAction(src="t.j2", dest=str(folder / "u.conf"), content=secret_marker("other", False)),
+        RunAction(command=f"echo {secret_marker('pw', True)}; echo warn >&2"),
+        RunAction(command="echo bad input >&2; exit 3"),
+        RunAction(command="kill -9 $$"),
+        RunAction(command="exit 0"),
+    ]
+
+
+def test_local_and_ssh_hosts_report_the_same(sshd: SshServer, tmp_path: Path) -> None:
+    def reports(connection: str) -> list[tuple[Any, ...]]:
+        folder = tmp_path / connection
+        folder.mkdir()
+        run = runner_on(connection, sshd, tmp_path / f"{connection}-home")
+        actions = _scenario(folder)
+        results = run(*actions, check_mode=True, secrets={"pw": "s3cr3t"}) + run(*actions, secrets={"pw": "s3cr3t"})
+        return [(r.status, r.rc, r.stdout, r.stderr, r.message.replace(str(folder), "FOLDER")) for r in results]
+
+    local, ssh = reports("local"), reports("ssh")
+    assert local == ssh
+    assert len({status for status, *_ in local}) == 3  # ok, changed and failed all occur

@@ -1,21 +1,25 @@
-"""What the native actions (`run`, `copy`, `template`) do and report, whichever connection carries them.
+"""What the native actions (`run`, `copy`, `template`) do and report, over any connector.
 
-The `local` and `ssh` transports differ in how they reach a host, not in what an
-action means there: the rules and messages below are theirs alike, so that a
-Plan runs the same on `connection: local` hosts as over SSH.
+The `local` and `ssh` connections differ in how they reach a host, not in what
+an action means there: the rules below are written once, on the primitives of
+a `Connector`, so that a Plan runs the same on `connection: local` hosts as
+over SSH.
 
+- Whom as: the task's `become`, or the host's `ansible_become`, makes actions
+  run as `ansible_become_user` (default root), through `sudo -n`; nothing
+  changes when that is the login user.
 - Secrets: markers get their values just before the action reaches the host.
-  A secret with no value fails the action.
+  A secret with no value fails the action. (The runner redacts values from
+  whatever it records or shows, for every transport.)
 - `run`: exit status 0 is "changed" (as with Ansible's command module); any
   other status, or a signal, is "failed", with the last line of stderr. In
   check mode the command is not run: "ok".
 - `copy` and `template`: the destination's sha256, mode and owner are compared
   with what the action asks for first; all equal is "ok" and nothing is written.
-  Otherwise the content goes to a temp file beside the destination, gets its
-  mode and owner, and is renamed over it, so readers never see half a file:
-  "changed", saying what changed (in check mode, what would change, and nothing
-  is written). The mode is the action's, else the replaced file's, else 0644;
-  the owner is the action's, else whoever writes it (the become user under
+  Otherwise the content is put atomically with its mode and owner: "changed",
+  saying what changed (in check mode, what would change, and nothing is
+  written). The mode is the action's, else the replaced file's, else 0644; the
+  owner is the action's, else whoever writes it (the become user under
   `become`). The destination's folder must exist: as with Ansible's `copy` to a
   file, a missing folder fails the action (in check mode too) rather than being
   created with a guessed owner and mode. Create it first, with `run "mkdir -p ..."`.
@@ -25,12 +29,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import posixpath
 from dataclasses import dataclass
-from typing import Literal, Mapping, Protocol
+from typing import Mapping
 
-from orchc.backends.transport import ActionResult
-from orchc.plan import CopyAction, TemplateAction, resolve_secrets
+from orchc.backends.connection import ConnectionSpec
+from orchc.backends.connector import CommandResult, Connector, FileActionError, FileState, as_user, missing_folder
+from orchc.backends.transport import ActionContext, ActionResult, ResultStatus, Transport, TransportOptions
+from orchc.plan import Action, CopyAction, Host, Plan, RunAction, TemplateAction, resolve_secrets
 
 DEFAULT_MODE = 0o644
 NOT_RUN_IN_CHECK_MODE = "not run in check mode"
@@ -48,28 +53,48 @@ def with_secrets(text: str, values: Mapping[str, str]) -> str:
         raise MissingSecret(exc.args[0]) from None
 
 
-def missing_secret(exc: MissingSecret) -> ActionResult:
-    return ActionResult("failed", message=f"secret {exc.args[0]!r} has no value at run time")
+class NativeTransport(Transport):
+    """A transport of native actions: the rules of this module over one connector per host."""
+
+    def __init__(self, plan: Plan, options: TransportOptions) -> None:
+        super().__init__(plan, options)
+        self._specs: dict[str, ConnectionSpec] = {}
+        self._timeouts = {task.id: task.timeout for task in plan.tasks}
+
+    def spec(self, host: Host) -> ConnectionSpec:
+        """The host's connection spec, read from its variables on first use."""
+        if host.name not in self._specs:
+            self._specs[host.name] = ConnectionSpec.of(host)
+        return self._specs[host.name]
+
+    async def perform(self, connector: Connector, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
+        user = self.spec(host).acting_user(ctx.become)
+        if user == connector.login_user:
+            user = None
+        try:
+            if isinstance(action, RunAction):
+                return await self._run(connector, action, ctx, user)
+            if isinstance(action, (CopyAction, TemplateAction)):
+                return await put_file(connector, FileWrite.of(action, ctx.secrets), user, self.options.check_mode)
+        except MissingSecret as exc:
+            return ActionResult("failed", message=f"secret {exc.args[0]!r} has no value at run time")
+        return ActionResult("failed", message=f"the {self.name} transport does not run {action.kind!r} actions "
+                                              f"(the ansible transport does)")
+
+    async def _run(self, connector: Connector, action: RunAction, ctx: ActionContext, user: str | None) -> ActionResult:
+        if self.options.check_mode:
+            return ActionResult("ok", message=NOT_RUN_IN_CHECK_MODE)
+        command = as_user(["/bin/sh", "-c", with_secrets(action.command, ctx.secrets)], dict(ctx.env), user)
+        command.timeout = self._timeouts.get(ctx.task_id)
+        return command_result(await connector.run(command, ctx.on_output), user)
 
 
 # --- run ---------------------------------------------------------------------------------
 
 
-@dataclass
-class CommandResult:
-    """How a command ended on the host, as the transport saw it."""
-
-    rc: int | None  # None when a signal ended the command, or it could not start
-    stdout: str = ""
-    stderr: str = ""
-    signal: int | None = None
-    timed_out: bool = False
-    error: str = ""  # why the command could not start
-
-
 def command_result(outcome: CommandResult, become_user: str | None) -> ActionResult:
-    def done(status: str, message: str) -> ActionResult:
-        return ActionResult(status, rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr, message=message)  # type: ignore[arg-type]
+    def done(status: ResultStatus, message: str) -> ActionResult:
+        return ActionResult(status, rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr, message=message)
 
     if outcome.error:
         needs = f" (become to {become_user} needs sudo on the host)" if become_user else ""
@@ -90,31 +115,6 @@ def command_result(outcome: CommandResult, become_user: str | None) -> ActionRes
 
 
 # --- copy and template ---------------------------------------------------------------------
-
-
-class FileActionError(Exception):
-    """The file could not be checked or written; the message says why."""
-
-
-@dataclass
-class FileState:
-    """A regular file found at the destination."""
-
-    mode: int
-    user: str
-    group: str
-    uid: str
-    gid: str
-    sha256: str
-
-    def owned_by(self, owner: str) -> bool:
-        """Whether `owner` ("user", "user:group", names or numbers, as chown takes it) already holds."""
-        user, _, group = owner.partition(":")
-        return user in (self.user, self.uid) and (not group or group in (self.group, self.gid))
-
-
-# What a transport finds at a destination: a file, nothing (its folder exists), or something in the way.
-Found = FileState | Literal["absent", "no folder", "not a file"]
 
 
 @dataclass
@@ -143,19 +143,10 @@ class FileWrite:
             raise FileActionError(f"mode {self.mode!r} of {self.dest} is not an octal number such as \"0644\"") from None
 
 
-class HostFiles(Protocol):
-    """A transport's access to one host's files, as `put_file` needs it."""
-
-    async def probe(self, dest: str) -> Found: ...
-
-    async def write(self, file: FileWrite, mode: int) -> None:
-        """Write atomically, with `mode` and the owner (`file.owner`, else the writer); or raise FileActionError."""
-
-
-async def put_file(files: HostFiles, file: FileWrite, check_mode: bool) -> ActionResult:
-    """Make `file.dest` hold `file.data` with its mode and owner; ok if it already did."""
+async def put_file(connector: Connector, file: FileWrite, user: str | None, check_mode: bool) -> ActionResult:
+    """Make `file.dest` hold `file.data` with its mode and owner, as `user`; ok if it already did."""
     try:
-        found = await files.probe(file.dest)
+        found = await connector.stat(file.dest, user)
         if found == "no folder":
             raise missing_folder(file.dest)
         if found == "not a file":
@@ -166,7 +157,7 @@ async def put_file(files: HostFiles, file: FileWrite, check_mode: bool) -> Actio
         if not differences:
             return ActionResult("ok", message=f"{file.dest} is up to date")
         if not check_mode:
-            await files.write(file, mode)
+            await connector.put(file.dest, file.data, mode, file.owner, user)
     except FileActionError as exc:
         return ActionResult("failed", message=str(exc))
     verb = "would change" if check_mode else "changed"
@@ -184,12 +175,3 @@ def _differences(file: FileWrite, current: FileState | None, mode: int) -> list[
     if file.owner and not current.owned_by(file.owner):
         found.append(f"owner ({current.user}:{current.group} -> {file.owner})")
     return found
-
-
-def missing_folder(dest: str) -> FileActionError:
-    return FileActionError(f"folder {posixpath.dirname(dest) or '.'} does not exist on the host; create it first")
-
-
-def permission_denied(dest: str, user: str) -> FileActionError:
-    return FileActionError(f"permission denied writing {dest} as {user}; add `become` to the task, or "
-                           f"ansible_become: true to the host")

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Iterator
 
 from lark import Lark, Token, UnexpectedInput
-from lark.lexer import ContextualLexer, PatternStr
+from lark.lexer import ContextualLexer
 from lark.parsers.lalr_analysis import Shift
 
 from orchc.dsl import ast
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from orchc.dsl.files import read_text
+from orchc.dsl.keywords import keyword_terminals
 from orchc.grammar import grammar_text
 
 
@@ -77,8 +78,7 @@ class _WordLexer(ContextualLexer):
 
     def __init__(self, conf: Any, states: dict[int, Collection[str]], always_accept: Collection[str] = ()) -> None:
         super().__init__(conf, states, always_accept=(*always_accept, "NAME"))
-        self.keywords = {t.name for t in conf.terminals
-                         if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier()}
+        self.keywords = set(keyword_terminals(conf.terminals))
         self.word_or_keyword_states = {state for state, accepts in states.items()
                                        if "NAME" in accepts and self.keywords.intersection(accepts)}
         self.scanners: dict[int, _StateScanner] = {}  # built on first use, as lark builds its own
@@ -218,6 +218,11 @@ class _Parser:
 def _position(diagnostic: Diagnostic) -> tuple[int, int]:
     span = diagnostic.span
     return (span.line, span.column) if span else (0, 0)
+
+
+def grammar() -> Lark:
+    """The compiled grammar: its terminals and rules."""
+    return _parser(False).lark
 
 
 def _parser(comments: bool) -> _Parser:

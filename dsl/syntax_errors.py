@@ -24,10 +24,9 @@ from lark.lexer import PatternStr
 
 from orchc.dsl.ast import Name, Span
 from orchc.dsl.diagnostics import Diagnostic, did_you_mean
+from orchc.dsl.keywords import keywords
 
 _CLOSING = {"LBRACE": "RBRACE", "LSQB": "RSQB", "LPAR": "RPAR"}
-_BLOCK_KEYWORDS = {"TYPE", "ROLE", "SERVICE", "TASK", "ANCHOR"}
-_DECLARATION_WORDS = {"type", "role", "service", "task", "anchor", "var", "import"}
 _TERMINAL_NAMES = {
     "NAME": "a name",
     "STRING": "a string",
@@ -37,14 +36,6 @@ _TERMINAL_NAMES = {
     "DURATION": "a duration",
     "$END": "the end of the file",
 }
-_TASK_STATEMENTS = ("after", "before", "requires", "provides", "concurrency", "retries", "timeout", "when",
-                    "become", "run", "copy", "template", "playbook", "ansible")
-_HOME_OF_STATEMENT = {  # where a statement that is out of place belongs
-    **{word: "a task" for word in _TASK_STATEMENTS},
-    "services": "a role", "tolerate": "a role", "task": "a service",
-    "type": "the top level", "var": "the top level", "service": "the top level", "anchor": "the top level",
-}
-_STATEMENT_WORDS = {*_TASK_STATEMENTS, "services", "tolerate", "role", "var", "import"}
 _VALUE_TERMINALS = {"STRING", "INT", "FLOAT", "DURATION"}
 _DURATION_HINT = "write a number followed by ms, s, m or h, e.g. 90s or 10m"
 _NUMBER_WORD = re.compile(r"-?[\w.]+")
@@ -139,7 +130,7 @@ class _Explainer:
         shown = _shown(token)
         block = self.blocks[-1] if self.blocks else None
         closes = block is not None and _CLOSING[block.bracket.type] in self.expected
-        if closes and str(token) in _DECLARATION_WORDS and str(token) not in self.keywords():
+        if closes and str(token) in keywords().declarations and str(token) not in self.keywords():
             self.bracket_missing = True
             return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", span,
                               hint=f"{shown} cannot appear inside {block.description}: "
@@ -187,7 +178,7 @@ class _Explainer:
         block = self.enclosing_declaration()
         floor = next((i for i, v in enumerate(self.stack) if v is block.bracket), -1) if block else -1
         for value in reversed(self.stack[floor + 1:]):
-            if isinstance(value, Token) and value.type != "NAME" and str(value) in _STATEMENT_WORDS:
+            if isinstance(value, Token) and value.type != "NAME" and str(value) in keywords().statements:
                 self.skip_from(value.start_pos, error_pos)
                 return
 
@@ -201,9 +192,9 @@ class _Explainer:
     def unknown_statement(self, word: str, span: Span) -> Diagnostic:
         block = self.enclosing_declaration()
         where = f" in {block.description}" if block else " at the top level"
-        if word in _HOME_OF_STATEMENT:
-            return Diagnostic("error", f"'{word}' cannot appear{where}", span,
-                              hint=f"'{word}' belongs in {_HOME_OF_STATEMENT[word]}")
+        home = keywords().homes.get(word)
+        if home is not None:
+            return Diagnostic("error", f"'{word}' cannot appear{where}", span, hint=f"'{word}' belongs in {home}")
         hint = did_you_mean(word, self.keywords()) or f"expected {self.expected_text()}"
         return Diagnostic("error", f"unknown statement '{word}'{where}", span, hint=hint)
 
@@ -321,7 +312,7 @@ def _describe(stack: list[Any], index: int) -> _Block:
     # The words before the brace: a block keyword and its name (a role's is a `group_name`, already a Name).
     header = [v for v in stack[max(0, index - 4):index]
               if isinstance(v, Name) or (isinstance(v, Token) and v.type not in ("ONCE", "OPTIONAL"))]
-    if len(header) >= 2 and isinstance(header[-2], Token) and header[-2].type in _BLOCK_KEYWORDS \
+    if len(header) >= 2 and isinstance(header[-2], Token) and header[-2].type in keywords().block_terminals \
             and (isinstance(header[-1], Name) or header[-1].type == "NAME"):
         name = header[-1].value if isinstance(header[-1], Name) else str(header[-1])
         return _Block(bracket, f"{header[-2]} '{name}'", header[-2])

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchc.dsl.format import name_or_string
+from orchc.dsl import ast, build
+from orchc.dsl.build import After, Become, Concurrency, Lines, Statement
 from orchc.migrate import emit
 from orchc.migrate.ansible_dump import dump_yaml
 from orchc.migrate.ansible_groups import RunTimeGroups, Target, gate_play
@@ -43,9 +44,9 @@ class Unit:
     service: str = ""
     name: str = ""
     once: bool = False
-    ordering: list[str] = field(default_factory=list)  # `after` / `requires` statements
-    provides: list[str] = field(default_factory=list)
-    body: list[str] = field(default_factory=list)  # settings and the action
+    ordering: list[Statement] = field(default_factory=list)  # `after` / `requires` statements
+    provides: list[ast.Provision] = field(default_factory=list)
+    body: list[Statement] = field(default_factory=list)  # settings and the action
 
     @property
     def source(self) -> str:
@@ -85,7 +86,7 @@ class PlaybookConverter:
         hosts = map_hosts([t.static for t in targets], [p.source for p in playbook.plays], self.report)
         chain: list[tuple[int, Unit]] = []
         roles: dict[str, list[str]] = {}
-        tolerances: dict[str, list[str]] = {}
+        tolerances: dict[str, list[int | str]] = {}
         play_units = [self._play_units(play) for play in playbook.plays]  # first, so every hand-over is known
         for index, (play, (units, writer)) in enumerate(zip(playbook.plays, play_units)):
             for unit in units:
@@ -93,7 +94,7 @@ class PlaybookConverter:
                 unit.name = self._task_name(unit)
                 self._actions(unit, play, writer)
                 if targets[index].compile_gate is not None:
-                    unit.body.insert(0, f"when {emit.string(targets[index].compile_gate)}")
+                    unit.body.insert(0, build.when(targets[index].compile_gate))
                 unit.once = unit.once or targets[index].first_only
             tolerance = self._tolerance(play)
             for role in hosts.roles_of[targets[index].static]:
@@ -105,7 +106,7 @@ class PlaybookConverter:
         self._link(chain)
         text = self._render(roles, tolerances)
         copies = self._copies(playbook)  # first: it writes the roles' meta without dependencies
-        files = {f"{self.project}.orch": _formatted(text, f"{self.project}.orch"),
+        files = {f"{self.project}.orch": text,
                  "inventory.yml": hosts.inventory_yaml(), **self.generated.files}
         self._figures(chain)
         return Migration(files, self.report, copies)
@@ -269,12 +270,12 @@ class PlaybookConverter:
                 self.generated.files[content_file] = content if isinstance(content, str) else dump_yaml(content)
         if converted is not None:
             if task.data.get("become") is True:
-                unit.body.append("become")
+                unit.body.append(Become())
             if isinstance(task.data.get("throttle"), int) and task.data["throttle"] > 0:
-                unit.body.append(f"concurrency {task.data['throttle']}")
-            unit.body.append(converted.text)
+                unit.body.append(Concurrency(task.data["throttle"]))
+            unit.body.append(converted.action)
             if converted.native:
-                self.report.add("native", unit.source, f"{task.module} -> {converted.text.split()[0]}")
+                self.report.add("native", unit.source, f"{task.module} -> {converted.keyword}")
                 if converted.note and " " in converted.note:
                     self.report.add("assumption", unit.source, converted.note)
             else:
@@ -285,7 +286,7 @@ class PlaybookConverter:
         for t in unit.tasks:
             if t.role is not None:  # the files an include kept whole may pick notify through flags too
                 writer.rewrite_candidates(t.role, t.candidates)
-        unit.body.append(f"playbook {emit.string(path)}")
+        unit.body.append(build.playbook(path))
         self.report.add("wrapped", unit.source, f"{_describe(unit)} as a generated playbook", _why_wrapped(unit))
         for t in unit.tasks:
             if t.module in _PLAY_WIDE and t.args.get("_raw_params") != "noop":
@@ -337,12 +338,12 @@ class PlaybookConverter:
     def _link(self, chain: list[tuple[int, Unit]]) -> None:
         for (play_a, a), (play_b, b) in zip(chain, chain[1:]):
             if play_a == play_b and a.service == b.service:
-                b.ordering.append(f"after {a.name}")
+                b.ordering.append(After([a.name]))
             else:
                 capability = emit.ident(f"{a.service}_{a.name}_done")
-                a.provides.append(f"provides {capability}")
-                scope = " on same host" if play_a == play_b and not a.once else ""
-                b.ordering.append(f"requires {capability}{scope} optional")  # its play may run nowhere
+                a.provides.append(build.provides(capability))
+                scope = "same_host" if play_a == play_b and not a.once else "all"
+                b.ordering.append(build.requires(capability, scope, optional=True))  # its play may run nowhere
             if not _depends(a, b):
                 self.report.add("ordering", b.source, f"`{b.label}` after `{a.label}`",
                                 "only textual order: no variable, module, path or handler in common"
@@ -354,8 +355,8 @@ class PlaybookConverter:
             return
         if isinstance(serial, int) and serial > 0:
             for unit in units:
-                if not any(s.startswith("concurrency") for s in unit.body):
-                    unit.body.insert(0, f"concurrency {serial}")
+                if not any(isinstance(s, Concurrency) for s in unit.body):
+                    unit.body.insert(0, Concurrency(serial))
             self.report.add("approximated", play.source, f"serial: {serial} -> concurrency {serial} on each task",
                             "Ansible runs the whole play on one batch of hosts before the next; orchc caps each "
                             "task at that many hosts at a time, so hosts of the next batch may start earlier")
@@ -363,54 +364,44 @@ class PlaybookConverter:
             self.report.add("unsupported", play.source, f"serial: {serial}",
                             "a computed, percentage or list batch size has no orchc equivalent; no limit is set")
 
-    def _tolerance(self, play: Play) -> str:
+    def _tolerance(self, play: Play) -> int | str:
         if play.data.get("any_errors_fatal") in (True, "yes", "true"):
             self.report.add("approximated", play.source, "any_errors_fatal -> tolerate 0",
                             "orchc stops gracefully: running tasks finish, nothing new starts")
-            return "0"
+            return 0
         percentage = play.data.get("max_fail_percentage")
         if isinstance(percentage, int):
-            return f'"{percentage}%"'
+            return f"{percentage}%"
         if percentage is not None:
             self.report.add("unsupported", play.source, f"max_fail_percentage: {str(percentage).strip()}",
                             "computed at run time; Ansible's default (failed hosts leave, others go on) is used")
-        return '"100%"'
+        return "100%"
 
     # --- output ---------------------------------------------------------------------------
 
-    def _render(self, roles: dict[str, list[str]], tolerances: dict[str, list[str]]) -> str:
-        out = [f"# Converted from {self.path.name} by `orchc migrate playbook`; see migration-report.md.", "",
-               "# A failed host fails the run, as ansible-playbook's exit status says (`orchc run --no-strict`: not).",
-               "strict", ""]
+    def _render(self, roles: dict[str, list[str]], tolerances: dict[str, list[int | str]]) -> str:
+        lines = Lines(f"{self.project}.orch")
+        lines.comment(f"Converted from {self.path.name} by `orchc migrate playbook`; see migration-report.md.")
+        lines.blank()
+        lines.comment("A failed host fails the run, as ansible-playbook's exit status says (`orchc run --no-strict`: not).")
+        items: list[ast.Item] = [ast.StrictDecl(lines.next())]
         for role, services in roles.items():
-            if not services:
-                continue
-            # As in Ansible, a play on a group the inventory lacks runs nowhere.
-            out.append(f"role {name_or_string(role)} optional {{")
-            out.append(f"  services {', '.join(services)}")
-            tolerance = min(tolerances[role], key=lambda t: int(t.strip('"%')) if t != "0" else -1)
-            out.append(f"  tolerate {tolerance}")
-            out += ["}", ""]
+            if services:  # as in Ansible, a play on a group the inventory lacks runs nowhere: `optional`
+                tolerance = min(tolerances[role], key=lambda t: -1 if t == 0 else int(str(t).rstrip("%")))
+                items.append(build.role(lines, role, services, tolerance))
         for name, units in self.services.items():
-            if not units:
-                continue
-            out.append(f"service {name} {{")
-            for unit in units:
-                out += ["  " + line for line in self._task_text(unit)]
-            out += ["}", ""]
-        return "\n".join(out)
+            if units:
+                start = lines.next()
+                items.append(build.service(lines, start, name, [self._task(lines, unit) for unit in units]))
+        return lines.text(items)
 
-    def _task_text(self, unit: Unit) -> list[str]:
+    def _task(self, lines: Lines, unit: Unit) -> ast.TaskDecl:
         task = unit.tasks[0]
-        lines = [emit.comment(f"{unit.source} {task.name}" + (f" (+{len(unit.tasks) - 1} more)"
-                                                                if len(unit.tasks) > 1 else ""))]
+        lines.comment(f"{unit.source} {task.name}" + (f" (+{len(unit.tasks) - 1} more)" if len(unit.tasks) > 1 else ""))
         tags = [str(t) for t in _list(task.data.get("tags"))]
         if tags:
-            lines.append(emit.comment("tags: " + ", ".join(tags)))
-        lines.append(f"task {unit.name}{' once' if unit.once else ''} {{")
-        lines += ["  " + s for s in unit.ordering + unit.provides + unit.body]
-        lines.append("}")
-        return lines
+            lines.comment("tags: " + ", ".join(tags))
+        return build.task(lines, unit.name, unit.ordering + unit.provides + unit.body, unit.once)
 
     def _copies(self, playbook: Playbook) -> dict[str, Path]:
         """Roles, and the files beside the playbooks that Ansible reads from there, copied as they are."""
@@ -534,12 +525,3 @@ def _depends(a: Unit, b: Unit) -> bool:
     if {t.module for t in a.tasks} & {t.module for t in b.tasks}:
         return True
     return share_path(set().union(*(touches(t) for t in a.tasks)), set().union(*(touches(t) for t in b.tasks)))
-
-
-def _formatted(text: str, file: str) -> str:
-    """The canonical layout of `orchc fmt`, once the formatter is there."""
-    try:
-        from orchc.dsl.format import format_source
-    except ImportError:
-        return text
-    return format_source(text, file)

@@ -20,7 +20,7 @@ from typing import Any
 
 import ansible
 
-from orchc.migrate import emit
+from orchc.dsl import ast, build
 from orchc.migrate.ansible_load import TASK_KEYWORDS, Task
 from orchc.migrate.ansible_vars import EXPRESSION_ARGS, strings
 from orchc.migrate.yaml_source import Unsafe, Vault, leaves
@@ -41,11 +41,16 @@ _NATIVE_MODULES = frozenset({"command", "shell", "copy", "service", "systemd", "
 
 @dataclass
 class Converted:
-    """An orchc action statement for a task, and how it maps."""
+    """An orchc action for a task, and how it maps."""
 
-    text: str
+    action: ast.Action
     native: bool  # True: a native action; False: an inline `ansible` action
     note: str = ""  # what the report says about it
+
+    @property
+    def keyword(self) -> str:
+        """The action's keyword, for the report: `run`, `copy`."""
+        return "run" if isinstance(self.action, ast.Run) else "copy"
 
 
 def _templated(data: Any) -> bool:
@@ -93,13 +98,12 @@ def _native(task: Task, copy_source: str | None, content_file: str | None) -> Co
         source = copy_source if "src" in args and copy_source else content_file if "content" in args else None
         if source is None:
             return None
-        text = f"copy {emit.string(source)} to {emit.string(str(args['dest']))}"
-        if "mode" in args:
-            mode = args["mode"]
-            text += f" mode {emit.string(format(mode, '#o').replace('0o', '0') if isinstance(mode, int) else str(mode))}"
-        if "owner" in args:
-            text += f" owner {emit.string(str(args['owner']))}"
-        return Converted(text, True, "copy")
+        mode = args.get("mode")
+        if mode is not None:
+            mode = build.string(format(mode, "#o").replace("0o", "0") if isinstance(mode, int) else str(mode))
+        owner = build.string(str(args["owner"])) if "owner" in args else None
+        copy = ast.Copy(build.string(source), build.string(str(args["dest"])), mode, owner, build.NOWHERE)
+        return Converted(copy, True, "copy")
     if task.module in ("systemd", "service", "systemd_service") and set(args) <= {"name", "state", "daemon_reload"} \
             and args.get("state") in ("restarted", "reloaded") and isinstance(args.get("name"), str):
         verb = "restart" if args["state"] == "restarted" else "reload"
@@ -107,7 +111,7 @@ def _native(task: Task, copy_source: str | None, content_file: str | None) -> Co
         if args.get("daemon_reload") in (True, "yes", "true"):
             command = "systemctl daemon-reload && " + command
         note = "the host runs systemd (Ansible's service module picks the init system)" if task.module == "service" else ""
-        return Converted(f"run {emit.string(command)}", True, note)
+        return Converted(build.run(command), True, note)
     return None
 
 
@@ -126,12 +130,12 @@ def _command_loop(task: Task, items: Any) -> Converted | None:
             return None
         lines.append(f"( {line}\n) || rc=1")
     script = "rc=0\n" + "\n".join(lines) + "\nexit $rc"
-    return Converted(f"run {emit.string(script)}", True, f"{task.module} loop")
+    return Converted(build.run(script), True, f"{task.module} loop")
 
 
 def _command(module: str, args: dict[str, Any]) -> Converted | None:
     line = _command_line(module, args)
-    return Converted(f"run {emit.string(line)}", True, module) if line is not None else None
+    return Converted(build.run(line), True, module) if line is not None else None
 
 
 def _command_line(module: str, args: dict[str, Any]) -> str | None:
@@ -181,4 +185,5 @@ def _inline(task: Task) -> Converted | None:
     elif not _DOTTED_NAME.match(module):
         return None  # a module from a role's library/ or a plugin path needs the role around it
     args = {str(k): v for k, v in task.args.items()}
-    return Converted(f"ansible {module} {emit.value(args)}", False, "inline ansible module")
+    return Converted(ast.AnsibleModule(module, build.mapping(args), build.NOWHERE, build.NOWHERE), False,
+                     "inline ansible module")

@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml
 
-from orchc.migrate.emit import comment, ident, string, value
+from orchc.dsl import ast, build
+from orchc.dsl.build import After, Concurrency, Lines, Statement
+from orchc.migrate.emit import ident
 from orchc.migrate.heat_intrinsics import Unresolved
 from orchc.migrate.heat_steps import POST_DEPLOY_STEP, Phase, Unit
 
@@ -68,9 +70,8 @@ def emit_tree(services: list[OrchService], roles: dict[str, list[str]], relax: b
             through = {s for name, names in in_variable.items() if re.search(rf"\b{name}\b", text) for s in names}
             used[(service.name, unit.phase.name)] = sorted(_secrets_in(text, secrets) | through)
     edges = _relaxed_edges(services) if relax else _faithful_edges(services, roles)
-    anchors = "" if relax else _anchor_text(services)
     declared = sorted({name for names in used.values() for name in names})
-    files[prefix + "overcloud.orch"] = _roles_text(roles) + _secrets_text(declared) + anchors
+    files[prefix + "overcloud.orch"] = _overcloud_text(services, roles, declared, relax)
     for service in services:
         files[f"{prefix}{service.name}.orch"] = _service_text(service, edges, used)
     return files
@@ -182,17 +183,17 @@ def _work(service: OrchService, unit: Unit) -> str:
     return f"{service.name}_{unit.phase.name}_done"
 
 
-def _anchor_text(services: list[OrchService]) -> str:
-    lines = ["", comment("TripleO's global barriers: every phase waits for the whole previous phase."), ""]
+def _anchors(lines: Lines, services: list[OrchService]) -> list[ast.Item]:
+    lines.comment("TripleO's global barriers: every phase waits for the whole previous phase.")
+    lines.blank()
+    anchors: list[ast.Item] = []
     previous = None
     for name, phase in _anchor_chain(services):
-        lines.append(f"anchor {name} {{")
-        if previous:
-            lines.append(f"  after {previous}")
-        lines += [f"  requires {_work(s, u)} optional" for s in services for u in s.units if u.phase == phase]
-        lines += [f"  provides {name}_done", "}", ""]
+        statements: list[After | ast.Requirement | ast.Provision] = [After([previous])] if previous else []
+        statements += [build.requires(_work(s, u), optional=True) for s in services for u in s.units if u.phase == phase]
+        anchors.append(build.anchor(lines, name, [*statements, build.provides(f"{name}_done")]))
         previous = name
-    return "\n".join(lines)
+    return anchors
 
 
 # --- relaxed: per-service chains and the dependencies the data shows ----------------
@@ -233,38 +234,35 @@ def _last_unit_until(service: OrchService, step: int) -> Unit | None:
 # --- text --------------------------------------------------------------------------
 
 
-def _roles_text(roles: dict[str, list[str]]) -> str:
+def _overcloud_text(services: list[OrchService], roles: dict[str, list[str]], secrets: list[str],
+                    relax: bool) -> str:
     """The roles; those of roles_data are `optional`, as TripleO deploys a role that has no nodes as nothing."""
-    lines = [comment("Converted from TripleO by `orchc migrate heat`; see migration-report.md."), ""]
-    for role, names in roles.items():
-        optional = "" if role == UNDERCLOUD_ROLE else " optional"
-        lines += [f"role {ident(role)}{optional} {{", f"  services {', '.join(names)}", "}", ""]
-    return "\n".join(lines)
-
-
-def _secrets_text(names: list[str]) -> str:
-    if not names:
-        return ""
-    lines = [comment("Hidden Heat parameters: give them at run time (--secrets FILE or ORCHC_SECRET_<NAME>)."), ""]
-    return "\n".join(lines + [f"var {name}: secret" for name in names]) + "\n"
+    lines = Lines("overcloud.orch")
+    lines.comment("Converted from TripleO by `orchc migrate heat`; see migration-report.md.")
+    lines.blank()
+    items: list[ast.Item] = [build.role(lines, ident(role), names, optional=role != UNDERCLOUD_ROLE)
+                             for role, names in roles.items()]
+    if secrets:
+        lines.comment("Hidden Heat parameters: give them at run time (--secrets FILE or ORCHC_SECRET_<NAME>).")
+        lines.blank()
+        items += [build.var(lines, name, "secret") for name in secrets]
+    return lines.text(items + ([] if relax else _anchors(lines, services)))
 
 
 def _service_text(service: OrchService, edges: _Edges, used: dict[tuple[str, str], list[str]]) -> str:
-    lines = [comment(f"{service.name}: {service.source} (roles: {', '.join(service.roles)})"),
-             f"service {service.name} {{"]
+    lines = Lines(f"{service.name}.orch")
+    lines.comment(f"{service.name}: {service.source} (roles: {', '.join(service.roles)})")
+    start = lines.next()
+    tasks = []
     for unit in service.units:
         key = (service.name, unit.phase.name)
-        lines.append(f"  task {unit.phase.name}{' once' if unit.once else ''} {{")
-        if edges.after.get(key):
-            lines.append(f"    after {', '.join(edges.after[key])}")
-        lines += [f"    requires {name} optional" for name in edges.requires.get(key, [])]
-        lines += [f"    provides {name}" for name in edges.provides.get(key, [])]
+        statements: list[Statement] = [After(edges.after[key])] if edges.after.get(key) else []
+        statements += [build.requires(name, optional=True) for name in edges.requires.get(key, [])]
+        statements += [build.provides(name) for name in edges.provides.get(key, [])]
         if service.concurrency:
-            lines.append(f"    concurrency {service.concurrency}")
-        variables = {"step": unit.step_var} if unit.step_var is not None else {}
+            statements.append(Concurrency(service.concurrency))
+        variables: dict[str, Any] = {"step": unit.step_var} if unit.step_var is not None else {}
         variables.update({name: "{{ vars.%s }}" % name for name in used[key]})
-        variables_text = f" vars {value(variables)}" if variables else ""
-        lines.append(f"    playbook {string(_playbook_path(service, unit))}{variables_text}")
-        lines.append("  }")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        statements.append(build.playbook(_playbook_path(service, unit), variables))
+        tasks.append(build.task(lines, unit.phase.name, statements, unit.once))
+    return lines.text([build.service(lines, start, service.name, tasks)])

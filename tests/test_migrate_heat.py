@@ -148,8 +148,8 @@ def test_secrets_never_reach_the_output() -> None:
 def test_hidden_parameters_become_orchc_secrets_given_at_run_time(tmp_path: Path) -> None:
     migration = convert()
     assert "var MysqlRootPassword: secret" in migration.files["deploy/overcloud.orch"]
-    assert ('playbook "playbooks/mysql.step1_containers_1.yml" vars { step = 1, '
-            'MysqlRootPassword = "{{ vars.MysqlRootPassword }}" }') in migration.files["deploy/mysql.orch"]
+    assert ('playbook "playbooks/mysql.step1_containers_1.yml" vars {\n      step = 1,\n'
+            '      MysqlRootPassword = "{{ vars.MysqlRootPassword }}",\n    }') in migration.files["deploy/mysql.orch"]
     migration.write(tmp_path)
     plan = compile_project([tmp_path / "deploy"], INVENTORY).plan
     assert [s.name for s in plan.secrets] == ["MysqlRootPassword"]

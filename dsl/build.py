@@ -96,7 +96,21 @@ class Become:
     pass
 
 
-Statement = Union[After, Concurrency, Become, ast.Requirement, ast.Provision, ast.When, ast.Action]
+@dataclass
+class Timeout:
+    seconds: int
+
+
+Statement = Union[After, Concurrency, Become, Timeout, ast.Retries, ast.Requirement, ast.Provision, ast.When,
+                  ast.Action]
+
+
+def seconds(count: int) -> ast.Duration:
+    return ast.Duration(float(count), f"{count}s", NOWHERE)
+
+
+def retries(count: int, delay: int | None = None) -> ast.Retries:
+    return ast.Retries(ast.Int(count, NOWHERE), seconds(delay) if delay is not None else None, NOWHERE)
 
 
 def requires(name: str, kind: Literal["all", "same_host", "role", "any"] = "all", role: str | None = None,
@@ -115,6 +129,15 @@ def when(expression: str) -> ast.When:
 
 def run(command: str) -> ast.Run:
     return ast.Run(string(command), NOWHERE)
+
+
+def copy(src: str, dest: str, mode: str | None = None, owner: str | None = None) -> ast.Copy:
+    return ast.Copy(string(src), string(dest), string(mode) if mode is not None else None,
+                    string(owner) if owner is not None else None, NOWHERE)
+
+
+def ansible(module: str, args: dict[str, Any]) -> ast.AnsibleModule:
+    return ast.AnsibleModule(module, mapping(args), NOWHERE, NOWHERE)
 
 
 def playbook(path: str, variables: dict[str, Any] | None = None) -> ast.Playbook:
@@ -146,6 +169,10 @@ def _place(decl: ast.TaskDecl, statement: Statement, span: ast.Span) -> None:
         decl.concurrency = ast.Int(statement.count, span)
     elif isinstance(statement, Become):
         decl.become, decl.become_span = True, span
+    elif isinstance(statement, Timeout):
+        decl.timeout = replace(seconds(statement.seconds), span=span)
+    elif isinstance(statement, ast.Retries):
+        decl.retries = replace(statement, span=span)
     elif isinstance(statement, ast.Requirement):
         decl.requires.append(replace(statement, span=span))
     elif isinstance(statement, ast.Provision):

@@ -100,10 +100,9 @@ def _native(task: Task, copy_source: str | None, content_file: str | None) -> Co
             return None
         mode = args.get("mode")
         if mode is not None:
-            mode = build.string(format(mode, "#o").replace("0o", "0") if isinstance(mode, int) else str(mode))
-        owner = build.string(str(args["owner"])) if "owner" in args else None
-        copy = ast.Copy(build.string(source), build.string(str(args["dest"])), mode, owner, build.NOWHERE)
-        return Converted(copy, True, "copy")
+            mode = format(mode, "#o").replace("0o", "0") if isinstance(mode, int) else str(mode)
+        owner = str(args["owner"]) if "owner" in args else None
+        return Converted(build.copy(source, str(args["dest"]), mode, owner), True, "copy")
     if task.module in ("systemd", "service", "systemd_service") and set(args) <= {"name", "state", "daemon_reload"} \
             and args.get("state") in ("restarted", "reloaded") and isinstance(args.get("name"), str):
         verb = "restart" if args["state"] == "restarted" else "reload"
@@ -185,5 +184,4 @@ def _inline(task: Task) -> Converted | None:
     elif not _DOTTED_NAME.match(module):
         return None  # a module from a role's library/ or a plugin path needs the role around it
     args = {str(k): v for k, v in task.args.items()}
-    return Converted(ast.AnsibleModule(module, build.mapping(args), build.NOWHERE, build.NOWHERE), False,
-                     "inline ansible module")
+    return Converted(build.ansible(module, args), False, "inline ansible module")

@@ -30,15 +30,17 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
-from orchc.migrate.emit import comment, ident, string
+from orchc.dsl import ast, build
+from orchc.dsl.build import After, Concurrency, Lines, Statement
+from orchc.migrate.emit import ident
 from orchc.migrate.fuel_actions import PLACEHOLDER_DEFAULTS, Actions, actions_for
 from orchc.migrate.fuel_placement import ALL_NODES, Placement, load_inventory, load_metadata
 from orchc.migrate.fuel_tasks import CrossDep, FuelTask, find_task_files, load_tasks
 from orchc.migrate.report import Category, Migration, Report
-from orchc.migrate.verify import formatted
 from orchc.migrate.yaml_source import input_error
 
 ANCHOR_TYPES = ("stage",)
@@ -46,15 +48,16 @@ ROLES_FILE = "roles"  # <graph>/roles.orch: the roles, and the variables for Nai
 _SWITCH_DEFAULT = re.compile(r"^switch\(.*\btrue\s*=>\s*(\d+)\s*\)$", re.S)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Need:
-    """One `requires` line: a capability and its scope."""
+    """One `requires`: a capability and its scope (ordered as the statements' text sorts)."""
 
     capability: str
-    scope: str = ""  # "", "on same host", "on role R", "on any"
+    scope: Literal["all", "any", "role", "same_host"] = "all"
+    role: str = ""  # for scope "role"
 
-    def line(self) -> str:
-        return f"requires {self.capability}" + (f" {self.scope}" if self.scope else "") + " optional"
+    def requirement(self) -> ast.Requirement:
+        return build.requires(self.capability, self.scope, self.role or None, optional=True)
 
 
 @dataclass
@@ -279,7 +282,7 @@ class _GraphConverter:
         if not shared:
             return
         if set(waiter.hosts) <= set(target.hosts):
-            waiter.needs.add(Need(target.name, "on same host"))
+            waiter.needs.add(Need(target.name, "same_host"))
             return
         waiter.needs.add(Need(target.name))
         self._note("approximated", waiter.task.source,
@@ -299,7 +302,7 @@ class _GraphConverter:
             self._on_same_host(waiter, target)
             return
         if dep.any:
-            waiter.needs.add(Need(target.name, "on any"))
+            waiter.needs.add(Need(target.name, "any"))
             if dep.role is not None:
                 self._note("approximated", waiter.task.source,
                                 f"'{waiter.task.id}' waits for any '{target.task.id}', on any role",
@@ -311,7 +314,7 @@ class _GraphConverter:
         roles = dep.role if isinstance(dep.role, list) else [dep.role]
         for role in self._orch_groups([str(r) for r in roles]):
             if set(self.placement.group_hosts(role)) & set(target.hosts):
-                waiter.needs.add(Need(target.name, f"on role {role}"))
+                waiter.needs.add(Need(target.name, "role", role))
 
     def _cross_reverse(self, waiter: Node, target: Node, dep: CrossDep) -> None:
         """`cross-depended-by` on `target`: `waiter` (on nodes of dep.role) waits for `target`."""
@@ -337,40 +340,45 @@ class _GraphConverter:
             by_source[node.task.source.rpartition(":")[0]].append(node)
         names = _file_names(list(by_source))
         for source, nodes in by_source.items():
-            blocks = []
+            lines = Lines(f"{names[source]}.orch")
+            lines.comment(f"Converted by `orchc migrate fuel` from {source} ({self.graph} graph).")
+            lines.blank()
+            items: list[ast.Item] = []
             for node in nodes:
                 actions = actions_for(node.task)
                 placeholders |= actions.placeholders
                 out.update({f"{self.graph}/{rel}": text for rel, text in actions.files.items()})
-                blocks.append(self._block(node, actions))
-            header = comment(f"Converted by `orchc migrate fuel` from {source} ({self.graph} graph).")
-            out[f"{self.graph}/{names[source]}.orch"] = formatted(header + "\n\n" + "\n\n".join(blocks) + "\n")
-        out[f"{self.graph}/{ROLES_FILE}.orch"] = formatted(self._roles_text(placeholders))
+                items.append(self._item(lines, node, actions))
+            out[f"{self.graph}/{names[source]}.orch"] = lines.text(items)
+        out[f"{self.graph}/{ROLES_FILE}.orch"] = self._roles_text(placeholders)
         return out
 
-    def _block(self, node: Node, actions: Actions) -> str:
+    def _item(self, lines: Lines, node: Node, actions: Actions) -> ast.Item:
         task = node.task
         head = [f"fuel task '{task.id}' (type {task.type}" + (f", version {task.version}" if task.version else "")
                 + f") from {task.source}"]
         self._report_task(node, actions, head)
-        waits_for_all = {n.capability for n in node.needs if not n.scope}
-        needs = [n for n in node.needs if not n.scope or n.capability not in waits_for_all]
-        body = sorted(f"after {a}" for a in node.after_anchors) + sorted(n.line() for n in needs)
-        body.append(f"provides {node.name}")
+        waits_for_all = {n.capability for n in node.needs if n.scope == "all"}
+        needs = [n for n in node.needs if n.scope == "all" or n.capability not in waits_for_all]
+        edges: list[After | ast.Requirement | ast.Provision] = [After(sorted(node.after_anchors))] \
+            if node.after_anchors else []
+        edges += [need.requirement() for need in sorted(needs)]
+        edges.append(build.provides(node.name))
+        lines.comment("\n".join(head))
         if node.is_anchor:
-            return comment("\n".join(head)) + f"\nanchor {node.name} {{\n" + _indent(body, 1) + "}"
-        body += self._concurrency(task) + actions.settings + actions.lines
+            return build.anchor(lines, node.name, edges)
         for group in node.groups:
             self.used_groups.add(group)
-        return (comment("\n".join(head)) + f"\nservice {node.name} {{\n  task {ident(task.type)} {{\n"
-                + _indent(body, 2) + "  }\n}")
+        start = lines.next()
+        body = [*edges, *self._concurrency(task), *actions.settings, *actions.actions]
+        return build.service(lines, start, node.name, [build.task(lines, ident(task.type), body)])
 
     def _report_task(self, node: Node, actions: Actions, head: list[str]) -> None:
         task = node.task
         for category, what, why in actions.notes:
             self._note(category, task.source, what, why)
-        if actions.lines:
-            wrapped = any(line.startswith("ansible ") for line in actions.lines)
+        if actions.actions:
+            wrapped = any(isinstance(action, ast.AnsibleModule) for action in actions.actions)
             self._note("wrapped" if wrapped else "native", task.source, f"task '{task.id}' ({task.type})",
                        "an Ansible module does it, with the same effect" if wrapped else "")
         if task.condition:
@@ -386,29 +394,32 @@ class _GraphConverter:
             self._note("unsupported" if key.startswith("test_") else "approximated", task.source,
                             f"`{key}` of '{task.id}' kept as a comment", _EXTRA_REASONS.get(key, ""))
 
-    def _concurrency(self, task: FuelTask) -> list[str]:
+    def _concurrency(self, task: FuelTask) -> list[Statement]:
         strategy = task.parameters.get("strategy") or {}
         kind, amount = strategy.get("type"), strategy.get("amount")
         if kind == "one_by_one":
-            return ["concurrency 1"]
+            return [Concurrency(1)]
         if kind != "parallel" or amount is None:
             return []
         if isinstance(amount, int):
-            return [f"concurrency {amount}"] if amount > 0 else []
+            return [Concurrency(amount)] if amount > 0 else []
         expression = str(amount.get("yaql_exp", amount) if isinstance(amount, dict) else amount).strip()
         first_deploy = _SWITCH_DEFAULT.match(expression)
         if first_deploy and "deployed_before" in expression:
             self._note("approximated", task.source, f"strategy amount of '{task.id}' is yaql",
                             f"took {first_deploy.group(1)}, its value on a first deployment ({' '.join(expression.split())})")
-            return [f"concurrency {first_deploy.group(1)}"]
+            return [Concurrency(int(first_deploy.group(1)))]
         self._note("unsupported", task.source, f"strategy amount of '{task.id}' is yaql",
                         f"no limit kept ({' '.join(expression.split())})")
         return []
 
     def _roles_text(self, placeholders: set[str]) -> str:
-        lines = [comment(f"Roles of the Fuel {self.graph} graph: one per tag group of inventory.yml.")]
+        lines = Lines(f"{ROLES_FILE}.orch")
+        lines.comment(f"Roles of the Fuel {self.graph} graph: one per tag group of inventory.yml.")
+        items: list[ast.Item] = []
         for name in sorted(placeholders):
-            lines.append(f"var {name.lower()}: str = {string(PLACEHOLDER_DEFAULTS[name])}")
+            lines.blank()
+            items.append(build.var(lines, name.lower(), "str", build.string(PLACEHOLDER_DEFAULTS[name])))
             self._note("assumption", f"{self.graph}/roles.orch",
                             f"Nailgun placeholder {{{name}}} is the variable `{name.lower()}`",
                             f"default {PLACEHOLDER_DEFAULTS[name]!r}; set it with -e {name.lower()}=VALUE")
@@ -417,17 +428,13 @@ class _GraphConverter:
             for group in node.groups:
                 services[group].append(node.name)
         for group in sorted(services):
-            body = [f"services {', '.join(services[group])}"]
             tolerance = self._tolerance(group)
-            if tolerance != 0:
-                body.append(f"tolerate {_tolerance_literal(tolerance)}")
-            note = _ALL_NODES_NOTE + "\n" if group == ALL_NODES else ""
-            lines.append(note + f"role {group} optional {{\n" + _indent(body, 1) + "}")
-        return "\n\n".join(lines) + "\n"
+            lines.blank()
+            if group == ALL_NODES:
+                lines.comment("Every node (Fuel's '*' and '/.*/'). Its budget never limits: each node's own Fuel group does.")
+            items.append(build.role(lines, group, services[group], tolerance if tolerance != 0 else None))
+        return lines.text(items)
 
-
-_ALL_NODES_NOTE = comment("Every node (Fuel's '*' and '/.*/'). Its budget never limits: "
-                          "each node's own Fuel group does.")
 
 _EXTRA_REASONS = {
     "test_pre": "orchc has no pre-check hook; add the command as a `run` before the task's action if needed",
@@ -436,15 +443,6 @@ _EXTRA_REASONS = {
     "reexecute_on": "orchc re-runs a task when its fingerprint changes, not on LCM events",
     "fail_on_error": "orchc stops a host's remaining tasks when one fails",
 }
-
-
-def _tolerance_literal(spec: int | str) -> str:
-    return string(spec) if isinstance(spec, str) else str(spec)
-
-
-def _indent(lines: list[str], depth: int) -> str:
-    pad = "  " * depth
-    return "".join(pad + line + "\n" for line in lines)
 
 
 def _file_names(sources: list[str]) -> dict[str, str]:

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchc.migrate.emit import string, value
+from orchc.dsl import ast, build
+from orchc.dsl.build import Statement, Timeout
 from orchc.migrate.fuel_tasks import FuelTask
 from orchc.migrate.report import Category
 
@@ -34,8 +35,8 @@ _FUEL_AGENT_TYPES = {"erase_node": "erases the node's disks through Fuel's MColl
 
 @dataclass
 class Actions:
-    lines: list[str] = field(default_factory=list)  # action statements
-    settings: list[str] = field(default_factory=list)  # retries/timeout statements
+    actions: list[ast.Action] = field(default_factory=list)
+    settings: list[Statement] = field(default_factory=list)  # retries and timeout
     placeholders: set[str] = field(default_factory=set)  # variables the text uses
     notes: list[tuple[Category, str, str]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # extra output files (upload_file data)
@@ -59,12 +60,12 @@ def actions_for(task: FuelTask) -> Actions:
 
 def _settings(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
     retries = params.get("retries")
-    if isinstance(retries, int) and retries > 0 and out.lines:
+    if isinstance(retries, int) and retries > 0 and out.actions:
         interval = params.get("interval")
-        out.settings.append(f"retries {retries}" + (f" delay {interval}s" if isinstance(interval, int) else ""))
+        out.settings.append(build.retries(retries, interval if isinstance(interval, int) else None))
     timeout = params.get("timeout")
-    if isinstance(timeout, int) and timeout > 0 and out.lines:
-        out.settings.append(f"timeout {timeout}s")
+    if isinstance(timeout, int) and timeout > 0 and out.actions:
+        out.settings.append(Timeout(timeout))
 
 
 def _text(raw: Any, out: Actions) -> str:
@@ -98,14 +99,14 @@ def _puppet(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
     # --detailed-exitcodes: 2 means "changes applied", which is success, as in Astute.
     command = (f"cd {cwd} && puppet apply --detailed-exitcodes --modulepath={modules} {manifest}; "
                "rc=$?; [ $rc -eq 0 ] || [ $rc -eq 2 ]")
-    out.lines.append(f"run {string(command)}")
+    out.actions.append(build.run(command))
 
 
 def _shell(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
     if _dynamic(task, params, ("cmd",), out):
         return
     cwd = _text(params.get("cwd", "/"), out)
-    out.lines.append(f"run {string(f'cd {cwd} && ' + _text(params.get('cmd', 'true'), out))}")
+    out.actions.append(build.run(f"cd {cwd} && " + _text(params.get("cmd", "true"), out)))
 
 
 def _master_shell(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
@@ -121,8 +122,8 @@ def _upload_file(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
         return
     source = f"files/{task.id}.data"
     out.files[source] = str(params.get("data", ""))
-    out.lines.append(f"copy {string(source)} to {string(_text(params.get('path', ''), out))}"
-                     + _mode(params.get("permissions")))
+    permissions = params.get("permissions")
+    out.actions.append(build.copy(source, _text(params.get("path", ""), out), str(permissions) if permissions else None))
 
 
 def _copy_files(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
@@ -133,22 +134,18 @@ def _copy_files(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
             args["mode"] = str(params["permissions"])
         if params.get("dir_permissions"):
             args["directory_mode"] = str(params["dir_permissions"])
-        out.lines.append(f"ansible copy {value(args)}")
+        out.actions.append(build.ansible("copy", args))
 
 
 def _sync(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
     src, dst = _text(params.get("src", ""), out), _text(params.get("dst", ""), out)
-    out.lines.append(f"run {string(f'rsync -c -r --delete {src} {dst}')}")
+    out.actions.append(build.run(f"rsync -c -r --delete {src} {dst}"))
 
 
 def _reboot(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
     # Ansible's reboot module waits for the node to come back, as Astute did, within the timeout.
     timeout = params.get("timeout")
-    out.lines.append("ansible reboot " + value({"reboot_timeout": timeout} if isinstance(timeout, int) else {}))
-
-
-def _mode(permissions: Any) -> str:
-    return f" mode {string(str(permissions))}" if permissions else ""
+    out.actions.append(build.ansible("reboot", {"reboot_timeout": timeout} if isinstance(timeout, int) else {}))
 
 
 _BUILDERS = {

@@ -101,7 +101,14 @@ class Timeout:
     seconds: int
 
 
-Statement = Union[After, Concurrency, Become, Timeout, ast.Retries, ast.Requirement, ast.Provision, ast.When,
+@dataclass
+class Note:
+    """Comment lines among the statements."""
+
+    text: str
+
+
+Statement = Union[After, Concurrency, Become, Timeout, Note, ast.Retries, ast.Requirement, ast.Provision, ast.When,
                   ast.Action]
 
 
@@ -131,9 +138,11 @@ def run(command: str) -> ast.Run:
     return ast.Run(string(command), NOWHERE)
 
 
-def copy(src: str, dest: str, mode: str | None = None, owner: str | None = None) -> ast.Copy:
-    return ast.Copy(string(src), string(dest), string(mode) if mode is not None else None,
-                    string(owner) if owner is not None else None, NOWHERE)
+def copy(src: str, dest: str, mode: str | None = None, owner: str | None = None,
+         template: bool = False) -> ast.Copy | ast.Template:
+    """`copy`, or with `template` the `template` action."""
+    return (ast.Template if template else ast.Copy)(string(src), string(dest), string(mode) if mode is not None else None,
+                                                    string(owner) if owner is not None else None, NOWHERE)
 
 
 def ansible(module: str, args: dict[str, Any]) -> ast.AnsibleModule:
@@ -152,7 +161,10 @@ def task(lines: Lines, name: str, statements: list[Statement], once: bool = Fals
     start = lines.next()
     decl = ast.TaskDecl(name, once, [], [], [], [], [], None, None, None, None, False, start, start)
     for statement in statements:
-        _place(decl, statement, lines.next())
+        if isinstance(statement, Note):
+            lines.comment(statement.text)
+        else:
+            _place(decl, statement, lines.next())
     decl.span = lines.close(start)
     return decl
 

@@ -30,7 +30,9 @@ from typing import Any
 
 import yaml
 
-from orchc.migrate.emit import canonical_comment, canonical_lines, canonical_names, ident, string
+from orchc.dsl import ast, build
+from orchc.dsl.build import After, Lines, Note, Statement, Timeout
+from orchc.migrate.emit import ident
 from orchc.migrate.report import Migration, Report
 from orchc.migrate.taskcore_args import Args
 from orchc.migrate.taskcore_directord import Job, JobTranslator, parse_job
@@ -51,22 +53,17 @@ class OrchTask:
     after: list[str] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)
     provides: list[str] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
+    lines: list[ast.Action | Note] = field(default_factory=list)
     timeout: int | None = None
-    header: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # comments above the task
 
-    def text(self) -> str:
-        """The task in `orchc fmt` layout, inside its service."""
-        body = [f"after {', '.join(self.after)}"] if self.after else []
-        body += [f"requires {r}" for r in self.requires] + [f"provides {p}" for p in self.provides]
-        body += [f"timeout {self.timeout}s"] if self.timeout else []
-        body += self.lines
-        head = "".join(canonical_comment(line, "  ") + "\n" for line in self.header)
-        opening = f"  task {self.name}{' once' if self.once else ''} {{"
-        if not body:
-            return f"{head}{opening}}}\n"
-        inner = "".join(f"    {line}\n" for line in body)
-        return f"{head}{opening}\n{inner}  }}\n"
+    def build(self, lines: Lines) -> ast.TaskDecl:
+        body: list[Statement] = [After(self.after)] if self.after else []
+        body += [build.requires(r) for r in self.requires] + [build.provides(p) for p in self.provides]
+        body += [Timeout(self.timeout)] if self.timeout else []
+        for line in self.header:
+            lines.comment(line)
+        return build.task(lines, self.name, [*body, *self.lines], self.once)
 
 
 def convert_taskcore(services: Path, roles: Path, inventory: Path) -> Migration:
@@ -226,14 +223,14 @@ class _Converter:
                             "split into `once` tasks chained by `after`")
         return parts
 
-    def _playbook(self, task: TcTask) -> list[str]:
+    def _playbook(self, task: TcTask) -> list[ast.Action | Note]:
         playbook = str(task.data.get("playbook", ""))
         base = Path(task.data.get("working_dir") or self.project.services_dir)
         local = (base / playbook) if not Path(playbook).is_absolute() else Path(playbook)
         if not local.is_file():
             self.report.add("unsupported", task.source, f"playbook '{playbook}' of '{task.id}' not found",
                             "copy it beside the converted services and add a `playbook` action")
-            return canonical_comment(f"not converted: playbook {playbook}").split("\n")
+            return [Note(f"not converted: playbook {playbook}")]
         target = f"files/playbooks/{local.name}"
         self.translator.copies[target] = local.resolve()
         for key in ("inventory", "runner_options", "task_options", "global_fact_cache"):
@@ -241,7 +238,7 @@ class _Converter:
                 self.report.add("approximated", task.source, f"ansible_runner `{key}` of '{task.id}' not kept",
                                 "orchc runs the playbook against its own inventory, limited to the task's hosts")
         self.report.add("wrapped", task.source, f"ansible_runner task '{task.id}'", f"playbook {target}")
-        return [f"playbook {string(target)}"]
+        return [build.playbook(target)]
 
     def _local_task(self, service: TcService, task: TcTask) -> OrchTask:
         codes = [int(c) for c in task.data.get("returncodes") or [0]]
@@ -253,7 +250,7 @@ class _Converter:
                         f"runs on the controller: service {ident(service.id)}_local on role {CONTROLLER_ROLE}")
         if "{{" in command or "{%" in command or "{#" in command:
             command = "{% raw %}" + command + "{% endraw %}"  # Task-Core ran it as written, with no templating
-        part = OrchTask(ident(task.id), lines=[f"run {string(command)}"],
+        part = OrchTask(ident(task.id), lines=[build.run(command)],
                         header=[f"task-core task '{task.id}' (driver local) from {task.source}"])
         part.requires = self._requires(service, task)
         part.provides = [self.capabilities[p] for p in task.provides]
@@ -262,7 +259,7 @@ class _Converter:
     # --- output -----------------------------------------------------------------------------------
 
     def migration(self) -> Migration:
-        files: dict[str, str] = {}  # the .orch text is written in `orchc fmt` layout: no formatter runs
+        files: dict[str, str] = {}
         for service in self.placed:
             files[f"{ident(service.id)}.orch"] = self._service_text(service)
         files["roles.orch"] = self._roles_text()
@@ -275,18 +272,29 @@ class _Converter:
     def _service_text(self, service: TcService) -> str:
         remote = [p for t in service.tasks if t.driver != "local" for p in self._tasks(service, t)]
         local = [self._local_task(service, t) for t in service.tasks if t.driver == "local"]
-        head = canonical_comment(f"Task-Core service '{service.id}' from {service.path.name}, on roles "
-                                 f"{', '.join(service.roles)}. Converted by `orchc migrate taskcore`.")
-        text = head + "\n"
-        if remote:
-            text += f"service {ident(service.id)} {{\n" + "\n".join(p.text() for p in remote) + "}\n"
+        lines = Lines(f"{ident(service.id)}.orch")
+        lines.comment(f"Task-Core service '{service.id}' from {service.path.name}, on roles "
+                      f"{', '.join(service.roles)}. Converted by `orchc migrate taskcore`.")
+        items: list[ast.Item] = []
+        for name, parts, blank in ((ident(service.id), remote, False), (f"{ident(service.id)}_local", local, True)):
+            if parts:
+                if blank:  # the remote service follows the comment directly
+                    lines.blank()
+                start = lines.next()
+                tasks = []
+                for part in parts:
+                    if tasks:  # a blank line between tasks
+                        lines.blank()
+                    tasks.append(part.build(lines))
+                items.append(build.service(lines, start, name, tasks))
         if local:
             self.local_services.append(f"{ident(service.id)}_local")
-            text += (f"\nservice {ident(service.id)}_local {{\n" + "\n".join(p.text() for p in local) + "}\n")
-        return text
+        return lines.text(items)
 
     def _roles_text(self) -> str:
-        lines = [canonical_comment("Roles and variables of the converted Task-Core deployment.")]
+        lines = Lines("roles.orch")
+        lines.comment("Roles and variables of the converted Task-Core deployment.")
+        items: list[ast.Item] = []
         for name, data in sorted(self.args.global_vars().items()):
             if ident(name) != name:
                 self.report.add("unsupported", "roles.orch", f"arg '{name}' is not a valid variable name", "")
@@ -296,7 +304,8 @@ class _Converter:
                                 ".orch numbers are finite (no nan or infinity)")
                 continue
             kind = next(k for t, k in _VAR_TYPES if isinstance(data, t)) if data is not None else "str"
-            lines.append("\n".join(canonical_lines(f"var {name}: {kind} = ", data if data is not None else "", "")))
+            lines.blank()
+            items.append(build.var(lines, name, kind, build.value(data if data is not None else "")))
         if any("password" in n or n.endswith("_pass") for n in self.args.global_vars()):
             self.report.add("assumption", "roles.orch", "passwords are plain variables with their Task-Core values",
                             "declare them `secret` and pass them with --secrets to keep them out of the Plan")
@@ -304,10 +313,12 @@ class _Converter:
             placed = [ident(s) for s in services if self.project.services[s].hosts and
                       any(t.driver != "local" for t in self.project.services[s].tasks)]
             if placed and any(r == role for r in self.project.hosts.values()):
-                lines.append(_role_text(ident(role), placed))
+                lines.blank()
+                items.append(build.role(lines, ident(role), placed, optional=False))
         if self.local_services:
-            lines.append(_role_text(CONTROLLER_ROLE, self.local_services))
-        return "\n\n".join(lines) + "\n"
+            lines.blank()
+            items.append(build.role(lines, CONTROLLER_ROLE, self.local_services, optional=False))
+        return lines.text(items)
 
     def _inventory(self) -> dict[str, Any]:
         host_vars = self.args.host_vars()
@@ -353,10 +364,6 @@ def _plain_word(text: Any) -> bool:
     """A string PyYAML writes unquoted: word characters, and YAML reads it back as a string (not `1.5`, `yes`)."""
     return isinstance(text, str) and _WORD.fullmatch(text) is not None and \
         _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str"
-
-
-def _role_text(name: str, services: list[str]) -> str:
-    return "\n".join([f"role {name} {{", *canonical_names("services", services, "  "), "}"])
 
 
 def _capability_names(tasks: list[TcTask]) -> dict[str, str]:

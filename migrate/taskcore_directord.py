@@ -1,6 +1,6 @@
-"""Directord jobs (`RUN`, `ADD`, `DNF`, ...) of a Task-Core task -> orchc action lines.
+"""Directord jobs (`RUN`, `ADD`, `DNF`, ...) of a Task-Core task -> orchc actions.
 
-Each job becomes zero or more `.orch` lines; `--run-once` jobs are marked so
+Each job becomes zero or more actions (AST nodes); `--run-once` jobs are marked so
 that the task can be split into per-host and `once` parts. A job whose
 meaning cannot be kept becomes a comment in the task and an `unsupported`
 report entry, never a silent drop.
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchc.migrate.emit import string
+from orchc.dsl import ast, build
+from orchc.dsl.build import Note
 from orchc.migrate.report import Category
 from orchc.migrate.taskcore_args import Args, runtime_arg_file
 
@@ -29,7 +30,7 @@ class Job:
     """One Directord job after translation."""
 
     verb: str
-    lines: list[str]  # .orch action lines (or a comment when not converted)
+    lines: list[ast.Action | Note]  # its actions (or a comment when not converted)
     once: bool = False
     timeout: int | None = None
     notes: list[tuple[Category, str, str]] = field(default_factory=list)
@@ -92,7 +93,7 @@ class JobTranslator:
         return out
 
     def _unsupported(self, out: Job, step: Step, why: str) -> None:
-        out.lines.append("# not converted: " + " ".join(f"{step.verb}: {step.rest}".split()))
+        out.lines.append(Note("not converted: " + " ".join(f"{step.verb}: {step.rest}".split())))
         out.notes.append(("unsupported", f"{step.verb} {' '.join(step.rest.split())[:80]}", why))
 
     def _command(self, command: str, out: Job, step: Step, hosts: list[str], env: dict[str, str]) -> None:
@@ -103,7 +104,7 @@ class JobTranslator:
         if error:
             self._unsupported(out, step, error)
             return
-        out.lines.append(f"run {string(text)}")
+        out.lines.append(build.run(text))
 
     # --- verbs -------------------------------------------------------------------------
 
@@ -174,7 +175,7 @@ class JobTranslator:
         self._command(" && ".join(commands), out, step, hosts, env)
 
     def _reboot(self, step: Step, out: Job, hosts: list[str], env: dict[str, str]) -> None:
-        out.lines.append("ansible reboot {}")  # waits for the host to come back, as Directord held its work
+        out.lines.append(build.ansible("reboot", {}))  # waits for the host to come back, as Directord held its work
 
     def _add(self, step: Step, out: Job, hosts: list[str], env: dict[str, str]) -> None:
         words = shlex.split(step.rest)
@@ -209,11 +210,8 @@ class JobTranslator:
         else:
             self.copies[target] = local
         dest_text = self.args.rewrite(dest, run=False)
-        line = f"{'template' if blueprint else 'copy'} {string(target)} to {string(dest_text)}"
-        if flags.get("--chmod"):
-            line += f" mode {string(str(flags['--chmod']))}"
-        if flags.get("--chown"):
-            line += f" owner {string(str(flags['--chown']))}"
-        out.lines.append(line)
+        mode = str(flags["--chmod"]) if flags.get("--chmod") else None
+        owner = str(flags["--chown"]) if flags.get("--chown") else None
+        out.lines.append(build.copy(target, dest_text, mode, owner, template=blueprint))
 
     _copy = _add

@@ -238,7 +238,7 @@ tasks:
     assert "deploy.play@aio" in check.deps
 
 
-# --- the .orch text is written in `orchc fmt` layout (no formatter runs at migrate time) ----------
+# --- the .orch text is in `orchc fmt` layout: formatting it again changes nothing ----------------------
 
 
 def _assert_in_fmt_layout(files: dict[str, str]) -> None:

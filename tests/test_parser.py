@@ -13,7 +13,7 @@ import pytest
 from orchc.dsl import ast
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.dsl.parser import parse_file, parse_files, parse_text
-from orchc.migrate.emit import _KEYWORDS
+from orchc.dsl.keywords import keywords
 
 DESIGN_EXAMPLE = '''\
 # comment
@@ -274,11 +274,12 @@ def test_a_keyword_is_a_whole_word() -> None:
     assert "unknown statement 'runner'" in error.value.diagnostics[0].message
 
 
-def test_converter_keyword_list_matches_the_grammar() -> None:
+def test_keyword_list_matches_the_grammar() -> None:
     from orchc.grammar import grammar_text
     import re
     literals = set(re.findall(r'"([a-z]+)"', grammar_text()))
-    assert literals == set(_KEYWORDS)
+    assert literals == keywords().words
+    assert "role" in keywords().homes and keywords().homes["role"] == "a task or the top level"
 
 
 def test_repeated_statements_merge_and_singletons_are_checked() -> None:

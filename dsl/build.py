@@ -141,8 +141,9 @@ def run(command: str) -> ast.Run:
 def copy(src: str, dest: str, mode: str | None = None, owner: str | None = None,
          template: bool = False) -> ast.Copy | ast.Template:
     """`copy`, or with `template` the `template` action."""
-    return (ast.Template if template else ast.Copy)(string(src), string(dest), string(mode) if mode is not None else None,
-                                                    string(owner) if owner is not None else None, NOWHERE)
+    node = ast.Template if template else ast.Copy
+    return node(string(src), string(dest), string(mode) if mode is not None else None,
+                string(owner) if owner is not None else None, NOWHERE)
 
 
 def ansible(module: str, args: dict[str, Any]) -> ast.AnsibleModule:

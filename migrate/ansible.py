@@ -383,7 +383,8 @@ class PlaybookConverter:
         lines = Lines(f"{self.project}.orch")
         lines.comment(f"Converted from {self.path.name} by `orchc migrate playbook`; see migration-report.md.")
         lines.blank()
-        lines.comment("A failed host fails the run, as ansible-playbook's exit status says (`orchc run --no-strict`: not).")
+        lines.comment("A failed host fails the run, as ansible-playbook's exit status says "
+                      "(`orchc run --no-strict`: not).")
         items: list[ast.Item] = [ast.StrictDecl(lines.next())]
         for role, services in roles.items():
             if services:  # as in Ansible, a play on a group the inventory lacks runs nowhere: `optional`

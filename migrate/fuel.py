@@ -431,7 +431,8 @@ class _GraphConverter:
             tolerance = self._tolerance(group)
             lines.blank()
             if group == ALL_NODES:
-                lines.comment("Every node (Fuel's '*' and '/.*/'). Its budget never limits: each node's own Fuel group does.")
+                lines.comment("Every node (Fuel's '*' and '/.*/'). Its budget never limits: "
+                              "each node's own Fuel group does.")
             items.append(build.role(lines, group, services[group], tolerance if tolerance != 0 else None))
         return lines.text(items)
 

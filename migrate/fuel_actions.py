@@ -123,7 +123,8 @@ def _upload_file(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
     source = f"files/{task.id}.data"
     out.files[source] = str(params.get("data", ""))
     permissions = params.get("permissions")
-    out.actions.append(build.copy(source, _text(params.get("path", ""), out), str(permissions) if permissions else None))
+    mode = str(permissions) if permissions else None
+    out.actions.append(build.copy(source, _text(params.get("path", ""), out), mode))
 
 
 def _copy_files(task: FuelTask, params: dict[str, Any], out: Actions) -> None:

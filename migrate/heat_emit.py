@@ -190,7 +190,8 @@ def _anchors(lines: Lines, services: list[OrchService]) -> list[ast.Item]:
     previous = None
     for name, phase in _anchor_chain(services):
         statements: list[After | ast.Requirement | ast.Provision] = [After([previous])] if previous else []
-        statements += [build.requires(_work(s, u), optional=True) for s in services for u in s.units if u.phase == phase]
+        statements += [build.requires(_work(s, u), optional=True)
+                       for s in services for u in s.units if u.phase == phase]
         anchors.append(build.anchor(lines, name, [*statements, build.provides(f"{name}_done")]))
         previous = name
     return anchors

@@ -33,12 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from orchc.backends.state import State
+
 TAIL_BYTES = 4096
 # The states that mean "this instance was run": the last one of them decides
 # whether a re-run may skip it. dep_failed / skipped / not run leave it as it was.
-ENDED_STATES = ("ok", "changed", "failed", "unreachable")  # an execution that ran to its end
-EXECUTED_STATES = ("running",) + ENDED_STATES
-DONE_STATES = ("ok", "changed")
+EXECUTED_STATES = (State.RUNNING, *(state for state in State if state.ran))
+DONE_STATES = tuple(state for state in State if state.ran and state.is_success)
 
 
 class JournalError(Exception):
@@ -66,7 +67,7 @@ class Transition:
     """One state change of one instance in one run."""
 
     instance: str
-    state: str
+    state: State
     host: str | None = None
     attempt: int = 0
     time: float = 0.0
@@ -255,7 +256,13 @@ class SqliteJournal(Journal):
     def transitions(self, run: int) -> list[Transition]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM transitions WHERE run = ? ORDER BY seq"
         with self._database() as db:
-            return [Transition(*row) for row in db.execute(query, (run,))]
+            rows = db.execute(query, (run,)).fetchall()
+        try:
+            return [Transition(row[0], State(row[1]), *row[2:]) for row in rows]
+        except ValueError as exc:
+            raise JournalError(f"the journal {self.path} holds an instance state this orchc does not know ({exc})",
+                               hint="read it with the orchc that wrote it, or pass --journal to start another"
+                               ) from None
 
     def close(self) -> None:
         self._db.close()
@@ -273,6 +280,14 @@ class SqliteJournal(Journal):
             self._lock_file = None
             raise JournalError(f"another orchc run is using the journal {self.path}; "
                                "wait for it to end, or pass --journal to use another") from None
+
+
+def existing_journal(path: Path) -> SqliteJournal:
+    """The journal a run wrote at `path`, for reading: a missing file is an error, not a new journal."""
+    if not path.is_file():
+        raise JournalError(f"no journal at {path}: nothing has run here yet",
+                           hint="run `orchc run PATH` first, or pass --journal DB")
+    return SqliteJournal(path)
 
 
 
@@ -294,7 +309,7 @@ def latest_records(transitions: Iterable[Transition]) -> dict[str, InstanceRecor
     started: dict[tuple[int, str], float] = {}
     for t in transitions:
         key = (t.run, t.instance)
-        if t.state == "running":
+        if t.state == State.RUNNING:
             started.setdefault(key, t.time)
             records[t.instance] = InstanceRecord(t, started[key])
         else:

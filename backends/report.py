@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from orchc.backends.journal import InstanceRecord, RunRecord, latest_records, Transition
+from orchc.backends.state import State
 
-COLORS = {"ok": "#2e7d32", "changed": "#ef8f00", "failed": "#c62828", "unreachable": "#6a1b9a",
-          "running": "#1565c0", "skipped": "#00838f", "dep_failed": "#e57373", "pending": "#9e9e9e"}
+COLORS = {State.OK: "#2e7d32", State.CHANGED: "#ef8f00", State.FAILED: "#c62828", State.UNREACHABLE: "#6a1b9a",
+          State.RUNNING: "#1565c0", State.SKIPPED: "#00838f", State.DEP_FAILED: "#e57373",
+          State.PENDING: "#9e9e9e"}
 CHART_WIDTH = 1100
 LABEL_WIDTH = 150
 LANE_HEIGHT = 22
@@ -48,7 +50,7 @@ def render_report(run: RunRecord, transitions: list[Transition]) -> str:
     records = latest_records(transitions)
     counts = Counter(r.last.state for r in records.values())
     ended = run.ended or max((t.time for t in transitions), default=run.started)
-    failures = [r for r in records.values() if r.last.state in ("failed", "unreachable")]
+    failures = [r for r in records.values() if r.last.state.is_own_failure]
     outcome = run.outcome or "did not end (crashed or still running)"
     badges = "".join(f'<span class="badge" style="background:{COLORS.get(state, "#757575")}">'
                      f"{html.escape(state)} {n}</span>" for state, n in sorted(counts.items()))
@@ -77,7 +79,7 @@ def _gantt(records: dict[str, InstanceRecord], run_start: float, run_end: float)
     for record in records.values():
         if record.started is None:
             continue
-        end = record.last.time if record.last.state != "running" else run_end
+        end = record.last.time if record.last.state != State.RUNNING else run_end
         by_host.setdefault(record.last.host or "(no host)", []).append(
             Bar(record, record.started - run_start, end - run_start))
     if not by_host:

@@ -12,8 +12,10 @@ retried (`retries N delay D`); `timeout` bounds each attempt (cancellation
 makes the transport kill the process group). Anchors, compile-time skips and
 instances that are up to date end at once without running.
 
-Signals: the first SIGINT/SIGTERM stops gracefully (running instances finish,
-nothing new starts); the second cancels the running instances.
+When the run owns its process (`RunnerOptions.owns_process`, as the command
+line does), the first SIGINT/SIGTERM stops gracefully (running instances
+finish, nothing new starts) and the second cancels the running instances; a
+program that runs Plans from a thread or its own event loop calls `interrupt`.
 """
 
 from __future__ import annotations
@@ -24,21 +26,20 @@ import hashlib
 import signal
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Literal, Mapping, Protocol
 
-from orchc.backends.engine import FAILURE_STATES, Limits, Scheduler
+from orchc.backends.engine import Change, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
 from orchc.backends.limit import left_out
+from orchc.backends.state import State
 from orchc.backends.transport import ActionContext, ActionResult
 from orchc.backends.transports import TransportSet
-from orchc.dsl.diagnostics import Diagnostics, span_under
-from orchc.dsl.files import load_yaml_map
 from orchc.plan import Action, Host, Instance, Plan, redact
 
 Outcome = Literal["succeeded", "failed", "interrupted"]
 UP_TO_DATE = "up to date"
 HEARTBEAT_SECONDS = 10.0
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Observer(Protocol):
@@ -62,20 +63,24 @@ class Observer(Protocol):
 
 
 @dataclass
-class RunOptions:
+class RunnerOptions:
     limits: Limits = field(default_factory=Limits)
     force: bool = False  # run instances that are up to date
     limit: frozenset[str] | None = None  # --limit: the hosts the run is kept to (see `backends.limit`)
     # A host that left the deployment (a failure within tolerance) fails the run too; None: as the Plan
     # says (`strict` in its project).
     strict: bool | None = None
+    # The run is the process's only work (the command line): SIGINT/SIGTERM interrupt it, and the
+    # garbage collector is kept off the Plan and the graph (gc.freeze) while it runs. Both are
+    # process-wide, so a program running Plans from a thread or its own event loop leaves them off.
+    owns_process: bool = False
 
 
 @dataclass
 class RunResult:
     run_id: int
     outcome: Outcome
-    states: dict[str, str]
+    states: dict[str, State]
     finals: dict[str, Transition]  # the last transition of each instance
     left_hosts: list[str]
     stop_reason: str | None
@@ -102,37 +107,7 @@ class RunResult:
 
     @property
     def failures(self) -> list[Transition]:
-        return [t for t in self.finals.values() if t.state in FAILURE_STATES]
-
-
-# --- secrets -----------------------------------------------------------------------------
-
-
-def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, str],
-                 supplied: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every secret of the Plan, from (in this order) `supplied` (-e/--vars), `--secrets FILE` or
-    `ORCHC_SECRET_<NAME>`; a missing one → diagnostics."""
-    diagnostics = Diagnostics()
-    from_file = {} if secrets_file is None else load_yaml_map(secrets_file, "the secrets file", "db_password: s3cret")
-    names = {ref.name: ref for ref in plan.secrets}
-    used = {name for inst in plan.instances for name in inst.secrets}
-    values: dict[str, str] = {}
-    for name in sorted(set(names) | used):
-        env_name = f"ORCHC_SECRET_{name.upper()}"
-        if supplied and name in supplied:
-            values[name] = supplied[name]
-        elif name in from_file and from_file[name] is not None:
-            values[name] = str(from_file[name])
-        elif env_name in environ:
-            values[name] = environ[env_name]
-        else:
-            ref = names.get(name)
-            span = span_under(plan.root, ref.source) if ref is not None else None
-            diagnostics.error(f"secret '{name}' has no value", span,
-                              hint=f"pass -e {name}=..., set {env_name} in the environment, or add "
-                                   f"`{name}: ...` to a file passed with --secrets FILE")
-    diagnostics.raise_if_errors()
-    return values
+        return [t for t in self.finals.values() if t.state.is_failure]
 
 
 # --- what a run would do -----------------------------------------------------------------
@@ -144,7 +119,7 @@ class Verdict:
 
     instance: Instance
     reason: str
-    ends_as: str | None = None  # the state it ends in without running; None if it runs
+    ends_as: State | None = None  # the state it ends in without running; None if it runs
     held_back: bool = False  # on a --limit host, it waits for an instance outside the limit
 
     @property
@@ -159,20 +134,20 @@ def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool,
     out = []
     for inst in plan.instances:
         if inst.task in anchors or not inst.actions:
-            out.append(Verdict(inst, "anchor: runs nothing", "ok"))
+            out.append(Verdict(inst, "anchor: runs nothing", State.OK))
         elif inst.skip:
-            out.append(Verdict(inst, inst.skip, "skipped"))
+            out.append(Verdict(inst, inst.skip, State.SKIPPED))
         elif done_keys.get(inst.id) == inst.change_key:
             forced = force and (limit is None or inst.host in limit)
-            out.append(Verdict(inst, "forced") if forced else Verdict(inst, UP_TO_DATE, "skipped"))
+            out.append(Verdict(inst, "forced") if forced else Verdict(inst, UP_TO_DATE, State.SKIPPED))
         elif inst.id in done_keys:
             out.append(Verdict(inst, "changed since its last success"))
         else:
             out.append(Verdict(inst, "not run successfully before"))
     if limit is None:
         return out
-    left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == "ok"}, limit)
-    return [Verdict(v.instance, left[v.instance.id].reason, "skipped", left[v.instance.id].held_back)
+    left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == State.OK}, limit)
+    return [Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back)
             if v.instance.id in left else v for v in out]
 
 
@@ -185,7 +160,7 @@ def plan_digest(plan: Plan) -> str:
 
 
 class Runner:
-    def __init__(self, plan: Plan, journal: Journal, transports: TransportSet, options: RunOptions,
+    def __init__(self, plan: Plan, journal: Journal, transports: TransportSet, options: RunnerOptions,
                  secrets: Mapping[str, str], observers: Iterable[Observer] = ()) -> None:
         self.plan = plan
         self.journal = journal
@@ -197,14 +172,14 @@ class Runner:
         self._instances = {inst.id: inst for inst in plan.instances}
         self._hosts = {h.name: h for h in plan.hosts}
         self._tasks = {t.id: t for t in plan.tasks}
-        self._instant: dict[str, tuple[str, str]] = {}  # id → (final state, message), for no-work instances
+        self._instant: dict[str, tuple[State, str]] = {}  # id → (final state, message), for no-work instances
         self._attempts: dict[str, int] = {}
         self._attempts_before_move: dict[str, int] = {}
         self._started_at: dict[str, float] = {}
         self._records: list[Transition] = []
         self._finals: dict[str, Transition] = {}
         self._tasks_running: dict[str, asyncio.Task[None]] = {}
-        self._ended: list[tuple[str, str, ActionResult]] = []  # endings the loop has not settled yet
+        self._ended: list[tuple[str, State, ActionResult]] = []  # endings the loop has not settled yet
         self._wakeup: asyncio.Future[None] | None = None  # what the loop awaits while nothing has ended
         self._interrupts = 0
         self._run_id = 0
@@ -236,7 +211,9 @@ class Runner:
             if v.held_back:
                 held_back.append(v)
         self.scheduler = Scheduler(self.plan, self.options.limits, no_work=self._instant)
-        gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
+        owns_process = self.options.owns_process
+        if owns_process:
+            gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
         self._run_id = self.journal.begin_run(plan_digest(self.plan), {
             "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
             "host_slots": self.options.limits.host_slots, "force": self.options.force, "strict": self.strict,
@@ -244,16 +221,18 @@ class Runner:
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.interrupt)
+        if owns_process:
+            for sig in SIGNALS:
+                loop.add_signal_handler(sig, self.interrupt)
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await self._walk()
         finally:
-            gc.unfreeze()
             heartbeat.cancel()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            if owns_process:
+                gc.unfreeze()
+                for sig in SIGNALS:
+                    loop.remove_signal_handler(sig)
             await self.transports.close()
         failed = self.scheduler.failed or bool(held_back) or (self.strict and bool(self.scheduler.left_hosts))
         outcome: Outcome = "interrupted" if self._interrupts else "failed" if failed else "succeeded"
@@ -274,11 +253,11 @@ class Runner:
                     if iid in self._instant:
                         state, message = self._instant[iid]
                         self._record(iid, state, message=message)
-                        self._changes(scheduler.complete(iid, state, message))  # type: ignore[arg-type]
+                        self._changes(scheduler.complete(iid, state, message))
                     else:
                         self._attempts[iid] = self._attempts.get(iid, 0) + 1
                         self._started_at[iid] = time.time()
-                        self._record(iid, "running")
+                        self._record(iid, State.RUNNING)
                         launch.append(iid)
             self._flush()  # written before acted on: "running" before the start, endings before dependants
             for iid in launch:
@@ -307,12 +286,12 @@ class Runner:
                 for observer in self.observers:
                     observer.still_running([(iid, seconds) for seconds, iid in long])
 
-    def _settle(self, iid: str, state: str, result: ActionResult) -> None:
+    def _settle(self, iid: str, state: State, result: ActionResult) -> None:
         del self._tasks_running[iid]
         self._record(iid, state, result=result)
-        self._changes(self.scheduler.complete(iid, state, result.message))  # type: ignore[arg-type]
+        self._changes(self.scheduler.complete(iid, state, result.message))
 
-    def _changes(self, changes: Iterable) -> None:
+    def _changes(self, changes: Iterable[Change]) -> None:
         for change in changes:
             self._record(change.instance, change.state, message=change.message, host=change.host)
 
@@ -327,16 +306,16 @@ class Runner:
         try:
             while True:
                 state, result = await self._attempt(host, actions, ctx, task.timeout)
-                if state != "failed" or self._attempts[iid] > task.retries + self._moves(iid):
+                if state != State.FAILED or self._attempts[iid] > task.retries + self._moves(iid):
                     break
                 retry = self._attempts[iid] - self._moves(iid)
                 self._attempts[iid] += 1
-                self._record(iid, "running", result=result,
+                self._record(iid, State.RUNNING, result=result,
                              message=f"retry {retry}/{task.retries} in {task.delay:g}s: {result.message}")
                 self._flush()
                 await asyncio.sleep(task.delay)
         except asyncio.CancelledError:
-            state, result = "failed", ActionResult("failed", message="killed: the run was interrupted")
+            state, result = State.FAILED, ActionResult("failed", message="killed: the run was interrupted")
         self._ended.append((iid, state, result))
         self._wake()
 
@@ -355,7 +334,7 @@ class Runner:
         return self._attempts_before_move.get(iid, 0)
 
     async def _attempt(self, host: Host, actions: list[Action], ctx: ActionContext,
-                       timeout: float | None) -> tuple[str, ActionResult]:
+                       timeout: float | None) -> tuple[State, ActionResult]:
         results: list[ActionResult] = []
         if timeout is None:
             await self._actions_in_order(host, actions, ctx, results)
@@ -366,7 +345,7 @@ class Runner:
             except TimeoutError:
                 results.append(ActionResult("failed", message=f"timed out after {timeout:g}s"))
         if len(results) == 1:
-            return results[0].status, results[0]
+            return State(results[0].status), results[0]
         return _instance_state(results), _merge(results)
 
     async def _actions_in_order(self, host: Host, actions: list[Action], ctx: ActionContext,
@@ -386,13 +365,13 @@ class Runner:
 
     # --- journal and observers ------------------------------------------------------------
 
-    def _record(self, iid: str, state: str, *, message: str = "", result: ActionResult | None = None,
+    def _record(self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None,
                 host: str | None = None) -> None:
-        if state == "pending" and iid in self._attempts:  # a `once` instance moved to another host
+        if state == State.PENDING and iid in self._attempts:  # a `once` instance moved to another host
             self._attempts_before_move[iid] = self._attempts[iid]
         self._records.append(self._transition(iid, state, message=message, result=result, host=host))
 
-    def _transition(self, iid: str, state: str, *, message: str = "", result: ActionResult | None = None,
+    def _transition(self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None,
                     host: str | None = None) -> Transition:
         inst = self._instances[iid]
         rc, stdout, stderr = None, "", ""
@@ -440,12 +419,12 @@ class _OutputLines:
                 observer.output(self.instance, line)
 
 
-def _instance_state(results: list[ActionResult]) -> str:
-    statuses = {r.status for r in results}
-    for state in ("unreachable", "failed", "changed"):
+def _instance_state(results: list[ActionResult]) -> State:
+    statuses = {State(r.status) for r in results}
+    for state in (State.UNREACHABLE, State.FAILED, State.CHANGED):
         if state in statuses:
             return state
-    return "ok"
+    return State.OK
 
 
 def _merge(results: list[ActionResult]) -> ActionResult:
@@ -457,7 +436,7 @@ def _merge(results: list[ActionResult]) -> ActionResult:
                         stderr="".join(r.stderr for r in results), message=last.message)
 
 
-def run_plan(plan: Plan, journal: Journal, transports: TransportSet, options: RunOptions,
+def run_plan(plan: Plan, journal: Journal, transports: TransportSet, options: RunnerOptions,
              secrets: Mapping[str, str], observers: Iterable[Observer] = ()) -> RunResult:
     """Run a Plan to its end on a fresh event loop."""
     runner = Runner(plan, journal, transports, options, secrets, observers)

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from orchc.backends.engine import Limits, Scheduler
 from orchc.backends.journal import SqliteJournal
-from orchc.backends.runner import RunOptions, run_plan
+from orchc.backends.runner import RunnerOptions, run_plan
+from orchc.backends.state import State
 from orchc.backends.transport import ActionContext, ActionResult, Transport, TransportOptions
 from orchc.backends.transports import TransportSet
 from orchc.plan import Action, Host, Instance, Plan, Role, RunAction, SourceSpan, Task
@@ -74,7 +75,7 @@ def scheduler_only(plan: Plan) -> float:
     running: list[str] = []
     while not scheduler.done:
         running.extend(scheduler.next_batch())
-        scheduler.complete(running.pop(0), "ok")
+        scheduler.complete(running.pop(0), State.OK)
     return len(plan.instances) / (time.perf_counter() - began)
 
 
@@ -84,7 +85,7 @@ def full_run(plan: Plan, forks: int) -> tuple[float, float, int]:
         journal = SqliteJournal(Path(tmp) / "journal.db")
         began, began_cpu = time.perf_counter(), time.process_time()
         result = run_plan(plan, journal, NoopTransports(plan, TransportOptions()),
-                          RunOptions(limits=Limits(forks=forks)), {})
+                          RunnerOptions(limits=Limits(forks=forks)), {})
         elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
         rows = sum(len(journal.transitions(r.id)) for r in journal.runs())
         journal.close()

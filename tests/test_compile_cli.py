@@ -10,7 +10,8 @@ import pytest
 
 from compile_helpers import write_project
 from orchc.dsl.diagnostics import DiagnosticError
-from orchc.inputs import load_plan, supplied_secrets
+from orchc.inputs import input_values, plan_of_inputs
+from orchc.secrets import load_secrets
 from orchc.plan import plan_json_schema
 from test_diagnostics import run_cli
 
@@ -114,21 +115,21 @@ def test_every_command_that_compiles_shows_the_warnings(command: str, tmp_path: 
 
 def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:
     site = write_project(tmp_path, PROJECT)
-    plan = load_plan(tmp_path, None, ["greeting=hey"], [])
+    plan = plan_of_inputs(tmp_path, None, ["greeting=hey"], [])
     (tmp_path / "plan.json").write_text(plan.to_json())
-    assert load_plan(tmp_path / "plan.json", None, [], []) == plan
-    assert load_plan(site, tmp_path / "inventory.yml", [], []).to_json() == load_plan(tmp_path, None, [], []).to_json()
+    assert plan_of_inputs(tmp_path / "plan.json", None, [], []) == plan
+    assert plan_of_inputs(site, tmp_path / "inventory.yml", [], []).to_json() == plan_of_inputs(tmp_path, None, [], []).to_json()
     (tmp_path / "broken.json").write_text('{"schema": "orchc.plan/1"}')
     with pytest.raises(DiagnosticError) as failure:
-        load_plan(tmp_path / "broken.json", None, [], [])
+        plan_of_inputs(tmp_path / "broken.json", None, [], [])
     assert "not a valid Plan: root: Field required" in failure.value.diagnostics[0].message
 
 
 def test_secrets_given_with_extra_vars_reach_the_run_not_the_plan(tmp_path: Path) -> None:
     write_project(tmp_path, 'var token: secret\nrole web { services app }\nservice app { task t { run "use {{ token }}" } }')
-    plan = load_plan(tmp_path, None, ["token=s3cret"], [])
+    plan = plan_of_inputs(tmp_path, None, ["token=s3cret"], [])
     assert "s3cret" not in plan.to_json()
-    assert supplied_secrets(plan, ["token=s3cret", "other=1"], []) == {"token": "s3cret"}
+    assert load_secrets(plan, None, {}, input_values(["token=s3cret", "other=1"], [])) == {"token": "s3cret"}
 
 
 # --- the compiled Plan against `orchc schema` (a JSON Schema subset check; jsonschema is not a dependency)
@@ -176,7 +177,7 @@ def _check(value: Any, schema: dict[str, Any], defs: dict[str, Any], where: str)
 def test_compiled_plans_validate_against_the_json_schema(example: str, project_root: Path) -> None:
     folder = project_root / "examples" / example
     schema = plan_json_schema()
-    plan = json.loads(load_plan(folder, None, [], []).to_json())
+    plan = json.loads(plan_of_inputs(folder, None, [], []).to_json())
     _check(plan, schema, schema.get("$defs", {}), "plan")
 
 
@@ -210,7 +211,7 @@ def test_a_plan_written_inside_its_project_moves_with_it(tmp_path: Path, monkeyp
     assert json.loads((project / "plans" / "plan.json").read_text())["root"] == ".."
     moved = tmp_path / "elsewhere"
     (tmp_path / "checkout").rename(moved)
-    assert load_plan(moved / "site" / "plans" / "plan.json", None, [], []).root == str(moved / "site")
+    assert plan_of_inputs(moved / "site" / "plans" / "plan.json", None, [], []).root == str(moved / "site")
 
 
 def test_a_plan_written_outside_its_project_names_it_absolutely(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -3,6 +3,7 @@ wrong and how to go on, exit status 1; the file is kept as it is (issue 13.3).""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,16 @@ def test_a_file_that_is_not_a_journal_is_left_alone(tmp_path: Path) -> None:
                                     "(file is not a database)\n")
     assert (tmp_path / "notes.txt").read_text() == "not a database\n" * 100
     assert counts(tmp_path) == {}
+
+
+def test_a_state_this_orchc_does_not_know_is_said(tmp_path: Path) -> None:
+    plan = counter_plan(tmp_path, "a.x@h1")
+    run(plan, tmp_path)
+    journal = tmp_path / ".orchc" / "journal.db"
+    with sqlite3.connect(journal) as db:
+        db.execute("UPDATE transitions SET state = 'exploded'")
+    db.close()
+    result = orchc("status", ".", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("orchc: error: the journal .orchc/journal.db holds an instance state this orchc "
+                                    "does not know ('exploded' is not a valid State)\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchc.backends.engine import Limits
 from orchc.backends.journal import SqliteJournal
-from orchc.backends.runner import RunOptions, RunResult, run_plan
+from orchc.backends.runner import RunnerOptions, RunResult, run_plan
 from orchc.backends.transport import TransportOptions
 from orchc.backends.transports import TransportSet
 from orchc.cli import main
@@ -25,7 +25,7 @@ def run(plan: Plan, tmp_path: Path, force: bool = False, secrets: dict[str, str]
     journal = SqliteJournal(tmp_path / ".orchc" / "journal.db")
     try:
         return run_plan(plan, journal, TransportSet(plan, TransportOptions(work_dir=tmp_path)),
-                        RunOptions(limits=limits, force=force), secrets or {})
+                        RunnerOptions(limits=limits, force=force), secrets or {})
     finally:
         journal.close()
 
@@ -205,7 +205,7 @@ def test_live_view_and_events_file(tmp_path: Path):
     plan = make_plan("a.x@h1\nb.bad@h2: a.x@h1", commands={"b.bad@h2": "echo no disk >&2; exit 1"}, root=tmp_path)
     journal = SqliteJournal(tmp_path / "j.db")
     observers = [LiveView(Console(file=screen, force_terminal=True, width=100)), EventsFile(tmp_path / "ev.jsonl")]
-    result = run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {}, observers)
+    result = run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunnerOptions(), {}, observers)
     journal.close()
     assert result.outcome == "failed"
     text = screen.getvalue()
@@ -263,7 +263,7 @@ def test_the_live_view_shows_what_a_running_instance_printed_last(tmp_path: Path
             capture.print(view._render())
             shown.append(capture.file.getvalue())
 
-    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {}, [view, seen, Peek()])
+    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunnerOptions(), {}, [view, seen, Peek()])
     journal.close()
     assert ("a.x@h1", "step 2 of 3") in seen.lines
     assert any("a.x@h1  › step 2 of 3" in frame for frame in shown)
@@ -314,7 +314,7 @@ def test_plain_log_says_what_still_runs(tmp_path: Path, monkeypatch):
     screen = io.StringIO()
     plan = make_plan("a.slow@h1", commands={"a.slow@h1": "sleep 0.7"}, root=tmp_path)
     journal = SqliteJournal(tmp_path / "j.db")
-    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {},
+    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunnerOptions(), {},
              [PlainLog(Console(file=screen, width=120))])
     journal.close()
     assert "still running: a.slow@h1 (0." in screen.getvalue()

@@ -17,8 +17,8 @@ Per case, in a fresh temporary folder:
    `ansible_connection=local` with this Python), and `ansible-playbook` runs
    it: the baseline, passed when it exits 0;
 2. on a fresh copy, `orchc migrate playbook` converts it and
-   `orchc run --strict` runs the project with an inventory holding the same
-   hosts plus the groups the migration asks for: passed when it exits 0.
+   `orchc run --strict` runs the project with the same inventory file:
+   passed when it exits 0.
 
 Prints each case's two results, the totals and the ratio orchc/Ansible over
 the cases Ansible passes (target: at least 95%). `--list` prints every
@@ -299,33 +299,13 @@ def excluded_reason(targets: Path, name: str) -> str:
     return "a module test that needs packages, services or network on the host"
 
 
-def inventory_ini() -> str:
+def inventory_ini(state: Path) -> str:
+    """ansible-test's inventory for these targets; `orchc_state_dir` (where migrated playbooks keep handler flags
+    and handed-over variables) keeps orchc's bookkeeping in the case's folder and means nothing to Ansible."""
     py = sys.executable
     return (f"localhost ansible_connection=local ansible_python_interpreter={py}\n\n[testgroup]\n"
-            f"testhost ansible_connection=local ansible_pipelining=yes ansible_python_interpreter={py}\n")
-
-
-HOSTS = {"localhost": "localhost", "testhost": "testhost"}
-
-
-def orchc_inventory(out: Path, state: Path) -> dict:
-    """The same hosts, with every group the migration asks for (its inventory.yml): a group named as a host holds
-    that host, `local_controller` holds localhost, `testgroup` testhost, `all` both, others every host."""
-    py = sys.executable
-    host_vars = {h: {"ansible_connection": "local", "ansible_python_interpreter": py} for h in HOSTS}
-    wanted = list(((yaml.safe_load((out / "inventory.yml").read_text()) or {}).get("all") or {}).get("children") or {})
-    children: dict[str, dict] = {}
-    for group in wanted:
-        if group in HOSTS:
-            members = [group]
-        elif group == "local_controller":
-            members = ["localhost"]
-        elif group == "testgroup":
-            members = ["testhost"]
-        else:
-            members = list(HOSTS)
-        children[group] = {"hosts": {m: None for m in members}}
-    return {"all": {"hosts": host_vars, "children": children, "vars": {"orchc_state_dir": str(state)}}}
+            f"testhost ansible_connection=local ansible_pipelining=yes ansible_python_interpreter={py}\n\n"
+            f"[all:vars]\norchc_state_dir={state}\n")
 
 
 def play_for(case: Case, targets: Path, output: Path) -> str:
@@ -350,7 +330,7 @@ def prepare(case: Case, targets: Path, where: Path) -> tuple[Path, Path]:
         playbook = folder / f"{case.target}-play.yml"
         (where / "output").mkdir(exist_ok=True)
         playbook.write_text(play_for(case, targets, where / "output"))
-    (where / "inventory").write_text(inventory_ini())
+    (where / "inventory").write_text(inventory_ini(where / "state"))
     return playbook, folder
 
 
@@ -394,9 +374,8 @@ def run_case(case: Case, targets: Path, keep: Path | None = None, verbose: bool 
         if done.returncode != 0:
             return Outcome(case, True, False, ansible_seconds, time.perf_counter() - start,
                            "migrate: " + tail(done))
-        inventory = mine / "orchc-inventory.yml"
-        inventory.write_text(yaml.safe_dump(orchc_inventory(out, mine / "state")))
-        args = orchc + ["run", str(out), "-i", str(inventory), "--strict", "--journal", str(mine / "journal.db")]
+        # the same inventory as ansible-playbook's: migrated content runs where its source ran
+        args = orchc + ["run", str(out), "-i", str(mine / "inventory"), "--strict", "--journal", str(mine / "journal.db")]
         args += ["--check"] if case.check else []
         try:
             done = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True, timeout=1800)

@@ -75,6 +75,7 @@ class PlaybookConverter:
         self.saves: dict[int, set[str]] = {}  # id(task) -> variables it hands over to later orchc tasks
         self.restores: dict[int, set[str]] = {}  # id(task) -> variables it takes over from earlier orchc tasks
         self._extra_copies: dict[str, Path] = {}  # playbook-level files read by native copies
+        self._handler_count = 0  # handlers of the plays converted so far: each has a flag of its own
 
     def run(self) -> Migration:
         playbook = self.loader.load(self.path)
@@ -155,19 +156,35 @@ class PlaybookConverter:
         return units, PlaybookWriter(self.generated, handlers, self.project)
 
     def _handlers(self, play: Play) -> tuple[dict[str, list[Handler]], list[Handler]]:
-        """Every name a `notify` may use (handler names, `listen` topics, `role : name`) -> handlers;
-        and the handlers in the order Ansible runs them."""
-        names: dict[str, list[Handler]] = {}
-        order: list[Handler] = []
-        for handler_task in play.handlers:
-            handler = Handler(handler_task, state_path(self.project, emit.ident(handler_task.name)))
-            order.append(handler)
-            keys = [handler_task.name] + _list(handler_task.data.get("listen"))
-            if handler_task.role is not None:
-                keys.append(f"{handler_task.role.label} : {handler_task.name}")
-            for key in keys:
-                names.setdefault(str(key), []).append(handler)
-        return names, order
+        """Every name a `notify` may use -> the handlers it notifies, as Ansible finds them; and the handlers
+        in the order Ansible runs them. A handler *name* (also `role : name`) notifies one handler: looking
+        through the last-loaded handler list first (the play's own after each role's), the first of that name.
+        A `listen` topic notifies every handler that listens to it, but only one of each name."""
+        order = [Handler(task, state_path(self.project, f"handler{self._handler_count + n}.{emit.ident(task.name)}"))
+                 for n, task in enumerate(play.handlers)]
+        self._handler_count += len(order)
+        lists: dict[str, list[Handler]] = {}  # handler lists (a role's, the play's own) in the order loaded
+        for handler in order:
+            lists.setdefault(handler.task.group, []).append(handler)
+        by_name: dict[str, list[Handler]] = {}
+        by_topic: dict[str, list[Handler]] = {}
+        seen: dict[str, set[str]] = {}
+        for handler in (h for handlers in reversed(lists.values()) for h in handlers):
+            name = handler.task.data.get("name")
+            if name:
+                keys = [str(name)] + ([f"{handler.task.role.label} : {name}"] if handler.task.role else [])
+                for key in keys:
+                    by_name.setdefault(key, [handler])
+            listens = [str(t) for t in _list(handler.task.data.get("listen"))]
+            if handler.task.role is not None:  # a role's topics are also heard namespaced: `role : topic`
+                listens += [f"{handler.task.role.label} : {t}" for t in listens]
+            for topic in listens:
+                if not name or str(name) not in seen.get(topic, set()):
+                    seen.setdefault(topic, set()).add(str(name))
+                    by_topic.setdefault(topic, []).append(handler)
+        keys = by_name.keys() | by_topic.keys()
+        return {key: by_name.get(key, []) + [h for h in by_topic.get(key, []) if h not in by_name.get(key, [])]
+                for key in keys}, order
 
     def _notified(self, task: Task, handlers: dict[str, list[Handler]]) -> list[Handler]:
         found = []
@@ -177,32 +194,39 @@ class PlaybookConverter:
             else:
                 self.report.add("unsupported", task.source, f"notify '{name}'",
                                 "no handler of that name or `listen` topic in the play; nothing is notified")
+        for candidate in task.candidate_tasks:  # an include kept whole may notify from any file it may pick
+            found += [h for name in _list(candidate.data.get("notify")) for h in handlers.get(str(name), [])]
         return found
 
     def _group(self, tasks: list[Task]) -> list[Unit]:
         """Consecutive tasks of one service that hand run-time variables to each other become one unit;
         a variable read in another service or a later play is handed over through a file on the host."""
         joined = [False] * len(tasks)  # joined[i]: task i runs in the same unit as task i - 1
-        producers: dict[str, int] = {}
+        producers: dict[str, int] = {}  # name -> the last task that sets it
+        # name -> the first task that may have set the value a reader sees: the last that sets it for sure,
+        # or an earlier one when those after it set it only under a `when`
+        first_producers: dict[str, int] = {}
         unnamed: list[tuple[list[str], int]] = []  # tasks that set names known only at run time
         for position, task in enumerate(tasks):
             later: set[str] = set()
             for name in sorted(reads_earlier(task)):
-                start = producers.get(name)
-                if start is None:  # perhaps set by a task whose names are templated (`set_fact: "{{ item }}=1"`)
-                    at = next((at for patterns, at in reversed(unnamed) if may_set(patterns, name)), None)
-                    if at is not None and all(t.group == task.group for t in tasks[at:position + 1]):
-                        start = at
+                start = first_producers.get(name)
+                if start is None:  # perhaps set by tasks whose names are templated (`set_fact: "{{ item }}=1"`);
+                    # only the later tasks of the same service see those
+                    start = _first_that_may_set([(patterns, at) for patterns, at in unnamed if all(
+                        t.group == task.group for t in tasks[at:position + 1])], name)
                 if start is not None and all(t.group == task.group for t in tasks[start:position + 1]):
                     joined[start + 1:position + 1] = [True] * (position - start)
                 elif start is not None:
-                    self.set_earlier[name] = tasks[start]
+                    self.set_earlier[name] = tasks[producers.get(name, start)]
                     later.add(name)
                 elif name in self.set_earlier:
                     later.add(name)
             self._take_over(task, later)
             for name in defines(task):
                 producers[name] = position
+                if not task.data.get("when") or name not in first_producers:
+                    first_producers[name] = position
             if defines_unknown(task):
                 unnamed.append((defines_patterns(task), position))
                 self.report.add("approximated", task.source, f"{task.module} may set variables",
@@ -258,6 +282,9 @@ class PlaybookConverter:
             return
         title = f"{unit.label} ({unit.source})"
         path = writer.write(play, unit.tasks, f"{unit.service}.{unit.name}", title, unit.handler, handover)
+        for t in unit.tasks:
+            if t.role is not None:  # the files an include kept whole may pick notify through flags too
+                writer.rewrite_candidates(t.role, t.candidates)
         unit.body.append(f"playbook {emit.string(path)}")
         self.report.add("wrapped", unit.source, f"{_describe(unit)} as a generated playbook", _why_wrapped(unit))
         for t in unit.tasks:
@@ -387,7 +414,7 @@ class PlaybookConverter:
 
     def _copies(self, playbook: Playbook) -> dict[str, Path]:
         """Roles, and the files beside the playbooks that Ansible reads from there, copied as they are."""
-        copies = dict(self._extra_copies)
+        copies = {**self._extra_copies, **playbook.beside_playbook}
         for play in playbook.plays:
             for name in _list(play.data.get("vars_files")):
                 if isinstance(name, str) and not is_templated(name) and (play.playbook_dir / name).is_file():
@@ -426,6 +453,16 @@ class PlaybookConverter:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def _first_that_may_set(unnamed: list[tuple[list[str], int]], name: str) -> int | None:
+    """Of the tasks that set templated names, the first that may have set `name`, among those whose known
+    start of the name matches it best (`path_{{ item }}` before `{{ item }}` for `path_a`): each of them may
+    have set it, so from that one on the tasks run together."""
+    matches = [(max(len(p) for p in patterns if may_set([p], name)), at) for patterns, at in unnamed
+               if may_set(patterns, name)]
+    best = max((length for length, _ in matches), default=0)
+    return next((at for length, at in matches if length == best), None)
 
 
 def _list(value: object) -> list[object]:

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from ansible.parsing.splitter import parse_kv
 from ansible.playbook.block import Block
@@ -87,6 +87,9 @@ class Task:
     module: str | None = None  # short module name; None for a block kept whole
     args: dict[str, Any] = field(default_factory=dict)
     dynamic: str = ""  # why it could not be expanded statically, if it is an include kept whole
+    # an include kept whole: the task files it may pick (their entries as written), and their tasks
+    candidates: dict[Path, list[Any]] = field(default_factory=dict)
+    candidate_tasks: list[Task] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -137,6 +140,8 @@ class Playbook:
     notes: list[Note]
     roles: dict[str, Role]  # every role used, by label
     playbook_dirs: list[Path]  # folders of every playbook read (group_vars/host_vars beside them)
+    # task files a role includes that Ansible found beside the playbook: by path in the output's ansible/ folder
+    beside_playbook: dict[str, Path] = field(default_factory=dict)
 
 
 class PlaybookLoader:
@@ -148,12 +153,13 @@ class PlaybookLoader:
         self.notes: list[Note] = []
         self.roles: dict[str, Role] = {}
         self.playbook_dirs: list[Path] = []
+        self.beside_playbook: dict[str, Path] = {}
 
     # --- playbooks and plays ---------------------------------------------------------
 
     def load(self, path: Path) -> Playbook:
         plays = self._playbook(path, depth=0)
-        return Playbook(plays, self.notes, self.roles, self.playbook_dirs)
+        return Playbook(plays, self.notes, self.roles, self.playbook_dirs, self.beside_playbook)
 
     def shown(self, path: Path) -> str:
         try:
@@ -378,6 +384,10 @@ class PlaybookLoader:
             return self._include_tasks(task, entry, inherited, play, depth, handlers)
         if task.module in INCLUDE_ROLE and not handlers:
             return self._include_role(task, entry, inherited, play, depth)
+        if task.module in INCLUDE_TASKS and not _dynamic_reason(task, name := task.args.get("file", task.args.get(
+                "_raw_params")), {"file", "_raw_params"}):  # a handler that includes tasks runs the file whole
+            target = self._find_task_file(str(name), task, play)
+            self._keep_candidates(task, [target] if target else [])
         return [task]
 
     def _include_tasks(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int,
@@ -387,8 +397,10 @@ class PlaybookLoader:
                                   {"_raw_params"})
         if dynamic:
             task.dynamic = dynamic
+            literal = None if is_templated(name) else self._find_task_file(str(name), task, play)
+            self._keep_candidates(task, [literal] if literal else _candidate_task_files(task))
             return [task]
-        target = _find_task_file(str(name), task.task_file, task.role)
+        target = self._find_task_file(str(name), task, play)
         if target is None:
             self.note("unsupported", task.source, f"{task.module} '{name}'", "file not found; its tasks are not converted")
             return []
@@ -398,6 +410,31 @@ class PlaybookLoader:
         keywords = {k: v for k, v in entry.items() if k in TASK_KEYWORDS and k not in ("name", "args", "action")}
         return self._tasks(self.read_yaml(target) or [], target, task.role, task.role_params, task.group,
                            merge_inherited(keywords, inherited), play, depth + 1, handlers)
+
+    def _find_task_file(self, name: str, task: Task, play: Play) -> Path | None:
+        """The file an include of `name` reads, searched as Ansible does: beside the including file, in its role,
+        then beside the playbook (kept for the output: the generated playbooks run from its ansible/ folder)."""
+        folders = [task.task_file.parent] + ([task.role.path / "tasks", task.role.path] if task.role else [])
+        found = next((folder / name for folder in folders if (folder / name).is_file()), None)
+        if found is None and (play.playbook_dir / name).is_file():
+            found = play.playbook_dir / name
+            if task.role is not None and found.resolve().is_relative_to(play.playbook_dir.resolve()):
+                self.beside_playbook[f"ansible/{Path(name).as_posix()}"] = found
+        return found
+
+    def _keep_candidates(self, task: Task, files: list[Path]) -> None:
+        """`task`, an include kept whole, may run the tasks of `files`: keep them, to know what they read,
+        set and notify. A file that is not valid YAML is left out: the include may never pick it."""
+        for path in files:
+            try:
+                task.candidates[path] = _as_list(self.read_yaml(path))
+            except DiagnosticError:
+                continue
+            for entry in walk_entries(task.candidates[path]):
+                module, args = module_and_args(entry) if "block" not in entry else (None, {})
+                if module is not None:
+                    task.candidate_tasks.append(Task(entry, entry.where, path, task.role, task.role_params, task.group,
+                                                     short_module(module), args))
 
     def _include_role(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
         name = task.args.get("name")
@@ -506,11 +543,19 @@ def _dynamic_reason(task: Task, name: Any, allowed: set[str]) -> str:
     return ""
 
 
-def _find_task_file(name: str, including: Path, role: Role | None) -> Path | None:
-    candidates = [including.parent / name]
-    if role is not None:
-        candidates += [role.path / "tasks" / name, role.path / name]
-    return next((c for c in candidates if c.is_file()), None)
+def walk_entries(entries: list[Any]) -> Iterator[dict[str, Any]]:
+    """Every task of a task file as written, the tasks inside its blocks included."""
+    for entry in entries:
+        if isinstance(entry, dict):
+            yield entry
+            for section in ("block", "rescue", "always"):
+                yield from walk_entries(_as_list(entry.get(section)))
+
+
+def _candidate_task_files(task: Task) -> list[Path]:
+    """The task files an include of a computed name may pick: those beside the including file and in its role."""
+    folders = dict.fromkeys([task.task_file.parent] + ([task.role.path / "tasks"] if task.role else []))
+    return sorted(path for folder in folders for path in folder.glob("*.y*ml") if path != task.task_file)
 
 
 def role_file(role: Role, kind: str, name: str) -> Path | None:

@@ -163,12 +163,19 @@ def _command_line(module: str, args: dict[str, Any]) -> str | None:
     return line
 
 
+# Module arguments that name a file on the host: a relative one is relative to the playbook's folder.
+_RELATIVE_TO_PLAYBOOK = ("path", "dest", "creates", "removes", "chdir")
+
+
 def _inline(task: Task) -> Converted | None:
     module = task.module or ""
     if module in _CONTEXT_MODULES or "_raw_params" in task.args:
         return None
     if any(task.args.get(arg) not in (None, "", []) for arg in EXPRESSION_ARGS.get(module, ())):
         return None  # `assert: that`, `debug: var`: Ansible evaluates them at run time, over the role's variables
+    if any(isinstance(task.args.get(arg), str) and not task.args[arg].startswith(("/", "~"))
+           for arg in _RELATIVE_TO_PLAYBOOK):
+        return None  # a relative path names a file beside the playbook (on a local connection): keep one there
     if module in _BUILTIN_MODULES:
         module = "ansible.builtin." + module
     elif not _DOTTED_NAME.match(module):

@@ -73,7 +73,8 @@ def uses(task: Task) -> set[str]:
         if template is not None:
             names |= _names_in_template(template.read_text(encoding="utf-8", errors="replace"))
     loop_control = task.data.get("loop_control") or {}
-    return names - {"item", str(loop_control.get("loop_var", "item")), "ansible_loop"}
+    names -= {"item", str(loop_control.get("loop_var", "item")), "ansible_loop"}
+    return names.union(*(uses(t) for t in task.candidate_tasks))
 
 
 def _set_names(data: dict[str, Any]) -> set[str]:
@@ -92,7 +93,7 @@ def defines(task: Task) -> set[str]:
         names |= {str(k) for k in task.args if k != "cacheable"}
     if task.module == "include_vars" and "name" in task.args:
         names.add(str(task.args["name"]))
-    return names
+    return names.union(*(defines(t) for t in task.candidate_tasks))
 
 
 def reads_earlier(task: Task) -> set[str]:

@@ -311,3 +311,101 @@ def test_handlers_imported_with_import_tasks_are_handlers(tmp_path: Path) -> Non
 """)
     assert "task handler_test_handler {" in migration.files["site.orch"], migration.files["site.orch"]
     assert not [e for e in migration.report.entries if e.category == "unsupported"], migration.report.to_markdown()
+
+
+def test_an_include_of_a_computed_name_hands_over_what_its_files_set_and_notify(tmp_path: Path) -> None:
+    # ansible-core's setup_remote_tmp_dir role, a dependency of many targets: `include_tasks: "{{ lookup(
+    # 'first_found', files) }}"` picks default.yml, which registers a folder, notifies its cleanup and sets
+    # `remote_tmp_dir` for the role that depends on it
+    tasks = tmp_path / "roles" / "tmpdir" / "tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "main.yml").write_text("- include_tasks: \"{{ lookup('first_found', ['x.yml', 'default.yml']) }}\"\n")
+    (tasks / "default.yml").write_text("- tempfile: {state: directory}\n  register: made\n  notify: clean up\n"
+                                       "- set_fact: {remote_tmp_dir: '{{ made.path }}'}\n")
+    (tasks / "cleanup.yml").write_text("- file: {path: '{{ remote_tmp_dir }}', state: absent}\n")
+    (tmp_path / "roles" / "tmpdir" / "handlers").mkdir()
+    (tmp_path / "roles" / "tmpdir" / "handlers" / "main.yml").write_text("- name: clean up\n"
+                                                                         "  include_tasks: cleanup.yml\n")
+    (tmp_path / "roles" / "user" / "tasks").mkdir(parents=True)
+    (tmp_path / "roles" / "user" / "tasks" / "main.yml").write_text(
+        "- copy: {content: x, dest: '{{ remote_tmp_dir }}/f'}\n")
+    migration = convert_text(tmp_path, "- hosts: all\n  roles: [tmpdir, user]\n")
+    files = migration.files
+    include = files["ansible/tmpdir.include_tasks.yml"]
+    assert "orchc: hand over remote_tmp_dir" in include
+    assert "orchc: take over remote_tmp_dir" in next(t for n, t in files.items() if n.startswith("ansible/user."))
+    # the included file records the notification as the converted tasks do; the handler runs at the play's end
+    assert "notify" not in yaml.safe_load(files["roles/tmpdir/tasks/default.yml"])[0]
+    handler = next(t for n, t in files.items() if n.startswith("ansible/") and "handler_clean_up" in n)
+    assert "orchc: take over remote_tmp_dir" in handler, handler
+    orch = migration.files["site.orch"]
+    handler_task = orch[orch.index("task handler_clean_up"):]
+    assert "requires user_copy_done on same host" in handler_task[:handler_task.index("}")], orch
+
+
+def test_handlers_are_found_as_ansible_finds_them(tmp_path: Path) -> None:
+    # ansible-core's handlers/test_handlers_listen.yml: a name notifies the first handler of that name (of the
+    # last-loaded list), a topic every handler listening to it; handlers without a name are told apart
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - command: uptime
+      notify: [twice, topic]
+  handlers:
+    - {name: twice, set_fact: {first: true}}
+    - {name: twice, set_fact: {second: true}}
+    - {set_fact: {one: true}, listen: topic}
+    - {set_fact: {two: true}, listen: topic}
+""")
+    handlers = {name: yaml.safe_load(text)[0]["tasks"][0]["ansible.builtin.stat"]["path"]
+                for name, text in migration.files.items() if ".handler_" in name}
+    assert len(handlers) == 3 and len(set(handlers.values())) == 3, handlers
+    ran = "\n".join(text for name, text in migration.files.items() if name.startswith("roles/") or ".handler_" in name)
+    assert "first" in ran and "second" not in ran and "one" in ran and "two" in ran, ran
+
+
+def test_a_value_set_under_a_when_may_be_the_one_set_before(tmp_path: Path) -> None:
+    # ansible-core's includes target: two set_facts of one name under opposite `when`s, then an assert: the
+    # value it reads may come from either, so all three run together
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - set_fact: {canary: a}
+      when: static | bool
+    - command: "true"
+    - set_fact: {canary: b}
+      when: not static | bool
+    - assert: {that: ["canary in ['a', 'b']"]}
+""")
+    assert len(orch_tasks(migration)) == 1, migration.files["site.orch"]
+
+
+def test_a_module_with_a_relative_path_runs_beside_the_generated_playbooks(tmp_path: Path) -> None:
+    # ansible-core's test_files target: `file: dest=link_to_nonexistent_file state=link`, then `'...' is link`;
+    # on a local connection a relative path is relative to the playbook's folder, so it stays in a generated one
+    migration = convert_text(tmp_path, """
+- hosts: all
+  tasks:
+    - file: {src: does_not_exist, dest: link_to_nonexistent_file, state: link, force: true}
+    - file: {path: /tmp/absolute, state: touch}
+""")
+    orch = migration.files["site.orch"]
+    assert orch.count("playbook ") == 1 and orch.count("ansible ansible.builtin.file") == 1, orch
+
+
+def test_the_task_files_a_roles_handlers_include_are_found_at_run_time(tmp_path: Path) -> None:
+    # ansible-core's handlers target: a role's handler includes handlers/A.yml (found beside handlers/main.yml),
+    # another role's handlers import handlers.yml, which Ansible finds beside the playbook
+    for role, handlers in (("a", "- name: from a\n  include_tasks: A.yml\n"), ("b", "- import_tasks: handlers.yml\n")):
+        (tmp_path / "roles" / role / "handlers").mkdir(parents=True)
+        (tmp_path / "roles" / role / "handlers" / "main.yml").write_text(handlers)
+        (tmp_path / "roles" / role / "tasks").mkdir()
+        (tmp_path / "roles" / role / "tasks" / "main.yml").write_text(f"- command: 'true'\n  notify: from {role}\n")
+    (tmp_path / "roles" / "a" / "handlers" / "A.yml").write_text("- debug: {msg: a}\n")
+    (tmp_path / "handlers.yml").write_text("- name: from b\n  debug: {msg: b}\n")
+    migration = convert_text(tmp_path, "- hosts: all\n  roles: [a, b]\n")
+    handler_a = yaml.safe_load(next(t for n, t in migration.files.items() if n.startswith("roles/a/tasks/orchc_")
+                                    and "handler" in n))
+    assert handler_a[0]["include_tasks"] == "{{ role_path }}/handlers/A.yml", handler_a
+    assert migration.copies["ansible/handlers.yml"] == tmp_path / "handlers.yml"
+    assert "task handler_from_b {" in migration.files["site.orch"], migration.files["site.orch"]

@@ -172,12 +172,13 @@ class PlaybookConverter:
         for handler in (h for handlers in reversed(lists.values()) for h in handlers):
             name = handler.task.data.get("name")
             if name:
-                keys = [str(name)] + ([f"{handler.task.role.label} : {name}"] if handler.task.role else [])
+                roles = handler.task.role.names if handler.task.role else []
+                keys = [str(name)] + [f"{role} : {name}" for role in roles]
                 for key in keys:
                     by_name.setdefault(key, [handler])
             listens = [str(t) for t in _list(handler.task.data.get("listen"))]
             if handler.task.role is not None:  # a role's topics are also heard namespaced: `role : topic`
-                listens += [f"{handler.task.role.label} : {t}" for t in listens]
+                listens += [f"{role} : {t}" for role in handler.task.role.names for t in listens]
             for topic in listens:
                 if not name or str(name) not in seen.get(topic, set()):
                     seen.setdefault(topic, set()).add(str(name))

@@ -71,7 +71,16 @@ class Role:
 
     @property
     def label(self) -> str:
+        """The role's folder name; a collection's role (`ansible_collections/NS/COL/roles/NAME`): `NS.COL.NAME`."""
+        parts = self.path.parts
+        if len(parts) > 5 and parts[-2] == "roles" and parts[-5] == "ansible_collections":
+            return ".".join((parts[-4], parts[-3], parts[-1]))
         return self.path.name
+
+    @property
+    def names(self) -> list[str]:
+        """What a handler's `role : name` may start with: the role's name, and a collection role's short name."""
+        return list(dict.fromkeys([self.label, self.path.name]))
 
 
 @dataclass
@@ -269,6 +278,10 @@ class PlaybookLoader:
         candidates = [near / "roles" / name, *(p / name for p in self.roles_path), near / name]
         if "/" in name:
             candidates.insert(0, near / name)
+        if name.count(".") == 2:  # NS.COL.NAME: a collection's role, beside the playbook or on the collections path
+            namespace, collection, short = name.split(".")
+            candidates += [folder / "ansible_collections" / namespace / collection / "roles" / short
+                           for folder in [near / "collections", *collections_path()]]
         for folder in candidates:
             if folder.is_dir():
                 role = Role(name, folder.resolve())
@@ -541,6 +554,13 @@ def _dynamic_reason(task: Task, name: Any, allowed: set[str]) -> str:
     if extra or "apply" in task.args:
         return f"it uses {', '.join(sorted(extra | ({'apply'} & set(task.args))))}"
     return ""
+
+
+def collections_path() -> list[Path]:
+    """Where Ansible looks for collections: ANSIBLE_COLLECTIONS_PATH, else its defaults."""
+    setting = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.environ.get("ANSIBLE_COLLECTIONS_PATHS")
+    folders = setting.split(os.pathsep) if setting else ["~/.ansible/collections", "/usr/share/ansible/collections"]
+    return [Path(folder).expanduser() for folder in folders if folder]
 
 
 def walk_entries(entries: list[Any]) -> Iterator[dict[str, Any]]:

@@ -409,3 +409,24 @@ def test_the_task_files_a_roles_handlers_include_are_found_at_run_time(tmp_path:
     assert handler_a[0]["include_tasks"] == "{{ role_path }}/handlers/A.yml", handler_a
     assert migration.copies["ansible/handlers.yml"] == tmp_path / "handlers.yml"
     assert "task handler_from_b {" in migration.files["site.orch"], migration.files["site.orch"]
+
+
+def test_a_collections_role_beside_the_playbook_is_found_and_kept_apart(tmp_path: Path) -> None:
+    # ansible-core's handlers/test_handlers_listen.yml: roles [test_handlers_listen, ns.col.test_handlers_listen],
+    # the second from collections/ beside the playbook, notified as 'test_handlers_listen : topic' too
+    plain = tmp_path / "roles" / "r"
+    inside = tmp_path / "collections" / "ansible_collections" / "ns" / "col" / "roles" / "r"
+    for folder, topic in ((plain, "plain"), (inside, "from_collection")):
+        (folder / "handlers").mkdir(parents=True)
+        (folder / "handlers" / "main.yml").write_text(f"- name: {topic}\n  set_fact: {{{topic}: true}}\n"
+                                                      f"  listen: {topic}\n")
+    migration = convert_text(tmp_path, """
+- hosts: all
+  roles: [r, ns.col.r]
+  tasks:
+    - command: uptime
+      notify: ['r : from_collection', 'ns.col.r : plain']
+""")
+    assert migration.copies["roles/ns.col.r"] == inside.resolve() and migration.copies["roles/r"] == plain.resolve()
+    assert "task handler_from_collection {" in migration.files["site.orch"], migration.files["site.orch"]
+    assert "notify 'ns.col.r : plain'" in migration.report.to_markdown()  # the plain role is not ns.col's

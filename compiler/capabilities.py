@@ -2,16 +2,14 @@
 
 A capability name is provided by at most one task. A typed capability's
 fields are checked against its `type` here (missing, unknown); the values are
-checked again after rendering (`check_field_value`).
+checked after rendering, where they are bound (`binding.Binder`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from orchc.compiler.symbols import Symbols
-from orchc.compiler.values import coerce, literal
 from orchc.dsl.ast import AnchorDecl, Name, Provision, Requirement, TaskDecl, TypeDecl
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
 
@@ -103,17 +101,4 @@ def _check_requirement(requirement: Requirement, providers: dict[str, Provider],
             requirement.type.span,
             hint=f"require it as `{requirement.name}: {have}`" if have else "give the provider the same type",
             notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
-
-
-def field_values(provider: Provider, rendered: dict[str, Any]) -> dict[str, Any]:
-    """Fill in type defaults and coerce each rendered field to its declared type."""
-    if provider.type is None:
-        return rendered
-    values: dict[str, Any] = {}
-    for decl in provider.type.fields:
-        if decl.name in rendered:
-            values[decl.name] = coerce(rendered[decl.name], decl.type.name)
-        elif decl.default is not None:
-            values[decl.name] = coerce(literal(decl.default), decl.type.name)
-    return values
 

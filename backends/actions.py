@@ -78,8 +78,10 @@ class NativeTransport(Transport):
                 return await put_file(connector, FileWrite.of(action, ctx.secrets), user, self.options.check_mode)
         except MissingSecret as exc:
             return ActionResult("failed", message=f"secret {exc.args[0]!r} has no value at run time")
-        return ActionResult("failed", message=f"the {self.name} transport does not run {action.kind!r} actions "
-                                              f"(the ansible transport does)")
+        return ActionResult(
+            "failed",
+            message=f"the {self.name} transport does not run {action.kind!r} actions (the ansible transport does)",
+        )
 
     async def _run(self, connector: Connector, action: RunAction, ctx: ActionContext, user: str | None) -> ActionResult:
         if self.options.check_mode:
@@ -140,7 +142,7 @@ class FileWrite:
         try:
             return int(self.mode, 8)
         except ValueError:
-            raise FileActionError(f"mode {self.mode!r} of {self.dest} is not an octal number such as \"0644\"") from None
+            raise FileActionError(f'mode {self.mode!r} of {self.dest} is not an octal number such as "0644"') from None
 
 
 async def put_file(connector: Connector, file: FileWrite, user: str | None, check_mode: bool) -> ActionResult:

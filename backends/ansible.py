@@ -211,8 +211,9 @@ class AnsibleTransport(Transport):
             project = playbook.parent
         elif isinstance(first, AnsibleModuleAction):
             assert module_args is not None
-            write_yaml(playbook, module_playbook(first.module, module_args, ctx.task_id,
-                                                 no_log=ARGS_MAPS[1] in extra.secret))
+            write_yaml(
+                playbook, module_playbook(first.module, module_args, ctx.task_id, no_log=ARGS_MAPS[1] in extra.secret)
+            )
             link_module_folders(self.plan, ctx.task_id, project)
         else:
             write_yaml(playbook, role_playbook(first.name, ctx.task_id))
@@ -266,7 +267,11 @@ class AnsibleTransport(Transport):
 
     async def _run_worker(self, request: Path, batch: _Batch, outcome: BatchOutcome) -> None:
         worker = await asyncio.create_subprocess_exec(  # -P: an orchc/ in the current folder must not shadow orchc
-            sys.executable, "-P", "-m", "orchc.backends.ansible_worker", str(request),
+            sys.executable,
+            "-P",
+            "-m",
+            "orchc.backends.ansible_worker",
+            str(request),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -323,8 +328,11 @@ async def _stop(worker: asyncio.subprocess.Process) -> None:
 def prune_kept_calls(folder: Path, keep: int) -> None:
     """Remove all but the `keep` newest data dirs in `folder` (by modification time)."""
     try:
-        kept = sorted((entry for entry in os.scandir(folder) if entry.is_dir(follow_symlinks=False)),
-                      key=lambda entry: entry.stat().st_mtime, reverse=True)
+        kept = sorted(
+            (entry for entry in os.scandir(folder) if entry.is_dir(follow_symlinks=False)),
+            key=lambda entry: entry.stat().st_mtime,
+            reverse=True,
+        )
     except FileNotFoundError:
         return
     for entry in kept[keep:]:

@@ -112,7 +112,9 @@ class BatchOutcome:
             return f"ansible-playbook ended {self.status} (rc {self.rc}) before running on {host}: {last}"
         if self.stats is None or host not in self.stats.get("processed", {}):
             return "no play matched this host"
-        counts = {kind: self._count(kind, host) for kind in ("ok", "changed", "skipped", "failures", "rescued", "ignored")}
+        counts = {
+            kind: self._count(kind, host) for kind in ("ok", "changed", "skipped", "failures", "rescued", "ignored")
+        }
         return " ".join(f"{kind}={n}" for kind, n in counts.items() if n)
 
     def result_for(self, host: str, secrets: Mapping[str, str]) -> ActionResult:

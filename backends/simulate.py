@@ -133,4 +133,3 @@ def format_simulation(plan: Plan, sim: Simulation) -> str:
         f"busiest host {bound.busiest_host or '-'} {bound.busiest_load:.1f}s)",
     ]
     return "\n".join(lines)
-

@@ -59,8 +59,9 @@ def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics
         _report(cycle, task_of, by_pair, diagnostics)
 
 
-def _report(cycle: list[str], task_of: dict[str, str], by_pair: dict[tuple[str, str], Edge],
-            diagnostics: Diagnostics) -> None:
+def _report(
+    cycle: list[str], task_of: dict[str, str], by_pair: dict[tuple[str, str], Edge], diagnostics: Diagnostics
+) -> None:
     path = cycle + [cycle[0]]
     notes = []
     for waiter, target in zip(path, path[1:]):
@@ -69,10 +70,16 @@ def _report(cycle: list[str], task_of: dict[str, str], by_pair: dict[tuple[str, 
             notes.append((f"'{waiter}' waits for '{target}' ({edge.reason})", edge.span))
     span = notes[0][1] if notes else None
     if len(cycle) == 1:
-        diagnostics.error(f"'{cycle[0]}' waits for itself: it requires a capability it provides", span,
-                          hint="split the task in two: one that provides the capability (for example a `once` "
-                               "bootstrap), and one that requires it")
+        diagnostics.error(
+            f"'{cycle[0]}' waits for itself: it requires a capability it provides",
+            span,
+            hint="split the task in two: one that provides the capability (for example a `once` "
+            "bootstrap), and one that requires it",
+        )
         return
-    diagnostics.error(f"dependency cycle: {' -> '.join(path)}", span,
-                      hint="remove one of these dependencies: each one waits for the next, so none can start",
-                      notes=notes)
+    diagnostics.error(
+        f"dependency cycle: {' -> '.join(path)}",
+        span,
+        hint="remove one of these dependencies: each one waits for the next, so none can start",
+        notes=notes,
+    )

@@ -38,8 +38,7 @@ class _Environment(jinja2.Environment):
 
 
 def _make_environment(finalize: Callable[[Any], Any] | None) -> jinja2.Environment:
-    env = _Environment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True,
-                       finalize=finalize)
+    env = _Environment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True, finalize=finalize)
     env.filters["raw"] = lambda value: Raw("" if value is None else str(value))
     return env
 
@@ -71,7 +70,8 @@ class JinjaTemplates:
         compiled = self._expressions.get(expression)
         if compiled is None:
             compiled = self._expressions[expression] = self._compile(
-                lambda: self._environments["plain"].compile_expression(expression, undefined_to_none=False))
+                lambda: self._environments["plain"].compile_expression(expression, undefined_to_none=False)
+            )
         value = self._call(lambda: compiled(**context), context)
         return self._call(lambda: bool(value), context)
 
@@ -80,8 +80,10 @@ class JinjaTemplates:
         try:
             return build()
         except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(f"template syntax error: {exc.message} (line {exc.lineno} of the string)",
-                              hint="check the {{ }} and {% %} delimiters and the expression inside") from None
+            raise RenderError(
+                f"template syntax error: {exc.message} (line {exc.lineno} of the string)",
+                hint="check the {{ }} and {% %} delimiters and the expression inside",
+            ) from None
 
     @staticmethod
     def _call(call: Callable[[], Any], context: dict[str, Any]) -> Any:
@@ -109,8 +111,9 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
-_ANSIBLE_RUNTIME_NAMES = frozenset({"item", "inventory_hostname", "hostvars", "groups", "group_names",
-                                    "play_hosts", "omit", "lookup", "query"})
+_ANSIBLE_RUNTIME_NAMES = frozenset(
+    {"item", "inventory_hostname", "hostvars", "groups", "group_names", "play_hosts", "omit", "lookup", "query"}
+)
 
 
 def _undefined_error(exc: _UndefinedName, context: dict[str, Any]) -> RenderError:
@@ -121,9 +124,10 @@ def _undefined_error(exc: _UndefinedName, context: dict[str, Any]) -> RenderErro
     if exc.owner is not jinja2.utils.missing and exc.owner is not None:
         return RenderError(f"'{name}' is undefined on {type(exc.owner).__name__} value")
     candidates = [key for key in context if not key.startswith("_")]
-    hint = did_you_mean(name, candidates) or (
-        f"declare it with `var {name}: str = ...`, or pass -e {name}=VALUE")
+    hint = did_you_mean(name, candidates) or (f"declare it with `var {name}: str = ...`, or pass -e {name}=VALUE")
     if name.startswith("ansible_") or name in _ANSIBLE_RUNTIME_NAMES:
-        hint = (f"'{name}' looks like an Ansible run-time variable, but orchc renders strings at compile time: "
-                f"write {{% raw %}}{{{{ {name} }}}}{{% endraw %}} to hand it to Ansible as written")
+        hint = (
+            f"'{name}' looks like an Ansible run-time variable, but orchc renders strings at compile time: "
+            f"write {{% raw %}}{{{{ {name} }}}}{{% endraw %}} to hand it to Ansible as written"
+        )
     return RenderError(f"undefined variable '{name}'", hint=hint)

@@ -337,8 +337,10 @@ _POSITION_FIELDS = frozenset({"span", "name_span", "become_span", "file", "comme
 def without_positions(node: object) -> object:
     """The tree as plain data without spans, file names and comments: to compare two parses."""
     if is_dataclass(node) and not isinstance(node, type):
-        return (type(node).__name__, {f.name: without_positions(getattr(node, f.name))
-                                      for f in fields(node) if f.name not in _POSITION_FIELDS})
+        return (
+            type(node).__name__,
+            {f.name: without_positions(getattr(node, f.name)) for f in fields(node) if f.name not in _POSITION_FIELDS},
+        )
     if isinstance(node, list):
         return [without_positions(item) for item in node]
     return node

@@ -84,8 +84,14 @@ def plain(node: Any) -> Any:
 class Library:
     """Loads templates once and maps registry type names (`OS::TripleO::...`) to template files."""
 
-    def __init__(self, registry: dict[str, str], parameter_defaults: dict[str, Any], notify: Notify,
-                 root: Path | None = None, jinja_context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        registry: dict[str, str],
+        parameter_defaults: dict[str, Any],
+        notify: Notify,
+        root: Path | None = None,
+        jinja_context: dict[str, Any] | None = None,
+    ) -> None:
         self.registry = registry  # type name -> absolute template path, or "OS::Heat::None"
         self.parameter_defaults = parameter_defaults  # from the environment files (Heat parameter_defaults)
         self.notify = notify
@@ -136,9 +142,12 @@ class Stack:
         here = where_of(declared, self.source)
         if isinstance(declared, dict) and declared.get("hidden"):
             self.library.secrets.add(name)
-            self.library.notify("assumption", here, f"secret parameter {name} is not written out",
-                                f"it is the orchc secret {name}: supply it at run time (--secrets FILE or "
-                                f"ORCHC_SECRET_{name})")
+            self.library.notify(
+                "assumption",
+                here,
+                f"secret parameter {name} is not written out",
+                f"it is the orchc secret {name}: supply it at run time (--secrets FILE or ORCHC_SECRET_{name})",
+            )
             return Unresolved(name)
         if name in self.given:
             return self.given[name]
@@ -146,8 +155,12 @@ class Stack:
             return _coerce(self.library.parameter_defaults[name], declared)
         if isinstance(declared, dict) and "default" in declared and name not in RUNTIME_PARAMETERS:
             return _coerce(plain(declared["default"]), declared)
-        self.library.notify("assumption", here, f"parameter {name} has no value",
-                            f"kept as the Ansible variable {{{{ {name} }}}}: give it with --param-file or in the inventory")
+        self.library.notify(
+            "assumption",
+            here,
+            f"parameter {name} has no value",
+            f"kept as the Ansible variable {{{{ {name} }}}}: give it with --param-file or in the inventory",
+        )
         return Unresolved(name)
 
     def condition(self, name: str) -> bool:
@@ -238,8 +251,7 @@ class Stack:
             try:
                 return _FUNCTIONS[function](self, node[function], where_of(node, self.source))
             except Unknown as exc:
-                self.library.notify("unsupported", where_of(node, self.source),
-                                    f"{function} kept as written", exc.why)
+                self.library.notify("unsupported", where_of(node, self.source), f"{function} kept as written", exc.why)
                 return plain(node)
         if isinstance(node, dict):
             values = ((k, self.evaluate(v)) for k, v in node.items())
@@ -514,10 +526,28 @@ def _yaql(stack: Stack, args: Any, at: str) -> Any:
 
 
 _FUNCTIONS: dict[str, Callable[[Stack, Any, str], Any]] = {
-    "get_param": _get_param, "get_attr": _get_attr, "get_resource": _get_resource,
-    "if": _if, "equals": _equals, "not": _not, "and": _and, "or": _or, "contains": _contains,
-    "list_concat": _list_concat, "list_concat_unique": _list_concat_unique, "list_join": _list_join,
-    "str_replace": _str_replace, "str_replace_strict": _str_replace, "str_replace_vstrict": _str_replace,
-    "map_merge": _map_merge, "map_replace": _map_replace, "repeat": _repeat, "make_url": _make_url,
-    "str_split": _str_split, "filter": _filter, "get_file": _get_file, "digest": _digest, "yaql": _yaql,
+    "get_param": _get_param,
+    "get_attr": _get_attr,
+    "get_resource": _get_resource,
+    "if": _if,
+    "equals": _equals,
+    "not": _not,
+    "and": _and,
+    "or": _or,
+    "contains": _contains,
+    "list_concat": _list_concat,
+    "list_concat_unique": _list_concat_unique,
+    "list_join": _list_join,
+    "str_replace": _str_replace,
+    "str_replace_strict": _str_replace,
+    "str_replace_vstrict": _str_replace,
+    "map_merge": _map_merge,
+    "map_replace": _map_replace,
+    "repeat": _repeat,
+    "make_url": _make_url,
+    "str_split": _str_split,
+    "filter": _filter,
+    "get_file": _get_file,
+    "digest": _digest,
+    "yaql": _yaql,
 }

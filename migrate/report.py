@@ -48,8 +48,13 @@ class Report:
         return counts
 
     def to_json(self) -> str:
-        data = {"converter": self.converter, "inputs": self.inputs, "counts": self.counts(),
-                "figures": self.figures, "entries": [vars(e) for e in self.entries]}  # vars(): no deep copy
+        data = {
+            "converter": self.converter,
+            "inputs": self.inputs,
+            "counts": self.counts(),
+            "figures": self.figures,
+            "entries": [vars(e) for e in self.entries],
+        }  # vars(): no deep copy
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def to_markdown(self) -> str:

@@ -95,8 +95,9 @@ def leaves(data: Any) -> Iterator[Any]:
         yield data
 
 
-def input_error(message: str, file: Path | str, line: int = 1, column: int = 1,
-                hint: str | None = None) -> DiagnosticError:
+def input_error(
+    message: str, file: Path | str, line: int = 1, column: int = 1, hint: str | None = None
+) -> DiagnosticError:
     """A one-diagnostic error for bad converter input at `file:line:column` (exit status 1 at the command line)."""
     return DiagnosticError([Diagnostic("error", message, Span(str(file), line, column, line, column + 1), hint)])
 
@@ -162,8 +163,9 @@ def _other_key(loader: Any, key: Any, node: yaml.MappingNode, key_node: yaml.Nod
     if loader.dialect.keys_as_text and not (isinstance(key, (str, int, float, bool)) or key is None):
         return str(key)
     if not isinstance(key, Hashable):
-        raise ConstructorError("while constructing a mapping", node.start_mark,
-                               "found unhashable key", key_node.start_mark)
+        raise ConstructorError(
+            "while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark
+        )
     return key
 
 
@@ -187,8 +189,10 @@ def _construct(loader: Any, node: yaml.Node) -> Any:
     return data
 
 
-_COLLECTIONS = {(yaml.MappingNode, "tag:yaml.org,2002:map"): _construct_map,
-                (yaml.SequenceNode, "tag:yaml.org,2002:seq"): _construct_list}
+_COLLECTIONS = {
+    (yaml.MappingNode, "tag:yaml.org,2002:map"): _construct_map,
+    (yaml.SequenceNode, "tag:yaml.org,2002:seq"): _construct_list,
+}
 
 
 def _construct_local_tag(loader: Any, suffix: str, node: yaml.Node) -> Any:

@@ -19,9 +19,16 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchc.plan_data import gc_paused, plan_json, sorted_json_data
+
 # Re-exported: backends, commands and tests take the Plan's secret markers and writer from here too.
-from orchc.plan_data import (REDACTED, redact, resolve_secrets, secret_marker, secret_names,  # noqa: F401
-                             write_plan_json)
+from orchc.plan_data import (
+    REDACTED,
+    redact,
+    resolve_secrets,
+    secret_marker,
+    secret_names,  # noqa: F401
+    write_plan_json,
+)
 
 SCHEMA_VERSION = "orchc.plan/1"
 

@@ -41,14 +41,17 @@ def scenarios(draw: st.DrawFn) -> tuple[Plan, Limits, dict[str, str]]:
                 alternates[iid] = [h for h in hosts if h != host]
             lines.append(f"{iid}: {' '.join(deps)}")
             ids.append(iid)
-    roles = {f"r{k}": (draw(st.lists(st.sampled_from(hosts), min_size=1, unique=True)), draw(st.integers(0, 2)))
-             for k in range(draw(st.integers(1, 3)))}
-    plan = make_plan("\n".join(lines), roles=roles, any_of=any_of, alternates=alternates,
-                     concurrency=concurrency)
-    limits = Limits(host_slots=draw(st.integers(1, 3)), forks=draw(st.none() | st.integers(1, 4)),
-                    strategy=draw(st.sampled_from(["graph", "steps"])))
-    outcome = {iid: draw(st.sampled_from(["ok", "ok", "ok", "changed", "failed", "unreachable"]))
-               for iid in ids}
+    roles = {
+        f"r{k}": (draw(st.lists(st.sampled_from(hosts), min_size=1, unique=True)), draw(st.integers(0, 2)))
+        for k in range(draw(st.integers(1, 3)))
+    }
+    plan = make_plan("\n".join(lines), roles=roles, any_of=any_of, alternates=alternates, concurrency=concurrency)
+    limits = Limits(
+        host_slots=draw(st.integers(1, 3)),
+        forks=draw(st.none() | st.integers(1, 4)),
+        strategy=draw(st.sampled_from(["graph", "steps"])),
+    )
+    outcome = {iid: draw(st.sampled_from(["ok", "ok", "ok", "changed", "failed", "unreachable"])) for iid in ids}
     return plan, limits, outcome
 
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from orchc.backends.connection import ConnectionSpec
 from orchc.backends.connector import CommandResult, Connector, FileActionError, FileState, as_user, missing_folder
@@ -129,7 +129,7 @@ class FileWrite:
     owner: str | None
 
     @classmethod
-    def of(cls, action: CopyAction | TemplateAction, secrets: Mapping[str, str]) -> "FileWrite":
+    def of(cls, action: CopyAction | TemplateAction, secrets: Mapping[str, str]) -> FileWrite:
         if isinstance(action, CopyAction) and action.encoding == "base64":
             data = base64.b64decode(action.content)
         else:

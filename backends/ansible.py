@@ -37,9 +37,9 @@ import shutil
 import signal
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from orchc.backends.ansible_inputs import (
     ARGS_MAPS,
@@ -317,7 +317,7 @@ async def _stop(worker: asyncio.subprocess.Process) -> None:
     worker.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(worker.wait(), STOP_GRACE_SECONDS)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         try:
             os.killpg(worker.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -12,8 +12,9 @@ ansible-runner#273), the run's own output explains the outcome.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from orchc.backends.transport import ActionResult
 from orchc.plan import redact

@@ -59,7 +59,7 @@ class WorkerRequest:
             json.dump(asdict(self), f)
 
     @classmethod
-    def load(cls, path: str) -> "WorkerRequest":
+    def load(cls, path: str) -> WorkerRequest:
         with open(path, encoding="utf-8") as f:
             return cls(**json.load(f))
 

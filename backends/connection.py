@@ -47,7 +47,7 @@ class ConnectionSpec:
     become_user: str
 
     @classmethod
-    def of(cls, host: Host) -> "ConnectionSpec":
+    def of(cls, host: Host) -> ConnectionSpec:
         vars_ = host.vars
         key_file = vars_.get("ansible_ssh_private_key_file") or vars_.get("ansible_private_key_file")
         interpreter = str(vars_.get("ansible_python_interpreter", "python3"))

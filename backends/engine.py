@@ -34,8 +34,9 @@ sources) with a barrier after each layer, like the step-based deployers.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Literal
 
 from orchc.backends.state import FAILURE_STATES, FINAL_STATES, SUCCESS_STATES, State
 from orchc.plan import Plan

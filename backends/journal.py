@@ -23,15 +23,16 @@ writes the changes of one turn of its loop together (group commit).
 from __future__ import annotations
 
 import abc
+import dataclasses
 import fcntl
 import json
 import sqlite3
 import time
-import dataclasses
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from orchc.backends.state import State
 

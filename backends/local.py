@@ -23,9 +23,10 @@ import pwd
 import signal
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from orchc.backends.actions import NativeTransport
 from orchc.backends.connector import (
@@ -168,7 +169,7 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(process.wait()), wait)
             break
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
     try:  # the group leader is gone; stragglers that ignored SIGTERM still die
         os.killpg(process.pid, signal.SIGKILL)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -242,7 +242,7 @@ class EventsFile:
 
     def _write(self, obj: dict) -> None:
         obj.setdefault("time", time.time())
-        obj["timestamp"] = datetime.fromtimestamp(obj["time"], timezone.utc).isoformat(timespec="milliseconds")
+        obj["timestamp"] = datetime.fromtimestamp(obj["time"], UTC).isoformat(timespec="milliseconds")
         self.out.write(json.dumps(obj, sort_keys=True) + "\n")
         self.out.flush()
 

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from orchc.backends.journal import InstanceRecord, RunRecord, latest_records, Transition
+from orchc.backends.journal import InstanceRecord, RunRecord, Transition, latest_records
 from orchc.backends.state import State
 
 COLORS = {

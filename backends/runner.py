@@ -25,8 +25,9 @@ import gc
 import hashlib
 import signal
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Mapping, Protocol
+from typing import Literal, Protocol
 
 from orchc.backends.engine import Change, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
@@ -59,7 +60,7 @@ class Observer(Protocol):
         """The latest whole line a running instance printed (stdout or stderr), redacted: for live views;
         the journal keeps the tail of each instance's output."""
 
-    def run_ended(self, result: "RunResult") -> None: ...
+    def run_ended(self, result: RunResult) -> None: ...
 
 
 @dataclass

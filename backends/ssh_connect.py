@@ -55,11 +55,11 @@ class Endpoint:
     user: str
     key_file: str | None
     known_hosts: Path
-    jumps: tuple["Endpoint", ...] = ()  # ProxyJump: the hosts to go through, in order
+    jumps: tuple[Endpoint, ...] = ()  # ProxyJump: the hosts to go through, in order
     proxy_command: str | None = None  # ProxyCommand: its stdin and stdout reach the host
 
     @classmethod
-    def of(cls, spec: ConnectionSpec, options: SshOptions) -> "Endpoint":
+    def of(cls, spec: ConnectionSpec, options: SshOptions) -> Endpoint:
         endpoint = cls(
             host=spec.name,
             address=spec.address,
@@ -75,7 +75,7 @@ class Endpoint:
             return replace(endpoint, proxy_command=route["proxycommand"])
         return endpoint
 
-    def jump_host(self, spec: str) -> "Endpoint":
+    def jump_host(self, spec: str) -> Endpoint:
         """A ProxyJump host, `[user@]host[:port]` (OpenSSH's defaults: this machine's user, port 22)."""
         user, _, place = spec.strip().rpartition("@")
         address, port = place, "22"
@@ -240,7 +240,7 @@ async def connect(
             f"{endpoint.user}@{endpoint.address}:{endpoint.port} refused every key offered "
             f"({endpoint.key_file or 'ssh-agent and ~/.ssh keys'}): {exc.reason}"
         ) from exc
-    except (asyncio.TimeoutError, TimeoutError) as exc:
+    except TimeoutError as exc:
         raise Unreachable(
             f"{endpoint.address}:{endpoint.port}{endpoint.route} did not answer within {options.connect_timeout:g}s"
         ) from exc

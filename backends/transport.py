@@ -16,9 +16,10 @@ process group) before it lets `CancelledError` propagate.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Mapping
+from typing import Literal
 
 from orchc.backends.connection import SshOptions
 from orchc.plan import Action, Host, Plan

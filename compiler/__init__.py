@@ -13,9 +13,10 @@ every error found so far) where a later pass could not make sense of the input:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from orchc.compiler.actions import ActionLowerer
 from orchc.compiler.ansible_modules import check_modules

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchc.compiler.render import Mode, RenderError, Renderer, needs_rendering
+from orchc.compiler.render import Mode, Renderer, RenderError, needs_rendering
 from orchc.dsl import ast
 from orchc.dsl.ast import MapValue, Span, Str
 from orchc.plan_data import canonical_value
-
 
 # What a playbook may use from beside it, by Ansible's conventions.
 PLAYBOOK_FOLDERS = (

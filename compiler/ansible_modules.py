@@ -23,7 +23,6 @@ from orchc.compiler.symbols import Symbols
 from orchc.dsl.ast import AnsibleModule
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
 
-
 _compilations = itertools.count()
 
 

@@ -20,7 +20,7 @@ from orchc.compiler.binding import Binder, Requirements
 from orchc.compiler.capabilities import Provider, task_id
 from orchc.compiler.inventory import Inventory
 from orchc.compiler.placement import Placement, Slot
-from orchc.compiler.render import RenderError, Renderer
+from orchc.compiler.render import Renderer, RenderError
 from orchc.compiler.symbols import Symbols
 from orchc.compiler.units import Contexts, Edge, ReportOnce, Unit
 from orchc.compiler.variables import Variables

@@ -12,7 +12,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from orchc.dsl.ast import Import, Module
-from orchc.dsl.diagnostics import Diagnostic, Diagnostics, DiagnosticError
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 
 
 def input_files(inputs: list[Path], diagnostics: Diagnostics) -> dict[Path, Path]:

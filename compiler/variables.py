@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from orchc.compiler.symbols import Symbols
 from orchc.compiler.values import CoercionError, article, coerce, literal

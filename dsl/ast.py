@@ -13,7 +13,6 @@ from typing import Literal, Union
 
 from orchc.dsl.span import Span
 
-
 # --- values ---------------------------------------------------------------------
 
 

@@ -8,9 +8,10 @@ line, which prints them and exits with status 1.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Protocol
+from typing import Literal, Protocol
 
 from orchc.dsl.span import Span
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable, Iterator
+from typing import Any
 
 from lark import Lark, Token, UnexpectedInput
 from lark.lexer import ContextualLexer, PatternStr

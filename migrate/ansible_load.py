@@ -14,9 +14,10 @@ from __future__ import annotations
 import configparser
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from ansible.parsing.splitter import parse_kv
 from ansible.playbook.block import Block

@@ -10,7 +10,8 @@ on each other (for the report's `ordering` entries).
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import jinja2
 import jinja2.meta

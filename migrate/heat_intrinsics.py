@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from orchc.migrate.heat_registry import HEAT_YAML, load_jinja_yaml, relative_name
 from orchc.migrate.yaml_source import leaves, load_yaml, where_of
@@ -37,7 +38,7 @@ class Unresolved:
     param: str
     path: tuple[str | int, ...] = ()
 
-    def at(self, *keys: str | int) -> "Unresolved":
+    def at(self, *keys: str | int) -> Unresolved:
         return Unresolved(self.param, self.path + tuple(keys))
 
     def expression(self) -> str:
@@ -180,13 +181,13 @@ class Stack:
 
     # --- resources ------------------------------------------------------------------
 
-    def child(self, name: str) -> "Stack | None":
+    def child(self, name: str) -> Stack | None:
         """The nested stack of resource `name`, or None when it does not exist (false condition, OS::Heat::None)."""
         if name not in self._children:
             self._children[name] = self._make_child(name)
         return self._children[name]
 
-    def _make_child(self, name: str) -> "Stack | None":
+    def _make_child(self, name: str) -> Stack | None:
         resource = self._resource(name)
         condition = resource.get("condition")
         if condition is not None and not self.decide(condition):

@@ -8,8 +8,9 @@ in `IGNORED_SECTIONS` and reported, never dropped silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from orchc.migrate import heat_steps as steps
 from orchc.migrate.heat_intrinsics import Stack, Unresolved, function_of, text

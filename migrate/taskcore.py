@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import re
 import shlex
-from graphlib import CycleError, TopologicalSorter
 from collections import defaultdict
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 

@@ -21,9 +21,9 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.representer import SafeRepresenter
 
-from orchc.dsl.span import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 from orchc.dsl.files import read_text, yaml_error
+from orchc.dsl.span import Span
 from orchc.migrate.yaml_plain import read_plain
 
 

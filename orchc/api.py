@@ -26,10 +26,11 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from orchc.backends.connection import SshOptions
 from orchc.backends.engine import Limits, PlanGraphError, Scheduler, Strategy
@@ -50,7 +51,6 @@ from orchc.dsl.diagnostics import DiagnosticError, Diagnostics, span_under
 from orchc.plan import Plan
 from orchc.project import Project, compile_project, default_journal, load_plan, load_project
 from orchc.secrets import load_secrets
-
 
 # --- a Plan that can run --------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ imports never slow the others down.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -48,7 +49,7 @@ def playbook(
     playbook: Annotated[Path, typer.Argument(help="The playbook to convert (site.yml).")],
     output: OutDir,
     roles_path: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Option(
             "--roles-path",
             help="Folder of roles (repeatable); default: roles/ beside the playbook, "
@@ -67,14 +68,14 @@ def heat(
     inputs: Annotated[list[Path], typer.Argument(help="Service templates, or folders of them.")],
     output: OutDir,
     roles_data: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--roles-data",
             help="roles_data.yaml: with the tripleo-heat-templates folder, a whole overcloud (without it: one role, Standalone).",
         ),
     ] = None,
     param_files: Annotated[
-        Optional[list[Path]], typer.Option("--param-file", help="Heat environment with parameter values (repeatable).")
+        list[Path] | None, typer.Option("--param-file", help="Heat environment with parameter values (repeatable).")
     ] = None,
     relax: Annotated[
         bool,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchc.command import Command
 from orchc import exitcodes
+from orchc.command import Command
 from orchc.console import stderr
 from orchc.inputs import (
     ExtraVarsOption,
@@ -79,7 +80,7 @@ def run(
     inventory: InventoryOption = None,
     extra_vars: ExtraVarsOption = [],
     vars_files: VarsFilesOption = [],
-    journal: Optional[Path] = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
+    journal: Path | None = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
     strategy: StrategyName = typer.Option(
         StrategyName.graph, "--strategy", help="graph: as dependencies allow; steps: layers with barriers."
     ),
@@ -87,7 +88,7 @@ def run(
     host_slots: int = typer.Option(1, "--host-slots", min=1, help="Instances running at once on one host."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and why; run nothing."),
     force: bool = typer.Option(False, "--force", help="Run instances that are up to date, too."),
-    limit: Optional[str] = typer.Option(
+    limit: str | None = typer.Option(
         None,
         "--limit",
         "-l",
@@ -95,7 +96,7 @@ def run(
         help="Run on these hosts only: host or role names or globs, separated by "
         "',' ('!' leaves out), as Ansible's --limit.",
     ),
-    strict: Optional[bool] = typer.Option(
+    strict: bool | None = typer.Option(
         None,
         "--strict/--no-strict",
         help="Exit 3 if anything failed, even within a role's `tolerate` (as "
@@ -108,12 +109,12 @@ def run(
         help="Check mode, as in Ansible: commands are not run, files are "
         "compared, not written; the journal is not touched.",
     ),
-    events: Optional[Path] = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
-    secrets: Optional[Path] = typer.Option(None, "--secrets", help="YAML map of secret values."),
+    events: Path | None = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
+    secrets: Path | None = typer.Option(None, "--secrets", help="YAML map of secret values."),
     accept_new_host_keys: bool = typer.Option(
         False, "--accept-new-host-keys", help="Trust and remember unknown SSH host keys."
     ),
-    known_hosts: Optional[Path] = typer.Option(
+    known_hosts: Path | None = typer.Option(
         None,
         "--known-hosts",
         metavar="FILE",
@@ -203,7 +204,7 @@ def _journal(journal_path: Path, existing: bool = False) -> Iterator[SqliteJourn
 
 
 JournalOption = Annotated[
-    Optional[Path], typer.Option("--journal", help="Journal database; default: .orchc/journal.db in PATH.")
+    Path | None, typer.Option("--journal", help="Journal database; default: .orchc/journal.db in PATH.")
 ]
 WhereArg = Annotated[Path, typer.Argument(help="The project folder (or input file) whose journal to read.")]
 
@@ -254,7 +255,7 @@ def simulate(
     vars_files: VarsFilesOption = [],
     journal: JournalOption = None,
     durations: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
             "--durations", help="YAML/JSON map of instance or task id to seconds (40) or a duration (30s, 1m30s)."
         ),
@@ -291,7 +292,7 @@ def report(
     path: WhereArg = Path("."),
     journal: JournalOption = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
-    run_id: Annotated[Optional[int], typer.Option("--run", help="Which run; default: the last.")] = None,
+    run_id: Annotated[int | None, typer.Option("--run", help="Which run; default: the last.")] = None,
 ) -> None:
     """Write an HTML report of a run: Gantt chart per host, failures."""
     from orchc.backends.report import render_report

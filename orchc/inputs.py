@@ -9,9 +9,10 @@ command that writes where the user said (`-o`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 ProjectArg = Annotated[Path, typer.Argument(help="A .orch file, a folder of them, or a plan.json.", show_default=False)]
 InventoryOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--inventory", "-i", help="Ansible inventory (INI or YAML); default: inventory.yml/.ini beside the input."
     ),

@@ -16,11 +16,11 @@ import json
 import math
 import re
 import shlex
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Iterator, Mapping
+from typing import Any, BinaryIO
 
 import pydantic_core
-
 
 # --- the canonical JSON of a Plan ----------------------------------------------
 

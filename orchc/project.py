@@ -9,9 +9,10 @@ finds the inventory and reads the `--vars` files, `compile_project` compiles,
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from orchc.dsl.files import load_yaml_map, read_text

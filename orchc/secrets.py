@@ -9,8 +9,9 @@ declaration.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from orchc.dsl.diagnostics import Diagnostics, span_under
 from orchc.dsl.files import load_yaml_map

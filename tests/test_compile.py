@@ -10,8 +10,8 @@ import pytest
 
 from compile_helpers import INVENTORY, compile_errors, compile_text, write_project
 from orchc.compiler import compile_project
-from orchc_process import orchc
 from orchc.plan import Instance, Plan, secret_marker
+from orchc_process import orchc
 
 TWO_TIER = """
 type database { host: str  port: int = 5432 }

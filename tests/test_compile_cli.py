@@ -11,8 +11,8 @@ import pytest
 from compile_helpers import write_project
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.inputs import input_values, plan_of_inputs
-from orchc.secrets import load_secrets
 from orchc.plan import plan_json_schema
+from orchc.secrets import load_secrets
 from test_diagnostics import run_cli
 
 PROJECT = """

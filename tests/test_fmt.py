@@ -8,18 +8,18 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from orch_strategies import sources
 from orchc.dsl.ast import without_positions
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.dsl.format import format_source
 from orchc.dsl.parser import parse_text
-from orch_strategies import sources
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

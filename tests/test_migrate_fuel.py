@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from orchc.compiler import compile_project
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.migrate.fuel import convert_fuel

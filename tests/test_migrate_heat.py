@@ -16,7 +16,7 @@ import yaml
 
 from orchc.compiler import compile_project
 from orchc.migrate.heat import convert_heat
-from orchc.migrate.heat_steps import tasks_for_step, task_steps
+from orchc.migrate.heat_steps import task_steps, tasks_for_step
 from orchc.migrate.report import Migration
 from test_diagnostics import run_cli  # runs `orchc ARGS` in-process: (status, stdout, stderr)
 

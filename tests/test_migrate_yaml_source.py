@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.dsl.span import Span
 from orchc.migrate.yaml_source import (

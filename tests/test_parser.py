@@ -300,8 +300,9 @@ def test_a_keyword_is_a_whole_word() -> None:
 
 
 def test_converter_keyword_list_matches_the_grammar() -> None:
-    from orchc.grammar import grammar_text
     import re
+
+    from orchc.grammar import grammar_text
 
     literals = set(re.findall(r'"([a-z]+)"', grammar_text()))
     assert literals == set(_KEYWORDS)

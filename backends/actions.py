@@ -110,7 +110,8 @@ def command_result(outcome: CommandResult, become_user: str | None) -> ActionRes
     if become_user and outcome.stderr.startswith("sudo:"):
         return done(
             "failed",
-            f"become via 'sudo -n' failed: {outcome.stderr.splitlines()[0]}; orchc needs passwordless sudo to {become_user}",
+            f"become via 'sudo -n' failed: {outcome.stderr.splitlines()[0]}; "
+            f"orchc needs passwordless sudo to {become_user}",
         )
     last_line = next((line for line in reversed(outcome.stderr.splitlines()) if line.strip()), "")
     return done("failed", f"exit status {outcome.rc}" + (f": {last_line[:200]}" if last_line else ""))

@@ -196,7 +196,7 @@ def spread(per_host: Mapping[str, Mapping[str, Any]], maps: tuple[str, str], ext
             spread_values[key] = values[0]
             continue
         map_name, target = (maps[1], extra.secret) if secret else (maps[0], extra.public)
-        for host, value in zip(hosts, values):
+        for host, value in zip(hosts, values, strict=True):
             target.setdefault(map_name, {}).setdefault(host, {})[key] = value
         spread_values[key] = _host_lookup(map_name, key)
     return spread_values

@@ -264,7 +264,7 @@ class Runner:
         result = RunResult(
             self._run_id,
             outcome,
-            dict(zip(self.scheduler.ids, self.scheduler.state)),
+            dict(zip(self.scheduler.ids, self.scheduler.state, strict=True)),
             self._finals,
             list(self.scheduler.left_hosts),
             self.scheduler.stopped,

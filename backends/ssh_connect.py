@@ -216,7 +216,8 @@ async def connect(
     check = _HostKeyCheck(endpoint, endpoint.listed_keys(listed), options.accept_new_host_keys)
     if endpoint.key_file and not Path(endpoint.key_file).is_file():
         raise Unreachable(
-            f"the private key of {endpoint.host} ({endpoint.key_file}, from ansible_ssh_private_key_file) does not exist"
+            f"the private key of {endpoint.host} ({endpoint.key_file}, from ansible_ssh_private_key_file) "
+            "does not exist"
         )
     try:
         conn = await asyncssh.connect(

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # ssh_session imports this module for HostLink's primitives
 
 # $1: the destination. Prints its attributes and sha256, or why there is none.
 PROBE = (
-    'if [ -f "$1" ]; then stat -c "%a %U %G %u %g" -- "$1" && sha256sum < "$1"; elif [ -e "$1" ]; then echo not-a-file; '
+    'if [ -f "$1" ]; then stat -c "%a %U %G %u %g" -- "$1" && sha256sum < "$1"; '
+    'elif [ -e "$1" ]; then echo not-a-file; '
     'elif [ -d "$(dirname -- "$1")" ]; then echo absent; else echo no-folder; fi'
 )
 _NO_FILE: dict[str, Found] = {"absent": "absent", "no-folder": "no folder", "not-a-file": "not a file"}

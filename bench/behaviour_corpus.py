@@ -236,7 +236,8 @@ class Outcome:
 
 
 def fetch(cache: Path) -> Path:
-    """The unpacked ansible-core sdist's test/integration/targets; downloads it on first use (RuntimeError if it cannot)."""
+    """The unpacked ansible-core sdist's test/integration/targets; downloads it on first use (RuntimeError
+    if it cannot)."""
     version = ansible_version()
     folder = cache / f"ansible_core-{version}"
     targets = folder / "test" / "integration" / "targets"

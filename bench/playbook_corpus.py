@@ -213,7 +213,7 @@ def main() -> int:
     )
     if not args.no_peer:
         peer = [syntax_check(item.playbook, item.roles_path) for item in items]
-        both = [(o.seconds, p[1]) for o, p in zip(first, peer) if o.ok and p[0]]
+        both = [(o.seconds, p[1]) for o, p in zip(first, peer, strict=True) if o.ok and p[0]]
         ours, theirs = sum(b[0] for b in both), sum(b[1] for b in both)
         print(
             f"peer: ansible-playbook --syntax-check passes {sum(p[0] for p in peer)} of {len(peer)} playbooks here; "

@@ -76,7 +76,7 @@ class Binder:
             same_everywhere = not any(value_needs_context(assign.value) for assign in provider.provision.fields)
             fields: dict[str, Any] | None = None
             self.provided[name] = []
-            for slot, instance in zip(unit.running_slots, unit.instance_ids):
+            for slot, instance in zip(unit.running_slots, unit.instance_ids, strict=True):
                 if fields is None or not same_everywhere:
                     fields = self._fields(provider, self.contexts.of(slot))
                 self.provided[name].append(Bound(instance, slot.host.name if slot else None, fields))

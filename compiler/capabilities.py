@@ -66,7 +66,7 @@ def collect_providers(symbols: Symbols, diagnostics: Diagnostics) -> dict[str, P
             providers[provision.name] = Provider(tid, provision, type_decl)
             if type_decl is not None:
                 _check_fields(provision, type_decl, diagnostics)
-    for tid, task in _all_tasks(symbols):
+    for _tid, task in _all_tasks(symbols):
         for requirement in task.requires:
             _check_requirement(requirement, providers, symbols, diagnostics)
     return providers

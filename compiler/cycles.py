@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from orchc.compiler.expand import Edge
@@ -64,7 +65,7 @@ def _report(
 ) -> None:
     path = cycle + [cycle[0]]
     notes = []
-    for waiter, target in zip(path, path[1:]):
+    for waiter, target in pairwise(path):
         edge = by_pair.get((task_of[waiter], task_of[target]))
         if edge is not None:
             notes.append((f"'{waiter}' waits for '{target}' ({edge.reason})", edge.span))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 from orchc.compiler.actions import ActionError, ActionLowerer
@@ -130,11 +132,13 @@ class Expander:
                 continue
             siblings = self.symbols.tasks[unit.service or ""]
             for name in decl.after:
-                self._edge(unit, name, siblings, "after", lambda n: task_id(unit.service, n), waits=True)
+                self._edge(unit, name, siblings, "after", partial(task_id, unit.service), waits=True)
             for name in decl.before:
-                self._edge(unit, name, siblings, "before", lambda n: task_id(unit.service, n), waits=False)
+                self._edge(unit, name, siblings, "before", partial(task_id, unit.service), waits=False)
 
-    def _edge(self, unit: Unit, name: Name, known: dict[str, Any], keyword: str, make_id: Any, waits: bool) -> None:
+    def _edge(
+        self, unit: Unit, name: Name, known: dict[str, Any], keyword: str, make_id: Callable[[str], str], waits: bool
+    ) -> None:
         if name.value not in known:
             if isinstance(unit.decl, AnchorDecl):
                 message = f"unknown anchor '{name.value}' in `{keyword}` of anchor '{unit.id}'"
@@ -180,7 +184,7 @@ class Expander:
         # Its other instances differ from the first in their host and id only (their lists are shared).
         return [first] + [
             dict(first, host=slot.host.name if slot else None, id=instance)
-            for slot, instance in zip(slots[1:], unit.instance_ids[1:])
+            for slot, instance in zip(slots[1:], unit.instance_ids[1:], strict=True)
         ]
 
     def _differs_by_host(self, unit: Unit) -> bool:

@@ -143,7 +143,7 @@ class _YamlShape:
 
         if not isinstance(body, yaml.MappingNode):
             return
-        for (_, value), section in zip(body.value, self._keys(body)):
+        for (_, value), section in zip(body.value, self._keys(body), strict=True):
             if section not in _SECTIONS or _empty(value) or value.tag == "tag:yaml.org,2002:str":
                 continue  # ansible-core reads a string as a map of one key
             if not isinstance(value, yaml.MappingNode):
@@ -154,7 +154,7 @@ class _YamlShape:
                 for child, child_body in value.value:
                     self._group(child.value, child_body)
             elif section == "hosts":
-                for (host, host_vars), name in zip(value.value, self._keys(value)):
+                for (host, host_vars), name in zip(value.value, self._keys(value), strict=True):
                     self._host(host, name, host_vars)
 
     def _host(self, host: yaml.Node, name: Any, host_vars: yaml.Node) -> None:

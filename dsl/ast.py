@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Literal, Union
+from typing import Literal
 
 from orchc.dsl.span import Span
 
@@ -86,7 +86,7 @@ class MapValue:
     span: Span
 
 
-Value = Union[Str, Int, Float, Bool, Null, Duration, ListValue, MapValue]
+Value = Str | Int | Float | Bool | Null | Duration | ListValue | MapValue
 
 
 @dataclass
@@ -242,7 +242,7 @@ class AnsibleRole:
     span: Span
 
 
-Action = Union[Run, Copy, Template, Playbook, AnsibleModule, AnsibleRole]
+Action = Run | Copy | Template | Playbook | AnsibleModule | AnsibleRole
 
 
 # --- tasks, services, anchors -----------------------------------------------------------
@@ -310,7 +310,7 @@ class StrictDecl:
     span: Span
 
 
-Item = Union[TypeDecl, VarDecl, RoleDecl, ServiceDecl, AnchorDecl, StrictDecl]
+Item = TypeDecl | VarDecl | RoleDecl | ServiceDecl | AnchorDecl | StrictDecl
 
 
 @dataclass

@@ -17,6 +17,7 @@ The conversion, top-down:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from orchc.dsl.format import name_or_string
@@ -105,7 +106,7 @@ class PlaybookConverter:
         roles: dict[str, list[str]] = {}
         tolerances: dict[str, list[str]] = {}
         play_units = [self._play_units(play) for play in playbook.plays]  # first, so every hand-over is known
-        for index, (play, (units, writer)) in enumerate(zip(playbook.plays, play_units)):
+        for index, (play, (units, writer)) in enumerate(zip(playbook.plays, play_units, strict=True)):
             for unit in units:
                 unit.service = self._service(index, play, unit.group)
                 unit.name = self._task_name(unit)
@@ -142,7 +143,7 @@ class PlaybookConverter:
                 f"orchc places by the inventory: put those hosts in group {group} there",
             )
         targets = [groups.target(play.hosts) for play in playbook.plays]
-        for play, target in zip(playbook.plays, targets):
+        for play, target in zip(playbook.plays, targets, strict=True):
             if target.rendered:
                 self.report.add(
                     "assumption",
@@ -292,7 +293,7 @@ class PlaybookConverter:
                 )
         self.set_earlier.update({name: tasks[position] for name, position in producers.items()})
         units: list[Unit] = []
-        for task, join in zip(tasks, joined):
+        for task, join in zip(tasks, joined, strict=True):
             if join:
                 units[-1].tasks.append(task)
             else:
@@ -413,7 +414,7 @@ class PlaybookConverter:
     # --- ordering -----------------------------------------------------------------------
 
     def _link(self, chain: list[tuple[int, Unit]]) -> None:
-        for (play_a, a), (play_b, b) in zip(chain, chain[1:]):
+        for (play_a, a), (play_b, b) in pairwise(chain):
             if play_a == play_b and a.service == b.service:
                 b.ordering.append(f"after {a.name}")
             else:

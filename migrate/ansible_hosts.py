@@ -51,7 +51,7 @@ class HostMapping:
 
 def map_hosts(patterns: list[str], sources: list[str], report: Report) -> HostMapping:
     mapping = HostMapping()
-    for pattern, source in zip(patterns, sources):
+    for pattern, source in zip(patterns, sources, strict=True):
         if pattern in mapping.roles_of:
             continue
         parts = [p.strip() for p in re.split(r"[:,]", pattern) if p.strip()] if "{{" not in pattern else [pattern]

@@ -163,7 +163,7 @@ def _command_loop(task: Task, items: Any) -> Converted | None:
         return None
     lines = []
     for item in items:
-        args = {k: _ITEM.sub(lambda _: str(item), v) if isinstance(v, str) else v for k, v in task.args.items()}
+        args = {k: _ITEM.sub(lambda _: str(item), v) if isinstance(v, str) else v for k, v in task.args.items()}  # noqa: B023 - re.sub calls it now
         line = None if _templated(args) else _command_line(task.module, args)
         if line is None:
             return None

@@ -239,7 +239,8 @@ def _placements_from_inputs(inputs: list[Path], library: Library) -> list[tuple[
 
 
 def _name_apart(services: list[ServiceData]) -> None:
-    """Templates of one role that share a service_name (variants such as mysql and mysql-pacemaker) take their file's."""
+    """Templates of one role that share a service_name (variants such as mysql and mysql-pacemaker) take
+    their file's."""
     taken: dict[str, int] = {}
     for data in services:
         taken[ident(data.name)] = taken.get(ident(data.name), 0) + 1

@@ -275,7 +275,7 @@ def _service_text(service: OrchService, edges: _Edges, used: dict[tuple[str, str
         if service.concurrency:
             lines.append(f"    concurrency {service.concurrency}")
         variables = {"step": unit.step_var} if unit.step_var is not None else {}
-        variables.update({name: "{{ vars.%s }}" % name for name in used[key]})
+        variables.update({name: "{{ vars." + name + " }}" for name in used[key]})
         variables_text = f" vars {value(variables)}" if variables else ""
         lines.append(f"    playbook {string(_playbook_path(service, unit))}{variables_text}")
         lines.append("  }")

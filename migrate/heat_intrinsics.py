@@ -378,7 +378,8 @@ def _not(stack: Stack, args: Any, at: str) -> bool:
 
 
 def _decide_all(stack: Stack, args: Any, decisive: bool) -> bool:
-    """`and` (decisive False) / `or` (decisive True): one decisive known operand settles it, even if others are unknown."""
+    """`and` (decisive False) / `or` (decisive True): one decisive known operand settles it, even if others
+    are unknown."""
     unknown: Unknown | None = None
     for operand in args:
         try:
@@ -472,7 +473,7 @@ def _repeat(stack: Stack, args: Any, at: str) -> list[Any]:
         for key, values in for_each.items():
             combos = [dict(c, **{key: v}) for c in combos for v in values or []]
     else:
-        combos = [dict(zip(for_each, values)) for values in zip(*for_each.values())]
+        combos = [dict(zip(for_each, values, strict=True)) for values in zip(*for_each.values(), strict=False)]
     return [_substitute(args.get("template"), combo) for combo in combos]
 
 

@@ -314,7 +314,8 @@ def _kolla_config_tasks(kolla_config: Any) -> list[dict[str, Any]]:
 
 
 def _container_tasks(step: int, containers: Iterable[tuple[str, Any]], start: bool) -> list[dict[str, Any]]:
-    """Write each container's startup definition and (`start`) start it with tripleo_container_manage, as TripleO did."""
+    """Write each container's startup definition and (`start`) start it with tripleo_container_manage, as
+    TripleO did."""
     config_dir = f"/var/lib/tripleo-config/container-startup-config/step_{step}"
     tasks: list[dict[str, Any]] = []
     for name, definition in containers:

@@ -71,7 +71,8 @@ def heat(
         Path | None,
         typer.Option(
             "--roles-data",
-            help="roles_data.yaml: with the tripleo-heat-templates folder, a whole overcloud (without it: one role, Standalone).",
+            help="roles_data.yaml: with the tripleo-heat-templates folder, a whole overcloud "
+            "(without it: one role, Standalone).",
         ),
     ] = None,
     param_files: Annotated[
@@ -81,7 +82,8 @@ def heat(
         bool,
         typer.Option(
             "--relax",
-            help="Per-service step chains instead of TripleO's global step barriers; every inferred wait is in the report.",
+            help="Per-service step chains instead of TripleO's global step barriers; "
+            "every inferred wait is in the report.",
         ),
     ] = False,
 ) -> None:

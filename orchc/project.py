@@ -66,7 +66,8 @@ def find_inventory(path: Path, inventory: Path | None) -> Path:
             Diagnostic(
                 "error",
                 f"no inventory given, and none in '{folder}' (looked for {', '.join(INVENTORY_NAMES)})",
-                hint="give an Ansible inventory (INI or YAML) with -i/--inventory, or put inventory.yml beside the input",
+                hint="give an Ansible inventory (INI or YAML) with -i/--inventory, "
+                "or put inventory.yml beside the input",
             )
         ]
     )

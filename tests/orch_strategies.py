@@ -63,7 +63,7 @@ scopes = _optional(
 )
 file_options = st.lists(st.sampled_from(["mode", "owner"]), unique=True, max_size=2).flatmap(
     lambda keywords: st.tuples(*[strings for _ in keywords]).map(
-        lambda texts: [t for k, s in zip(keywords, texts) for t in (k, s)]
+        lambda texts: [t for k, s in zip(keywords, texts, strict=True) for t in (k, s)]
     )
 )
 repeatable_statements = st.one_of(
@@ -144,4 +144,4 @@ modules = st.tuples(st.lists(strings.map(lambda s: ["import", s]), max_size=2), 
 def sources(draw: st.DrawFn) -> str:
     tokens = draw(modules)
     gaps = draw(st.lists(separators, min_size=len(tokens) + 1, max_size=len(tokens) + 1))
-    return "".join(gap + token for gap, token in zip(gaps, tokens + [""]))
+    return "".join(gap + token for gap, token in zip(gaps, tokens + [""], strict=True))

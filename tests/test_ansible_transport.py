@@ -144,7 +144,7 @@ def test_a_failure_in_a_batch_belongs_to_its_host_only(tmp_path: Path, project: 
     plan = make_plan(project, hosts)
     results, transport = run_batch(plan, PlaybookAction(path="legacy/site.yml"))
     assert transport.calls == 1
-    by_host = dict(zip(["web1", "web2", "web3"], results))
+    by_host = dict(zip(["web1", "web2", "web3"], results, strict=True))
     assert by_host["web1"].status == by_host["web3"].status == "changed"
     failed = by_host["web2"]
     assert failed.status == "failed"
@@ -250,7 +250,8 @@ def test_a_role_is_found_in_the_plan_roots_roles_folder(tmp_path: Path, project:
     tasks = project / "roles" / "motd" / "tasks"
     tasks.mkdir(parents=True)
     (tasks / "main.yml").write_text(
-        '- copy:\n    dest: "{{ root }}/motd"\n    content: "{{ motd_text }} on {{ ansible_facts.hostname | length > 0 }}\\n"\n'
+        '- copy:\n    dest: "{{ root }}/motd"\n'
+        '    content: "{{ motd_text }} on {{ ansible_facts.hostname | length > 0 }}\\n"\n'
     )
     plan = make_plan(project, local_hosts(tmp_path, ["a"]))
     results, _ = run_batch(plan, AnsibleRoleAction(name="motd", vars={"motd_text": "welcome"}))

@@ -336,8 +336,8 @@ def test_a_project_of_no_instance_is_a_warning(tmp_path: Path) -> None:
     empty = compile_text(tmp_path / "types", "type endpoint { url: str }\n")
     assert [(w.message, w.hint) for w in empty.warnings] == [
         (
-            f"nothing to deploy: {tmp_path / 'types' / 'site.orch'} compiles to no task instance (it declares no service "
-            "and no anchor)",
+            f"nothing to deploy: {tmp_path / 'types' / 'site.orch'} compiles to no task instance "
+            "(it declares no service and no anchor)",
             'declare a service with a task, `service NAME { task install { run "..." } }`, and a role that lists it',
         )
     ]
@@ -441,7 +441,8 @@ def test_anchor_waits_for_every_provider(tmp_path: Path) -> None:
 def test_imports_are_relative_and_loaded_once(tmp_path: Path) -> None:
     files = {
         "lib/types.orch": "type database { host: str }\n",
-        "lib/db.orch": 'import "types.orch"\nservice postgres { task start { run "x"  provides database: database { host = "h" } } }\n',
+        "lib/db.orch": 'import "types.orch"\n'
+        'service postgres { task start { run "x"  provides database: database { host = "h" } } }\n',
     }
     plan = compile_text(
         tmp_path, 'import "lib/types.orch"\nimport "lib/db.orch"\nrole db { services postgres }\n', files=files
@@ -522,7 +523,7 @@ service app {
   task start { after migrate  concurrency 1  run "start --password {{ password }}" }
 }
 anchor ready { requires database }
-""",
+""",  # noqa: E501 - the Plan snapshot holds the source's columns: a long line stays
         files={"app.conf.j2": "db={{ database.host }}:{{ database.port }}\npassword={{ password }}\n"},
     ).plan
     assert plan.to_json().replace(str(tmp_path), "<root>") == snapshot

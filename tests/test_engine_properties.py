@@ -78,7 +78,7 @@ def walk(plan: Plan, limits: Limits, outcome: dict[str, str], choose) -> list[tu
     assert s.running_count == 0
     for role in plan.roles:  # no role lost more hosts than it tolerates
         assert sum(1 for h in role.hosts if h in s.left_hosts) <= role.tolerate
-    return trace + [("state", f"{i}={st}") for i, st in zip(s.ids, s.state)]
+    return trace + [("state", f"{i}={st}") for i, st in zip(s.ids, s.state, strict=True)]
 
 
 def check_start(s: Scheduler, inst, tasks, limits: Limits, running: list[str]) -> None:

@@ -198,7 +198,8 @@ def test_disabled_services_and_unconverted_sections_are_reported(faithful: Migra
 def test_templates_given_without_roles_data_go_on_one_role_and_keep_distinct_names(tmp_path: Path) -> None:
     migration = convert_heat([THT / "deployment"])
     assert (
-        "role Standalone optional {\n  services agent, api, mysql_container_puppet, mysql_pacemaker_puppet, host_puppet\n}"
+        "role Standalone optional {\n"
+        "  services agent, api, mysql_container_puppet, mysql_pacemaker_puppet, host_puppet\n}"
         in migration.files["deploy/overcloud.orch"]
     )
     migration.write(tmp_path)
@@ -212,8 +213,8 @@ def test_faithful_mode_chains_global_step_anchors(faithful: Migration) -> None:
     anchors = faithful.files["deploy/overcloud.orch"]
     assert "anchor step3 {\n  after step3_host_puppet\n  provides step3_done\n}" in anchors
     assert (
-        "anchor step4_tasks {\n  after step4_external\n  requires mysql_step4_tasks_done optional\n  requires agent_step4_tasks_done optional\n"
-        in anchors
+        "anchor step4_tasks {\n  after step4_external\n"
+        "  requires mysql_step4_tasks_done optional\n  requires agent_step4_tasks_done optional\n" in anchors
     )
     assert "step6" not in anchors
     assert (

@@ -130,6 +130,6 @@ def pixel_colours(data: bytes) -> Counter[tuple[int, int, int]]:
                 p = left + up - up_left
                 pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
                 row[i] = (row[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else up_left)) & 0xFF
-        counts.update(zip(row[0::bpp], row[1::bpp], row[2::bpp]))
+        counts.update(zip(row[0::bpp], row[1::bpp], row[2::bpp], strict=False))
         previous = row
     return counts

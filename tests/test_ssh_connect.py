@@ -1,4 +1,5 @@
-"""Connecting: host keys verified against known_hosts (unknown keys need --accept-new-host-keys, changed keys always fail), key files and ssh-agent."""
+"""Connecting: host keys verified against known_hosts (unknown keys need --accept-new-host-keys, changed keys
+always fail), key files and ssh-agent."""
 
 from __future__ import annotations
 

@@ -57,8 +57,8 @@ from orchc.backends.ansible_inputs import (
 )
 from orchc.backends.ansible_results import BatchOutcome
 from orchc.backends.ansible_worker import MISSING_ANSIBLE, WorkerRequest
-from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport
-from orchc.plan import REDACTED, Action, AnsibleModuleAction, AnsibleRoleAction, Host, PlaybookAction, redact
+from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport, TransportOptions
+from orchc.plan import REDACTED, Action, AnsibleModuleAction, AnsibleRoleAction, Host, Plan, PlaybookAction, redact
 
 STOP_GRACE_SECONDS = 10.0
 SECRET_ENV_PREFIX = "ORCHC_SECRET_"
@@ -119,7 +119,7 @@ class AnsibleTransport(Transport):
     name = "ansible"
     batch_window = 0.01  # seconds a batch waits for more callers
 
-    def __init__(self, plan, options) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, plan: Plan, options: TransportOptions) -> None:
         super().__init__(plan, options)
         self.calls = 0  # ansible-runner calls started (tests and the bench count them)
         self._open: dict[BatchKey, _Batch] = {}
@@ -166,7 +166,7 @@ class AnsibleTransport(Transport):
             batch.runner = asyncio.create_task(self._run_batch(batch))
             self._running[batch.runner] = batch
             batch.runner.add_done_callback(self._running.pop)
-        batch.callers[host.name] = _Caller(action, asyncio.get_running_loop().create_future(), ctx.on_output)  # type: ignore[arg-type]
+        batch.callers[host.name] = _Caller(action, asyncio.get_running_loop().create_future(), ctx.on_output)  # type: ignore[arg-type]  # transports.py gives this transport the Ansible action kinds only
         return batch
 
     async def _run_batch(self, batch: _Batch) -> None:
@@ -280,7 +280,7 @@ class AnsibleTransport(Transport):
             env=_environment_without_secrets(),
         )
         try:
-            _, stderr = await asyncio.gather(self._read_records(worker, batch, outcome), worker.stderr.read())  # type: ignore[union-attr]
+            _, stderr = await asyncio.gather(self._read_records(worker, batch, outcome), worker.stderr.read())  # type: ignore[union-attr]  # stderr=PIPE above: never None
             await worker.wait()
         except asyncio.CancelledError:
             await _stop(worker)

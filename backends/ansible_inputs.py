@@ -223,7 +223,7 @@ def call_values(
     extra.public.update(spread(vars_per_host, VARS_MAPS, extra))
     args = None
     if all(isinstance(a, AnsibleModuleAction) for a in actions.values()):
-        args = spread({host: a.args for host, a in actions.items()}, ARGS_MAPS, extra)  # type: ignore[union-attr]
+        args = spread({host: a.args for host, a in actions.items()}, ARGS_MAPS, extra)  # type: ignore[union-attr]  # all AnsibleModuleAction: the all() above
     resolve_secret_values(extra, secrets)
     return extra, args
 

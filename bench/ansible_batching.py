@@ -60,7 +60,7 @@ def local_hosts(folder: Path, count: int) -> list[Host]:
     ]
 
 
-def ssh_hosts(folder: Path, count: int):  # type: ignore[no-untyped-def]
+def ssh_hosts(folder: Path, count: int):  # type: ignore[no-untyped-def]  # ansible-core's inventory objects and the bench's callables have no types
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     import sshd
 
@@ -115,7 +115,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(name: str, plan: Plan, work: Path, how, repeat: int) -> Measure:  # type: ignore[no-untyped-def]
+def measure(name: str, plan: Plan, work: Path, how, repeat: int) -> Measure:  # type: ignore[no-untyped-def]  # ansible-core's inventory objects and the bench's callables have no types
     walls, cpus, calls = [], [], 0
     for _ in range(repeat):
         fresh(plan.hosts)

@@ -165,13 +165,13 @@ def _tasks(expansion: Expansion, sources: _Sources) -> list[dict[str, Any]]:
     tasks = []
     for unit in expansion.units:
         decl = unit.decl
-        is_task = isinstance(decl, TaskDecl)
+        task = decl if isinstance(decl, TaskDecl) else None  # else an anchor
         settings = task_settings(decl)
         tasks.append(
             {
-                "anchor": not (is_task and decl.actions),
+                "anchor": not (task and task.actions),
                 "become": settings["become"],
-                "concurrency": decl.concurrency.value if is_task and decl.concurrency else None,
+                "concurrency": task.concurrency.value if task and task.concurrency else None,
                 "delay": float(settings["delay"]),
                 "id": unit.id,
                 "name": decl.name,

@@ -159,7 +159,8 @@ class ActionLowerer:
 
     def _plan_map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
         """A map as a Plan action holds it: rendered, its keys in sorted order."""
-        return canonical_value(self._map(value, context))
+        plan_map: dict[str, Any] = canonical_value(self._map(value, context))
+        return plan_map
 
     def _map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
         if value is None:

@@ -214,6 +214,7 @@ class Binder:
             return None
         bound, one_is_enough = bound_and_how
         choices: tuple[tuple[str, Any], ...] = ()
+        value: Any  # one provider's fields, or a ProviderList of every provider's
         if one_is_enough or requirement.scope.kind == "same_host":
             value = bound[0].value
             if any(b.value != value for b in bound[1:]):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from orchc.compiler.expand import Edge
+from orchc.compiler.units import Edge
 from orchc.dsl.diagnostics import Diagnostics
+from orchc.dsl.span import Span
 
 
 def _acyclic(edges: list[Edge]) -> bool:
@@ -38,7 +39,7 @@ def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics
     by_pair: dict[tuple[str, str], Edge] = {}
     for edge in edges:
         by_pair.setdefault((edge.waiter, edge.target), edge)
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     task_of: dict[str, str] = {}
     for instance in instances:
         task_of[instance["id"]] = instance["task"]
@@ -64,7 +65,7 @@ def _report(
     cycle: list[str], task_of: dict[str, str], by_pair: dict[tuple[str, str], Edge], diagnostics: Diagnostics
 ) -> None:
     path = cycle + [cycle[0]]
-    notes = []
+    notes: list[tuple[str, Span | None]] = []
     for waiter, target in pairwise(path):
         edge = by_pair.get((task_of[waiter], task_of[target]))
         if edge is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -203,7 +204,8 @@ class _InventoryVars:
     def _plugins(self, entities: list[Any]) -> dict[str, Any]:
         from ansible.vars.plugins import get_vars_from_inventory_sources
 
-        return get_vars_from_inventory_sources(self.loader, self.sources, entities, "task")
+        found: dict[str, Any] = get_vars_from_inventory_sources(self.loader, self.sources, entities, "task")
+        return found
 
     def _group_layers(self, host: Any) -> dict[str, Any]:
         from ansible.inventory.helpers import get_group_vars, sort_groups
@@ -213,7 +215,7 @@ class _InventoryVars:
         key = tuple(g.name for g in groups)
         if key not in self._groups:
             all_group = self.manager.groups["all"]
-            layers = {
+            layers: dict[str, Callable[[], dict[str, Any]]] = {
                 "all_inventory": lambda: all_group.get_vars(),
                 "groups_inventory": lambda: get_group_vars(groups),
                 "all_plugins_inventory": lambda: self._plugins([all_group]),
@@ -228,8 +230,9 @@ class _InventoryVars:
     def of(self, host: Any) -> dict[str, Any]:
         from ansible.utils.vars import combine_vars
 
-        merged = combine_vars(self._group_layers(host), host.get_vars())
-        return combine_vars(merged, self._plugins([host]))
+        merged: dict[str, Any] = combine_vars(self._group_layers(host), host.get_vars())
+        merged = combine_vars(merged, self._plugins([host]))
+        return merged
 
 
 def _host(path: Path, name: str, merged: dict[str, Any]) -> Host:

@@ -206,7 +206,7 @@ def _ini_errors(file: Path, text: str) -> list[Diagnostic]:
     from ansible.parsing.dataloader import DataLoader
     from ansible.plugins.inventory.ini import InventoryModule
 
-    class LineNoting(InventoryModule):  # type: ignore[misc]
+    class LineNoting(InventoryModule):  # type: ignore[misc]  # ansible-core ships no types: its InventoryModule is Any
         """ansible-core's INI plugin, noting the line it stops at (its error does not say it)."""
 
         failed_at: int | None = None

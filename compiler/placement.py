@@ -112,17 +112,17 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
             roles_of.setdefault(service_name, []).append(role)
     # The services of a role share its slots: one per host of the role, not one per host and service.
     slots_of_role = {role.name: [Slot(hosts_by_name[name], role.name) for name in role.hosts] for role in roles}
-    for service in symbols.services.values():
+    for service_decl in symbols.services.values():
         placed: dict[str, Slot] = {}  # host -> its slot in the first role that places the service there
-        for role in roles_of.get(service.name, []):
+        for role in roles_of.get(service_decl.name, []):
             for slot in slots_of_role[role.name]:
                 placed.setdefault(slot.host.name, slot)
-        slots[service.name] = [placed[name] for name in sorted(placed, key=position.__getitem__)]
-        if service.name not in listed:
+        slots[service_decl.name] = [placed[name] for name in sorted(placed, key=position.__getitem__)]
+        if service_decl.name not in listed:
             diagnostics.warning(
-                f"service '{service.name}' is on no role, so it runs nowhere",
-                service.name_span,
-                hint=f"add it to a role: `role NAME {{ services {service.name} }}`",
+                f"service '{service_decl.name}' is on no role, so it runs nowhere",
+                service_decl.name_span,
+                hint=f"add it to a role: `role NAME {{ services {service_decl.name} }}`",
             )
     return Placement(roles=roles, slots=slots)
 

@@ -40,7 +40,7 @@ class Raw(str):
     """A value marked `| raw`: interpolated into a `run` command without quoting."""
 
 
-class ProviderList(list):
+class ProviderList(list[Any]):
     """The values of several provider instances of one capability, in inventory order."""
 
     def __init__(self, capability: str, values: list[dict[str, Any]]) -> None:

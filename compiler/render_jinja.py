@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from jinja2 import StrictUndefined
@@ -11,12 +11,14 @@ from jinja2 import StrictUndefined
 from orchc.compiler.render import Mode, ProviderList, Raw, RenderError, list_access_error, shell_quote
 from orchc.dsl.diagnostics import did_you_mean
 
+T = TypeVar("T")
+
 
 class _Undefined(StrictUndefined):
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
         raise _UndefinedName(self._undefined_name, self._undefined_obj)
 
-    __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = _fail_with_undefined_error  # type: ignore[assignment]
+    __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = _fail_with_undefined_error
 
 
 class _UndefinedName(jinja2.UndefinedError):
@@ -77,7 +79,7 @@ class JinjaTemplates:
         return self._call(lambda: bool(value), context)
 
     @staticmethod
-    def _compile(build: Callable[[], Any]) -> Any:
+    def _compile(build: Callable[[], T]) -> T:
         try:
             return build()
         except jinja2.TemplateSyntaxError as exc:
@@ -87,7 +89,8 @@ class JinjaTemplates:
             ) from None
 
     @staticmethod
-    def _call(call: Callable[[], Any], context: dict[str, Any]) -> Any:
+    def _call(call: Callable[[], T], context: dict[str, Any]) -> T:
+        cause: Exception
         try:
             return call()
         except RenderError as exc:

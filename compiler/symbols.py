@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from orchc.compiler.values import CoercionError, article, coerce, literal
 from orchc.dsl.ast import AnchorDecl, Module, RoleDecl, ServiceDecl, Span, StrictDecl, TaskDecl, TypeDecl, VarDecl
@@ -45,7 +45,7 @@ def _add(table: dict[str, Decl], decl: Decl, kind: str, diagnostics: Diagnostics
 
 def collect(modules: list[Module], diagnostics: Diagnostics) -> Symbols:
     symbols = Symbols()
-    tables: dict[type, tuple[dict, str]] = {
+    tables: dict[type, tuple[dict[str, Any], str]] = {
         TypeDecl: (symbols.types, "type"),
         VarDecl: (symbols.vars, "variable"),
         RoleDecl: (symbols.roles, "role"),

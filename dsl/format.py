@@ -450,10 +450,10 @@ def _action_line(action: ast.Action) -> _Line:
 
 
 _ITEM_PRINTERS: dict[type, Callable[[_Printer, ast.Item, int], None]] = {
-    ast.TypeDecl: _type_decl,  # type: ignore[dict-item]
-    ast.VarDecl: _var_decl,  # type: ignore[dict-item]
-    ast.RoleDecl: _role_decl,  # type: ignore[dict-item]
-    ast.ServiceDecl: _service_decl,  # type: ignore[dict-item]
-    ast.AnchorDecl: _anchor_decl,  # type: ignore[dict-item]
+    ast.TypeDecl: _type_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
+    ast.VarDecl: _var_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
+    ast.RoleDecl: _role_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
+    ast.ServiceDecl: _service_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
+    ast.AnchorDecl: _anchor_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
     ast.StrictDecl: lambda printer, decl, next_line: printer.statement(decl.span, "strict", next_line),
 }

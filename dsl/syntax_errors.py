@@ -136,7 +136,7 @@ class _Explainer:
                 hint='end it with \'"\' on the same line; for text over several lines write """..."""',
             )
         if re.match(r"-?\d", rest):
-            word = _NUMBER_WORD.match(rest).group(0)  # type: ignore[union-attr]
+            word = _NUMBER_WORD.match(rest).group(0)  # type: ignore[union-attr]  # the re.match above saw a digit, so _NUMBER_WORD matches
             self.skip_statement(pos)
             return self.bad_number(word, self.point(line, column, len(word)))
         char = rest[:1] or "end of file"

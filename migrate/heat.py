@@ -171,7 +171,7 @@ class _Notifier:
     def __call__(self, category: str, source: str, what: str, why: str) -> None:
         if (source, what) not in self.seen:
             self.seen.add((source, what))
-            self.report.add(category, source, what, why)  # type: ignore[arg-type]
+            self.report.add(category, source, what, why)  # type: ignore[arg-type]  # the evaluators pass the report's Category names only
 
 
 def _common_folder(inputs: list[Path]) -> Path:

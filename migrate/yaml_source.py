@@ -201,4 +201,4 @@ def _construct_local_tag(loader: Any, suffix: str, node: yaml.Node) -> Any:
         return Unsafe(text) if suffix == "unsafe" else Vault(text) if suffix == "vault" else text
     if isinstance(node, yaml.SequenceNode):
         return _construct_list(loader, node)
-    return _construct_map(loader, node)  # type: ignore[arg-type]
+    return _construct_map(loader, node)  # type: ignore[arg-type]  # neither a scalar nor a sequence: a mapping node

@@ -14,7 +14,7 @@ writes it, without pydantic.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +28,7 @@ from orchc.plan_data import secret_marker as secret_marker
 from orchc.plan_data import secret_names as secret_names
 from orchc.plan_data import write_plan_json as write_plan_json
 
-SCHEMA_VERSION = "orchc.plan/1"
+SCHEMA_VERSION: Final = "orchc.plan/1"
 
 
 class _Model(BaseModel):
@@ -234,7 +234,8 @@ class Plan(_Model):
     def plain_data(self) -> dict[str, Any]:
         """The Plan as plain data with every key in sorted order, as `write_plan_json` takes it."""
         with gc_paused():
-            return sorted_json_data(self.model_dump_json(by_alias=True))
+            data: dict[str, Any] = sorted_json_data(self.model_dump_json(by_alias=True))
+        return data
 
     @classmethod
     def from_json(cls, text: str) -> Plan:

@@ -167,7 +167,7 @@ def test_check_mode_matches_ansible_playbook_check(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # ~15 s; the default suite reaches the sshd in the unreachable-host test below
-def test_same_files_as_ansible_playbook_over_sshd(tmp_path: Path, ssh_inventory) -> None:  # type: ignore[no-untyped-def]
+def test_same_files_as_ansible_playbook_over_sshd(tmp_path: Path, ssh_inventory) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures (ssh_inventory, make_sshd) have no types
     project = write_project(tmp_path / "project")
     peer = ssh_inventory(NAMES, groups=GROUPS, host_vars=PIPELINING, path=tmp_path / "peer.yml")
     ours = ssh_inventory(NAMES, groups=GROUPS, host_vars=PIPELINING, path=tmp_path / "ours.yml")
@@ -177,7 +177,7 @@ def test_same_files_as_ansible_playbook_over_sshd(tmp_path: Path, ssh_inventory)
 
 def test_an_unreachable_host_in_a_batch_over_ssh_is_reported_for_that_host_only(
     tmp_path: Path, ssh_inventory, make_sshd
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures (ssh_inventory, make_sshd) have no types
     stopped: SshServer = make_sshd()
     stopped.stop()
     inventory = ssh_inventory(["up1", "up2"], host_vars=PIPELINING, path=tmp_path / "up.yml")

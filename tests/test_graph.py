@@ -26,7 +26,7 @@ service app {
 @pytest.mark.parametrize("level", ["instance", "task"])
 def test_graph(tmp_path: Path, format: str, level: str, snapshot) -> None:
     plan = compile_text(tmp_path, PROJECT).plan
-    assert render_graph(plan, format, level) == snapshot  # type: ignore[arg-type]
+    assert render_graph(plan, format, level) == snapshot  # type: ignore[arg-type]  # pytest's parameters: the strings of render_graph's Literal types
 
 
 def test_graph_command_writes_a_file(

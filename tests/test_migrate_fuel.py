@@ -177,7 +177,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "orchc", "migrate", "fuel", *args], capture_output=True, text=True, check=False
     )
-    result.output = result.stdout + result.stderr  # type: ignore[attr-defined]
+    result.output = result.stdout + result.stderr  # type: ignore[attr-defined]  # the tests read .output, as on click's Result
     return result
 
 

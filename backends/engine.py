@@ -34,8 +34,9 @@ sources) with a barrier after each layer, like the step-based deployers.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Literal
 
 from orchc.backends.state import FAILURE_STATES, FINAL_STATES, SUCCESS_STATES, State
 from orchc.plan import Plan
@@ -43,8 +44,13 @@ from orchc.plan import Plan
 Strategy = Literal["graph", "steps"]
 
 # The states the walk names, bound once: looking up an enum member costs four times the comparison.
-DEP_FAILED, PENDING, READY, RUNNING, SKIPPED = (State.DEP_FAILED, State.PENDING, State.READY, State.RUNNING,
-                                               State.SKIPPED)
+DEP_FAILED, PENDING, READY, RUNNING, SKIPPED = (
+    State.DEP_FAILED,
+    State.PENDING,
+    State.READY,
+    State.RUNNING,
+    State.SKIPPED,
+)
 
 SAME_HOST_WEIGHT = 1
 CROSS_HOST_WEIGHT = 10
@@ -120,8 +126,7 @@ class Scheduler:
         self._task = [self._lookup(task_index, [inst.task], inst.id, "task")[0] for inst in plan.instances]
         anchors = {t.id for t in plan.tasks if t.anchor}
         no_work_ids = set(no_work)
-        self._no_work = [inst.task in anchors or not inst.actions or inst.id in no_work_ids
-                         for inst in plan.instances]
+        self._no_work = [inst.task in anchors or not inst.actions or inst.id in no_work_ids for inst in plan.instances]
         self._index_placements(plan)
         self._index_edges(plan)
         self._index_roles(plan)
@@ -190,7 +195,9 @@ class Scheduler:
         # host), counted only when it moves there; and what it was given to wait for since.
         self._alternate_deps: dict[int, list[list[int]]] = {
             i: [self._lookup(self.index, p.deps, inst.id, "dependency") for p in inst.alternates]
-            for i, inst in enumerate(plan.instances) if inst.alternates}
+            for i, inst in enumerate(plan.instances)
+            if inst.alternates
+        }
         self._moved_deps: dict[int, set[int]] = {}
 
     def _index_roles(self, plan: Plan) -> None:
@@ -227,8 +234,11 @@ class Scheduler:
 
     def met_by(self, instance_id: str) -> set[str]:
         """The providers whose success met the instance's `any_of` groups (so far)."""
-        return {self.ids[group.satisfied_by] for group in self._groups_of.get(self.index[instance_id], ())
-                if group.satisfied_by is not None}
+        return {
+            self.ids[group.satisfied_by]
+            for group in self._groups_of.get(self.index[instance_id], ())
+            if group.satisfied_by is not None
+        }
 
     def ids_in_dependency_order(self) -> list[str]:
         """Every instance after all of its dependencies."""
@@ -385,10 +395,8 @@ class Scheduler:
     def _budget_message(self, h: int | None) -> str:
         if h is None or not self._roles_of_host[h]:
             return "an instance failed and no role tolerates it"
-        beyond = [self.role_names[r] for r in self._roles_of_host[h]
-                  if self._role_failed[r] + 1 > self._role_budget[r]]
-        return (f"host {self.host_names[h]} failed beyond the tolerance of role "
-                f"{', '.join(beyond)}")
+        beyond = [self.role_names[r] for r in self._roles_of_host[h] if self._role_failed[r] + 1 > self._role_budget[r]]
+        return f"host {self.host_names[h]} failed beyond the tolerance of role {', '.join(beyond)}"
 
     def _leave(self, h: int, changes: list[Change]) -> None:
         """Host `h` leaves the deployment within its roles' budgets: what has not started there moves
@@ -416,8 +424,9 @@ class Scheduler:
                 self._placement_pos[i] = pos
                 self._token[i] += 1
                 self.state[i] = PENDING
-                changes.append(Change(self.ids[i], PENDING, self.host_names[placements[pos]],
-                                      f"moved from {old}: {HOST_LEFT}"))
+                changes.append(
+                    Change(self.ids[i], PENDING, self.host_names[placements[pos]], f"moved from {old}: {HOST_LEFT}")
+                )
                 self._wait_on_new_host(i, pos, changes)
                 if self._waiting_for[i] == 0 and self.state[i] == PENDING:
                     self._make_ready(i)
@@ -480,8 +489,7 @@ class Scheduler:
     def _advance_layers(self) -> None:
         if self.limits.strategy != "steps":
             return
-        while (self._current_layer < len(self._layer_left) - 1
-               and self._layer_left[self._current_layer] == 0):
+        while self._current_layer < len(self._layer_left) - 1 and self._layer_left[self._current_layer] == 0:
             self._current_layer += 1
             for i in self._held[self._current_layer]:
                 if self.state[i] == READY:

@@ -24,8 +24,9 @@ class LimitError(ValueError):
 
     def __init__(self, message: str, plan: Plan) -> None:
         super().__init__(message)
-        self.hint = (f"hosts: {', '.join(h.name for h in plan.hosts)}; "
-                     f"roles: {', '.join(r.name for r in plan.roles) or 'none'}")
+        self.hint = (
+            f"hosts: {', '.join(h.name for h in plan.hosts)}; roles: {', '.join(r.name for r in plan.roles) or 'none'}"
+        )
 
 
 def hosts_of_limit(plan: Plan, pattern: str) -> frozenset[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -31,8 +31,14 @@ from orchc.backends.state import State
 from orchc.plan import Plan
 
 STATE_STYLES = {
-    State.OK: "green", State.CHANGED: "yellow", State.SKIPPED: "cyan", State.FAILED: "bold red",
-    State.DEP_FAILED: "red", State.UNREACHABLE: "bold magenta", State.RUNNING: "blue", State.PENDING: "dim",
+    State.OK: "green",
+    State.CHANGED: "yellow",
+    State.SKIPPED: "cyan",
+    State.FAILED: "bold red",
+    State.DEP_FAILED: "red",
+    State.UNREACHABLE: "bold magenta",
+    State.RUNNING: "blue",
+    State.PENDING: "dim",
 }
 STDERR_TAIL_LINES = 12
 STILL_RUNNING_SHOWN = 5
@@ -135,8 +141,9 @@ class LiveView:
         self.current: dict[str, str] = {}  # host → instance running there (the latest started)
         self.latest: dict[str, str] = {}  # running instance → the latest line it printed
         self.host_of: dict[str, str | None] = {}
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True,
-                         get_renderable=self._render)
+        self.live = Live(
+            self._render(), console=self.console, refresh_per_second=4, transient=True, get_renderable=self._render
+        )
         self.live.start()
 
     def transition(self, t: Transition) -> None:
@@ -196,9 +203,19 @@ class EventsFile:
         self._write({"event": "run_started", "run": run_id, "instances": len(plan.instances)})
 
     def transition(self, t: Transition) -> None:
-        self._write({"event": "transition", "run": t.run, "instance": t.instance, "host": t.host,
-                     "state": t.state, "attempt": t.attempt, "rc": t.rc, "message": t.message,
-                     "time": t.time})
+        self._write(
+            {
+                "event": "transition",
+                "run": t.run,
+                "instance": t.instance,
+                "host": t.host,
+                "state": t.state,
+                "attempt": t.attempt,
+                "rc": t.rc,
+                "message": t.message,
+                "time": t.time,
+            }
+        )
 
     def notice(self, message: str) -> None:
         self._write({"event": "notice", "message": message})
@@ -211,14 +228,21 @@ class EventsFile:
 
     def run_ended(self, result: RunResult) -> None:
         counts = Counter(result.states.values())
-        self._write({"event": "run_ended", "run": result.run_id, "outcome": result.outcome,
-                     "elapsed": round(result.elapsed, 3), "counts": dict(sorted(counts.items())),
-                     "left_hosts": result.left_hosts})
+        self._write(
+            {
+                "event": "run_ended",
+                "run": result.run_id,
+                "outcome": result.outcome,
+                "elapsed": round(result.elapsed, 3),
+                "counts": dict(sorted(counts.items())),
+                "left_hosts": result.left_hosts,
+            }
+        )
         self.out.close()
 
     def _write(self, obj: dict) -> None:
         obj.setdefault("time", time.time())
-        obj["timestamp"] = datetime.fromtimestamp(obj["time"], timezone.utc).isoformat(timespec="milliseconds")
+        obj["timestamp"] = datetime.fromtimestamp(obj["time"], UTC).isoformat(timespec="milliseconds")
         self.out.write(json.dumps(obj, sort_keys=True) + "\n")
         self.out.flush()
 
@@ -244,5 +268,4 @@ def print_summary(console: Console, result: RunResult) -> None:
         console.print(Text(note, style="red" if note.startswith("stopped") else "yellow"))
     style = {"succeeded": "bold green", "failed": "bold red", "interrupted": "bold yellow"}[result.outcome]
     tail = {"succeeded": "", "failed": "", "interrupted": " — run `orchc run` again to resume"}[result.outcome]
-    console.print(Text(f"run {result.run_id} {result.outcome} after {duration(result.elapsed)}{tail}",
-                       style=style))
+    console.print(Text(f"run {result.run_id} {result.outcome} after {duration(result.elapsed)}{tail}", style=style))

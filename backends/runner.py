@@ -25,8 +25,9 @@ import gc
 import hashlib
 import signal
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Mapping, Protocol
+from typing import Literal, Protocol
 
 from orchc.backends.engine import Change, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
@@ -59,7 +60,7 @@ class Observer(Protocol):
         """The latest whole line a running instance printed (stdout or stderr), redacted: for live views;
         the journal keeps the tail of each instance's output."""
 
-    def run_ended(self, result: "RunResult") -> None: ...
+    def run_ended(self, result: RunResult) -> None: ...
 
 
 @dataclass
@@ -93,16 +94,19 @@ class RunResult:
         """What a reader of the summary must know beyond the counts."""
         notes = []
         if self.left_hosts:
-            notes.append("hosts that left the deployment (within their roles' tolerance): "
-                          + ", ".join(self.left_hosts))
+            notes.append(
+                "hosts that left the deployment (within their roles' tolerance): " + ", ".join(self.left_hosts)
+            )
         if self.stop_reason:
             notes.append(f"stopped: {self.stop_reason}")
         if self.strict and self.left_hosts:
             notes.append("strict: a host that left the deployment fails the run")
         if self.held_back:
             first = self.held_back[0]
-            notes.append(f"{len(self.held_back)} instance(s) on the --limit hosts could not run ({first.instance.id} "
-                         f"{first.reason}): add those hosts to --limit, or run without it")
+            notes.append(
+                f"{len(self.held_back)} instance(s) on the --limit hosts could not run ({first.instance.id} "
+                f"{first.reason}): add those hosts to --limit, or run without it"
+            )
         return notes
 
     @property
@@ -127,8 +131,9 @@ class Verdict:
         return self.ends_as is None
 
 
-def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool,
-             limit: frozenset[str] | None = None) -> list[Verdict]:
+def verdicts(
+    plan: Plan, done_keys: Mapping[str, str], force: bool, limit: frozenset[str] | None = None
+) -> list[Verdict]:
     """What the next run does with each instance; under a `limit`, `--force` only forces its hosts."""
     anchors = {t.id for t in plan.tasks if t.anchor}
     out = []
@@ -147,8 +152,12 @@ def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool,
     if limit is None:
         return out
     left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == State.OK}, limit)
-    return [Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back)
-            if v.instance.id in left else v for v in out]
+    return [
+        Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back)
+        if v.instance.id in left
+        else v
+        for v in out
+    ]
 
 
 def plan_digest(plan: Plan) -> str:
@@ -160,8 +169,15 @@ def plan_digest(plan: Plan) -> str:
 
 
 class Runner:
-    def __init__(self, plan: Plan, journal: Journal, transports: TransportSet, options: RunnerOptions,
-                 secrets: Mapping[str, str], observers: Iterable[Observer] = ()) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        journal: Journal,
+        transports: TransportSet,
+        options: RunnerOptions,
+        secrets: Mapping[str, str],
+        observers: Iterable[Observer] = (),
+    ) -> None:
         self.plan = plan
         self.journal = journal
         self.transports = transports
@@ -189,8 +205,10 @@ class Runner:
         self._interrupts += 1
         running = len(self._tasks_running)
         if self._interrupts == 1:
-            self._notice(f"interrupted: stopping gracefully, waiting for {running} running instance(s) to finish "
-                         "(interrupt again to kill them)")
+            self._notice(
+                f"interrupted: stopping gracefully, waiting for {running} running instance(s) to finish "
+                "(interrupt again to kill them)"
+            )
             self._changes(self.scheduler.stop("interrupted"))
             self._wake()  # so that the loop writes them
         else:
@@ -214,10 +232,17 @@ class Runner:
         owns_process = self.options.owns_process
         if owns_process:
             gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
-        self._run_id = self.journal.begin_run(plan_digest(self.plan), {
-            "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
-            "host_slots": self.options.limits.host_slots, "force": self.options.force, "strict": self.strict,
-            "limit": sorted(self.options.limit) if self.options.limit is not None else None})
+        self._run_id = self.journal.begin_run(
+            plan_digest(self.plan),
+            {
+                "strategy": self.options.limits.strategy,
+                "forks": self.options.limits.forks,
+                "host_slots": self.options.limits.host_slots,
+                "force": self.options.force,
+                "strict": self.strict,
+                "limit": sorted(self.options.limit) if self.options.limit is not None else None,
+            },
+        )
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
         loop = asyncio.get_running_loop()
@@ -236,9 +261,17 @@ class Runner:
             await self.transports.close()
         failed = self.scheduler.failed or bool(held_back) or (self.strict and bool(self.scheduler.left_hosts))
         outcome: Outcome = "interrupted" if self._interrupts else "failed" if failed else "succeeded"
-        result = RunResult(self._run_id, outcome, dict(zip(self.scheduler.ids, self.scheduler.state)),
-                           self._finals, list(self.scheduler.left_hosts), self.scheduler.stopped,
-                           time.monotonic() - began, held_back, self.strict)
+        result = RunResult(
+            self._run_id,
+            outcome,
+            dict(zip(self.scheduler.ids, self.scheduler.state, strict=True)),
+            self._finals,
+            list(self.scheduler.left_hosts),
+            self.scheduler.stopped,
+            time.monotonic() - began,
+            held_back,
+            self.strict,
+        )
         self.journal.end_run(self._run_id, outcome, result.notes)
         for observer in self.observers:
             observer.run_ended(result)
@@ -280,8 +313,14 @@ class Runner:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             now = time.time()
-            long = sorted(((now - self._started_at[iid], iid) for iid in self._tasks_running
-                           if now - self._started_at[iid] >= HEARTBEAT_SECONDS), reverse=True)
+            long = sorted(
+                (
+                    (now - self._started_at[iid], iid)
+                    for iid in self._tasks_running
+                    if now - self._started_at[iid] >= HEARTBEAT_SECONDS
+                ),
+                reverse=True,
+            )
             if long:
                 for observer in self.observers:
                     observer.still_running([(iid, seconds) for seconds, iid in long])
@@ -301,8 +340,14 @@ class Runner:
         task = self._tasks[inst.task]
         host = self._hosts[self.scheduler.host_of(iid) or ""]
         actions = self._actions(inst)
-        ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=inst.task, secrets=self.secrets,
-                            become=task.become, on_output=_OutputLines(iid, self.secrets, self.observers))
+        ctx = ActionContext(
+            plan=self.plan,
+            instance_id=iid,
+            task_id=inst.task,
+            secrets=self.secrets,
+            become=task.become,
+            on_output=_OutputLines(iid, self.secrets, self.observers),
+        )
         try:
             while True:
                 state, result = await self._attempt(host, actions, ctx, task.timeout)
@@ -310,8 +355,12 @@ class Runner:
                     break
                 retry = self._attempts[iid] - self._moves(iid)
                 self._attempts[iid] += 1
-                self._record(iid, State.RUNNING, result=result,
-                             message=f"retry {retry}/{task.retries} in {task.delay:g}s: {result.message}")
+                self._record(
+                    iid,
+                    State.RUNNING,
+                    result=result,
+                    message=f"retry {retry}/{task.retries} in {task.delay:g}s: {result.message}",
+                )
                 self._flush()
                 await asyncio.sleep(task.delay)
         except asyncio.CancelledError:
@@ -333,8 +382,9 @@ class Runner:
         """Attempts spent on earlier hosts (a `once` instance that moved)."""
         return self._attempts_before_move.get(iid, 0)
 
-    async def _attempt(self, host: Host, actions: list[Action], ctx: ActionContext,
-                       timeout: float | None) -> tuple[State, ActionResult]:
+    async def _attempt(
+        self, host: Host, actions: list[Action], ctx: ActionContext, timeout: float | None
+    ) -> tuple[State, ActionResult]:
         results: list[ActionResult] = []
         if timeout is None:
             await self._actions_in_order(host, actions, ctx, results)
@@ -348,8 +398,9 @@ class Runner:
             return State(results[0].status), results[0]
         return _instance_state(results), _merge(results)
 
-    async def _actions_in_order(self, host: Host, actions: list[Action], ctx: ActionContext,
-                                results: list[ActionResult]) -> None:
+    async def _actions_in_order(
+        self, host: Host, actions: list[Action], ctx: ActionContext, results: list[ActionResult]
+    ) -> None:
         """Run actions until one does not succeed; `results` keeps what ended even if a timeout cuts in."""
         for action in actions:
             try:
@@ -357,22 +408,25 @@ class Runner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a transport's bug must not lose the run's state
-                result = ActionResult("failed", message=f"{action.kind} failed in the transport: "
-                                                        f"{type(exc).__name__}: {exc}")
+                result = ActionResult(
+                    "failed", message=f"{action.kind} failed in the transport: {type(exc).__name__}: {exc}"
+                )
             results.append(result)
             if not result.succeeded:
                 return
 
     # --- journal and observers ------------------------------------------------------------
 
-    def _record(self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None,
-                host: str | None = None) -> None:
+    def _record(
+        self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None, host: str | None = None
+    ) -> None:
         if state == State.PENDING and iid in self._attempts:  # a `once` instance moved to another host
             self._attempts_before_move[iid] = self._attempts[iid]
         self._records.append(self._transition(iid, state, message=message, result=result, host=host))
 
-    def _transition(self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None,
-                    host: str | None = None) -> Transition:
+    def _transition(
+        self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None, host: str | None = None
+    ) -> Transition:
         inst = self._instances[iid]
         rc, stdout, stderr = None, "", ""
         if result is not None:
@@ -381,9 +435,18 @@ class Runner:
         if self.secrets:
             message, stdout, stderr = (redact(text, self.secrets) for text in (message, stdout, stderr))
         return Transition(
-            instance=iid, state=state, host=host or self.scheduler.host_of(iid),
-            attempt=self._attempts.get(iid, 0), time=time.time(), fingerprint=inst.fingerprint,
-            change_key=inst.change_key, rc=rc, stdout_tail=stdout, stderr_tail=stderr, message=message)
+            instance=iid,
+            state=state,
+            host=host or self.scheduler.host_of(iid),
+            attempt=self._attempts.get(iid, 0),
+            time=time.time(),
+            fingerprint=inst.fingerprint,
+            change_key=inst.change_key,
+            rc=rc,
+            stdout_tail=stdout,
+            stderr_tail=stderr,
+            message=message,
+        )
 
     def _flush(self) -> None:
         if not self._records:
@@ -432,13 +495,23 @@ def _merge(results: list[ActionResult]) -> ActionResult:
     if not results:
         return ActionResult("ok")
     last = results[-1]
-    return ActionResult(last.status, rc=last.rc, stdout="".join(r.stdout for r in results),
-                        stderr="".join(r.stderr for r in results), message=last.message)
+    return ActionResult(
+        last.status,
+        rc=last.rc,
+        stdout="".join(r.stdout for r in results),
+        stderr="".join(r.stderr for r in results),
+        message=last.message,
+    )
 
 
-def run_plan(plan: Plan, journal: Journal, transports: TransportSet, options: RunnerOptions,
-             secrets: Mapping[str, str], observers: Iterable[Observer] = ()) -> RunResult:
+def run_plan(
+    plan: Plan,
+    journal: Journal,
+    transports: TransportSet,
+    options: RunnerOptions,
+    secrets: Mapping[str, str],
+    observers: Iterable[Observer] = (),
+) -> RunResult:
     """Run a Plan to its end on a fresh event loop."""
     runner = Runner(plan, journal, transports, options, secrets, observers)
     return asyncio.run(runner.run())
-

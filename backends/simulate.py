@@ -15,8 +15,8 @@ host must do (divided by its slots).
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from orchc.backends.engine import Limits, Scheduler, Strategy
 from orchc.backends.journal import Journal, latest_records
@@ -133,4 +133,3 @@ def format_simulation(plan: Plan, sim: Simulation) -> str:
         f"busiest host {bound.busiest_host or '-'} {bound.busiest_load:.1f}s)",
     ]
     return "\n".join(lines)
-

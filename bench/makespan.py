@@ -22,8 +22,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def examples() -> list[Path]:
-    return sorted(p for p in EXAMPLES.iterdir()
-                  if p.is_dir() and any((p / name).is_file() for name in INVENTORY_NAMES) and any(p.glob("*.orch")))
+    return sorted(
+        p
+        for p in EXAMPLES.iterdir()
+        if p.is_dir() and any((p / name).is_file() for name in INVENTORY_NAMES) and any(p.glob("*.orch"))
+    )
 
 
 def main() -> None:
@@ -34,8 +37,10 @@ def main() -> None:
     args = parser.parse_args()
     durations = durations_from_file(args.durations).durations if args.durations else Durations({}, "1s each")
     print(f"durations: {durations.source}; host slots: {args.host_slots}")
-    print(f"{'example':<16} {'instances':>9} {'hosts':>5} {'graph':>8} {'steps':>8} {'bound':>8} "
-          f"{'steps/graph':>11} {'graph/bound':>11}")
+    print(
+        f"{'example':<16} {'instances':>9} {'hosts':>5} {'graph':>8} {'steps':>8} {'bound':>8} "
+        f"{'steps/graph':>11} {'graph/bound':>11}"
+    )
     for project in args.projects or examples():
         try:
             plan = compile_project(load_project(project)).plan
@@ -44,8 +49,10 @@ def main() -> None:
             continue
         sim = simulate(plan, durations, host_slots=args.host_slots)
         bound = sim.bound.seconds
-        print(f"{project.name:<16} {len(plan.instances):>9} {len(plan.hosts):>5} {sim.graph:>7.1f}s {sim.steps:>7.1f}s "
-              f"{bound:>7.1f}s {sim.steps / sim.graph:>10.2f}x {sim.graph / bound:>10.2f}x")
+        print(
+            f"{project.name:<16} {len(plan.instances):>9} {len(plan.hosts):>5} {sim.graph:>7.1f}s {sim.steps:>7.1f}s "
+            f"{bound:>7.1f}s {sim.steps / sim.graph:>10.2f}x {sim.graph / bound:>10.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -10,15 +10,53 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
-_KEYWORDS = frozenset({
-    "import", "type", "var", "role", "service", "task", "anchor", "after", "before", "requires",
-    "provides", "on", "same", "host", "any", "once", "concurrency", "tolerate", "retries", "delay",
-    "timeout", "when", "changed", "run", "copy", "template", "playbook", "ansible", "to", "mode",
-    "owner", "vars", "services", "true", "false", "null", "become", "optional", "strict",
-})
+_KEYWORDS = frozenset(
+    {
+        "import",
+        "type",
+        "var",
+        "role",
+        "service",
+        "task",
+        "anchor",
+        "after",
+        "before",
+        "requires",
+        "provides",
+        "on",
+        "same",
+        "host",
+        "any",
+        "once",
+        "concurrency",
+        "tolerate",
+        "retries",
+        "delay",
+        "timeout",
+        "when",
+        "changed",
+        "run",
+        "copy",
+        "template",
+        "playbook",
+        "ansible",
+        "to",
+        "mode",
+        "owner",
+        "vars",
+        "services",
+        "true",
+        "false",
+        "null",
+        "become",
+        "optional",
+        "strict",
+    }
+)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]+")
 

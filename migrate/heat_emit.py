@@ -44,8 +44,14 @@ class OrchService:
     waits_for: dict[str, str] = field(default_factory=dict)  # services TripleO's machinery ties it to -> why
 
 
-def emit_tree(services: list[OrchService], roles: dict[str, list[str]], relax: bool,
-              group_vars: dict[str, dict[str, Any]], secrets: set[str], prefix: str = "") -> dict[str, str]:
+def emit_tree(
+    services: list[OrchService],
+    roles: dict[str, list[str]],
+    relax: bool,
+    group_vars: dict[str, dict[str, Any]],
+    secrets: set[str],
+    prefix: str = "",
+) -> dict[str, str]:
     """The files of one .orch tree (paths relative to its folder, under `prefix`).
 
     `secrets` are the hidden Heat parameters: each becomes a `var NAME: secret`, passed to the
@@ -157,13 +163,18 @@ def _host_order(services: list[OrchService], roles: dict[str, list[str]], edges:
         for names in roles.values():
             ordered = [n for n in names if n in in_phase]
             for position, name in enumerate(ordered):
-                earlier = [n for n in ordered[:position]
-                           if n in followed and set(by_name[n].roles) >= set(by_name[name].roles)]
+                earlier = [
+                    n for n in ordered[:position] if n in followed and set(by_name[n].roles) >= set(by_name[name].roles)
+                ]
                 if not earlier or name in _closure(before, earlier[-1]):
                     continue
                 before.setdefault(name, set()).add(earlier[-1])
-                edges.add(edges.requires, name, phase.name,
-                          f"{_work(by_name[earlier[-1]], in_phase[earlier[-1]])} on same host")
+                edges.add(
+                    edges.requires,
+                    name,
+                    phase.name,
+                    f"{_work(by_name[earlier[-1]], in_phase[earlier[-1]])} on same host",
+                )
 
 
 def _closure(before: dict[str, set[str]], name: str) -> set[str]:
@@ -250,8 +261,10 @@ def _secrets_text(names: list[str]) -> str:
 
 
 def _service_text(service: OrchService, edges: _Edges, used: dict[tuple[str, str], list[str]]) -> str:
-    lines = [comment(f"{service.name}: {service.source} (roles: {', '.join(service.roles)})"),
-             f"service {service.name} {{"]
+    lines = [
+        comment(f"{service.name}: {service.source} (roles: {', '.join(service.roles)})"),
+        f"service {service.name} {{",
+    ]
     for unit in service.units:
         key = (service.name, unit.phase.name)
         lines.append(f"  task {unit.phase.name}{' once' if unit.once else ''} {{")
@@ -262,7 +275,7 @@ def _service_text(service: OrchService, edges: _Edges, used: dict[tuple[str, str
         if service.concurrency:
             lines.append(f"    concurrency {service.concurrency}")
         variables = {"step": unit.step_var} if unit.step_var is not None else {}
-        variables.update({name: "{{ vars.%s }}" % name for name in used[key]})
+        variables.update({name: "{{ vars." + name + " }}" for name in used[key]})
         variables_text = f" vars {value(variables)}" if variables else ""
         lines.append(f"    playbook {string(_playbook_path(service, unit))}{variables_text}")
         lines.append("  }")

@@ -26,15 +26,22 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from orchc.backends.connection import SshOptions
 from orchc.backends.engine import Limits, PlanGraphError, Scheduler, Strategy
-from orchc.backends.journal import (InstanceRecord, JournalError, RunRecord, SqliteJournal, existing_journal,
-                                    latest_records)
+from orchc.backends.journal import (
+    InstanceRecord,
+    JournalError,
+    RunRecord,
+    SqliteJournal,
+    existing_journal,
+    latest_records,
+)
 from orchc.backends.limit import LimitError, hosts_of_limit
 from orchc.backends.runner import Observer, Runner, RunnerOptions, RunResult, Verdict, verdicts
 from orchc.backends.state import State
@@ -44,7 +51,6 @@ from orchc.dsl.diagnostics import DiagnosticError, Diagnostics, span_under
 from orchc.plan import Plan
 from orchc.project import Project, compile_project, default_journal, load_plan, load_project
 from orchc.secrets import load_secrets
-
 
 # --- a Plan that can run --------------------------------------------------------------------
 
@@ -58,9 +64,12 @@ def check_plan(plan: Plan) -> None:
         task_id = next((inst.task for inst in plan.instances if inst.id == exc.instance), None)
         source = next((t.source for t in plan.tasks if t.id == task_id), None)
         span = span_under(plan.root, source) if source else None
-        diagnostics.error(f"the Plan cannot run: {exc}", span,
-                          hint="compile the Plan again with `orchc compile`; a hand-edited plan.json must keep "
-                               "every dependency id an instance of the Plan, and no cycles")
+        diagnostics.error(
+            f"the Plan cannot run: {exc}",
+            span,
+            hint="compile the Plan again with `orchc compile`; a hand-edited plan.json must keep "
+            "every dependency id an instance of the Plan, and no cycles",
+        )
         diagnostics.raise_if_errors()
 
 
@@ -99,16 +108,34 @@ async def run_async(plan: Plan, options: RunOptions | None = None, observers: It
     environ = os.environ if options.environ is None else options.environ
     secrets = load_secrets(plan, _path(options.secrets_file), environ, supplied=options.secrets)
     with _journal_of_run(plan, options) as (journal_path, force):
-        transports = TransportSet(plan, TransportOptions(
-            work_dir=journal_path.parent, forks=options.forks, check_mode=options.check,
-            ssh=SshOptions(accept_new_host_keys=options.accept_new_host_keys, known_hosts=_path(options.known_hosts))))
+        transports = TransportSet(
+            plan,
+            TransportOptions(
+                work_dir=journal_path.parent,
+                forks=options.forks,
+                check_mode=options.check,
+                ssh=SshOptions(
+                    accept_new_host_keys=options.accept_new_host_keys, known_hosts=_path(options.known_hosts)
+                ),
+            ),
+        )
         transports.check_available()
         journal = SqliteJournal(journal_path)
         try:
-            runner = Runner(plan, journal, transports,
-                            RunnerOptions(limits=options.limits, force=force, limit=limit, strict=options.strict,
-                                          owns_process=options.owns_process),
-                            secrets, observers)
+            runner = Runner(
+                plan,
+                journal,
+                transports,
+                RunnerOptions(
+                    limits=options.limits,
+                    force=force,
+                    limit=limit,
+                    strict=options.strict,
+                    owns_process=options.owns_process,
+                ),
+                secrets,
+                observers,
+            )
             return await runner.run()
         finally:
             journal.close()
@@ -195,7 +222,24 @@ def status(journal: str | Path) -> Status:
 
 
 __all__ = [
-    "DiagnosticError", "JournalError", "LimitError", "Observer", "Project", "RunOptions", "RunResult", "State",
-    "Status", "TransportUnavailable", "Verdict", "check_plan", "compile_project", "default_journal", "dry_run",
-    "load_plan", "load_project", "run", "run_async", "status",
+    "DiagnosticError",
+    "JournalError",
+    "LimitError",
+    "Observer",
+    "Project",
+    "RunOptions",
+    "RunResult",
+    "State",
+    "Status",
+    "TransportUnavailable",
+    "Verdict",
+    "check_plan",
+    "compile_project",
+    "default_journal",
+    "dry_run",
+    "load_plan",
+    "load_project",
+    "run",
+    "run_async",
+    "status",
 ]

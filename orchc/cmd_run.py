@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchc.command import Command
 from orchc import exitcodes
+from orchc.command import Command
 from orchc.console import stderr
-from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, input_values, plan_of_inputs,
-                          writing)
+from orchc.inputs import (
+    ExtraVarsOption,
+    InventoryOption,
+    ProjectArg,
+    VarsFilesOption,
+    input_values,
+    plan_of_inputs,
+    writing,
+)
 from orchc.project import default_journal
 
 if TYPE_CHECKING:
@@ -72,29 +80,46 @@ def run(
     inventory: InventoryOption = None,
     extra_vars: ExtraVarsOption = [],
     vars_files: VarsFilesOption = [],
-    journal: Optional[Path] = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
-    strategy: StrategyName = typer.Option(StrategyName.graph, "--strategy",
-                                          help="graph: as dependencies allow; steps: layers with barriers."),
+    journal: Path | None = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
+    strategy: StrategyName = typer.Option(
+        StrategyName.graph, "--strategy", help="graph: as dependencies allow; steps: layers with barriers."
+    ),
     forks: int = typer.Option(50, "--forks", min=1, help="Instances running at once, in all."),
     host_slots: int = typer.Option(1, "--host-slots", min=1, help="Instances running at once on one host."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and why; run nothing."),
     force: bool = typer.Option(False, "--force", help="Run instances that are up to date, too."),
-    limit: Optional[str] = typer.Option(None, "--limit", "-l", metavar="PATTERN",
-                                        help="Run on these hosts only: host or role names or globs, separated by "
-                                             "',' ('!' leaves out), as Ansible's --limit."),
-    strict: Optional[bool] = typer.Option(None, "--strict/--no-strict",
-                                          help="Exit 3 if anything failed, even within a role's `tolerate` (as "
-                                               "ansible-playbook fails on any host). Default: as the project says "
-                                               "(`strict`, which migrated playbooks have)."),
-    check: bool = typer.Option(False, "--check", help="Check mode, as in Ansible: commands are not run, files are "
-                                                      "compared, not written; the journal is not touched."),
-    events: Optional[Path] = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
-    secrets: Optional[Path] = typer.Option(None, "--secrets", help="YAML map of secret values."),
-    accept_new_host_keys: bool = typer.Option(False, "--accept-new-host-keys",
-                                              help="Trust and remember unknown SSH host keys."),
-    known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", metavar="FILE",
-                                               help="SSH known_hosts file [host var orchc_known_hosts, "
-                                                    "else ~/.ssh/known_hosts]."),
+    limit: str | None = typer.Option(
+        None,
+        "--limit",
+        "-l",
+        metavar="PATTERN",
+        help="Run on these hosts only: host or role names or globs, separated by "
+        "',' ('!' leaves out), as Ansible's --limit.",
+    ),
+    strict: bool | None = typer.Option(
+        None,
+        "--strict/--no-strict",
+        help="Exit 3 if anything failed, even within a role's `tolerate` (as "
+        "ansible-playbook fails on any host). Default: as the project says "
+        "(`strict`, which migrated playbooks have).",
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Check mode, as in Ansible: commands are not run, files are "
+        "compared, not written; the journal is not touched.",
+    ),
+    events: Path | None = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
+    secrets: Path | None = typer.Option(None, "--secrets", help="YAML map of secret values."),
+    accept_new_host_keys: bool = typer.Option(
+        False, "--accept-new-host-keys", help="Trust and remember unknown SSH host keys."
+    ),
+    known_hosts: Path | None = typer.Option(
+        None,
+        "--known-hosts",
+        metavar="FILE",
+        help="SSH known_hosts file [host var orchc_known_hosts, else ~/.ssh/known_hosts].",
+    ),
 ) -> None:
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc import api
@@ -103,9 +128,20 @@ def run(
 
     plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
     options = api.RunOptions(
-        journal=journal or default_journal(path), strategy=strategy.value, forks=forks, host_slots=host_slots,
-        force=force, limit=limit, strict=strict, check=check, secrets=input_values(extra_vars, vars_files),
-        secrets_file=secrets, accept_new_host_keys=accept_new_host_keys, known_hosts=known_hosts, owns_process=True)
+        journal=journal or default_journal(path),
+        strategy=strategy.value,
+        forks=forks,
+        host_slots=host_slots,
+        force=force,
+        limit=limit,
+        strict=strict,
+        check=check,
+        secrets=input_values(extra_vars, vars_files),
+        secrets_file=secrets,
+        accept_new_host_keys=accept_new_host_keys,
+        known_hosts=known_hosts,
+        owns_process=True,
+    )
     if dry_run:
         with _errors_printed():
             _print_dry_run(plan, api.dry_run(plan, options))
@@ -135,8 +171,9 @@ def _print_dry_run(plan: Plan, verdicts: list[Verdict]) -> None:
     for v in verdicts:
         what = "; ".join(_describe(a) for a in v.instance.actions) if v.runs else ""
         runs += v.runs
-        table.add_row(v.instance.id, v.instance.host or "-", "[yellow]run[/]" if v.runs else "[cyan]skip[/]",
-                      v.reason, what)
+        table.add_row(
+            v.instance.id, v.instance.host or "-", "[yellow]run[/]" if v.runs else "[cyan]skip[/]", v.reason, what
+        )
     console.print(table)
     console.print(f"\n{runs} of {len(plan.instances)} instances would run (dry run: nothing was run)")
 
@@ -166,8 +203,9 @@ def _journal(journal_path: Path, existing: bool = False) -> Iterator[SqliteJourn
             store.close()
 
 
-JournalOption = Annotated[Optional[Path], typer.Option(
-    "--journal", help="Journal database; default: .orchc/journal.db in PATH.")]
+JournalOption = Annotated[
+    Path | None, typer.Option("--journal", help="Journal database; default: .orchc/journal.db in PATH.")
+]
 WhereArg = Annotated[Path, typer.Argument(help="The project folder (or input file) whose journal to read.")]
 
 
@@ -190,26 +228,41 @@ def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
         r = records[iid]
         t = r.last
         style = STATE_STYLES.get(t.state, "")
-        table.add_row(iid, t.host or "-", f"[{style}]{t.state}[/]" if style else t.state, str(t.attempt or ""),
-                      duration(r.duration) if r.duration is not None else "",
-                      datetime.fromtimestamp(t.time).strftime("%Y-%m-%d %H:%M:%S"), str(t.run),
-                      escape(t.message))
+        table.add_row(
+            iid,
+            t.host or "-",
+            f"[{style}]{t.state}[/]" if style else t.state,
+            str(t.attempt or ""),
+            duration(r.duration) if r.duration is not None else "",
+            datetime.fromtimestamp(t.time).strftime("%Y-%m-%d %H:%M:%S"),
+            str(t.run),
+            escape(t.message),
+        )
     console.print(table)
     last = read.last_run
     if last is not None:
-        console.print(f"\nlast run {last.id}: {last.outcome or 'did not end (crashed, or still running)'}",
-                      markup=False)
+        console.print(
+            f"\nlast run {last.id}: {last.outcome or 'did not end (crashed, or still running)'}", markup=False
+        )
         for note in last.notes:
             console.print(f"  {note}", markup=False)
 
 
-def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: ExtraVarsOption = [],
-             vars_files: VarsFilesOption = [], journal: JournalOption = None,
-             durations: Annotated[Optional[Path], typer.Option(
-                 "--durations", help="YAML/JSON map of instance or task id to seconds (40) or a duration (30s, "
-                                     "1m30s).")] = None,
-             forks: int = typer.Option(50, "--forks", min=1), host_slots: int = typer.Option(1, "--host-slots", min=1),
-             ) -> None:
+def simulate(
+    path: ProjectArg,
+    inventory: InventoryOption = None,
+    extra_vars: ExtraVarsOption = [],
+    vars_files: VarsFilesOption = [],
+    journal: JournalOption = None,
+    durations: Annotated[
+        Path | None,
+        typer.Option(
+            "--durations", help="YAML/JSON map of instance or task id to seconds (40) or a duration (30s, 1m30s)."
+        ),
+    ] = None,
+    forks: int = typer.Option(50, "--forks", min=1),
+    host_slots: int = typer.Option(1, "--host-slots", min=1),
+) -> None:
     """Simulate the run: makespan of graph and steps against the lower bound."""
     from orchc.api import check_plan
     from orchc.backends import simulate as sim
@@ -235,11 +288,12 @@ def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: Ex
     typer.echo(sim.format_simulation(plan, sim.simulate(plan, chosen, host_slots=host_slots, forks=forks)))
 
 
-def report(path: WhereArg = Path("."), journal: JournalOption = None,
-           output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
-               "report.html"),
-           run_id: Annotated[Optional[int], typer.Option("--run", help="Which run; default: the last.")] = None,
-           ) -> None:
+def report(
+    path: WhereArg = Path("."),
+    journal: JournalOption = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
+    run_id: Annotated[int | None, typer.Option("--run", help="Which run; default: the last.")] = None,
+) -> None:
     """Write an HTML report of a run: Gantt chart per host, failures."""
     from orchc.backends.report import render_report
 
@@ -247,8 +301,10 @@ def report(path: WhereArg = Path("."), journal: JournalOption = None,
         runs = {r.id: r for r in store.runs()}
         chosen = run_id if run_id is not None else max(runs, default=None)
         if chosen not in runs:
-            raise fail(f"the journal has no run {chosen}" if chosen is not None else "the journal has no run yet",
-                       hint=f"runs in the journal: {', '.join(map(str, runs)) or 'none'}")
+            raise fail(
+                f"the journal has no run {chosen}" if chosen is not None else "the journal has no run yet",
+                hint=f"runs in the journal: {', '.join(map(str, runs)) or 'none'}",
+            )
         text = render_report(runs[chosen], store.transitions(chosen))
     with writing(output):
         output.write_text(text, encoding="utf-8")

@@ -9,9 +9,10 @@ command that writes where the user said (`-o`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,14 +26,20 @@ if TYPE_CHECKING:
 # orchc.project (and through it the compiler and pydantic's models) is imported
 # where it is used: the commands import this module to declare their options.
 
-ProjectArg = Annotated[Path, typer.Argument(help="A .orch file, a folder of them, or a plan.json.",
-                                            show_default=False)]
-InventoryOption = Annotated[Optional[Path], typer.Option(
-    "--inventory", "-i", help="Ansible inventory (INI or YAML); default: inventory.yml/.ini beside the input.")]
-ExtraVarsOption = Annotated[list[str], typer.Option(
-    "--extra-var", "-e", help="Set a variable: NAME=VALUE (repeatable).", metavar="NAME=VALUE")]
-VarsFilesOption = Annotated[list[Path], typer.Option(
-    "--vars", help="Set variables from a YAML file of NAME: VALUE (repeatable).", metavar="FILE.yml")]
+ProjectArg = Annotated[Path, typer.Argument(help="A .orch file, a folder of them, or a plan.json.", show_default=False)]
+InventoryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory", "-i", help="Ansible inventory (INI or YAML); default: inventory.yml/.ini beside the input."
+    ),
+]
+ExtraVarsOption = Annotated[
+    list[str], typer.Option("--extra-var", "-e", help="Set a variable: NAME=VALUE (repeatable).", metavar="NAME=VALUE")
+]
+VarsFilesOption = Annotated[
+    list[Path],
+    typer.Option("--vars", help="Set variables from a YAML file of NAME: VALUE (repeatable).", metavar="FILE.yml"),
+]
 
 
 def is_plan_file(path: Path) -> bool:
@@ -63,8 +70,9 @@ def writing(path: Path, hint: str = "give a file in a folder that exists and tha
     try:
         yield
     except OSError as exc:
-        raise DiagnosticError([Diagnostic("error", f"cannot write {exc.filename or path}: {exc.strerror or exc}",
-                                          hint=hint)]) from None
+        raise DiagnosticError(
+            [Diagnostic("error", f"cannot write {exc.filename or path}: {exc.strerror or exc}", hint=hint)]
+        ) from None
 
 
 def compile_inputs(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> CompileResult:

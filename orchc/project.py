@@ -9,9 +9,10 @@ finds the inventory and reads the `--vars` files, `compile_project` compiles,
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 from orchc.dsl.files import load_yaml_map, read_text
@@ -34,8 +35,12 @@ class Project:
     variables: dict[str, Any]  # by name; a value for a secret is for the run only, never in the Plan
 
 
-def load_project(path: str | Path, inventory: str | Path | None = None, variables: Mapping[str, Any] | None = None,
-                 vars_files: Sequence[str | Path] = ()) -> Project:
+def load_project(
+    path: str | Path,
+    inventory: str | Path | None = None,
+    variables: Mapping[str, Any] | None = None,
+    vars_files: Sequence[str | Path] = (),
+) -> Project:
     """A project: `path` is a `.orch` file or a folder of them; without `inventory`, the one beside it
     (inventory.yml, .yaml, .ini); `variables` win over the YAML maps of `vars_files`, as `-e` over `--vars`."""
     path = Path(path)
@@ -56,9 +61,16 @@ def find_inventory(path: Path, inventory: Path | None) -> Path:
         candidate = folder / name
         if candidate.is_file():
             return candidate
-    raise DiagnosticError([Diagnostic(
-        "error", f"no inventory given, and none in '{folder}' (looked for {', '.join(INVENTORY_NAMES)})",
-        hint="give an Ansible inventory (INI or YAML) with -i/--inventory, or put inventory.yml beside the input")])
+    raise DiagnosticError(
+        [
+            Diagnostic(
+                "error",
+                f"no inventory given, and none in '{folder}' (looked for {', '.join(INVENTORY_NAMES)})",
+                hint="give an Ansible inventory (INI or YAML) with -i/--inventory, "
+                "or put inventory.yml beside the input",
+            )
+        ]
+    )
 
 
 def merge_variables(vars_files: Sequence[str | Path], variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,8 +111,11 @@ def load_plan(path: str | Path) -> Plan:
                 diagnostics.error(f"not valid JSON: {error['msg']}", Span(str(path), line, column, line, column + 1))
             else:
                 where = ".".join(str(part) for part in error["loc"])
-                diagnostics.error(f"not a valid Plan: {where}: {error['msg']}", Span(str(path), 1, 1, 1, 1),
-                                  hint="write Plans with `orchc compile`; `orchc schema` prints their format")
+                diagnostics.error(
+                    f"not a valid Plan: {where}: {error['msg']}",
+                    Span(str(path), 1, 1, 1, 1),
+                    hint="write Plans with `orchc compile`; `orchc schema` prints their format",
+                )
     diagnostics.raise_if_errors()
     raise AssertionError("a ValidationError without errors")
 

@@ -9,16 +9,18 @@ declaration.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from orchc.dsl.diagnostics import Diagnostics, span_under
 from orchc.dsl.files import load_yaml_map
 from orchc.plan import Plan
 
 
-def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, str],
-                 supplied: Mapping[str, Any] | None = None) -> dict[str, str]:
+def load_secrets(
+    plan: Plan, secrets_file: Path | None, environ: Mapping[str, str], supplied: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """Every secret the Plan declares or uses; raises DiagnosticError naming each one without a value."""
     diagnostics = Diagnostics()
     from_file = {} if secrets_file is None else load_yaml_map(secrets_file, "the secrets file", "db_password: s3cret")
@@ -36,8 +38,11 @@ def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, st
         else:
             ref = names.get(name)
             span = span_under(plan.root, ref.source) if ref is not None else None
-            diagnostics.error(f"secret '{name}' has no value", span,
-                              hint=f"pass -e {name}=..., set {env_name} in the environment, or add "
-                                   f"`{name}: ...` to a file passed with --secrets FILE")
+            diagnostics.error(
+                f"secret '{name}' has no value",
+                span,
+                hint=f"pass -e {name}=..., set {env_name} in the environment, or add "
+                f"`{name}: ...` to a file passed with --secrets FILE",
+            )
     diagnostics.raise_if_errors()
     return values

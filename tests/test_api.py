@@ -109,7 +109,9 @@ def test_the_command_line_owns_its_process(tmp_path: Path) -> None:
 def test_dry_run_says_what_the_next_run_does(tmp_path: Path) -> None:
     plan = two_step_plan(tmp_path)
     assert [(v.instance.id, v.reason) for v in orchc.dry_run(plan)] == [
-        ("a.x@h1", "not run successfully before"), ("b.y@h2", "not run successfully before")]
+        ("a.x@h1", "not run successfully before"),
+        ("b.y@h2", "not run successfully before"),
+    ]
     orchc.run(plan, orchc.RunOptions(limit="h1"))
     assert [(v.instance.id, v.ends_as) for v in orchc.dry_run(plan)] == [("a.x@h1", "skipped"), ("b.y@h2", None)]
 
@@ -127,6 +129,10 @@ def test_mistakes_raise_orchc_exceptions(tmp_path: Path) -> None:
 
 def test_the_package_names_the_api_and_imports_it_only_when_used() -> None:
     assert all(getattr(orchc, name) is getattr(orchc.api, name) for name in orchc.api.__all__)
-    loaded = subprocess.run([sys.executable, "-c", "import sys, orchc.cli; print(sorted(sys.modules))"],
-                            capture_output=True, text=True, check=True).stdout
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, orchc.cli; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "'orchc.api'" not in loaded and "'asyncio'" not in loaded

@@ -48,8 +48,7 @@ def test_cross_host_unblocker_goes_first_on_a_host():
 
 
 def test_host_slots_task_concurrency_and_forks():
-    plan = make_plan("\n".join(f"t.roll@h{k}" for k in range(4)) + "\nu.one@h0\nu.two@h0",
-                     concurrency={"t.roll": 2})
+    plan = make_plan("\n".join(f"t.roll@h{k}" for k in range(4)) + "\nu.one@h0\nu.two@h0", concurrency={"t.roll": 2})
     s = Scheduler(plan, Limits(host_slots=2, forks=3))
     first = s.next_batch()
     assert len(first) == 3
@@ -74,12 +73,15 @@ def test_failure_marks_dependants_and_stops_beyond_tolerance():
 
 
 def test_within_tolerance_host_leaves_and_requirers_go_on():
-    plan = make_plan("""
+    plan = make_plan(
+        """
         c.up@c1
         c.up@c2
         c.after@c2: c.up@c2
         api.use@api1: c.up@c1 c.up@c2
-    """, roles={"compute": (["c1", "c2"], 1), "api": (["api1"], 0)})
+    """,
+        roles={"compute": (["c1", "c2"], 1), "api": (["api1"], 0)},
+    )
     s = Scheduler(plan)
     s.next_batch()
     changes = s.complete("c.up@c2", State.UNREACHABLE)
@@ -104,12 +106,16 @@ def test_second_failure_exceeds_the_budget():
 
 
 def test_once_moves_to_the_next_healthy_alternate():
-    plan = make_plan("""
+    plan = make_plan(
+        """
         k.install@k1
         k.install@k2
         k.db_sync@k1: k.install@k1
         k.start@k2: k.db_sync@k1
-    """, roles={"ctl": (["k1", "k2"], 1)}, alternates={"k.db_sync@k1": ["k2"]})
+    """,
+        roles={"ctl": (["k1", "k2"], 1)},
+        alternates={"k.db_sync@k1": ["k2"]},
+    )
     s = Scheduler(plan)
     s.next_batch()
     s.complete("k.install@k1", State.OK)
@@ -124,8 +130,11 @@ def test_once_moves_to_the_next_healthy_alternate():
 
 
 def test_any_of_needs_one_success_and_fails_when_all_left():
-    plan = make_plan("p.x@p1\np.x@p2\nr.y@r1", any_of={"r.y@r1": [["p.x@p1", "p.x@p2"]]},
-                     roles={"p": (["p1", "p2"], 2), "r": (["r1"], 0)})
+    plan = make_plan(
+        "p.x@p1\np.x@p2\nr.y@r1",
+        any_of={"r.y@r1": [["p.x@p1", "p.x@p2"]]},
+        roles={"p": (["p1", "p2"], 2), "r": (["r1"], 0)},
+    )
     s = Scheduler(plan)
     s.next_batch()
     s.complete("p.x@p1", State.FAILED)
@@ -172,10 +181,13 @@ def test_user_stop_finishes_running_and_skips_the_rest():
     assert s.done and not s.failed
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a.x@h1: nope@h1", "unknown dependency 'nope@h1'"),
-    ("a.x@h1: a.y@h1\na.y@h1: a.x@h1", "cycle"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a.x@h1: nope@h1", "unknown dependency 'nope@h1'"),
+        ("a.x@h1: a.y@h1\na.y@h1: a.x@h1", "cycle"),
+    ],
+)
 def test_bad_graphs_are_reported(text: str, message: str):
     with pytest.raises(PlanGraphError, match=message):
         Scheduler(make_plan(text))

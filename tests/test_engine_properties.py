@@ -41,14 +41,17 @@ def scenarios(draw: st.DrawFn) -> tuple[Plan, Limits, dict[str, str]]:
                 alternates[iid] = [h for h in hosts if h != host]
             lines.append(f"{iid}: {' '.join(deps)}")
             ids.append(iid)
-    roles = {f"r{k}": (draw(st.lists(st.sampled_from(hosts), min_size=1, unique=True)), draw(st.integers(0, 2)))
-             for k in range(draw(st.integers(1, 3)))}
-    plan = make_plan("\n".join(lines), roles=roles, any_of=any_of, alternates=alternates,
-                     concurrency=concurrency)
-    limits = Limits(host_slots=draw(st.integers(1, 3)), forks=draw(st.none() | st.integers(1, 4)),
-                    strategy=draw(st.sampled_from(["graph", "steps"])))
-    outcome = {iid: draw(st.sampled_from(["ok", "ok", "ok", "changed", "failed", "unreachable"]))
-               for iid in ids}
+    roles = {
+        f"r{k}": (draw(st.lists(st.sampled_from(hosts), min_size=1, unique=True)), draw(st.integers(0, 2)))
+        for k in range(draw(st.integers(1, 3)))
+    }
+    plan = make_plan("\n".join(lines), roles=roles, any_of=any_of, alternates=alternates, concurrency=concurrency)
+    limits = Limits(
+        host_slots=draw(st.integers(1, 3)),
+        forks=draw(st.none() | st.integers(1, 4)),
+        strategy=draw(st.sampled_from(["graph", "steps"])),
+    )
+    outcome = {iid: draw(st.sampled_from(["ok", "ok", "ok", "changed", "failed", "unreachable"])) for iid in ids}
     return plan, limits, outcome
 
 
@@ -75,7 +78,7 @@ def walk(plan: Plan, limits: Limits, outcome: dict[str, str], choose) -> list[tu
     assert s.running_count == 0
     for role in plan.roles:  # no role lost more hosts than it tolerates
         assert sum(1 for h in role.hosts if h in s.left_hosts) <= role.tolerate
-    return trace + [("state", f"{i}={st}") for i, st in zip(s.ids, s.state)]
+    return trace + [("state", f"{i}={st}") for i, st in zip(s.ids, s.state, strict=True)]
 
 
 def check_start(s: Scheduler, inst, tasks, limits: Limits, running: list[str]) -> None:

@@ -22,8 +22,12 @@ def imported_modules(source: Path) -> set[str]:
 
 
 def test_no_backend_module_imports_the_dsl_or_the_compiler() -> None:
-    found = {f"{source.name}: {name}" for source in sorted(BACKENDS.glob("*.py")) for name in imported_modules(source)
-             if any(name == layer or name.startswith(layer + ".") for layer in FORBIDDEN)}
+    found = {
+        f"{source.name}: {name}"
+        for source in sorted(BACKENDS.glob("*.py"))
+        for name in imported_modules(source)
+        if any(name == layer or name.startswith(layer + ".") for layer in FORBIDDEN)
+    }
     assert not found
 
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from orchc.backends.connection import ConnectionSpec
 from orchc.backends.connector import CommandResult, Connector, FileActionError, FileState, as_user, missing_folder
@@ -78,8 +78,10 @@ class NativeTransport(Transport):
                 return await put_file(connector, FileWrite.of(action, ctx.secrets), user, self.options.check_mode)
         except MissingSecret as exc:
             return ActionResult("failed", message=f"secret {exc.args[0]!r} has no value at run time")
-        return ActionResult("failed", message=f"the {self.name} transport does not run {action.kind!r} actions "
-                                              f"(the ansible transport does)")
+        return ActionResult(
+            "failed",
+            message=f"the {self.name} transport does not run {action.kind!r} actions (the ansible transport does)",
+        )
 
     async def _run(self, connector: Connector, action: RunAction, ctx: ActionContext, user: str | None) -> ActionResult:
         if self.options.check_mode:
@@ -108,7 +110,8 @@ def command_result(outcome: CommandResult, become_user: str | None) -> ActionRes
     if become_user and outcome.stderr.startswith("sudo:"):
         return done(
             "failed",
-            f"become via 'sudo -n' failed: {outcome.stderr.splitlines()[0]}; orchc needs passwordless sudo to {become_user}",
+            f"become via 'sudo -n' failed: {outcome.stderr.splitlines()[0]}; "
+            f"orchc needs passwordless sudo to {become_user}",
         )
     last_line = next((line for line in reversed(outcome.stderr.splitlines()) if line.strip()), "")
     return done("failed", f"exit status {outcome.rc}" + (f": {last_line[:200]}" if last_line else ""))
@@ -127,7 +130,7 @@ class FileWrite:
     owner: str | None
 
     @classmethod
-    def of(cls, action: CopyAction | TemplateAction, secrets: Mapping[str, str]) -> "FileWrite":
+    def of(cls, action: CopyAction | TemplateAction, secrets: Mapping[str, str]) -> FileWrite:
         if isinstance(action, CopyAction) and action.encoding == "base64":
             data = base64.b64decode(action.content)
         else:
@@ -140,7 +143,7 @@ class FileWrite:
         try:
             return int(self.mode, 8)
         except ValueError:
-            raise FileActionError(f"mode {self.mode!r} of {self.dest} is not an octal number such as \"0644\"") from None
+            raise FileActionError(f'mode {self.mode!r} of {self.dest} is not an octal number such as "0644"') from None
 
 
 async def put_file(connector: Connector, file: FileWrite, user: str | None, check_mode: bool) -> ActionResult:

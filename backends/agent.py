@@ -36,8 +36,8 @@ PROTOCOL = 1
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 
 _output_lock = threading.Lock()
-_running = {}  # command id -> Popen
-_killed = set()  # ids of commands stopped by a kill request
+_running: "dict[int, subprocess.Popen[bytes]]" = {}  # command id -> its process (a string: Python 3.6 reads it)
+_killed: "set[int]" = set()  # ids of commands stopped by a kill request
 _running_lock = threading.Lock()
 
 

@@ -37,9 +37,9 @@ import shutil
 import signal
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from orchc.backends.ansible_inputs import (
     ARGS_MAPS,
@@ -57,8 +57,8 @@ from orchc.backends.ansible_inputs import (
 )
 from orchc.backends.ansible_results import BatchOutcome
 from orchc.backends.ansible_worker import MISSING_ANSIBLE, WorkerRequest
-from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport
-from orchc.plan import REDACTED, Action, AnsibleModuleAction, AnsibleRoleAction, Host, PlaybookAction, redact
+from orchc.backends.transport import ActionContext, ActionResult, OutputSink, Transport, TransportOptions
+from orchc.plan import REDACTED, Action, AnsibleModuleAction, AnsibleRoleAction, Host, Plan, PlaybookAction, redact
 
 STOP_GRACE_SECONDS = 10.0
 SECRET_ENV_PREFIX = "ORCHC_SECRET_"
@@ -119,7 +119,7 @@ class AnsibleTransport(Transport):
     name = "ansible"
     batch_window = 0.01  # seconds a batch waits for more callers
 
-    def __init__(self, plan, options) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, plan: Plan, options: TransportOptions) -> None:
         super().__init__(plan, options)
         self.calls = 0  # ansible-runner calls started (tests and the bench count them)
         self._open: dict[BatchKey, _Batch] = {}
@@ -166,7 +166,7 @@ class AnsibleTransport(Transport):
             batch.runner = asyncio.create_task(self._run_batch(batch))
             self._running[batch.runner] = batch
             batch.runner.add_done_callback(self._running.pop)
-        batch.callers[host.name] = _Caller(action, asyncio.get_running_loop().create_future(), ctx.on_output)  # type: ignore[arg-type]
+        batch.callers[host.name] = _Caller(action, asyncio.get_running_loop().create_future(), ctx.on_output)  # type: ignore[arg-type]  # transports.py gives this transport the Ansible action kinds only
         return batch
 
     async def _run_batch(self, batch: _Batch) -> None:
@@ -211,8 +211,9 @@ class AnsibleTransport(Transport):
             project = playbook.parent
         elif isinstance(first, AnsibleModuleAction):
             assert module_args is not None
-            write_yaml(playbook, module_playbook(first.module, module_args, ctx.task_id,
-                                                 no_log=ARGS_MAPS[1] in extra.secret))
+            write_yaml(
+                playbook, module_playbook(first.module, module_args, ctx.task_id, no_log=ARGS_MAPS[1] in extra.secret)
+            )
             link_module_folders(self.plan, ctx.task_id, project)
         else:
             write_yaml(playbook, role_playbook(first.name, ctx.task_id))
@@ -266,7 +267,11 @@ class AnsibleTransport(Transport):
 
     async def _run_worker(self, request: Path, batch: _Batch, outcome: BatchOutcome) -> None:
         worker = await asyncio.create_subprocess_exec(  # -P: an orchc/ in the current folder must not shadow orchc
-            sys.executable, "-P", "-m", "orchc.backends.ansible_worker", str(request),
+            sys.executable,
+            "-P",
+            "-m",
+            "orchc.backends.ansible_worker",
+            str(request),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -275,7 +280,7 @@ class AnsibleTransport(Transport):
             env=_environment_without_secrets(),
         )
         try:
-            _, stderr = await asyncio.gather(self._read_records(worker, batch, outcome), worker.stderr.read())  # type: ignore[union-attr]
+            _, stderr = await asyncio.gather(self._read_records(worker, batch, outcome), worker.stderr.read())  # type: ignore[union-attr]  # stderr=PIPE above: never None
             await worker.wait()
         except asyncio.CancelledError:
             await _stop(worker)
@@ -312,7 +317,7 @@ async def _stop(worker: asyncio.subprocess.Process) -> None:
     worker.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(worker.wait(), STOP_GRACE_SECONDS)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         try:
             os.killpg(worker.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -323,8 +328,11 @@ async def _stop(worker: asyncio.subprocess.Process) -> None:
 def prune_kept_calls(folder: Path, keep: int) -> None:
     """Remove all but the `keep` newest data dirs in `folder` (by modification time)."""
     try:
-        kept = sorted((entry for entry in os.scandir(folder) if entry.is_dir(follow_symlinks=False)),
-                      key=lambda entry: entry.stat().st_mtime, reverse=True)
+        kept = sorted(
+            (entry for entry in os.scandir(folder) if entry.is_dir(follow_symlinks=False)),
+            key=lambda entry: entry.stat().st_mtime,
+            reverse=True,
+        )
     except FileNotFoundError:
         return
     for entry in kept[keep:]:

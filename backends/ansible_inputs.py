@@ -25,9 +25,10 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -88,8 +89,11 @@ def host_vars(host: Host, options: SshOptions) -> dict[str, Any]:
 def inventory(plan: Plan, options: SshOptions) -> dict[str, Any]:
     """A YAML inventory of every host of the Plan, with the inventory's groups (and every role)."""
     members = {**{role.name: role.hosts for role in plan.roles}, **plan.groups}
-    groups = {name: {"hosts": {host: None for host in hosts}}
-              for name, hosts in members.items() if name not in RESERVED_GROUPS}
+    groups = {
+        name: {"hosts": {host: None for host in hosts}}
+        for name, hosts in members.items()
+        if name not in RESERVED_GROUPS
+    }
     return {"all": {"hosts": {h.name: host_vars(h, options) for h in plan.hosts}, "children": groups}}
 
 
@@ -192,7 +196,7 @@ def spread(per_host: Mapping[str, Mapping[str, Any]], maps: tuple[str, str], ext
             spread_values[key] = values[0]
             continue
         map_name, target = (maps[1], extra.secret) if secret else (maps[0], extra.public)
-        for host, value in zip(hosts, values):
+        for host, value in zip(hosts, values, strict=True):
             target.setdefault(map_name, {}).setdefault(host, {})[key] = value
         spread_values[key] = _host_lookup(map_name, key)
     return spread_values
@@ -202,8 +206,9 @@ def resolve_secret_values(extra: ExtraVars, secrets: Mapping[str, str]) -> None:
     """Put the secrets' values in place of their markers, in the secret extra vars only."""
     missing = sorted(_markers_in(extra.secret) - set(secrets))
     if missing:
-        raise InputError(f"no value for secret {', '.join(missing)}: give it with --secrets FILE "
-                         "or ORCHC_SECRET_<NAME>")
+        raise InputError(
+            f"no value for secret {', '.join(missing)}: give it with --secrets FILE or ORCHC_SECRET_<NAME>"
+        )
     extra.secret = _resolve(extra.secret, secrets)
 
 
@@ -212,12 +217,13 @@ def call_values(
 ) -> tuple[ExtraVars, dict[str, Any] | None]:
     """Extra vars for one call serving `actions` (host name -> its action), and a module action's arguments."""
     extra = ExtraVars()
-    vars_per_host = {host: {**plan_vars, **({} if isinstance(a, AnsibleModuleAction) else a.vars)}
-                     for host, a in actions.items()}
+    vars_per_host = {
+        host: {**plan_vars, **({} if isinstance(a, AnsibleModuleAction) else a.vars)} for host, a in actions.items()
+    }
     extra.public.update(spread(vars_per_host, VARS_MAPS, extra))
     args = None
     if all(isinstance(a, AnsibleModuleAction) for a in actions.values()):
-        args = spread({host: a.args for host, a in actions.items()}, ARGS_MAPS, extra)  # type: ignore[union-attr]
+        args = spread({host: a.args for host, a in actions.items()}, ARGS_MAPS, extra)  # type: ignore[union-attr]  # all AnsibleModuleAction: the all() above
     resolve_secret_values(extra, secrets)
     return extra, args
 

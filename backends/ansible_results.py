@@ -12,10 +12,11 @@ ansible-runner#273), the run's own output explains the outcome.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-from orchc.backends.transport import ActionResult
+from orchc.backends.transport import ActionResult, ResultStatus
 from orchc.plan import redact
 
 TAIL_LINES = 60  # output lines kept per host and for the run
@@ -89,7 +90,7 @@ class BatchOutcome:
     def _count(self, kind: str, host: str) -> int:
         return int((self.stats or {}).get(kind, {}).get(host, 0))
 
-    def _status(self, host: str) -> str:
+    def _status(self, host: str) -> ResultStatus:
         if self.error:
             return "failed"
         if self.stats is None or host not in self.stats.get("processed", {}):
@@ -112,7 +113,9 @@ class BatchOutcome:
             return f"ansible-playbook ended {self.status} (rc {self.rc}) before running on {host}: {last}"
         if self.stats is None or host not in self.stats.get("processed", {}):
             return "no play matched this host"
-        counts = {kind: self._count(kind, host) for kind in ("ok", "changed", "skipped", "failures", "rescued", "ignored")}
+        counts = {
+            kind: self._count(kind, host) for kind in ("ok", "changed", "skipped", "failures", "rescued", "ignored")
+        }
         return " ".join(f"{kind}={n}" for kind, n in counts.items() if n)
 
     def result_for(self, host: str, secrets: Mapping[str, str]) -> ActionResult:
@@ -125,7 +128,7 @@ class BatchOutcome:
             message += f" (ansible-runner files kept in {self.kept_dir})"
         rc = events.rc if events.rc is not None else (0 if status in ("ok", "changed") else self.rc)
         return ActionResult(
-            status=status,  # type: ignore[arg-type]
+            status=status,
             rc=rc,
             stdout=redact("\n".join(stdout_lines) + ("\n" if stdout_lines else ""), secrets),
             stderr=redact(events.stderr, secrets),

@@ -33,9 +33,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-MISSING_ANSIBLE = (
-    "ansible actions need ansible-runner and ansible-core: pip install ansible-runner ansible-core"
-)
+MISSING_ANSIBLE = "ansible actions need ansible-runner and ansible-core: pip install ansible-runner ansible-core"
 # How often ansible-runner checks for cancellation while ansible-playbook runs (its default is 5 s).
 CANCEL_POLL_SECONDS = 0.2
 TERM_GRACE_SECONDS = 3.0
@@ -61,7 +59,7 @@ class WorkerRequest:
             json.dump(asdict(self), f)
 
     @classmethod
-    def load(cls, path: str) -> "WorkerRequest":
+    def load(cls, path: str) -> WorkerRequest:
         with open(path, encoding="utf-8") as f:
             return cls(**json.load(f))
 

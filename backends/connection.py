@@ -47,7 +47,7 @@ class ConnectionSpec:
     become_user: str
 
     @classmethod
-    def of(cls, host: Host) -> "ConnectionSpec":
+    def of(cls, host: Host) -> ConnectionSpec:
         vars_ = host.vars
         key_file = vars_.get("ansible_ssh_private_key_file") or vars_.get("ansible_private_key_file")
         interpreter = str(vars_.get("ansible_python_interpreter", "python3"))
@@ -60,8 +60,11 @@ class ConnectionSpec:
             key_file=str(Path(key_file).expanduser()) if key_file else None,
             known_hosts=str(vars_[KNOWN_HOSTS_VAR]) if vars_.get(KNOWN_HOSTS_VAR) else None,
             ssh_args=f"{vars_.get('ansible_ssh_common_args') or ''} {vars_.get('ansible_ssh_extra_args') or ''}",
-            agent_python=(("python3" if interpreter.startswith("auto") else interpreter)
-                          if _inventory_flag(vars_.get("orchc_agent", True)) else None),
+            agent_python=(
+                ("python3" if interpreter.startswith("auto") else interpreter)
+                if _inventory_flag(vars_.get("orchc_agent", True))
+                else None
+            ),
             become=_inventory_flag(vars_.get("ansible_become", False)),
             become_user=str(vars_.get("ansible_become_user", "root")),
         )

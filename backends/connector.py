@@ -89,5 +89,6 @@ def missing_folder(path: str) -> FileActionError:
 
 
 def permission_denied(path: str, user: str) -> FileActionError:
-    return FileActionError(f"permission denied writing {path} as {user}; add `become` to the task, or "
-                           f"ansible_become: true to the host")
+    return FileActionError(
+        f"permission denied writing {path} as {user}; add `become` to the task, or ansible_become: true to the host"
+    )

@@ -5,9 +5,9 @@ simulator and the property tests all drive the very same walk.
 
     scheduler = Scheduler(plan, Limits(host_slots=1, forks=50))
     while not scheduler.done:
-        for instance_id in scheduler.next_batch():      # now "running"
+        for instance_id in scheduler.next_batch():      # now running
             ...start it...
-        changes = scheduler.complete(instance_id, "ok")  # when one ends
+        changes = scheduler.complete(instance_id, State.OK)  # when one ends
 
 Readiness is event-driven: each instance counts the dependencies it still
 waits for; an ending instance decrements its dependants' counters, and those
@@ -34,19 +34,23 @@ sources) with a barrier after each layer, like the step-based deployers.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Literal
 
+from orchc.backends.state import FAILURE_STATES, FINAL_STATES, SUCCESS_STATES, State
 from orchc.plan import Plan
 
-State = Literal["pending", "ready", "running", "ok", "changed", "failed", "skipped", "dep_failed",
-                "unreachable"]
-EndState = Literal["ok", "changed", "failed", "skipped", "unreachable"]
 Strategy = Literal["graph", "steps"]
 
-FINAL_STATES = frozenset({"ok", "changed", "failed", "skipped", "dep_failed", "unreachable"})
-SUCCESS_STATES = frozenset({"ok", "changed", "skipped"})
-FAILURE_STATES = frozenset({"failed", "unreachable", "dep_failed"})
+# The states the walk names, bound once: looking up an enum member costs four times the comparison.
+DEP_FAILED, PENDING, READY, RUNNING, SKIPPED = (
+    State.DEP_FAILED,
+    State.PENDING,
+    State.READY,
+    State.RUNNING,
+    State.SKIPPED,
+)
 
 SAME_HOST_WEIGHT = 1
 CROSS_HOST_WEIGHT = 10
@@ -122,8 +126,7 @@ class Scheduler:
         self._task = [self._lookup(task_index, [inst.task], inst.id, "task")[0] for inst in plan.instances]
         anchors = {t.id for t in plan.tasks if t.anchor}
         no_work_ids = set(no_work)
-        self._no_work = [inst.task in anchors or not inst.actions or inst.id in no_work_ids
-                         for inst in plan.instances]
+        self._no_work = [inst.task in anchors or not inst.actions or inst.id in no_work_ids for inst in plan.instances]
         self._index_placements(plan)
         self._index_edges(plan)
         self._index_roles(plan)
@@ -132,12 +135,12 @@ class Scheduler:
         self.layer = self._layers()
 
         # The walk's state.
-        self.state: list[State] = ["pending"] * n
+        self.state: list[State] = [PENDING] * n
         self._heap: list[tuple[int, int, int, int]] = []  # (-priority, plan order, instance, token)
         self._token = [0] * n  # bumped to invalidate an instance's queued heap entries
         self._instant: list[int] = []  # ready no-work instances: they start regardless of limits
         self._running = 0  # instances holding slots
-        self._in_flight = 0  # instances in state "running", with or without slots
+        self._in_flight = 0  # instances in state running, with or without slots
         self._final = 0
         self.left_hosts: list[str] = []  # hosts that left the deployment, in order
         self.excused: set[str] = set()  # failed instances absorbed by a role's tolerance
@@ -192,7 +195,9 @@ class Scheduler:
         # host), counted only when it moves there; and what it was given to wait for since.
         self._alternate_deps: dict[int, list[list[int]]] = {
             i: [self._lookup(self.index, p.deps, inst.id, "dependency") for p in inst.alternates]
-            for i, inst in enumerate(plan.instances) if inst.alternates}
+            for i, inst in enumerate(plan.instances)
+            if inst.alternates
+        }
         self._moved_deps: dict[int, set[int]] = {}
 
     def _index_roles(self, plan: Plan) -> None:
@@ -229,8 +234,11 @@ class Scheduler:
 
     def met_by(self, instance_id: str) -> set[str]:
         """The providers whose success met the instance's `any_of` groups (so far)."""
-        return {self.ids[group.satisfied_by] for group in self._groups_of.get(self.index[instance_id], ())
-                if group.satisfied_by is not None}
+        return {
+            self.ids[group.satisfied_by]
+            for group in self._groups_of.get(self.index[instance_id], ())
+            if group.satisfied_by is not None
+        }
 
     def ids_in_dependency_order(self) -> list[str]:
         """Every instance after all of its dependencies."""
@@ -246,21 +254,21 @@ class Scheduler:
     # --- driving -----------------------------------------------------------------
 
     def next_batch(self) -> list[str]:
-        """Every instance that may start now, best first; they are now "running"."""
+        """Every instance that may start now, best first; they are now running."""
         started: list[str] = []
         if self.stopped:
             return started
         while self._instant:
             i = self._instant.pop()
-            if self.state[i] == "ready":
-                self.state[i] = "running"
+            if self.state[i] == READY:
+                self.state[i] = RUNNING
                 started.append(self.ids[i])
                 self._in_flight += 1
         forks = self.limits.forks
         while self._heap and (forks is None or self._running < forks):
             entry = heapq.heappop(self._heap)
             i = entry[2]
-            if entry[3] != self._token[i] or self.state[i] != "ready":
+            if entry[3] != self._token[i] or self.state[i] != READY:
                 continue
             host = self._host_resource(i)
             task = self._task_resources[self._task[i]]
@@ -274,7 +282,7 @@ class Scheduler:
                 if host is not None:
                     self._release(host)
                 continue
-            self.state[i] = "running"
+            self.state[i] = RUNNING
             self._running += 1
             task.running += 1
             if host is not None:
@@ -283,10 +291,10 @@ class Scheduler:
             self._in_flight += 1
         return started
 
-    def complete(self, instance_id: str, state: EndState, message: str = "") -> list[Change]:
+    def complete(self, instance_id: str, state: State, message: str = "") -> list[Change]:
         """Record how a running instance ended; return the changes that follow from it."""
         i = self.index[instance_id]
-        if self.state[i] != "running":
+        if self.state[i] != RUNNING:
             raise ValueError(f"{instance_id} is {self.state[i]}, not running")
         changes: list[Change] = []
         self._in_flight -= 1
@@ -345,18 +353,18 @@ class Scheduler:
                 self._dep_failed(group.owner, "no provider of an 'on any' requirement succeeded", changes)
 
     def _dep_failed(self, i: int, message: str, changes: list[Change]) -> None:
-        if self.state[i] in FINAL_STATES or self.state[i] == "running":
+        if self.state[i] in FINAL_STATES or self.state[i] == RUNNING:
             return
-        self._finish(i, "dep_failed")
-        changes.append(Change(self.ids[i], "dep_failed", self._host_name(i), message))
+        self._finish(i, DEP_FAILED)
+        changes.append(Change(self.ids[i], DEP_FAILED, self._host_name(i), message))
         self._propagate_failure(i, changes)
 
     def _dependency_met(self, i: int) -> None:
         self._waiting_for[i] -= 1
-        if self._waiting_for[i] == 0 and self.state[i] == "pending":
+        if self._waiting_for[i] == 0 and self.state[i] == PENDING:
             self._make_ready(i)
 
-    def _failed(self, i: int, state: EndState, changes: list[Change]) -> None:
+    def _failed(self, i: int, state: State, changes: list[Change]) -> None:
         h = self._current_host(i)
         if h is not None and (self.host_names[h] in self.left_hosts or self._within_tolerance(h)):
             if self.host_names[h] not in self.left_hosts:
@@ -369,7 +377,7 @@ class Scheduler:
             self.stopped = self._budget_message(h)
         self.stop_is_failure = True
 
-    def _failed_on_left_host(self, i: int, state: EndState, changes: list[Change]) -> None:
+    def _failed_on_left_host(self, i: int, state: State, changes: list[Change]) -> None:
         """A failure the tolerance absorbs: a `once` instance moves on, any other is excused."""
         if self._move(i, changes):
             return
@@ -387,10 +395,8 @@ class Scheduler:
     def _budget_message(self, h: int | None) -> str:
         if h is None or not self._roles_of_host[h]:
             return "an instance failed and no role tolerates it"
-        beyond = [self.role_names[r] for r in self._roles_of_host[h]
-                  if self._role_failed[r] + 1 > self._role_budget[r]]
-        return (f"host {self.host_names[h]} failed beyond the tolerance of role "
-                f"{', '.join(beyond)}")
+        beyond = [self.role_names[r] for r in self._roles_of_host[h] if self._role_failed[r] + 1 > self._role_budget[r]]
+        return f"host {self.host_names[h]} failed beyond the tolerance of role {', '.join(beyond)}"
 
     def _leave(self, h: int, changes: list[Change]) -> None:
         """Host `h` leaves the deployment within its roles' budgets: what has not started there moves
@@ -399,14 +405,14 @@ class Scheduler:
             self._role_failed[r] += 1
         self.left_hosts.append(self.host_names[h])
         for i in self._host_instances[h]:
-            if self._current_host(i) != h or self.state[i] in FINAL_STATES or self.state[i] == "running":
+            if self._current_host(i) != h or self.state[i] in FINAL_STATES or self.state[i] == RUNNING:
                 continue
             if self._move(i, changes):
                 continue
             self._token[i] += 1
-            self._finish(i, "skipped")
+            self._finish(i, SKIPPED)
             self.excused.add(self.ids[i])
-            changes.append(Change(self.ids[i], "skipped", self.host_names[h], HOST_LEFT))
+            changes.append(Change(self.ids[i], SKIPPED, self.host_names[h], HOST_LEFT))
             self._released(i, changes)
 
     def _move(self, i: int, changes: list[Change]) -> bool:
@@ -417,11 +423,12 @@ class Scheduler:
                 old = self.host_names[placements[self._placement_pos[i]]]
                 self._placement_pos[i] = pos
                 self._token[i] += 1
-                self.state[i] = "pending"
-                changes.append(Change(self.ids[i], "pending", self.host_names[placements[pos]],
-                                      f"moved from {old}: {HOST_LEFT}"))
+                self.state[i] = PENDING
+                changes.append(
+                    Change(self.ids[i], PENDING, self.host_names[placements[pos]], f"moved from {old}: {HOST_LEFT}")
+                )
                 self._wait_on_new_host(i, pos, changes)
-                if self._waiting_for[i] == 0 and self.state[i] == "pending":
+                if self._waiting_for[i] == 0 and self.state[i] == PENDING:
                     self._make_ready(i)
                 return True
         return False
@@ -446,8 +453,8 @@ class Scheduler:
             return
         for i, s in enumerate(self.state):
             if s not in FINAL_STATES:
-                self._finish(i, "skipped")
-                changes.append(Change(self.ids[i], "skipped", self._host_name(i), NOT_RUN))
+                self._finish(i, SKIPPED)
+                changes.append(Change(self.ids[i], SKIPPED, self._host_name(i), NOT_RUN))
 
     # --- bookkeeping -----------------------------------------------------------------
 
@@ -458,7 +465,7 @@ class Scheduler:
         self.state[i] = state
 
     def _make_ready(self, i: int) -> None:
-        self.state[i] = "ready"
+        self.state[i] = READY
         if self.limits.strategy == "steps" and self.layer[i] > self._current_layer:
             self._held[self.layer[i]].append(i)
         else:
@@ -475,18 +482,17 @@ class Scheduler:
         while resource.waiting and not resource.full:
             entry = heapq.heappop(resource.waiting)
             i = entry[2]
-            if entry[3] == self._token[i] and self.state[i] == "ready":
+            if entry[3] == self._token[i] and self.state[i] == READY:
                 heapq.heappush(self._heap, entry)
                 return
 
     def _advance_layers(self) -> None:
         if self.limits.strategy != "steps":
             return
-        while (self._current_layer < len(self._layer_left) - 1
-               and self._layer_left[self._current_layer] == 0):
+        while self._current_layer < len(self._layer_left) - 1 and self._layer_left[self._current_layer] == 0:
             self._current_layer += 1
             for i in self._held[self._current_layer]:
-                if self.state[i] == "ready":
+                if self.state[i] == READY:
                     self._queue(i)
             self._held[self._current_layer] = []
 

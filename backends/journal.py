@@ -23,22 +23,24 @@ writes the changes of one turn of its loop together (group commit).
 from __future__ import annotations
 
 import abc
+import dataclasses
 import fcntl
 import json
 import sqlite3
 import time
-import dataclasses
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+
+from orchc.backends.state import State
 
 TAIL_BYTES = 4096
 # The states that mean "this instance was run": the last one of them decides
 # whether a re-run may skip it. dep_failed / skipped / not run leave it as it was.
-ENDED_STATES = ("ok", "changed", "failed", "unreachable")  # an execution that ran to its end
-EXECUTED_STATES = ("running",) + ENDED_STATES
-DONE_STATES = ("ok", "changed")
+EXECUTED_STATES = (State.RUNNING, *(state for state in State if state.ran))
+DONE_STATES = tuple(state for state in State if state.ran and state.is_success)
 
 
 class JournalError(Exception):
@@ -54,10 +56,12 @@ def _sqlite_error(path: Path, exc: sqlite3.Error) -> JournalError:
     name = exc.sqlite_errorname or ""
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
         what = "is damaged" if name.startswith("SQLITE_CORRUPT") else "is not an orchc journal, or is damaged"
-        return JournalError(f"the journal {path} {what} ({exc})",
-                            hint=f"orchc neither repairs nor replaces it. To go on, start a fresh journal: pass "
-                                 f"--journal NEW.db, or move this one aside (`mv {path} {path}.damaged`); the next run "
-                                 "then runs everything, as a first run does")
+        return JournalError(
+            f"the journal {path} {what} ({exc})",
+            hint=f"orchc neither repairs nor replaces it. To go on, start a fresh journal: pass "
+            f"--journal NEW.db, or move this one aside (`mv {path} {path}.damaged`); the next run "
+            "then runs everything, as a first run does",
+        )
     return JournalError(f"cannot use the journal {path}: {exc}")
 
 
@@ -66,7 +70,7 @@ class Transition:
     """One state change of one instance in one run."""
 
     instance: str
-    state: str
+    state: State
     host: str | None = None
     attempt: int = 0
     time: float = 0.0
@@ -195,8 +199,10 @@ class SqliteJournal(Journal):
     def _upgrade(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > FORMAT:
-            raise JournalError(f"the journal {self.path} was written by a newer orchc (format {version}, this one "
-                               f"reads {FORMAT}): upgrade orchc, or pass --journal to start another")
+            raise JournalError(
+                f"the journal {self.path} was written by a newer orchc (format {version}, this one "
+                f"reads {FORMAT}): upgrade orchc, or pass --journal to start another"
+            )
         if version == FORMAT:
             return
         # Format 0: a new file, or one written before the format was numbered.
@@ -206,16 +212,21 @@ class SqliteJournal(Journal):
         if "notes" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:
             self._db.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'")
         marks = ", ".join("?" * len(EXECUTED_STATES))
-        self._db.execute(f"INSERT OR REPLACE INTO latest_executions SELECT instance, state, change_key "
-                         f"FROM transitions WHERE state IN ({marks}) ORDER BY seq", EXECUTED_STATES)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO latest_executions SELECT instance, state, change_key "
+            f"FROM transitions WHERE state IN ({marks}) ORDER BY seq",
+            EXECUTED_STATES,
+        )
         self._db.execute(f"PRAGMA user_version = {FORMAT}")
         self._db.execute("COMMIT")
 
     def begin_run(self, plan_digest: str, options: dict[str, Any]) -> int:
         self._lock()
         with self._database() as db:
-            cursor = db.execute("INSERT INTO runs (started, plan_digest, options) VALUES (?, ?, ?)",
-                                (time.time(), plan_digest, json.dumps(options, sort_keys=True)))
+            cursor = db.execute(
+                "INSERT INTO runs (started, plan_digest, options) VALUES (?, ?, ?)",
+                (time.time(), plan_digest, json.dumps(options, sort_keys=True)),
+            )
         return int(cursor.lastrowid or 0)
 
     def record(self, run: int, transitions: Iterable[Transition]) -> None:
@@ -223,8 +234,22 @@ class SqliteJournal(Journal):
         for t in transitions:
             t.run = run
             t.stdout_tail, t.stderr_tail = tail(t.stdout_tail), tail(t.stderr_tail)
-            rows.append((t.instance, t.state, t.host, t.attempt, t.time, t.fingerprint, t.change_key, t.rc,
-                         t.stdout_tail, t.stderr_tail, t.message, t.run))
+            rows.append(
+                (
+                    t.instance,
+                    t.state,
+                    t.host,
+                    t.attempt,
+                    t.time,
+                    t.fingerprint,
+                    t.change_key,
+                    t.rc,
+                    t.stdout_tail,
+                    t.stderr_tail,
+                    t.message,
+                    t.run,
+                )
+            )
             if t.state in EXECUTED_STATES:
                 executions.append((t.instance, t.state, t.change_key))
         if not rows:
@@ -237,8 +262,10 @@ class SqliteJournal(Journal):
 
     def end_run(self, run: int, outcome: str, notes: list[str]) -> None:
         with self._database() as db:
-            db.execute("UPDATE runs SET ended = ?, outcome = ?, notes = ? WHERE id = ?",
-                       (time.time(), outcome, json.dumps(notes), run))
+            db.execute(
+                "UPDATE runs SET ended = ?, outcome = ?, notes = ? WHERE id = ?",
+                (time.time(), outcome, json.dumps(notes), run),
+            )
 
     def done_keys(self) -> dict[str, str]:
         marks = ", ".join("?" * len(DONE_STATES))
@@ -249,13 +276,30 @@ class SqliteJournal(Journal):
     def runs(self) -> list[RunRecord]:
         query = "SELECT id, started, ended, plan_digest, options, outcome, notes FROM runs ORDER BY id"
         with self._database() as db:
-            return [RunRecord(id=r[0], started=r[1], ended=r[2], plan_digest=r[3], options=json.loads(r[4]),
-                              outcome=r[5], notes=json.loads(r[6])) for r in db.execute(query)]
+            return [
+                RunRecord(
+                    id=r[0],
+                    started=r[1],
+                    ended=r[2],
+                    plan_digest=r[3],
+                    options=json.loads(r[4]),
+                    outcome=r[5],
+                    notes=json.loads(r[6]),
+                )
+                for r in db.execute(query)
+            ]
 
     def transitions(self, run: int) -> list[Transition]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM transitions WHERE run = ? ORDER BY seq"
         with self._database() as db:
-            return [Transition(*row) for row in db.execute(query, (run,))]
+            rows = db.execute(query, (run,)).fetchall()
+        try:
+            return [Transition(row[0], State(row[1]), *row[2:]) for row in rows]
+        except ValueError as exc:
+            raise JournalError(
+                f"the journal {self.path} holds an instance state this orchc does not know ({exc})",
+                hint="read it with the orchc that wrote it, or pass --journal to start another",
+            ) from None
 
     def close(self) -> None:
         self._db.close()
@@ -271,9 +315,19 @@ class SqliteJournal(Journal):
         except BlockingIOError:
             self._lock_file.close()
             self._lock_file = None
-            raise JournalError(f"another orchc run is using the journal {self.path}; "
-                               "wait for it to end, or pass --journal to use another") from None
+            raise JournalError(
+                f"another orchc run is using the journal {self.path}; "
+                "wait for it to end, or pass --journal to use another"
+            ) from None
 
+
+def existing_journal(path: Path) -> SqliteJournal:
+    """The journal a run wrote at `path`, for reading: a missing file is an error, not a new journal."""
+    if not path.is_file():
+        raise JournalError(
+            f"no journal at {path}: nothing has run here yet", hint="run `orchc run PATH` first, or pass --journal DB"
+        )
+    return SqliteJournal(path)
 
 
 @dataclass
@@ -294,7 +348,7 @@ def latest_records(transitions: Iterable[Transition]) -> dict[str, InstanceRecor
     started: dict[tuple[int, str], float] = {}
     for t in transitions:
         key = (t.run, t.instance)
-        if t.state == "running":
+        if t.state == State.RUNNING:
             started.setdefault(key, t.time)
             records[t.instance] = InstanceRecord(t, started[key])
         else:

@@ -20,7 +20,13 @@ OUTSIDE = "outside --limit"
 
 
 class LimitError(ValueError):
-    """A --limit pattern that selects nothing."""
+    """A --limit pattern that selects nothing; `hint` names what the Plan has."""
+
+    def __init__(self, message: str, plan: Plan) -> None:
+        super().__init__(message)
+        self.hint = (
+            f"hosts: {', '.join(h.name for h in plan.hosts)}; roles: {', '.join(r.name for r in plan.roles) or 'none'}"
+        )
 
 
 def hosts_of_limit(plan: Plan, pattern: str) -> frozenset[str]:
@@ -28,7 +34,7 @@ def hosts_of_limit(plan: Plan, pattern: str) -> frozenset[str]:
     `:`; `!term` leaves hosts out (of all of them, when no term adds any)."""
     terms = [term.strip() for term in re.split(r"[,:]", pattern) if term.strip()]
     if not terms:
-        raise LimitError("--limit names no host")
+        raise LimitError("--limit names no host", plan)
     names = [host.name for host in plan.hosts]
     chosen: set[str] = set()
     excluded: set[str] = set()
@@ -39,7 +45,7 @@ def hosts_of_limit(plan: Plan, pattern: str) -> frozenset[str]:
             if fnmatch.fnmatchcase(role.name, glob):
                 matched.update(role.hosts)
         if not matched:
-            raise LimitError(f"--limit '{term}' matches no host or role of the Plan")
+            raise LimitError(f"--limit '{term}' matches no host or role of the Plan", plan)
         (excluded if term.startswith("!") else chosen).update(matched)
     if all(term.startswith("!") for term in terms):
         chosen = set(names)
@@ -61,8 +67,8 @@ def left_out(plan: Plan, waiting: set[str], hosts: frozenset[str]) -> dict[str, 
     for inst in plan.instances:
         for dep in inst.deps:
             dependants[dep].append((inst.id, None))
-        for k, group in enumerate(inst.any_of):
-            for member in group:
+        for k, members in enumerate(inst.any_of):
+            for member in members:
                 dependants[member].append((inst.id, k))
     outside = [iid for iid in waiting if by_id[iid].host is not None and by_id[iid].host not in hosts]
     cause = {iid: iid for iid in outside}  # the instance outside the limit that each one waits for

@@ -23,13 +23,21 @@ import pwd
 import signal
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from orchc.backends.actions import NativeTransport
-from orchc.backends.connector import (Command, CommandResult, FileActionError, FileState, Found, missing_folder,
-                                      permission_denied)
+from orchc.backends.connector import (
+    Command,
+    CommandResult,
+    FileActionError,
+    FileState,
+    Found,
+    missing_folder,
+    permission_denied,
+)
 from orchc.backends.transport import ActionContext, ActionResult, OutputSink, TransportOptions
 from orchc.plan import Action, Host, Plan
 
@@ -61,14 +69,20 @@ class LocalConnector:
         # `command.timeout` is left to the runner, whose cancellation kills the group at the same moment.
         try:
             process = await asyncio.create_subprocess_exec(
-                *command.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True, cwd=self.cwd,
-                env={**os.environ, **command.env})
+                *command.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                cwd=self.cwd,
+                env={**os.environ, **command.env},
+            )
         except OSError as exc:
             return CommandResult(rc=None, error=str(exc))
         try:
-            stdout, stderr = await asyncio.gather(_collect(process.stdout, "stdout", on_output),
-                                                  _collect(process.stderr, "stderr", on_output))
+            stdout, stderr = await asyncio.gather(
+                _collect(process.stdout, "stdout", on_output), _collect(process.stderr, "stderr", on_output)
+            )
             rc = await process.wait()
         except asyncio.CancelledError:
             await _kill_group(process)
@@ -89,9 +103,14 @@ class LocalConnector:
             return "absent" if file.parent.is_dir() else "no folder"
         except OSError as exc:
             raise FileActionError(f"cannot inspect {path}: {exc.strerror or exc}") from None
-        return FileState(mode=info.st_mode & 0o7777, user=_name(pwd.getpwuid, info.st_uid),
-                         group=_name(grp.getgrgid, info.st_gid), uid=str(info.st_uid), gid=str(info.st_gid),
-                         sha256=digest)
+        return FileState(
+            mode=info.st_mode & 0o7777,
+            user=_name(pwd.getpwuid, info.st_uid),
+            group=_name(grp.getgrgid, info.st_gid),
+            uid=str(info.st_uid),
+            gid=str(info.st_gid),
+            sha256=digest,
+        )
 
     async def put(self, path: str, data: bytes, mode: int, owner: str | None, user: str | None) -> None:
         _may_act_as(user, path)
@@ -121,12 +140,14 @@ class LocalConnector:
 
 def _may_act_as(user: str | None, path: str) -> None:
     if user is not None and os.geteuid() != 0:
-        raise FileActionError(f"{path} as {user} (become): on a local host that needs orchc to run as root, "
-                              f"or as {user}")
+        raise FileActionError(
+            f"{path} as {user} (become): on a local host that needs orchc to run as root, or as {user}"
+        )
 
 
-async def _collect(stream: asyncio.StreamReader | None, name: Literal["stdout", "stderr"],
-                   sink: OutputSink | None) -> str:
+async def _collect(
+    stream: asyncio.StreamReader | None, name: Literal["stdout", "stderr"], sink: OutputSink | None
+) -> str:
     if stream is None:
         return ""
     parts: list[str] = []
@@ -148,7 +169,7 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(process.wait()), wait)
             break
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
     try:  # the group leader is gone; stragglers that ignored SIGTERM still die
         os.killpg(process.pid, signal.SIGKILL)

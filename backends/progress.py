@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -25,14 +25,20 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from orchc.backends.engine import FINAL_STATES
 from orchc.backends.journal import Transition
 from orchc.backends.runner import RunResult
+from orchc.backends.state import State
 from orchc.plan import Plan
 
 STATE_STYLES = {
-    "ok": "green", "changed": "yellow", "skipped": "cyan", "failed": "bold red", "dep_failed": "red",
-    "unreachable": "bold magenta", "running": "blue", "pending": "dim",
+    State.OK: "green",
+    State.CHANGED: "yellow",
+    State.SKIPPED: "cyan",
+    State.FAILED: "bold red",
+    State.DEP_FAILED: "red",
+    State.UNREACHABLE: "bold magenta",
+    State.RUNNING: "blue",
+    State.PENDING: "dim",
 }
 STDERR_TAIL_LINES = 12
 STILL_RUNNING_SHOWN = 5
@@ -45,7 +51,7 @@ class Tally:
     def __init__(self, plan: Plan) -> None:
         self.total = len(plan.instances)
         self.started = time.monotonic()
-        self.state: dict[str, str] = {}
+        self.state: dict[str, State] = {}
         self.done = 0
         self.failures = 0
         self.running_since: dict[str, float] = {}
@@ -53,9 +59,9 @@ class Tally:
     def update(self, t: Transition) -> None:
         before = self.state.get(t.instance)
         self.state[t.instance] = t.state
-        self.done += (t.state in FINAL_STATES) - (before in FINAL_STATES)
-        self.failures += (t.state in ("failed", "unreachable")) - (before in ("failed", "unreachable"))
-        if t.state == "running":
+        self.done += t.state.is_final - (before is not None and before.is_final)
+        self.failures += t.state.is_own_failure - (before is not None and before.is_own_failure)
+        if t.state == State.RUNNING:
             self.running_since.setdefault(t.instance, time.monotonic())
 
     def took(self, instance: str) -> float | None:
@@ -94,10 +100,10 @@ class PlainLog:
         # Written as plain text: this runs once per transition, and rich's
         # rendering of each line cost a third of a large run's time.
         self.tally.update(t)
-        took = self.tally.took(t.instance) if t.state in FINAL_STATES else None
+        took = self.tally.took(t.instance) if t.state.is_final else None
         width = len(str(self.tally.total))
         line = f"[{self.tally.done:>{width}}/{self.tally.total}] {t.state:<11} {t.instance}"
-        if t.attempt > 1 and t.state == "running":
+        if t.attempt > 1 and t.state == State.RUNNING:
             line += f" (attempt {t.attempt})"
         if took is not None:
             line += f" ({duration(took)})"
@@ -135,23 +141,24 @@ class LiveView:
         self.current: dict[str, str] = {}  # host → instance running there (the latest started)
         self.latest: dict[str, str] = {}  # running instance → the latest line it printed
         self.host_of: dict[str, str | None] = {}
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True,
-                         get_renderable=self._render)
+        self.live = Live(
+            self._render(), console=self.console, refresh_per_second=4, transient=True, get_renderable=self._render
+        )
         self.live.start()
 
     def transition(self, t: Transition) -> None:
         before = self.tally.state.get(t.instance)
         self.tally.update(t)
         if t.host:
-            if t.state in FINAL_STATES and before not in FINAL_STATES:
+            if t.state.is_final and not (before is not None and before.is_final):
                 self.host_done[t.host] += 1
-            if t.state == "running":
+            if t.state == State.RUNNING:
                 self.current[t.host] = t.instance
             elif self.current.get(t.host) == t.instance:
                 del self.current[t.host]
-        if t.state != "running":
+        if t.state != State.RUNNING:
             self.latest.pop(t.instance, None)
-        if t.state in ("failed", "unreachable"):
+        if t.state.is_own_failure:
             self.live.console.print(Text(f"{t.state}: {t.instance}  {t.message}", style=STATE_STYLES[t.state]))
 
     def notice(self, message: str) -> None:
@@ -196,9 +203,19 @@ class EventsFile:
         self._write({"event": "run_started", "run": run_id, "instances": len(plan.instances)})
 
     def transition(self, t: Transition) -> None:
-        self._write({"event": "transition", "run": t.run, "instance": t.instance, "host": t.host,
-                     "state": t.state, "attempt": t.attempt, "rc": t.rc, "message": t.message,
-                     "time": t.time})
+        self._write(
+            {
+                "event": "transition",
+                "run": t.run,
+                "instance": t.instance,
+                "host": t.host,
+                "state": t.state,
+                "attempt": t.attempt,
+                "rc": t.rc,
+                "message": t.message,
+                "time": t.time,
+            }
+        )
 
     def notice(self, message: str) -> None:
         self._write({"event": "notice", "message": message})
@@ -211,21 +228,28 @@ class EventsFile:
 
     def run_ended(self, result: RunResult) -> None:
         counts = Counter(result.states.values())
-        self._write({"event": "run_ended", "run": result.run_id, "outcome": result.outcome,
-                     "elapsed": round(result.elapsed, 3), "counts": dict(sorted(counts.items())),
-                     "left_hosts": result.left_hosts})
+        self._write(
+            {
+                "event": "run_ended",
+                "run": result.run_id,
+                "outcome": result.outcome,
+                "elapsed": round(result.elapsed, 3),
+                "counts": dict(sorted(counts.items())),
+                "left_hosts": result.left_hosts,
+            }
+        )
         self.out.close()
 
     def _write(self, obj: dict) -> None:
         obj.setdefault("time", time.time())
-        obj["timestamp"] = datetime.fromtimestamp(obj["time"], timezone.utc).isoformat(timespec="milliseconds")
+        obj["timestamp"] = datetime.fromtimestamp(obj["time"], UTC).isoformat(timespec="milliseconds")
         self.out.write(json.dumps(obj, sort_keys=True) + "\n")
         self.out.flush()
 
 
 def print_summary(console: Console, result: RunResult) -> None:
     for t in result.failures:
-        if t.state == "dep_failed":
+        if t.state == State.DEP_FAILED:
             continue
         console.print(Text(f"\n{t.state}: {t.instance}", style=STATE_STYLES[t.state]))
         if t.message:
@@ -235,7 +259,7 @@ def print_summary(console: Console, result: RunResult) -> None:
             console.print(f"  | {line}", markup=False, highlight=False)
     counts = Counter(result.states.values())
     parts = Text("\n")
-    for state in ("ok", "changed", "skipped", "failed", "dep_failed", "unreachable"):
+    for state in (state for state in State if state.is_final):
         if counts[state]:
             parts.append(f"{state} {counts[state]}", style=STATE_STYLES[state])
             parts.append("  ")
@@ -244,5 +268,4 @@ def print_summary(console: Console, result: RunResult) -> None:
         console.print(Text(note, style="red" if note.startswith("stopped") else "yellow"))
     style = {"succeeded": "bold green", "failed": "bold red", "interrupted": "bold yellow"}[result.outcome]
     tail = {"succeeded": "", "failed": "", "interrupted": " — run `orchc run` again to resume"}[result.outcome]
-    console.print(Text(f"run {result.run_id} {result.outcome} after {duration(result.elapsed)}{tail}",
-                       style=style))
+    console.print(Text(f"run {result.run_id} {result.outcome} after {duration(result.elapsed)}{tail}", style=style))

@@ -11,10 +11,19 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from orchc.backends.journal import InstanceRecord, RunRecord, latest_records, Transition
+from orchc.backends.journal import InstanceRecord, RunRecord, Transition, latest_records
+from orchc.backends.state import State
 
-COLORS = {"ok": "#2e7d32", "changed": "#ef8f00", "failed": "#c62828", "unreachable": "#6a1b9a",
-          "running": "#1565c0", "skipped": "#00838f", "dep_failed": "#e57373", "pending": "#9e9e9e"}
+COLORS = {
+    State.OK: "#2e7d32",
+    State.CHANGED: "#ef8f00",
+    State.FAILED: "#c62828",
+    State.UNREACHABLE: "#6a1b9a",
+    State.RUNNING: "#1565c0",
+    State.SKIPPED: "#00838f",
+    State.DEP_FAILED: "#e57373",
+    State.PENDING: "#9e9e9e",
+}
 CHART_WIDTH = 1100
 LABEL_WIDTH = 150
 LANE_HEIGHT = 22
@@ -48,21 +57,27 @@ def render_report(run: RunRecord, transitions: list[Transition]) -> str:
     records = latest_records(transitions)
     counts = Counter(r.last.state for r in records.values())
     ended = run.ended or max((t.time for t in transitions), default=run.started)
-    failures = [r for r in records.values() if r.last.state in ("failed", "unreachable")]
+    failures = [r for r in records.values() if r.last.state.is_own_failure]
     outcome = run.outcome or "did not end (crashed or still running)"
-    badges = "".join(f'<span class="badge" style="background:{COLORS.get(state, "#757575")}">'
-                     f"{html.escape(state)} {n}</span>" for state, n in sorted(counts.items()))
+    badges = "".join(
+        f'<span class="badge" style="background:{COLORS.get(state, "#757575")}">{html.escape(state)} {n}</span>'
+        for state, n in sorted(counts.items())
+    )
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f"<title>orchc run {run.id}: {html.escape(outcome)}</title><style>{_CSS}</style></head><body>",
         f"<h1>orchc run {run.id}: {html.escape(outcome)}</h1>",
         f'<div class="meta">started {_when(run.started)} · {ended - run.started:.1f}s · '
         f"{len(records)} instances · strategy {html.escape(str(run.options.get('strategy', 'graph')))}</div>",
         f"<div>{badges}</div>",
         "".join(f'<p class="note">{html.escape(note)}</p>' for note in run.notes),
-        "<h2>Timeline per host</h2>", _gantt(records, run.started, ended),
-        f"<h2>Failures ({len(failures)})</h2>", _failures(failures),
-        "<h2>All instances</h2>", _instances(records),
+        "<h2>Timeline per host</h2>",
+        _gantt(records, run.started, ended),
+        f"<h2>Failures ({len(failures)})</h2>",
+        _failures(failures),
+        "<h2>All instances</h2>",
+        _instances(records),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -77,17 +92,20 @@ def _gantt(records: dict[str, InstanceRecord], run_start: float, run_end: float)
     for record in records.values():
         if record.started is None:
             continue
-        end = record.last.time if record.last.state != "running" else run_end
+        end = record.last.time if record.last.state != State.RUNNING else run_end
         by_host.setdefault(record.last.host or "(no host)", []).append(
-            Bar(record, record.started - run_start, end - run_start))
+            Bar(record, record.started - run_start, end - run_start)
+        )
     if not by_host:
         return "<p>No instance ran in this run.</p>"
     lanes = {host: _pack(bars) for host, bars in by_host.items()}
     span = max(run_end - run_start, max(b.end for bars in by_host.values() for b in bars), 1e-3)
     scale = (CHART_WIDTH - LABEL_WIDTH - 10) / span
     height = AXIS_HEIGHT + sum(lanes.values()) * LANE_HEIGHT + 8
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{height}" '
-           f'viewBox="0 0 {CHART_WIDTH} {height}" role="img" aria-label="Gantt chart of the run">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{height}" '
+        f'viewBox="0 0 {CHART_WIDTH} {height}" role="img" aria-label="Gantt chart of the run">'
+    ]
     step = _tick_step(span)
     tick = 0.0
     while tick <= span + 1e-9:
@@ -98,8 +116,9 @@ def _gantt(records: dict[str, InstanceRecord], run_start: float, run_end: float)
     y = AXIS_HEIGHT
     for host in sorted(by_host):
         rows = lanes[host]
-        out.append(f'<rect x="0" y="{y}" width="{CHART_WIDTH}" height="{rows * LANE_HEIGHT}" fill="#fafafa" '
-                   f'stroke="#e0e0e0"/>')
+        out.append(
+            f'<rect x="0" y="{y}" width="{CHART_WIDTH}" height="{rows * LANE_HEIGHT}" fill="#fafafa" stroke="#e0e0e0"/>'
+        )
         out.append(f'<text class="host" x="6" y="{y + 15}">{html.escape(host)}</text>')
         for bar in by_host[host]:
             x = LABEL_WIDTH + bar.start * scale
@@ -107,8 +126,10 @@ def _gantt(records: dict[str, InstanceRecord], run_start: float, run_end: float)
             top = y + bar.lane * LANE_HEIGHT + 3
             t = bar.record.last
             tip = f"{t.instance} — {t.state}, {bar.end - bar.start:.2f}s" + (f", {t.message}" if t.message else "")
-            out.append(f'<g><title>{html.escape(tip)}</title><rect x="{x:.1f}" y="{top}" width="{width:.1f}" '
-                       f'height="{LANE_HEIGHT - 6}" rx="3" fill="{COLORS.get(t.state, "#757575")}"/>')
+            out.append(
+                f'<g><title>{html.escape(tip)}</title><rect x="{x:.1f}" y="{top}" width="{width:.1f}" '
+                f'height="{LANE_HEIGHT - 6}" rx="3" fill="{COLORS.get(t.state, "#757575")}"/>'
+            )
             label = _fitting_label(t.instance.split("@")[0], width)
             if label:
                 out.append(f'<text class="label" x="{x + 4:.1f}" y="{top + 12}">{html.escape(label)}</text>')
@@ -154,9 +175,11 @@ def _failures(failures: list[InstanceRecord]) -> str:
     for r in failures:
         t = r.last
         output = (t.stderr_tail or t.stdout_tail).rstrip()
-        rows.append(f'<tr><td><b style="color:{COLORS[t.state]}">{html.escape(t.state)}</b></td>'
-                    f"<td>{html.escape(t.instance)}</td><td>{html.escape(t.host or '')}</td>"
-                    f"<td>{html.escape(t.message)}{f'<pre>{html.escape(output)}</pre>' if output else ''}</td></tr>")
+        rows.append(
+            f'<tr><td><b style="color:{COLORS[t.state]}">{html.escape(t.state)}</b></td>'
+            f"<td>{html.escape(t.instance)}</td><td>{html.escape(t.host or '')}</td>"
+            f"<td>{html.escape(t.message)}{f'<pre>{html.escape(output)}</pre>' if output else ''}</td></tr>"
+        )
     return "<table><tr><th>state</th><th>instance</th><th>host</th><th>why</th></tr>" + "".join(rows) + "</table>"
 
 
@@ -166,9 +189,12 @@ def _instances(records: dict[str, InstanceRecord]) -> str:
         r = records[iid]
         t = r.last
         took = f"{r.duration:.2f}s" if r.duration is not None else ""
-        rows.append(f'<tr><td>{html.escape(iid)}</td><td>{html.escape(t.host or "")}</td>'
-                    f'<td style="color:{COLORS.get(t.state, "#757575")}">{html.escape(t.state)}</td>'
-                    f"<td>{t.attempt or ''}</td><td>{took}</td><td>{html.escape(t.message)}</td></tr>")
-    return ("<details><summary>" + f"{len(records)} instances</summary><table><tr><th>instance</th><th>host</th>"
-            "<th>state</th><th>attempts</th><th>duration</th><th>message</th></tr>" + "".join(rows)
-            + "</table></details>")
+        rows.append(
+            f"<tr><td>{html.escape(iid)}</td><td>{html.escape(t.host or '')}</td>"
+            f'<td style="color:{COLORS.get(t.state, "#757575")}">{html.escape(t.state)}</td>'
+            f"<td>{t.attempt or ''}</td><td>{took}</td><td>{html.escape(t.message)}</td></tr>"
+        )
+    return (
+        "<details><summary>" + f"{len(records)} instances</summary><table><tr><th>instance</th><th>host</th>"
+        "<th>state</th><th>attempts</th><th>duration</th><th>message</th></tr>" + "".join(rows) + "</table></details>"
+    )

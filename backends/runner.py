@@ -12,8 +12,10 @@ retried (`retries N delay D`); `timeout` bounds each attempt (cancellation
 makes the transport kill the process group). Anchors, compile-time skips and
 instances that are up to date end at once without running.
 
-Signals: the first SIGINT/SIGTERM stops gracefully (running instances finish,
-nothing new starts); the second cancels the running instances.
+When the run owns its process (`RunnerOptions.owns_process`, as the command
+line does), the first SIGINT/SIGTERM stops gracefully (running instances
+finish, nothing new starts) and the second cancels the running instances; a
+program that runs Plans from a thread or its own event loop calls `interrupt`.
 """
 
 from __future__ import annotations
@@ -23,22 +25,22 @@ import gc
 import hashlib
 import signal
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable, Literal, Mapping, Protocol
+from typing import Literal, Protocol
 
-from orchc.backends.engine import FAILURE_STATES, Limits, Scheduler
+from orchc.backends.engine import Change, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
 from orchc.backends.limit import left_out
+from orchc.backends.state import State
 from orchc.backends.transport import ActionContext, ActionResult
 from orchc.backends.transports import TransportSet
-from orchc.dsl.diagnostics import Diagnostics, span_under
-from orchc.dsl.files import load_yaml_map
 from orchc.plan import Action, Host, Instance, Plan, redact
 
 Outcome = Literal["succeeded", "failed", "interrupted"]
 UP_TO_DATE = "up to date"
 HEARTBEAT_SECONDS = 10.0
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Observer(Protocol):
@@ -58,24 +60,28 @@ class Observer(Protocol):
         """The latest whole line a running instance printed (stdout or stderr), redacted: for live views;
         the journal keeps the tail of each instance's output."""
 
-    def run_ended(self, result: "RunResult") -> None: ...
+    def run_ended(self, result: RunResult) -> None: ...
 
 
 @dataclass
-class RunOptions:
+class RunnerOptions:
     limits: Limits = field(default_factory=Limits)
     force: bool = False  # run instances that are up to date
     limit: frozenset[str] | None = None  # --limit: the hosts the run is kept to (see `backends.limit`)
     # A host that left the deployment (a failure within tolerance) fails the run too; None: as the Plan
     # says (`strict` in its project).
     strict: bool | None = None
+    # The run is the process's only work (the command line): SIGINT/SIGTERM interrupt it, and the
+    # garbage collector is kept off the Plan and the graph (gc.freeze) while it runs. Both are
+    # process-wide, so a program running Plans from a thread or its own event loop leaves them off.
+    owns_process: bool = False
 
 
 @dataclass
 class RunResult:
     run_id: int
     outcome: Outcome
-    states: dict[str, str]
+    states: dict[str, State]
     finals: dict[str, Transition]  # the last transition of each instance
     left_hosts: list[str]
     stop_reason: str | None
@@ -88,51 +94,24 @@ class RunResult:
         """What a reader of the summary must know beyond the counts."""
         notes = []
         if self.left_hosts:
-            notes.append("hosts that left the deployment (within their roles' tolerance): "
-                          + ", ".join(self.left_hosts))
+            notes.append(
+                "hosts that left the deployment (within their roles' tolerance): " + ", ".join(self.left_hosts)
+            )
         if self.stop_reason:
             notes.append(f"stopped: {self.stop_reason}")
         if self.strict and self.left_hosts:
             notes.append("strict: a host that left the deployment fails the run")
         if self.held_back:
             first = self.held_back[0]
-            notes.append(f"{len(self.held_back)} instance(s) on the --limit hosts could not run ({first.instance.id} "
-                         f"{first.reason}): add those hosts to --limit, or run without it")
+            notes.append(
+                f"{len(self.held_back)} instance(s) on the --limit hosts could not run ({first.instance.id} "
+                f"{first.reason}): add those hosts to --limit, or run without it"
+            )
         return notes
 
     @property
     def failures(self) -> list[Transition]:
-        return [t for t in self.finals.values() if t.state in FAILURE_STATES]
-
-
-# --- secrets -----------------------------------------------------------------------------
-
-
-def load_secrets(plan: Plan, secrets_file: Path | None, environ: Mapping[str, str],
-                 supplied: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every secret of the Plan, from (in this order) `supplied` (-e/--vars), `--secrets FILE` or
-    `ORCHC_SECRET_<NAME>`; a missing one → diagnostics."""
-    diagnostics = Diagnostics()
-    from_file = {} if secrets_file is None else load_yaml_map(secrets_file, "the secrets file", "db_password: s3cret")
-    names = {ref.name: ref for ref in plan.secrets}
-    used = {name for inst in plan.instances for name in inst.secrets}
-    values: dict[str, str] = {}
-    for name in sorted(set(names) | used):
-        env_name = f"ORCHC_SECRET_{name.upper()}"
-        if supplied and name in supplied:
-            values[name] = supplied[name]
-        elif name in from_file and from_file[name] is not None:
-            values[name] = str(from_file[name])
-        elif env_name in environ:
-            values[name] = environ[env_name]
-        else:
-            ref = names.get(name)
-            span = span_under(plan.root, ref.source) if ref is not None else None
-            diagnostics.error(f"secret '{name}' has no value", span,
-                              hint=f"pass -e {name}=..., set {env_name} in the environment, or add "
-                                   f"`{name}: ...` to a file passed with --secrets FILE")
-    diagnostics.raise_if_errors()
-    return values
+        return [t for t in self.finals.values() if t.state.is_failure]
 
 
 # --- what a run would do -----------------------------------------------------------------
@@ -144,7 +123,7 @@ class Verdict:
 
     instance: Instance
     reason: str
-    ends_as: str | None = None  # the state it ends in without running; None if it runs
+    ends_as: State | None = None  # the state it ends in without running; None if it runs
     held_back: bool = False  # on a --limit host, it waits for an instance outside the limit
 
     @property
@@ -152,28 +131,33 @@ class Verdict:
         return self.ends_as is None
 
 
-def verdicts(plan: Plan, done_keys: Mapping[str, str], force: bool,
-             limit: frozenset[str] | None = None) -> list[Verdict]:
+def verdicts(
+    plan: Plan, done_keys: Mapping[str, str], force: bool, limit: frozenset[str] | None = None
+) -> list[Verdict]:
     """What the next run does with each instance; under a `limit`, `--force` only forces its hosts."""
     anchors = {t.id for t in plan.tasks if t.anchor}
     out = []
     for inst in plan.instances:
         if inst.task in anchors or not inst.actions:
-            out.append(Verdict(inst, "anchor: runs nothing", "ok"))
+            out.append(Verdict(inst, "anchor: runs nothing", State.OK))
         elif inst.skip:
-            out.append(Verdict(inst, inst.skip, "skipped"))
+            out.append(Verdict(inst, inst.skip, State.SKIPPED))
         elif done_keys.get(inst.id) == inst.change_key:
             forced = force and (limit is None or inst.host in limit)
-            out.append(Verdict(inst, "forced") if forced else Verdict(inst, UP_TO_DATE, "skipped"))
+            out.append(Verdict(inst, "forced") if forced else Verdict(inst, UP_TO_DATE, State.SKIPPED))
         elif inst.id in done_keys:
             out.append(Verdict(inst, "changed since its last success"))
         else:
             out.append(Verdict(inst, "not run successfully before"))
     if limit is None:
         return out
-    left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == "ok"}, limit)
-    return [Verdict(v.instance, left[v.instance.id].reason, "skipped", left[v.instance.id].held_back)
-            if v.instance.id in left else v for v in out]
+    left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == State.OK}, limit)
+    return [
+        Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back)
+        if v.instance.id in left
+        else v
+        for v in out
+    ]
 
 
 def plan_digest(plan: Plan) -> str:
@@ -185,8 +169,15 @@ def plan_digest(plan: Plan) -> str:
 
 
 class Runner:
-    def __init__(self, plan: Plan, journal: Journal, transports: TransportSet, options: RunOptions,
-                 secrets: Mapping[str, str], observers: Iterable[Observer] = ()) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        journal: Journal,
+        transports: TransportSet,
+        options: RunnerOptions,
+        secrets: Mapping[str, str],
+        observers: Iterable[Observer] = (),
+    ) -> None:
         self.plan = plan
         self.journal = journal
         self.transports = transports
@@ -197,14 +188,14 @@ class Runner:
         self._instances = {inst.id: inst for inst in plan.instances}
         self._hosts = {h.name: h for h in plan.hosts}
         self._tasks = {t.id: t for t in plan.tasks}
-        self._instant: dict[str, tuple[str, str]] = {}  # id → (final state, message), for no-work instances
+        self._instant: dict[str, tuple[State, str]] = {}  # id → (final state, message), for no-work instances
         self._attempts: dict[str, int] = {}
         self._attempts_before_move: dict[str, int] = {}
         self._started_at: dict[str, float] = {}
         self._records: list[Transition] = []
         self._finals: dict[str, Transition] = {}
         self._tasks_running: dict[str, asyncio.Task[None]] = {}
-        self._ended: list[tuple[str, str, ActionResult]] = []  # endings the loop has not settled yet
+        self._ended: list[tuple[str, State, ActionResult]] = []  # endings the loop has not settled yet
         self._wakeup: asyncio.Future[None] | None = None  # what the loop awaits while nothing has ended
         self._interrupts = 0
         self._run_id = 0
@@ -214,8 +205,10 @@ class Runner:
         self._interrupts += 1
         running = len(self._tasks_running)
         if self._interrupts == 1:
-            self._notice(f"interrupted: stopping gracefully, waiting for {running} running instance(s) to finish "
-                         "(interrupt again to kill them)")
+            self._notice(
+                f"interrupted: stopping gracefully, waiting for {running} running instance(s) to finish "
+                "(interrupt again to kill them)"
+            )
             self._changes(self.scheduler.stop("interrupted"))
             self._wake()  # so that the loop writes them
         else:
@@ -236,30 +229,49 @@ class Runner:
             if v.held_back:
                 held_back.append(v)
         self.scheduler = Scheduler(self.plan, self.options.limits, no_work=self._instant)
-        gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
-        self._run_id = self.journal.begin_run(plan_digest(self.plan), {
-            "strategy": self.options.limits.strategy, "forks": self.options.limits.forks,
-            "host_slots": self.options.limits.host_slots, "force": self.options.force, "strict": self.strict,
-            "limit": sorted(self.options.limit) if self.options.limit is not None else None})
+        owns_process = self.options.owns_process
+        if owns_process:
+            gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
+        self._run_id = self.journal.begin_run(
+            plan_digest(self.plan),
+            {
+                "strategy": self.options.limits.strategy,
+                "forks": self.options.limits.forks,
+                "host_slots": self.options.limits.host_slots,
+                "force": self.options.force,
+                "strict": self.strict,
+                "limit": sorted(self.options.limit) if self.options.limit is not None else None,
+            },
+        )
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.interrupt)
+        if owns_process:
+            for sig in SIGNALS:
+                loop.add_signal_handler(sig, self.interrupt)
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await self._walk()
         finally:
-            gc.unfreeze()
             heartbeat.cancel()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            if owns_process:
+                gc.unfreeze()
+                for sig in SIGNALS:
+                    loop.remove_signal_handler(sig)
             await self.transports.close()
         failed = self.scheduler.failed or bool(held_back) or (self.strict and bool(self.scheduler.left_hosts))
         outcome: Outcome = "interrupted" if self._interrupts else "failed" if failed else "succeeded"
-        result = RunResult(self._run_id, outcome, dict(zip(self.scheduler.ids, self.scheduler.state)),
-                           self._finals, list(self.scheduler.left_hosts), self.scheduler.stopped,
-                           time.monotonic() - began, held_back, self.strict)
+        result = RunResult(
+            self._run_id,
+            outcome,
+            dict(zip(self.scheduler.ids, self.scheduler.state, strict=True)),
+            self._finals,
+            list(self.scheduler.left_hosts),
+            self.scheduler.stopped,
+            time.monotonic() - began,
+            held_back,
+            self.strict,
+        )
         self.journal.end_run(self._run_id, outcome, result.notes)
         for observer in self.observers:
             observer.run_ended(result)
@@ -274,11 +286,11 @@ class Runner:
                     if iid in self._instant:
                         state, message = self._instant[iid]
                         self._record(iid, state, message=message)
-                        self._changes(scheduler.complete(iid, state, message))  # type: ignore[arg-type]
+                        self._changes(scheduler.complete(iid, state, message))
                     else:
                         self._attempts[iid] = self._attempts.get(iid, 0) + 1
                         self._started_at[iid] = time.time()
-                        self._record(iid, "running")
+                        self._record(iid, State.RUNNING)
                         launch.append(iid)
             self._flush()  # written before acted on: "running" before the start, endings before dependants
             for iid in launch:
@@ -301,18 +313,24 @@ class Runner:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             now = time.time()
-            long = sorted(((now - self._started_at[iid], iid) for iid in self._tasks_running
-                           if now - self._started_at[iid] >= HEARTBEAT_SECONDS), reverse=True)
+            long = sorted(
+                (
+                    (now - self._started_at[iid], iid)
+                    for iid in self._tasks_running
+                    if now - self._started_at[iid] >= HEARTBEAT_SECONDS
+                ),
+                reverse=True,
+            )
             if long:
                 for observer in self.observers:
                     observer.still_running([(iid, seconds) for seconds, iid in long])
 
-    def _settle(self, iid: str, state: str, result: ActionResult) -> None:
+    def _settle(self, iid: str, state: State, result: ActionResult) -> None:
         del self._tasks_running[iid]
         self._record(iid, state, result=result)
-        self._changes(self.scheduler.complete(iid, state, result.message))  # type: ignore[arg-type]
+        self._changes(self.scheduler.complete(iid, state, result.message))
 
-    def _changes(self, changes: Iterable) -> None:
+    def _changes(self, changes: Iterable[Change]) -> None:
         for change in changes:
             self._record(change.instance, change.state, message=change.message, host=change.host)
 
@@ -322,21 +340,31 @@ class Runner:
         task = self._tasks[inst.task]
         host = self._hosts[self.scheduler.host_of(iid) or ""]
         actions = self._actions(inst)
-        ctx = ActionContext(plan=self.plan, instance_id=iid, task_id=inst.task, secrets=self.secrets,
-                            become=task.become, on_output=_OutputLines(iid, self.secrets, self.observers))
+        ctx = ActionContext(
+            plan=self.plan,
+            instance_id=iid,
+            task_id=inst.task,
+            secrets=self.secrets,
+            become=task.become,
+            on_output=_OutputLines(iid, self.secrets, self.observers),
+        )
         try:
             while True:
                 state, result = await self._attempt(host, actions, ctx, task.timeout)
-                if state != "failed" or self._attempts[iid] > task.retries + self._moves(iid):
+                if state != State.FAILED or self._attempts[iid] > task.retries + self._moves(iid):
                     break
                 retry = self._attempts[iid] - self._moves(iid)
                 self._attempts[iid] += 1
-                self._record(iid, "running", result=result,
-                             message=f"retry {retry}/{task.retries} in {task.delay:g}s: {result.message}")
+                self._record(
+                    iid,
+                    State.RUNNING,
+                    result=result,
+                    message=f"retry {retry}/{task.retries} in {task.delay:g}s: {result.message}",
+                )
                 self._flush()
                 await asyncio.sleep(task.delay)
         except asyncio.CancelledError:
-            state, result = "failed", ActionResult("failed", message="killed: the run was interrupted")
+            state, result = State.FAILED, ActionResult("failed", message="killed: the run was interrupted")
         self._ended.append((iid, state, result))
         self._wake()
 
@@ -354,8 +382,9 @@ class Runner:
         """Attempts spent on earlier hosts (a `once` instance that moved)."""
         return self._attempts_before_move.get(iid, 0)
 
-    async def _attempt(self, host: Host, actions: list[Action], ctx: ActionContext,
-                       timeout: float | None) -> tuple[str, ActionResult]:
+    async def _attempt(
+        self, host: Host, actions: list[Action], ctx: ActionContext, timeout: float | None
+    ) -> tuple[State, ActionResult]:
         results: list[ActionResult] = []
         if timeout is None:
             await self._actions_in_order(host, actions, ctx, results)
@@ -366,11 +395,12 @@ class Runner:
             except TimeoutError:
                 results.append(ActionResult("failed", message=f"timed out after {timeout:g}s"))
         if len(results) == 1:
-            return results[0].status, results[0]
+            return State(results[0].status), results[0]
         return _instance_state(results), _merge(results)
 
-    async def _actions_in_order(self, host: Host, actions: list[Action], ctx: ActionContext,
-                                results: list[ActionResult]) -> None:
+    async def _actions_in_order(
+        self, host: Host, actions: list[Action], ctx: ActionContext, results: list[ActionResult]
+    ) -> None:
         """Run actions until one does not succeed; `results` keeps what ended even if a timeout cuts in."""
         for action in actions:
             try:
@@ -378,22 +408,25 @@ class Runner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a transport's bug must not lose the run's state
-                result = ActionResult("failed", message=f"{action.kind} failed in the transport: "
-                                                        f"{type(exc).__name__}: {exc}")
+                result = ActionResult(
+                    "failed", message=f"{action.kind} failed in the transport: {type(exc).__name__}: {exc}"
+                )
             results.append(result)
             if not result.succeeded:
                 return
 
     # --- journal and observers ------------------------------------------------------------
 
-    def _record(self, iid: str, state: str, *, message: str = "", result: ActionResult | None = None,
-                host: str | None = None) -> None:
-        if state == "pending" and iid in self._attempts:  # a `once` instance moved to another host
+    def _record(
+        self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None, host: str | None = None
+    ) -> None:
+        if state == State.PENDING and iid in self._attempts:  # a `once` instance moved to another host
             self._attempts_before_move[iid] = self._attempts[iid]
         self._records.append(self._transition(iid, state, message=message, result=result, host=host))
 
-    def _transition(self, iid: str, state: str, *, message: str = "", result: ActionResult | None = None,
-                    host: str | None = None) -> Transition:
+    def _transition(
+        self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None, host: str | None = None
+    ) -> Transition:
         inst = self._instances[iid]
         rc, stdout, stderr = None, "", ""
         if result is not None:
@@ -402,9 +435,18 @@ class Runner:
         if self.secrets:
             message, stdout, stderr = (redact(text, self.secrets) for text in (message, stdout, stderr))
         return Transition(
-            instance=iid, state=state, host=host or self.scheduler.host_of(iid),
-            attempt=self._attempts.get(iid, 0), time=time.time(), fingerprint=inst.fingerprint,
-            change_key=inst.change_key, rc=rc, stdout_tail=stdout, stderr_tail=stderr, message=message)
+            instance=iid,
+            state=state,
+            host=host or self.scheduler.host_of(iid),
+            attempt=self._attempts.get(iid, 0),
+            time=time.time(),
+            fingerprint=inst.fingerprint,
+            change_key=inst.change_key,
+            rc=rc,
+            stdout_tail=stdout,
+            stderr_tail=stderr,
+            message=message,
+        )
 
     def _flush(self) -> None:
         if not self._records:
@@ -440,12 +482,12 @@ class _OutputLines:
                 observer.output(self.instance, line)
 
 
-def _instance_state(results: list[ActionResult]) -> str:
-    statuses = {r.status for r in results}
-    for state in ("unreachable", "failed", "changed"):
+def _instance_state(results: list[ActionResult]) -> State:
+    statuses = {State(r.status) for r in results}
+    for state in (State.UNREACHABLE, State.FAILED, State.CHANGED):
         if state in statuses:
             return state
-    return "ok"
+    return State.OK
 
 
 def _merge(results: list[ActionResult]) -> ActionResult:
@@ -453,13 +495,23 @@ def _merge(results: list[ActionResult]) -> ActionResult:
     if not results:
         return ActionResult("ok")
     last = results[-1]
-    return ActionResult(last.status, rc=last.rc, stdout="".join(r.stdout for r in results),
-                        stderr="".join(r.stderr for r in results), message=last.message)
+    return ActionResult(
+        last.status,
+        rc=last.rc,
+        stdout="".join(r.stdout for r in results),
+        stderr="".join(r.stderr for r in results),
+        message=last.message,
+    )
 
 
-def run_plan(plan: Plan, journal: Journal, transports: TransportSet, options: RunOptions,
-             secrets: Mapping[str, str], observers: Iterable[Observer] = ()) -> RunResult:
+def run_plan(
+    plan: Plan,
+    journal: Journal,
+    transports: TransportSet,
+    options: RunnerOptions,
+    secrets: Mapping[str, str],
+    observers: Iterable[Observer] = (),
+) -> RunResult:
     """Run a Plan to its end on a fresh event loop."""
     runner = Runner(plan, journal, transports, options, secrets, observers)
     return asyncio.run(runner.run())
-

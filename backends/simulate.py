@@ -3,8 +3,9 @@
 The walk is the real scheduler driven by a virtual clock: each started
 instance ends `duration(instance)` seconds later. Durations come from the
 journal (each instance's last execution), from a file mapping instance or task
-ids to seconds or durations (`30s`, as in .orch files), or default to one
-second. Anchors and compile-time skips take no time.
+ids to seconds or durations (`30s`, as in .orch files; `orchc.durations`
+reads it), or default to one second. Anchors and compile-time skips take no
+time.
 
 The lower bound no schedule can beat is max(critical path, busiest host): the
 longest chain of durations through the dependencies, and the most work any one
@@ -14,17 +15,12 @@ host must do (divided by its slots).
 from __future__ import annotations
 
 import heapq
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from orchc.backends.engine import Limits, Scheduler, Strategy
-from orchc.backends.journal import ENDED_STATES, Journal, latest_records
-from orchc.dsl.ast import duration_seconds
-from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, did_you_mean
-from orchc.dsl.files import load_yaml_map, mark_span, read_text
-from orchc.dsl.span import Span
+from orchc.backends.journal import Journal, latest_records
+from orchc.backends.state import State
 from orchc.plan import Instance, Plan
 
 DEFAULT_SECONDS = 1.0
@@ -37,46 +33,11 @@ class Durations:
     seconds: Mapping[str, float]
     source: str  # for the report: where the numbers came from
     default: float = DEFAULT_SECONDS
-    spans: Mapping[str, Span] = field(default_factory=dict)  # where a file names each id
 
     def of(self, inst: Instance, no_work: bool) -> float:
         if no_work:
             return 0.0
         return self.seconds.get(inst.id, self.seconds.get(inst.task, self.default))
-
-    def unknown_ids(self, plan: Plan) -> list[Diagnostic]:
-        """A warning for each id that names no instance or task of the Plan: its time would count nowhere."""
-        known = {inst.id for inst in plan.instances} | {task.id for task in plan.tasks}
-        return [Diagnostic("warning", f"'{name}' is no instance or task of the Plan: its duration is not used",
-                           self.spans.get(name),
-                           hint=did_you_mean(name, known) or "name an instance (`service.task@host`) or a task "
-                                                             "(`service.task`); `orchc run --dry-run` lists them")
-                for name in self.seconds if name not in known]
-
-
-def durations_from_file(path: Path) -> Durations:
-    """A YAML (or JSON) map of instance or task id to seconds (`40`) or a duration as .orch files write it
-    (`30s`, `1m30s`, `500ms`); a value that is neither is an error at its line and column."""
-    import yaml
-
-    data = load_yaml_map(path, "the durations file", "keystone.db_sync: 40")
-    nodes = yaml.compose(read_text(path), Loader=yaml.SafeLoader)
-    spans = {str(key.value): (mark_span(str(path), key.start_mark), mark_span(str(path), value.start_mark))
-             for key, value in (nodes.value if nodes is not None else [])}
-    seconds: dict[str, float] = {}
-    errors = []
-    for key, value in data.items():
-        name = str(key)
-        number = duration_seconds(value) if isinstance(value, str) else value
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
-            errors.append(Diagnostic("error", f"the duration of '{name}' is not a number of seconds or a duration: "
-                                              f"{json.dumps(value, default=str)}", spans[name][1] if name in spans else None,
-                                     hint="write seconds (`40`, `2.5`) or a duration (`30s`, `1m30s`, `500ms`)"))
-        else:
-            seconds[name] = float(number)
-    if errors:
-        raise DiagnosticError(errors)
-    return Durations(seconds, f"{path}", spans={name: span for name, (span, _) in spans.items()})
 
 
 def durations_from_journal(journal: Journal) -> Durations | None:
@@ -84,7 +45,7 @@ def durations_from_journal(journal: Journal) -> Durations | None:
     seconds: dict[str, float] = {}
     for run in journal.runs():
         for iid, record in latest_records(journal.transitions(run.id)).items():
-            if record.duration is not None and record.last.state in ENDED_STATES:
+            if record.duration is not None and record.last.state.ran:
                 seconds[iid] = record.duration
     if not seconds:
         return None
@@ -128,7 +89,7 @@ def makespan(plan: Plan, durations: Durations, limits: Limits) -> float:
             seq += 1
             heapq.heappush(ending, (clock + durations.of(by_id[iid], iid in no_work), seq, iid))
         clock, _, iid = heapq.heappop(ending)
-        scheduler.complete(iid, "skipped" if iid in no_work else "ok")
+        scheduler.complete(iid, State.SKIPPED if iid in no_work else State.OK)
     return clock
 
 
@@ -172,9 +133,3 @@ def format_simulation(plan: Plan, sim: Simulation) -> str:
         f"busiest host {bound.busiest_host or '-'} {bound.busiest_load:.1f}s)",
     ]
     return "\n".join(lines)
-
-
-def simulation_json(sim: Simulation) -> str:
-    return json.dumps({"graph": sim.graph, "steps": sim.steps, "lower_bound": sim.bound.seconds,
-                       "critical_path": sim.bound.critical_path, "busiest_host": sim.bound.busiest_host,
-                       "busiest_load": sim.bound.busiest_load}, sort_keys=True)

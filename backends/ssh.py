@@ -24,7 +24,13 @@ from orchc.backends.transport import ActionContext, ActionResult, TransportOptio
 from orchc.plan import Action, Host, Plan
 
 # Errors that mean the connection is gone, whichever layer noticed first.
-_CONNECTION_ERRORS = (ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError, asyncssh.SFTPConnectionLost, ConnectionError)
+_CONNECTION_ERRORS = (
+    ConnectionLost,
+    asyncssh.DisconnectError,
+    asyncssh.ChannelOpenError,
+    asyncssh.SFTPConnectionLost,
+    ConnectionError,
+)
 
 
 class SshTransport(NativeTransport):
@@ -50,7 +56,8 @@ class SshTransport(NativeTransport):
             self._forget(host.name, link)
             reason = str(exc) or type(exc).__name__
             return ActionResult(
-                "failed", message=f"connection to {host.name} lost during {action.kind}: {reason}; the next action reconnects"
+                "failed",
+                message=f"connection to {host.name} lost during {action.kind}: {reason}; the next action reconnects",
             )
 
     async def _link(self, host: Host) -> HostLink:
@@ -81,7 +88,7 @@ class SshTransport(NativeTransport):
         tunnel = None
         async with self._opening_jumps:
             for k, jump in enumerate(jumps):
-                route = jumps[:k + 1]
+                route = jumps[: k + 1]
                 conn = self._jump_links.get(route)
                 if conn is None or conn.is_closed():
                     try:

@@ -28,10 +28,17 @@ from typing import Any
 
 from orchc.backends.connection import DEFAULT_KNOWN_HOSTS, ConnectionSpec, SshOptions
 from orchc.backends.ssh_asyncssh import asyncssh
+
 KEEPALIVE_INTERVAL = 15.0  # seconds; the connection is declared dead after 3 missed replies
 KEEPALIVE_COUNT_MAX = 3
 # AES-GCM runs inside OpenSSL; asyncssh's chacha20-poly1305 costs Python work on every packet.
-CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr"]
+CIPHERS = [
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+]
 
 
 class Unreachable(Exception):
@@ -48,11 +55,11 @@ class Endpoint:
     user: str
     key_file: str | None
     known_hosts: Path
-    jumps: tuple["Endpoint", ...] = ()  # ProxyJump: the hosts to go through, in order
+    jumps: tuple[Endpoint, ...] = ()  # ProxyJump: the hosts to go through, in order
     proxy_command: str | None = None  # ProxyCommand: its stdin and stdout reach the host
 
     @classmethod
-    def of(cls, spec: ConnectionSpec, options: SshOptions) -> "Endpoint":
+    def of(cls, spec: ConnectionSpec, options: SshOptions) -> Endpoint:
         endpoint = cls(
             host=spec.name,
             address=spec.address,
@@ -68,7 +75,7 @@ class Endpoint:
             return replace(endpoint, proxy_command=route["proxycommand"])
         return endpoint
 
-    def jump_host(self, spec: str) -> "Endpoint":
+    def jump_host(self, spec: str) -> Endpoint:
         """A ProxyJump host, `[user@]host[:port]` (OpenSSH's defaults: this machine's user, port 22)."""
         user, _, place = spec.strip().rpartition("@")
         address, port = place, "22"
@@ -79,8 +86,14 @@ class Endpoint:
             address, port = place.split(":")
         if not address or not port.isdigit():
             raise Unreachable(f"ProxyJump '{spec}' of {self.host} is not [user@]host[:port]")
-        return Endpoint(host=f"jump host {address}", address=address, port=int(port), user=user or getpass.getuser(),
-                        key_file=self.key_file, known_hosts=self.known_hosts)
+        return Endpoint(
+            host=f"jump host {address}",
+            address=address,
+            port=int(port),
+            user=user or getpass.getuser(),
+            key_file=self.key_file,
+            known_hosts=self.known_hosts,
+        )
 
     @property
     def expanded_proxy_command(self) -> str:
@@ -187,7 +200,9 @@ class _HostKeyCheck(asyncssh.SSHClient):
 
 
 async def connect(
-    endpoint: Endpoint, options: SshOptions, known_hosts: KnownHostsFiles,
+    endpoint: Endpoint,
+    options: SshOptions,
+    known_hosts: KnownHostsFiles,
     tunnel: asyncssh.SSHClientConnection | None = None,
 ) -> asyncssh.SSHClientConnection:
     """Open and authenticate a connection (through `tunnel`, the connection to the last of the
@@ -201,7 +216,8 @@ async def connect(
     check = _HostKeyCheck(endpoint, endpoint.listed_keys(listed), options.accept_new_host_keys)
     if endpoint.key_file and not Path(endpoint.key_file).is_file():
         raise Unreachable(
-            f"the private key of {endpoint.host} ({endpoint.key_file}, from ansible_ssh_private_key_file) does not exist"
+            f"the private key of {endpoint.host} ({endpoint.key_file}, from ansible_ssh_private_key_file) "
+            "does not exist"
         )
     try:
         conn = await asyncssh.connect(
@@ -225,9 +241,10 @@ async def connect(
             f"{endpoint.user}@{endpoint.address}:{endpoint.port} refused every key offered "
             f"({endpoint.key_file or 'ssh-agent and ~/.ssh keys'}): {exc.reason}"
         ) from exc
-    except (asyncio.TimeoutError, TimeoutError) as exc:
-        raise Unreachable(f"{endpoint.address}:{endpoint.port}{endpoint.route} did not answer within "
-                          f"{options.connect_timeout:g}s") from exc
+    except TimeoutError as exc:
+        raise Unreachable(
+            f"{endpoint.address}:{endpoint.port}{endpoint.route} did not answer within {options.connect_timeout:g}s"
+        ) from exc
     except (OSError, asyncssh.Error) as exc:
         reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc) or type(exc).__name__
         raise Unreachable(f"cannot connect to {endpoint.address}:{endpoint.port}{endpoint.route}: {reason}") from exc
@@ -236,5 +253,7 @@ async def connect(
             await known_hosts.record(endpoint, check.new_key)
         except (OSError, Unreachable) as exc:
             conn.close()
-            raise Unreachable(f"cannot record the host key of {endpoint.host} in {endpoint.known_hosts}: {exc}") from exc
+            raise Unreachable(
+                f"cannot record the host key of {endpoint.host} in {endpoint.known_hosts}: {exc}"
+            ) from exc
     return conn

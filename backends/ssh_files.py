@@ -15,8 +15,15 @@ import posixpath
 import secrets
 from typing import TYPE_CHECKING
 
-from orchc.backends.connector import (Command, FileActionError, FileState, Found, as_user, missing_folder,
-                                      permission_denied)
+from orchc.backends.connector import (
+    Command,
+    FileActionError,
+    FileState,
+    Found,
+    as_user,
+    missing_folder,
+    permission_denied,
+)
 from orchc.backends.ssh_asyncssh import asyncssh
 
 if TYPE_CHECKING:  # ssh_session imports this module for HostLink's primitives
@@ -24,7 +31,8 @@ if TYPE_CHECKING:  # ssh_session imports this module for HostLink's primitives
 
 # $1: the destination. Prints its attributes and sha256, or why there is none.
 PROBE = (
-    'if [ -f "$1" ]; then stat -c "%a %U %G %u %g" -- "$1" && sha256sum < "$1"; elif [ -e "$1" ]; then echo not-a-file; '
+    'if [ -f "$1" ]; then stat -c "%a %U %G %u %g" -- "$1" && sha256sum < "$1"; '
+    'elif [ -e "$1" ]; then echo not-a-file; '
     'elif [ -d "$(dirname -- "$1")" ]; then echo absent; else echo no-folder; fi'
 )
 _NO_FILE: dict[str, Found] = {"absent": "absent", "no-folder": "no folder", "not-a-file": "not a file"}
@@ -78,8 +86,7 @@ async def _write_over_sftp(link: HostLink, path: str, data: bytes, mode: int, ow
             pass  # renamed away, as it should be
 
 
-async def _install_with_sudo(link: HostLink, path: str, data: bytes, mode: int, owner: str | None,
-                             user: str) -> None:
+async def _install_with_sudo(link: HostLink, path: str, data: bytes, mode: int, owner: str | None, user: str) -> None:
     upload = f"/tmp/.orchc-{secrets.token_hex(8)}"
     sftp = await _sftp(link)
     async with sftp.open(upload, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as out:
@@ -106,7 +113,8 @@ async def _let_read(link: HostLink, upload: str, user: str) -> None:
             return
     raise FileActionError(
         f"cannot let {user} read the file to install ({_why(result.stderr, result.error)}): writing files as "
-        f"another user needs the login user {link.login_user} to be root, or setfacl on the host")
+        f"another user needs the login user {link.login_user} to be root, or setfacl on the host"
+    )
 
 
 async def _sftp(link: HostLink) -> asyncssh.SFTPClient:

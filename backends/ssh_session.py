@@ -79,7 +79,7 @@ class AgentSession:
         self._reader = asyncio.create_task(self._read_replies())
 
     @classmethod
-    async def start(cls, conn: asyncssh.SSHClientConnection, python: str) -> "AgentSession | None":
+    async def start(cls, conn: asyncssh.SSHClientConnection, python: str) -> AgentSession | None:
         """Start the agent with `python`; None when the host cannot run it (no such interpreter)."""
         process = await conn.create_process(f"{shlex.quote(python)} -I -S -u -c {shlex.quote(BOOTSTRAP)}")
         source = agent_source()
@@ -88,7 +88,7 @@ class AgentSession:
             process.stdin.write(f"{len(source)}\n{source}")
             hello = await asyncio.wait_for(_line_starting(process.stdout, '{"ready":'), AGENT_START_TIMEOUT)
             started = hello is not None and json.loads(hello).get("protocol") == AGENT_PROTOCOL
-        except (BrokenPipeError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, BrokenPipeError, ValueError):
             started = False
         if not started:
             process.close()
@@ -184,7 +184,7 @@ class ExecSession:
         pid = (await _line_starting(process.stdout, PID_MARK) or PID_MARK).removeprefix(PID_MARK).strip()
         try:
             return await asyncio.wait_for(self._collect(process, on_output), command.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._kill(pid)
             return CommandResult(rc=None, timed_out=True)
         except asyncio.CancelledError:
@@ -217,7 +217,7 @@ class ExecSession:
             return
         try:
             await self._conn.run(_KILL_GROUP.replace("PGID", pid), timeout=KILL_WAIT)
-        except (asyncssh.Error, OSError, asyncio.TimeoutError):
+        except (TimeoutError, asyncssh.Error, OSError):
             pass
 
     def close(self) -> None:
@@ -242,7 +242,7 @@ class HostLink:
         self._sftp_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, conn: asyncssh.SSHClientConnection, login_user: str, python: str | None) -> "HostLink":
+    async def open(cls, conn: asyncssh.SSHClientConnection, login_user: str, python: str | None) -> HostLink:
         """Start the agent with `python` (None: don't), falling back to exec channels."""
         agent = await AgentSession.start(conn, python) if python else None
         return cls(conn, agent or ExecSession(conn), login_user)

@@ -16,9 +16,10 @@ process group) before it lets `CancelledError` propagate.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Mapping
+from typing import Literal
 
 from orchc.backends.connection import SshOptions
 from orchc.plan import Action, Host, Plan
@@ -84,5 +85,5 @@ class Transport(abc.ABC):
         exception); a command that fails gives "failed" with rc and output.
         """
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a default, not a duty: a transport without connections keeps it
         """Release connections at the end of the run."""

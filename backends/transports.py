@@ -40,8 +40,9 @@ class TransportSet:
         """Load every transport the Plan needs now, so a missing one fails before anything runs."""
         placements = [(inst.host, inst.actions) for inst in self.plan.instances]
         placements += [(p.host, p.actions) for inst in self.plan.instances for p in inst.alternates]
-        needed = {transport_name(self.plan.host(host), action)
-                  for host, actions in placements if host for action in actions}
+        needed = {
+            transport_name(self.plan.host(host), action) for host, actions in placements if host for action in actions
+        }
         for name in sorted(needed):
             self.get(name)
 
@@ -65,5 +66,5 @@ class TransportSet:
             return getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as exc:
             raise TransportUnavailable(
-                f"the Plan needs the '{name}' transport, which cannot be loaded ({module_name}.{class_name}: "
-                f"{exc})") from exc
+                f"the Plan needs the '{name}' transport, which cannot be loaded ({module_name}.{class_name}: {exc})"
+            ) from exc

@@ -54,11 +54,13 @@ class Measure:
 
 
 def local_hosts(folder: Path, count: int) -> list[Host]:
-    return [Host(name=f"h{i}", address="localhost", connection="local", vars={"root": str(folder / f"h{i}")})
-            for i in range(count)]
+    return [
+        Host(name=f"h{i}", address="localhost", connection="local", vars={"root": str(folder / f"h{i}")})
+        for i in range(count)
+    ]
 
 
-def ssh_hosts(folder: Path, count: int):  # type: ignore[no-untyped-def]
+def ssh_hosts(folder: Path, count: int):  # type: ignore[no-untyped-def]  # ansible-core's inventory objects and the bench's callables have no types
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     import sshd
 
@@ -90,8 +92,9 @@ def context(plan: Plan, host: Host, task_id: str) -> ActionContext:
 
 
 async def batched(transport: AnsibleTransport, plan: Plan) -> list[ActionResult]:
-    return list(await asyncio.gather(*(transport.execute(h, ACTION, context(plan, h, "bench.site"))
-                                       for h in plan.hosts)))
+    return list(
+        await asyncio.gather(*(transport.execute(h, ACTION, context(plan, h, "bench.site")) for h in plan.hosts))
+    )
 
 
 async def per_host_in_turn(transport: AnsibleTransport, plan: Plan) -> list[ActionResult]:
@@ -100,8 +103,11 @@ async def per_host_in_turn(transport: AnsibleTransport, plan: Plan) -> list[Acti
 
 async def per_host_at_once(transport: AnsibleTransport, plan: Plan) -> list[ActionResult]:
     # A task id per host: nothing to batch, as if every host ran its own copy of the task.
-    return list(await asyncio.gather(*(transport.execute(h, ACTION, context(plan, h, f"bench.site_{h.name}"))
-                                       for h in plan.hosts)))
+    return list(
+        await asyncio.gather(
+            *(transport.execute(h, ACTION, context(plan, h, f"bench.site_{h.name}")) for h in plan.hosts)
+        )
+    )
 
 
 def children_cpu() -> float:
@@ -109,7 +115,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(name: str, plan: Plan, work: Path, how, repeat: int) -> Measure:  # type: ignore[no-untyped-def]
+def measure(name: str, plan: Plan, work: Path, how, repeat: int) -> Measure:  # type: ignore[no-untyped-def]  # ansible-core's inventory objects and the bench's callables have no types
     walls, cpus, calls = [], [], 0
     for _ in range(repeat):
         fresh(plan.hosts)
@@ -156,8 +162,10 @@ def main() -> None:
     print(f"ansible batching: {n} hosts over {args.target}, 3-task playbook, best of {args.repeat}")
     print(f"{'way':<30} {'calls':>5} {'wall/host':>10} {'cpu/host':>10} {'wall ratio':>11} {'cpu ratio':>10}")
     for r in results:
-        print(f"{r.name:<30} {r.calls:>5} {r.wall / n:>9.3f}s {r.cpu / n:>9.3f}s "
-              f"{r.wall / base.wall:>10.2f}x {r.cpu / base.cpu:>9.2f}x")
+        print(
+            f"{r.name:<30} {r.calls:>5} {r.wall / n:>9.3f}s {r.cpu / n:>9.3f}s "
+            f"{r.wall / base.wall:>10.2f}x {r.cpu / base.cpu:>9.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -69,9 +69,20 @@ class Case:
 
 # Features named by issue 15's acceptance point 4, as short labels.
 REGISTER, LOOPS, HANDLERS, BLOCKS, INCLUDES, INCLUDE_VARS, FACTS, TEMPLATES, CHANGED, IGNORE, UNTIL, TAGS, CHECK = (
-    "register/when", "loops/loop_control", "handlers/notify", "block/rescue/always",
-    "include_tasks/import_tasks/include_role", "include_vars", "set_fact/facts across plays",
-    "templates+host/group vars", "changed_when/failed_when", "ignore_errors", "until/retries", "tags", "check mode")
+    "register/when",
+    "loops/loop_control",
+    "handlers/notify",
+    "block/rescue/always",
+    "include_tasks/import_tasks/include_role",
+    "include_vars",
+    "set_fact/facts across plays",
+    "templates+host/group vars",
+    "changed_when/failed_when",
+    "ignore_errors",
+    "until/retries",
+    "tags",
+    "check mode",
+)
 
 CASES: list[Case] = [
     # role targets (ansible-test's own way of running them: one play, hosts testhost, roles [target])
@@ -152,7 +163,7 @@ CASES: list[Case] = [
 # Why a target is left out (targets not named here are classified from their aliases by excluded_reason()).
 EXCLUDED: dict[str, str] = {
     "lookup_csvfile": "reads files relative to the playbook through `lookup('csvfile')` with lookups of unreadable "
-                      "paths expecting Ansible's exact error text",
+    "paths expecting Ansible's exact error text",
     "lookup_random_choice": "random output, nothing to assert",
     "lookup_url": "needs the network (httptester)",
     "filter_urls": "needs jinja2 urlencode variants of the controller only; kept out as it asserts on the version",
@@ -225,7 +236,8 @@ class Outcome:
 
 
 def fetch(cache: Path) -> Path:
-    """The unpacked ansible-core sdist's test/integration/targets; downloads it on first use (RuntimeError if it cannot)."""
+    """The unpacked ansible-core sdist's test/integration/targets; downloads it on first use (RuntimeError
+    if it cannot)."""
     version = ansible_version()
     folder = cache / f"ansible_core-{version}"
     targets = folder / "test" / "integration" / "targets"
@@ -234,8 +246,22 @@ def fetch(cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     archive = cache / f"ansible_core-{version}.tar.gz"
     if not archive.is_file():
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                               f"ansible-core=={version}", "-d", str(cache)], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"ansible-core=={version}",
+                "-d",
+                str(cache),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0 or not archive.is_file():
             raise RuntimeError(f"pip download ansible-core=={version} failed: {done.stderr.strip()[-300:]}")
     with tarfile.open(archive) as tar:
@@ -276,24 +302,47 @@ def excluded_reason(targets: Path, name: str) -> str:
     found = aliases(targets / name)
     text = " ".join(found)
     folder = targets / name
-    for word, why in (("windows", "Windows hosts"), ("cloud/", "a cloud account"), ("network/", "network devices"),
-                      ("needs/httptester", "the network (httptester)"), ("needs/ssh", "an SSH server"),
-                      ("destructive", "destructive (installs packages, users or services on the machine)"),
-                      ("needs/privileged", "a privileged container"), ("disabled", "disabled upstream"),
-                      ("unsupported", "unsupported upstream"), ("hidden", "a helper of other targets")):
+    for word, why in (
+        ("windows", "Windows hosts"),
+        ("cloud/", "a cloud account"),
+        ("network/", "network devices"),
+        ("needs/httptester", "the network (httptester)"),
+        ("needs/ssh", "an SSH server"),
+        ("destructive", "destructive (installs packages, users or services on the machine)"),
+        ("needs/privileged", "a privileged container"),
+        ("disabled", "disabled upstream"),
+        ("unsupported", "unsupported upstream"),
+        ("hidden", "a helper of other targets"),
+    ):
         if word in text:
-            return f"needs {why}" if not why.startswith(("destructive", "disabled", "unsupported", "a helper")) \
-                else why
+            return f"needs {why}" if not why.startswith(("destructive", "disabled", "unsupported", "a helper")) else why
     if name.startswith(("ansible-test", "ansible-")):
         return "a test of an ansible command line tool (ansible-test, galaxy, doc, vault, ...)"
     if name.startswith(("setup_", "prepare_")):
         return "a setup role of other targets (runs inside the cases that depend on it)"
-    if name.startswith(("module_utils_", "inventory", "connection", "collections", "plugin_", "cache-plugins",
-                        "callback", "lookup_", "filter_", "test_", "win_", "incidental_", "become")):
+    if name.startswith(
+        (
+            "module_utils_",
+            "inventory",
+            "connection",
+            "collections",
+            "plugin_",
+            "cache-plugins",
+            "callback",
+            "lookup_",
+            "filter_",
+            "test_",
+            "win_",
+            "incidental_",
+            "become",
+        )
+    ):
         return "a test of an Ansible plugin/loader internal, not of playbook behaviour"
     if (folder / "runme.sh").is_file():
-        return ("driven by runme.sh: its checks grep Ansible's output, use --tags/--limit/-e, env settings or several "
-                "runs; no playbook of it was taken")
+        return (
+            "driven by runme.sh: its checks grep Ansible's output, use --tags/--limit/-e, env settings or several "
+            "runs; no playbook of it was taken"
+        )
     if not (folder / "tasks").is_dir():
         return "no tasks and no runme.sh"
     return "a module test that needs packages, services or network on the host"
@@ -303,9 +352,11 @@ def inventory_ini(state: Path) -> str:
     """ansible-test's inventory for these targets; `orchc_state_dir` (where migrated playbooks keep handler flags
     and handed-over variables) keeps orchc's bookkeeping in the case's folder and means nothing to Ansible."""
     py = sys.executable
-    return (f"localhost ansible_connection=local ansible_python_interpreter={py}\n\n[testgroup]\n"
-            f"testhost ansible_connection=local ansible_pipelining=yes ansible_python_interpreter={py}\n\n"
-            f"[all:vars]\norchc_state_dir={state}\n")
+    return (
+        f"localhost ansible_connection=local ansible_python_interpreter={py}\n\n[testgroup]\n"
+        f"testhost ansible_connection=local ansible_pipelining=yes ansible_python_interpreter={py}\n\n"
+        f"[all:vars]\norchc_state_dir={state}\n"
+    )
 
 
 def play_for(case: Case, targets: Path, output: Path) -> str:
@@ -313,8 +364,7 @@ def play_for(case: Case, targets: Path, output: Path) -> str:
     gather = case.gather_facts
     if gather is None:
         gather = "gather_facts/no" not in aliases(targets / case.target)
-    play = {"hosts": "testhost", "gather_facts": gather, "vars": {"output_dir": str(output)},
-            "roles": [case.target]}
+    play = {"hosts": "testhost", "gather_facts": gather, "vars": {"output_dir": str(output)}, "roles": [case.target]}
     return yaml.safe_dump([play], sort_keys=False)
 
 
@@ -335,9 +385,16 @@ def prepare(case: Case, targets: Path, where: Path) -> tuple[Path, Path]:
 
 
 def environment(where: Path) -> dict[str, str]:
-    return {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_ROLES_PATH": str(where / "targets"), "ANSIBLE_HOST_KEY_CHECKING": "0",
-            "ANSIBLE_DEPRECATION_WARNINGS": "0", "HOME": os.environ.get("HOME", "/root")}
+    return {
+        **os.environ,
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_ROLES_PATH": str(where / "targets"),
+        "ANSIBLE_HOST_KEY_CHECKING": "0",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+        "HOME": os.environ.get("HOME", "/root"),
+    }
 
 
 def tail(done: subprocess.CompletedProcess, lines: int = 30) -> str:
@@ -369,21 +426,40 @@ def run_case(case: Case, targets: Path, keep: Path | None = None, verbose: bool 
         out, env = mine / "out", environment(mine)
         start = time.perf_counter()
         orchc = [sys.executable, "-m", "orchc"]
-        done = subprocess.run(orchc + ["migrate", "playbook", str(playbook), "-o", str(out)], cwd=folder, env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            orchc + ["migrate", "playbook", str(playbook), "-o", str(out)],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if done.returncode != 0:
-            return Outcome(case, True, False, ansible_seconds, time.perf_counter() - start,
-                           "migrate: " + tail(done))
+            return Outcome(case, True, False, ansible_seconds, time.perf_counter() - start, "migrate: " + tail(done))
         # the same inventory as ansible-playbook's: migrated content runs where its source ran
-        args = orchc + ["run", str(out), "-i", str(mine / "inventory"), "--strict", "--journal", str(mine / "journal.db")]
+        args = orchc + [
+            "run",
+            str(out),
+            "-i",
+            str(mine / "inventory"),
+            "--strict",
+            "--journal",
+            str(mine / "journal.db"),
+        ]
         args += ["--check"] if case.check else []
         try:
             done = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True, timeout=1800)
             orchc_ok, orchc_out = done.returncode == 0, tail(done, 60)
         except subprocess.TimeoutExpired:
             orchc_ok, orchc_out = False, "orchc run: timed out"
-        return Outcome(case, True, orchc_ok, ansible_seconds, time.perf_counter() - start,
-                       "" if orchc_ok and not verbose else orchc_out)
+        return Outcome(
+            case,
+            True,
+            orchc_ok,
+            ansible_seconds,
+            time.perf_counter() - start,
+            "" if orchc_ok and not verbose else orchc_out,
+        )
 
 
 def mark(ok: bool | None) -> str:
@@ -418,15 +494,20 @@ def main() -> int:
     for case in cases:
         outcome = run_case(case, targets, args.keep, args.verbose)
         outcomes.append(outcome)
-        print(f"{case.name:60} ansible {mark(outcome.ansible_ok)} ({outcome.ansible_seconds:5.1f} s)  "
-              f"orchc {mark(outcome.orchc_ok)} ({outcome.orchc_seconds:5.1f} s)", flush=True)
+        print(
+            f"{case.name:60} ansible {mark(outcome.ansible_ok)} ({outcome.ansible_seconds:5.1f} s)  "
+            f"orchc {mark(outcome.orchc_ok)} ({outcome.orchc_seconds:5.1f} s)",
+            flush=True,
+        )
         if outcome.reason:
             print("    " + outcome.reason.replace("\n", "\n    "), flush=True)
     passed = [o for o in outcomes if o.ansible_ok]
     both = [o for o in passed if o.orchc_ok]
     ratio = len(both) / len(passed) if passed else 0.0
-    print(f"\n{len(outcomes)} cases; ansible-playbook passes {len(passed)}; orchc run --strict passes {len(both)} "
-          f"of those: {ratio:.1%} (target >= 95%) in {time.perf_counter() - start:.0f} s")
+    print(
+        f"\n{len(outcomes)} cases; ansible-playbook passes {len(passed)}; orchc run --strict passes {len(both)} "
+        f"of those: {ratio:.1%} (target >= 95%) in {time.perf_counter() - start:.0f} s"
+    )
     for o in passed:
         if not o.orchc_ok:
             print(f"  orchc fails: {o.case.name}")

@@ -31,8 +31,10 @@ def generate(folder: Path, hosts: int, roles: int, services: int, seed: int) -> 
     inventory = []
     for r in range(roles):
         inventory.append(f"[role{r}]")
-        inventory.extend(f"host{r * per_role + h} ansible_connection=local root=/tmp/bench/host{r * per_role + h}"
-                         for h in range(per_role))
+        inventory.extend(
+            f"host{r * per_role + h} ansible_connection=local root=/tmp/bench/host{r * per_role + h}"
+            for h in range(per_role)
+        )
     (folder / "inventory.ini").write_text("\n".join(inventory) + "\n")
 
     role_services: list[list[str]] = [[] for _ in range(roles)]
@@ -90,12 +92,16 @@ def main() -> None:
     started = time.perf_counter()
     size = len(plan_json(plan))
     written = time.perf_counter() - started
-    print(f"compile: {elapsed:.2f} s wall ({cpu:.2f} s CPU; they differ when the machine is busy) "
-          f"for {len(plan['instances'])} instances, {len(plan['tasks'])} tasks, "
-          f"{len(plan['hosts'])} hosts, {sum(len(i['deps']) for i in plan['instances'])} dependencies")
+    print(
+        f"compile: {elapsed:.2f} s wall ({cpu:.2f} s CPU; they differ when the machine is busy) "
+        f"for {len(plan['instances'])} instances, {len(plan['tasks'])} tasks, "
+        f"{len(plan['hosts'])} hosts, {sum(len(i['deps']) for i in plan['instances'])} dependencies"
+    )
     print(f"plan.json: {size / 1e6:.1f} MB serialised in {written:.2f} s (what `orchc compile -o` adds)")
-    print(f"Task-Core reference: {TASKCORE_SECONDS:.0f} s -> orchc is {TASKCORE_SECONDS / elapsed:.1f}x faster "
-          f"(target: < 2 s)")
+    print(
+        f"Task-Core reference: {TASKCORE_SECONDS:.0f} s -> orchc is {TASKCORE_SECONDS / elapsed:.1f}x faster "
+        f"(target: < 2 s)"
+    )
     if profile:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
 

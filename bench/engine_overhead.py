@@ -24,7 +24,8 @@ from pathlib import Path
 
 from orchc.backends.engine import Limits, Scheduler
 from orchc.backends.journal import SqliteJournal
-from orchc.backends.runner import RunOptions, run_plan
+from orchc.backends.runner import RunnerOptions, run_plan
+from orchc.backends.state import State
 from orchc.backends.transport import ActionContext, ActionResult, Transport, TransportOptions
 from orchc.backends.transports import TransportSet
 from orchc.plan import Action, Host, Instance, Plan, Role, RunAction, SourceSpan, Task
@@ -43,10 +44,24 @@ def deployment_dag(hosts: int, steps: int) -> Plan:
             deps = [f"svc.step{k - 1}@{host}"] if k else []
             if k and k % CROSS_EVERY == 0:
                 deps.append(f"svc.step{k - 1}@{host_names[(h + 1) % hosts]}")
-            instances.append(Instance(id=f"svc.step{k}@{host}", task=f"svc.step{k}", host=host, deps=deps,
-                                      actions=[RunAction(command="true")], fingerprint="f", change_key="k"))
-    return Plan(root="/tmp", hosts=[Host(name=h, address="127.0.0.1", connection="local") for h in host_names],
-                roles=[Role(name="all", hosts=host_names, services=["svc"])], tasks=tasks, instances=instances)
+            instances.append(
+                Instance(
+                    id=f"svc.step{k}@{host}",
+                    task=f"svc.step{k}",
+                    host=host,
+                    deps=deps,
+                    actions=[RunAction(command="true")],
+                    fingerprint="f",
+                    change_key="k",
+                )
+            )
+    return Plan(
+        root="/tmp",
+        hosts=[Host(name=h, address="127.0.0.1", connection="local") for h in host_names],
+        roles=[Role(name="all", hosts=host_names, services=["svc"])],
+        tasks=tasks,
+        instances=instances,
+    )
 
 
 class NoopTransport(Transport):
@@ -74,7 +89,7 @@ def scheduler_only(plan: Plan) -> float:
     running: list[str] = []
     while not scheduler.done:
         running.extend(scheduler.next_batch())
-        scheduler.complete(running.pop(0), "ok")
+        scheduler.complete(running.pop(0), State.OK)
     return len(plan.instances) / (time.perf_counter() - began)
 
 
@@ -83,8 +98,9 @@ def full_run(plan: Plan, forks: int) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         journal = SqliteJournal(Path(tmp) / "journal.db")
         began, began_cpu = time.perf_counter(), time.process_time()
-        result = run_plan(plan, journal, NoopTransports(plan, TransportOptions()),
-                          RunOptions(limits=Limits(forks=forks)), {})
+        result = run_plan(
+            plan, journal, NoopTransports(plan, TransportOptions()), RunnerOptions(limits=Limits(forks=forks)), {}
+        )
         elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
         rows = sum(len(journal.transitions(r.id)) for r in journal.runs())
         journal.close()
@@ -99,14 +115,18 @@ def main() -> None:
     args = parser.parse_args()
     plan = deployment_dag(args.hosts, args.steps)
     gc.freeze()  # as the runner does: the Plan lives as long as the run
-    print(f"{len(plan.instances):,} instances on {args.hosts} hosts "
-          f"({args.steps} chained steps per host, a cross-host edge every {CROSS_EVERY} steps)")
+    print(
+        f"{len(plan.instances):,} instances on {args.hosts} hosts "
+        f"({args.steps} chained steps per host, a cross-host edge every {CROSS_EVERY} steps)"
+    )
     rate = scheduler_only(plan)
     print(f"scheduler alone:              {rate:>10,.0f} instances/s")
     rate, cpu_rate, rows = full_run(plan, forks=args.hosts)
     print(f"runner + journal, no-op work: {rate:>10,.0f} instances/s  ({rows:,} journal rows)")
-    print(f"  per CPU second of orchc:    {cpu_rate:>10,.0f} instances/s  (what a machine shared with other "
-          f"work still gives; load average now {os.getloadavg()[0]:.1f})")
+    print(
+        f"  per CPU second of orchc:    {cpu_rate:>10,.0f} instances/s  (what a machine shared with other "
+        f"work still gives; load average now {os.getloadavg()[0]:.1f})"
+    )
     print(f"ratio to the target of {TARGET:,}/s: {rate / TARGET:.2f}  ({'met' if rate >= TARGET else 'NOT met'})")
     sys.exit(0 if rate >= TARGET else 1)
 

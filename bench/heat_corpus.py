@@ -47,8 +47,21 @@ def tht_folder(argument: str | None) -> Path:
     folder = CACHE / f"tripleo-heat-templates-{THT_VERSION}"
     if not folder.is_dir():
         CACHE.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        f"tripleo-heat-templates=={THT_VERSION}", "-d", str(CACHE)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"tripleo-heat-templates=={THT_VERSION}",
+                "-d",
+                str(CACHE),
+            ],
+            check=True,
+        )
         with tarfile.open(CACHE / f"tripleo-heat-templates-{THT_VERSION}.tar.gz") as archive:
             archive.extractall(CACHE, filter="data")
     return folder
@@ -56,8 +69,11 @@ def tht_folder(argument: str | None) -> Path:
 
 def service_templates(tht: Path) -> list[Path]:
     library = Library({}, {}, lambda *_: None)
-    return [path for path in sorted((tht / "deployment").rglob("*.yaml"))
-            if "role_data" in ((library.template(path) or {}).get("outputs") or {})]
+    return [
+        path
+        for path in sorted((tht / "deployment").rglob("*.yaml"))
+        if "role_data" in ((library.template(path) or {}).get("outputs") or {})
+    ]
 
 
 def compiles(folder: Path) -> bool:
@@ -92,8 +108,10 @@ def per_template(tht: Path, work: Path) -> None:
     started = time.perf_counter()
     convert_heat([tht / "deployment"]).write(work / "all")
     together = compiles(work / "all")
-    print(f"  all of deployment/ as one project: {'compiles' if together else 'does not compile'}"
-          f"   ({time.perf_counter() - started:.1f}s)")
+    print(
+        f"  all of deployment/ as one project: {'compiles' if together else 'does not compile'}"
+        f"   ({time.perf_counter() - started:.1f}s)"
+    )
 
 
 def overcloud(tht: Path, work: Path, relax: bool) -> Plan:
@@ -105,9 +123,11 @@ def overcloud(tht: Path, work: Path, relax: bool) -> Plan:
     migration.write(out)
     plan = compile_project([out / "deploy"], INVENTORY).plan
     counts = migration.report.counts()
-    print(f"overcloud {'--relax' if relax else 'faithful'}: {migration.report.figures['services']} services, "
-          f"{len(plan.tasks)} tasks, {len(plan.instances)} instances on {len(plan.hosts)} hosts; report: "
-          + ", ".join(f"{n} {c}" for c, n in counts.items() if n))
+    print(
+        f"overcloud {'--relax' if relax else 'faithful'}: {migration.report.figures['services']} services, "
+        f"{len(plan.tasks)} tasks, {len(plan.instances)} instances on {len(plan.hosts)} hosts; report: "
+        + ", ".join(f"{n} {c}" for c, n in counts.items() if n)
+    )
     return plan
 
 
@@ -122,11 +142,15 @@ def main() -> None:
         sims = {mode: simulate(plan, unit, host_slots=slots) for mode, plan in plans.items()}
         faithful, relaxed = sims["faithful"], sims["relaxed"]
         print(f"simulate, unit durations, {label}:")
-        print(f"  faithful makespan {faithful.graph:7.1f}s   relaxed makespan {relaxed.graph:7.1f}s   "
-              f"ratio {faithful.graph / relaxed.graph:.2f}x")
+        print(
+            f"  faithful makespan {faithful.graph:7.1f}s   relaxed makespan {relaxed.graph:7.1f}s   "
+            f"ratio {faithful.graph / relaxed.graph:.2f}x"
+        )
         for mode, sim in sims.items():
-            print(f"  {mode:8} lower bound {sim.bound.seconds:7.1f}s = max(critical path {sim.bound.critical_path:.1f}s, "
-                  f"busiest host {sim.bound.busiest_load:.1f}s)")
+            print(
+                f"  {mode:8} lower bound {sim.bound.seconds:7.1f}s = max(critical path {sim.bound.critical_path:.1f}s, "
+                f"busiest host {sim.bound.busiest_load:.1f}s)"
+            )
 
 
 if __name__ == "__main__":

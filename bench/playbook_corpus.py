@@ -59,8 +59,22 @@ def fetch(cache: Path) -> dict[str, Path]:
         if not tree.is_dir():
             archives = list(cache.glob(f"{folder.replace('-', '?')}.tar.gz"))
             if not archives:
-                subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                                f"{name}=={version}", "-d", str(cache)], check=True, capture_output=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "download",
+                        "--no-deps",
+                        "--no-binary",
+                        ":all:",
+                        f"{name}=={version}",
+                        "-d",
+                        str(cache),
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
                 archives = list(cache.glob(f"{folder.replace('-', '?')}.tar.gz"))
             with tarfile.open(archives[0]) as archive:
                 archive.extractall(cache, filter="data")
@@ -84,8 +98,7 @@ def corpus(trees: dict[str, Path]) -> list[Item]:
     tripleo = trees["tripleo-ansible"] / "tripleo_ansible"
     kolla_inventories = [kolla / "inventory" / "all-in-one", kolla / "inventory" / "multinode"]
     items = [Item(p, [kolla / "roles"], kolla_inventories) for p in sorted(kolla.glob("*.yml"))]
-    items += [Item(p, [tripleo / "roles"], [TRIPLEO_INVENTORY])
-              for p in sorted((tripleo / "playbooks").glob("*.y*ml"))]
+    items += [Item(p, [tripleo / "roles"], [TRIPLEO_INVENTORY]) for p in sorted((tripleo / "playbooks").glob("*.y*ml"))]
     return items
 
 
@@ -93,10 +106,12 @@ def plugin_env(roles: Path) -> dict[str, str]:
     """Ansible's search paths for the project's own roles, modules and plugins (kolla and tripleo layouts)."""
     base = roles.parent
     found = {"ANSIBLE_ROLES_PATH": [roles]}
-    for variable, names in (("ANSIBLE_LIBRARY", ["library", "ansible_plugins/modules"]),
-                            ("ANSIBLE_ACTION_PLUGINS", ["action_plugins", "ansible_plugins/action"]),
-                            ("ANSIBLE_FILTER_PLUGINS", ["filter_plugins", "ansible_plugins/filter"]),
-                            ("ANSIBLE_MODULE_UTILS", ["module_utils", "ansible_plugins/module_utils"])):
+    for variable, names in (
+        ("ANSIBLE_LIBRARY", ["library", "ansible_plugins/modules"]),
+        ("ANSIBLE_ACTION_PLUGINS", ["action_plugins", "ansible_plugins/action"]),
+        ("ANSIBLE_FILTER_PLUGINS", ["filter_plugins", "ansible_plugins/filter"]),
+        ("ANSIBLE_MODULE_UTILS", ["module_utils", "ansible_plugins/module_utils"]),
+    ):
         found[variable] = [base / n for n in names if (base / n).is_dir()]
     return {k: ":".join(str(p) for p in v) for k, v in found.items() if v}
 
@@ -105,8 +120,13 @@ def syntax_check(playbook: Path, roles_path: list[Path]) -> tuple[bool, float]:
     """The peer: ansible-playbook --syntax-check of the same playbook; (passed, seconds)."""
     env = {**os.environ, **plugin_env(roles_path[0]), "ANSIBLE_NOCOLOR": "1"}
     start = time.perf_counter()
-    done = subprocess.run(["ansible-playbook", "--syntax-check", "-i", "localhost,", playbook.name],
-                          cwd=playbook.parent, env=env, capture_output=True, timeout=600)
+    done = subprocess.run(
+        ["ansible-playbook", "--syntax-check", "-i", "localhost,", playbook.name],
+        cwd=playbook.parent,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
     return done.returncode == 0, time.perf_counter() - start
 
 
@@ -120,8 +140,10 @@ def convert_and_compile(item: Item) -> list[Outcome]:
             migration.write(out)
         except Exception as exc:  # noqa: BLE001 — a bad input or a converter bug: report it, keep going
             reason = _reason(exc)
-            return [Outcome(item.playbook, inventory, False, reason, time.perf_counter() - start, {}, {})
-                    for inventory in item.inventories]
+            return [
+                Outcome(item.playbook, inventory, False, reason, time.perf_counter() - start, {}, {})
+                for inventory in item.inventories
+            ]
         converted = time.perf_counter() - start
         orch = [out / name for name in migration.files if name.endswith(".orch")]
         outcomes = []
@@ -132,8 +154,17 @@ def convert_and_compile(item: Item) -> list[Outcome]:
                 ok, reason = True, ""
             except Exception as exc:  # noqa: BLE001
                 ok, reason = False, _reason(exc)
-            outcomes.append(Outcome(item.playbook, inventory, ok, reason, converted + time.perf_counter() - begin,
-                                    migration.report.counts(), migration.report.figures))
+            outcomes.append(
+                Outcome(
+                    item.playbook,
+                    inventory,
+                    ok,
+                    reason,
+                    converted + time.perf_counter() - begin,
+                    migration.report.counts(),
+                    migration.report.figures,
+                )
+            )
     return outcomes
 
 
@@ -152,37 +183,49 @@ def main() -> int:
     args = parser.parse_args()
     items = corpus(fetch(args.cache))
     if args.limit:
-        items = items[:args.limit]
+        items = items[: args.limit]
     outcomes = [outcome for item in items for outcome in convert_and_compile(item)]
     by_inventory: dict[Path, list[Outcome]] = {}
     for outcome in outcomes:
         by_inventory.setdefault(outcome.inventory, []).append(outcome)
     for inventory, group in by_inventory.items():
         passed = sum(o.ok for o in group)
-        print(f"{_shown(inventory, args.cache)}: {len(group)} playbooks, converted and compiled {passed} "
-              f"({100 * passed / len(group):.1f}%, target >= 95%)")
+        print(
+            f"{_shown(inventory, args.cache)}: {len(group)} playbooks, converted and compiled {passed} "
+            f"({100 * passed / len(group):.1f}%, target >= 95%)"
+        )
     first = [group[0] for group in _per_playbook(outcomes)]  # the report counts once per playbook
     seconds = sum(o.seconds for o in first)
-    print(f"time: {seconds:.1f} s in all, {seconds / max(len(first), 1):.2f} s per playbook (convert + write + compile)")
+    print(
+        f"time: {seconds:.1f} s in all, {seconds / max(len(first), 1):.2f} s per playbook (convert + write + compile)"
+    )
     totals: Counter[str] = Counter()
     for outcome in first:
         totals.update(outcome.counts)
         totals.update({k: v for k, v in outcome.figures.items() if isinstance(v, int)})
-    print("report entries over the converted playbooks: "
-          + ", ".join(f"{k} {totals[k]}" for k in ("native", "wrapped", "unsupported", "approximated", "assumption")))
-    print(f"orchc tasks: {totals['orchc tasks']}; ordering edges: {totals['ordering edges']}, of which "
-          f"{totals['ordering edges from textual order only']} come from textual order only (parallelism to unlock)")
+    print(
+        "report entries over the converted playbooks: "
+        + ", ".join(f"{k} {totals[k]}" for k in ("native", "wrapped", "unsupported", "approximated", "assumption"))
+    )
+    print(
+        f"orchc tasks: {totals['orchc tasks']}; ordering edges: {totals['ordering edges']}, of which "
+        f"{totals['ordering edges from textual order only']} come from textual order only (parallelism to unlock)"
+    )
     if not args.no_peer:
         peer = [syntax_check(item.playbook, item.roles_path) for item in items]
-        both = [(o.seconds, p[1]) for o, p in zip(first, peer) if o.ok and p[0]]
+        both = [(o.seconds, p[1]) for o, p in zip(first, peer, strict=True) if o.ok and p[0]]
         ours, theirs = sum(b[0] for b in both), sum(b[1] for b in both)
-        print(f"peer: ansible-playbook --syntax-check passes {sum(p[0] for p in peer)} of {len(peer)} playbooks here; "
-              f"on the {len(both)} both handle: orchc convert+compile {ours:.1f} s, syntax-check {theirs:.1f} s "
-              f"(ratio {ours / max(theirs, 1e-9):.2f})")
+        print(
+            f"peer: ansible-playbook --syntax-check passes {sum(p[0] for p in peer)} of {len(peer)} playbooks here; "
+            f"on the {len(both)} both handle: orchc convert+compile {ours:.1f} s, syntax-check {theirs:.1f} s "
+            f"(ratio {ours / max(theirs, 1e-9):.2f})"
+        )
     for outcome in outcomes:
         if not outcome.ok:
-            print(f"FAILED {outcome.playbook.relative_to(args.cache)} "
-                  f"({_shown(outcome.inventory, args.cache)}): {outcome.reason}")
+            print(
+                f"FAILED {outcome.playbook.relative_to(args.cache)} "
+                f"({_shown(outcome.inventory, args.cache)}): {outcome.reason}"
+            )
     return 0 if all(sum(o.ok for o in g) >= 0.95 * len(g) for g in by_inventory.values()) else 1
 
 

@@ -86,14 +86,25 @@ def main() -> None:
             (work / "bench.yml").write_text(playbook(args.tasks))
 
             orchc_wall = timed(
-                [sys.executable, "-m", "orchc", "run", "bench.orch", "-i", "inventory.yml",
-                 "--journal", "journal.db", "--events", "events.jsonl"],
+                [
+                    sys.executable,
+                    "-m",
+                    "orchc",
+                    "run",
+                    "bench.orch",
+                    "-i",
+                    "inventory.yml",
+                    "--journal",
+                    "journal.db",
+                    "--events",
+                    "events.jsonl",
+                ],
                 work,
             )
-            timed([sys.executable, "-m", "orchc", "compile", "bench.orch", "-i", "inventory.yml", "-o", "plan.json"], work)
-            plan_wall = timed(
-                [sys.executable, "-m", "orchc", "run", "plan.json", "--journal", "plan-journal.db"], work
+            timed(
+                [sys.executable, "-m", "orchc", "compile", "bench.orch", "-i", "inventory.yml", "-o", "plan.json"], work
             )
+            plan_wall = timed([sys.executable, "-m", "orchc", "run", "plan.json", "--journal", "plan-journal.db"], work)
             ansible_env = {
                 **os.environ,
                 "ANSIBLE_PIPELINING": "True",
@@ -115,8 +126,10 @@ def main() -> None:
     print(f"orchc run bench.orch          {orchc_wall:8.2f} s   (compile + run; run phase {run_phase:.2f} s)")
     print(f"orchc run plan.json           {plan_wall:8.2f} s   (a Plan compiled beforehand)")
     print(f"ansible-playbook              {ansible_wall:8.2f} s")
-    print(f"ratio ansible / orchc         {ansible_wall / orchc_wall:8.1f}x   (target >= 50x; "
-          f"{ansible_wall / plan_wall:.1f}x from plan.json)")
+    print(
+        f"ratio ansible / orchc         {ansible_wall / orchc_wall:8.1f}x   (target >= 50x; "
+        f"{ansible_wall / plan_wall:.1f}x from plan.json)"
+    )
     print(f"orchc per task instance       {per_instance * 1000:8.2f} ms  (run phase / instances)")
     print(f"raw local sh -c               {raw * 1000:8.2f} ms")
     print(f"ratio orchc / raw             {per_instance / raw:8.2f}x   (target <= 2x)")

@@ -47,8 +47,9 @@ STUB_DOT = "#!/bin/sh\necho '<svg xmlns=\"http://www.w3.org/2000/svg\"/>'\n"
 
 def generate(folder: Path, seed: int) -> None:
     """Task-Core's generator writes inventory.yaml, roles.yaml and services/ into the current folder."""
-    spec = importlib.util.spec_from_file_location("gen_scale_data",
-                                                  taskcore_source() / "examples" / "scale" / "gen_scale_data.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_scale_data", taskcore_source() / "examples" / "scale" / "gen_scale_data.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -80,8 +81,9 @@ def orchc_python() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(ORCHC_VENV)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True)
     else:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)],
-                       check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)], check=True
+        )
     return python
 
 
@@ -112,10 +114,13 @@ def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> T
 
 def run_orchc(python: Path, data: Path, out: Path) -> tuple[Timing, Timing]:
     orchc = [str(python), "-m", "orchc"]
-    convert = timed(orchc + ["migrate", "taskcore", "-s", "services", "-r", "roles.yaml", "-i", "inventory.yaml",
-                             "-o", str(out)], data)
-    compile_ = timed(orchc + ["compile", str(out), "-i", str(out / "inventory.yml"), "-o", str(data / "plan.json")],
-                     data)
+    convert = timed(
+        orchc + ["migrate", "taskcore", "-s", "services", "-r", "roles.yaml", "-i", "inventory.yaml", "-o", str(out)],
+        data,
+    )
+    compile_ = timed(
+        orchc + ["compile", str(out), "-i", str(out / "inventory.yml"), "-o", str(data / "plan.json")], data
+    )
     return convert, compile_
 
 
@@ -144,16 +149,24 @@ def main() -> None:
         services = len(list((data / "services").glob("*.yaml")))
     convert, compile_ = min(orchc_runs, key=lambda run: (run[0] + run[1]).wall)
     orchc_total, taskcore_total = convert + compile_, min(taskcore_runs, key=lambda t: t.wall)
-    print(f"Task-Core scale data (seed {options.seed}, {services} service files, 1000 hosts, 100 roles), "
-          f"best of {options.repeat * ORCHC_RUNS_PER_REPEAT} (orchc) and {options.repeat} (Task-Core); "
-          "wall / CPU seconds")
-    rows = [("orchc migrate taskcore", convert), ("orchc compile", compile_), ("orchc total", orchc_total),
-            ("task-core --noop", taskcore_total)]
+    print(
+        f"Task-Core scale data (seed {options.seed}, {services} service files, 1000 hosts, 100 roles), "
+        f"best of {options.repeat * ORCHC_RUNS_PER_REPEAT} (orchc) and {options.repeat} (Task-Core); "
+        "wall / CPU seconds"
+    )
+    rows = [
+        ("orchc migrate taskcore", convert),
+        ("orchc compile", compile_),
+        ("orchc total", orchc_total),
+        ("task-core --noop", taskcore_total),
+    ]
     for name, timing in rows:
         print(f"  {name:24} {timing.wall:8.2f} s  {timing.cpu:8.2f} s")
     print(f"  plan.json {plan_size / 1e6:.1f} MB")
-    print(f"  ratio task-core / orchc  {taskcore_total.wall / orchc_total.wall:8.1f}x  "
-          f"{taskcore_total.cpu / orchc_total.cpu:8.1f}x   (target >= 20x)")
+    print(
+        f"  ratio task-core / orchc  {taskcore_total.wall / orchc_total.wall:8.1f}x  "
+        f"{taskcore_total.cpu / orchc_total.cpu:8.1f}x   (target >= 20x)"
+    )
 
 
 if __name__ == "__main__":

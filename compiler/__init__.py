@@ -13,9 +13,10 @@ every error found so far) where a later pass could not make sense of the input:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from orchc.compiler.actions import ActionLowerer
 from orchc.compiler.ansible_modules import check_modules
@@ -40,8 +41,14 @@ class CompileResult:
     """A compiled Plan: as plain data, what `orchc compile` writes (every key in sorted order, see
     `write_plan_json`), and as the validated model, made on first use (check, graph, run, simulate)."""
 
-    def __init__(self, warnings: list[Diagnostic], secret_values: dict[str, str], *,
-                 data: dict[str, Any] | None = None, plan: Plan | None = None) -> None:
+    def __init__(
+        self,
+        warnings: list[Diagnostic],
+        secret_values: dict[str, str],
+        *,
+        data: dict[str, Any] | None = None,
+        plan: Plan | None = None,
+    ) -> None:
         self.warnings = warnings
         self.secret_values = secret_values  # supplied with -e/--vars: for the run, never in the Plan
         self._data = data
@@ -75,8 +82,7 @@ def plan_root(inputs: list[Path]) -> Path:
     return (first if first.is_dir() else first.parent).resolve()
 
 
-def compile_project(inputs: list[Path], inventory: Path,
-                    variables: Mapping[str, Any] | None = None) -> CompileResult:
+def compile_project(inputs: list[Path], inventory: Path, variables: Mapping[str, Any] | None = None) -> CompileResult:
     """Compile `.orch` files (or folders of them) against an Ansible inventory; raises DiagnosticError."""
     if not inputs:
         raise DiagnosticError([Diagnostic("error", "no input given", hint="give a .orch file or a folder of them")])
@@ -97,8 +103,9 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
     placement = place(symbols, hosts, diagnostics)
     check_modules(symbols, diagnostics)
     renderer = Renderer()
-    expansion = Expander(symbols, hosts, placement, values, providers, renderer,
-                         ActionLowerer(renderer, root), diagnostics).run()
+    expansion = Expander(
+        symbols, hosts, placement, values, providers, renderer, ActionLowerer(renderer, root), diagnostics
+    ).run()
     diagnostics.raise_if_errors()
     check_cycles(expansion.edges, expansion.instances, diagnostics)
     diagnostics.raise_if_errors()
@@ -129,8 +136,9 @@ def _nothing_to_deploy(inputs: list[Path], symbols: Symbols, diagnostics: Diagno
     else:
         why = "it declares no service and no anchor"
         hint = 'declare a service with a task, `service NAME { task install { run "..." } }`, and a role that lists it'
-    diagnostics.warning(f"nothing to deploy: {', '.join(map(str, inputs))} compiles to no task instance ({why})",
-                        hint=hint)
+    diagnostics.warning(
+        f"nothing to deploy: {', '.join(map(str, inputs))} compiles to no task instance ({why})", hint=hint
+    )
 
 
 @dataclass
@@ -144,29 +152,36 @@ class _Sources:
         file = self._files.get(span.file)
         if file is None:
             file = self._files[span.file] = Path(os.path.relpath(os.path.realpath(span.file), self.root)).as_posix()
-        return {"column": span.column, "end_column": span.end_column, "end_line": span.end_line, "file": file,
-                "line": span.line}
+        return {
+            "column": span.column,
+            "end_column": span.end_column,
+            "end_line": span.end_line,
+            "file": file,
+            "line": span.line,
+        }
 
 
 def _tasks(expansion: Expansion, sources: _Sources) -> list[dict[str, Any]]:
     tasks = []
     for unit in expansion.units:
         decl = unit.decl
-        is_task = isinstance(decl, TaskDecl)
+        task = decl if isinstance(decl, TaskDecl) else None  # else an anchor
         settings = task_settings(decl)
-        tasks.append({
-            "anchor": not (is_task and decl.actions),
-            "become": settings["become"],
-            "concurrency": decl.concurrency.value if is_task and decl.concurrency else None,
-            "delay": float(settings["delay"]),
-            "id": unit.id,
-            "name": decl.name,
-            "once": unit.once,
-            "retries": settings["retries"],
-            "service": unit.service,
-            "source": sources.of(decl.name_span),
-            "timeout": None if settings["timeout"] is None else float(settings["timeout"]),
-        })
+        tasks.append(
+            {
+                "anchor": not (task and task.actions),
+                "become": settings["become"],
+                "concurrency": task.concurrency.value if task and task.concurrency else None,
+                "delay": float(settings["delay"]),
+                "id": unit.id,
+                "name": decl.name,
+                "once": unit.once,
+                "retries": settings["retries"],
+                "service": unit.service,
+                "source": sources.of(decl.name_span),
+                "timeout": None if settings["timeout"] is None else float(settings["timeout"]),
+            }
+        )
     return tasks
 
 

@@ -16,15 +16,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchc.compiler.render import Mode, RenderError, Renderer, needs_rendering
+from orchc.compiler.render import Mode, Renderer, RenderError, needs_rendering
 from orchc.dsl import ast
 from orchc.dsl.ast import MapValue, Span, Str
 from orchc.plan_data import canonical_value
 
-
 # What a playbook may use from beside it, by Ansible's conventions.
-PLAYBOOK_FOLDERS = ("roles", "tasks", "handlers", "templates", "files", "vars", "group_vars", "host_vars",
-                    "library", "filter_plugins", "module_utils")
+PLAYBOOK_FOLDERS = (
+    "roles",
+    "tasks",
+    "handlers",
+    "templates",
+    "files",
+    "vars",
+    "group_vars",
+    "host_vars",
+    "library",
+    "filter_plugins",
+    "module_utils",
+)
 
 
 def needs_context(action: ast.Action) -> bool:
@@ -78,33 +88,55 @@ class ActionLowerer:
                 content, encoding = data.decode("utf-8"), "utf-8"
             except UnicodeDecodeError:
                 content, encoding = base64.b64encode(data).decode("ascii"), "base64"
-            return {"content": content, "dest": self._render(action.dest, context), "encoding": encoding,
-                    "kind": "copy", **self._file_options(action, context), "src": action.src.value}
+            return {
+                "content": content,
+                "dest": self._render(action.dest, context),
+                "encoding": encoding,
+                "kind": "copy",
+                **self._file_options(action, context),
+                "src": action.src.value,
+            }
         if isinstance(action, ast.Template):
             source = self._read(action.src).decode("utf-8", errors="replace")
             try:
                 content = self.renderer.render(source, context)
             except RenderError as exc:
-                raise ActionError(f"in template '{action.src.value}': {exc.message}", action.src.span,
-                                  exc.hint) from None
-            return {"content": content, "dest": self._render(action.dest, context), "kind": "template",
-                    **self._file_options(action, context), "src": action.src.value}
+                raise ActionError(
+                    f"in template '{action.src.value}': {exc.message}", action.src.span, exc.hint
+                ) from None
+            return {
+                "content": content,
+                "dest": self._render(action.dest, context),
+                "kind": "template",
+                **self._file_options(action, context),
+                "src": action.src.value,
+            }
         if isinstance(action, ast.Playbook):
             path = self._existing(action.path, "playbook")
             beside = [path.parent / folder for folder in PLAYBOOK_FOLDERS]
-            return {"digest": self._digest(path, *beside), "kind": "playbook", "path": self._relative(path),
-                    "vars": self._plan_map(action.vars, context)}
+            return {
+                "digest": self._digest(path, *beside),
+                "kind": "playbook",
+                "path": self._relative(path),
+                "vars": self._plan_map(action.vars, context),
+            }
         if isinstance(action, ast.AnsibleModule):
             return {"args": self._plan_map(action.args, context), "kind": "ansible", "module": action.module}
         if isinstance(action, ast.AnsibleRole):
             role = self._find_role(action)
-            return {"digest": self._digest(role), "kind": "role", "name": action.name,
-                    "vars": self._plan_map(action.vars, context)}
+            return {
+                "digest": self._digest(role),
+                "kind": "role",
+                "name": action.name,
+                "vars": self._plan_map(action.vars, context),
+            }
         raise TypeError(f"unknown action {action!r}")
 
     def _file_options(self, action: ast.Copy | ast.Template, context: dict[str, Any]) -> dict[str, Any]:
-        return {"mode": self._render(action.mode, context) if action.mode else None,
-                "owner": self._render(action.owner, context) if action.owner else None}
+        return {
+            "mode": self._render(action.mode, context) if action.mode else None,
+            "owner": self._render(action.owner, context) if action.owner else None,
+        }
 
     def _render(self, text: Str, context: dict[str, Any], mode: Mode = "plain") -> str:
         try:
@@ -127,7 +159,8 @@ class ActionLowerer:
 
     def _plan_map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
         """A map as a Plan action holds it: rendered, its keys in sorted order."""
-        return canonical_value(self._map(value, context))
+        plan_map: dict[str, Any] = canonical_value(self._map(value, context))
+        return plan_map
 
     def _map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
         if value is None:
@@ -137,8 +170,11 @@ class ActionLowerer:
     def _existing(self, path: Str, what: str) -> Path:
         target = Path(os.path.normpath(Path(path.span.file).parent / path.value))
         if not target.is_file():
-            raise ActionError(f"{what} file '{path.value}' not found (looked for '{target}')", path.span,
-                              hint=f"{what} paths are relative to the .orch file that names them")
+            raise ActionError(
+                f"{what} file '{path.value}' not found (looked for '{target}')",
+                path.span,
+                hint=f"{what} paths are relative to the .orch file that names them",
+            )
         return target
 
     def _read(self, path: Str) -> bytes:
@@ -155,9 +191,15 @@ class ActionLowerer:
         if paths not in self._digests:
             digest = hashlib.sha256()
             for top in paths:
-                files = [top] if top.is_file() else sorted(
-                    p for p in top.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
-                                                                       p.relative_to(top).parts))
+                files = (
+                    [top]
+                    if top.is_file()
+                    else sorted(
+                        p
+                        for p in top.rglob("*")
+                        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(top).parts)
+                    )
+                )
                 for file in files:
                     digest.update(f"{file.relative_to(top.parent).as_posix()}\0".encode())
                     digest.update(hashlib.sha256(file.read_bytes()).digest())
@@ -170,6 +212,9 @@ class ActionLowerer:
         for folder in search:
             if (folder / action.name).is_dir():
                 return folder / action.name
-        raise ActionError(f"Ansible role '{action.name}' not found", action.span,
-                          hint=f"looked in {', '.join(str(p) for p in search)}; "
-                               "put it in roles/ beside this file or set ANSIBLE_ROLES_PATH")
+        raise ActionError(
+            f"Ansible role '{action.name}' not found",
+            action.span,
+            hint=f"looked in {', '.join(str(p) for p in search)}; "
+            "put it in roles/ beside this file or set ANSIBLE_ROLES_PATH",
+        )

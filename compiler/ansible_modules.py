@@ -23,7 +23,6 @@ from orchc.compiler.symbols import Symbols
 from orchc.dsl.ast import AnsibleModule
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
 
-
 _compilations = itertools.count()
 
 
@@ -35,8 +34,13 @@ class _Problem:
 
 def check_modules(symbols: Symbols, diagnostics: Diagnostics) -> None:
     """An error at each `ansible` action whose module ansible-core cannot resolve."""
-    actions = [action for tasks in symbols.tasks.values() for task in tasks.values() for action in task.actions
-               if isinstance(action, AnsibleModule)]
+    actions = [
+        action
+        for tasks in symbols.tasks.values()
+        for task in tasks.values()
+        for action in task.actions
+        if isinstance(action, AnsibleModule)
+    ]
     folders: dict[str, _Folder] = {}
     problems: dict[tuple[str, str], _Problem | None] = {}
     for action in actions:
@@ -67,9 +71,13 @@ class _Folder:
         # library/ nor this one's as it was at an earlier compilation may resolve a name now.
         key = f"orchc:{next(_compilations)}:{folder}"
         self.modules = PluginLoader(f"{key}:module", "ansible.modules", constants.DEFAULT_MODULE_PATH, "library")
-        self.actions = PluginLoader(f"{key}:action", "ansible.plugins.action",
-                                    constants.DEFAULT_ACTION_PLUGIN_PATH, "action_plugins",
-                                    required_base_class="ActionBase")
+        self.actions = PluginLoader(
+            f"{key}:action",
+            "ansible.plugins.action",
+            constants.DEFAULT_ACTION_PLUGIN_PATH,
+            "action_plugins",
+            required_base_class="ActionBase",
+        )
         for loader in (self.modules, self.actions):
             if os.path.isdir(os.path.join(folder, loader.subdir)):
                 loader.add_directory(os.path.join(folder, loader.subdir))
@@ -88,8 +96,10 @@ class _Folder:
                         return None
                     errors += found.raw_error_list
         except AnsibleError as exc:  # removed from its collection, or redirected in a loop
-            return _Problem(f"Ansible module '{name}' cannot be used: {exc.message}",
-                            hint="use the module its message names instead")
+            return _Problem(
+                f"Ansible module '{name}' cannot be used: {exc.message}",
+                hint="use the module its message names instead",
+            )
         return self._unknown(name, errors)
 
     def _use_collections_beside(self) -> None:
@@ -103,7 +113,8 @@ class _Folder:
         for name, module in list(sys.modules.items()):
             files = list(getattr(module, "__path__", None) or [getattr(module, "__file__", None) or ""])
             if name.startswith("ansible_collections.") and any(
-                    file.startswith(os.path.join(path, "")) for file in files for path in previous):
+                file.startswith(os.path.join(path, "")) for file in files for path in previous
+            ):
                 del sys.modules[name]
         AnsibleCollectionConfig.playbook_paths = [self.folder]
 
@@ -112,26 +123,36 @@ class _Folder:
 
         parts = name.split(".")
         if len(parts) == 1:
-            looked = (f"no module of that name in ansible-core, library/ beside this file or ANSIBLE_LIBRARY "
-                      f"({os.pathsep.join(self._library_paths()) or 'none'}); a collection's module is named "
-                      "with its collection (`community.general.ufw`)")
-            return _Problem(f"unknown Ansible module '{name}'",
-                            hint=did_you_mean(name, _builtin_modules() + self._library_modules()) or looked)
+            looked = (
+                f"no module of that name in ansible-core, library/ beside this file or ANSIBLE_LIBRARY "
+                f"({os.pathsep.join(self._library_paths()) or 'none'}); a collection's module is named "
+                "with its collection (`community.general.ufw`)"
+            )
+            return _Problem(
+                f"unknown Ansible module '{name}'",
+                hint=did_you_mean(name, _builtin_modules() + self._library_modules()) or looked,
+            )
         if len(parts) == 2:
-            return _Problem(f"'{name}' is not an Ansible module name",
-                            hint="write a module's name (`lineinfile`), or its full name with its collection's "
-                                 "(`community.general.ufw`)")
+            return _Problem(
+                f"'{name}' is not an Ansible module name",
+                hint="write a module's name (`lineinfile`), or its full name with its collection's "
+                "(`community.general.ufw`)",
+            )
         collection = ".".join(parts[:2])
         missing = {f"ansible_collections.{parts[0]}", f"ansible_collections.{collection}"}  # namespace, collection
         if any(isinstance(exc, ModuleNotFoundError) and exc.name in missing for exc in errors):
-            return _Problem(f"unknown Ansible module '{name}': collection '{collection}' is not installed",
-                            hint=f"install it (`ansible-galaxy collection install {collection}`), or put it "
-                                 "in collections/ beside this file or in ANSIBLE_COLLECTIONS_PATH "
-                                 f"({os.pathsep.join(constants.COLLECTIONS_PATHS) or 'empty'})")
+            return _Problem(
+                f"unknown Ansible module '{name}': collection '{collection}' is not installed",
+                hint=f"install it (`ansible-galaxy collection install {collection}`), or put it "
+                "in collections/ beside this file or in ANSIBLE_COLLECTIONS_PATH "
+                f"({os.pathsep.join(constants.COLLECTIONS_PATHS) or 'empty'})",
+            )
         candidates = [f"ansible.builtin.{module}" for module in _builtin_modules()]
         candidates += [f"{collection}.{module}" for module in _collection_modules(collection)]
-        return _Problem(f"unknown Ansible module '{name}'", hint=did_you_mean(name, candidates)
-                        or f"collection '{collection}' has no module '{parts[-1]}'")
+        return _Problem(
+            f"unknown Ansible module '{name}'",
+            hint=did_you_mean(name, candidates) or f"collection '{collection}' has no module '{parts[-1]}'",
+        )
 
     def _library_paths(self) -> list[str]:
         from ansible import constants

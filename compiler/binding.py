@@ -76,7 +76,7 @@ class Binder:
             same_everywhere = not any(value_needs_context(assign.value) for assign in provider.provision.fields)
             fields: dict[str, Any] | None = None
             self.provided[name] = []
-            for slot, instance in zip(unit.running_slots, unit.instance_ids):
+            for slot, instance in zip(unit.running_slots, unit.instance_ids, strict=True):
                 if fields is None or not same_everywhere:
                     fields = self._fields(provider, self.contexts.of(slot))
                 self.provided[name].append(Bound(instance, slot.host.name if slot else None, fields))
@@ -96,10 +96,13 @@ class Binder:
                     value = coerce(value, decl.type.name)
                 except CoercionError:
                     where = f" on host '{context['host']['name']}'" if "host" in context else ""
-                    self.report.error(f"field '{assign.name}' of capability '{provider.provision.name}' must be "
-                                    f"{article(decl.type.name)}", assign.span,
-                                    hint=f"it renders as {value!r}{where}",
-                                    notes=[(f"'{assign.name}' is declared here", decl.span)])
+                    self.report.error(
+                        f"field '{assign.name}' of capability '{provider.provision.name}' must be "
+                        f"{article(decl.type.name)}",
+                        assign.span,
+                        hint=f"it renders as {value!r}{where}",
+                        notes=[(f"'{assign.name}' is declared here", decl.span)],
+                    )
                     continue
             values[assign.name] = value
         for name, decl in declared.items():
@@ -115,10 +118,12 @@ class Binder:
             return None  # reported by the capabilities pass
         provider = self.providers[name]
         if not bound and not requirement.optional:
-            self.report.error(f"capability '{name}' is provided by '{provider.task_id}', which runs on no host",
-                            requirement.span, hint=f"place service '{self.units[provider.task_id].service}' "
-                            "on a role that has hosts",
-                            notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
+            self.report.error(
+                f"capability '{name}' is provided by '{provider.task_id}', which runs on no host",
+                requirement.span,
+                hint=f"place service '{self.units[provider.task_id].service}' on a role that has hosts",
+                notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)],
+            )
             return None
         found = self._in_scope(unit, slot, requirement, bound)
         scope = requirement.scope
@@ -129,31 +134,42 @@ class Binder:
         service = self.units[provider.task_id].service
         if requirement.optional:
             where = {"same_host": " on this host", "role": f" on role '{scope.role.value if scope.role else ''}'"}
-            self.report.warning(f"'{unit.id}' waits for nothing: its optional requirement '{name}' has no "
-                                f"provider{where.get(scope.kind, '')} ('{provider.task_id}' runs on no host"
-                                f"{' there' if scope.kind in where else ''})",
-                                requirement.span, hint=f"place '{service}' on a role with hosts if it must run first")
+            self.report.warning(
+                f"'{unit.id}' waits for nothing: its optional requirement '{name}' has no "
+                f"provider{where.get(scope.kind, '')} ('{provider.task_id}' runs on no host"
+                f"{' there' if scope.kind in where else ''})",
+                requirement.span,
+                hint=f"place '{service}' on a role with hosts if it must run first",
+            )
         elif scope.kind == "same_host" and slot is not None:
             self.report.error(
                 f"'{unit.id}' requires '{name}' on the same host, but '{provider.task_id}' does not run "
-                f"on every host of '{unit.id}'", requirement.span,
+                f"on every host of '{unit.id}'",
+                requirement.span,
                 hint=f"host '{slot.host.name}' has none: place '{service}' on the "
-                     f"roles of '{unit.service}', or use another scope",
-                notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)])
+                f"roles of '{unit.service}', or use another scope",
+                notes=[(f"'{provider.task_id}' provides it here", provider.provision.span)],
+            )
         elif scope.role is not None:
-            self.report.error(f"'{provider.task_id}' provides '{name}' on no host of role '{scope.role.value}'",
-                            scope.role.span, hint=f"place '{service}' on role "
-                            f"'{scope.role.value}', or use another scope")
+            self.report.error(
+                f"'{provider.task_id}' provides '{name}' on no host of role '{scope.role.value}'",
+                scope.role.span,
+                hint=f"place '{service}' on role '{scope.role.value}', or use another scope",
+            )
         return None
 
-    def _in_scope(self, unit: Unit, slot: Slot | None, requirement: Requirement,
-                  bound: list[Bound]) -> list[Bound] | None:
+    def _in_scope(
+        self, unit: Unit, slot: Slot | None, requirement: Requirement, bound: list[Bound]
+    ) -> list[Bound] | None:
         """The providers the requirement's scope takes; None where the scope has no meaning (reported)."""
         scope = requirement.scope
         if scope.kind == "same_host":
             if slot is None:
-                self.report.error(f"anchor '{unit.id}' has no host, so `on same host` has no meaning",
-                                scope.span or requirement.span, hint="use `on role R`, `on any` or no scope")
+                self.report.error(
+                    f"anchor '{unit.id}' has no host, so `on same host` has no meaning",
+                    scope.span or requirement.span,
+                    hint="use `on role R`, `on any` or no scope",
+                )
                 return None
             return [b for b in bound if b.host == slot.host.name]
         if scope.kind != "role":
@@ -161,9 +177,11 @@ class Binder:
         assert scope.role is not None
         role = scope.role.value
         if role not in self.inventory.groups:
-            self.report.error(f"unknown role '{role}' in `on role`", scope.role.span,
-                            hint=did_you_mean(role, self.inventory.group_names())
-                            or "name a group of the inventory")
+            self.report.error(
+                f"unknown role '{role}' in `on role`",
+                scope.role.span,
+                hint=did_you_mean(role, self.inventory.group_names()) or "name a group of the inventory",
+            )
             return None
         members = set(self.inventory.groups[role])
         return [b for b in bound if b.host in members]
@@ -196,6 +214,7 @@ class Binder:
             return None
         bound, one_is_enough = bound_and_how
         choices: tuple[tuple[str, Any], ...] = ()
+        value: Any  # one provider's fields, or a ProviderList of every provider's
         if one_is_enough or requirement.scope.kind == "same_host":
             value = bound[0].value
             if any(b.value != value for b in bound[1:]):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
-from orchc.compiler.expand import Edge
+from orchc.compiler.units import Edge
 from orchc.dsl.diagnostics import Diagnostics
+from orchc.dsl.span import Span
 
 
 def _acyclic(edges: list[Edge]) -> bool:
@@ -37,7 +39,7 @@ def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics
     by_pair: dict[tuple[str, str], Edge] = {}
     for edge in edges:
         by_pair.setdefault((edge.waiter, edge.target), edge)
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     task_of: dict[str, str] = {}
     for instance in instances:
         task_of[instance["id"]] = instance["task"]
@@ -59,20 +61,27 @@ def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics
         _report(cycle, task_of, by_pair, diagnostics)
 
 
-def _report(cycle: list[str], task_of: dict[str, str], by_pair: dict[tuple[str, str], Edge],
-            diagnostics: Diagnostics) -> None:
+def _report(
+    cycle: list[str], task_of: dict[str, str], by_pair: dict[tuple[str, str], Edge], diagnostics: Diagnostics
+) -> None:
     path = cycle + [cycle[0]]
-    notes = []
-    for waiter, target in zip(path, path[1:]):
+    notes: list[tuple[str, Span | None]] = []
+    for waiter, target in pairwise(path):
         edge = by_pair.get((task_of[waiter], task_of[target]))
         if edge is not None:
             notes.append((f"'{waiter}' waits for '{target}' ({edge.reason})", edge.span))
     span = notes[0][1] if notes else None
     if len(cycle) == 1:
-        diagnostics.error(f"'{cycle[0]}' waits for itself: it requires a capability it provides", span,
-                          hint="split the task in two: one that provides the capability (for example a `once` "
-                               "bootstrap), and one that requires it")
+        diagnostics.error(
+            f"'{cycle[0]}' waits for itself: it requires a capability it provides",
+            span,
+            hint="split the task in two: one that provides the capability (for example a `once` "
+            "bootstrap), and one that requires it",
+        )
         return
-    diagnostics.error(f"dependency cycle: {' -> '.join(path)}", span,
-                      hint="remove one of these dependencies: each one waits for the next, so none can start",
-                      notes=notes)
+    diagnostics.error(
+        f"dependency cycle: {' -> '.join(path)}",
+        span,
+        hint="remove one of these dependencies: each one waits for the next, so none can start",
+        notes=notes,
+    )

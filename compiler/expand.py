@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 from orchc.compiler.actions import ActionError, ActionLowerer
@@ -20,7 +22,7 @@ from orchc.compiler.binding import Binder, Requirements
 from orchc.compiler.capabilities import Provider, task_id
 from orchc.compiler.inventory import Inventory
 from orchc.compiler.placement import Placement, Slot
-from orchc.compiler.render import RenderError, Renderer
+from orchc.compiler.render import Renderer, RenderError
 from orchc.compiler.symbols import Symbols
 from orchc.compiler.units import Contexts, Edge, ReportOnce, Unit
 from orchc.compiler.variables import Variables
@@ -99,15 +101,19 @@ class Expander:
 
     def _check_settings(self, task: TaskDecl) -> None:
         if task.concurrency is not None and task.concurrency.value < 1:
-            self.diagnostics.error(f"concurrency must be at least 1 (got {task.concurrency.value})",
-                                   task.concurrency.span,
-                                   hint="`concurrency 1` runs one host at a time; remove it for no limit")
+            self.diagnostics.error(
+                f"concurrency must be at least 1 (got {task.concurrency.value})",
+                task.concurrency.span,
+                hint="`concurrency 1` runs one host at a time; remove it for no limit",
+            )
         if task.retries is not None and task.retries.count.value < 0:
-            self.diagnostics.error("retries must not be negative", task.retries.count.span,
-                                   hint="write `retries N` with N >= 0")
+            self.diagnostics.error(
+                "retries must not be negative", task.retries.count.span, hint="write `retries N` with N >= 0"
+            )
         if task.timeout is not None and task.timeout.seconds <= 0:
-            self.diagnostics.error("timeout must be longer than 0", task.timeout.span,
-                                   hint="write a duration such as `timeout 10m`")
+            self.diagnostics.error(
+                "timeout must be longer than 0", task.timeout.span, hint="write a duration such as `timeout 10m`"
+            )
 
     def _order_edges(self) -> None:
         for unit in self.units.values():
@@ -115,25 +121,30 @@ class Expander:
             for requirement in decl.requires:
                 provider = self.providers.get(requirement.name)
                 if provider is not None:
-                    self.edges.append(Edge(unit.id, provider.task_id, f"requires {requirement.name}",
-                                           requirement.span, ordering=False))
+                    self.edges.append(
+                        Edge(
+                            unit.id, provider.task_id, f"requires {requirement.name}", requirement.span, ordering=False
+                        )
+                    )
             if isinstance(decl, AnchorDecl):
                 for name in decl.after:
                     self._edge(unit, name, self.symbols.anchors, "after", lambda n: n, waits=True)
                 continue
             siblings = self.symbols.tasks[unit.service or ""]
             for name in decl.after:
-                self._edge(unit, name, siblings, "after", lambda n: task_id(unit.service, n), waits=True)
+                self._edge(unit, name, siblings, "after", partial(task_id, unit.service), waits=True)
             for name in decl.before:
-                self._edge(unit, name, siblings, "before", lambda n: task_id(unit.service, n), waits=False)
+                self._edge(unit, name, siblings, "before", partial(task_id, unit.service), waits=False)
 
-    def _edge(self, unit: Unit, name: Name, known: dict[str, Any], keyword: str, make_id: Any,
-              waits: bool) -> None:
+    def _edge(
+        self, unit: Unit, name: Name, known: dict[str, Any], keyword: str, make_id: Callable[[str], str], waits: bool
+    ) -> None:
         if name.value not in known:
             if isinstance(unit.decl, AnchorDecl):
                 message = f"unknown anchor '{name.value}' in `{keyword}` of anchor '{unit.id}'"
-                fallback = ("an anchor's `after` names other anchors; to wait for a task, "
-                            "require a capability it provides")
+                fallback = (
+                    "an anchor's `after` names other anchors; to wait for a task, require a capability it provides"
+                )
             else:
                 message = f"unknown task '{name.value}' in `{keyword}` of task '{unit.id}'"
                 fallback = f"`{keyword}` names a task of the same service ('{unit.service}' has: {', '.join(known)})"
@@ -171,14 +182,20 @@ class Expander:
         if self._differs_by_host(unit):
             return [first] + [self._instance(unit, slot) for slot in slots[1:]]
         # Its other instances differ from the first in their host and id only (their lists are shared).
-        return [first] + [dict(first, host=slot.host.name if slot else None, id=instance)
-                          for slot, instance in zip(slots[1:], unit.instance_ids[1:])]
+        return [first] + [
+            dict(first, host=slot.host.name if slot else None, id=instance)
+            for slot, instance in zip(slots[1:], unit.instance_ids[1:], strict=True)
+        ]
 
     def _differs_by_host(self, unit: Unit) -> bool:
         """Whether a unit's instances differ in more than their host: what they run, whether they
         are skipped, or what they wait for."""
-        return bool(unit.renders_per_host or unit.when or self.waits.get(unit.id)
-                    or any(requirement.scope.kind == "same_host" for requirement in unit.decl.requires))
+        return bool(
+            unit.renders_per_host
+            or unit.when
+            or self.waits.get(unit.id)
+            or any(requirement.scope.kind == "same_host" for requirement in unit.decl.requires)
+        )
 
     def _instance(self, unit: Unit, slot: Slot | None) -> dict[str, Any]:
         bound = self.binder.requirements(unit, slot)
@@ -189,11 +206,15 @@ class Expander:
         for other in unit.slots[1:] if unit.once else []:
             other_bound = self.binder.requirements(unit, other)
             other_lowered = self._lowered(unit, self._context(other, other_bound.capabilities))
-            alternates.append({"actions": other_lowered.actions,
-                               "deps": self._deps(unit, other, other_bound.required),
-                               "fingerprint": other_lowered.fingerprint,
-                               "host": other.host.name if other else None,
-                               "variants": self._variants(unit, other, other_bound, other_lowered)})
+            alternates.append(
+                {
+                    "actions": other_lowered.actions,
+                    "deps": self._deps(unit, other, other_bound.required),
+                    "fingerprint": other_lowered.fingerprint,
+                    "host": other.host.name if other else None,
+                    "variants": self._variants(unit, other, other_bound, other_lowered),
+                }
+            )
         return {  # keys in sorted order, as the Plan's JSON writes them
             "actions": lowered.actions,
             "alternates": alternates,
@@ -220,7 +241,8 @@ class Expander:
         for name, choices in bound.choices:
             rendered = [(choices[0][0], lowered)] + [
                 (provider, self._lowered(unit, self._context(slot, {**bound.capabilities, name: value})))
-                for provider, value in choices[1:]]
+                for provider, value in choices[1:]
+            ]
             if all(other.fingerprint == lowered.fingerprint for _, other in rendered):
                 continue  # what differs between the providers is not used
             if variants:
@@ -228,13 +250,17 @@ class Expander:
                 self.report.warning(
                     f"'{unit.id}' uses the fields of two `on any` requirements whose providers differ: it runs "
                     f"with those of the provider that meets '{chosen}', but always with the fields of "
-                    f"'{choices[0][0]}' for '{name}'", requirement.span,
+                    f"'{choices[0][0]}' for '{name}'",
+                    requirement.span,
                     hint=f"require '{name}' `on same host` or from every provider, or give its providers "
-                         "the same fields")
+                    "the same fields",
+                )
                 continue
             chosen = name
-            variants = [{"actions": other.actions, "fingerprint": other.fingerprint, "provider": provider}
-                        for provider, other in rendered]
+            variants = [
+                {"actions": other.actions, "fingerprint": other.fingerprint, "provider": provider}
+                for provider, other in rendered
+            ]
         return variants
 
     def _context(self, slot: Slot | None, capabilities: dict[str, Any]) -> dict[str, Any]:
@@ -281,13 +307,18 @@ class Expander:
         inputs: dict[str, Any] = {}
         for name in decl.when.changed:
             if name.value in self.variables.secrets:
-                self.report.error(f"`when changed({name.value})`: '{name.value}' is a secret", name.span,
-                                hint="secrets never leave the run, so orchc cannot tell when one changed; "
-                                     "name a non-secret variable (for example a version or rotation date)")
+                self.report.error(
+                    f"`when changed({name.value})`: '{name.value}' is a secret",
+                    name.span,
+                    hint="secrets never leave the run, so orchc cannot tell when one changed; "
+                    "name a non-secret variable (for example a version or rotation date)",
+                )
             elif name.value not in self.variables.values:
-                self.report.error(f"unknown variable '{name.value}' in `when changed`", name.span,
-                                hint=did_you_mean(name.value, self.symbols.vars) or
-                                f"declare it with `var {name.value}: str`")
+                self.report.error(
+                    f"unknown variable '{name.value}' in `when changed`",
+                    name.span,
+                    hint=did_you_mean(name.value, self.symbols.vars) or f"declare it with `var {name.value}: str`",
+                )
             else:
                 inputs[name.value] = self.variables.values[name.value]
         return sha256(canonical_json(inputs))

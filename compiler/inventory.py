@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,16 +27,36 @@ from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 from orchc.plan_data import canonical_value
 
 # Variables Ansible adds to every host itself; they are not inventory content.
-_MAGIC_VARS = frozenset({
-    "ansible_config_file", "ansible_facts", "ansible_playbook_python", "ansible_version",
-    "group_names", "groups", "inventory_dir", "inventory_file", "inventory_hostname",
-    "inventory_hostname_short", "playbook_dir", "omit", "hostvars", "ansible_play_batch",
-    "ansible_play_hosts", "ansible_play_hosts_all", "ansible_check_mode", "ansible_diff_mode",
-    "ansible_forks", "ansible_inventory_sources", "ansible_skip_tags", "ansible_run_tags",
-    "ansible_verbosity", "environment", "role_names",
-})
-_PASSWORD_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_become_pass",
-                            "ansible_become_password"})
+_MAGIC_VARS = frozenset(
+    {
+        "ansible_config_file",
+        "ansible_facts",
+        "ansible_playbook_python",
+        "ansible_version",
+        "group_names",
+        "groups",
+        "inventory_dir",
+        "inventory_file",
+        "inventory_hostname",
+        "inventory_hostname_short",
+        "playbook_dir",
+        "omit",
+        "hostvars",
+        "ansible_play_batch",
+        "ansible_play_hosts",
+        "ansible_play_hosts_all",
+        "ansible_check_mode",
+        "ansible_diff_mode",
+        "ansible_forks",
+        "ansible_inventory_sources",
+        "ansible_skip_tags",
+        "ansible_run_tags",
+        "ansible_verbosity",
+        "environment",
+        "role_names",
+    }
+)
+_PASSWORD_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_become_pass", "ansible_become_password"})
 IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
 
 
@@ -53,8 +74,14 @@ class Host:
 
     def plan_data(self) -> dict[str, Any]:
         """The host as the Plan's JSON holds it: every key in sorted order."""
-        return {"address": self.address, "connection": self.connection, "name": self.name, "port": self.port,
-                "user": self.user, "vars": canonical_value(self.vars)}
+        return {
+            "address": self.address,
+            "connection": self.connection,
+            "name": self.name,
+            "port": self.port,
+            "user": self.user,
+            "vars": canonical_value(self.vars),
+        }
 
 
 @dataclass
@@ -92,17 +119,26 @@ def plain(value: Any) -> Any:
 def load_inventory(path: Path) -> Inventory:
     """Parse `path`; raise `DiagnosticError` naming the file if it is missing or unreadable."""
     if not path.exists():
-        raise DiagnosticError([Diagnostic(
-            "error", f"inventory '{path}' does not exist",
-            hint="give an Ansible inventory (INI or YAML) with -i/--inventory")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "error",
+                    f"inventory '{path}' does not exist",
+                    hint="give an Ansible inventory (INI or YAML) with -i/--inventory",
+                )
+            ]
+        )
     plain_inventory = read_plain_yaml_inventory(path)
     if plain_inventory is not None:
         host_vars, groups = plain_inventory.hosts, plain_inventory.groups
     else:
         host_vars, groups = _read_with_ansible(path)
     position = {name: i for i, name in enumerate(host_vars)}
-    return Inventory(path=path, hosts=[_host(path, name, merged) for name, merged in host_vars.items()],
-                     groups={name: sorted(members, key=position.__getitem__) for name, members in groups.items()})
+    return Inventory(
+        path=path,
+        hosts=[_host(path, name, merged) for name, merged in host_vars.items()],
+        groups={name: sorted(members, key=position.__getitem__) for name, members in groups.items()},
+    )
 
 
 def _read_with_ansible(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
@@ -131,11 +167,21 @@ def _ansible_inventory(path: Path) -> tuple[Any, Any]:
             loader = DataLoader()
             manager = InventoryManager(loader=loader, sources=[os.path.abspath(path)])
     except AnsibleError as exc:
-        reasons = [line.split(":", 2)[-1].strip() for line in warnings.getvalue().splitlines()
-                   if line.startswith("[WARNING]: Failed to parse inventory")]
-        raise DiagnosticError(inventory_errors(path) or [Diagnostic(
-            "error", f"cannot read inventory '{path}': " + ("; ".join(dict.fromkeys(reasons)) or exc.message),
-            hint="fix the file: an Ansible inventory in INI or YAML format")]) from None
+        reasons = [
+            line.split(":", 2)[-1].strip()
+            for line in warnings.getvalue().splitlines()
+            if line.startswith("[WARNING]: Failed to parse inventory")
+        ]
+        raise DiagnosticError(
+            inventory_errors(path)
+            or [
+                Diagnostic(
+                    "error",
+                    f"cannot read inventory '{path}': " + ("; ".join(dict.fromkeys(reasons)) or exc.message),
+                    hint="fix the file: an Ansible inventory in INI or YAML format",
+                )
+            ]
+        ) from None
     finally:
         ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED = strict
     return manager, loader
@@ -158,7 +204,8 @@ class _InventoryVars:
     def _plugins(self, entities: list[Any]) -> dict[str, Any]:
         from ansible.vars.plugins import get_vars_from_inventory_sources
 
-        return get_vars_from_inventory_sources(self.loader, self.sources, entities, "task")
+        found: dict[str, Any] = get_vars_from_inventory_sources(self.loader, self.sources, entities, "task")
+        return found
 
     def _group_layers(self, host: Any) -> dict[str, Any]:
         from ansible.inventory.helpers import get_group_vars, sort_groups
@@ -168,7 +215,7 @@ class _InventoryVars:
         key = tuple(g.name for g in groups)
         if key not in self._groups:
             all_group = self.manager.groups["all"]
-            layers = {
+            layers: dict[str, Callable[[], dict[str, Any]]] = {
                 "all_inventory": lambda: all_group.get_vars(),
                 "groups_inventory": lambda: get_group_vars(groups),
                 "all_plugins_inventory": lambda: self._plugins([all_group]),
@@ -183,19 +230,25 @@ class _InventoryVars:
     def of(self, host: Any) -> dict[str, Any]:
         from ansible.utils.vars import combine_vars
 
-        merged = combine_vars(self._group_layers(host), host.get_vars())
-        return combine_vars(merged, self._plugins([host]))
+        merged: dict[str, Any] = combine_vars(self._group_layers(host), host.get_vars())
+        merged = combine_vars(merged, self._plugins([host]))
+        return merged
 
 
 def _host(path: Path, name: str, merged: dict[str, Any]) -> Host:
-    host_vars = {k: plain(v) for k, v in merged.items()
-                 if k not in _MAGIC_VARS and not is_password_like(k)}
+    host_vars = {k: plain(v) for k, v in merged.items() if k not in _MAGIC_VARS and not is_password_like(k)}
     port = host_vars.get("ansible_port")
     user = host_vars.get("ansible_user")
     if port is not None and not str(port).isdigit():
-        raise DiagnosticError([Diagnostic(
-            "error", f"inventory '{path}': host '{name}' has ansible_port '{port}', not a number",
-            hint="set ansible_port to the SSH port number, e.g. 22")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "error",
+                    f"inventory '{path}': host '{name}' has ansible_port '{port}', not a number",
+                    hint="set ansible_port to the SSH port number, e.g. 22",
+                )
+            ]
+        )
     return Host(
         name=name,
         address=str(host_vars.get("ansible_host", name)),

@@ -21,16 +21,20 @@ if TYPE_CHECKING:
     import yaml
 
 YAML_SUFFIXES = (".yml", ".yaml", ".json")  # ansible-core's YAML plugin reads these (and files without a suffix)
-_YAML_HINT = ("in a YAML inventory each group maps `hosts:` (host names to their variables), `children:` (groups) "
-              "and `vars:` (names to values), e.g. `all:` / `  hosts:` / `    web1:`")
+_YAML_HINT = (
+    "in a YAML inventory each group maps `hosts:` (host names to their variables), `children:` (groups) "
+    "and `vars:` (names to values), e.g. `all:` / `  hosts:` / `    web1:`"
+)
 _SECTION_HINTS = {
     "hosts": "write each host as a key (`web1:`, its variables below it, or nothing), not as a list item",
     "children": "write each child group as a key (`web:`, its hosts below it), not as a list item",
     "vars": "write each variable as `name: value`",
 }
 _SECTIONS = tuple(_SECTION_HINTS)  # a key may be a list: a dict would not take it
-_INI_HINT = ("an INI inventory holds `[group]` lines, each followed by `host key=value ...` lines; "
-             "`[group:vars]` by `key=value` lines; `[group:children]` by group names")
+_INI_HINT = (
+    "an INI inventory holds `[group]` lines, each followed by `host key=value ...` lines; "
+    "`[group:vars]` by `key=value` lines; `[group:children]` by group names"
+)
 _RANGE_HINT = "write a host name, or a range with both brackets and a colon: web[1:3], db[a:c]"
 
 
@@ -39,12 +43,22 @@ def inventory_errors(path: Path) -> list[Diagnostic]:
     if not path.is_dir():
         return _file_errors(path)
     if any(path.glob("*.orch")):
-        return [Diagnostic("error", f"'{path}' is a folder of .orch files, not an inventory",
-                           hint=f"pass the inventory file itself, e.g. -i {path / 'inventory.yml'}")]
+        return [
+            Diagnostic(
+                "error",
+                f"'{path}' is a folder of .orch files, not an inventory",
+                hint=f"pass the inventory file itself, e.g. -i {path / 'inventory.yml'}",
+            )
+        ]
     files = _folder_files(path)
     if not files:
-        return [Diagnostic("error", f"the inventory folder '{path}' holds no inventory file",
-                           hint="give an inventory file (INI or YAML) with -i, or a folder that holds some")]
+        return [
+            Diagnostic(
+                "error",
+                f"the inventory folder '{path}' holds no inventory file",
+                hint="give an inventory file (INI or YAML) with -i, or a folder that holds some",
+            )
+        ]
     return [diagnostic for file in files for diagnostic in _file_errors(file)]
 
 
@@ -129,17 +143,18 @@ class _YamlShape:
 
         if not isinstance(body, yaml.MappingNode):
             return
-        for (_, value), section in zip(body.value, self._keys(body)):
+        for (_, value), section in zip(body.value, self._keys(body), strict=True):
             if section not in _SECTIONS or _empty(value) or value.tag == "tag:yaml.org,2002:str":
                 continue  # ansible-core reads a string as a map of one key
             if not isinstance(value, yaml.MappingNode):
-                self._error(value, f"`{section}` of group '{group}' must be a map, not {_kind(value)}",
-                            _SECTION_HINTS[section])
+                self._error(
+                    value, f"`{section}` of group '{group}' must be a map, not {_kind(value)}", _SECTION_HINTS[section]
+                )
             elif section == "children":
                 for child, child_body in value.value:
                     self._group(child.value, child_body)
             elif section == "hosts":
-                for (host, host_vars), name in zip(value.value, self._keys(value)):
+                for (host, host_vars), name in zip(value.value, self._keys(value), strict=True):
                     self._host(host, name, host_vars)
 
     def _host(self, host: yaml.Node, name: Any, host_vars: yaml.Node) -> None:
@@ -149,8 +164,11 @@ class _YamlShape:
         if problem:
             self._error(host, problem, _RANGE_HINT)
         if not (_empty(host_vars) or isinstance(host_vars, yaml.MappingNode)):
-            self._error(host_vars, f"the variables of host '{name}' must be a map, not {_kind(host_vars)}",
-                        f"write them below the host as `name: value`, or nothing after `{name}:`")
+            self._error(
+                host_vars,
+                f"the variables of host '{name}' must be a map, not {_kind(host_vars)}",
+                f"write them below the host as `name: value`, or nothing after `{name}:`",
+            )
 
 
 def _empty(node: yaml.Node) -> bool:
@@ -188,7 +206,7 @@ def _ini_errors(file: Path, text: str) -> list[Diagnostic]:
     from ansible.parsing.dataloader import DataLoader
     from ansible.plugins.inventory.ini import InventoryModule
 
-    class LineNoting(InventoryModule):  # type: ignore[misc]
+    class LineNoting(InventoryModule):  # type: ignore[misc]  # ansible-core ships no types: its InventoryModule is Any
         """ansible-core's INI plugin, noting the line it stops at (its error does not say it)."""
 
         failed_at: int | None = None
@@ -221,7 +239,15 @@ def _ini_error(file: Path, lines: list[str], exc: Exception, line: int) -> Diagn
     words = text.split()
     range_problem = _host_pattern_problem(words[0]) if words and not isinstance(cause, AnsibleError) else None
     if range_problem:  # a Python error from deep inside ansible-core, about the host range that starts the line
-        return Diagnostic("error", f"invalid INI inventory: {range_problem}",
-                          Span(str(file), line, first, line, first + len(words[0])), _RANGE_HINT)
-    return Diagnostic("error", f"invalid INI inventory: {getattr(cause, 'message', cause)}",
-                      Span(str(file), line, first, line, len(text.rstrip()) + 1), _INI_HINT)
+        return Diagnostic(
+            "error",
+            f"invalid INI inventory: {range_problem}",
+            Span(str(file), line, first, line, first + len(words[0])),
+            _RANGE_HINT,
+        )
+    return Diagnostic(
+        "error",
+        f"invalid INI inventory: {getattr(cause, 'message', cause)}",
+        Span(str(file), line, first, line, len(text.rstrip()) + 1),
+        _INI_HINT,
+    )

@@ -60,11 +60,14 @@ def read_plain_yaml_inventory(path: Path) -> PlainInventory | None:
 def _ansible_reads_it_plainly(path: Path) -> bool:
     """No configuration, vars plugin folder or script that would change what ansible-core reads."""
     folder = path.resolve().parent
-    return (path.suffix in (".yml", ".yaml")
-            and not os.access(path, os.X_OK)
-            and not any(name.startswith("ANSIBLE_") for name in os.environ)
-            and not any(os.path.exists(os.path.expanduser(f)) for f in _ANSIBLE_CONFIG_FILES)
-            and not (folder / "group_vars").exists() and not (folder / "host_vars").exists())
+    return (
+        path.suffix in (".yml", ".yaml")
+        and not os.access(path, os.X_OK)
+        and not any(name.startswith("ANSIBLE_") for name in os.environ)
+        and not any(os.path.exists(os.path.expanduser(f)) for f in _ANSIBLE_CONFIG_FILES)
+        and not (folder / "group_vars").exists()
+        and not (folder / "host_vars").exists()
+    )
 
 
 def _read(data: Any) -> PlainInventory:

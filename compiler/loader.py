@@ -12,7 +12,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from orchc.dsl.ast import Import, Module
-from orchc.dsl.diagnostics import Diagnostic, Diagnostics, DiagnosticError
+from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
 
 
 def input_files(inputs: list[Path], diagnostics: Diagnostics) -> dict[Path, Path]:
@@ -25,8 +25,9 @@ def input_files(inputs: list[Path], diagnostics: Diagnostics) -> dict[Path, Path
         if path.is_dir():
             found = _orch_files_below(path)
             if not found:
-                diagnostics.error(f"no .orch files in folder '{path}'",
-                                  hint="give a folder that holds .orch files, or one .orch file")
+                diagnostics.error(
+                    f"no .orch files in folder '{path}'", hint="give a folder that holds .orch files, or one .orch file"
+                )
             files.extend(found)
         elif path.is_file():
             files.append((path, path.resolve()))
@@ -81,7 +82,7 @@ class _Loader:
         """Parse `path` (resolved: `key`) and what it imports, unless it is loaded already."""
         chain = [p for p, _ in self.visiting]
         if key in chain:
-            self._report_cycle(chain[chain.index(key):] + [key], via)
+            self._report_cycle(chain[chain.index(key) :] + [key], via)
             return
         if key in self.modules:
             return
@@ -97,7 +98,8 @@ class _Loader:
                 self.diagnostics.error(
                     f"import '{imported.path.value}' not found (looked for '{target}')",
                     imported.path.span,
-                    hint="import paths are relative to the file that imports them")
+                    hint="import paths are relative to the file that imports them",
+                )
                 continue
             self.load(target, target.resolve(), imported)
         self.visiting.pop()
@@ -114,8 +116,10 @@ class _Loader:
     def _report_cycle(self, cycle: list[Path], via: Import | None) -> None:
         names = " -> ".join(_display(p) for p in cycle)
         self.diagnostics.error(
-            f"import cycle: {names}", via.span if via else None,
-            hint="move what both files need into a third file that both import")
+            f"import cycle: {names}",
+            via.span if via else None,
+            hint="move what both files need into a third file that both import",
+        )
 
 
 def _display(path: Path) -> str:

@@ -27,8 +27,13 @@ class Role:
 
     def plan_data(self) -> dict[str, Any]:
         """The role as the Plan's JSON holds it: every key in sorted order."""
-        return {"hosts": list(self.hosts), "name": self.name, "services": list(self.services),
-                "tolerate": self.tolerate, "tolerate_spec": self.tolerate_spec}
+        return {
+            "hosts": list(self.hosts),
+            "name": self.name,
+            "services": list(self.services),
+            "tolerate": self.tolerate,
+            "tolerate_spec": self.tolerate_spec,
+        }
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def _tolerance(decl: RoleDecl, host_count: int, diagnostics: Diagnostics) -> tup
     if match is None and value.value.strip().isdigit():
         return int(value.value), value.value.strip()
     if match is None or int(match.group(1)) > 100:
-        diagnostics.error(f"bad tolerate value \"{value.value}\"", value.span, hint=hint)
+        diagnostics.error(f'bad tolerate value "{value.value}"', value.span, hint=hint)
         return 0, value.value
     return host_count * int(match.group(1)) // 100, value.value.strip()
 
@@ -71,20 +76,27 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
     for decl in symbols.roles.values():
         members = inventory.groups.get(decl.name) or _single_host(decl.name, inventory)
         if members is None and decl.optional:
-            diagnostics.warning(f"role '{decl.name}' is not a group of inventory '{inventory.path}': it places "
-                                "nothing", decl.name_span or decl.span,
-                                hint=f"add a group [{decl.name}] to the inventory to place its services")
+            diagnostics.warning(
+                f"role '{decl.name}' is not a group of inventory '{inventory.path}': it places nothing",
+                decl.name_span or decl.span,
+                hint=f"add a group [{decl.name}] to the inventory to place its services",
+            )
         elif members is None:
             diagnostics.error(
-                f"role '{decl.name}' is not a group of inventory '{inventory.path}'", decl.name_span or decl.span,
-                hint=did_you_mean(decl.name, groups) or f"add a group [{decl.name}] to the inventory "
-                f"({_some_groups(groups)}), or write `role {decl.name} optional` if it may be missing")
+                f"role '{decl.name}' is not a group of inventory '{inventory.path}'",
+                decl.name_span or decl.span,
+                hint=did_you_mean(decl.name, groups)
+                or f"add a group [{decl.name}] to the inventory "
+                f"({_some_groups(groups)}), or write `role {decl.name} optional` if it may be missing",
+            )
             continue
         for service in decl.services:
             if service.value not in symbols.services:
-                diagnostics.error(f"unknown service '{service.value}' in role '{decl.name}'", service.span,
-                                  hint=did_you_mean(service.value, symbols.services)
-                                  or "declare it with `service NAME { ... }`")
+                diagnostics.error(
+                    f"unknown service '{service.value}' in role '{decl.name}'",
+                    service.span,
+                    hint=did_you_mean(service.value, symbols.services) or "declare it with `service NAME { ... }`",
+                )
         hosts = members or []
         tolerate, spec = _tolerance(decl, len(hosts), diagnostics)
         services = [s.value for s in decl.services if s.value in symbols.services]
@@ -100,15 +112,18 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
             roles_of.setdefault(service_name, []).append(role)
     # The services of a role share its slots: one per host of the role, not one per host and service.
     slots_of_role = {role.name: [Slot(hosts_by_name[name], role.name) for name in role.hosts] for role in roles}
-    for service in symbols.services.values():
+    for service_decl in symbols.services.values():
         placed: dict[str, Slot] = {}  # host -> its slot in the first role that places the service there
-        for role in roles_of.get(service.name, []):
+        for role in roles_of.get(service_decl.name, []):
             for slot in slots_of_role[role.name]:
                 placed.setdefault(slot.host.name, slot)
-        slots[service.name] = [placed[name] for name in sorted(placed, key=position.__getitem__)]
-        if service.name not in listed:
-            diagnostics.warning(f"service '{service.name}' is on no role, so it runs nowhere", service.name_span,
-                                hint=f"add it to a role: `role NAME {{ services {service.name} }}`")
+        slots[service_decl.name] = [placed[name] for name in sorted(placed, key=position.__getitem__)]
+        if service_decl.name not in listed:
+            diagnostics.warning(
+                f"service '{service_decl.name}' is on no role, so it runs nowhere",
+                service_decl.name_span,
+                hint=f"add it to a role: `role NAME {{ services {service_decl.name} }}`",
+            )
     return Placement(roles=roles, slots=slots)
 
 
@@ -119,8 +134,16 @@ def _single_host(name: str, inventory: Inventory) -> list[str] | None:
         return [name]
     if name != "localhost":
         return None
-    inventory.hosts.append(Host("localhost", "localhost", None, None, "local",
-                                {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}))
+    inventory.hosts.append(
+        Host(
+            "localhost",
+            "localhost",
+            None,
+            None,
+            "local",
+            {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        )
+    )
     inventory.groups.setdefault("all", []).append("localhost")
     return ["localhost"]
 

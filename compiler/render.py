@@ -40,7 +40,7 @@ class Raw(str):
     """A value marked `| raw`: interpolated into a `run` command without quoting."""
 
 
-class ProviderList(list):
+class ProviderList(list[Any]):
     """The values of several provider instances of one capability, in inventory order."""
 
     def __init__(self, capability: str, values: list[dict[str, Any]]) -> None:
@@ -54,7 +54,8 @@ def list_access_error(items: ProviderList, attribute: Any) -> RenderError:
         f"capability '{name}' is required from every provider, so it is a list (of {len(items)} here): "
         f"'{name}.{attribute}' has no meaning",
         hint=f"use `{name} | map(attribute='{attribute}')`, `{name}[0].{attribute}`, "
-             f"or `requires {name} on any` (or `on same host`) for one provider's fields")
+        f"or `requires {name} on any` (or `on same host`) for one provider's fields",
+    )
 
 
 def shell_quote(value: Any) -> str:
@@ -68,7 +69,7 @@ def shell_quote(value: Any) -> str:
     position = 0
     for match in _MARKER.finditer(text):
         if match.start() > position:
-            pieces.append(shlex.quote(text[position:match.start()]))
+            pieces.append(shlex.quote(text[position : match.start()]))
         pieces.append(secret_marker(match.group(1), shell_quoted=True))
         position = match.end()
     if position < len(text) or not pieces:
@@ -94,7 +95,7 @@ def _name_pieces(text: str) -> Pieces | None:
     pieces: Pieces = []
     position = 0
     for match in _NAME_PATH.finditer(text):
-        pieces.append(text[position:match.start()])
+        pieces.append(text[position : match.start()])
         pieces.append(tuple(match.group(1).split(".")))
         position = match.end()
     pieces.append(text[position:])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import jinja2
 from jinja2 import StrictUndefined
@@ -10,12 +11,14 @@ from jinja2 import StrictUndefined
 from orchc.compiler.render import Mode, ProviderList, Raw, RenderError, list_access_error, shell_quote
 from orchc.dsl.diagnostics import did_you_mean
 
+T = TypeVar("T")
+
 
 class _Undefined(StrictUndefined):
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
         raise _UndefinedName(self._undefined_name, self._undefined_obj)
 
-    __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = _fail_with_undefined_error  # type: ignore[assignment]
+    __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = _fail_with_undefined_error
 
 
 class _UndefinedName(jinja2.UndefinedError):
@@ -38,8 +41,7 @@ class _Environment(jinja2.Environment):
 
 
 def _make_environment(finalize: Callable[[Any], Any] | None) -> jinja2.Environment:
-    env = _Environment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True,
-                       finalize=finalize)
+    env = _Environment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True, finalize=finalize)
     env.filters["raw"] = lambda value: Raw("" if value is None else str(value))
     return env
 
@@ -71,20 +73,24 @@ class JinjaTemplates:
         compiled = self._expressions.get(expression)
         if compiled is None:
             compiled = self._expressions[expression] = self._compile(
-                lambda: self._environments["plain"].compile_expression(expression, undefined_to_none=False))
+                lambda: self._environments["plain"].compile_expression(expression, undefined_to_none=False)
+            )
         value = self._call(lambda: compiled(**context), context)
         return self._call(lambda: bool(value), context)
 
     @staticmethod
-    def _compile(build: Callable[[], Any]) -> Any:
+    def _compile(build: Callable[[], T]) -> T:
         try:
             return build()
         except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(f"template syntax error: {exc.message} (line {exc.lineno} of the string)",
-                              hint="check the {{ }} and {% %} delimiters and the expression inside") from None
+            raise RenderError(
+                f"template syntax error: {exc.message} (line {exc.lineno} of the string)",
+                hint="check the {{ }} and {% %} delimiters and the expression inside",
+            ) from None
 
     @staticmethod
-    def _call(call: Callable[[], Any], context: dict[str, Any]) -> Any:
+    def _call(call: Callable[[], T], context: dict[str, Any]) -> T:
+        cause: Exception
         try:
             return call()
         except RenderError as exc:
@@ -109,8 +115,9 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
-_ANSIBLE_RUNTIME_NAMES = frozenset({"item", "inventory_hostname", "hostvars", "groups", "group_names",
-                                    "play_hosts", "omit", "lookup", "query"})
+_ANSIBLE_RUNTIME_NAMES = frozenset(
+    {"item", "inventory_hostname", "hostvars", "groups", "group_names", "play_hosts", "omit", "lookup", "query"}
+)
 
 
 def _undefined_error(exc: _UndefinedName, context: dict[str, Any]) -> RenderError:
@@ -121,9 +128,10 @@ def _undefined_error(exc: _UndefinedName, context: dict[str, Any]) -> RenderErro
     if exc.owner is not jinja2.utils.missing and exc.owner is not None:
         return RenderError(f"'{name}' is undefined on {type(exc.owner).__name__} value")
     candidates = [key for key in context if not key.startswith("_")]
-    hint = did_you_mean(name, candidates) or (
-        f"declare it with `var {name}: str = ...`, or pass -e {name}=VALUE")
+    hint = did_you_mean(name, candidates) or (f"declare it with `var {name}: str = ...`, or pass -e {name}=VALUE")
     if name.startswith("ansible_") or name in _ANSIBLE_RUNTIME_NAMES:
-        hint = (f"'{name}' looks like an Ansible run-time variable, but orchc renders strings at compile time: "
-                f"write {{% raw %}}{{{{ {name} }}}}{{% endraw %}} to hand it to Ansible as written")
+        hint = (
+            f"'{name}' looks like an Ansible run-time variable, but orchc renders strings at compile time: "
+            f"write {{% raw %}}{{{{ {name} }}}}{{% endraw %}} to hand it to Ansible as written"
+        )
     return RenderError(f"undefined variable '{name}'", hint=hint)

@@ -68,8 +68,13 @@ class ReportOnce:
     diagnostics: Diagnostics
     _reported: set[tuple[str, Span | None]] = field(default_factory=set)
 
-    def error(self, message: str, span: Span | None, hint: str | None = None,
-              notes: list[tuple[str, Span | None]] | None = None) -> None:
+    def error(
+        self,
+        message: str,
+        span: Span | None,
+        hint: str | None = None,
+        notes: list[tuple[str, Span | None]] | None = None,
+    ) -> None:
         if self._first(message, span):
             self.diagnostics.error(message, span, hint=hint, notes=notes)
 
@@ -101,8 +106,14 @@ class Contexts:
             context = {**values, "vars": values}
             if slot is not None:
                 host = slot.host
-                context["host"] = {"name": host.name, "address": host.address, "port": host.port,
-                                   "user": host.user, "vars": host.vars, "groups": self._groups(host.name)}
+                context["host"] = {
+                    "name": host.name,
+                    "address": host.address,
+                    "port": host.port,
+                    "user": host.user,
+                    "vars": host.vars,
+                    "groups": self._groups(host.name),
+                }
                 context["role"] = slot.role
             self._contexts[key] = context
         return context

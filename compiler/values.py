@@ -28,7 +28,7 @@ def literal(value: Value) -> Any:
 
 
 def article(type_name: str) -> str:
-    """"an int", "a str"."""
+    """ "an int", "a str"."""
     return f"{'an' if type_name[0] in 'aeiou' else 'a'} {type_name}"
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Literal, Union
+from typing import Literal
 
 from orchc.dsl.span import Span
-
 
 # --- values ---------------------------------------------------------------------
 
@@ -87,7 +86,7 @@ class MapValue:
     span: Span
 
 
-Value = Union[Str, Int, Float, Bool, Null, Duration, ListValue, MapValue]
+Value = Str | Int | Float | Bool | Null | Duration | ListValue | MapValue
 
 
 @dataclass
@@ -243,7 +242,7 @@ class AnsibleRole:
     span: Span
 
 
-Action = Union[Run, Copy, Template, Playbook, AnsibleModule, AnsibleRole]
+Action = Run | Copy | Template | Playbook | AnsibleModule | AnsibleRole
 
 
 # --- tasks, services, anchors -----------------------------------------------------------
@@ -311,7 +310,7 @@ class StrictDecl:
     span: Span
 
 
-Item = Union[TypeDecl, VarDecl, RoleDecl, ServiceDecl, AnchorDecl, StrictDecl]
+Item = TypeDecl | VarDecl | RoleDecl | ServiceDecl | AnchorDecl | StrictDecl
 
 
 @dataclass
@@ -337,8 +336,10 @@ _POSITION_FIELDS = frozenset({"span", "name_span", "become_span", "file", "comme
 def without_positions(node: object) -> object:
     """The tree as plain data without spans, file names and comments: to compare two parses."""
     if is_dataclass(node) and not isinstance(node, type):
-        return (type(node).__name__, {f.name: without_positions(getattr(node, f.name))
-                                      for f in fields(node) if f.name not in _POSITION_FIELDS})
+        return (
+            type(node).__name__,
+            {f.name: without_positions(getattr(node, f.name)) for f in fields(node) if f.name not in _POSITION_FIELDS},
+        )
     if isinstance(node, list):
         return [without_positions(item) for item in node]
     return node

@@ -11,7 +11,7 @@ statement's line, or one entry per line where it is too long.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from orchc.dsl import ast
 from orchc.dsl.format import format_module
@@ -108,8 +108,18 @@ class Note:
     text: str
 
 
-Statement = Union[After, Concurrency, Become, Timeout, Note, ast.Retries, ast.Requirement, ast.Provision, ast.When,
-                  ast.Action]
+Statement = (
+    After
+    | Concurrency
+    | Become
+    | Timeout
+    | Note
+    | ast.Retries
+    | ast.Requirement
+    | ast.Provision
+    | ast.When
+    | ast.Action
+)
 
 
 def seconds(count: int) -> ast.Duration:
@@ -120,8 +130,9 @@ def retries(count: int, delay: int | None = None) -> ast.Retries:
     return ast.Retries(ast.Int(count, NOWHERE), seconds(delay) if delay is not None else None, NOWHERE)
 
 
-def requires(name: str, kind: Literal["all", "same_host", "role", "any"] = "all", role: str | None = None,
-             optional: bool = False) -> ast.Requirement:
+def requires(
+    name: str, kind: Literal["all", "same_host", "role", "any"] = "all", role: str | None = None, optional: bool = False
+) -> ast.Requirement:
     scope = ast.Scope(kind, ast.Name(role, NOWHERE) if role is not None else None, None)
     return ast.Requirement(name, None, scope, NOWHERE, optional=optional)
 
@@ -138,12 +149,18 @@ def run(command: str) -> ast.Run:
     return ast.Run(string(command), NOWHERE)
 
 
-def copy(src: str, dest: str, mode: str | None = None, owner: str | None = None,
-         template: bool = False) -> ast.Copy | ast.Template:
+def copy(
+    src: str, dest: str, mode: str | None = None, owner: str | None = None, template: bool = False
+) -> ast.Copy | ast.Template:
     """`copy`, or with `template` the `template` action."""
     node = ast.Template if template else ast.Copy
-    return node(string(src), string(dest), string(mode) if mode is not None else None,
-                string(owner) if owner is not None else None, NOWHERE)
+    return node(
+        string(src),
+        string(dest),
+        string(mode) if mode is not None else None,
+        string(owner) if owner is not None else None,
+        NOWHERE,
+    )
 
 
 def ansible(module: str, args: dict[str, Any]) -> ast.AnsibleModule:
@@ -201,8 +218,9 @@ def service(lines: Lines, start: ast.Span, name: str, tasks: list[ast.TaskDecl])
     return ast.ServiceDecl(name, tasks, lines.close(start), start)
 
 
-def role(lines: Lines, group: str, services: list[str], tolerate: int | str | None = None,
-         optional: bool = True) -> ast.RoleDecl:
+def role(
+    lines: Lines, group: str, services: list[str], tolerate: int | str | None = None, optional: bool = True
+) -> ast.RoleDecl:
     start = lines.next()
     listed = lines.next()
     names = [ast.Name(name, listed) for name in services]

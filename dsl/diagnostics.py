@@ -8,9 +8,10 @@ line, which prints them and exits with status 1.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Protocol
+from typing import Literal, Protocol
 
 from orchc.dsl.span import Span
 
@@ -40,12 +41,22 @@ class Diagnostics:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def error(self, message: str, span: Span | None = None, hint: str | None = None,
-              notes: list[tuple[str, Span | None]] | None = None) -> None:
+    def error(
+        self,
+        message: str,
+        span: Span | None = None,
+        hint: str | None = None,
+        notes: list[tuple[str, Span | None]] | None = None,
+    ) -> None:
         self.items.append(Diagnostic("error", message, span, hint, notes or []))
 
-    def warning(self, message: str, span: Span | None = None, hint: str | None = None,
-                notes: list[tuple[str, Span | None]] | None = None) -> None:
+    def warning(
+        self,
+        message: str,
+        span: Span | None = None,
+        hint: str | None = None,
+        notes: list[tuple[str, Span | None]] | None = None,
+    ) -> None:
         self.items.append(Diagnostic("warning", message, span, hint, notes or []))
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
@@ -104,10 +115,10 @@ class SourceCache:
 def render(diagnostic: Diagnostic, sources: SourceCache) -> str:
     """Plain-text rendering, as compilers print it:
 
-        keystone.orch:12:5: error: unknown task 'instal' in 'after'
-           12 |     after instal
-              |           ^^^^^^
-          hint: did you mean 'install'?
+    keystone.orch:12:5: error: unknown task 'instal' in 'after'
+       12 |     after instal
+          |           ^^^^^^
+      hint: did you mean 'install'?
     """
     out: list[str] = []
     location = f"{diagnostic.span}: " if diagnostic.span else ""

@@ -36,9 +36,12 @@ def _not_utf8(data: bytes, start: int, shown: str) -> Diagnostic:
     before = data[:start].decode("utf-8-sig")
     line = before.count("\n") + 1
     column = len(before) - before.rfind("\n")
-    return Diagnostic("error", f"cannot read {shown}: it is not UTF-8 text (byte 0x{data[start]:02x})",
-                      Span(shown, line, column, line, column + 1),
-                      hint="the file must be UTF-8: save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
+    return Diagnostic(
+        "error",
+        f"cannot read {shown}: it is not UTF-8 text (byte 0x{data[start]:02x})",
+        Span(shown, line, column, line, column + 1),
+        hint="the file must be UTF-8: save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+    )
 
 
 def load_yaml(path: Path) -> Any:
@@ -62,9 +65,16 @@ def load_yaml_map(path: Path, what: str, example: str) -> dict[Any, Any]:
     if not isinstance(data, dict):
         root = yaml.compose(read_text(path), Loader=yaml.SafeLoader)  # where the document starts, after comments
         kind = "list" if isinstance(data, list) else type(data).__name__
-        raise DiagnosticError([Diagnostic("error", f"{what} must be a YAML map of names to values, not a {kind}",
-                                          mark_span(str(path), root.start_mark),
-                                          hint=f"write one `{example}` per line")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "error",
+                    f"{what} must be a YAML map of names to values, not a {kind}",
+                    mark_span(str(path), root.start_mark),
+                    hint=f"write one `{example}` per line",
+                )
+            ]
+        )
     return data
 
 
@@ -80,13 +90,20 @@ def yaml_error(exc: yaml.YAMLError, text: str, shown: str, hint: str) -> Diagnos
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         context = exc.context_mark if exc.problem and exc.context and exc.context_mark != mark else None
-        return Diagnostic("error", f"invalid YAML: {exc.problem or exc.context or exc}",
-                          mark_span(shown, mark) if mark else Span(shown, 1, 1, 1, 2), hint,
-                          [(str(exc.context), mark_span(shown, context))] if context else [])
+        return Diagnostic(
+            "error",
+            f"invalid YAML: {exc.problem or exc.context or exc}",
+            mark_span(shown, mark) if mark else Span(shown, 1, 1, 1, 2),
+            hint,
+            [(str(exc.context), mark_span(shown, context))] if context else [],
+        )
     if isinstance(exc, yaml.reader.ReaderError):
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - text.rfind("\n", 0, exc.position)
-        return Diagnostic("error", f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}",
-                          Span(shown, line, column, line, column + 1),
-                          "remove the character, or write it as an escape in a quoted string")
+        return Diagnostic(
+            "error",
+            f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}",
+            Span(shown, line, column, line, column + 1),
+            "remove the character, or write it as an escape in a quoted string",
+        )
     return Diagnostic("error", f"invalid YAML: {exc}", Span(shown, 1, 1, 1, 2), hint)

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from orchc.dsl import ast
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
@@ -59,7 +60,6 @@ def format_module(module: ast.Module) -> str:
     return printer.text()
 
 
-
 @dataclass
 class FormatOutcome:
     """What `format_paths` found: files that change, files already canonical, syntax errors."""
@@ -76,8 +76,9 @@ def orch_files(path: Path) -> list[Path]:
         return sorted(p for p in path.rglob("*.orch") if p.is_file())
     if path.is_file():
         return [path]
-    raise DiagnosticError([Diagnostic("error", f"no such file or folder: {path}",
-                                      hint="give a .orch file or a folder of them")])
+    raise DiagnosticError(
+        [Diagnostic("error", f"no such file or folder: {path}", hint="give a .orch file or a folder of them")]
+    )
 
 
 def format_paths(path: Path, write: bool) -> FormatOutcome:
@@ -237,8 +238,7 @@ class _Printer:
                 rows.append(name.value)
         self.statement(span, rows[0], next_line, continued=rows[1:])
 
-    def valued(self, span: ast.Span, prefix: str, value: ast.Value | None, next_line: int,
-               suffix: str = "") -> None:
+    def valued(self, span: ast.Span, prefix: str, value: ast.Value | None, next_line: int, suffix: str = "") -> None:
         """A statement ending in a value that may need several lines (a map or a list)."""
         if value is None:
             self.statement(span, prefix + suffix, next_line)
@@ -246,7 +246,8 @@ class _Printer:
         one_line = prefix + _inline(value) + suffix
         fits = "\n" not in one_line and len(_INDENT * self.depth + one_line) <= _WIDTH
         if not isinstance(value, (ast.MapValue, ast.ListValue)) or (
-                fits and not self.has_comment_within(span.line, span.end_line)):
+            fits and not self.has_comment_within(span.line, span.end_line)
+        ):
             self.statement(span, one_line, next_line)
             return
         if isinstance(value, ast.MapValue):
@@ -255,13 +256,26 @@ class _Printer:
         else:
             opening, closing = "[", "]"
             entries = [_Entry(item.span, "", item) for item in value.items]
-        self.block(span, prefix + opening, entries, closing + suffix, next_line,
-                   lambda entry, following: self.valued(entry.span, entry.prefix, entry.value,
-                                                        following, ","),
-                   header_line=value.span.line)
+        self.block(
+            span,
+            prefix + opening,
+            entries,
+            closing + suffix,
+            next_line,
+            lambda entry, following: self.valued(entry.span, entry.prefix, entry.value, following, ","),
+            header_line=value.span.line,
+        )
 
-    def block(self, span: ast.Span, header: str, children: Sequence[_Entry | _Line], closing: str,
-              next_line: int, print_child: Callable[[Any, int], None], header_line: int | None = None) -> None:
+    def block(
+        self,
+        span: ast.Span,
+        header: str,
+        children: Sequence[_Entry | _Line],
+        closing: str,
+        next_line: int,
+        print_child: Callable[[Any, int], None],
+        header_line: int | None = None,
+    ) -> None:
         """`header`, the children one per line, one level deeper, then `closing`.
 
         `header_line` is the source line of the opening bracket, where a comment
@@ -334,8 +348,10 @@ def _names_line(keyword: str, names: list[ast.Name]) -> list[_Line]:
 
 
 def _type_decl(printer: _Printer, decl: ast.TypeDecl, next_line: int) -> None:
-    lines = [_valued_line(f.span, f"{f.name}: {f.type.name}" + (" = " if f.default is not None else ""), f.default)
-             for f in decl.fields]
+    lines = [
+        _valued_line(f.span, f"{f.name}: {f.type.name}" + (" = " if f.default is not None else ""), f.default)
+        for f in decl.fields
+    ]
     _print_lines(printer, decl.span, f"type {decl.name} {{", lines, next_line)
 
 
@@ -353,8 +369,7 @@ def _role_decl(printer: _Printer, decl: ast.RoleDecl, next_line: int) -> None:
 
 
 def _service_decl(printer: _Printer, decl: ast.ServiceDecl, next_line: int) -> None:
-    lines = [_Line(task.span, lambda p, following, task=task: _task_decl(p, task, following))
-             for task in decl.tasks]
+    lines = [_Line(task.span, lambda p, following, task=task: _task_decl(p, task, following)) for task in decl.tasks]
     _print_lines(printer, decl.span, f"service {decl.name} {{", lines, next_line)
 
 
@@ -379,8 +394,7 @@ def _task_decl(printer: _Printer, task: ast.TaskDecl, next_line: int) -> None:
         if when.expr is not None:
             lines.append(_line(when.expr.span if both else when.span, f"when {_string(when.expr)}"))
         if when.changed:
-            lines.append(_line(_covering(when.changed) if both else when.span,
-                               f"when changed({_names(when.changed)})"))
+            lines.append(_line(_covering(when.changed) if both else when.span, f"when changed({_names(when.changed)})"))
     if task.become:
         lines.append(_line(task.become_span or task.name_span, "become"))
     lines += [_action_line(action) for action in task.actions]
@@ -389,8 +403,10 @@ def _task_decl(printer: _Printer, task: ast.TaskDecl, next_line: int) -> None:
 
 
 def _capability_lines(requires: list[ast.Requirement], provides: list[ast.Provision]) -> list[_Line]:
-    lines = [_line(r.span, f"requires {r.name}{_type_suffix(r.type)}{_scope(r.scope)}"
-                   + (" optional" if r.optional else "")) for r in requires]
+    lines = [
+        _line(r.span, f"requires {r.name}{_type_suffix(r.type)}{_scope(r.scope)}" + (" optional" if r.optional else ""))
+        for r in requires
+    ]
     for provision in provides:
         fields = None
         if provision.fields:
@@ -434,10 +450,10 @@ def _action_line(action: ast.Action) -> _Line:
 
 
 _ITEM_PRINTERS: dict[type, Callable[[_Printer, ast.Item, int], None]] = {
-    ast.TypeDecl: _type_decl,  # type: ignore[dict-item]
-    ast.VarDecl: _var_decl,  # type: ignore[dict-item]
-    ast.RoleDecl: _role_decl,  # type: ignore[dict-item]
-    ast.ServiceDecl: _service_decl,  # type: ignore[dict-item]
-    ast.AnchorDecl: _anchor_decl,  # type: ignore[dict-item]
+    ast.TypeDecl: _type_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
+    ast.VarDecl: _var_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
+    ast.RoleDecl: _role_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
+    ast.ServiceDecl: _service_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
+    ast.AnchorDecl: _anchor_decl,  # type: ignore[dict-item]  # each printer takes its own Item type; the printer looks it up by type(item)
     ast.StrictDecl: lambda printer, decl, next_line: printer.statement(decl.span, "strict", next_line),
 }

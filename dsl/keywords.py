@@ -7,17 +7,21 @@ words a converter must not use as a bare name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Iterable
+from typing import Any
 
 from lark.lexer import PatternStr
 
 
 def keyword_terminals(terminals: Iterable[Any]) -> dict[str, str]:
     """The terminals that are words of the language: terminal name -> the word (`TASK` -> `task`)."""
-    return {t.name: t.pattern.value for t in terminals
-            if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier()}
+    return {
+        t.name: t.pattern.value
+        for t in terminals
+        if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier()
+    }
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,15 @@ def keywords() -> Keywords:
                 found |= leading(first.name)
         return found & words.keys()
 
-    blocks = {name for name, expansions in rules.items() for expansion in expansions
-              if len(expansion) > 2 and expansion[0].is_term and expansion[0].name in words
-              and any(s.name == "LBRACE" for s in expansion[1:4])}
+    blocks = {
+        name
+        for name, expansions in rules.items()
+        for expansion in expansions
+        if len(expansion) > 2
+        and expansion[0].is_term
+        and expansion[0].name in words
+        and any(s.name == "LBRACE" for s in expansion[1:4])
+    }
     block_terminals = {t for name in blocks for t in leading(name)}
     homes: dict[str, list[str]] = {}
     for place, description in _PLACES.items():

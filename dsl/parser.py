@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable, Iterator
+from typing import Any
 
 from lark import Lark, Token, UnexpectedInput
 from lark.lexer import ContextualLexer
@@ -79,8 +80,9 @@ class _WordLexer(ContextualLexer):
     def __init__(self, conf: Any, states: dict[int, Collection[str]], always_accept: Collection[str] = ()) -> None:
         super().__init__(conf, states, always_accept=(*always_accept, "NAME"))
         self.keywords = set(keyword_terminals(conf.terminals))
-        self.word_or_keyword_states = {state for state, accepts in states.items()
-                                       if "NAME" in accepts and self.keywords.intersection(accepts)}
+        self.word_or_keyword_states = {
+            state for state, accepts in states.items() if "NAME" in accepts and self.keywords.intersection(accepts)
+        }
         self.scanners: dict[int, _StateScanner] = {}  # built on first use, as lark builds its own
 
     def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
@@ -116,8 +118,12 @@ class _WordLexer(ContextualLexer):
                 token = scanner.callbacks[type_](token)
                 if type_ in scanner.ignore_types:
                     continue
-            if (token.type in self.keywords and state in self.word_or_keyword_states
-                    and not _shifts(parser_state, token.type) and _shifts(parser_state, "NAME")):
+            if (
+                token.type in self.keywords
+                and state in self.word_or_keyword_states
+                and not _shifts(parser_state, token.type)
+                and _shifts(parser_state, "NAME")
+            ):
                 token = Token.new_borrow_pos("NAME", token, token)
             lexer_state.last_token = token
             yield token
@@ -127,8 +133,14 @@ class _WordLexer(ContextualLexer):
         """The scanner of a parser state, made from lark's lexer of that state."""
         lexer = self.lexers[state]
         patterns = lexer.scanner._mres
-        scanner = _StateScanner(patterns[0].match, tuple(patterns[1:]), lexer.callback, lexer.ignore_types,
-                                lexer.ignore_types - set(lexer.callback), lexer.newline_types)
+        scanner = _StateScanner(
+            patterns[0].match,
+            tuple(patterns[1:]),
+            lexer.callback,
+            lexer.ignore_types,
+            lexer.ignore_types - set(lexer.callback),
+            lexer.newline_types,
+        )
         self.scanners[state] = scanner
         return scanner
 
@@ -165,7 +177,7 @@ def _shifts(parser_state: Any, terminal: str) -> bool:
         if kind is Shift:
             return True
         if rule.expansion:
-            del stack[-len(rule.expansion):]
+            del stack[-len(rule.expansion) :]
         stack.append(states[stack[-1]][rule.origin.name][1])
     return False
 
@@ -299,7 +311,8 @@ class _Builder:
             f"unknown escape '\\{code}' in a string",
             ast.Span(self.file, token.line, column, token.line, column + 2),
             hint="write '\\\\' for a backslash; known escapes are \\n \\t \\r \\\" \\\\ \\uXXXX, "
-                 "or use \"\"\"...\"\"\" where backslashes are kept as written")
+            'or use """...""" where backslashes are kept as written',
+        )
         return match.group(0)
 
     def integer(self, c: list[Token]) -> ast.Int:
@@ -347,8 +360,16 @@ class _Builder:
 
     def dotted_name(self, c: list[Token]) -> Token:
         first, last = c[0], c[-1]
-        return Token("DOTTED_NAME", "".join(c), first.start_pos, first.line, first.column,
-                     last.end_line, last.end_column, last.end_pos)
+        return Token(
+            "DOTTED_NAME",
+            "".join(c),
+            first.start_pos,
+            first.line,
+            first.column,
+            last.end_line,
+            last.end_column,
+            last.end_pos,
+        )
 
     # --- declarations
 
@@ -385,7 +406,7 @@ class _Builder:
         services: list[ast.Name] = []
         tolerate: ast.Tolerate | None = None
         optional = isinstance(c[2], Token) and c[2].type == "OPTIONAL"
-        for statement in c[4 if optional else 3:-1]:
+        for statement in c[4 if optional else 3 : -1]:
             if isinstance(statement, ast.Tolerate):
                 if tolerate is not None:
                     self._given_twice("tolerate", statement.span, tolerate.span)
@@ -399,11 +420,23 @@ class _Builder:
 
     def task_decl(self, c: list[Any]) -> ast.TaskDecl:
         once = c[2].type == "ONCE"
-        statements = c[4 if once else 3:-1]
+        statements = c[4 if once else 3 : -1]
         task = ast.TaskDecl(
-            name=str(c[1]), once=once, after=[], before=[], requires=[], provides=[], actions=[],
-            concurrency=None, retries=None, timeout=None, when=None, become=False,
-            span=self.span(c[0], c[-1]), name_span=self.span(c[1]))
+            name=str(c[1]),
+            once=once,
+            after=[],
+            before=[],
+            requires=[],
+            provides=[],
+            actions=[],
+            concurrency=None,
+            retries=None,
+            timeout=None,
+            when=None,
+            become=False,
+            span=self.span(c[0], c[-1]),
+            name_span=self.span(c[1]),
+        )
         singles: dict[str, ast.Span] = {}
         for statement in statements:
             if isinstance(statement, _Statement):
@@ -452,9 +485,12 @@ class _Builder:
         seen[statement.keyword] = statement.span
 
     def _given_twice(self, keyword: str, span: ast.Span, first: ast.Span) -> None:
-        self.diagnostics.error(f"'{keyword}' is given twice", span,
-                               hint=f"keep one '{keyword}' statement",
-                               notes=[("first given here", first)])
+        self.diagnostics.error(
+            f"'{keyword}' is given twice",
+            span,
+            hint=f"keep one '{keyword}' statement",
+            notes=[("first given here", first)],
+        )
 
     def _merge_when(self, previous: ast.When | None, when: ast.When) -> ast.When:
         if previous is None:

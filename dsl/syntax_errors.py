@@ -97,14 +97,18 @@ class _Explainer:
         rest = self.text[pos:] if line_end < 0 else self.text[pos:line_end]
         to_line_end = Span(self.file, line, column, line, column + max(1, len(rest)))
         if rest.startswith('"""'):
-            return Diagnostic("error", "unterminated multi-line string", self.point(line, column, 3),
-                              hint="end it with '\"\"\"'")
+            return Diagnostic(
+                "error", "unterminated multi-line string", self.point(line, column, 3), hint='end it with \'"""\''
+            )
         if rest.startswith('"'):
-            return Diagnostic("error", "unterminated string", to_line_end,
-                              hint="end it with '\"' on the same line; for text over several lines "
-                                   "write \"\"\"...\"\"\"")
+            return Diagnostic(
+                "error",
+                "unterminated string",
+                to_line_end,
+                hint='end it with \'"\' on the same line; for text over several lines write """..."""',
+            )
         if re.match(r"-?\d", rest):
-            word = _NUMBER_WORD.match(rest).group(0)  # type: ignore[union-attr]
+            word = _NUMBER_WORD.match(rest).group(0)  # type: ignore[union-attr]  # the re.match above saw a digit, so _NUMBER_WORD matches
             self.skip_statement(pos)
             return self.bad_number(word, self.point(line, column, len(word)))
         char = rest[:1] or "end of file"
@@ -112,10 +116,8 @@ class _Explainer:
             self.skip = (pos, pos + 1)
         else:
             self.skip_statement(pos)
-        hint = ("statements need no separator: remove it" if char == ";"
-                else f"expected {self.expected_text()}")
-        return Diagnostic("error", f"unexpected character '{char}'{self.where()}",
-                          self.point(line, column), hint=hint)
+        hint = "statements need no separator: remove it" if char == ";" else f"expected {self.expected_text()}"
+        return Diagnostic("error", f"unexpected character '{char}'{self.where()}", self.point(line, column), hint=hint)
 
     def unexpected_token(self, token: Token) -> Diagnostic:
         if token.type == "$END":
@@ -132,28 +134,45 @@ class _Explainer:
         closes = block is not None and _CLOSING[block.bracket.type] in self.expected
         if closes and str(token) in keywords().declarations and str(token) not in self.keywords():
             self.bracket_missing = True
-            return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", span,
-                              hint=f"{shown} cannot appear inside {block.description}: "
-                                   f"close {block.description} first", notes=self.left_open(block))
+            return Diagnostic(
+                "error",
+                f"expected '{block.closing}' to close {block.opened_at()}",
+                span,
+                hint=f"{shown} cannot appear inside {block.description}: close {block.description} first",
+                notes=self.left_open(block),
+            )
         if token.type == "NAME" and self.expected >= _VALUE_TERMINALS:
-            return Diagnostic("error", f"expected a value, got the word '{token}'", span,
-                              hint=f"quote text: \"{token}\"; values are strings, numbers, durations, "
-                                   "true, false, null, [lists] and { maps }")
+            return Diagnostic(
+                "error",
+                f"expected a value, got the word '{token}'",
+                span,
+                hint=f'quote text: "{token}"; values are strings, numbers, durations, '
+                "true, false, null, [lists] and { maps }",
+            )
         if self.expected == {"DURATION"}:
             return self.bad_number(str(token), span)
         if str(token) == "import" and not self.blocks:
-            return Diagnostic("error", "'import' after a declaration", span,
-                              hint="move every import to the top of the file, before the declarations")
+            return Diagnostic(
+                "error",
+                "'import' after a declaration",
+                span,
+                hint="move every import to the top of the file, before the declarations",
+            )
         if _is_word(token) and self.at_statement_start():
             self.skip_rest_of_statement(token)
             return self.unknown_statement(str(token), span)
         after = f" after '{self.previous}'" if self.previous is not None and _is_word(self.previous) else ""
         hint = did_you_mean(str(token), self.keywords()) if _is_word(token) else None
         if len(self.expected) == 1 and hint is None:
-            return Diagnostic("error", f"expected {self.expected_text()}{after}, got {shown}{self.where()}", span,
-                              hint=f"insert {self.expected_text()} before {shown}")
-        return Diagnostic("error", f"unexpected {shown}{after}{self.where()}", span,
-                          hint=hint or f"expected {self.expected_text()}")
+            return Diagnostic(
+                "error",
+                f"expected {self.expected_text()}{after}, got {shown}{self.where()}",
+                span,
+                hint=f"insert {self.expected_text()} before {shown}",
+            )
+        return Diagnostic(
+            "error", f"unexpected {shown}{after}{self.where()}", span, hint=hint or f"expected {self.expected_text()}"
+        )
 
     # --- the usual mistakes
 
@@ -164,9 +183,13 @@ class _Explainer:
             end = self.point(token.end_line, token.end_column)
         if self.blocks:
             block = self.blocks[-1]
-            return Diagnostic("error", f"expected '{block.closing}' to close {block.opened_at()}", end,
-                              hint=f"the file ends inside {block.description}: add '{block.closing}'",
-                              notes=self.left_open(block))
+            return Diagnostic(
+                "error",
+                f"expected '{block.closing}' to close {block.opened_at()}",
+                end,
+                hint=f"the file ends inside {block.description}: add '{block.closing}'",
+                notes=self.left_open(block),
+            )
         return Diagnostic("error", "unexpected end of file", end, hint=f"expected {self.expected_text()}")
 
     def skip_rest_of_statement(self, token: Token) -> None:
@@ -177,7 +200,7 @@ class _Explainer:
         """Blank the statement in which the error is, from its keyword to the end of the error's line."""
         block = self.enclosing_declaration()
         floor = next((i for i, v in enumerate(self.stack) if v is block.bracket), -1) if block else -1
-        for value in reversed(self.stack[floor + 1:]):
+        for value in reversed(self.stack[floor + 1 :]):
             if isinstance(value, Token) and value.type != "NAME" and str(value) in keywords().statements:
                 self.skip_from(value.start_pos, error_pos)
                 return
@@ -202,8 +225,12 @@ class _Explainer:
         if self.expected == {"DURATION"}:
             return Diagnostic("error", f"bad duration '{word}'", span, hint=_DURATION_HINT)
         durations = ", or a duration such as 10m" if "DURATION" in self.expected else ""
-        return Diagnostic("error", f"bad number '{word}'", span,
-                          hint=f"write an integer such as 3 or a decimal such as 1.5{durations}")
+        return Diagnostic(
+            "error",
+            f"bad number '{word}'",
+            span,
+            hint=f"write an integer such as 3 or a decimal such as 1.5{durations}",
+        )
 
     def left_open(self, reported: _Block) -> list[tuple[str, Span | None]]:
         """Where a '}' is probably missing, if not at `reported`: the first '{' closed by a '}'
@@ -217,8 +244,13 @@ class _Explainer:
                     opener, indent = opened.pop()
                     misplaced = self.indent(token) == token.column - 1 != indent
                     if misplaced and opener.start_pos != reported.bracket.start_pos:
-                        return [(f"this '{{' may be the one left open: the '}}' at {token.line}:{token.column} "
-                                 "that closes it is indented like an outer block", self.token_span(opener))]
+                        return [
+                            (
+                                f"this '{{' may be the one left open: the '}}' at {token.line}:{token.column} "
+                                "that closes it is indented like an outer block",
+                                self.token_span(opener),
+                            )
+                        ]
         except UnexpectedInput:
             pass
         return []
@@ -226,7 +258,7 @@ class _Explainer:
     def indent(self, token: Token) -> int:
         """How far the line of `token` is indented."""
         line_start = self.text.rfind("\n", 0, token.start_pos) + 1
-        line = self.text[line_start:token.start_pos + 1]
+        line = self.text[line_start : token.start_pos + 1]
         return len(line) - len(line.lstrip())
 
     # --- context
@@ -310,10 +342,17 @@ def _describe(stack: list[Any], index: int) -> _Block:
     if bracket.type == "LPAR":
         return _Block(bracket, "'changed(...)'", bracket)
     # The words before the brace: a block keyword and its name (a role's is a `group_name`, already a Name).
-    header = [v for v in stack[max(0, index - 4):index]
-              if isinstance(v, Name) or (isinstance(v, Token) and v.type not in ("ONCE", "OPTIONAL"))]
-    if len(header) >= 2 and isinstance(header[-2], Token) and header[-2].type in keywords().block_terminals \
-            and (isinstance(header[-1], Name) or header[-1].type == "NAME"):
+    header = [
+        v
+        for v in stack[max(0, index - 4) : index]
+        if isinstance(v, Name) or (isinstance(v, Token) and v.type not in ("ONCE", "OPTIONAL"))
+    ]
+    if (
+        len(header) >= 2
+        and isinstance(header[-2], Token)
+        and header[-2].type in keywords().block_terminals
+        and (isinstance(header[-1], Name) or header[-1].type == "NAME")
+    ):
         name = header[-1].value if isinstance(header[-1], Name) else str(header[-1])
         return _Block(bracket, f"{header[-2]} '{name}'", header[-2])
     return _Block(bracket, "a map", bracket)

@@ -17,6 +17,7 @@ The conversion, top-down:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from orchc.dsl import ast, build
@@ -25,11 +26,29 @@ from orchc.migrate import emit
 from orchc.migrate.ansible_dump import dump_yaml
 from orchc.migrate.ansible_groups import RunTimeGroups, Target, gate_play
 from orchc.migrate.ansible_hosts import map_hosts
-from orchc.migrate.ansible_load import (INCLUDE_TASKS, Play, Playbook, PlaybookLoader, Task, default_roles_path,
-                                        is_templated, role_file, role_yaml)
+from orchc.migrate.ansible_load import (
+    INCLUDE_TASKS,
+    Play,
+    Playbook,
+    PlaybookLoader,
+    Task,
+    default_roles_path,
+    is_templated,
+    role_file,
+    role_yaml,
+)
 from orchc.migrate.ansible_native import convert
-from orchc.migrate.ansible_vars import (defines, defines_patterns, defines_unknown, may_set, reads_earlier, share_path,
-                                       strings, touches, uses)
+from orchc.migrate.ansible_vars import (
+    defines,
+    defines_patterns,
+    defines_unknown,
+    may_set,
+    reads_earlier,
+    share_path,
+    strings,
+    touches,
+    uses,
+)
 from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, HandOver, PlaybookWriter, state_path
 from orchc.migrate.report import Migration, Report
 
@@ -88,7 +107,7 @@ class PlaybookConverter:
         roles: dict[str, list[str]] = {}
         tolerances: dict[str, list[int | str]] = {}
         play_units = [self._play_units(play) for play in playbook.plays]  # first, so every hand-over is known
-        for index, (play, (units, writer)) in enumerate(zip(playbook.plays, play_units)):
+        for index, (play, (units, writer)) in enumerate(zip(playbook.plays, play_units, strict=True)):
             for unit in units:
                 unit.service = self._service(index, play, unit.group)
                 unit.name = self._task_name(unit)
@@ -106,8 +125,7 @@ class PlaybookConverter:
         self._link(chain)
         text = self._render(roles, tolerances)
         copies = self._copies(playbook)  # first: it writes the roles' meta without dependencies
-        files = {f"{self.project}.orch": text,
-                 "inventory.yml": hosts.inventory_yaml(), **self.generated.files}
+        files = {f"{self.project}.orch": text, "inventory.yml": hosts.inventory_yaml(), **self.generated.files}
         self._figures(chain)
         return Migration(files, self.report, copies)
 
@@ -115,26 +133,45 @@ class PlaybookConverter:
         """Each play's inventory groups; a play on groups made at run time is gated on membership."""
         groups = RunTimeGroups.collect(playbook)
         for group, added in groups.added.items():
-            self.report.add("assumption", playbook.plays[0].source if playbook.plays else str(self.path),
-                            f"add_host adds {', '.join(added)} to group {group}",
-                            f"orchc places by the inventory: put those hosts in group {group} there")
+            self.report.add(
+                "assumption",
+                playbook.plays[0].source if playbook.plays else str(self.path),
+                f"add_host adds {', '.join(added)} to group {group}",
+                f"orchc places by the inventory: put those hosts in group {group} there",
+            )
         targets = [groups.target(play.hosts) for play in playbook.plays]
-        for play, target in zip(playbook.plays, targets):
+        for play, target in zip(playbook.plays, targets, strict=True):
             if target.rendered:
-                self.report.add("assumption", play.source, f"hosts: {play.hosts!r} -> {target.rendered!r}",
-                                "rendered with the defaults it gives; the variables it reads are not known when "
-                                "converting: edit the roles if you deploy with other values")
+                self.report.add(
+                    "assumption",
+                    play.source,
+                    f"hosts: {play.hosts!r} -> {target.rendered!r}",
+                    "rendered with the defaults it gives; the variables it reads are not known when "
+                    "converting: edit the roles if you deploy with other values",
+                )
             if target.first_only:
-                self.report.add("native", play.source, f"hosts: {play.hosts!r} -> every task `once` on {target.static}",
-                                "orchc's once runs on the group's first host, as the pattern names")
+                self.report.add(
+                    "native",
+                    play.source,
+                    f"hosts: {play.hosts!r} -> every task `once` on {target.static}",
+                    "orchc's once runs on the group's first host, as the pattern names",
+                )
             if target.gate is not None:
                 gate_play(play, target)
-                self.report.add("assumption", play.source, f"hosts: {play.hosts!r} -> {target.static}, each task "
-                                f"gated at run time on {'; '.join(target.notes)}",
-                                "Ansible decides membership on each host when the task runs, as the play would")
+                self.report.add(
+                    "assumption",
+                    play.source,
+                    f"hosts: {play.hosts!r} -> {target.static}, each task "
+                    f"gated at run time on {'; '.join(target.notes)}",
+                    "Ansible decides membership on each host when the task runs, as the play would",
+                )
             if target.compile_gate is not None:
-                self.report.add("assumption", play.source, f"hosts: {play.hosts!r} -> {target.static}, each task "
-                                f"when {target.compile_gate!r}", "the inventory's groups, checked when orchc compiles")
+                self.report.add(
+                    "assumption",
+                    play.source,
+                    f"hosts: {play.hosts!r} -> {target.static}, each task when {target.compile_gate!r}",
+                    "the inventory's groups, checked when orchc compiles",
+                )
         return targets
 
     # --- units -------------------------------------------------------------------------
@@ -161,8 +198,10 @@ class PlaybookConverter:
         in the order Ansible runs them. A handler *name* (also `role : name`) notifies one handler: looking
         through the last-loaded handler list first (the play's own after each role's), the first of that name.
         A `listen` topic notifies every handler that listens to it, but only one of each name."""
-        order = [Handler(task, state_path(self.project, f"handler{self._handler_count + n}.{emit.ident(task.name)}"))
-                 for n, task in enumerate(play.handlers)]
+        order = [
+            Handler(task, state_path(self.project, f"handler{self._handler_count + n}.{emit.ident(task.name)}"))
+            for n, task in enumerate(play.handlers)
+        ]
         self._handler_count += len(order)
         lists: dict[str, list[Handler]] = {}  # handler lists (a role's, the play's own) in the order loaded
         for handler in order:
@@ -185,8 +224,10 @@ class PlaybookConverter:
                     seen.setdefault(topic, set()).add(str(name))
                     by_topic.setdefault(topic, []).append(handler)
         keys = by_name.keys() | by_topic.keys()
-        return {key: by_name.get(key, []) + [h for h in by_topic.get(key, []) if h not in by_name.get(key, [])]
-                for key in keys}, order
+        return {
+            key: by_name.get(key, []) + [h for h in by_topic.get(key, []) if h not in by_name.get(key, [])]
+            for key in keys
+        }, order
 
     def _notified(self, task: Task, handlers: dict[str, list[Handler]]) -> list[Handler]:
         found = []
@@ -194,8 +235,12 @@ class PlaybookConverter:
             if str(name) in handlers:
                 found += handlers[str(name)]
             else:
-                self.report.add("unsupported", task.source, f"notify '{name}'",
-                                "no handler of that name or `listen` topic in the play; nothing is notified")
+                self.report.add(
+                    "unsupported",
+                    task.source,
+                    f"notify '{name}'",
+                    "no handler of that name or `listen` topic in the play; nothing is notified",
+                )
         for candidate in task.candidate_tasks:  # an include kept whole may notify from any file it may pick
             found += [h for name in _list(candidate.data.get("notify")) for h in handlers.get(str(name), [])]
         return found
@@ -215,10 +260,16 @@ class PlaybookConverter:
                 start = first_producers.get(name)
                 if start is None:  # perhaps set by tasks whose names are templated (`set_fact: "{{ item }}=1"`);
                     # only the later tasks of the same service see those
-                    start = _first_that_may_set([(patterns, at) for patterns, at in unnamed if all(
-                        t.group == task.group for t in tasks[at:position + 1])], name)
-                if start is not None and all(t.group == task.group for t in tasks[start:position + 1]):
-                    joined[start + 1:position + 1] = [True] * (position - start)
+                    start = _first_that_may_set(
+                        [
+                            (patterns, at)
+                            for patterns, at in unnamed
+                            if all(t.group == task.group for t in tasks[at : position + 1])
+                        ],
+                        name,
+                    )
+                if start is not None and all(t.group == task.group for t in tasks[start : position + 1]):
+                    joined[start + 1 : position + 1] = [True] * (position - start)
                 elif start is not None:
                     self.set_earlier[name] = tasks[producers.get(name, start)]
                     later.add(name)
@@ -231,12 +282,16 @@ class PlaybookConverter:
                     first_producers[name] = position
             if defines_unknown(task):
                 unnamed.append((defines_patterns(task), position))
-                self.report.add("approximated", task.source, f"{task.module} may set variables",
-                                "names not known before it runs: later tasks of the service that may read them run "
-                                "in the same orchc task; other services and plays do not see them")
+                self.report.add(
+                    "approximated",
+                    task.source,
+                    f"{task.module} may set variables",
+                    "names not known before it runs: later tasks of the service that may read them run "
+                    "in the same orchc task; other services and plays do not see them",
+                )
         self.set_earlier.update({name: tasks[position] for name, position in producers.items()})
         units: list[Unit] = []
-        for task, join in zip(tasks, joined):
+        for task, join in zip(tasks, joined, strict=True):
             if join:
                 units[-1].tasks.append(task)
             else:
@@ -249,21 +304,36 @@ class PlaybookConverter:
             producer = self.set_earlier[name]
             self.saves.setdefault(id(producer), set()).add(name)
             self.restores.setdefault(id(consumer), set()).add(name)
-            self.report.add("approximated", consumer.source, f"`{name}` handed over from {producer.source}",
-                            "set at run time by another orchc task: saved to a file on the host and read back")
+            self.report.add(
+                "approximated",
+                consumer.source,
+                f"`{name}` handed over from {producer.source}",
+                "set at run time by another orchc task: saved to a file on the host and read back",
+            )
 
     def _actions(self, unit: Unit, play: Play, writer: PlaybookWriter) -> None:
         task = unit.tasks[0]
         once = [t.data.get("run_once") in (True, "yes", "true") for t in unit.tasks]
         unit.once = all(once)
         if any(once) and not all(once):
-            self.report.add("approximated", unit.source, "run_once on some of the tasks kept together",
-                            "the orchc task runs on every host; Ansible's run_once inside it picks one host per call")
+            self.report.add(
+                "approximated",
+                unit.source,
+                "run_once on some of the tasks kept together",
+                "the orchc task runs on every host; Ansible's run_once inside it picks one host per call",
+            )
         converted = None
-        handover = HandOver(saves=sorted(set().union(*(self.saves.get(id(t), set()) for t in unit.tasks))),
-                            restores=sorted(set().union(*(self.restores.get(id(t), set()) for t in unit.tasks))))
-        if len(unit.tasks) == 1 and unit.handler is None and "notify" not in task.data and "block" not in task.data \
-                and not handover.saves:
+        handover = HandOver(
+            saves=sorted(set().union(*(self.saves.get(id(t), set()) for t in unit.tasks))),
+            restores=sorted(set().union(*(self.restores.get(id(t), set()) for t in unit.tasks))),
+        )
+        if (
+            len(unit.tasks) == 1
+            and unit.handler is None
+            and "notify" not in task.data
+            and "block" not in task.data
+            and not handover.saves
+        ):
             content_file = f"files/{unit.service}/{unit.name}"
             converted = convert(task, self._copy_source(task), content_file)
             if converted is not None and converted.native and "content" in task.args:
@@ -291,11 +361,16 @@ class PlaybookConverter:
         self.report.add("wrapped", unit.source, f"{_describe(unit)} as a generated playbook", _why_wrapped(unit))
         for t in unit.tasks:
             if t.module in _PLAY_WIDE and t.args.get("_raw_params") != "noop":
-                self.report.add("unsupported", t.source, f"{t.module} {t.args.get('_raw_params', '')}".strip(),
-                                _PLAY_WIDE[t.module])
+                self.report.add(
+                    "unsupported", t.source, f"{t.module} {t.args.get('_raw_params', '')}".strip(), _PLAY_WIDE[t.module]
+                )
             if "delegate_to" in t.data or "local_action" in t.data:
-                self.report.add("approximated", t.source, "delegate_to kept inside the wrapped Ansible task",
-                                "orchc places the task on the play's hosts; the delegate must be in the inventory")
+                self.report.add(
+                    "approximated",
+                    t.source,
+                    "delegate_to kept inside the wrapped Ansible task",
+                    "orchc places the task on the play's hosts; the delegate must be in the inventory",
+                )
 
     def _copy_source(self, task: Task) -> str | None:
         """Where a native `copy` reads its file, relative to the output folder (role copies keep their layout)."""
@@ -337,7 +412,7 @@ class PlaybookConverter:
     # --- ordering -----------------------------------------------------------------------
 
     def _link(self, chain: list[tuple[int, Unit]]) -> None:
-        for (play_a, a), (play_b, b) in zip(chain, chain[1:]):
+        for (play_a, a), (play_b, b) in pairwise(chain):
             if play_a == play_b and a.service == b.service:
                 b.ordering.append(After([a.name]))
             else:
@@ -346,9 +421,13 @@ class PlaybookConverter:
                 scope = "same_host" if play_a == play_b and not a.once else "all"
                 b.ordering.append(build.requires(capability, scope, optional=True))  # its play may run nowhere
             if not _depends(a, b):
-                self.report.add("ordering", b.source, f"`{b.label}` after `{a.label}`",
-                                "only textual order: no variable, module, path or handler in common"
-                                + ("" if play_a == play_b else " (play boundary)"))
+                self.report.add(
+                    "ordering",
+                    b.source,
+                    f"`{b.label}` after `{a.label}`",
+                    "only textual order: no variable, module, path or handler in common"
+                    + ("" if play_a == play_b else " (play boundary)"),
+                )
 
     def _play_settings(self, play: Play, units: list[Unit]) -> None:
         serial = play.data.get("serial")
@@ -358,24 +437,40 @@ class PlaybookConverter:
             for unit in units:
                 if not any(isinstance(s, Concurrency) for s in unit.body):
                     unit.body.insert(0, Concurrency(serial))
-            self.report.add("approximated", play.source, f"serial: {serial} -> concurrency {serial} on each task",
-                            "Ansible runs the whole play on one batch of hosts before the next; orchc caps each "
-                            "task at that many hosts at a time, so hosts of the next batch may start earlier")
+            self.report.add(
+                "approximated",
+                play.source,
+                f"serial: {serial} -> concurrency {serial} on each task",
+                "Ansible runs the whole play on one batch of hosts before the next; orchc caps each "
+                "task at that many hosts at a time, so hosts of the next batch may start earlier",
+            )
         else:
-            self.report.add("unsupported", play.source, f"serial: {serial}",
-                            "a computed, percentage or list batch size has no orchc equivalent; no limit is set")
+            self.report.add(
+                "unsupported",
+                play.source,
+                f"serial: {serial}",
+                "a computed, percentage or list batch size has no orchc equivalent; no limit is set",
+            )
 
     def _tolerance(self, play: Play) -> int | str:
         if play.data.get("any_errors_fatal") in (True, "yes", "true"):
-            self.report.add("approximated", play.source, "any_errors_fatal -> tolerate 0",
-                            "orchc stops gracefully: running tasks finish, nothing new starts")
+            self.report.add(
+                "approximated",
+                play.source,
+                "any_errors_fatal -> tolerate 0",
+                "orchc stops gracefully: running tasks finish, nothing new starts",
+            )
             return 0
         percentage = play.data.get("max_fail_percentage")
         if isinstance(percentage, int):
             return f"{percentage}%"
         if percentage is not None:
-            self.report.add("unsupported", play.source, f"max_fail_percentage: {str(percentage).strip()}",
-                            "computed at run time; Ansible's default (failed hosts leave, others go on) is used")
+            self.report.add(
+                "unsupported",
+                play.source,
+                f"max_fail_percentage: {str(percentage).strip()}",
+                "computed at run time; Ansible's default (failed hosts leave, others go on) is used",
+            )
         return "100%"
 
     # --- output ---------------------------------------------------------------------------
@@ -384,8 +479,9 @@ class PlaybookConverter:
         lines = Lines(f"{self.project}.orch")
         lines.comment(f"Converted from {self.path.name} by `orchc migrate playbook`; see migration-report.md.")
         lines.blank()
-        lines.comment("A failed host fails the run, as ansible-playbook's exit status says "
-                      "(`orchc run --no-strict`: not).")
+        lines.comment(
+            "A failed host fails the run, as ansible-playbook's exit status says (`orchc run --no-strict`: not)."
+        )
         items: list[ast.Item] = [ast.StrictDecl(lines.next())]
         for role, services in roles.items():
             if services:  # as in Ansible, a play on a group the inventory lacks runs nowhere: `optional`
@@ -415,8 +511,14 @@ class PlaybookConverter:
             for task in (t for segment in play.segments for t in segment.tasks):
                 # an include kept whole (a loop over it) reads its file at run time, beside the generated playbook
                 name = task.args.get("file", task.args.get("_raw_params"))
-                if task.dynamic and task.role is None and task.module in INCLUDE_TASKS and isinstance(name, str) \
-                        and not is_templated(name) and not name.startswith("/"):
+                if (
+                    task.dynamic
+                    and task.role is None
+                    and task.module in INCLUDE_TASKS
+                    and isinstance(name, str)
+                    and not is_templated(name)
+                    and not name.startswith("/")
+                ):
                     found = task.task_file.parent / name
                     if found.is_file() and found.resolve().is_relative_to(play.playbook_dir.resolve()):
                         copies[f"ansible/{found.resolve().relative_to(play.playbook_dir.resolve()).as_posix()}"] = found
@@ -424,17 +526,30 @@ class PlaybookConverter:
             copies[f"roles/{role.label}"] = role.path
             kinds = [kind for kind in ("defaults", "vars") if role_yaml(role, kind, self.loader)]
             if kinds:
-                self.report.add("assumption", f"{self.loader.shown(role_file(role, kinds[0], 'main'))}:1",
-                                f"{' and '.join(kinds)} of role {role.label} stay in the role's copy",
-                                "Ansible's precedence is kept (inventory values win over role defaults); as orchc "
-                                "vars they would reach Ansible as extra vars and override everything")
+                self.report.add(
+                    "assumption",
+                    f"{self.loader.shown(role_file(role, kinds[0], 'main'))}:1",
+                    f"{' and '.join(kinds)} of role {role.label} stay in the role's copy",
+                    "Ansible's precedence is kept (inventory values win over role defaults); as orchc "
+                    "vars they would reach Ansible as extra vars and override everything",
+                )
             meta = role_yaml(role, "meta", self.loader)
             if isinstance(meta, dict) and meta.get("dependencies"):
                 # Dependencies are orchc services of their own, ordered before this one.
                 self.generated.files[f"roles/{role.label}/meta/main.yml"] = dump_yaml({**meta, "dependencies": []})
         for folder in playbook.playbook_dirs:
-            for sub in ("group_vars", "host_vars", "library", "module_utils", "filter_plugins", "action_plugins",
-                        "lookup_plugins", "files", "templates", "vars"):
+            for sub in (
+                "group_vars",
+                "host_vars",
+                "library",
+                "module_utils",
+                "filter_plugins",
+                "action_plugins",
+                "lookup_plugins",
+                "files",
+                "templates",
+                "vars",
+            ):
                 if (folder / sub).is_dir() and f"ansible/{sub}" not in copies:
                     copies[f"ansible/{sub}"] = folder / sub
         return copies
@@ -452,8 +567,9 @@ def _first_that_may_set(unnamed: list[tuple[list[str], int]], name: str) -> int 
     """Of the tasks that set templated names, the first that may have set `name`, among those whose known
     start of the name matches it best (`path_{{ item }}` before `{{ item }}` for `path_a`): each of them may
     have set it, so from that one on the tasks run together."""
-    matches = [(max(len(p) for p in patterns if may_set([p], name)), at) for patterns, at in unnamed
-               if may_set(patterns, name)]
+    matches = [
+        (max(len(p) for p in patterns if may_set([p], name)), at) for patterns, at in unnamed if may_set(patterns, name)
+    ]
     best = max((length for length, _ in matches), default=0)
     return next((at for length, at in matches if length == best), None)
 
@@ -476,15 +592,26 @@ def _describe(unit: Unit) -> str:
 _PLAY_WIDE = {
     "add_host": "adds hosts at run time; orchc places services by your inventory: add the hosts there",
     "meta": "meta actions other than flush_handlers act on the generated play only (end_play/end_host do not "
-            "stop later orchc tasks)",
+    "stop later orchc tasks)",
 }
 
-_WHY_KEYWORDS = {"when": "`when` is evaluated by Ansible at run time", "loop": "loop kept inside Ansible",
-                 "notify": "notifies a handler (recorded in a flag file on the host)",
-                 "register": "registers a result", "delegate_to": "delegate_to",
-                 "changed_when": "changed_when", "failed_when": "failed_when", "ignore_errors": "ignore_errors",
-                 "until": "retries until a condition", "environment": "environment", "vars": "task vars",
-                 "become_user": "become_user", "rescue": "rescue", "always": "always", "async": "async"}
+_WHY_KEYWORDS = {
+    "when": "`when` is evaluated by Ansible at run time",
+    "loop": "loop kept inside Ansible",
+    "notify": "notifies a handler (recorded in a flag file on the host)",
+    "register": "registers a result",
+    "delegate_to": "delegate_to",
+    "changed_when": "changed_when",
+    "failed_when": "failed_when",
+    "ignore_errors": "ignore_errors",
+    "until": "retries until a condition",
+    "environment": "environment",
+    "vars": "task vars",
+    "become_user": "become_user",
+    "rescue": "rescue",
+    "always": "always",
+    "async": "async",
+}
 
 
 def _why_wrapped(unit: Unit) -> str:
@@ -510,8 +637,18 @@ def _module_reason(task: Task) -> str:
         return "the command module expands $VARIABLES and ~ in its arguments itself; `run` would differ"
     if "." not in str(task.module) and task.role is not None:
         return f"module {task.module} comes from the role's library or a collection the role names"
-    if any(k in task.data for k in ("become_user", "become_method", "environment", "module_defaults", "remote_user",
-                                    "connection", "collections")):
+    if any(
+        k in task.data
+        for k in (
+            "become_user",
+            "become_method",
+            "environment",
+            "module_defaults",
+            "remote_user",
+            "connection",
+            "collections",
+        )
+    ):
         return "play or task settings (become_user, environment, ...) stay with Ansible"
     return f"{task.module} has no exact orchc form in its arguments as written"
 

@@ -127,14 +127,23 @@ class RunTimeGroups:
             static = [intersections[0]]
         # Where every union term is an inventory group, the placement is the union already.
         union = _any([self._member(t) for t in unions]) if any(t in dynamic for t in unions) else "true"
-        run_time = [union] + [self._member(t) for t in intersections if t in dynamic] + [
-            f"not {self._member(t)}" for t in exclusions if t in dynamic]
+        run_time = (
+            [union]
+            + [self._member(t) for t in intersections if t in dynamic]
+            + [f"not {self._member(t)}" for t in exclusions if t in dynamic]
+        )
         compiled = [f"{t!r} in host.groups" for t in intersections if t not in dynamic and t != "all"] + [
-            f"{t!r} not in host.groups" for t in exclusions if t not in dynamic]
+            f"{t!r} not in host.groups" for t in exclusions if t not in dynamic
+        ]
         notes = [f"{g} (made by group_by at {', '.join(m.source for m in makers)})" for g, makers in dynamic.items()]
         makers = [m for m in self.makers if any(m in found for found in dynamic.values())]
-        return Target(":".join(dict.fromkeys(static)), compile_gate=_all(compiled), gate=_all(run_time), notes=notes,
-                      makers=makers)
+        return Target(
+            ":".join(dict.fromkeys(static)),
+            compile_gate=_all(compiled),
+            gate=_all(run_time),
+            notes=notes,
+            makers=makers,
+        )
 
     def _static(self, unions: list[str], depth: int) -> list[str]:
         """Inventory groups whose hosts include every host the union of `unions` may have at run time."""
@@ -157,8 +166,13 @@ class RunTimeGroups:
         makers = self.makers_of(group)
         if not makers:
             return f"{group!r} in group_names"
-        return _any([f"({group!r} in ((({m.register} | default({{}})).results | default([{m.register} | "
-                     f"default({{}})])) | map(attribute='add_group', default='') | list))" for m in makers])
+        return _any(
+            [
+                f"({group!r} in ((({m.register} | default({{}})).results | default([{m.register} | "
+                f"default({{}})])) | map(attribute='add_group', default='') | list))"
+                for m in makers
+            ]
+        )
 
 
 def gate_play(play: Play, target: Target) -> None:
@@ -172,11 +186,16 @@ def gate_play(play: Play, target: Target) -> None:
 
 def rejoin_tasks(registers: list[str]) -> list[dict[str, object]]:
     """Tasks that put the host again into the groups the registered `group_by` results made for it."""
-    return [{"name": f"orchc: rejoin the groups {register} made", "ansible.builtin.group_by": {"key": "{{ item }}"},
-             "changed_when": False,
-             "loop": f"{{{{ (({register} | default({{}})).results | default([{register} | default({{}})])) "
-                     "| map(attribute='add_group', default='') | select | list }}"}
-            for register in registers]
+    return [
+        {
+            "name": f"orchc: rejoin the groups {register} made",
+            "ansible.builtin.group_by": {"key": "{{ item }}"},
+            "changed_when": False,
+            "loop": f"{{{{ (({register} | default({{}})).results | default([{register} | default({{}})])) "
+            "| map(attribute='add_group', default='') | select | list }}",
+        }
+        for register in registers
+    ]
 
 
 def _terms(pattern: str) -> list[str]:

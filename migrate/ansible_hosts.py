@@ -32,18 +32,26 @@ class HostMapping:
     def inventory_yaml(self) -> str:
         # 192.0.2.0/24 is reserved for documentation (RFC 5737): nothing runs anywhere by accident.
         if self.groups:
-            data = {"all": {"children": {g: {"hosts": {f"{g}-1": {"ansible_host": f"192.0.2.{n % 254 + 1}"}}}
-                                         for n, g in enumerate(self.groups)}}}
+            data = {
+                "all": {
+                    "children": {
+                        g: {"hosts": {f"{g}-1": {"ansible_host": f"192.0.2.{n % 254 + 1}"}}}
+                        for n, g in enumerate(self.groups)
+                    }
+                }
+            }
         else:
             data = {"all": {"hosts": {"host-1": {"ansible_host": "192.0.2.1"}}}}
-        header = ("# Placeholder inventory written by `orchc migrate playbook`: one group per group the plays\n"
-                  "# name, each with an unreachable example host. Use your own inventory, with these groups.\n")
+        header = (
+            "# Placeholder inventory written by `orchc migrate playbook`: one group per group the plays\n"
+            "# name, each with an unreachable example host. Use your own inventory, with these groups.\n"
+        )
         return header + dump_yaml(data)
 
 
 def map_hosts(patterns: list[str], sources: list[str], report: Report) -> HostMapping:
     mapping = HostMapping()
-    for pattern, source in zip(patterns, sources):
+    for pattern, source in zip(patterns, sources, strict=True):
         if pattern in mapping.roles_of:
             continue
         parts = [p.strip() for p in re.split(r"[:,]", pattern) if p.strip()] if "{{" not in pattern else [pattern]
@@ -54,9 +62,13 @@ def map_hosts(patterns: list[str], sources: list[str], report: Report) -> HostMa
         else:
             role = _group(mapping, emit.ident(pattern.replace("&", "and_").replace("!", "not_")))
             mapping.roles_of[pattern] = [role]
-            report.add("approximated", source, f"hosts: {pattern!r} -> role {role}",
-                       "intersections, exclusions, wildcards and templated patterns have no orchc form: "
-                       f"put the hosts the pattern selects into inventory group {role}")
+            report.add(
+                "approximated",
+                source,
+                f"hosts: {pattern!r} -> role {role}",
+                "intersections, exclusions, wildcards and templated patterns have no orchc form: "
+                f"put the hosts the pattern selects into inventory group {role}",
+            )
     return mapping
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import configparser
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from ansible.parsing.splitter import parse_kv
 from ansible.playbook.block import Block
@@ -28,8 +29,12 @@ from orchc.migrate.yaml_source import LocatedDict, YamlDialect, load_yaml
 
 TASK_KEYWORDS = frozenset(AnsibleTask.fattributes) | {"args", "action", "local_action", "listen", "with_first_found"}
 BLOCK_KEYWORDS = frozenset(Block.fattributes)
-PLAY_KEYWORDS = frozenset(AnsiblePlay.fattributes) | {"import_playbook", "ansible.builtin.import_playbook", "vars_prompt",
-                                                       "user"}  # `user`: the old spelling of remote_user
+PLAY_KEYWORDS = frozenset(AnsiblePlay.fattributes) | {
+    "import_playbook",
+    "ansible.builtin.import_playbook",
+    "vars_prompt",
+    "user",
+}  # `user`: the old spelling of remote_user
 ROLE_ENTRY_KEYWORDS = frozenset(Block.fattributes) - {"block", "rescue", "always", "name"}
 # Modules whose `k=v` text Ansible keeps as the command line (ansible.parsing.mod_args FREEFORM_ACTIONS); for
 # the others (set_fact, add_host, include_vars, ...) every `k=v` is an argument, the rest is `_raw_params`.
@@ -38,14 +43,36 @@ INCLUDE_TASKS = frozenset({"include_tasks", "import_tasks", "include"})
 INCLUDE_ROLE = frozenset({"include_role", "import_role"})
 MAX_DEPTH = 40
 # Play keywords every task of the play inherits (what the task runs as, where, with which environment).
-INHERITED_PLAY_KEYWORDS = frozenset({"become", "become_user", "become_method", "become_flags", "become_exe",
-                                     "environment", "module_defaults", "collections", "remote_user", "connection",
-                                     "port", "check_mode", "diff", "ignore_errors", "ignore_unreachable", "no_log",
-                                     "timeout", "user"})
+INHERITED_PLAY_KEYWORDS = frozenset(
+    {
+        "become",
+        "become_user",
+        "become_method",
+        "become_flags",
+        "become_exe",
+        "environment",
+        "module_defaults",
+        "collections",
+        "remote_user",
+        "connection",
+        "port",
+        "check_mode",
+        "diff",
+        "ignore_errors",
+        "ignore_unreachable",
+        "no_log",
+        "timeout",
+        "user",
+    }
+)
 
 # Playbooks as Ansible reads them: `!unsafe` and `!vault` values are kept.
-ANSIBLE_YAML = YamlDialect(libyaml=False, keep_ansible_tags=True, keys_as_text=True,
-                           syntax_hint="fix the YAML syntax; `ansible-playbook --syntax-check` shows the same")
+ANSIBLE_YAML = YamlDialect(
+    libyaml=False,
+    keep_ansible_tags=True,
+    keys_as_text=True,
+    syntax_hint="fix the YAML syntax; `ansible-playbook --syntax-check` shows the same",
+)
 
 NoteKind = Literal["unsupported", "approximated"]
 
@@ -54,7 +81,7 @@ def short_module(name: str) -> str:
     """`ansible.builtin.copy` -> `copy`; other collections keep their full name."""
     for prefix in ("ansible.builtin.", "ansible.legacy."):
         if name.startswith(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return name
 
 
@@ -191,14 +218,21 @@ class PlaybookLoader:
             return []
         if not isinstance(data, list):
             line = getattr(data, "line", 1)
-            raise _bad_input(self.shown(path), line, "a playbook must be a list of plays",
-                             "start each play with `- hosts: GROUP` (or `- import_playbook: FILE`)")
+            raise _bad_input(
+                self.shown(path),
+                line,
+                "a playbook must be a list of plays",
+                "start each play with `- hosts: GROUP` (or `- import_playbook: FILE`)",
+            )
         plays: list[Play] = []
         for index, entry in enumerate(data):
             if not isinstance(entry, LocatedDict):
-                raise _bad_input(self.shown(path), getattr(data, "line", 1),
-                                 f"play #{index + 1} is a {type(entry).__name__}, not a mapping",
-                                 "each list item must be a play: `- hosts: GROUP`")
+                raise _bad_input(
+                    self.shown(path),
+                    getattr(data, "line", 1),
+                    f"play #{index + 1} is a {type(entry).__name__}, not a mapping",
+                    "each list item must be a play: `- hosts: GROUP`",
+                )
             imported = entry.get("import_playbook", entry.get("ansible.builtin.import_playbook"))
             if imported is not None:
                 plays += self._import_playbook(entry, imported, path, depth)
@@ -208,16 +242,25 @@ class PlaybookLoader:
 
     def _import_playbook(self, entry: LocatedDict, imported: Any, path: Path, depth: int) -> list[Play]:
         if not isinstance(imported, str) or is_templated(imported):
-            self.note("unsupported", entry.where, f"import_playbook {imported!r}",
-                      "the file name is computed at run time; convert that playbook separately")
+            self.note(
+                "unsupported",
+                entry.where,
+                f"import_playbook {imported!r}",
+                "the file name is computed at run time; convert that playbook separately",
+            )
             return []
-        target = (path.parent / imported)
+        target = path.parent / imported
         if not target.is_file():
-            raise _bad_input(entry.file, entry.line, f"imported playbook {imported!r} not found",
-                             f"looked for {target}")
+            raise _bad_input(
+                entry.file, entry.line, f"imported playbook {imported!r} not found", f"looked for {target}"
+            )
         if depth > MAX_DEPTH:
-            raise _bad_input(entry.file, entry.line, f"import_playbook nests more than {MAX_DEPTH} levels deep",
-                             "a playbook imports itself, directly or through others: remove that import")
+            raise _bad_input(
+                entry.file,
+                entry.line,
+                f"import_playbook nests more than {MAX_DEPTH} levels deep",
+                "a playbook imports itself, directly or through others: remove that import",
+            )
         for key in entry:
             if key not in ("import_playbook", "ansible.builtin.import_playbook", "name", "vars", "tags"):
                 self.note("unsupported", entry.where, f"`{key}` on import_playbook", "orchc ignores it")
@@ -233,16 +276,25 @@ class PlaybookLoader:
         source = data.where
         unknown = [k for k in data if k not in PLAY_KEYWORDS]
         if unknown:
-            raise _bad_input(data.file, data.line, f"unknown play keyword '{unknown[0]}'",
-                             "ansible-playbook rejects it too; known keywords: hosts, tasks, roles, vars, ...")
+            raise _bad_input(
+                data.file,
+                data.line,
+                f"unknown play keyword '{unknown[0]}'",
+                "ansible-playbook rejects it too; known keywords: hosts, tasks, roles, vars, ...",
+            )
         if "hosts" not in data:
             raise _bad_input(data.file, data.line, "play has no `hosts`", "add `hosts: GROUP` to the play")
         hosts = data["hosts"]
         hosts = ":".join(str(h) for h in hosts) if isinstance(hosts, list) else str(hosts)
         name = str(data.get("name") or f"play {index + 1} on {hosts}")
         if data.get("vars_prompt"):
-            self.note("unsupported", source, "vars_prompt", "orchc runs unattended: give these variables with "
-                      "`orchc run -e NAME=VALUE` (they reach Ansible as extra vars) or in the inventory")
+            self.note(
+                "unsupported",
+                source,
+                "vars_prompt",
+                "orchc runs unattended: give these variables with "
+                "`orchc run -e NAME=VALUE` (they reach Ansible as extra vars) or in the inventory",
+            )
         play = Play(name, source, hosts, data, path.parent, [Segment()], [], [])
         own_group = name
         play_keywords = {k: v for k, v in data.items() if k in INHERITED_PLAY_KEYWORDS}
@@ -259,8 +311,9 @@ class PlaybookLoader:
             if section != "roles" and play.segments[-1].tasks:
                 play.segments.append(Segment())
         # Ansible runs the roles' handlers first, then the play's own.
-        play.handlers += self._tasks(data.get("handlers") or [], path, None, {}, own_group, play_keywords, play,
-                                     depth=0, handlers=True)
+        play.handlers += self._tasks(
+            data.get("handlers") or [], path, None, {}, own_group, play_keywords, play, depth=0, handlers=True
+        )
         play.segments = [s for s in play.segments if s.tasks]
         return play
 
@@ -280,8 +333,10 @@ class PlaybookLoader:
             candidates.insert(0, near / name)
         if name.count(".") == 2:  # NS.COL.NAME: a collection's role, beside the playbook or on the collections path
             namespace, collection, short = name.split(".")
-            candidates += [folder / "ansible_collections" / namespace / collection / "roles" / short
-                           for folder in [near / "collections", *collections_path()]]
+            candidates += [
+                folder / "ansible_collections" / namespace / collection / "roles" / short
+                for folder in [near / "collections", *collections_path()]
+            ]
         for folder in candidates:
             if folder.is_dir():
                 role = Role(name, folder.resolve())
@@ -303,27 +358,52 @@ class PlaybookLoader:
         for key, value in play_data.items():
             if key in INHERITED_PLAY_KEYWORDS:
                 keywords.setdefault(key, value)
-        for task in self._apply_role(name, path.parent, where, keywords, params, None, play, depth=0,
-                                     tasks_from="main", seen=set()):
+        for task in self._apply_role(
+            name, path.parent, where, keywords, params, None, play, depth=0, tasks_from="main", seen=set()
+        ):
             self._append(play, task)
 
-    def _apply_role(self, name: str, near: Path, where: str, keywords: dict[str, Any], params: dict[str, Any],
-                    group: str | None, play: Play, depth: int, tasks_from: str, seen: set[str],
-                    handlers_from: str = "main") -> list[Task]:
+    def _apply_role(
+        self,
+        name: str,
+        near: Path,
+        where: str,
+        keywords: dict[str, Any],
+        params: dict[str, Any],
+        group: str | None,
+        play: Play,
+        depth: int,
+        tasks_from: str,
+        seen: set[str],
+        handlers_from: str = "main",
+    ) -> list[Task]:
         role = self.find_role(name, near)
         if role is None:
-            self.note("unsupported", where, f"role '{name}'",
-                      "not found on the roles path (pass --roles-path, or install it); its tasks are not converted")
+            self.note(
+                "unsupported",
+                where,
+                f"role '{name}'",
+                "not found on the roles path (pass --roles-path, or install it); its tasks are not converted",
+            )
             return []
         if depth > MAX_DEPTH:
             file, line = where.rsplit(":", 1)
-            raise _bad_input(file, int(line), f"role dependencies nest more than {MAX_DEPTH} levels deep",
-                             "a role depends on itself, directly or through others: fix meta/main.yml")
+            raise _bad_input(
+                file,
+                int(line),
+                f"role dependencies nest more than {MAX_DEPTH} levels deep",
+                "a role depends on itself, directly or through others: fix meta/main.yml",
+            )
         tasks: list[Task] = []
         meta = role_yaml(role, "meta", self)
         for dep in (meta or {}).get("dependencies") or []:
-            dep_name = dep if isinstance(dep, str) else (dep.get("role") or dep.get("name")) \
-                if isinstance(dep, LocatedDict) else None
+            dep_name = (
+                dep
+                if isinstance(dep, str)
+                else (dep.get("role") or dep.get("name"))
+                if isinstance(dep, LocatedDict)
+                else None
+            )
             dep_where = dep.where if isinstance(dep, LocatedDict) else where
             if not isinstance(dep_name, str) or is_templated(dep_name):
                 self.note("unsupported", dep_where, f"role dependency {dep_name!r}", "the name is computed at run time")
@@ -333,21 +413,34 @@ class PlaybookLoader:
             if key in seen:
                 continue
             seen.add(key)
-            dep_keywords = {**keywords, **({k: v for k, v in dep.items() if k in ROLE_ENTRY_KEYWORDS}
-                                           if isinstance(dep, LocatedDict) else {})}
-            tasks += self._apply_role(dep_name, role.path.parent, dep_where, dep_keywords, dep_params, None, play,
-                                      depth + 1, "main", seen)
+            dep_keywords = {
+                **keywords,
+                **({k: v for k, v in dep.items() if k in ROLE_ENTRY_KEYWORDS} if isinstance(dep, LocatedDict) else {}),
+            }
+            tasks += self._apply_role(
+                dep_name, role.path.parent, dep_where, dep_keywords, dep_params, None, play, depth + 1, "main", seen
+            )
         label = group or self._group_label(play, role.label)
         task_file = role_file(role, "tasks", tasks_from)
         if task_file is not None:
-            tasks += self._tasks(self.read_yaml(task_file) or [], task_file, role, params, label,
-                                 keywords, play, depth + 1)
+            tasks += self._tasks(
+                self.read_yaml(task_file) or [], task_file, role, params, label, keywords, play, depth + 1
+            )
         elif tasks_from != "main":
             self.note("unsupported", where, f"tasks_from '{tasks_from}' of role '{name}'", "no such task file")
         handler_file = role_file(role, "handlers", handlers_from)
         if handler_file is not None and not any(h.role == role for h in play.handlers):
-            play.handlers += self._tasks(self.read_yaml(handler_file) or [], handler_file, role,
-                                         params, label, {}, play, depth + 1, handlers=True)
+            play.handlers += self._tasks(
+                self.read_yaml(handler_file) or [],
+                handler_file,
+                role,
+                params,
+                label,
+                {},
+                play,
+                depth + 1,
+                handlers=True,
+            )
         return tasks
 
     def _group_label(self, play: Play, label: str) -> str:
@@ -362,15 +455,33 @@ class PlaybookLoader:
 
     # --- task lists -------------------------------------------------------------------------
 
-    def _tasks(self, entries: Any, task_file: Path, role: Role | None, params: dict[str, Any], group: str,
-               inherited: dict[str, Any], play: Play, depth: int, handlers: bool = False) -> list[Task]:
+    def _tasks(
+        self,
+        entries: Any,
+        task_file: Path,
+        role: Role | None,
+        params: dict[str, Any],
+        group: str,
+        inherited: dict[str, Any],
+        play: Play,
+        depth: int,
+        handlers: bool = False,
+    ) -> list[Task]:
         shown = self.shown(task_file)
         if not isinstance(entries, list):
-            raise _bad_input(shown, getattr(entries, "line", 1), "a task list must be a YAML list",
-                             "write tasks as `- name: ...` items")
+            raise _bad_input(
+                shown,
+                getattr(entries, "line", 1),
+                "a task list must be a YAML list",
+                "write tasks as `- name: ...` items",
+            )
         if depth > MAX_DEPTH:
-            raise _bad_input(shown, getattr(entries, "line", 1), f"includes nest more than {MAX_DEPTH} levels deep",
-                             "a task file includes itself, directly or through others: remove that include")
+            raise _bad_input(
+                shown,
+                getattr(entries, "line", 1),
+                f"includes nest more than {MAX_DEPTH} levels deep",
+                "a task file includes itself, directly or through others: remove that include",
+            )
         tasks: list[Task] = []
         for entry in entries:
             if not isinstance(entry, LocatedDict):
@@ -378,36 +489,62 @@ class PlaybookLoader:
             tasks += self._task(entry, task_file, role, params, group, inherited, play, depth, handlers)
         return tasks
 
-    def _task(self, entry: LocatedDict, task_file: Path, role: Role | None, params: dict[str, Any], group: str,
-              inherited: dict[str, Any], play: Play, depth: int, handlers: bool) -> list[Task]:
+    def _task(
+        self,
+        entry: LocatedDict,
+        task_file: Path,
+        role: Role | None,
+        params: dict[str, Any],
+        group: str,
+        inherited: dict[str, Any],
+        play: Play,
+        depth: int,
+        handlers: bool,
+    ) -> list[Task]:
         data = merge_inherited(entry, inherited)
         if "block" in entry:
             if entry.get("rescue") or entry.get("always") or handlers:
                 return [Task(data, entry.where, task_file, role, params, group)]
             keywords = {k: v for k, v in entry.items() if k not in ("block", "rescue", "always", "name")}
-            return self._tasks(entry["block"] or [], task_file, role, params, group, merge_inherited(keywords, inherited),
-                               play, depth + 1, handlers)
+            return self._tasks(
+                entry["block"] or [],
+                task_file,
+                role,
+                params,
+                group,
+                merge_inherited(keywords, inherited),
+                play,
+                depth + 1,
+                handlers,
+            )
         module, args = module_and_args(entry)
         if module is None:
-            raise _bad_input(entry.file, entry.line, "no module in this task",
-                             "a task needs exactly one module key, e.g. `ansible.builtin.command: ...`")
+            raise _bad_input(
+                entry.file,
+                entry.line,
+                "no module in this task",
+                "a task needs exactly one module key, e.g. `ansible.builtin.command: ...`",
+            )
         task = Task(data, entry.where, task_file, role, params, group, short_module(module), args)
         if (task.module in INCLUDE_TASKS and not handlers) or task.module == "import_tasks":
             # in `handlers:`, import_tasks is static too: each imported task is a handler of its own name
             return self._include_tasks(task, entry, inherited, play, depth, handlers)
         if task.module in INCLUDE_ROLE and not handlers:
             return self._include_role(task, entry, inherited, play, depth)
-        if task.module in INCLUDE_TASKS and not _dynamic_reason(task, name := task.args.get("file", task.args.get(
-                "_raw_params")), {"file", "_raw_params"}):  # a handler that includes tasks runs the file whole
+        if task.module in INCLUDE_TASKS and not _dynamic_reason(
+            task, name := task.args.get("file", task.args.get("_raw_params")), {"file", "_raw_params"}
+        ):  # a handler that includes tasks runs the file whole
             target = self._find_task_file(str(name), task, play)
             self._keep_candidates(task, [target] if target else [])
         return [task]
 
-    def _include_tasks(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int,
-                       handlers: bool = False) -> list[Task]:
+    def _include_tasks(
+        self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int, handlers: bool = False
+    ) -> list[Task]:
         name = task.args.get("file", task.args.get("_raw_params"))
-        dynamic = _dynamic_reason(task, name, {"file", "_raw_params", "apply"} if task.module != "include" else
-                                  {"_raw_params"})
+        dynamic = _dynamic_reason(
+            task, name, {"file", "_raw_params", "apply"} if task.module != "include" else {"_raw_params"}
+        )
         if dynamic:
             task.dynamic = dynamic
             literal = None if is_templated(name) else self._find_task_file(str(name), task, play)
@@ -415,14 +552,29 @@ class PlaybookLoader:
             return [task]
         target = self._find_task_file(str(name), task, play)
         if target is None:
-            self.note("unsupported", task.source, f"{task.module} '{name}'", "file not found; its tasks are not converted")
+            self.note(
+                "unsupported", task.source, f"{task.module} '{name}'", "file not found; its tasks are not converted"
+            )
             return []
         if task.module != "import_tasks":
-            self.note("approximated", task.source, f"{task.module} '{name}' expanded statically",
-                      "the include's `when` is now checked for each included task, as with import_tasks")
+            self.note(
+                "approximated",
+                task.source,
+                f"{task.module} '{name}' expanded statically",
+                "the include's `when` is now checked for each included task, as with import_tasks",
+            )
         keywords = {k: v for k, v in entry.items() if k in TASK_KEYWORDS and k not in ("name", "args", "action")}
-        return self._tasks(self.read_yaml(target) or [], target, task.role, task.role_params, task.group,
-                           merge_inherited(keywords, inherited), play, depth + 1, handlers)
+        return self._tasks(
+            self.read_yaml(target) or [],
+            target,
+            task.role,
+            task.role_params,
+            task.group,
+            merge_inherited(keywords, inherited),
+            play,
+            depth + 1,
+            handlers,
+        )
 
     def _find_task_file(self, name: str, task: Task, play: Play) -> Path | None:
         """The file an include of `name` reads, searched as Ansible does: beside the including file, in its role,
@@ -446,25 +598,64 @@ class PlaybookLoader:
             for entry in walk_entries(task.candidates[path]):
                 module, args = module_and_args(entry) if "block" not in entry else (None, {})
                 if module is not None:
-                    task.candidate_tasks.append(Task(entry, entry.where, path, task.role, task.role_params, task.group,
-                                                     short_module(module), args))
+                    task.candidate_tasks.append(
+                        Task(
+                            entry,
+                            entry.where,
+                            path,
+                            task.role,
+                            task.role_params,
+                            task.group,
+                            short_module(module),
+                            args,
+                        )
+                    )
 
-    def _include_role(self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int) -> list[Task]:
+    def _include_role(
+        self, task: Task, entry: LocatedDict, inherited: dict[str, Any], play: Play, depth: int
+    ) -> list[Task]:
         name = task.args.get("name")
-        dynamic = _dynamic_reason(task, name, {"name", "tasks_from", "handlers_from", "vars_from", "defaults_from",
-                                               "public", "allow_duplicates", "rolespec_validate"})
+        dynamic = _dynamic_reason(
+            task,
+            name,
+            {
+                "name",
+                "tasks_from",
+                "handlers_from",
+                "vars_from",
+                "defaults_from",
+                "public",
+                "allow_duplicates",
+                "rolespec_validate",
+            },
+        )
         if dynamic:
             task.dynamic = dynamic
             return [task]
-        near = (task.role.path.parent if task.role else play.playbook_dir)
+        near = task.role.path.parent if task.role else play.playbook_dir
         keywords = {k: v for k, v in entry.items() if k in ROLE_ENTRY_KEYWORDS and k not in ("name", "vars")}
         params = vars_dict(entry.get("vars"))
         tasks_from = str(task.args.get("tasks_from", "main"))
         if task.module == "include_role":
-            self.note("approximated", task.source, f"include_role '{name}' expanded statically",
-                      "its `when` is now checked for each of the role's tasks, as with import_role")
-        return self._apply_role(str(name), near, task.source, merge_inherited(keywords, inherited), params, task.group,
-                                play, depth + 1, tasks_from, set(), str(task.args.get("handlers_from", "main")))
+            self.note(
+                "approximated",
+                task.source,
+                f"include_role '{name}' expanded statically",
+                "its `when` is now checked for each of the role's tasks, as with import_role",
+            )
+        return self._apply_role(
+            str(name),
+            near,
+            task.source,
+            merge_inherited(keywords, inherited),
+            params,
+            task.group,
+            play,
+            depth + 1,
+            tasks_from,
+            set(),
+            str(task.args.get("handlers_from", "main")),
+        )
 
 
 # --- helpers ----------------------------------------------------------------------------------

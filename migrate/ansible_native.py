@@ -29,10 +29,33 @@ _BUILTIN_MODULES = frozenset(p[:-3] for p in os.listdir(Path(ansible.__file__).p
 # Keywords a task may carry and still run as one orchc action with the same meaning.
 _PLAIN_KEYWORDS = frozenset({"name", "tags", "run_once", "register", "throttle", "become"})
 # Modules that change what later tasks of the play see, or read files from the controller: never inline.
-_CONTEXT_MODULES = frozenset({"set_fact", "include_vars", "include_tasks", "import_tasks", "include", "include_role",
-                              "import_role", "meta", "add_host", "group_by", "set_stats", "setup", "gather_facts",
-                              "copy", "template", "script", "unarchive", "assemble", "patch", "synchronize", "fetch",
-                              "pause", "async_status"})
+_CONTEXT_MODULES = frozenset(
+    {
+        "set_fact",
+        "include_vars",
+        "include_tasks",
+        "import_tasks",
+        "include",
+        "include_role",
+        "import_role",
+        "meta",
+        "add_host",
+        "group_by",
+        "set_stats",
+        "setup",
+        "gather_facts",
+        "copy",
+        "template",
+        "script",
+        "unarchive",
+        "assemble",
+        "patch",
+        "synchronize",
+        "fetch",
+        "pause",
+        "async_status",
+    }
+)
 _LITERAL_LOOPS = ("loop", "with_items", "with_list")
 _ITEM = re.compile(r"\{\{\s*item\s*\}\}")
 _DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
@@ -65,8 +88,12 @@ def plain_keywords(task: Task) -> bool:
     """The task uses no keyword that changes how or whether the module runs (a literal loop aside)."""
     keywords = {k for k in task.data if k in TASK_KEYWORDS} - {"args", "action", *_LITERAL_LOOPS}
     become = task.data.get("become", False)
-    return keywords <= _PLAIN_KEYWORDS and not task.dynamic and isinstance(become, bool) \
+    return (
+        keywords <= _PLAIN_KEYWORDS
+        and not task.dynamic
+        and isinstance(become, bool)
         and not _templated(task.data.get("throttle"))
+    )
 
 
 def convert(task: Task, copy_source: str | None, content_file: str | None) -> Converted | None:
@@ -93,8 +120,13 @@ def _native(task: Task, copy_source: str | None, content_file: str | None) -> Co
     args = task.args
     if task.module in ("command", "shell"):
         return _command(task.module, args)
-    if task.module == "copy" and set(args) <= {"src", "content", "dest", "mode", "owner"} and "dest" in args \
-            and not str(args["dest"]).endswith("/") and ("src" in args) != ("content" in args):
+    if (
+        task.module == "copy"
+        and set(args) <= {"src", "content", "dest", "mode", "owner"}
+        and "dest" in args
+        and not str(args["dest"]).endswith("/")
+        and ("src" in args) != ("content" in args)
+    ):
         source = copy_source if "src" in args and copy_source else content_file if "content" in args else None
         if source is None:
             return None
@@ -103,13 +135,19 @@ def _native(task: Task, copy_source: str | None, content_file: str | None) -> Co
             mode = format(mode, "#o").replace("0o", "0") if isinstance(mode, int) else str(mode)
         owner = str(args["owner"]) if "owner" in args else None
         return Converted(build.copy(source, str(args["dest"]), mode, owner), True, "copy")
-    if task.module in ("systemd", "service", "systemd_service") and set(args) <= {"name", "state", "daemon_reload"} \
-            and args.get("state") in ("restarted", "reloaded") and isinstance(args.get("name"), str):
+    if (
+        task.module in ("systemd", "service", "systemd_service")
+        and set(args) <= {"name", "state", "daemon_reload"}
+        and args.get("state") in ("restarted", "reloaded")
+        and isinstance(args.get("name"), str)
+    ):
         verb = "restart" if args["state"] == "restarted" else "reload"
         command = f"systemctl {verb} {shlex.quote(args['name'])}"
         if args.get("daemon_reload") in (True, "yes", "true"):
             command = "systemctl daemon-reload && " + command
-        note = "the host runs systemd (Ansible's service module picks the init system)" if task.module == "service" else ""
+        note = (
+            "the host runs systemd (Ansible's service module picks the init system)" if task.module == "service" else ""
+        )
         return Converted(build.run(command), True, note)
     return None
 
@@ -117,13 +155,16 @@ def _native(task: Task, copy_source: str | None, content_file: str | None) -> Co
 def _command_loop(task: Task, items: Any) -> Converted | None:
     """`command`/`shell` over a literal list: one script that runs every item, as Ansible does, and fails
     at the end if any item failed. Each item runs in its own subshell, as in its own process."""
-    scalars = isinstance(items, list) and items and all(isinstance(i, (str, int, float)) and not isinstance(i, bool)
-                                                          for i in items)
+    scalars = (
+        isinstance(items, list)
+        and items
+        and all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in items)
+    )
     if task.module not in ("command", "shell") or not scalars or _templated(items):
         return None
     lines = []
     for item in items:
-        args = {k: _ITEM.sub(lambda _: str(item), v) if isinstance(v, str) else v for k, v in task.args.items()}
+        args = {k: _ITEM.sub(lambda _: str(item), v) if isinstance(v, str) else v for k, v in task.args.items()}  # noqa: B023 - re.sub calls it now
         line = None if _templated(args) else _command_line(task.module, args)
         if line is None:
             return None
@@ -176,8 +217,10 @@ def _inline(task: Task) -> Converted | None:
         return None
     if any(task.args.get(arg) not in (None, "", []) for arg in EXPRESSION_ARGS.get(module, ())):
         return None  # `assert: that`, `debug: var`: Ansible evaluates them at run time, over the role's variables
-    if any(isinstance(task.args.get(arg), str) and not task.args[arg].startswith(("/", "~"))
-           for arg in _RELATIVE_TO_PLAYBOOK):
+    if any(
+        isinstance(task.args.get(arg), str) and not task.args[arg].startswith(("/", "~"))
+        for arg in _RELATIVE_TO_PLAYBOOK
+    ):
         return None  # a relative path names a file beside the playbook (on a local connection): keep one there
     if module in _BUILTIN_MODULES:
         module = "ansible.builtin." + module

@@ -10,7 +10,8 @@ on each other (for the report's `ordering` entries).
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import jinja2
 import jinja2.meta
@@ -23,7 +24,9 @@ _ENV = jinja2.Environment()
 _EXPRESSION_KEYS = ("when", "changed_when", "failed_when", "until")
 EXPRESSION_ARGS = {"assert": ("that",), "debug": ("var",)}  # module arguments that are bare Jinja expressions
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_FACT_NAMES = re.compile(r"^(ansible_facts|ansible_(?!host$|port$|user$|connection$|become|python_interpreter$|ssh_)\w+|facter_\w+|ohai_\w+)$")
+_FACT_NAMES = re.compile(
+    r"^(ansible_facts|ansible_(?!host$|port$|user$|connection$|become|python_interpreter$|ssh_)\w+|facter_\w+|ohai_\w+)$"
+)
 _PATH_ARGS = ("path", "dest", "src", "file", "name", "creates", "removes", "chdir")
 
 
@@ -49,8 +52,15 @@ def _own_expressions(data: dict[str, Any], args: dict[str, Any] | None) -> Itera
         if key in _EXPRESSION_KEYS:
             yield from value if isinstance(value, list) else [value]
         elif key.rsplit(".", 1)[-1] in EXPRESSION_ARGS:
-            given = args if args is not None else value if isinstance(value, dict) else \
-                dict(parse_kv(value)) if isinstance(value, str) else {}
+            given = (
+                args
+                if args is not None
+                else value
+                if isinstance(value, dict)
+                else dict(parse_kv(value))
+                if isinstance(value, str)
+                else {}
+            )
             for arg in EXPRESSION_ARGS[key.rsplit(".", 1)[-1]]:
                 found = given.get(arg)
                 yield from found if isinstance(found, list) else [found]
@@ -109,11 +119,40 @@ def defines_unknown(task: Task) -> bool:
 
 
 # Names no task sets: Jinja globals, Ansible's magic variables and facts.
-_NOT_SET_BY_TASKS = frozenset({"lookup", "query", "q", "range", "dict", "lipsum", "cycler", "joiner", "namespace",
-                               "now", "undef", "omit", "hostvars", "groups", "group_names", "inventory_hostname",
-                               "inventory_hostname_short", "play_hosts", "playbook_dir", "role_path", "role_name",
-                               "ansible_play_hosts", "ansible_play_batch", "ansible_check_mode", "true", "false",
-                               "True", "False", "none", "None"})
+_NOT_SET_BY_TASKS = frozenset(
+    {
+        "lookup",
+        "query",
+        "q",
+        "range",
+        "dict",
+        "lipsum",
+        "cycler",
+        "joiner",
+        "namespace",
+        "now",
+        "undef",
+        "omit",
+        "hostvars",
+        "groups",
+        "group_names",
+        "inventory_hostname",
+        "inventory_hostname_short",
+        "play_hosts",
+        "playbook_dir",
+        "role_path",
+        "role_name",
+        "ansible_play_hosts",
+        "ansible_play_batch",
+        "ansible_check_mode",
+        "true",
+        "false",
+        "True",
+        "False",
+        "none",
+        "None",
+    }
+)
 
 
 def defines_patterns(task: Task) -> list[str]:
@@ -125,11 +164,11 @@ def defines_patterns(task: Task) -> list[str]:
     if task.module == "set_fact":
         raw = task.args.get("_raw_params")
         if isinstance(raw, str):
-            found.append(raw[:raw.find("{{")] if "{{" in raw else raw.split("=", 1)[0])
+            found.append(raw[: raw.find("{{")] if "{{" in raw else raw.split("=", 1)[0])
         keys = [str(k) for k in task.args if k not in ("cacheable", "_raw_params")]
     if isinstance(task.data.get("register"), str):
         keys.append(task.data["register"])
-    found += [k[:k.find("{{")] for k in keys if "{{" in k]
+    found += [k[: k.find("{{")] for k in keys if "{{" in k]
     if task.module == "include_vars" and "name" not in task.args:
         found.append("")
     if task.dynamic:
@@ -153,8 +192,11 @@ def _block_tasks(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def needs_facts(task: Task) -> bool:
-    return any(_FACT_NAMES.match(name) or name == "hostvars" for name in uses(task)) or bool(task.dynamic) \
+    return (
+        any(_FACT_NAMES.match(name) or name == "hostvars" for name in uses(task))
+        or bool(task.dynamic)
         or task.module in ("include_role", "import_role")
+    )
 
 
 def touches(task: Task) -> set[str]:
@@ -162,7 +204,7 @@ def touches(task: Task) -> set[str]:
     found = set()
     for key in _PATH_ARGS:
         value = task.args.get(key)
-        for text in ([value] if isinstance(value, str) else value if isinstance(value, list) else []):
+        for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
             if isinstance(text, str):
                 found.add(text.rstrip("/"))
     for text in strings(task.args.get("_raw_params", "")) if task.module in ("command", "shell") else []:
@@ -180,7 +222,12 @@ def share_path(a: set[str], b: set[str]) -> bool:
     """True when some path of `a` may be, contain or lie inside some path of `b`."""
     for x, x_open in map(_pattern, a):
         for y, y_open in map(_pattern, b):
-            if x == y or x.startswith(y.rstrip("/") + "/") or y.startswith(x.rstrip("/") + "/") \
-                    or (x_open and y.startswith(x)) or (y_open and x.startswith(y)):
+            if (
+                x == y
+                or x.startswith(y.rstrip("/") + "/")
+                or y.startswith(x.rstrip("/") + "/")
+                or (x_open and y.startswith(x))
+                or (y_open and x.startswith(y))
+            ):
                 return True
     return False

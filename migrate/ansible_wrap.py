@@ -29,10 +29,31 @@ from orchc.migrate.ansible_vars import needs_facts
 from orchc.migrate.yaml_source import LocatedDict
 
 # Play keywords that change how each task runs: the generated play keeps them.
-_PLAY_KEYWORDS = ("become", "become_user", "become_method", "become_flags", "become_exe", "environment", "vars",
-                  "vars_files", "module_defaults", "collections", "remote_user", "connection", "port",
-                  "ignore_errors", "ignore_unreachable", "no_log", "check_mode", "diff", "timeout",
-                  "gather_subset", "gather_timeout", "fact_path", "force_handlers")
+_PLAY_KEYWORDS = (
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "environment",
+    "vars",
+    "vars_files",
+    "module_defaults",
+    "collections",
+    "remote_user",
+    "connection",
+    "port",
+    "ignore_errors",
+    "ignore_unreachable",
+    "no_log",
+    "check_mode",
+    "diff",
+    "timeout",
+    "gather_subset",
+    "gather_timeout",
+    "fact_path",
+    "force_handlers",
+)
 STATE_DIR = "{{ orchc_state_dir | default('~/.orchc/state') }}/{{ inventory_hostname }}"
 
 
@@ -65,24 +86,45 @@ class HandOver:
         tasks: list[dict[str, Any]] = []
         for name in self.restores:
             register = f"orchc_handover_{name}"
-            tasks += [{"name": f"orchc: take over {name}", "become": False, "register": register,
-                       "ansible.builtin.slurp": {"src": state_path(project, f"var.{name}.json")},
-                       "failed_when": False},
-                      {"name": f"orchc: set {name}", "when": f"{register}.content is defined",
-                       "ansible.builtin.set_fact": {name: f"{{{{ {register}.content | b64decode | from_json }}}}"}}]
+            tasks += [
+                {
+                    "name": f"orchc: take over {name}",
+                    "become": False,
+                    "register": register,
+                    "ansible.builtin.slurp": {"src": state_path(project, f"var.{name}.json")},
+                    "failed_when": False,
+                },
+                {
+                    "name": f"orchc: set {name}",
+                    "when": f"{register}.content is defined",
+                    "ansible.builtin.set_fact": {name: f"{{{{ {register}.content | b64decode | from_json }}}}"},
+                },
+            ]
         return tasks
 
     def save_tasks(self, project: str) -> list[dict[str, Any]]:
         if not self.saves:
             return []
-        steps: list[dict[str, Any]] = [{"name": "orchc: state folder",
-                                        "ansible.builtin.file": {"path": STATE_DIR, "state": "directory", "mode": "0700"}}]
+        steps: list[dict[str, Any]] = [
+            {
+                "name": "orchc: state folder",
+                "ansible.builtin.file": {"path": STATE_DIR, "state": "directory", "mode": "0700"},
+            }
+        ]
         for name in self.saves:
             path = state_path(project, f"var.{name}.json")
-            steps += [{"name": f"orchc: hand over {name}", "when": f"{name} is defined",
-                       "ansible.builtin.copy": {"content": f"{{{{ {name} | to_json }}}}", "dest": path, "mode": "0600"}},
-                      {"name": f"orchc: {name} is not set", "when": f"{name} is not defined",
-                       "ansible.builtin.file": {"path": path, "state": "absent"}}]
+            steps += [
+                {
+                    "name": f"orchc: hand over {name}",
+                    "when": f"{name} is defined",
+                    "ansible.builtin.copy": {"content": f"{{{{ {name} | to_json }}}}", "dest": path, "mode": "0600"},
+                },
+                {
+                    "name": f"orchc: {name} is not set",
+                    "when": f"{name} is not defined",
+                    "ansible.builtin.file": {"path": path, "state": "absent"},
+                },
+            ]
         for step in steps:  # bookkeeping: it must not make the orchc task look changed
             step["changed_when"] = False
         return [{"name": "orchc: hand over variables", "become": False, "block": steps}]
@@ -94,7 +136,9 @@ def _notified_flags(data: LocatedDict | dict[str, Any], handlers: dict[str, list
     return [h.flag for name in names for h in handlers.get(str(name), [])]
 
 
-def rewrite_notify(data: LocatedDict | dict[str, Any], handlers: dict[str, list[Handler]], counter: list[int]) -> list[dict[str, Any]]:
+def rewrite_notify(
+    data: LocatedDict | dict[str, Any], handlers: dict[str, list[Handler]], counter: list[int]
+) -> list[dict[str, Any]]:
     """The task without `notify`, followed by tasks that record the notification when it changed."""
     task = dict(data)
     task.pop("listen", None)
@@ -110,12 +154,21 @@ def rewrite_notify(data: LocatedDict | dict[str, Any], handlers: dict[str, list[
         task["register"] = f"orchc_notify_{counter[0]}"
     # Flags are written as the connecting user on the play's host (never delegated, never become),
     # so that the handler's orchc task finds them whatever the notifier ran as.
-    record = {"name": "orchc: record the notification", "when": f"{task['register']} is changed",
-              "become": False,
-              "block": [{"name": "orchc: notification folder",
-                         "ansible.builtin.file": {"path": STATE_DIR, "state": "directory", "mode": "0700"}}]
-              + [{"name": "orchc: notify", "ansible.builtin.file": {"path": flag, "state": "touch", "mode": "0600"}}
-                 for flag in dict.fromkeys(flags)]}
+    record = {
+        "name": "orchc: record the notification",
+        "when": f"{task['register']} is changed",
+        "become": False,
+        "block": [
+            {
+                "name": "orchc: notification folder",
+                "ansible.builtin.file": {"path": STATE_DIR, "state": "directory", "mode": "0700"},
+            }
+        ]
+        + [
+            {"name": "orchc: notify", "ansible.builtin.file": {"path": flag, "state": "touch", "mode": "0600"}}
+            for flag in dict.fromkeys(flags)
+        ],
+    }
     return [task, record]
 
 
@@ -128,22 +181,38 @@ class PlaybookWriter:
         self.handlers = handlers
         self.counter = [0]
 
-    def write(self, play: Play, tasks: list[Task], file_id: str, title: str, handler: Handler | None,
-              handover: HandOver) -> str:
+    def write(
+        self, play: Play, tasks: list[Task], file_id: str, title: str, handler: Handler | None, handover: HandOver
+    ) -> str:
         """Write the playbook for one orchc task; returns its path relative to the output folder."""
         body: list[dict[str, Any]] = []
         for run in _runs_by_role(tasks):
             body += self._run(run, f"{file_id}.{len(body)}" if len(tasks) > 1 else file_id)
         if handler is not None:
-            body = [{"name": "orchc: was this handler notified?", "become": False,
-                     "ansible.builtin.stat": {"path": handler.flag, "get_checksum": False}, "register": "orchc_notified"},
-                    {"name": str(handler.task.data.get("name", "handler")), "when": "orchc_notified.stat.exists",
-                     "block": body + [{"name": "orchc: handler done", "become": False,
-                                       "ansible.builtin.file": {"path": handler.flag, "state": "absent"}}]}]
-        body = handover.restore_tasks(self.project) + rejoin_tasks(play.rejoins) + body \
-            + handover.save_tasks(self.project)
-        header: dict[str, Any] = {"name": title, "hosts": "all",
-                                  "gather_facts": _gather_facts(play, tasks)}
+            body = [
+                {
+                    "name": "orchc: was this handler notified?",
+                    "become": False,
+                    "ansible.builtin.stat": {"path": handler.flag, "get_checksum": False},
+                    "register": "orchc_notified",
+                },
+                {
+                    "name": str(handler.task.data.get("name", "handler")),
+                    "when": "orchc_notified.stat.exists",
+                    "block": body
+                    + [
+                        {
+                            "name": "orchc: handler done",
+                            "become": False,
+                            "ansible.builtin.file": {"path": handler.flag, "state": "absent"},
+                        }
+                    ],
+                },
+            ]
+        body = (
+            handover.restore_tasks(self.project) + rejoin_tasks(play.rejoins) + body + handover.save_tasks(self.project)
+        )
+        header: dict[str, Any] = {"name": title, "hosts": "all", "gather_facts": _gather_facts(play, tasks)}
         for key in _PLAY_KEYWORDS:
             if key in play.data:
                 header[key] = play.data[key]
@@ -157,8 +226,12 @@ class PlaybookWriter:
         notification recorded as a flag (as the converted tasks do), when they notify."""
         for path, items in entries.items():
             if path.is_relative_to(role.path) and any(_notified_flags(e, self.handlers) for e in walk_entries(items)):
-                written = [t for entry in items if isinstance(entry, dict)
-                           for t in rewrite_notify(entry, self.handlers, self.counter)]
+                written = [
+                    t
+                    for entry in items
+                    if isinstance(entry, dict)
+                    for t in rewrite_notify(entry, self.handlers, self.counter)
+                ]
                 self.out.files[f"roles/{role.label}/{path.relative_to(role.path).as_posix()}"] = dump_yaml(written)
 
     def _run(self, tasks: list[Task], file_id: str) -> list[dict[str, Any]]:
@@ -171,8 +244,10 @@ class PlaybookWriter:
         sub = folder.relative_to(tasks_dir) if folder.is_relative_to(tasks_dir) else Path()
         name = (sub / f"orchc_{file_id}.yml").as_posix()
         self.out.files[f"roles/{role.label}/tasks/{name}"] = dump_yaml(written)
-        include: dict[str, Any] = {"name": f"orchc: {role.label} ({tasks[0].source})",
-                                   "ansible.builtin.import_role": {"name": role.label, "tasks_from": name}}
+        include: dict[str, Any] = {
+            "name": f"orchc: {role.label} ({tasks[0].source})",
+            "ansible.builtin.import_role": {"name": role.label, "tasks_from": name},
+        }
         if tasks[0].role_params:
             include["vars"] = tasks[0].role_params
         return [include]
@@ -182,8 +257,13 @@ def _pinned_include(task: Task) -> LocatedDict | dict[str, Any]:
     """The task as written; a handler's include of a file of its role named from the role's folder, as the
     generated file that runs it lives in the role's tasks/, not where the include was written (handlers/)."""
     files = list(task.candidates)
-    if task.dynamic or task.role is None or task.module not in INCLUDE_TASKS or len(files) != 1 \
-            or not files[0].is_relative_to(task.role.path):
+    if (
+        task.dynamic
+        or task.role is None
+        or task.module not in INCLUDE_TASKS
+        or len(files) != 1
+        or not files[0].is_relative_to(task.role.path)
+    ):
         return task.data
     pinned = "{{ role_path }}/" + files[0].relative_to(task.role.path).as_posix()
     key = next(k for k in task.data if short_module(str(k)) == task.module)

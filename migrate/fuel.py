@@ -97,8 +97,9 @@ def convert_fuel(files: list[Path], metadata: Path, inventory: Path) -> Migratio
     out["inventory.yml"] = yaml.safe_dump(placement.inventory_document(used_groups), sort_keys=False)
     for note in placement.notes:
         report.add("assumption", str(inventory), note)
-    report.figures.update({"fuel tasks": len(tasks), "graphs": ", ".join(sorted(by_graph)),
-                           "hosts": len(placement.inventory.host_order)})
+    report.figures.update(
+        {"fuel tasks": len(tasks), "graphs": ", ".join(sorted(by_graph)), "hosts": len(placement.inventory.host_order)}
+    )
     return Migration(out, report)
 
 
@@ -142,9 +143,12 @@ class _GraphConverter:
         for task in tasks:
             if task.id in seen:
                 file, _, line = task.source.rpartition(":")
-                raise input_error(f"task id '{task.id}' is defined twice in the {self.graph} graph "
-                                  f"(first at {seen[task.id].source})", Path(file), int(line),
-                                  hint="Fuel task ids are unique within a graph: rename or remove one")
+                raise input_error(
+                    f"task id '{task.id}' is defined twice in the {self.graph} graph (first at {seen[task.id].source})",
+                    Path(file),
+                    int(line),
+                    hint="Fuel task ids are unique within a graph: rename or remove one",
+                )
             seen[task.id] = task
 
     def _read_groups(self) -> None:
@@ -154,11 +158,19 @@ class _GraphConverter:
         """
         for group in self.groups.values():
             if group.parameters.get("strategy"):
-                self._note("approximated", group.source, f"strategy of group '{group.id}' is not kept",
-                           "in task-based deployment each task's own strategy limits it")
+                self._note(
+                    "approximated",
+                    group.source,
+                    f"strategy of group '{group.id}' is not kept",
+                    "in task-based deployment each task's own strategy limits it",
+                )
             if group.requires or group.required_for:
-                self._note("approximated", group.source, f"ordering of group '{group.id}' is not kept",
-                           "task-based deployment orders tasks by their own dependencies, not by role groups")
+                self._note(
+                    "approximated",
+                    group.source,
+                    f"ordering of group '{group.id}' is not kept",
+                    "task-based deployment orders tasks by their own dependencies, not by role groups",
+                )
             for name in group.placement:
                 self.fuel_tolerance[name] = group
 
@@ -178,8 +190,9 @@ class _GraphConverter:
         budgets = []
         for role in self.placement.tag_roles.get(tag, []):
             primary = f"primary-{role}"
-            group = self.fuel_tolerance.get(primary if tag.startswith("primary-") and primary in self.fuel_tolerance
-                                            else role)
+            group = self.fuel_tolerance.get(
+                primary if tag.startswith("primary-") and primary in self.fuel_tolerance else role
+            )
             budgets.append(self._tolerate(group, hosts, role) if group else 0)
         if len(budgets) > 1:
             budgets = [min(self._count(b, len(hosts)) for b in budgets)]
@@ -200,8 +213,12 @@ class _GraphConverter:
             return text if same_hosts else self._count(text, len(self.placement.hosts_of(role)))
         number = int(text)
         if number < 0:
-            self._note("approximated", group.source, f"fault_tolerance {number} of group '{group.id}'",
-                            f"-N means N hosts must succeed: {max(size + number, 0)} of {size} may fail here")
+            self._note(
+                "approximated",
+                group.source,
+                f"fault_tolerance {number} of group '{group.id}'",
+                f"-N means N hosts must succeed: {max(size + number, 0)} of {size} may fail here",
+            )
             return max(size + number, 0)
         return number
 
@@ -213,8 +230,11 @@ class _GraphConverter:
         found: list[str] = []
         for name in names:
             group = self.groups.get(name)  # a group task stands for its roles, which are tags
-            for g in [x for n in group.placement for x in self.placement.groups_of(n)] if group \
-                    else self.placement.groups_of(name):
+            for g in (
+                [x for n in group.placement for x in self.placement.groups_of(n)]
+                if group
+                else self.placement.groups_of(name)
+            ):
                 if g not in found and self.placement.group_hosts(g):
                     found.append(g)
         return found
@@ -226,8 +246,11 @@ class _GraphConverter:
         names = task.placement + [g.id for g in self.groups.values() if task.id in g.group_tasks]
         node.hosts, node.groups = self._hosts(names), self._orch_groups(names)
         if not node.hosts:
-            why = (f"no host carries {', '.join(task.placement)} in this inventory" if task.placement
-                   else "it names no tags, roles or groups")
+            why = (
+                f"no host carries {', '.join(task.placement)} in this inventory"
+                if task.placement
+                else "it names no tags, roles or groups"
+            )
             self._note("assumption", task.source, f"task '{task.id}' left out", why)
             return None
         return node
@@ -257,8 +280,12 @@ class _GraphConverter:
             for target in self._resolve(dep.name):
                 self._cross_reverse(target, node, dep)
         for expression in task.dynamic_cross:
-            self._note("unsupported", task.source, f"cross-dependencies of '{task.id}' written as yaql",
-                            f"Nailgun computed them per node ({expression}); the task's other dependencies are kept")
+            self._note(
+                "unsupported",
+                task.source,
+                f"cross-dependencies of '{task.id}' written as yaql",
+                f"Nailgun computed them per node ({expression}); the task's other dependencies are kept",
+            )
 
     def _same_node(self, waiter: Node, target: Node) -> None:
         """`requires`/`required_for`: the same node, and the sync node for stages."""
@@ -285,15 +312,22 @@ class _GraphConverter:
             waiter.needs.add(Need(target.name, "same_host"))
             return
         waiter.needs.add(Need(target.name))
-        self._note("approximated", waiter.task.source,
-                        f"'{waiter.task.id}' waits for every '{target.task.id}', not only its own node's",
-                        f"'{target.task.id}' runs on {len(target.hosts)} of its {len(waiter.hosts)} hosts")
+        self._note(
+            "approximated",
+            waiter.task.source,
+            f"'{waiter.task.id}' waits for every '{target.task.id}', not only its own node's",
+            f"'{target.task.id}' runs on {len(target.hosts)} of its {len(waiter.hosts)} hosts",
+        )
 
     def _cross(self, waiter: Node, target: Node, dep: CrossDep) -> None:
         if target is waiter:
             if dep.role != "self":
-                self._note("approximated", waiter.task.source, f"'{waiter.task.id}' waits for its own instances",
-                           "orchc has no edge between instances of one task; `concurrency 1` serialises them")
+                self._note(
+                    "approximated",
+                    waiter.task.source,
+                    f"'{waiter.task.id}' waits for its own instances",
+                    "orchc has no edge between instances of one task; `concurrency 1` serialises them",
+                )
             return
         if target.is_anchor or waiter.is_anchor or (dep.role_given and dep.role is None):
             self._same_node(waiter, target)
@@ -304,9 +338,12 @@ class _GraphConverter:
         if dep.any:
             waiter.needs.add(Need(target.name, "any"))
             if dep.role is not None:
-                self._note("approximated", waiter.task.source,
-                                f"'{waiter.task.id}' waits for any '{target.task.id}', on any role",
-                                f"orchc's `on any` does not combine with a role ({dep.role})")
+                self._note(
+                    "approximated",
+                    waiter.task.source,
+                    f"'{waiter.task.id}' waits for any '{target.task.id}', on any role",
+                    f"orchc's `on any` does not combine with a role ({dep.role})",
+                )
             return
         if dep.role is None:
             waiter.needs.add(Need(target.name))
@@ -326,9 +363,12 @@ class _GraphConverter:
             roles = dep.role if isinstance(dep.role, list) else [dep.role]
             role_hosts = set(self._hosts([str(r) for r in roles]))
             if not set(waiter.hosts) <= role_hosts:
-                self._note("approximated", target.task.source,
-                                f"every instance of '{waiter.task.id}' waits for '{target.task.id}'",
-                                f"Fuel made only its instances on {roles} wait")
+                self._note(
+                    "approximated",
+                    target.task.source,
+                    f"every instance of '{waiter.task.id}' waits for '{target.task.id}'",
+                    f"Fuel made only its instances on {roles} wait",
+                )
 
     # --- output -----------------------------------------------------------------------
 
@@ -355,13 +395,17 @@ class _GraphConverter:
 
     def _item(self, lines: Lines, node: Node, actions: Actions) -> ast.Item:
         task = node.task
-        head = [f"fuel task '{task.id}' (type {task.type}" + (f", version {task.version}" if task.version else "")
-                + f") from {task.source}"]
+        head = [
+            f"fuel task '{task.id}' (type {task.type}"
+            + (f", version {task.version}" if task.version else "")
+            + f") from {task.source}"
+        ]
         self._report_task(node, actions, head)
         waits_for_all = {n.capability for n in node.needs if n.scope == "all"}
         needs = [n for n in node.needs if n.scope == "all" or n.capability not in waits_for_all]
-        edges: list[After | ast.Requirement | ast.Provision] = [After(sorted(node.after_anchors))] \
-            if node.after_anchors else []
+        edges: list[After | ast.Requirement | ast.Provision] = (
+            [After(sorted(node.after_anchors))] if node.after_anchors else []
+        )
         edges += [need.requirement() for need in sorted(needs)]
         edges.append(build.provides(node.name))
         lines.comment("\n".join(head))
@@ -379,20 +423,36 @@ class _GraphConverter:
             self._note(category, task.source, what, why)
         if actions.actions:
             wrapped = any(isinstance(action, ast.AnsibleModule) for action in actions.actions)
-            self._note("wrapped" if wrapped else "native", task.source, f"task '{task.id}' ({task.type})",
-                       "an Ansible module does it, with the same effect" if wrapped else "")
+            self._note(
+                "wrapped" if wrapped else "native",
+                task.source,
+                f"task '{task.id}' ({task.type})",
+                "an Ansible module does it, with the same effect" if wrapped else "",
+            )
         if task.condition:
             head.append(f"condition (yaql; true on a first deployment, so the task runs): {task.condition}")
-            self._note("approximated", task.source, f"condition of '{task.id}' kept as a comment",
-                            "on a first deployment Fuel's changed() conditions are true and the task runs; "
-                            "orchc re-runs a task when its fingerprint changes")
+            self._note(
+                "approximated",
+                task.source,
+                f"condition of '{task.id}' kept as a comment",
+                "on a first deployment Fuel's changed() conditions are true and the task runs; "
+                "orchc re-runs a task when its fingerprint changes",
+            )
         if task.version is None and task.type not in ("stage", "skipped", "group"):
-            self._note("assumption", task.source, f"task '{task.id}' has no version",
-                            "Fuel needs version >= 2.0.0 for task-based deployment; converted as if it had one")
+            self._note(
+                "assumption",
+                task.source,
+                f"task '{task.id}' has no version",
+                "Fuel needs version >= 2.0.0 for task-based deployment; converted as if it had one",
+            )
         for key, data in task.extra.items():
             head.append(f"{key}: {data}")
-            self._note("unsupported" if key.startswith("test_") else "approximated", task.source,
-                            f"`{key}` of '{task.id}' kept as a comment", _EXTRA_REASONS.get(key, ""))
+            self._note(
+                "unsupported" if key.startswith("test_") else "approximated",
+                task.source,
+                f"`{key}` of '{task.id}' kept as a comment",
+                _EXTRA_REASONS.get(key, ""),
+            )
 
     def _concurrency(self, task: FuelTask) -> list[Statement]:
         strategy = task.parameters.get("strategy") or {}
@@ -406,11 +466,19 @@ class _GraphConverter:
         expression = str(amount.get("yaql_exp", amount) if isinstance(amount, dict) else amount).strip()
         first_deploy = _SWITCH_DEFAULT.match(expression)
         if first_deploy and "deployed_before" in expression:
-            self._note("approximated", task.source, f"strategy amount of '{task.id}' is yaql",
-                            f"took {first_deploy.group(1)}, its value on a first deployment ({' '.join(expression.split())})")
+            self._note(
+                "approximated",
+                task.source,
+                f"strategy amount of '{task.id}' is yaql",
+                f"took {first_deploy.group(1)}, its value on a first deployment ({' '.join(expression.split())})",
+            )
             return [Concurrency(int(first_deploy.group(1)))]
-        self._note("unsupported", task.source, f"strategy amount of '{task.id}' is yaql",
-                        f"no limit kept ({' '.join(expression.split())})")
+        self._note(
+            "unsupported",
+            task.source,
+            f"strategy amount of '{task.id}' is yaql",
+            f"no limit kept ({' '.join(expression.split())})",
+        )
         return []
 
     def _roles_text(self, placeholders: set[str]) -> str:
@@ -420,9 +488,12 @@ class _GraphConverter:
         for name in sorted(placeholders):
             lines.blank()
             items.append(build.var(lines, name.lower(), "str", build.string(PLACEHOLDER_DEFAULTS[name])))
-            self._note("assumption", f"{self.graph}/roles.orch",
-                            f"Nailgun placeholder {{{name}}} is the variable `{name.lower()}`",
-                            f"default {PLACEHOLDER_DEFAULTS[name]!r}; set it with -e {name.lower()}=VALUE")
+            self._note(
+                "assumption",
+                f"{self.graph}/roles.orch",
+                f"Nailgun placeholder {{{name}}} is the variable `{name.lower()}`",
+                f"default {PLACEHOLDER_DEFAULTS[name]!r}; set it with -e {name.lower()}=VALUE",
+            )
         services: dict[str, list[str]] = defaultdict(list)
         for node in self.nodes.values():
             for group in node.groups:
@@ -431,8 +502,9 @@ class _GraphConverter:
             tolerance = self._tolerance(group)
             lines.blank()
             if group == ALL_NODES:
-                lines.comment("Every node (Fuel's '*' and '/.*/'). Its budget never limits: "
-                              "each node's own Fuel group does.")
+                lines.comment(
+                    "Every node (Fuel's '*' and '/.*/'). Its budget never limits: each node's own Fuel group does."
+                )
             items.append(build.role(lines, group, services[group], tolerance if tolerance != 0 else None))
         return lines.text(items)
 
@@ -456,4 +528,3 @@ def _file_names(sources: list[str]) -> dict[str, str]:
             name = ident("_".join(parts[-3:-1]))
         names[source] = name
     return names
-

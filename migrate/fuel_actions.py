@@ -29,8 +29,10 @@ _PLACEHOLDER = re.compile(r"\{([A-Z][A-Z_]*)\}")
 _JINJA_OPEN = re.compile(r"\{[{%#]")
 
 # Types whose work is done by Fuel's own provisioning agents: nothing in orchc does the same.
-_FUEL_AGENT_TYPES = {"erase_node": "erases the node's disks through Fuel's MCollective agent",
-                     "move_to_bootstrap": "reboots the node into Fuel's bootstrap image through Cobbler"}
+_FUEL_AGENT_TYPES = {
+    "erase_node": "erases the node's disks through Fuel's MCollective agent",
+    "move_to_bootstrap": "reboots the node into Fuel's bootstrap image through Cobbler",
+}
 
 
 @dataclass
@@ -49,11 +51,13 @@ def actions_for(task: FuelTask) -> Actions:
     if builder is not None:
         builder(task, params, out)
     elif task.type in _FUEL_AGENT_TYPES:
-        out.notes.append(("unsupported", f"task '{task.id}' (type {task.type}) has no action",
-                          _FUEL_AGENT_TYPES[task.type]))
+        out.notes.append(
+            ("unsupported", f"task '{task.id}' (type {task.type}) has no action", _FUEL_AGENT_TYPES[task.type])
+        )
     elif task.type not in ("skipped", "stage", "group"):
-        out.notes.append(("unsupported", f"task '{task.id}' has unknown type '{task.type}'",
-                          "kept as a task with no action"))
+        out.notes.append(
+            ("unsupported", f"task '{task.id}' has unknown type '{task.type}'", "kept as a task with no action")
+        )
     _settings(task, params, out)
     return out
 
@@ -86,9 +90,14 @@ def _dynamic(task: FuelTask, params: dict[str, Any], names: tuple[str, ...], out
     dynamic = [n for n in names if isinstance(params.get(n), dict)]
     for name in dynamic:
         expression = " ".join(str(params[name].get("yaql_exp", params[name])).split())
-        out.notes.append(("unsupported", f"task '{task.id}': parameter `{name}` is a yaql expression",
-                          f"Nailgun computed it from the cluster's deployment data ({expression}); "
-                          "the task is kept with no action"))
+        out.notes.append(
+            (
+                "unsupported",
+                f"task '{task.id}': parameter `{name}` is a yaql expression",
+                f"Nailgun computed it from the cluster's deployment data ({expression}); "
+                "the task is kept with no action",
+            )
+        )
     return bool(dynamic)
 
 
@@ -97,8 +106,10 @@ def _puppet(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
     modules = _text(params.get("puppet_modules", "/etc/puppet/modules"), out)
     cwd = _text(params.get("cwd", "/"), out)
     # --detailed-exitcodes: 2 means "changes applied", which is success, as in Astute.
-    command = (f"cd {cwd} && puppet apply --detailed-exitcodes --modulepath={modules} {manifest}; "
-               "rc=$?; [ $rc -eq 0 ] || [ $rc -eq 2 ]")
+    command = (
+        f"cd {cwd} && puppet apply --detailed-exitcodes --modulepath={modules} {manifest}; "
+        "rc=$?; [ $rc -eq 0 ] || [ $rc -eq 2 ]"
+    )
     out.actions.append(build.run(command))
 
 
@@ -113,8 +124,13 @@ def _master_shell(task: FuelTask, params: dict[str, Any], out: Actions) -> None:
     if _dynamic(task, params, ("cmd",), out):
         return
     _shell(task, params, out)
-    out.notes.append(("approximated", f"task '{task.id}' (master_shell) runs on each of its nodes",
-                      "Astute ran the command on the Fuel master once per node; orchc runs it on the node"))
+    out.notes.append(
+        (
+            "approximated",
+            f"task '{task.id}' (master_shell) runs on each of its nodes",
+            "Astute ran the command on the Fuel master once per node; orchc runs it on the node",
+        )
+    )
 
 
 def _upload_file(task: FuelTask, params: dict[str, Any], out: Actions) -> None:

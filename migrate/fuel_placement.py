@@ -41,9 +41,13 @@ def load_metadata(path: Path) -> Metadata:
             tags_meta = fields.get("tags_metadata") or {}
             return Metadata(
                 role_tags={role: [str(t) for t in (meta or {}).get("tags") or [role]] for role, meta in roles.items()},
-                has_primary={tag for tag, meta in tags_meta.items() if (meta or {}).get("has_primary")})
-    raise input_error(f"'{path}' has no `roles_metadata`", path,
-                      hint="give Fuel's release metadata: nailgun/nailgun/fixtures/openstack.yaml")
+                has_primary={tag for tag, meta in tags_meta.items() if (meta or {}).get("has_primary")},
+            )
+    raise input_error(
+        f"'{path}' has no `roles_metadata`",
+        path,
+        hint="give Fuel's release metadata: nailgun/nailgun/fixtures/openstack.yaml",
+    )
 
 
 @dataclass
@@ -58,8 +62,11 @@ class Inventory:
 def load_inventory(path: Path) -> Inventory:
     data = load_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("all"), dict):
-        raise input_error("the Fuel inventory must be an Ansible YAML inventory with a top-level `all:` group", path,
-                          hint="write `all: {children: {controller: {hosts: {node-1: {}}}, ...}}`")
+        raise input_error(
+            "the Fuel inventory must be an Ansible YAML inventory with a top-level `all:` group",
+            path,
+            hint="write `all: {children: {controller: {hosts: {node-1: {}}}, ...}}`",
+        )
     groups: dict[str, list[str]] = {}
     order: list[str] = []
     _walk("all", data["all"], groups, order)
@@ -94,8 +101,9 @@ class Placement:
                 continue
             tags = self.metadata.role_tags.get(group)
             if tags is None:
-                self.notes.append(f"inventory group '{group}' is not a role of the Fuel metadata: "
-                                  f"its hosts carry the tag '{group}'")
+                self.notes.append(
+                    f"inventory group '{group}' is not a role of the Fuel metadata: its hosts carry the tag '{group}'"
+                )
                 tags = [group]
             for tag in tags:
                 self._carry(tag, hosts, group)
@@ -150,8 +158,10 @@ class Placement:
         children = dict(top.get("children") or {})
         if ident(MASTER) in used_groups and MASTER not in self.inventory.groups:
             children[MASTER] = {"hosts": {MASTER_HOST: {"ansible_connection": "local"}}}
-            self.notes.append(f"no `master` group in the inventory: tasks of the Fuel master run on "
-                              f"'{MASTER_HOST}', the controller running orchc (local connection)")
+            self.notes.append(
+                f"no `master` group in the inventory: tasks of the Fuel master run on "
+                f"'{MASTER_HOST}', the controller running orchc (local connection)"
+            )
         if ALL_NODES in used_groups:
             roles = [g for g in self.inventory.groups if g in children and g != MASTER]
             children[ALL_NODES] = {"children": {g: {} for g in roles}}

@@ -68,12 +68,26 @@ def find_task_files(inputs: list[Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise DiagnosticError([Diagnostic("error", f"input '{path}' does not exist",
-                                              hint="give Fuel tasks.yaml files or folders that hold them")])
+            raise DiagnosticError(
+                [
+                    Diagnostic(
+                        "error",
+                        f"input '{path}' does not exist",
+                        hint="give Fuel tasks.yaml files or folders that hold them",
+                    )
+                ]
+            )
     unique = {p.resolve(): p for p in files}
     if not unique:
-        raise DiagnosticError([Diagnostic("error", "no tasks.yaml files found in the inputs",
-                                          hint="give Fuel tasks.yaml files or folders that hold them")])
+        raise DiagnosticError(
+            [
+                Diagnostic(
+                    "error",
+                    "no tasks.yaml files found in the inputs",
+                    hint="give Fuel tasks.yaml files or folders that hold them",
+                )
+            ]
+        )
     return sorted(unique.values())
 
 
@@ -83,16 +97,21 @@ def load_tasks(path: Path, label: str) -> list[FuelTask]:
     if data is None:
         return []
     if not isinstance(data, list):
-        raise input_error(f"{label} must be a list of tasks", path,
-                          hint="a Fuel tasks.yaml is a YAML list of `- id: ...` entries")
+        raise input_error(
+            f"{label} must be a list of tasks", path, hint="a Fuel tasks.yaml is a YAML list of `- id: ...` entries"
+        )
     return [_task(entry, path, label) for entry in data]
 
 
 def _task(data: Any, path: Path, label: str) -> FuelTask:
     line = line_of(data)
     if not isinstance(data, dict) or "id" not in data or "type" not in data:
-        raise input_error("a Fuel task needs an `id` and a `type`", path, line,
-                          hint="add `id: NAME` and `type: puppet|shell|stage|group|...`")
+        raise input_error(
+            "a Fuel task needs an `id` and a `type`",
+            path,
+            line,
+            hint="add `id: NAME` and `type: puppet|shell|stage|group|...`",
+        )
     params = data.get("parameters") or {}
     crosses = {key: data.get(key, data.get(key.replace("-", "_"))) for key in ("cross-depends", "cross-depended-by")}
     return FuelTask(
@@ -129,9 +148,14 @@ def _cross(value: Any) -> list[CrossDep]:
         if not isinstance(item, dict) or isinstance(item.get("name"), dict):
             continue  # a yaql name cannot be resolved statically; fuel.py reports it
         role = item.get("role")
-        deps.append(CrossDep(name=str(item.get("name")), role=role if isinstance(role, list) else
-                             (str(role) if role is not None else None),
-                             role_given="role" in item, any=item.get("policy") == "any"))
+        deps.append(
+            CrossDep(
+                name=str(item.get("name")),
+                role=role if isinstance(role, list) else (str(role) if role is not None else None),
+                role_given="role" in item,
+                any=item.get("policy") == "any",
+            )
+        )
     return deps
 
 

@@ -33,31 +33,57 @@ DATABASE_SERVICES = frozenset({"mysql"})  # service_config_settings keys that cr
 STANDALONE_ROLE = "Standalone"  # the role of templates given without roles_data, as TripleO's standalone
 TREES = ("deploy", *LIFECYCLE_SECTIONS)
 # TripleO's play variables (common/deploy-steps.j2) that are not parameters of a service template.
-PLAY_VARS = {"enable_debug": False, "enable_puppet": True, "container_healthcheck_disabled": False,
-             "container_log_stdout_path": "/var/log/containers/stdouts", "docker_puppet_debug": False,
-             "docker_puppet_process_count": 6, "docker_puppet_mount_host_puppet": True}
+PLAY_VARS = {
+    "enable_debug": False,
+    "enable_puppet": True,
+    "container_healthcheck_disabled": False,
+    "container_log_stdout_path": "/var/log/containers/stdouts",
+    "docker_puppet_debug": False,
+    "docker_puppet_process_count": 6,
+    "docker_puppet_mount_host_puppet": True,
+}
 
 
-def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files: list[Path] | None = None,
-                 relax: bool = False) -> Migration:
+def convert_heat(
+    inputs: list[Path], roles_data: Path | None = None, param_files: list[Path] | None = None, relax: bool = False
+) -> Migration:
     given = [*inputs, *([roles_data] if roles_data else []), *(param_files or [])]
     report = Report("heat", [str(p) for p in given])
     for path in given:
         if not path.exists():
-            raise input_error(f"no such file or folder: {path}", str(path), 1, 1,
-                              "give tripleo-heat-templates service templates, a folder of them, or the THT root")
+            raise input_error(
+                f"no such file or folder: {path}",
+                str(path),
+                1,
+                1,
+                "give tripleo-heat-templates service templates, a folder of them, or the THT root",
+            )
     notify = _Notifier(report)
     root = registry.find_tht_root([*inputs, *([roles_data] if roles_data else [])])
     roles = registry.load_roles(roles_data, relative_name(roles_data, root)) if roles_data else []
     context = registry.jinja_context(root, roles)
-    environment = registry.merge(([registry.load_registry(root, context)] if root else [])
-                                 + [registry.load_environment(p) for p in param_files or []])
-    library = Library(environment.registry, environment.parameter_defaults, notify,
-                      root=root or _common_folder(inputs), jinja_context=context)
-    placements = (_placements_from_roles(roles, environment, library, report) if roles
-                  else _placements_from_inputs(inputs, library))
-    per_role = {role.name: [service_units(_service_stack(library, role, path, environment), source)
-                            for source, path in services] for role, services in placements}
+    environment = registry.merge(
+        ([registry.load_registry(root, context)] if root else [])
+        + [registry.load_environment(p) for p in param_files or []]
+    )
+    library = Library(
+        environment.registry,
+        environment.parameter_defaults,
+        notify,
+        root=root or _common_folder(inputs),
+        jinja_context=context,
+    )
+    placements = (
+        _placements_from_roles(roles, environment, library, report)
+        if roles
+        else _placements_from_inputs(inputs, library)
+    )
+    per_role = {
+        role.name: [
+            service_units(_service_stack(library, role, path, environment), source) for source, path in services
+        ]
+        for role, services in placements
+    }
     report.figures["templates"] = sum(len(v) for v in per_role.values())
     for role, services in per_role.items():
         _name_apart(services)
@@ -70,8 +96,9 @@ def convert_heat(inputs: list[Path], roles_data: Path | None = None, param_files
         services, role_map = _orch_services(tree, role_specs, per_role, relax, report)
         if not services:
             continue
-        migration.files.update(emit_tree(services, role_map, relax, _group_vars(per_role, environment),
-                                         library.secrets, f"{tree}/"))
+        migration.files.update(
+            emit_tree(services, role_map, relax, _group_vars(per_role, environment), library.secrets, f"{tree}/")
+        )
         _report_tree(tree, services, relax, report)
     _report_unconverted(per_role, report)
     return migration
@@ -88,26 +115,50 @@ def _report_tree(tree: str, services: list[OrchService], relax: bool, report: Re
         report.figures["tasks (deploy)"] = sum(len(s.units) for s in services)
         for service in services:
             for unit in service.units:
-                report.add("wrapped", unit.source, f"{service.name}.{unit.phase.name}",
-                           "the section's Ansible tasks run unchanged as a playbook")
-        report.add("assumption", MACHINERY, "TripleO's play variables bootstrap_server_id and deploy_identifier",
-                   "they are not in the templates: set them in the inventory if the tasks use them")
+                report.add(
+                    "wrapped",
+                    unit.source,
+                    f"{service.name}.{unit.phase.name}",
+                    "the section's Ansible tasks run unchanged as a playbook",
+                )
+        report.add(
+            "assumption",
+            MACHINERY,
+            "TripleO's play variables bootstrap_server_id and deploy_identifier",
+            "they are not in the templates: set them in the inventory if the tasks use them",
+        )
         if "step1_config" in phases:
-            report.add("approximated", MACHINERY, "puppet config generation (step1_config)",
-                       "TripleO generated every config volume of a host in one container-puppet run; "
-                       "orchc runs each service's volumes in that service's own task")
+            report.add(
+                "approximated",
+                MACHINERY,
+                "puppet config generation (step1_config)",
+                "TripleO generated every config volume of a host in one container-puppet run; "
+                "orchc runs each service's volumes in that service's own task",
+            )
     if relax:
-        report.add("approximated", MACHINERY, f"{tree}: no global step barriers (--relax)",
-                   "a service waits only for its own previous units and the assumptions listed here")
+        report.add(
+            "approximated",
+            MACHINERY,
+            f"{tree}: no global step barriers (--relax)",
+            "a service waits only for its own previous units and the assumptions listed here",
+        )
     else:
-        report.add("approximated", MACHINERY, f"{tree}: order of services inside a phase on one host",
-                   "TripleO ran the role's services one after another in roles_data order; orchc keeps that "
-                   "order (`requires ... on same host`) except after a `once` task or a service that is not "
-                   "on every host of the next one, and where two roles order the same services differently")
+        report.add(
+            "approximated",
+            MACHINERY,
+            f"{tree}: order of services inside a phase on one host",
+            "TripleO ran the role's services one after another in roles_data order; orchc keeps that "
+            "order (`requires ... on same host`) except after a `once` task or a service that is not "
+            "on every host of the next one, and where two roles order the same services differently",
+        )
     if tree == "update" and any(s.concurrency for s in services):
-        report.add("approximated", MACHINERY, "update: update_serial",
-                   "TripleO updated update_serial hosts of a role through every step before the next batch; "
-                   "orchc runs each update task on at most update_serial hosts at a time, between step barriers")
+        report.add(
+            "approximated",
+            MACHINERY,
+            "update: update_serial",
+            "TripleO updated update_serial hosts of a role through every step before the next batch; "
+            "orchc runs each update task on at most update_serial hosts at a time, between step barriers",
+        )
 
 
 class _Notifier:
@@ -120,7 +171,7 @@ class _Notifier:
     def __call__(self, category: str, source: str, what: str, why: str) -> None:
         if (source, what) not in self.seen:
             self.seen.add((source, what))
-            self.report.add(category, source, what, why)  # type: ignore[arg-type]
+            self.report.add(category, source, what, why)  # type: ignore[arg-type]  # the evaluators pass the report's Category names only
 
 
 def _common_folder(inputs: list[Path]) -> Path:
@@ -131,19 +182,28 @@ def _common_folder(inputs: list[Path]) -> Path:
     return common
 
 
-def _placements_from_roles(roles: list[RoleSpec], environment: registry.Environment, library: Library,
-                           report: Report) -> list[tuple[RoleSpec, list[tuple[str, Path]]]]:
+def _placements_from_roles(
+    roles: list[RoleSpec], environment: registry.Environment, library: Library, report: Report
+) -> list[tuple[RoleSpec, list[tuple[str, Path]]]]:
     placements = []
     for role in roles:
         services = []
         for name in role.services:
             target = environment.registry.get(name)
             if target == registry.NONE_TYPE:
-                report.add("unsupported", role.source, f"{role.name}: {name} is OS::Heat::None",
-                           "the service is disabled in the resource registry; enable it with a --param-file")
+                report.add(
+                    "unsupported",
+                    role.source,
+                    f"{role.name}: {name} is OS::Heat::None",
+                    "the service is disabled in the resource registry; enable it with a --param-file",
+                )
             elif target is None or target.startswith("OS::"):
-                report.add("unsupported", role.source, f"{role.name}: {name} has no template in the registry",
-                           "map it in a --param-file resource_registry")
+                report.add(
+                    "unsupported",
+                    role.source,
+                    f"{role.name}: {name} has no template in the registry",
+                    "map it in a --param-file resource_registry",
+                )
             else:
                 services.append((library.source_name(Path(target)), Path(target)))
         placements.append((role, services))
@@ -160,17 +220,27 @@ def _placements_from_inputs(inputs: list[Path], library: Library) -> list[tuple[
             if has_role_data:
                 services.append((library.source_name(file), file))
             elif not path.is_dir():
-                raise input_error("not a TripleO service template: it has no `outputs: role_data`", str(file),
-                                  line_of(template), 1,
-                                  "give a deployment/<service>/*.yaml template, or --roles-data with the THT root")
+                raise input_error(
+                    "not a TripleO service template: it has no `outputs: role_data`",
+                    str(file),
+                    line_of(template),
+                    1,
+                    "give a deployment/<service>/*.yaml template, or --roles-data with the THT root",
+                )
     if not services:
-        raise input_error("no TripleO service template here (no YAML file with `outputs: role_data`)",
-                          str(inputs[0]), 1, 1, "give the deployment/ folder of tripleo-heat-templates, or templates")
+        raise input_error(
+            "no TripleO service template here (no YAML file with `outputs: role_data`)",
+            str(inputs[0]),
+            1,
+            1,
+            "give the deployment/ folder of tripleo-heat-templates, or templates",
+        )
     return [(RoleSpec(STANDALONE_ROLE, [], {}, None, "(templates given)"), services)]
 
 
 def _name_apart(services: list[ServiceData]) -> None:
-    """Templates of one role that share a service_name (variants such as mysql and mysql-pacemaker) take their file's."""
+    """Templates of one role that share a service_name (variants such as mysql and mysql-pacemaker) take
+    their file's."""
     taken: dict[str, int] = {}
     for data in services:
         taken[ident(data.name)] = taken.get(ident(data.name), 0) + 1
@@ -189,8 +259,9 @@ def _service_stack(library: Library, role: RoleSpec, path: Path, environment: re
     return Stack(library, path, given)
 
 
-def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[ServiceData]], relax: bool,
-                   report: Report) -> tuple[list[OrchService], dict[str, list[str]]]:
+def _orch_services(
+    tree: str, roles: list[RoleSpec], per_role: dict[str, list[ServiceData]], relax: bool, report: Report
+) -> tuple[list[OrchService], dict[str, list[str]]]:
     """One orchc service per TripleO service and side (the undercloud part is `<name>_external`).
 
     A service whose content differs between roles (role parameters) gets one orchc service per role.
@@ -206,8 +277,9 @@ def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[Se
             per_role_differs = len({playbook_yaml([u.play for u in units]) for _, _, units in sides}) > 1
             for role, data, units in sides:
                 if units:
-                    named[(id(data), external)] = (f"{base}_{ident(role.name).lower()}" if per_role_differs
-                                                   else base) + suffix
+                    named[(id(data), external)] = (
+                        f"{base}_{ident(role.name).lower()}" if per_role_differs else base
+                    ) + suffix
     services: list[OrchService] = []
     role_map: dict[str, list[str]] = {}  # role -> its services, in roles_data order
     for role in roles:
@@ -215,8 +287,15 @@ def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[Se
             for external in (False, True):
                 if (id(data), external) in named:
                     units = [u for u in data.units[tree] if u.external == external]
-                    _place(services, role_map, UNDERCLOUD_ROLE if external else role.name, named[(id(data), external)],
-                           units, data, role.update_serial if tree == "update" else None)
+                    _place(
+                        services,
+                        role_map,
+                        UNDERCLOUD_ROLE if external else role.name,
+                        named[(id(data), external)],
+                        units,
+                        data,
+                        role.update_serial if tree == "update" else None,
+                    )
     names = {s.name for s in services}
     for service in services:
         overcloud_side = service.name.removesuffix("_external")
@@ -229,13 +308,26 @@ def _orch_services(tree: str, roles: list[RoleSpec], per_role: dict[str, list[Se
     return services, role_map
 
 
-def _place(services: list[OrchService], role_map: dict[str, list[str]], role: str, name: str, units: list[Unit],
-           data: ServiceData, serial: int | None) -> None:
+def _place(
+    services: list[OrchService],
+    role_map: dict[str, list[str]],
+    role: str,
+    name: str,
+    units: list[Unit],
+    data: ServiceData,
+    serial: int | None,
+) -> None:
     existing = next((s for s in services if s.name == name), None)
     if existing is None:
-        existing = OrchService(name=name, roles=[], units=units, source=data.source,
-                               endpoint_refs=data.endpoint_refs, config_for=data.config_for,
-                               waits_for=data.waits_for)
+        existing = OrchService(
+            name=name,
+            roles=[],
+            units=units,
+            source=data.source,
+            endpoint_refs=data.endpoint_refs,
+            config_for=data.config_for,
+            waits_for=data.waits_for,
+        )
         services.append(existing)
     if role not in existing.roles:
         existing.roles.append(role)
@@ -265,8 +357,9 @@ def _data_dependencies(tree: str, service: OrchService, names: set[str], report:
         for target in (other, f"{other}_external"):
             if target in names and target.removesuffix("_external") != own:
                 service.depends_on[target] = why
-                report.add("assumption", at, f"{tree}: {service.name} waits for step N-1 of {target} at each step N",
-                           why)
+                report.add(
+                    "assumption", at, f"{tree}: {service.name} waits for step N-1 of {target} at each step N", why
+                )
 
 
 def _machinery_dependencies(service: OrchService, names: set[str]) -> None:
@@ -308,6 +401,9 @@ def _report_unconverted(per_role: dict[str, list[ServiceData]], report: Report) 
             if data.source in seen or not data.unconverted:
                 continue
             seen.add(data.source)
-            report.add("unsupported", data.source, "not converted: " + ", ".join(data.unconverted),
-                       "hiera/Puppet data, firewall, monitoring and other lifecycle sections have no step tasks")
-
+            report.add(
+                "unsupported",
+                data.source,
+                "not converted: " + ", ".join(data.unconverted),
+                "hiera/Puppet data, firewall, monitoring and other lifecycle sections have no step tasks",
+            )

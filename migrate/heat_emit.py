@@ -46,8 +46,14 @@ class OrchService:
     waits_for: dict[str, str] = field(default_factory=dict)  # services TripleO's machinery ties it to -> why
 
 
-def emit_tree(services: list[OrchService], roles: dict[str, list[str]], relax: bool,
-              group_vars: dict[str, dict[str, Any]], secrets: set[str], prefix: str = "") -> dict[str, str]:
+def emit_tree(
+    services: list[OrchService],
+    roles: dict[str, list[str]],
+    relax: bool,
+    group_vars: dict[str, dict[str, Any]],
+    secrets: set[str],
+    prefix: str = "",
+) -> dict[str, str]:
     """The files of one .orch tree (paths relative to its folder, under `prefix`).
 
     `secrets` are the hidden Heat parameters: each becomes a `var NAME: secret`, passed to the
@@ -158,13 +164,18 @@ def _host_order(services: list[OrchService], roles: dict[str, list[str]], edges:
         for names in roles.values():
             ordered = [n for n in names if n in in_phase]
             for position, name in enumerate(ordered):
-                earlier = [n for n in ordered[:position]
-                           if n in followed and set(by_name[n].roles) >= set(by_name[name].roles)]
+                earlier = [
+                    n for n in ordered[:position] if n in followed and set(by_name[n].roles) >= set(by_name[name].roles)
+                ]
                 if not earlier or name in _closure(before, earlier[-1]):
                     continue
                 before.setdefault(name, set()).add(earlier[-1])
-                edges.add(edges.requires, name, phase.name,
-                          f"{_work(by_name[earlier[-1]], in_phase[earlier[-1]])} on same host")
+                edges.add(
+                    edges.requires,
+                    name,
+                    phase.name,
+                    f"{_work(by_name[earlier[-1]], in_phase[earlier[-1]])} on same host",
+                )
 
 
 def _closure(before: dict[str, set[str]], name: str) -> set[str]:
@@ -190,8 +201,9 @@ def _anchors(lines: Lines, services: list[OrchService]) -> list[ast.Item]:
     previous = None
     for name, phase in _anchor_chain(services):
         statements: list[After | ast.Requirement | ast.Provision] = [After([previous])] if previous else []
-        statements += [build.requires(_work(s, u), optional=True)
-                       for s in services for u in s.units if u.phase == phase]
+        statements += [
+            build.requires(_work(s, u), optional=True) for s in services for u in s.units if u.phase == phase
+        ]
         anchors.append(build.anchor(lines, name, [*statements, build.provides(f"{name}_done")]))
         previous = name
     return anchors
@@ -235,14 +247,14 @@ def _last_unit_until(service: OrchService, step: int) -> Unit | None:
 # --- text --------------------------------------------------------------------------
 
 
-def _overcloud_text(services: list[OrchService], roles: dict[str, list[str]], secrets: list[str],
-                    relax: bool) -> str:
+def _overcloud_text(services: list[OrchService], roles: dict[str, list[str]], secrets: list[str], relax: bool) -> str:
     """The roles; those of roles_data are `optional`, as TripleO deploys a role that has no nodes as nothing."""
     lines = Lines("overcloud.orch")
     lines.comment("Converted from TripleO by `orchc migrate heat`; see migration-report.md.")
     lines.blank()
-    items: list[ast.Item] = [build.role(lines, ident(role), names, optional=role != UNDERCLOUD_ROLE)
-                             for role, names in roles.items()]
+    items: list[ast.Item] = [
+        build.role(lines, ident(role), names, optional=role != UNDERCLOUD_ROLE) for role, names in roles.items()
+    ]
     if secrets:
         lines.comment("Hidden Heat parameters: give them at run time (--secrets FILE or ORCHC_SECRET_<NAME>).")
         lines.blank()
@@ -263,7 +275,7 @@ def _service_text(service: OrchService, edges: _Edges, used: dict[tuple[str, str
         if service.concurrency:
             statements.append(Concurrency(service.concurrency))
         variables: dict[str, Any] = {"step": unit.step_var} if unit.step_var is not None else {}
-        variables.update({name: "{{ vars.%s }}" % name for name in used[key]})
+        variables.update({name: f"{{{{ vars.{name} }}}}" for name in used[key]})
         statements.append(build.playbook(_playbook_path(service, unit), variables))
         tasks.append(build.task(lines, unit.phase.name, statements, unit.once))
     return lines.text([build.service(lines, start, service.name, tasks)])

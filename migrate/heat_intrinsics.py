@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from orchc.migrate.heat_registry import HEAT_YAML, load_jinja_yaml, relative_name
 from orchc.migrate.yaml_source import leaves, load_yaml, where_of
@@ -37,7 +38,7 @@ class Unresolved:
     param: str
     path: tuple[str | int, ...] = ()
 
-    def at(self, *keys: str | int) -> "Unresolved":
+    def at(self, *keys: str | int) -> Unresolved:
         return Unresolved(self.param, self.path + tuple(keys))
 
     def expression(self) -> str:
@@ -84,8 +85,14 @@ def plain(node: Any) -> Any:
 class Library:
     """Loads templates once and maps registry type names (`OS::TripleO::...`) to template files."""
 
-    def __init__(self, registry: dict[str, str], parameter_defaults: dict[str, Any], notify: Notify,
-                 root: Path | None = None, jinja_context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        registry: dict[str, str],
+        parameter_defaults: dict[str, Any],
+        notify: Notify,
+        root: Path | None = None,
+        jinja_context: dict[str, Any] | None = None,
+    ) -> None:
         self.registry = registry  # type name -> absolute template path, or "OS::Heat::None"
         self.parameter_defaults = parameter_defaults  # from the environment files (Heat parameter_defaults)
         self.notify = notify
@@ -136,9 +143,12 @@ class Stack:
         here = where_of(declared, self.source)
         if isinstance(declared, dict) and declared.get("hidden"):
             self.library.secrets.add(name)
-            self.library.notify("assumption", here, f"secret parameter {name} is not written out",
-                                f"it is the orchc secret {name}: supply it at run time (--secrets FILE or "
-                                f"ORCHC_SECRET_{name})")
+            self.library.notify(
+                "assumption",
+                here,
+                f"secret parameter {name} is not written out",
+                f"it is the orchc secret {name}: supply it at run time (--secrets FILE or ORCHC_SECRET_{name})",
+            )
             return Unresolved(name)
         if name in self.given:
             return self.given[name]
@@ -146,8 +156,12 @@ class Stack:
             return _coerce(self.library.parameter_defaults[name], declared)
         if isinstance(declared, dict) and "default" in declared and name not in RUNTIME_PARAMETERS:
             return _coerce(plain(declared["default"]), declared)
-        self.library.notify("assumption", here, f"parameter {name} has no value",
-                            f"kept as the Ansible variable {{{{ {name} }}}}: give it with --param-file or in the inventory")
+        self.library.notify(
+            "assumption",
+            here,
+            f"parameter {name} has no value",
+            f"kept as the Ansible variable {{{{ {name} }}}}: give it with --param-file or in the inventory",
+        )
         return Unresolved(name)
 
     def condition(self, name: str) -> bool:
@@ -167,13 +181,13 @@ class Stack:
 
     # --- resources ------------------------------------------------------------------
 
-    def child(self, name: str) -> "Stack | None":
+    def child(self, name: str) -> Stack | None:
         """The nested stack of resource `name`, or None when it does not exist (false condition, OS::Heat::None)."""
         if name not in self._children:
             self._children[name] = self._make_child(name)
         return self._children[name]
 
-    def _make_child(self, name: str) -> "Stack | None":
+    def _make_child(self, name: str) -> Stack | None:
         resource = self._resource(name)
         condition = resource.get("condition")
         if condition is not None and not self.decide(condition):
@@ -238,8 +252,7 @@ class Stack:
             try:
                 return _FUNCTIONS[function](self, node[function], where_of(node, self.source))
             except Unknown as exc:
-                self.library.notify("unsupported", where_of(node, self.source),
-                                    f"{function} kept as written", exc.why)
+                self.library.notify("unsupported", where_of(node, self.source), f"{function} kept as written", exc.why)
                 return plain(node)
         if isinstance(node, dict):
             values = ((k, self.evaluate(v)) for k, v in node.items())
@@ -365,7 +378,8 @@ def _not(stack: Stack, args: Any, at: str) -> bool:
 
 
 def _decide_all(stack: Stack, args: Any, decisive: bool) -> bool:
-    """`and` (decisive False) / `or` (decisive True): one decisive known operand settles it, even if others are unknown."""
+    """`and` (decisive False) / `or` (decisive True): one decisive known operand settles it, even if others
+    are unknown."""
     unknown: Unknown | None = None
     for operand in args:
         try:
@@ -459,7 +473,7 @@ def _repeat(stack: Stack, args: Any, at: str) -> list[Any]:
         for key, values in for_each.items():
             combos = [dict(c, **{key: v}) for c in combos for v in values or []]
     else:
-        combos = [dict(zip(for_each, values)) for values in zip(*for_each.values())]
+        combos = [dict(zip(for_each, values, strict=True)) for values in zip(*for_each.values(), strict=False)]
     return [_substitute(args.get("template"), combo) for combo in combos]
 
 
@@ -514,10 +528,28 @@ def _yaql(stack: Stack, args: Any, at: str) -> Any:
 
 
 _FUNCTIONS: dict[str, Callable[[Stack, Any, str], Any]] = {
-    "get_param": _get_param, "get_attr": _get_attr, "get_resource": _get_resource,
-    "if": _if, "equals": _equals, "not": _not, "and": _and, "or": _or, "contains": _contains,
-    "list_concat": _list_concat, "list_concat_unique": _list_concat_unique, "list_join": _list_join,
-    "str_replace": _str_replace, "str_replace_strict": _str_replace, "str_replace_vstrict": _str_replace,
-    "map_merge": _map_merge, "map_replace": _map_replace, "repeat": _repeat, "make_url": _make_url,
-    "str_split": _str_split, "filter": _filter, "get_file": _get_file, "digest": _digest, "yaql": _yaql,
+    "get_param": _get_param,
+    "get_attr": _get_attr,
+    "get_resource": _get_resource,
+    "if": _if,
+    "equals": _equals,
+    "not": _not,
+    "and": _and,
+    "or": _or,
+    "contains": _contains,
+    "list_concat": _list_concat,
+    "list_concat_unique": _list_concat_unique,
+    "list_join": _list_join,
+    "str_replace": _str_replace,
+    "str_replace_strict": _str_replace,
+    "str_replace_vstrict": _str_replace,
+    "map_merge": _map_merge,
+    "map_replace": _map_replace,
+    "repeat": _repeat,
+    "make_url": _make_url,
+    "str_split": _str_split,
+    "filter": _filter,
+    "get_file": _get_file,
+    "digest": _digest,
+    "yaql": _yaql,
 }

@@ -24,8 +24,9 @@ from orchc.migrate.yaml_source import YamlDialect, input_error, line_of, load_ya
 REGISTRY_TEMPLATE = "overcloud-resource-registry-puppet.j2.yaml"
 NONE_TYPE = "OS::Heat::None"
 # Heat templates as Heat reads them: `heat_template_version: 2016-10-14` is a name, not a date.
-HEAT_YAML = YamlDialect(libyaml=False, timestamps_as_str=True,
-                        syntax_hint="fix the YAML syntax; orchc reads Heat templates as plain YAML")
+HEAT_YAML = YamlDialect(
+    libyaml=False, timestamps_as_str=True, syntax_hint="fix the YAML syntax; orchc reads Heat templates as plain YAML"
+)
 
 
 @dataclass
@@ -57,30 +58,54 @@ def load_roles(path: Path, source: str) -> list[RoleSpec]:
     """roles_data.yaml; `source` is the name reports use for it."""
     data = load_yaml(path, source, HEAT_YAML)
     if not isinstance(data, list):
-        raise input_error("roles_data must be a list of roles", str(path), 1, 1,
-                          "pass TripleO's roles_data.yaml (a list of `- name: Controller ...` entries)")
+        raise input_error(
+            "roles_data must be a list of roles",
+            str(path),
+            1,
+            1,
+            "pass TripleO's roles_data.yaml (a list of `- name: Controller ...` entries)",
+        )
     roles = []
     for entry in data:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise input_error("a role needs a `name`", str(path), line_of(entry), 1,
-                              "write each role as `- name: RoleName` with `ServicesDefault: [...]`")
+            raise input_error(
+                "a role needs a `name`",
+                str(path),
+                line_of(entry),
+                1,
+                "write each role as `- name: RoleName` with `ServicesDefault: [...]`",
+            )
         services = entry.get("ServicesDefault") or []
         if not isinstance(services, list):
-            raise input_error(f"ServicesDefault of role {entry['name']} must be a list", str(path),
-                              line_of(entry), 1, "list the role's OS::TripleO::Services::X names")
+            raise input_error(
+                f"ServicesDefault of role {entry['name']} must be a list",
+                str(path),
+                line_of(entry),
+                1,
+                "list the role's OS::TripleO::Services::X names",
+            )
         serial = entry.get("update_serial")
-        roles.append(RoleSpec(name=entry["name"], services=[str(s) for s in services],
-                              parameters=dict(entry.get("RoleParametersDefault") or {}),
-                              update_serial=serial if isinstance(serial, int) else None,
-                              source=where_of(entry, source), raw=dict(entry)))
+        roles.append(
+            RoleSpec(
+                name=entry["name"],
+                services=[str(s) for s in services],
+                parameters=dict(entry.get("RoleParametersDefault") or {}),
+                update_serial=serial if isinstance(serial, int) else None,
+                source=where_of(entry, source),
+                raw=dict(entry),
+            )
+        )
     return roles
 
 
 def jinja_context(root: Path | None, roles: list[RoleSpec]) -> dict[str, Any]:
     """What THT's *.j2.yaml templates are rendered with: the roles and the (default) networks."""
     networks_file = root / "network_data_default.yaml" if root else None
-    networks = (yaml.safe_load(networks_file.read_text(encoding="utf-8")) or []) \
-        if networks_file and networks_file.is_file() else []
+    networks = (
+        (yaml.safe_load(networks_file.read_text(encoding="utf-8")) or [])
+        if networks_file and networks_file.is_file()
+        else []
+    )
     for network in networks:
         network.setdefault("name_lower", str(network.get("name", "")).lower())
     return {"roles": [r.raw or {"name": r.name, "ServicesDefault": r.services} for r in roles], "networks": networks}
@@ -89,8 +114,10 @@ def jinja_context(root: Path | None, roles: list[RoleSpec]) -> dict[str, Any]:
 def load_registry(root: Path, context: dict[str, Any]) -> Environment:
     """Render THT's resource registry and read its mappings and parameter defaults."""
     data = load_jinja_yaml(root / REGISTRY_TEMPLATE, context) or {}
-    return Environment(parameter_defaults=dict(data.get("parameter_defaults") or {}),
-                       registry=_registry_paths(data.get("resource_registry") or {}, root))
+    return Environment(
+        parameter_defaults=dict(data.get("parameter_defaults") or {}),
+        registry=_registry_paths(data.get("resource_registry") or {}, root),
+    )
 
 
 def load_environment(path: Path) -> Environment:
@@ -99,18 +126,29 @@ def load_environment(path: Path) -> Environment:
     if data is None:
         return Environment()
     if not isinstance(data, dict):
-        raise input_error("a parameter file must be a map", str(path), 1, 1,
-                          "write `parameter_defaults: {Name: value}` as in a Heat environment file")
+        raise input_error(
+            "a parameter file must be a map",
+            str(path),
+            1,
+            1,
+            "write `parameter_defaults: {Name: value}` as in a Heat environment file",
+        )
     known = {"parameter_defaults", "parameters", "resource_registry", "parameter_merge_strategies"}
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
-            raise input_error(f"unknown section {key!r} in a parameter file", str(path), line_of(data), 1,
-                              "a Heat environment has parameter_defaults, parameters and resource_registry")
+            raise input_error(
+                f"unknown section {key!r} in a parameter file",
+                str(path),
+                line_of(data),
+                1,
+                "a Heat environment has parameter_defaults, parameters and resource_registry",
+            )
         if key in ("parameter_defaults", "parameters"):
             values.update(value or {})
-    return Environment(parameter_defaults=values,
-                       registry=_registry_paths(data.get("resource_registry") or {}, path.parent))
+    return Environment(
+        parameter_defaults=values, registry=_registry_paths(data.get("resource_registry") or {}, path.parent)
+    )
 
 
 def _registry_paths(registry: dict[str, Any], base: Path) -> dict[str, str]:
@@ -129,8 +167,10 @@ def merge(environments: list[Environment]) -> Environment:
         merged.parameter_defaults.update(env.parameter_defaults)
         merged.registry.update(env.registry)
     for _ in range(10):  # a registry entry may name another entry (OS::TripleO::X: OS::TripleO::Server)
-        merged.registry = {k: merged.registry.get(v, v) if v.startswith("OS::") and v != NONE_TYPE else v
-                           for k, v in merged.registry.items()}
+        merged.registry = {
+            k: merged.registry.get(v, v) if v.startswith("OS::") and v != NONE_TYPE else v
+            for k, v in merged.registry.items()
+        }
     return merged
 
 
@@ -152,6 +192,11 @@ def load_jinja_yaml(path: Path, context: dict[str, Any], source: str | None = No
     except OSError as exc:
         raise input_error(f"cannot read {shown}: {exc.strerror}", shown, hint="check the path you gave") from None
     except jinja2.TemplateError as exc:
-        raise input_error(f"cannot render this Jinja template: {exc}", shown, getattr(exc, "lineno", None) or 1, 1,
-                          "orchc renders THT's *.j2.yaml files with the roles and networks only") from None
+        raise input_error(
+            f"cannot render this Jinja template: {exc}",
+            shown,
+            getattr(exc, "lineno", None) or 1,
+            1,
+            "orchc renders THT's *.j2.yaml files with the roles and networks only",
+        ) from None
     return load_yaml_text(text, shown, HEAT_YAML)

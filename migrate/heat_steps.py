@@ -95,22 +95,42 @@ def tasks_for_step(tasks: list[Any], step: int) -> list[Any]:
 
 def play(name: str, tasks: list[Any], become: bool) -> dict[str, Any]:
     """A play like TripleO's: all hosts (orchc limits it to the task's hosts), no facts, fail as one."""
-    return {"name": name, "hosts": "all", "gather_facts": False, "any_errors_fatal": True,
-            "become": become, "tasks": tasks}
+    return {
+        "name": name,
+        "hosts": "all",
+        "gather_facts": False,
+        "any_errors_fatal": True,
+        "become": become,
+        "tasks": tasks,
+    }
 
 
 def host_puppet_tasks(manifest: str) -> list[dict[str, Any]]:
     """TripleO's per-step host puppet run (common/deploy-steps-tasks.yaml), over the role's manifest."""
     manifest_path = "/var/lib/tripleo-config/puppet_step_config.pp"
     return [
-        {"name": "Write the config_step hieradata", "copy": {
-            "content": "{{ dict(step=step|int) | to_json }}", "dest": "/etc/puppet/hieradata/config_step.json",
-            "force": True, "mode": "0600"}, "no_log": True},
-        {"name": "Write the puppet step_config manifest", "copy": {
-            "content": manifest, "dest": manifest_path, "force": True, "mode": "0600"}, "no_log": True},
-        {"name": "Run puppet host configuration for step {{ step }}", "when": "enable_puppet|bool",
-         "shell": "set -o pipefail; puppet apply "
-                  "--modulepath=/etc/puppet/modules:/opt/stack/puppet-modules:/usr/share/openstack-puppet/modules "
-                  f"--detailed-exitcodes --summarize --color=false {manifest_path} 2>&1 | logger -s -t puppet-user",
-         "register": "puppet_host_outputs", "failed_when": "puppet_host_outputs.rc not in [0, 2]"},
+        {
+            "name": "Write the config_step hieradata",
+            "copy": {
+                "content": "{{ dict(step=step|int) | to_json }}",
+                "dest": "/etc/puppet/hieradata/config_step.json",
+                "force": True,
+                "mode": "0600",
+            },
+            "no_log": True,
+        },
+        {
+            "name": "Write the puppet step_config manifest",
+            "copy": {"content": manifest, "dest": manifest_path, "force": True, "mode": "0600"},
+            "no_log": True,
+        },
+        {
+            "name": "Run puppet host configuration for step {{ step }}",
+            "when": "enable_puppet|bool",
+            "shell": "set -o pipefail; puppet apply "
+            "--modulepath=/etc/puppet/modules:/opt/stack/puppet-modules:/usr/share/openstack-puppet/modules "
+            f"--detailed-exitcodes --summarize --color=false {manifest_path} 2>&1 | logger -s -t puppet-user",
+            "register": "puppet_host_outputs",
+            "failed_when": "puppet_host_outputs.rc not in [0, 2]",
+        },
     ]

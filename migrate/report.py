@@ -42,14 +42,19 @@ class Report:
         self.entries.append(Entry(category, source, what, why))
 
     def counts(self) -> dict[str, int]:
-        counts = {c: 0 for c in Category.__args__}  # type: ignore[attr-defined]
+        counts = {c: 0 for c in Category.__args__}  # type: ignore[attr-defined]  # a Literal's __args__ are its values; typing declares no such attribute
         for e in self.entries:
             counts[e.category] += 1
         return counts
 
     def to_json(self) -> str:
-        data = {"converter": self.converter, "inputs": self.inputs, "counts": self.counts(),
-                "figures": self.figures, "entries": [vars(e) for e in self.entries]}  # vars(): no deep copy
+        data = {
+            "converter": self.converter,
+            "inputs": self.inputs,
+            "counts": self.counts(),
+            "figures": self.figures,
+            "entries": [vars(e) for e in self.entries],
+        }  # vars(): no deep copy
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def to_markdown(self) -> str:
@@ -58,7 +63,7 @@ class Report:
         lines += [f"| {c} | {n} |" for c, n in self.counts().items()]
         for name, value in self.figures.items():
             lines.append(f"\n{name}: {value}")
-        for category in Category.__args__:  # type: ignore[attr-defined]
+        for category in Category.__args__:  # type: ignore[attr-defined]  # a Literal's __args__ are its values; typing declares no such attribute
             entries = [e for e in self.entries if e.category == category and category != "native"]
             if not entries:
                 continue

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import re
 import shlex
-from graphlib import CycleError, TopologicalSorter
 from collections import defaultdict
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,12 @@ class _Converter:
         self.placed = sorted((s for s in project.services.values() if s.hosts), key=lambda s: s.id)
         for service in sorted(project.services.values(), key=lambda s: s.id):
             if not service.hosts:
-                report.add("assumption", service.path.name, f"service '{service.id}' left out",
-                           "no role of the inventory lists it (Task-Core skipped it too)")
+                report.add(
+                    "assumption",
+                    service.path.name,
+                    f"service '{service.id}' left out",
+                    "no role of the inventory lists it (Task-Core skipped it too)",
+                )
         self.capabilities = _capability_names([t for s in self.placed for t in s.tasks])
         self.providers = self._providers()
         self.extra_requires = self._needed_by()
@@ -96,9 +100,13 @@ class _Converter:
                 for capability in task.provides:
                     if capability in providers:
                         other = providers[capability]
-                        raise self._error(service, task, f"'{capability}' is provided twice: by "
-                                          f"{other[0].id}.{other[1].id} and {service.id}.{task.id}",
-                                          "each capability has one producer in Task-Core (taskflow refuses two)")
+                        raise self._error(
+                            service,
+                            task,
+                            f"'{capability}' is provided twice: by "
+                            f"{other[0].id}.{other[1].id} and {service.id}.{task.id}",
+                            "each capability has one producer in Task-Core (taskflow refuses two)",
+                        )
                     providers[capability] = (service, task)
         return providers
 
@@ -109,8 +117,12 @@ class _Converter:
             for task in service.tasks:
                 for needed in task.needed_by:
                     if not task.provides:
-                        self.report.add("unsupported", task.source, f"needed-by {needed} of '{task.id}' ignored",
-                                        "the task provides nothing to require (Task-Core ignored it too)")
+                        self.report.add(
+                            "unsupported",
+                            task.source,
+                            f"needed-by {needed} of '{task.id}' ignored",
+                            "the task provides nothing to require (Task-Core ignored it too)",
+                        )
                     elif needed in self.providers:
                         extra[id(self.providers[needed][1])] += task.provides
         return extra
@@ -119,9 +131,13 @@ class _Converter:
         names = list(dict.fromkeys(task.requires + self.extra_requires.get(id(task), [])))
         for name in names:
             if name not in self.providers:
-                raise self._error(service, task, f"task '{task.id}' requires '{name}', which no placed service provides",
-                                  "place the service that provides it on a role, or remove the requirement "
-                                  "(Task-Core stops with MissingDependencies)")
+                raise self._error(
+                    service,
+                    task,
+                    f"task '{task.id}' requires '{name}', which no placed service provides",
+                    "place the service that provides it on a role, or remove the requirement "
+                    "(Task-Core stops with MissingDependencies)",
+                )
         return [self.capabilities[n] for n in names]
 
     def _error(self, service: TcService, task: TcTask, message: str, hint: str) -> Exception:
@@ -142,9 +158,16 @@ class _Converter:
     def _run_order(self) -> list[tuple[TcService, TcTask]]:
         """Tasks in an order Task-Core could run them, so that args are set before they are read."""
         by_id = {id(t): (s, t) for s in self.placed for t in s.tasks}
-        order = TopologicalSorter({key: [id(self.providers[r][1]) for r in
-                                         task.requires + self.extra_requires.get(key, []) if r in self.providers]
-                                   for key, (_, task) in by_id.items()})
+        order = TopologicalSorter(
+            {
+                key: [
+                    id(self.providers[r][1])
+                    for r in task.requires + self.extra_requires.get(key, [])
+                    if r in self.providers
+                ]
+                for key, (_, task) in by_id.items()
+            }
+        )
         try:
             return [by_id[key] for key in order.static_order()]
         except CycleError:
@@ -159,8 +182,12 @@ class _Converter:
             if isinstance(data, dict):
                 args.options.update(data)
         elif step.verb == "CACHEFILE":
-            self.report.add("unsupported", task.source, f"CACHEFILE {step.rest}",
-                            "no ADD of this service copies a local file there, so its values are unknown")
+            self.report.add(
+                "unsupported",
+                task.source,
+                f"CACHEFILE {step.rest}",
+                "no ADD of this service copies a local file there, so its values are unknown",
+            )
         elif step.verb == "ARG" and words:
             name, _, raw = step.rest.partition(" ")
             error = args.set_arg(name, " ".join(shlex.split(raw)), service.hosts)
@@ -190,8 +217,11 @@ class _Converter:
 
     def _log_only(self, task: TcTask) -> list[str]:
         """`print`, `noop`, `service`: Task-Core only logged; the task is a synchronisation point."""
-        messages = [str(task.data.get("message"))] if task.driver == "print" else \
-            [str(j.get("echo")) for j in task.data.get("jobs") or [] if isinstance(j, dict) and "echo" in j]
+        messages = (
+            [str(task.data.get("message"))]
+            if task.driver == "print"
+            else [str(j.get("echo")) for j in task.data.get("jobs") or [] if isinstance(j, dict) and "echo" in j]
+        )
         self.report.add("native", task.source, f"{task.driver} task '{task.id}'", "a task with no action")
         return [f"logs: {m}" for m in messages]
 
@@ -212,15 +242,19 @@ class _Converter:
         parts: list[OrchTask] = []
         for index, (once, segment) in enumerate(segments or [(False, [])]):
             timeouts = [j.timeout for j in segment if j.timeout]
-            part = OrchTask(name if index == 0 else f"{name}_{index + 1}", once=once,
-                            lines=[line for j in segment for line in j.lines],
-                            timeout=max(timeouts) if timeouts else None)
+            part = OrchTask(
+                name if index == 0 else f"{name}_{index + 1}",
+                once=once,
+                lines=[line for j in segment for line in j.lines],
+                timeout=max(timeouts) if timeouts else None,
+            )
             if parts:
                 part.after = [parts[-1].name]
             parts.append(part)
         if any(p.once for p in parts):
-            self.report.add("native", task.source, f"--run-once jobs of '{task.id}'",
-                            "split into `once` tasks chained by `after`")
+            self.report.add(
+                "native", task.source, f"--run-once jobs of '{task.id}'", "split into `once` tasks chained by `after`"
+            )
         return parts
 
     def _playbook(self, task: TcTask) -> list[ast.Action | Note]:
@@ -228,15 +262,23 @@ class _Converter:
         base = Path(task.data.get("working_dir") or self.project.services_dir)
         local = (base / playbook) if not Path(playbook).is_absolute() else Path(playbook)
         if not local.is_file():
-            self.report.add("unsupported", task.source, f"playbook '{playbook}' of '{task.id}' not found",
-                            "copy it beside the converted services and add a `playbook` action")
+            self.report.add(
+                "unsupported",
+                task.source,
+                f"playbook '{playbook}' of '{task.id}' not found",
+                "copy it beside the converted services and add a `playbook` action",
+            )
             return [Note(f"not converted: playbook {playbook}")]
         target = f"files/playbooks/{local.name}"
         self.translator.copies[target] = local.resolve()
         for key in ("inventory", "runner_options", "task_options", "global_fact_cache"):
             if key in task.data:
-                self.report.add("approximated", task.source, f"ansible_runner `{key}` of '{task.id}' not kept",
-                                "orchc runs the playbook against its own inventory, limited to the task's hosts")
+                self.report.add(
+                    "approximated",
+                    task.source,
+                    f"ansible_runner `{key}` of '{task.id}' not kept",
+                    "orchc runs the playbook against its own inventory, limited to the task's hosts",
+                )
         self.report.add("wrapped", task.source, f"ansible_runner task '{task.id}'", f"playbook {target}")
         return [build.playbook(target)]
 
@@ -246,12 +288,19 @@ class _Converter:
         if codes != [0]:
             accepted = "|".join(str(c) for c in codes)
             command = f"{command}\nrc=$?; case $rc in {accepted}) exit 0;; *) exit $rc;; esac"
-        self.report.add("native", task.source, f"local task '{task.id}'",
-                        f"runs on the controller: service {ident(service.id)}_local on role {CONTROLLER_ROLE}")
+        self.report.add(
+            "native",
+            task.source,
+            f"local task '{task.id}'",
+            f"runs on the controller: service {ident(service.id)}_local on role {CONTROLLER_ROLE}",
+        )
         if "{{" in command or "{%" in command or "{#" in command:
             command = "{% raw %}" + command + "{% endraw %}"  # Task-Core ran it as written, with no templating
-        part = OrchTask(ident(task.id), lines=[build.run(command)],
-                        header=[f"task-core task '{task.id}' (driver local) from {task.source}"])
+        part = OrchTask(
+            ident(task.id),
+            lines=[build.run(command)],
+            header=[f"task-core task '{task.id}' (driver local) from {task.source}"],
+        )
         part.requires = self._requires(service, task)
         part.provides = [self.capabilities[p] for p in task.provides]
         return part
@@ -265,23 +314,26 @@ class _Converter:
         files["roles.orch"] = self._roles_text()
         files["inventory.yml"] = _inventory_text(self._inventory())
         files.update(self.translator.files)
-        self.report.figures.update({"services": len(self.placed), "hosts": len(self.project.hosts),
-                                    "capabilities": len(self.capabilities)})
+        self.report.figures.update(
+            {"services": len(self.placed), "hosts": len(self.project.hosts), "capabilities": len(self.capabilities)}
+        )
         return Migration(files, self.report, copies=dict(self.translator.copies))
 
     def _service_text(self, service: TcService) -> str:
         remote = [p for t in service.tasks if t.driver != "local" for p in self._tasks(service, t)]
         local = [self._local_task(service, t) for t in service.tasks if t.driver == "local"]
         lines = Lines(f"{ident(service.id)}.orch")
-        lines.comment(f"Task-Core service '{service.id}' from {service.path.name}, on roles "
-                      f"{', '.join(service.roles)}. Converted by `orchc migrate taskcore`.")
+        lines.comment(
+            f"Task-Core service '{service.id}' from {service.path.name}, on roles "
+            f"{', '.join(service.roles)}. Converted by `orchc migrate taskcore`."
+        )
         items: list[ast.Item] = []
         for name, parts, blank in ((ident(service.id), remote, False), (f"{ident(service.id)}_local", local, True)):
             if parts:
                 if blank:  # the remote service follows the comment directly
                     lines.blank()
                 start = lines.next()
-                tasks = []
+                tasks: list[ast.TaskDecl] = []
                 for part in parts:
                     if tasks:  # a blank line between tasks
                         lines.blank()
@@ -300,18 +352,29 @@ class _Converter:
                 self.report.add("unsupported", "roles.orch", f"arg '{name}' is not a valid variable name", "")
                 continue
             if any(isinstance(leaf, float) and not math.isfinite(leaf) for leaf in leaves(data)):
-                self.report.add("unsupported", "roles.orch", f"arg '{name}' holds {data!r}",
-                                ".orch numbers are finite (no nan or infinity)")
+                self.report.add(
+                    "unsupported",
+                    "roles.orch",
+                    f"arg '{name}' holds {data!r}",
+                    ".orch numbers are finite (no nan or infinity)",
+                )
                 continue
             kind = next(k for t, k in _VAR_TYPES if isinstance(data, t)) if data is not None else "str"
             lines.blank()
             items.append(build.var(lines, name, kind, build.value(data if data is not None else "")))
         if any("password" in n or n.endswith("_pass") for n in self.args.global_vars()):
-            self.report.add("assumption", "roles.orch", "passwords are plain variables with their Task-Core values",
-                            "declare them `secret` and pass them with --secrets to keep them out of the Plan")
+            self.report.add(
+                "assumption",
+                "roles.orch",
+                "passwords are plain variables with their Task-Core values",
+                "declare them `secret` and pass them with --secrets to keep them out of the Plan",
+            )
         for role, services in self.project.roles.items():
-            placed = [ident(s) for s in services if self.project.services[s].hosts and
-                      any(t.driver != "local" for t in self.project.services[s].tasks)]
+            placed = [
+                ident(s)
+                for s in services
+                if self.project.services[s].hosts and any(t.driver != "local" for t in self.project.services[s].tasks)
+            ]
             if placed and any(r == role for r in self.project.hosts.values()):
                 lines.blank()
                 items.append(build.role(lines, ident(role), placed, optional=False))
@@ -362,8 +425,11 @@ _RESOLVER = yaml.resolver.Resolver()
 
 def _plain_word(text: Any) -> bool:
     """A string PyYAML writes unquoted: word characters, and YAML reads it back as a string (not `1.5`, `yes`)."""
-    return isinstance(text, str) and _WORD.fullmatch(text) is not None and \
-        _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str"
+    return (
+        isinstance(text, str)
+        and _WORD.fullmatch(text) is not None
+        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str"
+    )
 
 
 def _capability_names(tasks: list[TcTask]) -> dict[str, str]:

@@ -54,8 +54,12 @@ class Args:
         """What Directord's Jinja saw on `host` (bare) or what orchc's compiler gives (host.vars)."""
         known = {**self.global_vars(), **({n: v[host] for n, v in self.per_host.items() if host in v} if bare else {})}
         host_vars = {n: v[host] for n, v in self.per_host.items() if host in v and n not in self.global_vars()}
-        return {**known, "vars": known, "deployment_host": host,
-                "host": {"name": host, "address": host, "port": None, "user": None, "vars": host_vars}}
+        return {
+            **known,
+            "vars": known,
+            "deployment_host": host,
+            "host": {"name": host, "address": host, "port": None, "user": None, "vars": host_vars},
+        }
 
     def global_vars(self) -> dict[str, Any]:
         """Options, args with one value on every node that has them, and `query`."""
@@ -113,7 +117,7 @@ class Args:
         inner = [(k, v) for k, v in block[1:-1]]
         significant = [v for k, v in inner if k != "whitespace"]
         if len(significant) == 1 and significant[0] in self.runtime and run:
-            return f'$(cat {runtime_arg_file(significant[0])})'
+            return f"$(cat {runtime_arg_file(significant[0])})"
         if not run:
             return "".join(v for _, v in block)
         expression = "".join(v for _, v in inner).strip()

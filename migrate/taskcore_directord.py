@@ -20,8 +20,15 @@ from orchc.migrate.report import Category
 from orchc.migrate.taskcore_args import Args, runtime_arg_file
 
 # Flags every Directord verb takes, and RUN's own; value-taking ones map to True.
-_FLAGS = {"--run-once": False, "--skip-cache": False, "--force-lock": False, "--no-block": False,
-          "--timeout": True, "--stdout-arg": True, "--stderr-arg": True}
+_FLAGS = {
+    "--run-once": False,
+    "--skip-cache": False,
+    "--force-lock": False,
+    "--no-block": False,
+    "--timeout": True,
+    "--stdout-arg": True,
+    "--stderr-arg": True,
+}
 _FILE_FLAGS = {"--blueprint": False, "--chown": True, "--chmod": True}
 
 
@@ -85,11 +92,21 @@ class JobTranslator:
         else:
             handler(step, out, hosts, env)
         if step.extra:
-            out.notes.append(("approximated", f"{step.verb} job keys {sorted(step.extra)} not kept",
-                              "orchc jobs have no per-job vars/assign/name"))
+            out.notes.append(
+                (
+                    "approximated",
+                    f"{step.verb} job keys {sorted(step.extra)} not kept",
+                    "orchc jobs have no per-job vars/assign/name",
+                )
+            )
         if step.flags.get("--skip-cache"):
-            out.notes.append(("approximated", f"{step.verb} --skip-cache",
-                              "orchc skips a succeeded, unchanged instance on a re-run; run with --force to redo it"))
+            out.notes.append(
+                (
+                    "approximated",
+                    f"{step.verb} --skip-cache",
+                    "orchc skips a succeeded, unchanged instance on a re-run; run with --force to redo it",
+                )
+            )
         return out
 
     def _unsupported(self, out: Job, step: Step, why: str) -> None:
@@ -114,11 +131,18 @@ class JobTranslator:
             name = step.flags.get(flag)
             if isinstance(name, str):
                 stream = "" if flag == "--stdout-arg" else "2"
-                command = (f"mkdir -p {os.path.dirname(runtime_arg_file(name))} && "
-                           f"{{ {command.strip()} ; }} {stream}> {runtime_arg_file(name)}")
-                out.notes.append(("approximated", f"RUN {flag} {name}",
-                                  f"the output is kept in {runtime_arg_file(name)} on the host, and later "
-                                  f"commands read it with $(cat ...)"))
+                command = (
+                    f"mkdir -p {os.path.dirname(runtime_arg_file(name))} && "
+                    f"{{ {command.strip()} ; }} {stream}> {runtime_arg_file(name)}"
+                )
+                out.notes.append(
+                    (
+                        "approximated",
+                        f"RUN {flag} {name}",
+                        f"the output is kept in {runtime_arg_file(name)} on the host, and later "
+                        f"commands read it with $(cat ...)",
+                    )
+                )
         if step.flags.get("--no-block"):
             out.notes.append(("approximated", "RUN --no-block", "orchc waits for the command to end"))
         self._command(command, out, step, hosts, env)
@@ -136,8 +160,13 @@ class JobTranslator:
         out.notes.append(("native", f"CACHEFILE {step.rest}", "its values became variables"))
 
     def _query(self, step: Step, out: Job, hosts: list[str], env: dict[str, str]) -> None:
-        out.notes.append(("approximated", f"QUERY {step.rest}",
-                          "the `query` variable holds every node's value, known at compile time"))
+        out.notes.append(
+            (
+                "approximated",
+                f"QUERY {step.rest}",
+                "the `query` variable holds every node's value, known at compile time",
+            )
+        )
 
     def _workdir(self, step: Step, out: Job, hosts: list[str], env: dict[str, str]) -> None:
         path = step.rest
@@ -198,8 +227,9 @@ class JobTranslator:
         blueprint = bool(flags.get("--blueprint"))
         relative = Path(os.path.relpath(local, self.services_dir.resolve()))
         outside = relative.parts[0] == ".."
-        target = ("files/external/" + "/".join(p for p in relative.parts if p != "..")) if outside \
-            else relative.as_posix()
+        target = (
+            ("files/external/" + "/".join(p for p in relative.parts if p != "..")) if outside else relative.as_posix()
+        )
         if blueprint:
             text = self.args.rewrite(local.read_text(encoding="utf-8"), run=False)
             error = self.args.check(text, hosts[0]) if hosts else None

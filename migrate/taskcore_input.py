@@ -48,14 +48,20 @@ class TcProject:
 
 def load_project(services_dir: Path, roles_path: Path, inventory_path: Path) -> TcProject:
     if not services_dir.is_dir():
-        raise input_error(f"services folder '{services_dir}' does not exist", services_dir,
-                          hint="give the folder of Task-Core service files with -s")
+        raise input_error(
+            f"services folder '{services_dir}' does not exist",
+            services_dir,
+            hint="give the folder of Task-Core service files with -s",
+        )
     services: dict[str, TcService] = {}
     for path in sorted(services_dir.rglob("*.yaml")):
         service = _service(path, services_dir)
         if service.id in services:
-            raise input_error(f"service id '{service.id}' is defined twice (also in {services[service.id].path})",
-                              path, hint="give each service a unique `id`; Task-Core silently kept only one")
+            raise input_error(
+                f"service id '{service.id}' is defined twice (also in {services[service.id].path})",
+                path,
+                hint="give each service a unique `id`; Task-Core silently kept only one",
+            )
         services[service.id] = service
     roles = _roles(roles_path, services)
     hosts = _hosts(inventory_path, roles)
@@ -75,11 +81,19 @@ def _service(path: Path, services_dir: Path) -> TcService:
         raise input_error("a Task-Core service file is a mapping with `id`, `type`, `version` and `tasks`", path)
     for key in ("id", "type", "version", "tasks"):
         if key not in data:
-            raise input_error(f"service file has no `{key}`", path, line_of(data),
-                              hint="a service needs `id`, `type: service`, `version` and `tasks`")
+            raise input_error(
+                f"service file has no `{key}`",
+                path,
+                line_of(data),
+                hint="a service needs `id`, `type: service`, `version` and `tasks`",
+            )
     if data["type"] != "service":
-        raise input_error(f"`type: {data['type']}` is not a service", path, line_of(data),
-                          hint="Task-Core service files have `type: service`")
+        raise input_error(
+            f"`type: {data['type']}` is not a service",
+            path,
+            line_of(data),
+            hint="Task-Core service files have `type: service`",
+        )
     if not isinstance(data["tasks"], list) or not data["tasks"]:
         raise input_error("`tasks` must be a non-empty list", path, line_of(data))
     return TcService(id=str(data["id"]), path=path, tasks=[_task(t, path, label) for t in data["tasks"]])
@@ -92,14 +106,24 @@ def _task(entry: Any, path: Path, label: str) -> TcTask:
     driver = str(entry.get("driver", "service"))
     if driver not in DRIVERS:
         guess = did_you_mean(driver, DRIVERS)
-        raise input_error(f"unknown driver '{driver}' in task '{entry['id']}'", path, line,
-                          hint=(f"did you mean '{guess}'? " if guess else "") + "drivers: " + ", ".join(DRIVERS))
+        raise input_error(
+            f"unknown driver '{driver}' in task '{entry['id']}'",
+            path,
+            line,
+            hint=(f"did you mean '{guess}'? " if guess else "") + "drivers: " + ", ".join(DRIVERS),
+        )
     for key in ("provides", "requires", "needed-by"):
         if not isinstance(entry.get(key, []), list):
             raise input_error(f"`{key}` of task '{entry['id']}' must be a list", path, line)
-    return TcTask(id=str(entry["id"]), driver=driver, provides=[str(p) for p in entry.get("provides", [])],
-                  requires=[str(r) for r in entry.get("requires", [])],
-                  needed_by=[str(n) for n in entry.get("needed-by", [])], data=entry, source=f"{label}:{line}")
+    return TcTask(
+        id=str(entry["id"]),
+        driver=driver,
+        provides=[str(p) for p in entry.get("provides", [])],
+        requires=[str(r) for r in entry.get("requires", [])],
+        needed_by=[str(n) for n in entry.get("needed-by", [])],
+        data=entry,
+        source=f"{label}:{line}",
+    )
 
 
 def _roles(path: Path, services: dict[str, TcService]) -> dict[str, list[str]]:
@@ -115,8 +139,12 @@ def _roles(path: Path, services: dict[str, TcService]) -> dict[str, list[str]]:
         for name in names:
             if str(name) not in services:
                 guess = did_you_mean(str(name), services)
-                raise input_error(f"role '{role}' lists service '{name}', which no service file defines", path,
-                                  line, hint=f"did you mean '{guess}'?" if guess else "add a service file with this id")
+                raise input_error(
+                    f"role '{role}' lists service '{name}', which no service file defines",
+                    path,
+                    line,
+                    hint=f"did you mean '{guess}'?" if guess else "add a service file with this id",
+                )
         roles[str(role)] = list(dict.fromkeys(str(n) for n in names))
     return roles
 
@@ -130,7 +158,11 @@ def _hosts(path: Path, roles: dict[str, list[str]]) -> dict[str, str]:
         role = body.get("role") if isinstance(body, dict) else None
         if role not in roles:
             guess = did_you_mean(str(role), roles)
-            raise input_error(f"host '{host}' has role '{role}', which roles.yaml does not define", path,
-                              line_of(body), hint=f"did you mean '{guess}'?" if guess else "define it in roles.yaml")
+            raise input_error(
+                f"host '{host}' has role '{role}', which roles.yaml does not define",
+                path,
+                line_of(body),
+                hint=f"did you mean '{guess}'?" if guess else "define it in roles.yaml",
+            )
         hosts[str(host)] = str(role)
     return hosts

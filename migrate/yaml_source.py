@@ -21,9 +21,9 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.representer import SafeRepresenter
 
-from orchc.dsl.span import Span
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
 from orchc.dsl.files import read_text, yaml_error
+from orchc.dsl.span import Span
 from orchc.migrate.yaml_plain import read_plain
 
 
@@ -95,8 +95,9 @@ def leaves(data: Any) -> Iterator[Any]:
         yield data
 
 
-def input_error(message: str, file: Path | str, line: int = 1, column: int = 1,
-                hint: str | None = None) -> DiagnosticError:
+def input_error(
+    message: str, file: Path | str, line: int = 1, column: int = 1, hint: str | None = None
+) -> DiagnosticError:
     """A one-diagnostic error for bad converter input at `file:line:column` (exit status 1 at the command line)."""
     return DiagnosticError([Diagnostic("error", message, Span(str(file), line, column, line, column + 1), hint)])
 
@@ -162,8 +163,9 @@ def _other_key(loader: Any, key: Any, node: yaml.MappingNode, key_node: yaml.Nod
     if loader.dialect.keys_as_text and not (isinstance(key, (str, int, float, bool)) or key is None):
         return str(key)
     if not isinstance(key, Hashable):
-        raise ConstructorError("while constructing a mapping", node.start_mark,
-                               "found unhashable key", key_node.start_mark)
+        raise ConstructorError(
+            "while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark
+        )
     return key
 
 
@@ -187,8 +189,10 @@ def _construct(loader: Any, node: yaml.Node) -> Any:
     return data
 
 
-_COLLECTIONS = {(yaml.MappingNode, "tag:yaml.org,2002:map"): _construct_map,
-                (yaml.SequenceNode, "tag:yaml.org,2002:seq"): _construct_list}
+_COLLECTIONS = {
+    (yaml.MappingNode, "tag:yaml.org,2002:map"): _construct_map,
+    (yaml.SequenceNode, "tag:yaml.org,2002:seq"): _construct_list,
+}
 
 
 def _construct_local_tag(loader: Any, suffix: str, node: yaml.Node) -> Any:
@@ -197,4 +201,4 @@ def _construct_local_tag(loader: Any, suffix: str, node: yaml.Node) -> Any:
         return Unsafe(text) if suffix == "unsafe" else Vault(text) if suffix == "vault" else text
     if isinstance(node, yaml.SequenceNode):
         return _construct_list(loader, node)
-    return _construct_map(loader, node)  # type: ignore[arg-type]
+    return _construct_map(loader, node)  # type: ignore[arg-type]  # neither a scalar nor a sequence: a mapping node

@@ -58,8 +58,10 @@ def main() -> None:
             raise
         from orchc import __version__
 
-        stderr().print(f"orchc: internal error: {type(exc).__name__}: {exc}\n"
-                       f"  This is a bug in orchc {__version__}, not a mistake in your input. Run the same command "
-                       "again with ORCHC_DEBUG=1 for the traceback, and report it with the command and the traceback.",
-                       markup=False)
+        stderr().print(
+            f"orchc: internal error: {type(exc).__name__}: {exc}\n"
+            f"  This is a bug in orchc {__version__}, not a mistake in your input. Run the same command "
+            "again with ORCHC_DEBUG=1 for the traceback, and report it with the command and the traceback.",
+            markup=False,
+        )
         sys.exit(exitcodes.INTERNAL_ERROR)

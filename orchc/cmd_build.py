@@ -8,14 +8,21 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from orchc.command import Command
 from orchc.dsl.diagnostics import DiagnosticError
-from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, compile_inputs,
-                          is_plan_file, writing)
+from orchc.inputs import (
+    ExtraVarsOption,
+    InventoryOption,
+    ProjectArg,
+    VarsFilesOption,
+    compile_inputs,
+    is_plan_file,
+    writing,
+)
 
 if TYPE_CHECKING:
     from orchc.plan import Plan
@@ -25,7 +32,7 @@ if TYPE_CHECKING:
 # for pydantic, lark, jinja2 and networkx.
 
 
-OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")]
 
 
 class GraphFormat(str, Enum):
@@ -61,31 +68,50 @@ class PlanSize:
 
     @classmethod
     def of_plan(cls, plan: Plan) -> PlanSize:
-        return cls(len({task.service for task in plan.tasks if task.service}), len(plan.tasks),
-                   len(plan.instances), len(plan.hosts))
+        return cls(
+            len({task.service for task in plan.tasks if task.service}),
+            len(plan.tasks),
+            len(plan.instances),
+            len(plan.hosts),
+        )
 
     @classmethod
     def of_data(cls, data: dict[str, Any]) -> PlanSize:
         """From the Plan as the compiler gives it: validating its model would cost more than the check."""
-        return cls(len({task["service"] for task in data["tasks"] if task["service"]}), len(data["tasks"]),
-                   len(data["instances"]), len(data["hosts"]))
+        return cls(
+            len({task["service"] for task in data["tasks"] if task["service"]}),
+            len(data["tasks"]),
+            len(data["instances"]),
+            len(data["hosts"]),
+        )
 
     def summary(self, warnings: int) -> str:
-        line = (f"ok: {_plural(self.services, 'service')}, {_plural(self.tasks, 'task')}, "
-                f"{_plural(self.instances, 'instance')} on {_plural(self.hosts, 'host')}")
+        line = (
+            f"ok: {_plural(self.services, 'service')}, {_plural(self.tasks, 'task')}, "
+            f"{_plural(self.instances, 'instance')} on {_plural(self.hosts, 'host')}"
+        )
         return line + (f" ({_plural(warnings, 'warning')})" if warnings else "")
 
 
-def check(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
-          vars_file: VarsFilesOption = []) -> None:
+def check(
+    path: ProjectArg,
+    inventory: InventoryOption = None,
+    extra_var: ExtraVarsOption = [],
+    vars_file: VarsFilesOption = [],
+) -> None:
     """Parse and compile; print diagnostics. Nothing runs."""
     result = compile_inputs(path, inventory, extra_var, vars_file)
     size = PlanSize.of_plan(result.plan) if is_plan_file(path) else PlanSize.of_data(result.plan_data)
     typer.echo(size.summary(len(result.warnings)))
 
 
-def compile(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
-            vars_file: VarsFilesOption = [], output: OutputOption = None) -> None:
+def compile(
+    path: ProjectArg,
+    inventory: InventoryOption = None,
+    extra_var: ExtraVarsOption = [],
+    vars_file: VarsFilesOption = [],
+    output: OutputOption = None,
+) -> None:
     """Write the Plan (JSON) to -o FILE or stdout."""
     from orchc.plan_data import plan_json, write_plan_json
 
@@ -106,11 +132,15 @@ def _rooted_beside(data: dict[str, Any], output: Path) -> dict[str, Any]:
     return {**data, "root": Path(os.path.relpath(root, folder)).as_posix()}
 
 
-def graph(path: ProjectArg, inventory: InventoryOption = None, extra_var: ExtraVarsOption = [],
-          vars_file: VarsFilesOption = [],
-          format: Annotated[GraphFormat, typer.Option("--format", "-f", help="dot or mermaid.")] = GraphFormat.dot,
-          level: Annotated[GraphLevel, typer.Option("--level", help="instance or task.")] = GraphLevel.instance,
-          output: OutputOption = None) -> None:
+def graph(
+    path: ProjectArg,
+    inventory: InventoryOption = None,
+    extra_var: ExtraVarsOption = [],
+    vars_file: VarsFilesOption = [],
+    format: Annotated[GraphFormat, typer.Option("--format", "-f", help="dot or mermaid.")] = GraphFormat.dot,
+    level: Annotated[GraphLevel, typer.Option("--level", help="instance or task.")] = GraphLevel.instance,
+    output: OutputOption = None,
+) -> None:
     """Write the instance graph (or --level task) as Graphviz DOT or Mermaid."""
     from orchc.compiler.graph import render_graph
 
@@ -125,12 +155,17 @@ def schema() -> None:
     typer.echo(json.dumps(plan_json_schema(), indent=2, sort_keys=True))
 
 
-def fmt(path: Annotated[Path, typer.Argument(help="A .orch file, a folder (every *.orch below it), or - for stdin.")],
-        check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")]
-        = False,
-        diff: Annotated[bool, typer.Option("--diff", help="Change nothing; print a unified diff of each file that "
-                                                          "would change (a patch); exit 1 if one would.")]
-        = False) -> None:
+def fmt(
+    path: Annotated[Path, typer.Argument(help="A .orch file, a folder (every *.orch below it), or - for stdin.")],
+    check: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if a file would change.")] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Change nothing; print a unified diff of each file that would change (a patch); exit 1 if one would.",
+        ),
+    ] = False,
+) -> None:
     """Rewrite .orch files in canonical layout (with --check or --diff, only report)."""
     from orchc.dsl.format import format_paths, format_source
 
@@ -167,8 +202,9 @@ def _unified_diff(name: str, text: str, formatted: str) -> str:
     """`diff -u` of a file and its formatted text, as `patch -p0` applies it."""
     import difflib
 
-    lines = difflib.unified_diff(text.splitlines(keepends=True), formatted.splitlines(keepends=True),
-                                 fromfile=name, tofile=name)
+    lines = difflib.unified_diff(
+        text.splitlines(keepends=True), formatted.splitlines(keepends=True), fromfile=name, tofile=name
+    )
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 

@@ -9,8 +9,9 @@ imports never slow the others down.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,8 +21,9 @@ from orchc.inputs import writing
 if TYPE_CHECKING:
     from orchc.migrate.report import Migration
 
-migrate_app = typer.Typer(help="Convert Ansible, TripleO Heat, Task-Core and Fuel content into .orch files.",
-                          no_args_is_help=True, cls=Group)
+migrate_app = typer.Typer(
+    help="Convert Ansible, TripleO Heat, Task-Core and Fuel content into .orch files.", no_args_is_help=True, cls=Group
+)
 
 OutDir = Annotated[Path, typer.Option("-o", "--output", help="Folder to write the .orch project into.")]
 
@@ -43,11 +45,18 @@ def _finish(convert: Callable[[], Migration], out_dir: Path) -> None:
 
 
 @migrate_app.command("playbook", cls=Command)
-def playbook(playbook: Annotated[Path, typer.Argument(help="The playbook to convert (site.yml).")],
-             output: OutDir,
-             roles_path: Annotated[Optional[list[Path]], typer.Option(
-                 "--roles-path", help="Folder of roles (repeatable); default: roles/ beside the playbook, "
-                                      "ANSIBLE_ROLES_PATH, roles_path of the nearest ansible.cfg.")] = None) -> None:
+def playbook(
+    playbook: Annotated[Path, typer.Argument(help="The playbook to convert (site.yml).")],
+    output: OutDir,
+    roles_path: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--roles-path",
+            help="Folder of roles (repeatable); default: roles/ beside the playbook, "
+            "ANSIBLE_ROLES_PATH, roles_path of the nearest ansible.cfg.",
+        ),
+    ] = None,
+) -> None:
     """Ansible playbook (plays, roles, handlers, loops) -> .orch."""
     from orchc.migrate.ansible import convert_playbook
 
@@ -55,11 +64,29 @@ def playbook(playbook: Annotated[Path, typer.Argument(help="The playbook to conv
 
 
 @migrate_app.command("heat", cls=Command)
-def heat(inputs: Annotated[list[Path], typer.Argument(help="Service templates, or folders of them.")],
-         output: OutDir,
-         roles_data: Annotated[Optional[Path], typer.Option("--roles-data", help="roles_data.yaml: with the tripleo-heat-templates folder, a whole overcloud (without it: one role, Standalone).")] = None,
-         param_files: Annotated[Optional[list[Path]], typer.Option("--param-file", help="Heat environment with parameter values (repeatable).")] = None,
-         relax: Annotated[bool, typer.Option("--relax", help="Per-service step chains instead of TripleO's global step barriers; every inferred wait is in the report.")] = False) -> None:
+def heat(
+    inputs: Annotated[list[Path], typer.Argument(help="Service templates, or folders of them.")],
+    output: OutDir,
+    roles_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--roles-data",
+            help="roles_data.yaml: with the tripleo-heat-templates folder, a whole overcloud "
+            "(without it: one role, Standalone).",
+        ),
+    ] = None,
+    param_files: Annotated[
+        list[Path] | None, typer.Option("--param-file", help="Heat environment with parameter values (repeatable).")
+    ] = None,
+    relax: Annotated[
+        bool,
+        typer.Option(
+            "--relax",
+            help="Per-service step chains instead of TripleO's global step barriers; "
+            "every inferred wait is in the report.",
+        ),
+    ] = False,
+) -> None:
     """TripleO Heat service templates (+ roles_data.yaml) -> .orch projects in deploy/, update/, upgrade/.
 
     External (undercloud) tasks run on the role `undercloud`: give it one local host in the inventory.
@@ -70,10 +97,12 @@ def heat(inputs: Annotated[list[Path], typer.Argument(help="Service templates, o
 
 
 @migrate_app.command("taskcore", cls=Command)
-def taskcore(output: OutDir,
-             services: Annotated[Path, typer.Option("-s", "--services", help="Task-Core services folder.")],
-             roles: Annotated[Path, typer.Option("-r", "--roles", help="Task-Core roles.yaml.")],
-             inventory: Annotated[Path, typer.Option("-i", "--inventory", help="Task-Core inventory.yaml.")]) -> None:
+def taskcore(
+    output: OutDir,
+    services: Annotated[Path, typer.Option("-s", "--services", help="Task-Core services folder.")],
+    roles: Annotated[Path, typer.Option("-r", "--roles", help="Task-Core roles.yaml.")],
+    inventory: Annotated[Path, typer.Option("-i", "--inventory", help="Task-Core inventory.yaml.")],
+) -> None:
     """Task-Core services, roles and inventory -> .orch + inventory.yml."""
     from orchc.migrate.taskcore import convert_taskcore
 
@@ -81,10 +110,25 @@ def taskcore(output: OutDir,
 
 
 @migrate_app.command("fuel", cls=Command)
-def fuel(files: Annotated[list[Path], typer.Argument(help="Fuel tasks.yaml files, or folders to search for them.")],
-         output: OutDir,
-         metadata: Annotated[Path, typer.Option("--metadata", help="Fuel release metadata (fuel-web's nailgun/nailgun/fixtures/openstack.yaml): the tags of each role.")],
-         inventory: Annotated[Path, typer.Option("-i", "--inventory", help="Ansible YAML inventory with one group per Fuel role (controller, compute, cinder, ...).")]) -> None:
+def fuel(
+    files: Annotated[list[Path], typer.Argument(help="Fuel tasks.yaml files, or folders to search for them.")],
+    output: OutDir,
+    metadata: Annotated[
+        Path,
+        typer.Option(
+            "--metadata",
+            help="Fuel release metadata (fuel-web's nailgun/nailgun/fixtures/openstack.yaml): the tags of each role.",
+        ),
+    ],
+    inventory: Annotated[
+        Path,
+        typer.Option(
+            "-i",
+            "--inventory",
+            help="Ansible YAML inventory with one group per Fuel role (controller, compute, cinder, ...).",
+        ),
+    ],
+) -> None:
     """Fuel tasks.yaml deployment graphs -> .orch + inventory.yml with tag groups."""
     from orchc.migrate.fuel import convert_fuel
 

@@ -2,45 +2,45 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchc.command import Command
 from orchc import exitcodes
+from orchc.command import Command
 from orchc.console import stderr
-from orchc.inputs import (ExtraVarsOption, InventoryOption, ProjectArg, VarsFilesOption, load_plan,
-                          supplied_secrets, writing)
+from orchc.inputs import (
+    ExtraVarsOption,
+    InventoryOption,
+    ProjectArg,
+    VarsFilesOption,
+    input_values,
+    plan_of_inputs,
+    writing,
+)
+from orchc.project import default_journal
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from orchc.backends.engine import Limits
     from orchc.backends.journal import SqliteJournal
-    from orchc.plan import Plan
+    from orchc.backends.runner import Verdict
+    from orchc.plan import Action, Plan
 
-# The engine, the journal, the transports and rich's tables are imported by the
+# The engine (orchc.api), the journal and rich's tables are imported by the
 # commands that use them: every `orchc` start-up would otherwise pay for asyncio and rich.
 
-JOURNAL_NAME = Path(".orchc") / "journal.db"
+EXIT_STATUS = {"succeeded": exitcodes.OK, "failed": exitcodes.DEPLOY_FAILED, "interrupted": exitcodes.INTERRUPTED}
 
 
 class StrategyName(str, Enum):
     graph = "graph"
     steps = "steps"
-
-
-def default_journal(path: Path) -> Path:
-    """`.orchc/journal.db` in the input folder, or beside the input file."""
-    folder = path.parent if path.is_file() else path
-    return folder / JOURNAL_NAME
 
 
 def _console() -> Console:
@@ -59,121 +59,108 @@ def fail(message: str, hint: str | None = None) -> typer.Exit:
     return typer.Exit(exitcodes.INVALID_INPUT)
 
 
+@contextmanager
+def _errors_printed() -> Iterator[None]:
+    """orchc's errors that have no source position (a journal in use or damaged, a --limit that selects
+    nothing, a transport that cannot load) printed for the user: exit 1."""
+    from orchc.backends.journal import JournalError
+    from orchc.backends.limit import LimitError
+    from orchc.backends.transports import TransportUnavailable
+
+    try:
+        yield
+    except (JournalError, LimitError) as exc:
+        raise fail(str(exc), exc.hint) from None
+    except TransportUnavailable as exc:
+        raise fail(str(exc)) from None
+
+
 def run(
     path: ProjectArg,
     inventory: InventoryOption = None,
     extra_vars: ExtraVarsOption = [],
     vars_files: VarsFilesOption = [],
-    journal: Optional[Path] = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
-    strategy: StrategyName = typer.Option(StrategyName.graph, "--strategy",
-                                          help="graph: as dependencies allow; steps: layers with barriers."),
+    journal: Path | None = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
+    strategy: StrategyName = typer.Option(
+        StrategyName.graph, "--strategy", help="graph: as dependencies allow; steps: layers with barriers."
+    ),
     forks: int = typer.Option(50, "--forks", min=1, help="Instances running at once, in all."),
     host_slots: int = typer.Option(1, "--host-slots", min=1, help="Instances running at once on one host."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and why; run nothing."),
     force: bool = typer.Option(False, "--force", help="Run instances that are up to date, too."),
-    limit: Optional[str] = typer.Option(None, "--limit", "-l", metavar="PATTERN",
-                                        help="Run on these hosts only: host or role names or globs, separated by "
-                                             "',' ('!' leaves out), as Ansible's --limit."),
-    strict: Optional[bool] = typer.Option(None, "--strict/--no-strict",
-                                          help="Exit 3 if anything failed, even within a role's `tolerate` (as "
-                                               "ansible-playbook fails on any host). Default: as the project says "
-                                               "(`strict`, which migrated playbooks have)."),
-    check: bool = typer.Option(False, "--check", help="Check mode, as in Ansible: commands are not run, files are "
-                                                      "compared, not written; the journal is not touched."),
-    events: Optional[Path] = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
-    secrets: Optional[Path] = typer.Option(None, "--secrets", help="YAML map of secret values."),
-    accept_new_host_keys: bool = typer.Option(False, "--accept-new-host-keys",
-                                              help="Trust and remember unknown SSH host keys."),
-    known_hosts: Optional[Path] = typer.Option(None, "--known-hosts", metavar="FILE",
-                                               help="SSH known_hosts file [host var orchc_known_hosts, "
-                                                    "else ~/.ssh/known_hosts]."),
+    limit: str | None = typer.Option(
+        None,
+        "--limit",
+        "-l",
+        metavar="PATTERN",
+        help="Run on these hosts only: host or role names or globs, separated by "
+        "',' ('!' leaves out), as Ansible's --limit.",
+    ),
+    strict: bool | None = typer.Option(
+        None,
+        "--strict/--no-strict",
+        help="Exit 3 if anything failed, even within a role's `tolerate` (as "
+        "ansible-playbook fails on any host). Default: as the project says "
+        "(`strict`, which migrated playbooks have).",
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Check mode, as in Ansible: commands are not run, files are "
+        "compared, not written; the journal is not touched.",
+    ),
+    events: Path | None = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
+    secrets: Path | None = typer.Option(None, "--secrets", help="YAML map of secret values."),
+    accept_new_host_keys: bool = typer.Option(
+        False, "--accept-new-host-keys", help="Trust and remember unknown SSH host keys."
+    ),
+    known_hosts: Path | None = typer.Option(
+        None,
+        "--known-hosts",
+        metavar="FILE",
+        help="SSH known_hosts file [host var orchc_known_hosts, else ~/.ssh/known_hosts].",
+    ),
 ) -> None:
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
-    from orchc.backends import progress, runner
-    from orchc.backends.connection import SshOptions
-    from orchc.backends.engine import Limits
-    from orchc.backends.transport import TransportOptions
-    from orchc.backends.transports import TransportSet, TransportUnavailable
+    from orchc import api
+    from orchc.backends import progress
+    from orchc.backends.runner import Observer
 
-    plan = load_plan(path, inventory, extra_vars, vars_files)
-    journal_path = journal or default_journal(path)
-    limits = Limits(host_slots=host_slots, forks=forks, strategy=strategy.value)
-    check_graph(plan, limits)
-    limit_hosts = _limit_hosts(plan, limit) if limit is not None else None
+    plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
+    options = api.RunOptions(
+        journal=journal or default_journal(path),
+        strategy=strategy.value,
+        forks=forks,
+        host_slots=host_slots,
+        force=force,
+        limit=limit,
+        strict=strict,
+        check=check,
+        secrets=input_values(extra_vars, vars_files),
+        secrets_file=secrets,
+        accept_new_host_keys=accept_new_host_keys,
+        known_hosts=known_hosts,
+        owns_process=True,
+    )
     if dry_run:
-        done = _done_keys(journal_path)
-        _print_dry_run(plan, runner.verdicts(plan, done, force, limit_hosts))
+        with _errors_printed():
+            _print_dry_run(plan, api.dry_run(plan, options))
         return
-    secret_values = runner.load_secrets(plan, secrets, os.environ,
-                                        supplied=supplied_secrets(plan, extra_vars, vars_files))
-    if check:  # a journal of its own: a check must never mark anything as done
-        journal_path, force = Path(tempfile.mkdtemp(prefix="orchc-check-")) / "journal.db", True
-    work_dir = journal_path.parent
-    transports = TransportSet(plan, TransportOptions(work_dir=work_dir, forks=forks, check_mode=check,
-                                                     ssh=SshOptions(accept_new_host_keys=accept_new_host_keys,
-                                                                    known_hosts=known_hosts)))
-    try:
-        transports.check_available()
-    except TransportUnavailable as exc:
-        raise fail(str(exc)) from None
-    try:
-        with _journal(journal_path) as store:
-            console = _console()
-            observers: list[runner.Observer] = [progress.LiveView(console) if console.is_terminal
-                                                else progress.PlainLog(console)]
-            if events is not None:
-                try:
-                    observers.append(progress.EventsFile(events))
-                except OSError as exc:
-                    raise fail(f"cannot write events to {events}: {exc.strerror or exc}") from None
-            result = runner.run_plan(plan, store, transports,
-                                     runner.RunOptions(limits=limits, force=force, limit=limit_hosts, strict=strict),
-                                     secret_values, observers)
-    finally:
-        if check:
-            shutil.rmtree(work_dir, ignore_errors=True)
+    console = _console()
+    observers: list[Observer] = [progress.LiveView(console) if console.is_terminal else progress.PlainLog(console)]
+    with _errors_printed():
+        if events is not None:
+            try:
+                observers.append(progress.EventsFile(events))
+            except OSError as exc:
+                raise fail(f"cannot write events to {events}: {exc.strerror or exc}") from None
+        result = api.run(plan, options, observers)
     if check:
         console.print("check mode: nothing was changed on the hosts, and the journal was not touched")
-    raise typer.Exit({"succeeded": exitcodes.OK, "failed": exitcodes.DEPLOY_FAILED,
-                      "interrupted": exitcodes.INTERRUPTED}[result.outcome])
+    raise typer.Exit(EXIT_STATUS[result.outcome])
 
 
-def check_graph(plan: Plan, limits: Limits) -> None:
-    """Refuse a Plan whose graph cannot be walked, pointing at the task at fault."""
-    from orchc.backends.engine import PlanGraphError, Scheduler
-    from orchc.dsl.diagnostics import Diagnostics, span_under
-
-    try:
-        Scheduler(plan, limits)
-    except PlanGraphError as exc:
-        diagnostics = Diagnostics()
-        task_id = next((inst.task for inst in plan.instances if inst.id == exc.instance), None)
-        source = next((t.source for t in plan.tasks if t.id == task_id), None)
-        span = span_under(plan.root, source) if source else None
-        diagnostics.error(f"the Plan cannot run: {exc}", span,
-                          hint="compile the Plan again with `orchc compile`; a hand-edited plan.json must keep "
-                               "every dependency id an instance of the Plan, and no cycles")
-        diagnostics.raise_if_errors()
-
-
-def _limit_hosts(plan: Plan, pattern: str) -> frozenset[str]:
-    from orchc.backends.limit import LimitError, hosts_of_limit
-
-    try:
-        return hosts_of_limit(plan, pattern)
-    except LimitError as exc:
-        raise fail(str(exc), hint=f"hosts: {', '.join(h.name for h in plan.hosts)}; "
-                                  f"roles: {', '.join(r.name for r in plan.roles) or 'none'}") from None
-
-
-def _done_keys(journal_path: Path) -> dict[str, str]:
-    if not journal_path.is_file():
-        return {}
-    with _journal(journal_path) as store:
-        return store.done_keys()
-
-
-def _print_dry_run(plan: Plan, verdicts) -> None:
+def _print_dry_run(plan: Plan, verdicts: list[Verdict]) -> None:
     from rich.table import Table
 
     console = _console()
@@ -184,13 +171,14 @@ def _print_dry_run(plan: Plan, verdicts) -> None:
     for v in verdicts:
         what = "; ".join(_describe(a) for a in v.instance.actions) if v.runs else ""
         runs += v.runs
-        table.add_row(v.instance.id, v.instance.host or "-", "[yellow]run[/]" if v.runs else "[cyan]skip[/]",
-                      v.reason, what)
+        table.add_row(
+            v.instance.id, v.instance.host or "-", "[yellow]run[/]" if v.runs else "[cyan]skip[/]", v.reason, what
+        )
     console.print(table)
     console.print(f"\n{runs} of {len(plan.instances)} instances would run (dry run: nothing was run)")
 
 
-def _describe(action) -> str:
+def _describe(action: Action) -> str:
     if action.kind == "run":
         first = action.command.strip().splitlines()[0] if action.command.strip() else ""
         return f"run {first[:60]}"
@@ -202,29 +190,22 @@ def _describe(action) -> str:
 
 
 @contextmanager
-def _journal(journal_path: Path) -> Iterator[SqliteJournal]:
-    """The journal, open for the block. What is wrong with it (in use, damaged) is the user's to fix: exit 1."""
-    from orchc.backends.journal import JournalError, SqliteJournal
+def _journal(journal_path: Path, existing: bool = False) -> Iterator[SqliteJournal]:
+    """The journal, open for the block (`existing`: one a run wrote). What is wrong with it (missing, in use,
+    damaged) is the user's to fix: exit 1."""
+    from orchc.backends.journal import SqliteJournal, existing_journal
 
-    try:
-        store = SqliteJournal(journal_path)
+    with _errors_printed():
+        store = existing_journal(journal_path) if existing else SqliteJournal(journal_path)
         try:
             yield store
         finally:
             store.close()
-    except JournalError as exc:
-        raise fail(str(exc), exc.hint) from None
 
 
-def _existing_journal(journal_path: Path) -> AbstractContextManager[SqliteJournal]:
-    if not journal_path.is_file():
-        raise fail(f"no journal at {journal_path}: nothing has run here yet",
-                   hint="run `orchc run PATH` first, or pass --journal DB")
-    return _journal(journal_path)
-
-
-JournalOption = Annotated[Optional[Path], typer.Option(
-    "--journal", help="Journal database; default: .orchc/journal.db in PATH.")]
+JournalOption = Annotated[
+    Path | None, typer.Option("--journal", help="Journal database; default: .orchc/journal.db in PATH.")
+]
 WhereArg = Annotated[Path, typer.Argument(help="The project folder (or input file) whose journal to read.")]
 
 
@@ -233,12 +214,12 @@ def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from orchc.backends.journal import latest_records
+    from orchc import api
     from orchc.backends.progress import STATE_STYLES, duration
 
-    with _existing_journal(journal or default_journal(path)) as store:
-        runs = store.runs()
-        records = latest_records(t for r in runs for t in store.transitions(r.id))
+    with _errors_printed():
+        read = api.status(journal or default_journal(path))
+    records = read.records
     console = _console()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("instance", "host", "state", "attempts", "duration", "when", "run", "message"):
@@ -247,38 +228,56 @@ def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
         r = records[iid]
         t = r.last
         style = STATE_STYLES.get(t.state, "")
-        table.add_row(iid, t.host or "-", f"[{style}]{t.state}[/]" if style else t.state, str(t.attempt or ""),
-                      duration(r.duration) if r.duration is not None else "",
-                      datetime.fromtimestamp(t.time).strftime("%Y-%m-%d %H:%M:%S"), str(t.run),
-                      escape(t.message))
+        table.add_row(
+            iid,
+            t.host or "-",
+            f"[{style}]{t.state}[/]" if style else t.state,
+            str(t.attempt or ""),
+            duration(r.duration) if r.duration is not None else "",
+            datetime.fromtimestamp(t.time).strftime("%Y-%m-%d %H:%M:%S"),
+            str(t.run),
+            escape(t.message),
+        )
     console.print(table)
-    if runs:
-        last = runs[-1]
-        console.print(f"\nlast run {last.id}: {last.outcome or 'did not end (crashed, or still running)'}",
-                      markup=False)
+    last = read.last_run
+    if last is not None:
+        console.print(
+            f"\nlast run {last.id}: {last.outcome or 'did not end (crashed, or still running)'}", markup=False
+        )
         for note in last.notes:
             console.print(f"  {note}", markup=False)
 
 
-def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: ExtraVarsOption = [],
-             vars_files: VarsFilesOption = [], journal: JournalOption = None,
-             durations: Annotated[Optional[Path], typer.Option(
-                 "--durations", help="YAML/JSON map of instance or task id to seconds (40) or a duration (30s, "
-                                     "1m30s).")] = None,
-             forks: int = typer.Option(50, "--forks", min=1), host_slots: int = typer.Option(1, "--host-slots", min=1),
-             ) -> None:
+def simulate(
+    path: ProjectArg,
+    inventory: InventoryOption = None,
+    extra_vars: ExtraVarsOption = [],
+    vars_files: VarsFilesOption = [],
+    journal: JournalOption = None,
+    durations: Annotated[
+        Path | None,
+        typer.Option(
+            "--durations", help="YAML/JSON map of instance or task id to seconds (40) or a duration (30s, 1m30s)."
+        ),
+    ] = None,
+    forks: int = typer.Option(50, "--forks", min=1),
+    host_slots: int = typer.Option(1, "--host-slots", min=1),
+) -> None:
     """Simulate the run: makespan of graph and steps against the lower bound."""
+    from orchc.api import check_plan
     from orchc.backends import simulate as sim
-    from orchc.backends.engine import Limits
     from orchc.dsl.diagnostics import SourceCache, render_all
+    from orchc.durations import durations_from_file
 
-    plan = load_plan(path, inventory, extra_vars, vars_files)
-    check_graph(plan, Limits())
+    plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
+    check_plan(plan)
+    chosen: sim.Durations | None
     if durations is not None:
-        chosen = sim.durations_from_file(durations)
-        unknown = chosen.unknown_ids(plan)
+        from_file = durations_from_file(durations)
+        unknown = from_file.unknown_ids(plan)
         if unknown:
             stderr().print(render_all(unknown, SourceCache()), markup=False)
+        chosen = from_file.durations
     else:
         journal_path = journal or default_journal(path)
         chosen = None
@@ -289,20 +288,23 @@ def simulate(path: ProjectArg, inventory: InventoryOption = None, extra_vars: Ex
     typer.echo(sim.format_simulation(plan, sim.simulate(plan, chosen, host_slots=host_slots, forks=forks)))
 
 
-def report(path: WhereArg = Path("."), journal: JournalOption = None,
-           output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
-               "report.html"),
-           run_id: Annotated[Optional[int], typer.Option("--run", help="Which run; default: the last.")] = None,
-           ) -> None:
+def report(
+    path: WhereArg = Path("."),
+    journal: JournalOption = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
+    run_id: Annotated[int | None, typer.Option("--run", help="Which run; default: the last.")] = None,
+) -> None:
     """Write an HTML report of a run: Gantt chart per host, failures."""
     from orchc.backends.report import render_report
 
-    with _existing_journal(journal or default_journal(path)) as store:
+    with _journal(journal or default_journal(path), existing=True) as store:
         runs = {r.id: r for r in store.runs()}
         chosen = run_id if run_id is not None else max(runs, default=None)
         if chosen not in runs:
-            raise fail(f"the journal has no run {chosen}" if chosen is not None else "the journal has no run yet",
-                       hint=f"runs in the journal: {', '.join(map(str, runs)) or 'none'}")
+            raise fail(
+                f"the journal has no run {chosen}" if chosen is not None else "the journal has no run yet",
+                hint=f"runs in the journal: {', '.join(map(str, runs)) or 'none'}",
+            )
         text = render_report(runs[chosen], store.transitions(chosen))
     with writing(output):
         output.write_text(text, encoding="utf-8")

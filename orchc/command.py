@@ -24,8 +24,14 @@ def _show_version(ctx: Any, _param: Any, value: bool) -> None:
 
 
 def _version_option() -> TyperOption:
-    return TyperOption(param_decls=["--version"], is_flag=True, expose_value=False, is_eager=True,
-                       callback=_show_version, help="Show orchc's version and exit.")
+    return TyperOption(
+        param_decls=["--version"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_show_version,
+        help="Show orchc's version and exit.",
+    )
 
 
 class Command(TyperCommand):

@@ -14,16 +14,21 @@ writes it, without pydantic.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The `NAME as NAME` imports are re-exported: backends, commands and tests take the Plan's secret markers
+# and writer from here too.
+from orchc.plan_data import REDACTED as REDACTED
 from orchc.plan_data import gc_paused, plan_json, sorted_json_data
-# Re-exported: backends, commands and tests take the Plan's secret markers and writer from here too.
-from orchc.plan_data import (REDACTED, redact, resolve_secrets, secret_marker, secret_names,  # noqa: F401
-                             write_plan_json)
+from orchc.plan_data import redact as redact
+from orchc.plan_data import resolve_secrets as resolve_secrets
+from orchc.plan_data import secret_marker as secret_marker
+from orchc.plan_data import secret_names as secret_names
+from orchc.plan_data import write_plan_json as write_plan_json
 
-SCHEMA_VERSION = "orchc.plan/1"
+SCHEMA_VERSION: Final = "orchc.plan/1"
 
 
 class _Model(BaseModel):
@@ -120,7 +125,7 @@ class AnsibleRoleAction(_Model):
 
 
 Action = Annotated[
-    Union[RunAction, CopyAction, TemplateAction, PlaybookAction, AnsibleModuleAction, AnsibleRoleAction],
+    RunAction | CopyAction | TemplateAction | PlaybookAction | AnsibleModuleAction | AnsibleRoleAction,
     Field(discriminator="kind"),
 ]
 
@@ -229,10 +234,11 @@ class Plan(_Model):
     def plain_data(self) -> dict[str, Any]:
         """The Plan as plain data with every key in sorted order, as `write_plan_json` takes it."""
         with gc_paused():
-            return sorted_json_data(self.model_dump_json(by_alias=True))
+            data: dict[str, Any] = sorted_json_data(self.model_dump_json(by_alias=True))
+        return data
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)
 
     def host(self, name: str) -> Host:

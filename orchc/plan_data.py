@@ -16,11 +16,11 @@ import json
 import math
 import re
 import shlex
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Iterator, Mapping
+from typing import Any, BinaryIO
 
 import pydantic_core
-
 
 # --- the canonical JSON of a Plan ----------------------------------------------
 
@@ -48,7 +48,7 @@ def write_plan_json(data: dict[str, Any], stream: BinaryIO) -> None:
     head, tail = rest.split(b'\n  "instances": [],\n')  # JSON strings hold no raw newline
     stream.write(head + b'\n  "instances": [')
     for start in range(0, len(instances), _INSTANCES_PER_WRITE):
-        some = _indented_json(instances[start:start + _INSTANCES_PER_WRITE])  # [\n  {...},\n  {...}\n]
+        some = _indented_json(instances[start : start + _INSTANCES_PER_WRITE])  # [\n  {...},\n  {...}\n]
         stream.write((b"," if start else b"") + some[1:-2].replace(b"\n", b"\n  "))  # items, a level deeper
     stream.write(b"\n  ],\n" + tail + b"\n")
 
@@ -78,8 +78,10 @@ def _float_bearing_values(data: dict[str, Any]) -> Iterator[Any]:
     for instance in data["instances"]:
         if instance["actions"] or instance["alternates"]:
             placements = (instance, *instance["alternates"])
-            for actions in (*(p["actions"] for p in placements),
-                            *(v["actions"] for p in placements for v in p["variants"])):
+            for actions in (
+                *(p["actions"] for p in placements),
+                *(v["actions"] for p in placements for v in p["variants"]),
+            ):
                 for action in actions:
                     yield action.get("vars")
                     yield action.get("args")

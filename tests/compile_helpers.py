@@ -27,7 +27,9 @@ all:
 """
 
 
-def write_project(folder: Path, orch: str, inventory: str = INVENTORY, files: dict[str, str | bytes] | None = None) -> Path:
+def write_project(
+    folder: Path, orch: str, inventory: str = INVENTORY, files: dict[str, str | bytes] | None = None
+) -> Path:
     """site.orch + inventory.yml (+ extra files) in `folder`; returns the .orch path."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "inventory.yml").write_text(inventory)

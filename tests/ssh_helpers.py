@@ -40,8 +40,13 @@ def transport(plan: Plan, forks: int = 50, check_mode: bool = False, **ssh_optio
     return SshTransport(plan, TransportOptions(forks=forks, check_mode=check_mode, ssh=SshOptions(**ssh_options)))
 
 
-def run_actions(host: Host, *actions: Action, timeout: float | None = None,
-                context_fields: dict[str, Any] | None = None, **options: Any) -> list[ActionResult]:
+def run_actions(
+    host: Host,
+    *actions: Action,
+    timeout: float | None = None,
+    context_fields: dict[str, Any] | None = None,
+    **options: Any,
+) -> list[ActionResult]:
     """Run actions one after the other on one host with a fresh transport, then close it."""
     plan = plan_of(host, timeout=timeout)
 

@@ -41,9 +41,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import pytest
 import yaml
@@ -107,7 +108,7 @@ class SshServer:
     address = "127.0.0.1"
 
     @classmethod
-    def start(cls, folder: Path) -> "SshServer":
+    def start(cls, folder: Path) -> SshServer:
         """Generate keys and config in `folder` (created if missing) and start the server."""
         (folder / "home").mkdir(parents=True, exist_ok=True)
         _keygen(folder / "host_key", "orchc-test-host")

@@ -25,13 +25,29 @@ def taskcore_source(cache: Path = CACHE) -> Path:
     cache.mkdir(exist_ok=True)
     archive = cache / f"task-core-{VERSION}.tar.gz"
     if not archive.is_file():
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                                 f"task-core=={VERSION}", "-d", str(cache)], capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"task-core=={VERSION}",
+                "-d",
+                str(cache),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0 or not archive.is_file():
             reason = next((line for line in reversed(result.stderr.splitlines()) if line.strip()), "no output")
-            raise RuntimeError(f"task-core {VERSION} could not be downloaded from PyPI into {cache} (offline?): "
-                               f"pip says: {reason.strip()}. Run the tests once with network access, or put "
-                               f"{archive.name} there")
+            raise RuntimeError(
+                f"task-core {VERSION} could not be downloaded from PyPI into {cache} (offline?): "
+                f"pip says: {reason.strip()}. Run the tests once with network access, or put "
+                f"{archive.name} there"
+            )
     with tarfile.open(archive) as tar:
         tar.extractall(cache, filter="data")
     return folder

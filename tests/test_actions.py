@@ -13,8 +13,9 @@ import os
 import pwd
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -94,7 +95,9 @@ def test_copy_compares_first_then_writes_atomically(run_on: RunOn, tmp_path: Pat
 def test_template_and_base64_copy_write_their_content_with_mode_0644(run_on: RunOn, tmp_path: Path) -> None:
     binary = bytes(range(256))
     rendered = TemplateAction(src="t.j2", dest=str(tmp_path / "t.conf"), content="port = 5000\n")
-    raw = CopyAction(src="b", dest=str(tmp_path / "b.bin"), content=base64.b64encode(binary).decode(), encoding="base64")
+    raw = CopyAction(
+        src="b", dest=str(tmp_path / "b.bin"), content=base64.b64encode(binary).decode(), encoding="base64"
+    )
     assert [r.status for r in run_on(rendered, raw, raw)] == ["changed", "changed", "ok"]
     assert (tmp_path / "t.conf").read_text() == "port = 5000\n"
     assert (tmp_path / "b.bin").read_bytes() == binary
@@ -149,14 +152,18 @@ def test_check_mode_says_what_would_change_and_changes_nothing(run_on: RunOn, tm
 def test_secrets_reach_the_host_and_a_missing_one_fails_the_action(run_on: RunOn, tmp_path: Path) -> None:
     run, copy, missing_run, missing_copy = run_on(
         RunAction(command=f"echo {secret_marker('db_password', True)}"),
-        CopyAction(src="a", dest=str(tmp_path / "db.conf"), content=f"password={secret_marker('db_password', False)}\n"),
+        CopyAction(
+            src="a", dest=str(tmp_path / "db.conf"), content=f"password={secret_marker('db_password', False)}\n"
+        ),
         RunAction(command=f"echo {secret_marker('other', True)}"),
         TemplateAction(src="t.j2", dest=str(tmp_path / "other.conf"), content=secret_marker("other", False)),
         secrets={"db_password": "s3cr3t pass"},
     )
     assert (run.status, run.stdout) == ("changed", "s3cr3t pass\n")  # the runner redacts what it records
     assert copy.status == "changed" and (tmp_path / "db.conf").read_text() == "password=s3cr3t pass\n"
-    assert [_outcome(r) for r in (missing_run, missing_copy)] == [("failed", "secret 'other' has no value at run time")] * 2
+    assert [_outcome(r) for r in (missing_run, missing_copy)] == [
+        ("failed", "secret 'other' has no value at run time")
+    ] * 2
     assert not (tmp_path / "other.conf").exists()
 
 
@@ -180,8 +187,11 @@ def run_with_vars(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..
 
 def test_a_command_gets_the_task_environment_and_streams_its_output(run_on: RunOn) -> None:
     streamed: list[tuple[str, str]] = []
-    [ran] = run_on(RunAction(command='echo "$GREETING"; echo oops >&2'), env={"GREETING": "it's me"},
-                   on_output=lambda stream, text: streamed.append((stream, text)))
+    [ran] = run_on(
+        RunAction(command='echo "$GREETING"; echo oops >&2'),
+        env={"GREETING": "it's me"},
+        on_output=lambda stream, text: streamed.append((stream, text)),
+    )
     assert (ran.status, ran.stdout, ran.stderr) == ("changed", "it's me\n", "oops\n")
     assert ("stdout", "it's me\n") in streamed and ("stderr", "oops\n") in streamed
 
@@ -205,15 +215,18 @@ def shared_folder() -> Iterator[Path]:
 
 
 @pytest.mark.skipif(not shutil.which("sudo") or os.geteuid() != 0, reason="needs sudo, and orchc running as root")
-def test_become_another_user_runs_and_writes_as_that_user(run_with_vars: Callable[..., RunOn],
-                                                           shared_folder: Path) -> None:
+def test_become_another_user_runs_and_writes_as_that_user(
+    run_with_vars: Callable[..., RunOn], shared_folder: Path
+) -> None:
     run = run_with_vars(ansible_become="true", ansible_become_user="nobody")
     dest = shared_folder / "by-nobody.conf"
     copy = CopyAction(src="a", dest=str(dest), content="x\n", mode="0640")
     ran, wrote, again = run(RunAction(command='echo "$(id -un) $GREETING"'), copy, copy, env={"GREETING": "hi"})
     assert (ran.status, ran.stdout) == ("changed", "nobody hi\n")
-    assert [_outcome(r) for r in (wrote, again)] == [("changed", f"changed content (new file) of {dest}"),
-                                                     ("ok", f"{dest} is up to date")]
+    assert [_outcome(r) for r in (wrote, again)] == [
+        ("changed", f"changed content (new file) of {dest}"),
+        ("ok", f"{dest} is up to date"),
+    ]
     nobody = pwd.getpwnam("nobody")
     written = dest.stat()
     assert (written.st_uid, written.st_gid, written.st_mode & 0o777) == (nobody.pw_uid, nobody.pw_gid, 0o640)
@@ -231,7 +244,10 @@ def _scenario(folder: Path) -> list[Action]:
     (folder / "a-folder").mkdir()
     copy = CopyAction(src="a", dest=str(folder / "a.conf"), content="a=1\n", mode="0640")
     return [
-        copy, copy, copy.model_copy(update={"mode": "0600"}), copy.model_copy(update={"content": "a=2\n"}),
+        copy,
+        copy,
+        copy.model_copy(update={"mode": "0600"}),
+        copy.model_copy(update={"content": "a=2\n"}),
         copy.model_copy(update={"mode": "rw"}),
         copy.model_copy(update={"dest": str(folder / "missing" / "a.conf")}),
         copy.model_copy(update={"dest": str(folder / "a-folder")}),

@@ -84,9 +84,21 @@ def plan_from_inventory(project: Path, inventory: Path) -> Plan:
 def start_ansible_playbook(project: Path, inventory: Path, *options: str) -> subprocess.Popen[str]:
     """Start the peer (it runs while orchc does: the test takes the time of one run, not two)."""
     return subprocess.Popen(
-        ["ansible-playbook", "-i", str(inventory), "--limit", ",".join(LIMIT), "-e", json.dumps(EXTRA_VARS),
-         *options, str(project / "legacy" / "site.yml")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=project / "legacy",
+        [
+            "ansible-playbook",
+            "-i",
+            str(inventory),
+            "--limit",
+            ",".join(LIMIT),
+            "-e",
+            json.dumps(EXTRA_VARS),
+            *options,
+            str(project / "legacy" / "site.yml"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=project / "legacy",
         env={"ANSIBLE_NOCOLOR": "1", "PATH": _path()},
     )
 
@@ -128,8 +140,9 @@ def compare_with_peer(project: Path, peer_inventory: Path, orchc_inventory: Path
     peer = start_ansible_playbook(project, peer_inventory, *(["--check"] if check else []))
     plan = plan_from_inventory(project, orchc_inventory)
     hosts = [plan.host(name) for name in LIMIT]
-    results, transport = run_batch(plan, PlaybookAction(path="legacy/site.yml"), hosts, check_mode=check,
-                                   work_dir=project / ".orchc")
+    results, transport = run_batch(
+        plan, PlaybookAction(path="legacy/site.yml"), hosts, check_mode=check, work_dir=project / ".orchc"
+    )
     recap = play_recap(peer)
     assert transport.calls == 1
     assert [r.status for r in results] == [recap_status(recap[name]) for name in LIMIT], [r.message for r in results]
@@ -154,7 +167,7 @@ def test_check_mode_matches_ansible_playbook_check(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # ~15 s; the default suite reaches the sshd in the unreachable-host test below
-def test_same_files_as_ansible_playbook_over_sshd(tmp_path: Path, ssh_inventory) -> None:  # type: ignore[no-untyped-def]
+def test_same_files_as_ansible_playbook_over_sshd(tmp_path: Path, ssh_inventory) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures (ssh_inventory, make_sshd) have no types
     project = write_project(tmp_path / "project")
     peer = ssh_inventory(NAMES, groups=GROUPS, host_vars=PIPELINING, path=tmp_path / "peer.yml")
     ours = ssh_inventory(NAMES, groups=GROUPS, host_vars=PIPELINING, path=tmp_path / "ours.yml")
@@ -163,14 +176,17 @@ def test_same_files_as_ansible_playbook_over_sshd(tmp_path: Path, ssh_inventory)
 
 
 def test_an_unreachable_host_in_a_batch_over_ssh_is_reported_for_that_host_only(
-        tmp_path: Path, ssh_inventory, make_sshd) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, ssh_inventory, make_sshd
+) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures (ssh_inventory, make_sshd) have no types
     stopped: SshServer = make_sshd()
     stopped.stop()
     inventory = ssh_inventory(["up1", "up2"], host_vars=PIPELINING, path=tmp_path / "up.yml")
     down = stopped.write_inventory(tmp_path / "down.yml", ["down1"])
     plan = plan_from_inventory(tmp_path, inventory)
     plan.hosts += plan_hosts(load_inventory(down))
-    action = AnsibleModuleAction(module="copy", args={"dest": "{{ root }}/marker", "content": "{{ inventory_hostname }}"})
+    action = AnsibleModuleAction(
+        module="copy", args={"dest": "{{ root }}/marker", "content": "{{ inventory_hostname }}"}
+    )
     results, transport = run_batch(plan, action)
     assert transport.calls == 1
     assert [r.status for r in results] == ["changed", "changed", "unreachable"]

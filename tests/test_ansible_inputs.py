@@ -21,15 +21,31 @@ from orchc.plan import AnsibleModuleAction, Host, Plan, PlaybookAction, Role, se
 
 
 def plan_with(*hosts: Host) -> Plan:
-    return Plan(root=".", hosts=list(hosts), tasks=[], instances=[],
-                roles=[Role(name="web", hosts=[h.name for h in hosts], services=["s"]),
-                       Role(name="all", hosts=[h.name for h in hosts], services=["s"])])
+    return Plan(
+        root=".",
+        hosts=list(hosts),
+        tasks=[],
+        instances=[],
+        roles=[
+            Role(name="web", hosts=[h.name for h in hosts], services=["s"]),
+            Role(name="all", hosts=[h.name for h in hosts], services=["s"]),
+        ],
+    )
 
 
 def test_the_inventory_keeps_how_orchc_reaches_each_host() -> None:
-    ssh = Host(name="web1", address="10.0.0.5", port=2222, user="deploy",
-               vars={"ansible_ssh_private_key_file": "/keys/id", "ansible_ssh_common_args": "-o ProxyJump=bastion",
-                     "orchc_known_hosts": "/etc/orchc/known_hosts", "root": "/srv"})
+    ssh = Host(
+        name="web1",
+        address="10.0.0.5",
+        port=2222,
+        user="deploy",
+        vars={
+            "ansible_ssh_private_key_file": "/keys/id",
+            "ansible_ssh_common_args": "-o ProxyJump=bastion",
+            "orchc_known_hosts": "/etc/orchc/known_hosts",
+            "root": "/srv",
+        },
+    )
     local = Host(name="ctl", address="localhost", connection="local")
     data = inventory(plan_with(ssh, local), SshOptions(accept_new_host_keys=True))
     web1 = data["all"]["hosts"]["web1"]
@@ -37,8 +53,9 @@ def test_the_inventory_keeps_how_orchc_reaches_each_host() -> None:
     assert web1["ansible_connection"] == "ssh"
     assert web1["ansible_ssh_private_key_file"] == "/keys/id"
     assert web1["ansible_ssh_common_args"] == "-o ProxyJump=bastion"
-    assert web1["ansible_ssh_extra_args"] == ("-o UserKnownHostsFile=/etc/orchc/known_hosts "
-                                              "-o StrictHostKeyChecking=accept-new")
+    assert web1["ansible_ssh_extra_args"] == (
+        "-o UserKnownHostsFile=/etc/orchc/known_hosts -o StrictHostKeyChecking=accept-new"
+    )
     assert data["all"]["hosts"]["ctl"] == {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     assert data["all"]["children"] == {"web": {"hosts": {"web1": None, "ctl": None}}}, "Ansible's own `all` is kept"
 
@@ -47,7 +64,9 @@ def test_the_inventory_has_every_group_of_the_plan_not_only_its_roles() -> None:
     plan = plan_with(Host(name="web1", address="web1", connection="local"))
     plan.groups = {"web": ["web1"], "dmz": ["web1"]}
     assert inventory(plan, SshOptions())["all"]["children"] == {
-        "web": {"hosts": {"web1": None}}, "dmz": {"hosts": {"web1": None}}}
+        "web": {"hosts": {"web1": None}},
+        "dmz": {"hosts": {"web1": None}},
+    }
 
 
 def test_equal_values_pass_as_they_are_and_differing_or_secret_ones_per_host() -> None:
@@ -66,8 +85,9 @@ def test_equal_values_pass_as_they_are_and_differing_or_secret_ones_per_host() -
 
 
 def test_module_arguments_that_differ_are_read_per_host() -> None:
-    actions = {name: AnsibleModuleAction(module="file", args={"path": f"/{name}", "state": "directory"})
-               for name in ("a", "b")}
+    actions = {
+        name: AnsibleModuleAction(module="file", args={"path": f"/{name}", "state": "directory"}) for name in ("a", "b")
+    }
     extra, args = call_values({}, actions, {})
     assert args == {"path": '{{ orchc_host_args[inventory_hostname]["path"] }}', "state": "directory"}
     assert extra.public["orchc_host_args"] == {"a": {"path": "/a"}, "b": {"path": "/b"}}

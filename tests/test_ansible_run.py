@@ -27,8 +27,11 @@ def write_inventory(folder: Path, hosts: dict[str, dict[str, object]], groups: d
 def test_the_gradual_example_runs_native_and_legacy_tasks_in_one_graph(tmp_path: Path) -> None:
     project = tmp_path / "gradual"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".orchc"))
-    write_inventory(project, {"db1": {}, "web1": {"http_port": 8081}, "web2": {"http_port": 8082}},
-                    {"db": ["db1"], "web": ["web1", "web2"]})
+    write_inventory(
+        project,
+        {"db1": {}, "web1": {"http_port": 8081}, "web2": {"http_port": 8082}},
+        {"db": ["db1"], "web": ["web1", "web2"]},
+    )
     done = orchc("run", ".", cwd=project)
     assert done.returncode == 0, done.stdout + done.stderr
     for web in ("web1", "web2"):
@@ -102,7 +105,8 @@ def test_dry_run_lists_the_ansible_instances_and_changes_nothing(tmp_path: Path)
 def test_a_missing_playbook_or_role_is_a_compile_error(tmp_path: Path) -> None:
     (tmp_path / "main.orch").write_text(
         'role app { services app }\nservice app {\n  task a { playbook "legacy/nope.yml" }\n'
-        '  task b { role no_such_role }\n}\n')
+        "  task b { role no_such_role }\n}\n"
+    )
     write_inventory(tmp_path, {"h1": {}}, {"app": ["h1"]})
     checked = orchc("check", ".", cwd=tmp_path, env={"ANSIBLE_ROLES_PATH": ""})
     assert checked.returncode == 1
@@ -113,11 +117,21 @@ def test_a_missing_playbook_or_role_is_a_compile_error(tmp_path: Path) -> None:
 
 def test_without_ansible_runner_the_run_stops_before_anything_runs(tmp_path: Path) -> None:
     project = failing_project(tmp_path)
-    hide_runner = ("import sys; sys.modules['ansible_runner'] = None; sys.argv = ['orchc', 'run', '.']\n"
-                   "from orchc.cli import main; main()\n")
-    done = subprocess.run([sys.executable, "-c", hide_runner], cwd=project, capture_output=True, text=True,
-                          env={**os.environ, "ORCHC_SECRET_TOKEN": TOKEN}, timeout=120)
+    hide_runner = (
+        "import sys; sys.modules['ansible_runner'] = None; sys.argv = ['orchc', 'run', '.']\n"
+        "from orchc.cli import main; main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hide_runner],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ORCHC_SECRET_TOKEN": TOKEN},
+        timeout=120,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "ansible actions need ansible-runner and ansible-core: pip install ansible-runner ansible-core" in done.stderr
+    assert (
+        "ansible actions need ansible-runner and ansible-core: pip install ansible-runner ansible-core" in done.stderr
+    )
     assert "Traceback" not in done.stderr
     assert not (project / "hosts").exists()

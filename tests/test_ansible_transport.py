@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 import yaml
@@ -50,13 +51,21 @@ WRITE_PLAYBOOK = """\
 """
 
 
-def local_hosts(tmp_path: Path, names: Sequence[str], extra_vars: dict[str, dict[str, Any]] | None = None) -> list[Host]:
+def local_hosts(
+    tmp_path: Path, names: Sequence[str], extra_vars: dict[str, dict[str, Any]] | None = None
+) -> list[Host]:
     hosts = []
     for name in names:
         root = tmp_path / "hosts" / name
         root.mkdir(parents=True, exist_ok=True)
-        hosts.append(Host(name=name, address="localhost", connection="local",
-                          vars={"root": str(root), **(extra_vars or {}).get(name, {})}))
+        hosts.append(
+            Host(
+                name=name,
+                address="localhost",
+                connection="local",
+                vars={"root": str(root), **(extra_vars or {}).get(name, {})},
+            )
+        )
     return hosts
 
 
@@ -79,8 +88,9 @@ def run_batch(
     output: list[str] | None = None,
 ) -> tuple[list[ActionResult], AnsibleTransport]:
     """Start one instance per host in the same event-loop turn, as the runner does, and wait for all."""
-    transport = transport or AnsibleTransport(plan, TransportOptions(work_dir=work_dir or Path(plan.root) / ".orchc",
-                                                                     check_mode=check_mode))
+    transport = transport or AnsibleTransport(
+        plan, TransportOptions(work_dir=work_dir or Path(plan.root) / ".orchc", check_mode=check_mode)
+    )
     chosen = list(hosts if hosts is not None else plan.hosts)
 
     def sink(stream: str, text: str) -> None:
@@ -89,9 +99,17 @@ def run_batch(
 
     async def main() -> list[ActionResult]:
         calls = [
-            transport.execute(host, action[host.name] if isinstance(action, dict) else action, ActionContext(
-                plan=plan, instance_id=f"{task_id}@{host.name}", task_id=task_id, secrets=secrets or {},
-                on_output=sink))
+            transport.execute(
+                host,
+                action[host.name] if isinstance(action, dict) else action,
+                ActionContext(
+                    plan=plan,
+                    instance_id=f"{task_id}@{host.name}",
+                    task_id=task_id,
+                    secrets=secrets or {},
+                    on_output=sink,
+                ),
+            )
             for host in chosen
         ]
         return list(await asyncio.gather(*calls))
@@ -126,7 +144,7 @@ def test_a_failure_in_a_batch_belongs_to_its_host_only(tmp_path: Path, project: 
     plan = make_plan(project, hosts)
     results, transport = run_batch(plan, PlaybookAction(path="legacy/site.yml"))
     assert transport.calls == 1
-    by_host = dict(zip(["web1", "web2", "web3"], results))
+    by_host = dict(zip(["web1", "web2", "web3"], results, strict=True))
     assert by_host["web1"].status == by_host["web3"].status == "changed"
     failed = by_host["web2"]
     assert failed.status == "failed"
@@ -167,8 +185,11 @@ def test_late_arrivals_within_the_window_join_and_other_tasks_get_their_own_call
         return await transport.execute(host, one, ctx(host, "x.one"))
 
     async def main() -> list[ActionResult]:
-        return list(await asyncio.gather(
-            transport.execute(a, one, ctx(a, "x.one")), late(c), transport.execute(b, two, ctx(b, "x.two"))))
+        return list(
+            await asyncio.gather(
+                transport.execute(a, one, ctx(a, "x.one")), late(c), transport.execute(b, two, ctx(b, "x.two"))
+            )
+        )
 
     results = asyncio.run(main())
     assert transport.calls == 2
@@ -180,16 +201,21 @@ def test_late_arrivals_within_the_window_join_and_other_tasks_get_their_own_call
 def test_values_rendered_apart_for_each_host_still_make_one_call(tmp_path: Path, project: Path) -> None:
     plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
     roots = {h.name: h.vars["root"] for h in plan.hosts}
-    per_host_vars = {h.name: PlaybookAction(path="legacy/site.yml", vars={"greeting": f"hey {h.name}"})
-                     for h in plan.hosts}
+    per_host_vars = {
+        h.name: PlaybookAction(path="legacy/site.yml", vars={"greeting": f"hey {h.name}"}) for h in plan.hosts
+    }
     results, transport = run_batch(plan, per_host_vars)
     assert transport.calls == 1 and [r.status for r in results] == ["changed"] * 2
     for name, root in roots.items():
         assert (Path(root) / "greeting.txt").read_text() == f"hey {name} from {name}\n"
 
-    per_host_args = {name: AnsibleModuleAction(module="copy", args={
-        "dest": f"{root}/conf", "content": f"{name}:" + secret_marker("pw", False), "mode": "0600"})
-        for name, root in roots.items()}
+    per_host_args = {
+        name: AnsibleModuleAction(
+            module="copy",
+            args={"dest": f"{root}/conf", "content": f"{name}:" + secret_marker("pw", False), "mode": "0600"},
+        )
+        for name, root in roots.items()
+    }
     results, transport = run_batch(plan, per_host_args, secrets={"pw": SECRET})
     assert transport.calls == 1 and [r.status for r in results] == ["changed"] * 2
     for name, root in roots.items():
@@ -208,7 +234,8 @@ def test_a_module_action_keeps_its_arguments_structured(tmp_path: Path, project:
 
 
 def test_an_orchc_package_in_the_current_folder_does_not_shadow_the_installed_one(
-        tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """As in a checkout of orchc with a non-editable install, where its orchc/ would hide orchc.backends."""
     checkout = tmp_path / "checkout"
     (checkout / "orchc").mkdir(parents=True)
@@ -223,7 +250,9 @@ def test_a_role_is_found_in_the_plan_roots_roles_folder(tmp_path: Path, project:
     tasks = project / "roles" / "motd" / "tasks"
     tasks.mkdir(parents=True)
     (tasks / "main.yml").write_text(
-        '- copy:\n    dest: "{{ root }}/motd"\n    content: "{{ motd_text }} on {{ ansible_facts.hostname | length > 0 }}\\n"\n')
+        '- copy:\n    dest: "{{ root }}/motd"\n'
+        '    content: "{{ motd_text }} on {{ ansible_facts.hostname | length > 0 }}\\n"\n'
+    )
     plan = make_plan(project, local_hosts(tmp_path, ["a"]))
     results, _ = run_batch(plan, AnsibleRoleAction(name="motd", vars={"motd_text": "welcome"}))
     assert results[0].status == "changed", results[0].message
@@ -266,7 +295,9 @@ def test_secrets_reach_ansible_but_never_the_results_output_or_kept_files(tmp_pa
 def test_a_secret_module_argument_is_templated_from_the_secrets_file_with_no_log(tmp_path: Path, project: Path) -> None:
     plan = make_plan(project, local_hosts(tmp_path, ["a"]))
     dest = tmp_path / "token"
-    action = AnsibleModuleAction(module="copy", args={"dest": str(dest), "content": "token=" + secret_marker("tok", False)})
+    action = AnsibleModuleAction(
+        module="copy", args={"dest": str(dest), "content": "token=" + secret_marker("tok", False)}
+    )
     output: list[str] = []
     results, _ = run_batch(plan, action, secrets={"tok": "{{ not_a_template }}"}, output=output)
     assert results[0].status == "changed", results[0].message
@@ -320,13 +351,23 @@ def _processes_mentioning(text: str) -> list[int]:
 
 def test_cancelling_every_caller_stops_ansible_playbook(tmp_path: Path, project: Path) -> None:
     sleep = f"sleep 60.{os.getpid()}"  # this test's own, whatever else runs on the machine
-    (project / "legacy" / "slow.yml").write_text(f"- hosts: all\n  gather_facts: false\n  tasks: [{{command: {sleep}}}]\n")
+    (project / "legacy" / "slow.yml").write_text(
+        f"- hosts: all\n  gather_facts: false\n  tasks: [{{command: {sleep}}}]\n"
+    )
     plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
     transport = AnsibleTransport(plan, TransportOptions(work_dir=tmp_path / "work"))
 
     async def main() -> float:
-        calls = [asyncio.ensure_future(transport.execute(h, PlaybookAction(path="legacy/slow.yml"), ActionContext(
-            plan=plan, instance_id=f"t@{h.name}", task_id="t", secrets={}))) for h in plan.hosts]
+        calls = [
+            asyncio.ensure_future(
+                transport.execute(
+                    h,
+                    PlaybookAction(path="legacy/slow.yml"),
+                    ActionContext(plan=plan, instance_id=f"t@{h.name}", task_id="t", secrets={}),
+                )
+            )
+            for h in plan.hosts
+        ]
         deadline = time.monotonic() + 30
         while not _processes_mentioning(sleep) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -349,9 +390,11 @@ def test_a_retry_waits_for_the_call_its_host_left_to_end_there(tmp_path: Path, p
     starts only when that call has ended, never beside it."""
     (project / "legacy" / "slow.yml").write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        "    - shell: echo first-start >> {{ root }}/log && sleep 2 && echo first-end >> {{ root }}/log\n")
+        "    - shell: echo first-start >> {{ root }}/log && sleep 2 && echo first-end >> {{ root }}/log\n"
+    )
     (project / "legacy" / "quick.yml").write_text(
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo second >> {{ root }}/log\n")
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo second >> {{ root }}/log\n"
+    )
     plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
     a, b = plan.hosts
     log = Path(a.vars["root"]) / "log"
@@ -361,8 +404,10 @@ def test_a_retry_waits_for_the_call_its_host_left_to_end_there(tmp_path: Path, p
         return ActionContext(plan=plan, instance_id="t@h", task_id="t", secrets={})
 
     async def main() -> tuple[ActionResult, ActionResult]:
-        first = {h.name: asyncio.ensure_future(transport.execute(h, PlaybookAction(path="legacy/slow.yml"), context()))
-                 for h in (a, b)}
+        first = {
+            h.name: asyncio.ensure_future(transport.execute(h, PlaybookAction(path="legacy/slow.yml"), context()))
+            for h in (a, b)
+        }
         deadline = time.monotonic() + 30
         while not (log.exists() and "first-start" in log.read_text()) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -378,12 +423,15 @@ def test_a_retry_waits_for_the_call_its_host_left_to_end_there(tmp_path: Path, p
 
 def test_missing_ansible_runner_is_a_clear_run_time_error(tmp_path: Path) -> None:
     request = tmp_path / "request.json"
-    request.write_text('{"private_data_dir": "x", "playbook": "x", "project_dir": "x", "inventory": "x", '
-                       '"limit": "a", "cmdline": ""}')
+    request.write_text(
+        '{"private_data_dir": "x", "playbook": "x", "project_dir": "x", "inventory": "x", "limit": "a", "cmdline": ""}'
+    )
     for hidden in ("ansible_runner", "ansible"):
-        script = (f"import sys; sys.modules[{hidden!r}] = None\n"
-                  "from orchc.backends import ansible_worker\n"
-                  f"sys.exit(ansible_worker.main([{str(request)!r}]))\n")
+        script = (
+            f"import sys; sys.modules[{hidden!r}] = None\n"
+            "from orchc.backends import ansible_worker\n"
+            f"sys.exit(ansible_worker.main([{str(request)!r}]))\n"
+        )
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         record = yaml.safe_load(done.stdout)
         assert record["type"] == "error"
@@ -395,10 +443,13 @@ def test_inputs_ansible_runner_refuses_are_one_line_errors_not_tracebacks(tmp_pa
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
     request = tmp_path / "request.json"
-    request.write_text(f'{{"private_data_dir": "{not_a_folder}", "playbook": "x.yml", "project_dir": "{tmp_path}", '
-                       f'"inventory": "{tmp_path}/inventory.yml", "limit": "a", "cmdline": ""}}')
-    done = subprocess.run([sys.executable, "-m", "orchc.backends.ansible_worker", str(request)],
-                          capture_output=True, text=True)
+    request.write_text(
+        f'{{"private_data_dir": "{not_a_folder}", "playbook": "x.yml", "project_dir": "{tmp_path}", '
+        f'"inventory": "{tmp_path}/inventory.yml", "limit": "a", "cmdline": ""}}'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "orchc.backends.ansible_worker", str(request)], capture_output=True, text=True
+    )
     record = yaml.safe_load(done.stdout)
     assert record["type"] == "error" and record["message"].startswith("ansible-runner could not run: ")
     assert "Traceback" not in done.stderr
@@ -409,9 +460,13 @@ def test_closing_the_transport_answers_every_waiting_caller(tmp_path: Path, proj
     transport = AnsibleTransport(plan, TransportOptions(work_dir=tmp_path / "work"))
 
     async def main() -> BaseException | ActionResult:
-        call = asyncio.ensure_future(transport.execute(plan.hosts[0], PlaybookAction(path="legacy/site.yml"),
-                                                       ActionContext(plan=plan, instance_id="t@a", task_id="t",
-                                                                     secrets={})))
+        call = asyncio.ensure_future(
+            transport.execute(
+                plan.hosts[0],
+                PlaybookAction(path="legacy/site.yml"),
+                ActionContext(plan=plan, instance_id="t@a", task_id="t", secrets={}),
+            )
+        )
         await asyncio.sleep(0)
         await transport.close()
         return (await asyncio.gather(call, return_exceptions=True))[0]

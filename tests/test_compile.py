@@ -10,8 +10,8 @@ import pytest
 
 from compile_helpers import INVENTORY, compile_errors, compile_text, write_project
 from orchc.compiler import compile_project
-from orchc_process import orchc
 from orchc.plan import Instance, Plan, secret_marker
+from orchc_process import orchc
 
 TWO_TIER = """
 type database { host: str  port: int = 5432 }
@@ -37,14 +37,22 @@ def test_placement_instances_and_after_edges(tmp_path: Path) -> None:
     plan = compile_text(tmp_path, TWO_TIER + 'service app { task run_it { run "x" } }').plan
     by_id = instances(plan)
     assert [i.id for i in plan.instances] == [
-        "postgres.install@d1", "postgres.install@d2", "postgres.start@d1", "postgres.start@d2",
-        "app.run_it@w1", "app.run_it@w2", "app.run_it@w3"]
+        "postgres.install@d1",
+        "postgres.install@d2",
+        "postgres.start@d1",
+        "postgres.start@d2",
+        "app.run_it@w1",
+        "app.run_it@w2",
+        "app.run_it@w3",
+    ]
     assert by_id["postgres.start@d2"].deps == ["postgres.install@d2"]
     assert [h.name for h in plan.hosts] == ["w1", "w2", "w3", "d1", "d2"]
 
 
 def test_before_and_once(tmp_path: Path) -> None:
-    plan = compile_text(tmp_path, """
+    plan = compile_text(
+        tmp_path,
+        """
 role web { services app }
 service app {
   task install { before configure  run "install" }
@@ -52,19 +60,25 @@ service app {
   task migrate once { after configure  run "migrate on {{ host.name }}" }
   task start { after migrate  run "start" }
 }
-""").plan
+""",
+    ).plan
     by_id = instances(plan)
     assert by_id["app.configure@w2"].deps == ["app.install@w2"]
     assert "app.migrate@w2" not in by_id
     migrate = by_id["app.migrate@w1"]
     assert migrate.deps == ["app.configure@w1"]
     assert [(p.host, p.actions[0].command) for p in migrate.alternates] == [
-        ("w2", "migrate on w2"), ("w3", "migrate on w3")]
+        ("w2", "migrate on w2"),
+        ("w3", "migrate on w3"),
+    ]
     assert by_id["app.start@w3"].deps == ["app.configure@w3", "app.migrate@w1"]  # its own host's order too
 
 
 def test_requires_scopes_and_capability_values(tmp_path: Path) -> None:
-    plan = compile_text(tmp_path, TWO_TIER + """
+    plan = compile_text(
+        tmp_path,
+        TWO_TIER
+        + """
 role both { services postgres_client }
 service app {
   task all { requires database: database  run "hosts {{ database | map(attribute='host') | join(',') }}" }
@@ -74,13 +88,15 @@ service app {
 service postgres_client {
   task check { requires database on same host  run "check {{ database.host }}" }
 }
-""", inventory="""
+""",
+        inventory="""
 all:
   children:
     web: {hosts: {w1: {}, w2: {}}}
     db: {hosts: {d1: {}, d2: {}}}
     both: {hosts: {d2: {}}}
-""").plan
+""",
+    ).plan
     by_id = instances(plan)
     assert by_id["app.all@w1"].deps == ["postgres.start@d1", "postgres.start@d2"]
     assert by_id["app.all@w1"].actions[0].command == "hosts d1,d2"
@@ -92,7 +108,10 @@ all:
 
 
 def test_on_any_renders_a_variant_per_provider_where_their_fields_differ(tmp_path: Path) -> None:
-    result = compile_text(tmp_path, TWO_TIER + """
+    result = compile_text(
+        tmp_path,
+        TWO_TIER
+        + """
 type endpoint { url: str }
 service api { task up { run "up"  provides vip: endpoint { url = "http://vip" } } }
 role db2 { services api }
@@ -104,40 +123,57 @@ service app {
 }
 service mirror { task start { run "m"  provides other: database { host = "{{ host.name }}" } } }
 role mirrors { services mirror }
-""", inventory=INVENTORY + "    db2: {hosts: {d1: {}, d2: {}}}\n    mirrors: {hosts: {w2: {}, w3: {}}}\n")
+""",
+        inventory=INVENTORY + "    db2: {hosts: {d1: {}, d2: {}}}\n    mirrors: {hosts: {w2: {}, w3: {}}}\n",
+    )
     by_id = instances(result.plan)
     uses = by_id["app.uses@w1"]
     assert [(v.provider, v.actions[0].command) for v in uses.variants] == [
-        ("postgres.start@d1", "connect d1"), ("postgres.start@d2", "connect d2")]
+        ("postgres.start@d1", "connect d1"),
+        ("postgres.start@d2", "connect d2"),
+    ]
     assert uses.actions == uses.variants[0].actions and uses.fingerprint == uses.variants[0].fingerprint
     assert by_id["app.ignores@w1"].variants == []  # the providers' fields are not used
     assert by_id["app.same@w1"].variants == []  # every provider has the same fields
     two = by_id["app.two@w1"]
     assert [v.actions[0].command for v in two.variants] == ["d1 w2", "d2 w2"]  # the first requirement's
     [warning] = [w.message for w in result.warnings if "two `on any`" in w.message]
-    assert warning == ("'app.two' uses the fields of two `on any` requirements whose providers differ: it runs "
-                       "with those of the provider that meets 'database', but always with the fields of "
-                       "'mirror.start@w2' for 'other'")
+    assert warning == (
+        "'app.two' uses the fields of two `on any` requirements whose providers differ: it runs "
+        "with those of the provider that meets 'database', but always with the fields of "
+        "'mirror.start@w2' for 'other'"
+    )
 
 
 def test_field_used_on_a_list_of_providers(tmp_path: Path) -> None:
-    errors = compile_errors(tmp_path, TWO_TIER + """
+    errors = compile_errors(
+        tmp_path,
+        TWO_TIER
+        + """
 service app { task t { requires database  run "connect {{ database.host }}" } }
-""")
-    assert errors == ["capability 'database' is required from every provider, so it is a list (of 2 here): "
-                      "'database.host' has no meaning"]
+""",
+    )
+    assert errors == [
+        "capability 'database' is required from every provider, so it is a list (of 2 here): "
+        "'database.host' has no meaning"
+    ]
 
 
 def test_a_requirement_of_every_provider_is_a_list_even_of_one(tmp_path: Path) -> None:
     """The value's type follows the scope, not the number of providers: scaling a role to one host
     keeps `map(attribute=...)` working, and `on any` / `on same host` give one provider's fields."""
     one_db = INVENTORY.replace("        d2: {root: /tmp/d2}\n", "")
-    plan = compile_text(tmp_path, TWO_TIER + """
+    plan = compile_text(
+        tmp_path,
+        TWO_TIER
+        + """
 service app {
   task all { requires database: database  run "hosts {{ database | map(attribute='host') | join(',') }}" }
   task any { requires database on any  run "one {{ database.host }}" }
 }
-""", inventory=one_db).plan
+""",
+        inventory=one_db,
+    ).plan
     commands = {i.id: i.actions[0].command for i in plan.instances if i.task.startswith("app.")}
     assert commands["app.all@w1"] == "hosts d1"
     assert commands["app.any@w1"] == "one d1"
@@ -147,42 +183,60 @@ def test_scaling_a_role_to_one_host_keeps_the_example_compiling(tmp_path: Path) 
     project = tmp_path / "om1"
     shutil.copytree(Path(__file__).parent.parent / "examples" / "openstack-mini", project)
     inventory = project / "inventory.yml"
-    inventory.write_text("".join(line for line in inventory.read_text().splitlines(keepends=True)
-                                 if not line.lstrip().startswith(("controller2:", "controller3:"))))
+    inventory.write_text(
+        "".join(
+            line
+            for line in inventory.read_text().splitlines(keepends=True)
+            if not line.lstrip().startswith(("controller2:", "controller3:"))
+        )
+    )
     plan = compile_project([project], inventory).plan
     assert {i.host for i in plan.instances} == {"controller1", "compute1", "compute2", None}
 
 
 def test_same_host_without_provider_there(tmp_path: Path) -> None:
-    errors = compile_errors(tmp_path, TWO_TIER + """
+    errors = compile_errors(
+        tmp_path,
+        TWO_TIER
+        + """
 service app { task t { requires database on same host  run "x" } }
-""")
+""",
+    )
     assert errors == [
-        "'app.t' requires 'database' on the same host, but 'postgres.start' does not run on every host of 'app.t'"]
+        "'app.t' requires 'database' on the same host, but 'postgres.start' does not run on every host of 'app.t'"
+    ]
 
 
 def test_provided_field_values_are_type_checked_after_rendering(tmp_path: Path) -> None:
-    errors = compile_errors(tmp_path, """
+    errors = compile_errors(
+        tmp_path,
+        """
 type endpoint { port: int }
 role web { services app }
 service app { task t { run "x"  provides api: endpoint { port = "{{ host.name }}" } } }
-""")
+""",
+    )
     assert errors == ["field 'port' of capability 'api' must be an int"]
 
 
 def test_run_strings_are_shell_quoted_unless_raw(tmp_path: Path) -> None:
-    plan = compile_text(tmp_path, """
+    plan = compile_text(
+        tmp_path,
+        """
 var message: str = "it's a 'test'; rm -rf /"
 var flags: str = "-a -b"
 role db { services app }
 service app { task t { run "echo {{ message }} {{ flags | raw }} {{ host.vars.root }}" } }
-""", inventory="all:\n  hosts:\n    d1: {root: /tmp/a b}\n  children:\n    db: {hosts: {d1: {}}}\n").plan
-    assert plan.instances[0].actions[0].command == (
-        "echo 'it'\"'\"'s a '\"'\"'test'\"'\"'; rm -rf /' -a -b '/tmp/a b'")
+""",
+        inventory="all:\n  hosts:\n    d1: {root: /tmp/a b}\n  children:\n    db: {hosts: {d1: {}}}\n",
+    ).plan
+    assert plan.instances[0].actions[0].command == ("echo 'it'\"'\"'s a '\"'\"'test'\"'\"'; rm -rf /' -a -b '/tmp/a b'")
 
 
 def test_secrets_are_markers_never_values(tmp_path: Path) -> None:
-    result = compile_text(tmp_path, """
+    result = compile_text(
+        tmp_path,
+        """
 var password: secret
 role db { services app }
 service app {
@@ -191,7 +245,10 @@ service app {
     template "files/app.conf.j2" to "/etc/app.conf"
   }
 }
-""", variables={"password": "hunter2"}, files={"files/app.conf.j2": "password={{ password }}\n"})
+""",
+        variables={"password": "hunter2"},
+        files={"files/app.conf.j2": "password={{ password }}\n"},
+    )
     text = result.plan.to_json()
     assert "hunter2" not in text
     instance = result.plan.instances[0]
@@ -203,23 +260,30 @@ service app {
 
 
 def test_when_changed_on_a_secret_is_an_error(tmp_path: Path) -> None:
-    errors = compile_errors(tmp_path, """
+    errors = compile_errors(
+        tmp_path,
+        """
 var password: secret
 role db { services app }
 service app { task t { when changed(password)  run "x" } }
-""")
+""",
+    )
     assert errors == ["`when changed(password)`: 'password' is a secret"]
 
 
 def test_when_expression_and_change_key(tmp_path: Path) -> None:
-    plan = compile_text(tmp_path, """
+    plan = compile_text(
+        tmp_path,
+        """
 var version: str = "1.0"
 role web { services app }
 service app {
   task fast_disk { when "host.vars.ssd | default(false)"  run "tune" }
   task restart { when changed(version)  run "restart {{ host.name }}" }
 }
-""", inventory="all:\n  children:\n    web:\n      hosts:\n        w1: {ssd: true}\n        w2: {}\n").plan
+""",
+        inventory="all:\n  children:\n    web:\n      hosts:\n        w1: {ssd: true}\n        w2: {}\n",
+    ).plan
     by_id = instances(plan)
     assert by_id["app.fast_disk@w1"].skip is None
     assert by_id["app.fast_disk@w2"].skip == 'when "host.vars.ssd | default(false)" is false on w2'
@@ -236,14 +300,17 @@ var zones: list = ["a"]
 role web { services app }
 service app { task t { run "run {{ workers + 1 }} {{ debug }} {{ ratio }} {{ zones | join(',') }}" } }
 """
-    result = compile_text(tmp_path, orch, {"workers": "4", "debug": "yes", "ratio": "1.5", "zones": "[b, c]",
-                                           "unknown": "1"})
+    result = compile_text(
+        tmp_path, orch, {"workers": "4", "debug": "yes", "ratio": "1.5", "zones": "[b, c]", "unknown": "1"}
+    )
     assert result.plan.vars == {"debug": True, "ratio": 1.5, "workers": 4, "zones": ["b", "c"]}
     assert result.plan.instances[0].actions[0].command == "run 5 True 1.5 b,c"
     assert [w.message for w in result.warnings] == [
-        "variable 'unknown' is supplied (-e/--vars) but not declared in any .orch file"]
+        "variable 'unknown' is supplied (-e/--vars) but not declared in any .orch file"
+    ]
     assert compile_errors(tmp_path, orch, {"workers": "many"}) == [
-        "value supplied for variable 'workers' is not an int: expected an int, got 'many'"]
+        "value supplied for variable 'workers' is not an int: expected an int, got 'many'"
+    ]
 
 
 def test_a_supplied_value_that_is_not_text_must_be_of_the_declared_type(tmp_path: Path) -> None:
@@ -261,24 +328,31 @@ service app { task t { run "deploy {{ app_version }}" } }
         "value supplied for variable 'app_version' is not a str: got an int (3)",
         "value supplied for variable 'workers' is not an int: got a bool (True)",
         "value supplied for variable 'ratio' is not a float: got a list ([1])",
-        "value supplied for variable 'debug' is not a bool: got an int (1)"]
+        "value supplied for variable 'debug' is not a bool: got an int (1)",
+    ]
 
 
 def test_a_project_of_no_instance_is_a_warning(tmp_path: Path) -> None:
     empty = compile_text(tmp_path / "types", "type endpoint { url: str }\n")
-    assert [(w.message, w.hint) for w in empty.warnings] == [(
-        f"nothing to deploy: {tmp_path / 'types' / 'site.orch'} compiles to no task instance (it declares no service "
-        "and no anchor)",
-        'declare a service with a task, `service NAME { task install { run "..." } }`, and a role that lists it')]
-    unplaced = compile_text(tmp_path / "unplaced", 'role nowhere optional { services app }\n'
-                                                   'service app { task t { run "x" } }\n')
+    assert [(w.message, w.hint) for w in empty.warnings] == [
+        (
+            f"nothing to deploy: {tmp_path / 'types' / 'site.orch'} compiles to no task instance "
+            "(it declares no service and no anchor)",
+            'declare a service with a task, `service NAME { task install { run "..." } }`, and a role that lists it',
+        )
+    ]
+    unplaced = compile_text(
+        tmp_path / "unplaced", 'role nowhere optional { services app }\nservice app { task t { run "x" } }\n'
+    )
     assert [w.message for w in unplaced.warnings][-1].endswith(
-        "compiles to no task instance (no task of a service is placed on a host)")
+        "compiles to no task instance (no task of a service is placed on a host)"
+    )
 
 
 def test_variable_without_value(tmp_path: Path) -> None:
-    assert compile_errors(tmp_path, 'var region: str\nrole web { services app }\nservice app { task t { run "x" } }') == [
-        "variable 'region' has no value"]
+    assert compile_errors(
+        tmp_path, 'var region: str\nrole web { services app }\nservice app { task t { run "x" } }'
+    ) == ["variable 'region' has no value"]
 
 
 def test_copy_embeds_content_and_missing_files_are_errors(tmp_path: Path) -> None:
@@ -310,7 +384,9 @@ service app {
   }
 }
 """
-    plan = compile_text(tmp_path, orch, files={"legacy/site.yml": "- hosts: all\n", "roles/common/tasks/main.yml": ""}).plan
+    plan = compile_text(
+        tmp_path, orch, files={"legacy/site.yml": "- hosts: all\n", "roles/common/tasks/main.yml": ""}
+    ).plan
     playbook, role = plan.instances[0].actions
     assert (playbook.path, playbook.vars, role.name) == ("legacy/site.yml", {"port": 80}, "common")
     errors = compile_errors(tmp_path / "bare", orch)
@@ -319,31 +395,42 @@ service app {
 
 
 def test_tolerate_percentages_round_down(tmp_path: Path) -> None:
-    plan = compile_text(tmp_path, 'role web { services app  tolerate "50%" }\nrole db { services app  tolerate 1 }\n'
-                                  'service app { task t { run "x" } }').plan
+    plan = compile_text(
+        tmp_path,
+        'role web { services app  tolerate "50%" }\nrole db { services app  tolerate 1 }\n'
+        'service app { task t { run "x" } }',
+    ).plan
     assert [(r.name, r.tolerate, r.tolerate_spec) for r in plan.roles] == [("web", 1, "50%"), ("db", 1, "1")]
 
 
 def test_a_host_in_two_roles_runs_a_service_once(tmp_path: Path) -> None:
-    plan = compile_text(tmp_path, 'role web { services app }\nrole all { services app }\nservice app { task t { run "x" } }').plan
+    plan = compile_text(
+        tmp_path, 'role web { services app }\nrole all { services app }\nservice app { task t { run "x" } }'
+    ).plan
     assert [i.id for i in plan.instances] == ["app.t@w1", "app.t@w2", "app.t@w3", "app.t@d1", "app.t@d2"]
 
 
 def test_several_errors_in_one_run(tmp_path: Path) -> None:
-    errors = compile_errors(tmp_path, """
+    errors = compile_errors(
+        tmp_path,
+        """
 role web { services app, ap }
 service app {
   task a { after b  run "x" }
   task c { concurrency 0  requires nothing  run "y" }
 }
-""")
+""",
+    )
     assert len(errors) == 4
 
 
 def test_anchor_waits_for_every_provider(tmp_path: Path) -> None:
-    plan = compile_text(tmp_path, TWO_TIER + "anchor db_ready { requires database }\n"
-                        'service app { task t { requires db_ready_signal  run "x" } }\n'
-                        "anchor gate { after db_ready  provides db_ready_signal }").plan
+    plan = compile_text(
+        tmp_path,
+        TWO_TIER + "anchor db_ready { requires database }\n"
+        'service app { task t { requires db_ready_signal  run "x" } }\n'
+        "anchor gate { after db_ready  provides db_ready_signal }",
+    ).plan
     by_id = instances(plan)
     assert by_id["db_ready"].host is None
     assert by_id["db_ready"].deps == ["postgres.start@d1", "postgres.start@d2"]
@@ -352,10 +439,14 @@ def test_anchor_waits_for_every_provider(tmp_path: Path) -> None:
 
 
 def test_imports_are_relative_and_loaded_once(tmp_path: Path) -> None:
-    files = {"lib/types.orch": "type database { host: str }\n",
-             "lib/db.orch": 'import "types.orch"\nservice postgres { task start { run "x"  provides database: database { host = "h" } } }\n'}
-    plan = compile_text(tmp_path, 'import "lib/types.orch"\nimport "lib/db.orch"\nrole db { services postgres }\n',
-                        files=files).plan
+    files = {
+        "lib/types.orch": "type database { host: str }\n",
+        "lib/db.orch": 'import "types.orch"\n'
+        'service postgres { task start { run "x"  provides database: database { host = "h" } } }\n',
+    }
+    plan = compile_text(
+        tmp_path, 'import "lib/types.orch"\nimport "lib/db.orch"\nrole db { services postgres }\n', files=files
+    ).plan
     assert [i.id for i in plan.instances] == ["postgres.start@d1", "postgres.start@d2"]
 
 
@@ -391,29 +482,37 @@ def test_examples_compile_to_a_valid_plan(example: str, project_root: Path) -> N
 
 
 def test_scope_errors(tmp_path: Path) -> None:
-    assert compile_errors(tmp_path, TWO_TIER + "service app { task t { requires database on role dbs  run \"x\" } }") == [
-        "unknown role 'dbs' in `on role`"]
-    assert compile_errors(tmp_path, TWO_TIER + "service app { task t { requires database on role web  run \"x\" } }") == [
-        "'postgres.start' provides 'database' on no host of role 'web'"]
-    assert compile_errors(tmp_path, TWO_TIER + "anchor a { requires database on same host }\n"
-                          "service app { task t { run \"x\" } }") == [
-        "anchor 'a' has no host, so `on same host` has no meaning"]
+    assert compile_errors(tmp_path, TWO_TIER + 'service app { task t { requires database on role dbs  run "x" } }') == [
+        "unknown role 'dbs' in `on role`"
+    ]
+    assert compile_errors(tmp_path, TWO_TIER + 'service app { task t { requires database on role web  run "x" } }') == [
+        "'postgres.start' provides 'database' on no host of role 'web'"
+    ]
+    assert compile_errors(
+        tmp_path, TWO_TIER + 'anchor a { requires database on same host }\nservice app { task t { run "x" } }'
+    ) == ["anchor 'a' has no host, so `on same host` has no meaning"]
 
 
 def test_type_field_defaults_must_match_their_type(tmp_path: Path) -> None:
-    assert compile_errors(tmp_path, 'type t { port: int = "http" }\nrole web { services app }\n'
-                                    'service app { task x { run "x" } }') == [
-        "default of field 'port' is not an int: expected an int, got 'http'"]
+    assert compile_errors(
+        tmp_path, 'type t { port: int = "http" }\nrole web { services app }\nservice app { task x { run "x" } }'
+    ) == ["default of field 'port' is not an int: expected an int, got 'http'"]
 
 
 def test_errors_inside_template_files_name_the_line(tmp_path: Path) -> None:
-    errors = compile_errors(tmp_path, 'role web { services app }\nservice app { task t { template "t.j2" to "/t" } }',
-                            files={"t.j2": "first\n{{ host.name }}\n{{ host.vars.nope }}\n"})
+    errors = compile_errors(
+        tmp_path,
+        'role web { services app }\nservice app { task t { template "t.j2" to "/t" } }',
+        files={"t.j2": "first\n{{ host.name }}\n{{ host.vars.nope }}\n"},
+    )
     assert errors == ["in template 't.j2': line 3: 'nope' is undefined here (no such key)"]
 
 
 def test_compiled_plan_snapshot(tmp_path: Path, snapshot) -> None:
-    plan = compile_text(tmp_path, TWO_TIER + """
+    plan = compile_text(
+        tmp_path,
+        TWO_TIER
+        + """
 var password: secret
 service app {
   task configure {
@@ -424,23 +523,28 @@ service app {
   task start { after migrate  concurrency 1  run "start --password {{ password }}" }
 }
 anchor ready { requires database }
-""", files={"app.conf.j2": "db={{ database.host }}:{{ database.port }}\npassword={{ password }}\n"}).plan
+""",  # noqa: E501 - the Plan snapshot holds the source's columns: a long line stays
+        files={"app.conf.j2": "db={{ database.host }}:{{ database.port }}\npassword={{ password }}\n"},
+    ).plan
     assert plan.to_json().replace(str(tmp_path), "<root>") == snapshot
 
 
 def test_a_task_requiring_what_it_provides(tmp_path: Path) -> None:
-    assert compile_errors(tmp_path, 'role db { services galera }\n'
-                                    'service galera { task start { requires db  run "join"  provides db } }') == [
-        "'galera.start@d1' waits for itself: it requires a capability it provides"]
+    assert compile_errors(
+        tmp_path, 'role db { services galera }\nservice galera { task start { requires db  run "join"  provides db } }'
+    ) == ["'galera.start@d1' waits for itself: it requires a capability it provides"]
 
 
 def test_a_cycle_is_reported_alike_in_every_run(tmp_path: Path) -> None:
     """The cycle named does not depend on the order of Python's sets, which changes from run to run."""
-    others = "".join(f"service s{n} {{ task t {{ run \"true\" }} }}\n" for n in range(8))
+    others = "".join(f'service s{n} {{ task t {{ run "true" }} }}\n' for n in range(8))
     roles = ", ".join(f"s{n}" for n in range(8))
-    site = write_project(tmp_path, others + f"role web {{ services loop, {roles} }}\n"
-                         'service loop { task a { after b  run "a" }  task b { requires c  run "b" }'
-                         '  task c { after a  run "c"  provides c } }')
+    site = write_project(
+        tmp_path,
+        others + f"role web {{ services loop, {roles} }}\n"
+        'service loop { task a { after b  run "a" }  task b { requires c  run "b" }'
+        '  task c { after a  run "c"  provides c } }',
+    )
     reports = {orchc("check", str(site), cwd=tmp_path, env={"PYTHONHASHSEED": str(seed)}).stderr for seed in range(4)}
     assert len(reports) == 1 and "dependency cycle" in reports.pop()
 
@@ -455,19 +559,30 @@ def test_folder_inputs_skip_hidden_folders(tmp_path: Path) -> None:
     assert plan.instances[0].actions[0].command == "x"
 
 
-@pytest.mark.parametrize("orch, message", [
-    ('service app { task t { run "echo {{ host.name" } }', "template syntax error: unexpected end of template, "
-     "expected 'end of print statement'. (line 1 of the string)"),
-    ('service app { task t { when "host.vars.ssd"  run "x" } }', "in `when`: 'ssd' is undefined here (no such key)"),
-    ('service app { task t { when changed(versoin)  run "x" } }', "unknown variable 'versoin' in `when changed`"),
-    ('var token: secret = "x"\nservice app { task t { run "x" } }', "secret variable 'token' has a default value"),
-    ('var n: number = 1\nservice app { task t { run "x" } }', "unknown variable type 'number'"),
-    ('type t { port: integer }\nservice app { task t { run "x" } }', "unknown field type 'integer' in type 't'"),
-    ('anchor a { after b }\nservice app { task t { run "x" } }', "unknown anchor 'b' in `after` of anchor 'a'"),
-    ('service app { task t { retries 2 delay 1s  timeout 0s  run "x" } }', "timeout must be longer than 0"),
-    ('var n: int = "many"\nservice app { task t { run "x" } }', "default of variable 'n' is not an int: "
-     "expected an int, got 'many'"),
-])
+@pytest.mark.parametrize(
+    "orch, message",
+    [
+        (
+            'service app { task t { run "echo {{ host.name" } }',
+            "template syntax error: unexpected end of template, "
+            "expected 'end of print statement'. (line 1 of the string)",
+        ),
+        (
+            'service app { task t { when "host.vars.ssd"  run "x" } }',
+            "in `when`: 'ssd' is undefined here (no such key)",
+        ),
+        ('service app { task t { when changed(versoin)  run "x" } }', "unknown variable 'versoin' in `when changed`"),
+        ('var token: secret = "x"\nservice app { task t { run "x" } }', "secret variable 'token' has a default value"),
+        ('var n: number = 1\nservice app { task t { run "x" } }', "unknown variable type 'number'"),
+        ('type t { port: integer }\nservice app { task t { run "x" } }', "unknown field type 'integer' in type 't'"),
+        ('anchor a { after b }\nservice app { task t { run "x" } }', "unknown anchor 'b' in `after` of anchor 'a'"),
+        ('service app { task t { retries 2 delay 1s  timeout 0s  run "x" } }', "timeout must be longer than 0"),
+        (
+            'var n: int = "many"\nservice app { task t { run "x" } }',
+            "default of variable 'n' is not an int: expected an int, got 'many'",
+        ),
+    ],
+)
 def test_bad_inputs(tmp_path: Path, orch: str, message: str) -> None:
     assert compile_errors(tmp_path, "role web { services app }\n" + orch) == [message]
 
@@ -500,7 +615,9 @@ service galera {
     assert deps["galera.join@w3"] == ["galera.bootstrap@w1", "galera.install@w3"]
     bootstrap = next(inst for inst in result.plan.instances if inst.task == "galera.bootstrap")
     assert [(p.host, p.deps) for p in bootstrap.alternates] == [
-        ("w2", ["galera.install@w2"]), ("w3", ["galera.install@w3"])]
+        ("w2", ["galera.install@w2"]),
+        ("w3", ["galera.install@w3"]),
+    ]
 
 
 def test_an_optional_role_may_be_missing_from_the_inventory(tmp_path: Path) -> None:
@@ -508,7 +625,8 @@ def test_an_optional_role_may_be_missing_from_the_inventory(tmp_path: Path) -> N
     result = compile_text(tmp_path, orch)
     assert {i.host for i in result.plan.instances} == {"w1", "w2", "w3"}
     assert [w.message for w in result.warnings] == [
-        f"role 'cache' is not a group of inventory '{tmp_path / 'inventory.yml'}': it places nothing"]
+        f"role 'cache' is not a group of inventory '{tmp_path / 'inventory.yml'}': it places nothing"
+    ]
     errors = compile_errors(tmp_path, orch.replace("cache optional", "cache"))
     assert errors == [f"role 'cache' is not a group of inventory '{tmp_path / 'inventory.yml'}'"]
 
@@ -526,10 +644,12 @@ service app { task t { requires cache_up optional  requires cache_up on same hos
         "'app.t' waits for nothing: its optional requirement 'cache_up' has no provider ('memcached.start' runs "
         "on no host)",
         "'app.t' waits for nothing: its optional requirement 'cache_up' has no provider on this host "
-        "('memcached.start' runs on no host there)"]
+        "('memcached.start' runs on no host there)",
+    ]
     # Written by hand without `optional`, a requirement nobody can meet is still an error.
-    errors = compile_errors(tmp_path, orch.replace("cache_up optional  requires cache_up on same host optional",
-                                                   "cache_up"))
+    errors = compile_errors(
+        tmp_path, orch.replace("cache_up optional  requires cache_up on same host optional", "cache_up")
+    )
     assert errors == ["capability 'cache_up' is provided by 'memcached.start', which runs on no host"]
 
 

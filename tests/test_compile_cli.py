@@ -10,8 +10,9 @@ import pytest
 
 from compile_helpers import write_project
 from orchc.dsl.diagnostics import DiagnosticError
-from orchc.inputs import load_plan, supplied_secrets
+from orchc.inputs import input_values, plan_of_inputs
 from orchc.plan import plan_json_schema
+from orchc.secrets import load_secrets
 from test_diagnostics import run_cli
 
 PROJECT = """
@@ -24,7 +25,9 @@ service unused { task install { run "true" } }
 """
 
 
-def test_check_prints_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_prints_a_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_project(tmp_path, PROJECT)
     status, stdout, stderr = run_cli(["check", str(tmp_path)], monkeypatch, capsys)
     assert status == 0
@@ -32,17 +35,20 @@ def test_check_prints_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "warning: service 'unused' is on no role" in stderr
 
 
-def test_compile_with_extra_vars_and_vars_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_compile_with_extra_vars_and_vars_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     site = write_project(tmp_path, PROJECT)
     (tmp_path / "vars.yml").write_text("greeting: hi\n")
     out = tmp_path / "plan.json"
-    status, stdout, _ = run_cli(["compile", str(site), "--vars", str(tmp_path / "vars.yml"), "-o", str(out)],
-                                monkeypatch, capsys)
+    status, stdout, _ = run_cli(
+        ["compile", str(site), "--vars", str(tmp_path / "vars.yml"), "-o", str(out)], monkeypatch, capsys
+    )
     assert (status, stdout) == (0, "")
     assert json.loads(out.read_text())["vars"] == {"greeting": "hi"}
-    status, stdout, _ = run_cli(["compile", str(site), "-i", str(tmp_path / "inventory.yml"), "-e", "greeting=yo"],
-                                monkeypatch, capsys)
+    status, stdout, _ = run_cli(
+        ["compile", str(site), "-i", str(tmp_path / "inventory.yml"), "-e", "greeting=yo"], monkeypatch, capsys
+    )
     assert status == 0 and json.loads(stdout)["instances"][0]["actions"][0]["command"] == "echo yo"
 
 
@@ -54,34 +60,58 @@ def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
     assert status == 1 and "does not exist" in stderr and "Traceback" not in stderr
 
 
-def test_no_inventory_is_one_diagnostic_whether_given_or_looked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_inventory_is_one_diagnostic_whether_given_or_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue 13.8: none beside the input exited 2 in a box, a missing -i exited 1; now both are diagnostics."""
     site = write_project(tmp_path, PROJECT)
     (tmp_path / "inventory.yml").unlink()
     status, _, stderr = run_cli(["check", str(site)], monkeypatch, capsys)
-    assert (status, stderr) == (1, f"error: no inventory given, and none in '{tmp_path}' (looked for inventory.yml, "
-                                   "inventory.yaml, inventory.ini, inventory)\n"
-                                   "  hint: give an Ansible inventory (INI or YAML) with -i/--inventory, or put "
-                                   "inventory.yml beside the input\n\n1 error\n")
+    assert (status, stderr) == (
+        1,
+        f"error: no inventory given, and none in '{tmp_path}' (looked for inventory.yml, "
+        "inventory.yaml, inventory.ini, inventory)\n"
+        "  hint: give an Ansible inventory (INI or YAML) with -i/--inventory, or put "
+        "inventory.yml beside the input\n\n1 error\n",
+    )
     status, _, stderr = run_cli(["check", str(site), "-i", "missing.yml"], monkeypatch, capsys)
-    assert (status, stderr) == (1, "error: inventory 'missing.yml' does not exist\n"
-                                   "  hint: give an Ansible inventory (INI or YAML) with -i/--inventory\n\n1 error\n")
+    assert (status, stderr) == (
+        1,
+        "error: inventory 'missing.yml' does not exist\n"
+        "  hint: give an Ansible inventory (INI or YAML) with -i/--inventory\n\n1 error\n",
+    )
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("# the values\n- a list\n", "vars.yml:2:1: error: the vars file must be a YAML map of names to values, not a list\n"
-                                  "  2 | - a list\n    | ^\n  hint: write one `region: RegionTwo` per line\n"),
-    ("greeting: [hi\nnext: 1\n", "vars.yml:2:5: error: invalid YAML: expected ',' or ']', but got ':'\n"
-                                 "  2 | next: 1\n    |     ^\n  note: vars.yml:1:11: while parsing a flow sequence\n"
-                                 "  hint: fix the YAML syntax at this point\n"),
-    (b"greeting: h\xe9\n", "vars.yml:1:12: error: cannot read vars.yml: it is not UTF-8 text (byte 0xe9)\n"
-                           "  1 | greeting: h\ufffd\n    |            ^\n"
-                           "  hint: the file must be UTF-8: save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)\n"),
-    (None, "error: cannot read vars.yml: No such file or directory\n  hint: check the path you gave\n"),
-])
-def test_bad_vars_file(text: str | bytes | None, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "# the values\n- a list\n",
+            "vars.yml:2:1: error: the vars file must be a YAML map of names to values, not a list\n"
+            "  2 | - a list\n    | ^\n  hint: write one `region: RegionTwo` per line\n",
+        ),
+        (
+            "greeting: [hi\nnext: 1\n",
+            "vars.yml:2:5: error: invalid YAML: expected ',' or ']', but got ':'\n"
+            "  2 | next: 1\n    |     ^\n  note: vars.yml:1:11: while parsing a flow sequence\n"
+            "  hint: fix the YAML syntax at this point\n",
+        ),
+        (
+            b"greeting: h\xe9\n",
+            "vars.yml:1:12: error: cannot read vars.yml: it is not UTF-8 text (byte 0xe9)\n"
+            "  1 | greeting: h\ufffd\n    |            ^\n"
+            "  hint: the file must be UTF-8: save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)\n",
+        ),
+        (None, "error: cannot read vars.yml: No such file or directory\n  hint: check the path you gave\n"),
+    ],
+)
+def test_bad_vars_file(
+    text: str | bytes | None,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     write_project(tmp_path, PROJECT)
     if text is not None:
         (tmp_path / "vars.yml").write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -90,8 +120,9 @@ def test_bad_vars_file(text: str | bytes | None, expected: str, tmp_path: Path, 
     assert (status, stderr) == (1, expected + "\n1 error\n")
 
 
-def test_a_vars_file_value_of_another_type_says_how_to_quote_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_vars_file_value_of_another_type_says_how_to_quote_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_project(tmp_path, PROJECT)
     (tmp_path / "vars.yml").write_text("greeting: 3\n")
     monkeypatch.chdir(tmp_path)
@@ -102,9 +133,9 @@ def test_a_vars_file_value_of_another_type_says_how_to_quote_it(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("command", ["check", "run", "simulate"])
-def test_every_command_that_compiles_shows_the_warnings(command: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_command_that_compiles_shows_the_warnings(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_project(tmp_path, "type endpoint { url: str }\n")
     monkeypatch.chdir(tmp_path)
     status, _, stderr = run_cli([command, "."], monkeypatch, capsys)
@@ -114,21 +145,26 @@ def test_every_command_that_compiles_shows_the_warnings(command: str, tmp_path: 
 
 def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:
     site = write_project(tmp_path, PROJECT)
-    plan = load_plan(tmp_path, None, ["greeting=hey"], [])
+    plan = plan_of_inputs(tmp_path, None, ["greeting=hey"], [])
     (tmp_path / "plan.json").write_text(plan.to_json())
-    assert load_plan(tmp_path / "plan.json", None, [], []) == plan
-    assert load_plan(site, tmp_path / "inventory.yml", [], []).to_json() == load_plan(tmp_path, None, [], []).to_json()
+    assert plan_of_inputs(tmp_path / "plan.json", None, [], []) == plan
+    assert (
+        plan_of_inputs(site, tmp_path / "inventory.yml", [], []).to_json()
+        == plan_of_inputs(tmp_path, None, [], []).to_json()
+    )
     (tmp_path / "broken.json").write_text('{"schema": "orchc.plan/1"}')
     with pytest.raises(DiagnosticError) as failure:
-        load_plan(tmp_path / "broken.json", None, [], [])
+        plan_of_inputs(tmp_path / "broken.json", None, [], [])
     assert "not a valid Plan: root: Field required" in failure.value.diagnostics[0].message
 
 
 def test_secrets_given_with_extra_vars_reach_the_run_not_the_plan(tmp_path: Path) -> None:
-    write_project(tmp_path, 'var token: secret\nrole web { services app }\nservice app { task t { run "use {{ token }}" } }')
-    plan = load_plan(tmp_path, None, ["token=s3cret"], [])
+    write_project(
+        tmp_path, 'var token: secret\nrole web { services app }\nservice app { task t { run "use {{ token }}" } }'
+    )
+    plan = plan_of_inputs(tmp_path, None, ["token=s3cret"], [])
     assert "s3cret" not in plan.to_json()
-    assert supplied_secrets(plan, ["token=s3cret", "other=1"], []) == {"token": "s3cret"}
+    assert load_secrets(plan, None, {}, input_values(["token=s3cret", "other=1"], [])) == {"token": "s3cret"}
 
 
 # --- the compiled Plan against `orchc schema` (a JSON Schema subset check; jsonschema is not a dependency)
@@ -152,8 +188,15 @@ def _check(value: Any, schema: dict[str, Any], defs: dict[str, Any], where: str)
     if "enum" in schema:
         assert value in schema["enum"], where
     kind = schema.get("type")
-    python = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float),
-              "boolean": bool, "null": type(None)}
+    python = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "integer": int,
+        "number": (int, float),
+        "boolean": bool,
+        "null": type(None),
+    }
     if kind:
         assert isinstance(value, python[kind]), f"{where}: {value!r} is not {kind}"
     if kind == "object":
@@ -176,13 +219,14 @@ def _check(value: Any, schema: dict[str, Any], defs: dict[str, Any], where: str)
 def test_compiled_plans_validate_against_the_json_schema(example: str, project_root: Path) -> None:
     folder = project_root / "examples" / example
     schema = plan_json_schema()
-    plan = json.loads(load_plan(folder, None, [], []).to_json())
+    plan = json.loads(plan_of_inputs(folder, None, [], []).to_json())
     _check(plan, schema, schema.get("$defs", {}), "plan")
 
 
 @pytest.mark.parametrize("command", ["check", "compile", "run"])
-def test_a_missing_input_is_named_before_any_inventory_is_looked_for(command: str, tmp_path: Path, monkeypatch,
-                                                                     capsys) -> None:
+def test_a_missing_input_is_named_before_any_inventory_is_looked_for(
+    command: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
     status, _, stderr = run_cli([command, str(tmp_path / "nowhere")], monkeypatch, capsys)
     assert status == 1
     assert f"input '{tmp_path / 'nowhere'}' does not exist" in stderr and "inventory" not in stderr
@@ -190,8 +234,9 @@ def test_a_missing_input_is_named_before_any_inventory_is_looked_for(command: st
 
 @pytest.mark.parametrize("command", ["compile", "graph"])
 @pytest.mark.parametrize("where", ["folder", "missing/plan.json"])
-def test_an_output_that_cannot_be_written_is_a_diagnostic(command: str, where: str, tmp_path: Path, monkeypatch,
-                                                          capsys) -> None:
+def test_an_output_that_cannot_be_written_is_a_diagnostic(
+    command: str, where: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
     site = write_project(tmp_path, PROJECT)
     (tmp_path / "folder").mkdir()
     status, _, stderr = run_cli([command, str(site), "-o", str(tmp_path / where)], monkeypatch, capsys)
@@ -210,7 +255,7 @@ def test_a_plan_written_inside_its_project_moves_with_it(tmp_path: Path, monkeyp
     assert json.loads((project / "plans" / "plan.json").read_text())["root"] == ".."
     moved = tmp_path / "elsewhere"
     (tmp_path / "checkout").rename(moved)
-    assert load_plan(moved / "site" / "plans" / "plan.json", None, [], []).root == str(moved / "site")
+    assert plan_of_inputs(moved / "site" / "plans" / "plan.json", None, [], []).root == str(moved / "site")
 
 
 def test_a_plan_written_outside_its_project_names_it_absolutely(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -20,8 +20,11 @@ from orchc.plan_data import plan_json
 def random_project(folder: Path, seed: int, hosts: int, roles: int, services: int) -> None:
     """Services of 1-4 tasks placed on random roles; tasks require capabilities of earlier services."""
     rng = random.Random(seed)
-    inventory = [f"[role{r}]\n" + "".join(f"h{h}\n" for h in range(hosts) if h % roles == r or h == r % hosts or rng.random() < 0.2)
-                 for r in range(roles)]
+    inventory = [
+        f"[role{r}]\n"
+        + "".join(f"h{h}\n" for h in range(hosts) if h % roles == r or h == r % hosts or rng.random() < 0.2)
+        for r in range(roles)
+    ]
     (folder / "inventory.ini").write_text("".join(inventory))
     lines, placed = [], {r: [] for r in range(roles)}
     for s in range(services):
@@ -83,15 +86,30 @@ def random_mistakes(folder: Path, seed: int) -> None:
                 body.append(sometimes(f"after t{rng.randrange(t)}", f"after t{tasks}", f"before t{rng.randrange(t)}"))
             if rng.random() < 0.5:
                 scope = rng.choice(["", " on any", " on role db", " on role web", " on same host"])
-                body.append(sometimes(f"requires c{rng.randrange(services)}: t{scope}", f"requires c{services}",
-                                      "requires c0 on role nope", "requires c0: u"))
+                body.append(
+                    sometimes(
+                        f"requires c{rng.randrange(services)}: t{scope}",
+                        f"requires c{services}",
+                        "requires c0 on role nope",
+                        "requires c0: u",
+                    )
+                )
             if t == tasks - 1:
-                body.append(sometimes(f'provides c{s}: t {{ host = "{{{{ host.name }}}}" }}',
-                                      f'provides c{s}: t {{ port = "{{{{ host.name }}}}" }}', f"provides c{s}: t",
-                                      f"provides c{s}", "provides c0: t { host = \"h\" }"))
-            body.append(rng.choice(["", 'when "host.name == \'w1\'"', "when changed(v)", "concurrency 1"]))
-            body.append(sometimes('run "echo {{ v }} {{ host.name }}"', 'run "{{ nope }}"', 'run "{{ v"',
-                                  'run "echo {{ c0.host }}"'))
+                body.append(
+                    sometimes(
+                        f'provides c{s}: t {{ host = "{{{{ host.name }}}}" }}',
+                        f'provides c{s}: t {{ port = "{{{{ host.name }}}}" }}',
+                        f"provides c{s}: t",
+                        f"provides c{s}",
+                        'provides c0: t { host = "h" }',
+                    )
+                )
+            body.append(rng.choice(["", "when \"host.name == 'w1'\"", "when changed(v)", "concurrency 1"]))
+            body.append(
+                sometimes(
+                    'run "echo {{ v }} {{ host.name }}"', 'run "{{ nope }}"', 'run "{{ v"', 'run "echo {{ c0.host }}"'
+                )
+            )
             once = " once" if rng.random() < 0.3 else ""
             lines.append(f"  task t{t}{once} {{ {'  '.join(b for b in body if b)} }}")
         lines.append("}")

@@ -19,7 +19,9 @@ CASES = sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir())
 WARNING_ONLY = {"service_on_no_role"}
 
 
-def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def run_cli(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
     """Run `orchc ARGS` as the console script does; return (exit status, stdout, stderr)."""
     monkeypatch.setattr(sys, "argv", ["orchc", *args])
     with pytest.raises(SystemExit) as exit_info:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchc.backends.engine import HOST_LEFT, NOT_RUN, Limits, PlanGraphError, Scheduler
+from orchc.backends.state import State
 from test_engine_plans import make_plan
 
 
@@ -19,7 +20,7 @@ def drain(s: Scheduler, outcome: dict[str, str] | None = None) -> list[str]:
         running += batch
         assert running, "scheduler is stuck"
         iid = running.pop(0)
-        s.complete(iid, outcome.get(iid, "ok"))  # type: ignore[arg-type]
+        s.complete(iid, State(outcome.get(iid, "ok")))
     return started
 
 
@@ -47,8 +48,7 @@ def test_cross_host_unblocker_goes_first_on_a_host():
 
 
 def test_host_slots_task_concurrency_and_forks():
-    plan = make_plan("\n".join(f"t.roll@h{k}" for k in range(4)) + "\nu.one@h0\nu.two@h0",
-                     concurrency={"t.roll": 2})
+    plan = make_plan("\n".join(f"t.roll@h{k}" for k in range(4)) + "\nu.one@h0\nu.two@h0", concurrency={"t.roll": 2})
     s = Scheduler(plan, Limits(host_slots=2, forks=3))
     first = s.next_batch()
     assert len(first) == 3
@@ -64,29 +64,32 @@ def test_failure_marks_dependants_and_stops_beyond_tolerance():
     """)
     s = Scheduler(plan, Limits(host_slots=1))
     assert s.next_batch() == ["a.x@h1", "b.z@h2"]
-    changes = s.complete("a.x@h1", "failed")
+    changes = s.complete("a.x@h1", State.FAILED)
     assert [(c.instance, c.state) for c in changes] == [("a.y@h1", "dep_failed")]
     assert s.stopped and s.next_batch() == []  # tolerate 0: graceful stop, b.z still running
-    changes = s.complete("b.z@h2", "ok")
+    changes = s.complete("b.z@h2", State.OK)
     assert [(c.instance, c.state, c.message) for c in changes] == [("b.w@h2", "skipped", NOT_RUN)]
     assert s.done and s.failed
 
 
 def test_within_tolerance_host_leaves_and_requirers_go_on():
-    plan = make_plan("""
+    plan = make_plan(
+        """
         c.up@c1
         c.up@c2
         c.after@c2: c.up@c2
         api.use@api1: c.up@c1 c.up@c2
-    """, roles={"compute": (["c1", "c2"], 1), "api": (["api1"], 0)})
+    """,
+        roles={"compute": (["c1", "c2"], 1), "api": (["api1"], 0)},
+    )
     s = Scheduler(plan)
     s.next_batch()
-    changes = s.complete("c.up@c2", "unreachable")
+    changes = s.complete("c.up@c2", State.UNREACHABLE)
     assert [(c.instance, c.state, c.message) for c in changes] == [("c.after@c2", "skipped", HOST_LEFT)]
     assert s.left_hosts == ["c2"]
-    s.complete("c.up@c1", "ok")
+    s.complete("c.up@c1", State.OK)
     assert s.next_batch() == ["api.use@api1"]
-    s.complete("api.use@api1", "ok")
+    s.complete("api.use@api1", State.OK)
     assert s.done and not s.failed and s.excused == {"c.up@c2", "c.after@c2"}
 
 
@@ -94,42 +97,49 @@ def test_second_failure_exceeds_the_budget():
     plan = make_plan("c.up@c1\nc.up@c2\nc.up@c3", roles={"compute": (["c1", "c2", "c3"], 1)})
     s = Scheduler(plan, Limits())
     s.next_batch()
-    s.complete("c.up@c1", "failed")
+    s.complete("c.up@c1", State.FAILED)
     assert not s.stopped
-    s.complete("c.up@c2", "failed")
+    s.complete("c.up@c2", State.FAILED)
     assert s.stopped and "compute" in s.stopped
-    s.complete("c.up@c3", "ok")
+    s.complete("c.up@c3", State.OK)
     assert s.done and s.failed
 
 
 def test_once_moves_to_the_next_healthy_alternate():
-    plan = make_plan("""
+    plan = make_plan(
+        """
         k.install@k1
         k.install@k2
         k.db_sync@k1: k.install@k1
         k.start@k2: k.db_sync@k1
-    """, roles={"ctl": (["k1", "k2"], 1)}, alternates={"k.db_sync@k1": ["k2"]})
+    """,
+        roles={"ctl": (["k1", "k2"], 1)},
+        alternates={"k.db_sync@k1": ["k2"]},
+    )
     s = Scheduler(plan)
     s.next_batch()
-    s.complete("k.install@k1", "ok")
+    s.complete("k.install@k1", State.OK)
     assert s.next_batch() == ["k.db_sync@k1"]
-    changes = s.complete("k.db_sync@k1", "failed")
+    changes = s.complete("k.db_sync@k1", State.FAILED)
     assert [(c.instance, c.state, c.host) for c in changes] == [("k.db_sync@k1", "pending", "k2")]
     assert s.host_of("k.db_sync@k1") == "k2" and s.placement_of("k.db_sync@k1") == 1
-    s.complete("k.install@k2", "ok")
+    s.complete("k.install@k2", State.OK)
     assert s.next_batch() == ["k.db_sync@k1"]
-    s.complete("k.db_sync@k1", "ok")
+    s.complete("k.db_sync@k1", State.OK)
     assert s.next_batch() == ["k.start@k2"]
 
 
 def test_any_of_needs_one_success_and_fails_when_all_left():
-    plan = make_plan("p.x@p1\np.x@p2\nr.y@r1", any_of={"r.y@r1": [["p.x@p1", "p.x@p2"]]},
-                     roles={"p": (["p1", "p2"], 2), "r": (["r1"], 0)})
+    plan = make_plan(
+        "p.x@p1\np.x@p2\nr.y@r1",
+        any_of={"r.y@r1": [["p.x@p1", "p.x@p2"]]},
+        roles={"p": (["p1", "p2"], 2), "r": (["r1"], 0)},
+    )
     s = Scheduler(plan)
     s.next_batch()
-    s.complete("p.x@p1", "failed")
+    s.complete("p.x@p1", State.FAILED)
     assert s.next_batch() == []
-    changes = s.complete("p.x@p2", "failed")
+    changes = s.complete("p.x@p2", State.FAILED)
     assert [(c.instance, c.state) for c in changes] == [("r.y@r1", "dep_failed")]
     assert s.failed
 
@@ -138,7 +148,7 @@ def test_skipped_counts_as_success_and_takes_no_slot():
     plan = make_plan("a.x@h1\na.y@h1: a.x@h1", skip={"a.x@h1": "when is false"})
     s = Scheduler(plan, Limits(forks=1), no_work={"a.x@h1"})
     assert s.next_batch() == ["a.x@h1"]
-    s.complete("a.x@h1", "skipped")
+    s.complete("a.x@h1", State.SKIPPED)
     assert s.next_batch() == ["a.y@h1"]
 
 
@@ -155,10 +165,10 @@ def test_steps_strategy_waits_at_each_layer():
     assert steps.layer[steps.index["c.late@h3"]] == 2
     graph.next_batch(), steps.next_batch()
     for s in (graph, steps):
-        s.complete("a.one@h1", "ok")
+        s.complete("a.one@h1", State.OK)
     assert graph.next_batch() == ["a.two@h1"]
     assert steps.next_batch() == []  # barrier: b.one@h2 (layer 0) still running
-    steps.complete("b.one@h2", "ok")
+    steps.complete("b.one@h2", State.OK)
     assert sorted(steps.next_batch()) == ["a.two@h1", "b.two@h2"]
 
 
@@ -166,15 +176,18 @@ def test_user_stop_finishes_running_and_skips_the_rest():
     s = Scheduler(make_plan("a.x@h1\na.y@h1: a.x@h1"))
     s.next_batch()
     assert s.stop("interrupted") == []
-    changes = s.complete("a.x@h1", "ok")
+    changes = s.complete("a.x@h1", State.OK)
     assert [(c.instance, c.message) for c in changes] == [("a.y@h1", NOT_RUN)]
     assert s.done and not s.failed
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a.x@h1: nope@h1", "unknown dependency 'nope@h1'"),
-    ("a.x@h1: a.y@h1\na.y@h1: a.x@h1", "cycle"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a.x@h1: nope@h1", "unknown dependency 'nope@h1'"),
+        ("a.x@h1: a.y@h1\na.y@h1: a.x@h1", "cycle"),
+    ],
+)
 def test_bad_graphs_are_reported(text: str, message: str):
     with pytest.raises(PlanGraphError, match=message):
         Scheduler(make_plan(text))

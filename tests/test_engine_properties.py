@@ -7,7 +7,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchc.backends.engine import FINAL_STATES, Limits, Scheduler
+from orchc.backends.engine import Limits, Scheduler
+from orchc.backends.state import State
 from orchc.plan import Plan
 from test_engine_plans import make_plan
 
@@ -40,14 +41,17 @@ def scenarios(draw: st.DrawFn) -> tuple[Plan, Limits, dict[str, str]]:
                 alternates[iid] = [h for h in hosts if h != host]
             lines.append(f"{iid}: {' '.join(deps)}")
             ids.append(iid)
-    roles = {f"r{k}": (draw(st.lists(st.sampled_from(hosts), min_size=1, unique=True)), draw(st.integers(0, 2)))
-             for k in range(draw(st.integers(1, 3)))}
-    plan = make_plan("\n".join(lines), roles=roles, any_of=any_of, alternates=alternates,
-                     concurrency=concurrency)
-    limits = Limits(host_slots=draw(st.integers(1, 3)), forks=draw(st.none() | st.integers(1, 4)),
-                    strategy=draw(st.sampled_from(["graph", "steps"])))
-    outcome = {iid: draw(st.sampled_from(["ok", "ok", "ok", "changed", "failed", "unreachable"]))
-               for iid in ids}
+    roles = {
+        f"r{k}": (draw(st.lists(st.sampled_from(hosts), min_size=1, unique=True)), draw(st.integers(0, 2)))
+        for k in range(draw(st.integers(1, 3)))
+    }
+    plan = make_plan("\n".join(lines), roles=roles, any_of=any_of, alternates=alternates, concurrency=concurrency)
+    limits = Limits(
+        host_slots=draw(st.integers(1, 3)),
+        forks=draw(st.none() | st.integers(1, 4)),
+        strategy=draw(st.sampled_from(["graph", "steps"])),
+    )
+    outcome = {iid: draw(st.sampled_from(["ok", "ok", "ok", "changed", "failed", "unreachable"])) for iid in ids}
     return plan, limits, outcome
 
 
@@ -66,15 +70,15 @@ def walk(plan: Plan, limits: Limits, outcome: dict[str, str], choose) -> list[tu
             trace.append(("start", iid))
         assert running, "stuck: instances left but none running or startable"
         iid = running.pop(choose(len(running)))
-        s.complete(iid, outcome[iid])  # type: ignore[arg-type]
+        s.complete(iid, State(outcome[iid]))
         trace.append(("end", iid))
         steps_taken += 1
         assert steps_taken <= 10 * len(plan.instances) + 10
-    assert all(state in FINAL_STATES for state in s.state)
+    assert all(state.is_final for state in s.state)
     assert s.running_count == 0
     for role in plan.roles:  # no role lost more hosts than it tolerates
         assert sum(1 for h in role.hosts if h in s.left_hosts) <= role.tolerate
-    return trace + [("state", f"{i}={st}") for i, st in zip(s.ids, s.state)]
+    return trace + [("state", f"{i}={st}") for i, st in zip(s.ids, s.state, strict=True)]
 
 
 def check_start(s: Scheduler, inst, tasks, limits: Limits, running: list[str]) -> None:
@@ -87,7 +91,7 @@ def check_start(s: Scheduler, inst, tasks, limits: Limits, running: list[str]) -
         assert any(succeeded(m) for m in group), f"{inst.id} started with no provider of {group}"
     if limits.strategy == "steps":
         layer = s.layer[s.index[inst.id]]
-        assert all(s.state[i] in FINAL_STATES for i in range(len(s.ids)) if s.layer[i] < layer)
+        assert all(s.state[i].is_final for i in range(len(s.ids)) if s.layer[i] < layer)
     working = [r for r in running + [inst.id] if s._no_work[s.index[r]] is False]
     if limits.forks is not None:
         assert len(working) <= limits.forks
@@ -123,5 +127,5 @@ def test_everything_succeeds_when_nothing_fails(scenario):
     running: list[str] = []
     while not s.done:
         running += s.next_batch()
-        s.complete(running.pop(), "ok")
+        s.complete(running.pop(), State.OK)
     assert set(s.state) == {"ok"} and not s.failed

@@ -8,18 +8,18 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from orch_strategies import sources
 from orchc.dsl.ast import without_positions
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.dsl.format import format_source
 from orchc.dsl.parser import parse_text
-from orch_strategies import sources
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -29,13 +29,17 @@ def fmt(text: str) -> str:
 
 
 def test_canonical_layout() -> None:
-    messy = ('import "a.orch"\nvar x: int=1\nvar y: str\nservice web{task install{run "dnf install -y httpd"}'
-             'task start once{after install,x\nretries 3 delay 5s timeout 10m become when "host.vars.a"\n'
-             'provides api: endpoint{url="http://{{ host.address }}",port=80}\n'
-             'ansible ansible.builtin.file {path="/srv",state="directory",mode="0755",owner="web",group="web",'
-             'recurse=true}\n'
-             'run """a\n  b"""}}\nrole r{services web,db tolerate "10%"}anchor ready{requires api on any}')
-    assert fmt(messy) == '''\
+    messy = (
+        'import "a.orch"\nvar x: int=1\nvar y: str\nservice web{task install{run "dnf install -y httpd"}'
+        'task start once{after install,x\nretries 3 delay 5s timeout 10m become when "host.vars.a"\n'
+        'provides api: endpoint{url="http://{{ host.address }}",port=80}\n'
+        'ansible ansible.builtin.file {path="/srv",state="directory",mode="0755",owner="web",group="web",'
+        "recurse=true}\n"
+        'run """a\n  b"""}}\nrole r{services web,db tolerate "10%"}anchor ready{requires api on any}'
+    )
+    assert (
+        fmt(messy)
+        == '''\
 import "a.orch"
 
 var x: int = 1
@@ -74,6 +78,7 @@ anchor ready {
   requires api on any
 }
 '''
+    )
 
 
 def test_strings_are_requoted_canonically() -> None:
@@ -82,7 +87,7 @@ def test_strings_are_requoted_canonically() -> None:
 
 
 def test_comments_are_kept_in_place() -> None:
-    source = '''\
+    source = """\
 # header
 
 import "a.orch"  # why a
@@ -100,8 +105,10 @@ service s { # about s
   }
 }
 # end
-'''
-    assert fmt(source) == '''\
+"""
+    assert (
+        fmt(source)
+        == """\
 # header
 
 import "a.orch"  # why a
@@ -123,19 +130,22 @@ service s {  # about s
   }
 }
 # end
-'''
+"""
+    )
 
 
 def test_long_name_lists_wrap_after_a_comma() -> None:
     names = [f"service_number_{i}" for i in range(12)]
     text = fmt("role r { services " + ", ".join(names) + " }")
-    assert text == ("role r {\n"
-                    "  services service_number_0, service_number_1, service_number_2, service_number_3, "
-                    "service_number_4,\n"
-                    "      service_number_5, service_number_6, service_number_7, service_number_8, "
-                    "service_number_9,\n"
-                    "      service_number_10, service_number_11\n"
-                    "}\n")
+    assert text == (
+        "role r {\n"
+        "  services service_number_0, service_number_1, service_number_2, service_number_3, "
+        "service_number_4,\n"
+        "      service_number_5, service_number_6, service_number_7, service_number_8, "
+        "service_number_9,\n"
+        "      service_number_10, service_number_11\n"
+        "}\n"
+    )
     assert fmt(text) == text
     assert [n.value for n in parse_text(text, "t").items[0].services] == names
 
@@ -147,8 +157,7 @@ def test_blank_lines_inside_blocks_are_kept_once() -> None:
 
 def test_empty_blocks_and_values() -> None:
     assert fmt("service s {}\nrole r {   }") == "service s {}\n\nrole r {}\n"
-    assert fmt('service s { task t { ansible ping {} } }') == \
-        'service s {\n  task t {\n    ansible ping {}\n  }\n}\n'
+    assert fmt("service s { task t { ansible ping {} } }") == "service s {\n  task t {\n    ansible ping {}\n  }\n}\n"
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*") if list(p.rglob("*.orch"))))
@@ -158,8 +167,9 @@ def test_examples_are_already_formatted_or_format_stably(example: str) -> None:
         once = fmt(source)
         assert fmt(once) == once
         assert without_positions(parse_text(once, "t.orch")) == without_positions(parse_text(source, "t.orch"))
-        assert Counter(c.text for c in parse_text(once, "t").comments) == \
-            Counter(c.text for c in parse_text(source, "t").comments)
+        assert Counter(c.text for c in parse_text(once, "t").comments) == Counter(
+            c.text for c in parse_text(source, "t").comments
+        )
 
 
 def _without_sources(data: object) -> object:
@@ -170,8 +180,9 @@ def _without_sources(data: object) -> object:
     return data
 
 
-@pytest.mark.parametrize("example", sorted(p.parent.name for p in EXAMPLES.glob("*/inventory.yml")
-                                            if list(p.parent.rglob("*.orch"))))
+@pytest.mark.parametrize(
+    "example", sorted(p.parent.name for p in EXAMPLES.glob("*/inventory.yml") if list(p.parent.rglob("*.orch")))
+)
 def test_formatting_an_example_never_changes_its_plan(example: str, tmp_path: Path, run_fmt: RunFmt) -> None:
     compiler = pytest.importorskip("orchc.compiler")
     source = EXAMPLES / example
@@ -212,6 +223,7 @@ def run_fmt(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
             main()
         out, err = capsys.readouterr()
         return Outcome(int(exited.value.code or 0), out, err)
+
     return run
 
 
@@ -249,8 +261,9 @@ def test_fmt_diff_prints_a_patch_and_changes_nothing(tmp_path: Path, run_fmt: Ru
 
     shown = run_fmt(".", "--diff")
     assert shown.status == 1
-    assert shown.stdout == ("--- a.orch\n+++ a.orch\n@@ -1 +1 @@\n"
-                            "-service a { }\n\\ No newline at end of file\n+service a {}\n")
+    assert shown.stdout == (
+        "--- a.orch\n+++ a.orch\n@@ -1 +1 @@\n-service a { }\n\\ No newline at end of file\n+service a {}\n"
+    )
     assert shown.stderr == "1 file would be reformatted, 1 file already formatted\n"
     assert (tmp_path / "a.orch").read_text(encoding="utf-8") == "service a { }"
 
@@ -274,11 +287,13 @@ def test_fmt_command_on_a_missing_path_or_an_empty_folder(tmp_path: Path, run_fm
 
 # --- property: random valid sources (tests/orch_strategies.py) ------------------------------------
 
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sources())
 def test_fmt_is_idempotent_and_keeps_meaning_and_comments(source: str) -> None:
     formatted = fmt(source)
     assert fmt(formatted) == formatted
     assert without_positions(parse_text(formatted, "t.orch")) == without_positions(parse_text(source, "t.orch"))
-    assert Counter(c.text for c in parse_text(formatted, "t").comments) == \
-        Counter(c.text for c in parse_text(source, "t").comments)
+    assert Counter(c.text for c in parse_text(formatted, "t").comments) == Counter(
+        c.text for c in parse_text(source, "t").comments
+    )

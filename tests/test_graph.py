@@ -26,17 +26,19 @@ service app {
 @pytest.mark.parametrize("level", ["instance", "task"])
 def test_graph(tmp_path: Path, format: str, level: str, snapshot) -> None:
     plan = compile_text(tmp_path, PROJECT).plan
-    assert render_graph(plan, format, level) == snapshot  # type: ignore[arg-type]
+    assert render_graph(plan, format, level) == snapshot  # type: ignore[arg-type]  # pytest's parameters: the strings of render_graph's Literal types
 
 
-def test_graph_command_writes_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_graph_command_writes_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from test_diagnostics import run_cli
 
     compile_text(tmp_path, PROJECT)
     out = tmp_path / "plan.mmd"
-    status, _, stderr = run_cli(["graph", str(tmp_path), "--format", "mermaid", "--level", "task", "-o", str(out)],
-                                monkeypatch, capsys)
+    status, _, stderr = run_cli(
+        ["graph", str(tmp_path), "--format", "mermaid", "--level", "task", "-o", str(out)], monkeypatch, capsys
+    )
     assert (status, stderr) == (0, "")
     assert out.read_text().startswith("flowchart LR\n")
     plan_json = tmp_path / "plan.json"

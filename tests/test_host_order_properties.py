@@ -17,7 +17,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchc.backends.engine import SUCCESS_STATES, Limits, Scheduler
+from orchc.backends.engine import Limits, Scheduler
+from orchc.backends.state import State
 from orchc.compiler import compile_project
 from orchc.plan import Plan
 
@@ -126,10 +127,10 @@ def test_a_moved_once_instance_keeps_the_order_of_its_new_host(seed: int, hosts:
             host = scheduler.host_of(iid)
             assert host is not None
             for dep in must_end_first(project, plan, inst.task, host):
-                assert scheduler.state[scheduler.index[dep]] in SUCCESS_STATES, f"{iid} on {host} before {dep}"
+                assert scheduler.state[scheduler.index[dep]].is_success, f"{iid} on {host} before {dep}"
             running.append(iid)
         assert running, "stuck: instances left but none running or startable"
         iid = running.pop(data.draw(st.integers(0, len(running) - 1)))
         fails = iid in failing and (iid, scheduler.host_of(iid)) not in failed_once
         failed_once.add((iid, scheduler.host_of(iid)))
-        scheduler.complete(iid, "failed" if fails else "ok")
+        scheduler.complete(iid, State.FAILED if fails else State.OK)

@@ -83,7 +83,9 @@ def test_group_vars_and_host_vars_folders_beside_the_inventory(tmp_path: Path) -
 
 def test_vars_are_plain_json_values(tmp_path: Path) -> None:
     path = tmp_path / "hosts.yml"
-    path.write_text("all:\n  hosts:\n    h1:\n      disks: [sda, sdb]\n      tuning: {swappiness: 10}\n      ssd: true\n")
+    path.write_text(
+        "all:\n  hosts:\n    h1:\n      disks: [sda, sdb]\n      tuning: {swappiness: 10}\n      ssd: true\n"
+    )
     host = load_inventory(path).hosts[0]
     assert host.vars == {"disks": ["sda", "sdb"], "tuning": {"swappiness": 10}, "ssd": True}
     assert type(host.vars["disks"][0]) is str

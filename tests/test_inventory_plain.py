@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -48,21 +49,26 @@ def test_the_compiler_tests_and_examples_inventories(tmp_path: Path, monkeypatch
 
 
 names = st.sampled_from(["a", "b", "port", "ansible_port", "ansible_host", "ansible_user", "db_password"])
-values = st.recursive(st.none() | st.booleans() | st.integers(-5, 3000) | st.floats(-10, 10) | st.text(max_size=5),
-                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("xyz"), inner,
-                                                                                   max_size=2), max_leaves=5)
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 3000) | st.floats(-10, 10) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("xyz"), inner, max_size=2),
+    max_leaves=5,
+)
 variables = st.none() | st.dictionaries(names, values, max_size=3)
 hosts = st.dictionaries(st.sampled_from(["h1", "h2", "h3", "web-1.example.org", "10.0.0.5"]), variables, max_size=4)
-groups = st.dictionaries(st.sampled_from(["web", "db", "zeta", "alpha", "role_1"]),
-                         st.none() | st.fixed_dictionaries({}, optional={"vars": variables, "hosts": hosts}),
-                         max_size=4)
+groups = st.dictionaries(
+    st.sampled_from(["web", "db", "zeta", "alpha", "role_1"]),
+    st.none() | st.fixed_dictionaries({}, optional={"vars": variables, "hosts": hosts}),
+    max_size=4,
+)
 plain_inventories = st.fixed_dictionaries({}, optional={"vars": variables, "children": groups})
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plain_inventories)
-def test_generated_plain_inventories_match_ansible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   top: dict[str, Any]) -> None:
+def test_generated_plain_inventories_match_ansible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, top: dict[str, Any]
+) -> None:
     path = tmp_path / "inventory.yml"
     path.write_text(yaml.safe_dump({"all": top}, sort_keys=False))
     _assert_same_as_ansible(path, monkeypatch)
@@ -72,23 +78,27 @@ NESTED = "all:\n  children:\n    cloud:\n      children:\n        web:\n        
 PLAIN = "all:\n  children:\n    web:\n      hosts:\n        h1: {a: 1}\n"
 
 
-@pytest.mark.parametrize("name, text", [
-    ("nested.yml", NESTED),
-    ("ranges.yml", "all:\n  children:\n    web:\n      hosts:\n        h[1:3]:\n"),
-    ("port.yml", "all:\n  children:\n    web:\n      hosts:\n        h1:2222:\n"),
-    ("top_hosts.yml", "all:\n  hosts:\n    h1:\n"),
-    ("priority.yml", "all:\n  children:\n    web:\n      vars: {ansible_group_priority: 5}\n      hosts: {h1: }\n"),
-    ("tagged.yml", "all:\n  children:\n    web:\n      hosts:\n        h1: {a: !unsafe '{{ x }}'}\n"),
-    ("dated.yml", "all:\n  children:\n    web:\n      hosts:\n        h1: {a: 2024-01-01}\n"),
-    ("hosts.ini", "[web]\nh1\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("nested.yml", NESTED),
+        ("ranges.yml", "all:\n  children:\n    web:\n      hosts:\n        h[1:3]:\n"),
+        ("port.yml", "all:\n  children:\n    web:\n      hosts:\n        h1:2222:\n"),
+        ("top_hosts.yml", "all:\n  hosts:\n    h1:\n"),
+        ("priority.yml", "all:\n  children:\n    web:\n      vars: {ansible_group_priority: 5}\n      hosts: {h1: }\n"),
+        ("tagged.yml", "all:\n  children:\n    web:\n      hosts:\n        h1: {a: !unsafe '{{ x }}'}\n"),
+        ("dated.yml", "all:\n  children:\n    web:\n      hosts:\n        h1: {a: 2024-01-01}\n"),
+        ("hosts.ini", "[web]\nh1\n"),
+    ],
+)
 def test_other_inventories_are_left_to_ansible(tmp_path: Path, name: str, text: str) -> None:
     (tmp_path / name).write_text(text)
     assert read_plain_yaml_inventory(tmp_path / name) is None
 
 
-def test_vars_folders_config_and_environment_are_left_to_ansible(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vars_folders_config_and_environment_are_left_to_ansible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "inventory.yml"
     path.write_text(PLAIN)
     assert read_plain_yaml_inventory(path) is not None

@@ -13,8 +13,9 @@ from test_engine_plans import make_plan
 
 def execute(tmp_path: Path, action: Action, output: list[tuple[str, str]]) -> ActionResult:
     plan = make_plan("t.x@h1", root=tmp_path)
-    ctx = ActionContext(plan=plan, instance_id="t.x@h1", task_id="t.x", secrets={},
-                        on_output=lambda s, t: output.append((s, t)))
+    ctx = ActionContext(
+        plan=plan, instance_id="t.x@h1", task_id="t.x", secrets={}, on_output=lambda s, t: output.append((s, t))
+    )
     return asyncio.run(LocalTransport(plan, TransportOptions()).execute(plan.hosts[0], action, ctx))
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from orchc.compiler import compile_project
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.migrate.fuel import convert_fuel
@@ -39,8 +40,9 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Plan, dict]:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, shared_corpus: Path) -> Path:
     out = tmp_path_factory.mktemp("fuel-corpus")
-    convert_fuel([shared_corpus / "fuel-library"], metadata=shared_corpus / METADATA,
-                 inventory=EXAMPLE_INVENTORY).write(out)
+    convert_fuel(
+        [shared_corpus / "fuel-library"], metadata=shared_corpus / METADATA, inventory=EXAMPLE_INVENTORY
+    ).write(out)
     return out
 
 
@@ -79,9 +81,18 @@ def test_group_fault_tolerance_becomes_role_tolerate(deployment: Plan) -> None:
     assert roles["keystone"].tolerate == 1  # the budget of the Fuel group its hosts belong to
 
 
-@pytest.mark.parametrize("name", ["deployment/keystone.orch", "deployment/deployment_groups.orch",
-                                  "deployment/astute.orch", "deployment/roles.orch", "provision/provision.orch",
-                                  "inventory.yml", "migration-report.md"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "deployment/keystone.orch",
+        "deployment/deployment_groups.orch",
+        "deployment/astute.orch",
+        "deployment/roles.orch",
+        "provision/provision.orch",
+        "inventory.yml",
+        "migration-report.md",
+    ],
+)
 def test_corpus_outputs_snapshot(corpus: Path, shared_corpus: Path, name: str, snapshot) -> None:
     text = (corpus / name).read_text().replace(str(shared_corpus), "CORPUS")
     assert text.replace(str(EXAMPLE_INVENTORY.parent), "EXAMPLE") == snapshot
@@ -163,15 +174,23 @@ def test_output_inventory_adds_tag_groups(small) -> None:
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     """The real command line, as a user runs it."""
-    result = subprocess.run([sys.executable, "-m", "orchc", "migrate", "fuel", *args],
-                            capture_output=True, text=True, check=False)
-    result.output = result.stdout + result.stderr  # type: ignore[attr-defined]
+    result = subprocess.run(
+        [sys.executable, "-m", "orchc", "migrate", "fuel", *args], capture_output=True, text=True, check=False
+    )
+    result.output = result.stdout + result.stderr  # type: ignore[attr-defined]  # the tests read .output, as on click's Result
     return result
 
 
 def test_cli_converts(tmp_path: Path) -> None:
-    result = _run(str(DATA / "tasks.yaml"), "-o", str(tmp_path), "--metadata", str(DATA / "metadata.yaml"),
-                  "-i", str(DATA / "inventory.yml"))
+    result = _run(
+        str(DATA / "tasks.yaml"),
+        "-o",
+        str(tmp_path),
+        "--metadata",
+        str(DATA / "metadata.yaml"),
+        "-i",
+        str(DATA / "inventory.yml"),
+    )
     assert result.returncode == 0, result.output
     assert (tmp_path / "deployment" / "roles.orch").is_file()
 
@@ -179,8 +198,7 @@ def test_cli_converts(tmp_path: Path) -> None:
 def test_metadata_and_inventory_are_required_and_help_says_so(tmp_path: Path) -> None:
     options = _run("--help").output.split("Options")[1]
     required = re.findall(r"^│ (\*?) +(--\w+)", options, re.M)  # typer marks a required option with *
-    assert required == [("*", "--output"), ("*", "--metadata"), ("*", "--inventory"), ("", "--version"),
-                        ("", "--help")]
+    assert required == [("*", "--output"), ("*", "--metadata"), ("*", "--inventory"), ("", "--version"), ("", "--help")]
     no_inventory = _run(str(DATA / "tasks.yaml"), "-o", str(tmp_path), "--metadata", str(DATA / "metadata.yaml"))
     assert no_inventory.returncode == 2 and "Missing option '-i' / '--inventory'" in no_inventory.output
     no_metadata = _run(str(DATA / "tasks.yaml"), "-o", str(tmp_path), "-i", str(DATA / "inventory.yml"))
@@ -190,8 +208,15 @@ def test_metadata_and_inventory_are_required_and_help_says_so(tmp_path: Path) ->
 def test_bad_yaml_names_file_line_and_column(tmp_path: Path) -> None:
     bad = tmp_path / "tasks.yaml"
     bad.write_text("- id: a\n  type: shell\n  requires: [b\n")
-    result = _run(str(bad), "-o", str(tmp_path / "out"), "--metadata", str(DATA / "metadata.yaml"),
-                  "-i", str(DATA / "inventory.yml"))
+    result = _run(
+        str(bad),
+        "-o",
+        str(tmp_path / "out"),
+        "--metadata",
+        str(DATA / "metadata.yaml"),
+        "-i",
+        str(DATA / "inventory.yml"),
+    )
     assert result.returncode == 1
     assert f"{bad}:4:1: error: invalid YAML" in result.output
 
@@ -230,7 +255,11 @@ def test_metadata_without_roles_is_a_diagnostic(tmp_path: Path) -> None:
 
 
 def test_simulate_compares_graph_and_steps(corpus: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "orchc", "simulate", str(corpus / "deployment"),
-                             "-i", str(corpus / "inventory.yml")], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "orchc", "simulate", str(corpus / "deployment"), "-i", str(corpus / "inventory.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "graph  makespan" in result.stdout and "steps  makespan" in result.stdout

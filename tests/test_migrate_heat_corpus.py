@@ -18,8 +18,13 @@ THT = PROJECT / "corpus-cache" / "tripleo-heat-templates-18.0.0"
 @pytest.mark.slow
 @pytest.mark.skipif(not THT.is_dir(), reason="run `python3 bench/heat_corpus.py` once to download the corpus")
 def test_every_template_converts_and_compiles_and_the_overcloud_is_one_plan() -> None:
-    result = subprocess.run([sys.executable, str(PROJECT / "bench" / "heat_corpus.py"), str(THT)],
-                            capture_output=True, text=True, timeout=1800, check=False)
+    result = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / "heat_corpus.py"), str(THT)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "  converted: 223/223 = 100%" in lines

@@ -25,10 +25,31 @@ def test_converted_template_runs_in_tripleo_order(tmp_path: Path) -> None:
     inventory = yaml.safe_load((RUNNABLE / "inventory.yml").read_text())
     inventory["all"]["vars"]["echo_dir"] = str(tmp_path)
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    result = subprocess.run([sys.executable, "-m", "orchc", "run", str(tmp_path / "out" / "deploy"),
-                             "-i", str(tmp_path / "inventory.yml"), "--journal", str(tmp_path / "journal.db")],
-                            capture_output=True, text=True, timeout=900, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchc",
+            "run",
+            str(tmp_path / "out" / "deploy"),
+            "-i",
+            str(tmp_path / "inventory.yml"),
+            "--journal",
+            str(tmp_path / "journal.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "echo.log").read_text().splitlines() == [
-        "every step 0", "host_prep", "every step 1", "every step 2", "every step 3", "step 3",
-        "every step 4", "every step 5"]
+        "every step 0",
+        "host_prep",
+        "every step 1",
+        "every step 2",
+        "every step 3",
+        "step 3",
+        "every step 4",
+        "every step 5",
+    ]

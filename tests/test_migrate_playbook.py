@@ -22,8 +22,9 @@ from orchc.migrate.ansible import convert_playbook
 from orchc.migrate.report import Migration
 
 CASES = ["webapp", "loops", "conditions", "features", "handover"]
-BAD = sorted(p.stem for p in (Path(__file__).parent / "data" / "migrate_playbook" / "bad").glob("*.yml")
-             if p.stem != "loop")
+BAD = sorted(
+    p.stem for p in (Path(__file__).parent / "data" / "migrate_playbook" / "bad").glob("*.yml") if p.stem != "loop"
+)
 
 
 @pytest.fixture
@@ -89,10 +90,13 @@ def test_play_settings_map_to_orchc(data: Path) -> None:
     assert "concurrency 2" in webapp  # serial: 2
     features = convert("features").files["site.orch"]
     assert "task once_only once {" in features  # run_once
-    assert 'role app optional {\n  services natives_and_inline_modules\n  tolerate 0\n}' in features  # any_errors_fatal
-    assert 'when "\'prod\' in host.groups"' in features  # app:&prod: the intersection, checked when compiling
+    assert "role app optional {\n  services natives_and_inline_modules\n  tolerate 0\n}" in features  # any_errors_fatal
+    assert "when \"'prod' in host.groups\"" in features  # app:&prod: the intersection, checked when compiling
     conditions = convert("conditions").files["site.orch"]
-    assert "role web optional {\n  services conditions" in conditions and "role db optional {\n  services conditions" in conditions
+    assert (
+        "role web optional {\n  services conditions" in conditions
+        and "role db optional {\n  services conditions" in conditions
+    )
 
 
 def test_run_time_variables_keep_tasks_together(data: Path) -> None:
@@ -118,8 +122,10 @@ def test_missing_playbook_is_a_diagnostic(data: Path) -> None:
 
 def test_missing_role_is_reported_not_dropped(data: Path) -> None:
     report = convert("features").report
-    assert any(e.category == "unsupported" and e.what == "role 'not_installed'" and "--roles-path" in e.why
-               for e in report.entries)
+    assert any(
+        e.category == "unsupported" and e.what == "role 'not_installed'" and "--roles-path" in e.why
+        for e in report.entries
+    )
 
 
 def test_cli_converts_checks_and_rejects(data: Path, tmp_path: Path) -> None:
@@ -152,7 +158,9 @@ def orch_tasks(migration: Migration) -> list[str]:
 
 def test_bare_expressions_of_assert_debug_and_blocks_read_registered_variables(tmp_path: Path) -> None:
     # ansible-core's changed_when target: `debug: var=r` and `assert: that: r.changed` read `r` without braces
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - shell: ls /
@@ -170,13 +178,16 @@ def test_bare_expressions_of_assert_debug_and_blocks_read_registered_variables(t
     - block:
         - debug: {msg: hi}
           when: third.rc == 0
-""")
+""",
+    )
     assert len(orch_tasks(migration)) == 3, migration.files["site.orch"]
 
 
 def test_set_fact_reading_its_own_earlier_value_joins_the_earlier_setter(tmp_path: Path) -> None:
     # ansible-core's include_import_tasks_nested target: a counter set_fact run twice, asserted in between
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - set_fact: {count: "{{ count | default(0) | int + 1 }}"}
@@ -186,13 +197,16 @@ def test_set_fact_reading_its_own_earlier_value_joins_the_earlier_setter(tmp_pat
     - command: "true"
       register: probe
       until: probe.rc == 0
-""")
+""",
+    )
     assert len(orch_tasks(migration)) == 2, migration.files["site.orch"]
 
 
 def test_a_set_fact_of_templated_names_joins_the_tasks_that_read_them(tmp_path: Path) -> None:
     # ansible-core's lookup_items / lookup_list targets: `set_fact: "{{ item }}=moo"` over a loop, then asserted
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - set_fact: "{{ item }}=moo"
@@ -203,7 +217,8 @@ def test_a_set_fact_of_templated_names_joins_the_tasks_that_read_them(tmp_path: 
       loop: [a]
     - assert: {that: ["path_a == '/tmp/a'"]}
     - command: "echo {{ inventory_hostname }}"
-""")
+""",
+    )
     assert len(orch_tasks(migration)) == 3, migration.files["site.orch"]  # the command reads no variable set
     assert "may set variables" in migration.report.to_markdown()
 
@@ -226,13 +241,16 @@ def test_an_assert_is_never_inline_it_reads_the_roles_variables(tmp_path: Path) 
 def test_set_fact_in_key_value_form_with_a_template_defines_its_name(tmp_path: Path) -> None:
     # ansible-core's replace target: `set_fact: d={{ remote_tmp_dir }}/test_replace` then `file: path={{ d }}`;
     # Ansible keeps k=v text raw only for command, shell, raw, script (check_raw): set_fact's k=v are arguments
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - set_fact: remote_tmp_dir_test={{ remote_tmp_dir }}/test_replace
     - file: path="{{ remote_tmp_dir_test }}" state=absent
     - command: echo a=b
-""")
+""",
+    )
     assert len(orch_tasks(migration)) == 2, migration.files["site.orch"]
     assert 'run "echo a=b"' in migration.files["site.orch"]
 
@@ -249,7 +267,7 @@ def test_plays_on_groups_made_at_run_time_are_placed_and_gated(data: Path, tmp_p
     assert rejoin["ansible.builtin.group_by"] == {"key": "{{ item }}"}
     gated = front[-1]
     assert "'tier_front' in" in gated["when"][0]
-    assert 'when "\'db\' not in host.groups"' in orch  # all:!db: decided when compiling
+    assert "when \"'db' not in host.groups\"" in orch  # all:!db: decided when compiling
     (tmp_path / "inventory.ini").write_text("[web]\nweb-1\nweb-2\n[db]\ndb-1\n")
     migration.write(tmp_path / "out")
     plan = compile_project([tmp_path / "out"], tmp_path / "inventory.ini").plan
@@ -274,7 +292,9 @@ def test_a_roles_copy_has_no_dependencies_they_are_services_of_their_own(tmp_pat
 
 def test_a_variable_a_handler_sets_reaches_the_tasks_after_the_flush(tmp_path: Path) -> None:
     # ansible-core's handlers/test_handlers_listen.yml: set_fact handlers, asserted after meta: flush_handlers
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - command: uptime
@@ -284,7 +304,8 @@ def test_a_variable_a_handler_sets_reaches_the_tasks_after_the_flush(tmp_path: P
   handlers:
     - set_fact: {ran: true}
       listen: topic
-""")
+""",
+    )
     handler = next(text for name, text in migration.files.items() if "handler_set_fact" in name)
     consumer = next(text for name, text in migration.files.items() if name.endswith(".assert.yml"))
     assert "orchc: hand over ran" in handler and "orchc: take over ran" in consumer
@@ -301,14 +322,17 @@ def test_a_looped_include_finds_its_file_beside_the_generated_playbook(tmp_path:
 def test_handlers_imported_with_import_tasks_are_handlers(tmp_path: Path) -> None:
     # ansible-core's handlers/test_handlers_include.yml: `handlers: [import_tasks: handlers.yml]`
     (tmp_path / "handlers.yml").write_text("- name: test handler\n  debug: {msg: handler called}\n")
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - command: "true"
       notify: test handler
   handlers:
     - import_tasks: handlers.yml
-""")
+""",
+    )
     assert "task handler_test_handler {" in migration.files["site.orch"], migration.files["site.orch"]
     assert not [e for e in migration.report.entries if e.category == "unsupported"], migration.report.to_markdown()
 
@@ -320,15 +344,19 @@ def test_an_include_of_a_computed_name_hands_over_what_its_files_set_and_notify(
     tasks = tmp_path / "roles" / "tmpdir" / "tasks"
     tasks.mkdir(parents=True)
     (tasks / "main.yml").write_text("- include_tasks: \"{{ lookup('first_found', ['x.yml', 'default.yml']) }}\"\n")
-    (tasks / "default.yml").write_text("- tempfile: {state: directory}\n  register: made\n  notify: clean up\n"
-                                       "- set_fact: {remote_tmp_dir: '{{ made.path }}'}\n")
+    (tasks / "default.yml").write_text(
+        "- tempfile: {state: directory}\n  register: made\n  notify: clean up\n"
+        "- set_fact: {remote_tmp_dir: '{{ made.path }}'}\n"
+    )
     (tasks / "cleanup.yml").write_text("- file: {path: '{{ remote_tmp_dir }}', state: absent}\n")
     (tmp_path / "roles" / "tmpdir" / "handlers").mkdir()
-    (tmp_path / "roles" / "tmpdir" / "handlers" / "main.yml").write_text("- name: clean up\n"
-                                                                         "  include_tasks: cleanup.yml\n")
+    (tmp_path / "roles" / "tmpdir" / "handlers" / "main.yml").write_text(
+        "- name: clean up\n  include_tasks: cleanup.yml\n"
+    )
     (tmp_path / "roles" / "user" / "tasks").mkdir(parents=True)
     (tmp_path / "roles" / "user" / "tasks" / "main.yml").write_text(
-        "- copy: {content: x, dest: '{{ remote_tmp_dir }}/f'}\n")
+        "- copy: {content: x, dest: '{{ remote_tmp_dir }}/f'}\n"
+    )
     migration = convert_text(tmp_path, "- hosts: all\n  roles: [tmpdir, user]\n")
     files = migration.files
     include = files["ansible/tmpdir.include_tasks.yml"]
@@ -339,14 +367,16 @@ def test_an_include_of_a_computed_name_hands_over_what_its_files_set_and_notify(
     handler = next(t for n, t in files.items() if n.startswith("ansible/") and "handler_clean_up" in n)
     assert "orchc: take over remote_tmp_dir" in handler, handler
     orch = migration.files["site.orch"]
-    handler_task = orch[orch.index("task handler_clean_up"):]
-    assert "requires user_copy_done on same host" in handler_task[:handler_task.index("}")], orch
+    handler_task = orch[orch.index("task handler_clean_up") :]
+    assert "requires user_copy_done on same host" in handler_task[: handler_task.index("}")], orch
 
 
 def test_handlers_are_found_as_ansible_finds_them(tmp_path: Path) -> None:
     # ansible-core's handlers/test_handlers_listen.yml: a name notifies the first handler of that name (of the
     # last-loaded list), a topic every handler listening to it; handlers without a name are told apart
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - command: uptime
@@ -356,9 +386,13 @@ def test_handlers_are_found_as_ansible_finds_them(tmp_path: Path) -> None:
     - {name: twice, set_fact: {second: true}}
     - {set_fact: {one: true}, listen: topic}
     - {set_fact: {two: true}, listen: topic}
-""")
-    handlers = {name: yaml.safe_load(text)[0]["tasks"][0]["ansible.builtin.stat"]["path"]
-                for name, text in migration.files.items() if ".handler_" in name}
+""",
+    )
+    handlers = {
+        name: yaml.safe_load(text)[0]["tasks"][0]["ansible.builtin.stat"]["path"]
+        for name, text in migration.files.items()
+        if ".handler_" in name
+    }
     assert len(handlers) == 3 and len(set(handlers.values())) == 3, handlers
     ran = "\n".join(text for name, text in migration.files.items() if name.startswith("roles/") or ".handler_" in name)
     assert "first" in ran and "second" not in ran and "one" in ran and "two" in ran, ran
@@ -367,7 +401,9 @@ def test_handlers_are_found_as_ansible_finds_them(tmp_path: Path) -> None:
 def test_a_value_set_under_a_when_may_be_the_one_set_before(tmp_path: Path) -> None:
     # ansible-core's includes target: two set_facts of one name under opposite `when`s, then an assert: the
     # value it reads may come from either, so all three run together
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - set_fact: {canary: a}
@@ -376,19 +412,23 @@ def test_a_value_set_under_a_when_may_be_the_one_set_before(tmp_path: Path) -> N
     - set_fact: {canary: b}
       when: not static | bool
     - assert: {that: ["canary in ['a', 'b']"]}
-""")
+""",
+    )
     assert len(orch_tasks(migration)) == 1, migration.files["site.orch"]
 
 
 def test_a_module_with_a_relative_path_runs_beside_the_generated_playbooks(tmp_path: Path) -> None:
     # ansible-core's test_files target: `file: dest=link_to_nonexistent_file state=link`, then `'...' is link`;
     # on a local connection a relative path is relative to the playbook's folder, so it stays in a generated one
-    migration = convert_text(tmp_path, """
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   tasks:
     - file: {src: does_not_exist, dest: link_to_nonexistent_file, state: link, force: true}
     - file: {path: /tmp/absolute, state: touch}
-""")
+""",
+    )
     orch = migration.files["site.orch"]
     assert orch.count("playbook ") == 1 and orch.count("ansible ansible.builtin.file") == 1, orch
 
@@ -404,8 +444,9 @@ def test_the_task_files_a_roles_handlers_include_are_found_at_run_time(tmp_path:
     (tmp_path / "roles" / "a" / "handlers" / "A.yml").write_text("- debug: {msg: a}\n")
     (tmp_path / "handlers.yml").write_text("- name: from b\n  debug: {msg: b}\n")
     migration = convert_text(tmp_path, "- hosts: all\n  roles: [a, b]\n")
-    handler_a = yaml.safe_load(next(t for n, t in migration.files.items() if n.startswith("roles/a/tasks/orchc_")
-                                    and "handler" in n))
+    handler_a = yaml.safe_load(
+        next(t for n, t in migration.files.items() if n.startswith("roles/a/tasks/orchc_") and "handler" in n)
+    )
     assert handler_a[0]["include_tasks"] == "{{ role_path }}/handlers/A.yml", handler_a
     assert migration.copies["ansible/handlers.yml"] == tmp_path / "handlers.yml"
     assert "task handler_from_b {" in migration.files["site.orch"], migration.files["site.orch"]
@@ -418,15 +459,19 @@ def test_a_collections_role_beside_the_playbook_is_found_and_kept_apart(tmp_path
     inside = tmp_path / "collections" / "ansible_collections" / "ns" / "col" / "roles" / "r"
     for folder, topic in ((plain, "plain"), (inside, "from_collection")):
         (folder / "handlers").mkdir(parents=True)
-        (folder / "handlers" / "main.yml").write_text(f"- name: {topic}\n  set_fact: {{{topic}: true}}\n"
-                                                      f"  listen: {topic}\n")
-    migration = convert_text(tmp_path, """
+        (folder / "handlers" / "main.yml").write_text(
+            f"- name: {topic}\n  set_fact: {{{topic}: true}}\n  listen: {topic}\n"
+        )
+    migration = convert_text(
+        tmp_path,
+        """
 - hosts: all
   roles: [r, ns.col.r]
   tasks:
     - command: uptime
       notify: ['r : from_collection', 'ns.col.r : plain']
-""")
+""",
+    )
     assert migration.copies["roles/ns.col.r"] == inside.resolve() and migration.copies["roles/r"] == plain.resolve()
     assert "task handler_from_collection {" in migration.files["site.orch"], migration.files["site.orch"]
     assert "notify 'ns.col.r : plain'" in migration.report.to_markdown()  # the plain role is not ns.col's

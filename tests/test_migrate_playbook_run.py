@@ -26,9 +26,15 @@ HOSTS = {"web": ["web-1", "web-2"], "db": ["db-1"]}
 
 
 def inventory(path: Path, root: Path, extra: dict[str, str]) -> Path:
-    groups = {group: {"hosts": {h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                                    "root": str(root / h)} for h in hosts}}
-              for group, hosts in HOSTS.items()}
+    groups = {
+        group: {
+            "hosts": {
+                h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "root": str(root / h)}
+                for h in hosts
+            }
+        }
+        for group, hosts in HOSTS.items()
+    }
     path.write_text(yaml.safe_dump({"all": {"children": groups, "vars": extra}}))
     return path
 
@@ -63,9 +69,20 @@ def test_orchc_run_of_the_migration_leaves_the_same_files(project_root: Path, tm
 
     run([sys.executable, "-m", "orchc", "migrate", "playbook", str(source / "site.yml"), "-o", str(out)], project_root)
     state = {"orchc_state_dir": str(tmp_path / "state")}  # handler flags, handed-over variables: not compared
-    ran = run([sys.executable, "-m", "orchc", "run", str(out), "-i",
-               str(inventory(tmp_path / "orchc.yml", orchc_root, state)), "--journal", str(tmp_path / "journal.db")],
-              project_root)
+    ran = run(
+        [
+            sys.executable,
+            "-m",
+            "orchc",
+            "run",
+            str(out),
+            "-i",
+            str(inventory(tmp_path / "orchc.yml", orchc_root, state)),
+            "--journal",
+            str(tmp_path / "journal.db"),
+        ],
+        project_root,
+    )
     assert not re.search(r"\bfailed [1-9]", ran), ran  # hosts failing within tolerance still exit 0
 
     assert tree(orchc_root) == tree(peer_root)

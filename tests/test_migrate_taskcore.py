@@ -22,12 +22,21 @@ from taskcore_corpus import in_ci, taskcore_source  # noqa: E402
 # name -> (services folder, roles.yaml, inventory.yaml), relative to the sdist's examples/
 EXAMPLES = {
     "framework": ("framework/services", "framework/roles.yaml", "framework/inventory.yaml"),
-    "directord-basic": ("directord/services", "directord/basic/basic_roles.yaml",
-                        "directord/basic/basic_inventory.yaml"),
-    "directord-2node": ("directord/services", "directord/basic/2node_roles.yaml",
-                        "directord/basic/2node_inventory.yaml"),
-    "directord-3ctl": ("directord/services", "directord/undercloud/3ctl_roles.yaml",
-                       "directord/undercloud/3ctl_inventory.yaml"),
+    "directord-basic": (
+        "directord/services",
+        "directord/basic/basic_roles.yaml",
+        "directord/basic/basic_inventory.yaml",
+    ),
+    "directord-2node": (
+        "directord/services",
+        "directord/basic/2node_roles.yaml",
+        "directord/basic/2node_inventory.yaml",
+    ),
+    "directord-3ctl": (
+        "directord/services",
+        "directord/undercloud/3ctl_roles.yaml",
+        "directord/undercloud/3ctl_inventory.yaml",
+    ),
 }
 
 
@@ -117,8 +126,9 @@ def test_args_become_variables_and_host_vars(converted) -> None:
     inventory = yaml.safe_load((out / "inventory.yml").read_text())
     assert inventory["all"]["children"]["controller"]["hosts"]["task-core-2"]["memcache_host_ip"] == "10.98.0.4"
     setup = _instance(plan, "keystone.setup@task-core-1")
-    assert any("mysql+pymysql://keystone:secrete@10.98.0.99/keystone" in a.command
-               for a in setup.actions if a.kind == "run")
+    assert any(
+        "mysql+pymysql://keystone:secrete@10.98.0.99/keystone" in a.command for a in setup.actions if a.kind == "run"
+    )
 
 
 def test_stdout_args_are_kept_on_the_host(converted) -> None:
@@ -267,21 +277,39 @@ def test_scale_output_is_in_fmt_layout(examples: Path, tmp_path: Path) -> None:
 
 def test_unusual_values_are_in_fmt_layout(tmp_path: Path) -> None:
     """Long and nested maps and lists, floats, keyword keys, multi-line strings, comments, empty tasks."""
-    options = {"plain": "x", "ratio": 1.5e-07, "big": 1e20, "keyword_keys": {"on": 1, "task": [1, 2], "a b": None},
-               "long_list": [f"item-{n}" for n in range(30)], "lines": "one\ntwo\n",
-               "nested": {f"host-{n}": {"ip": f"10.0.0.{n}", "weight": n / 3, "tags": ["a", "b"]} for n in range(4)},
-               "deep": {"level": {"values": [f"a-rather-long-value-{n}" for n in range(8)]}}, "empty": {}, "flag": True,
-               "not_a_number": [1.0, float("nan")]}
-    services = {"opts.yaml": SERVICE.format(id="opts", driver="directord", extra=(
-        "    jobs:\n      - ADD: ../options.yaml /var/tmp/o.yaml\n      - CACHEFILE: /var/tmp/o.yaml\n"))}
-    services.update({f"s{n}.yaml": SERVICE.format(id=f"service-with-a-long-name-{n}", driver="noop", extra="")
-                     for n in range(12)})
-    services["log.yaml"] = ("id: log\ntype: service\nversion: 1\ntasks:\n  - id: say\n    driver: print\n"
-                            "    message: \"trailing  \\n\\tsecond line\\t \\n\"\n")
-    services["cmd.yaml"] = ("id: cmd\ntype: service\nversion: 1\ntasks:\n  - id: local\n    driver: local\n"
-                            "    returncodes: [0, 2]\n    command: |\n      echo \"{{ x }}\" 'a\\b'  \n      exit 2\n"
-                            "  - id: remote\n    driver: directord\n    jobs:\n      - RUN: printf '%s\\n' \"a  b\"\n"
-                            "  - id: lines\n    driver: local\n    command: \"echo 'one'  \\n\\n  echo two\\n\"\n")
+    options = {
+        "plain": "x",
+        "ratio": 1.5e-07,
+        "big": 1e20,
+        "keyword_keys": {"on": 1, "task": [1, 2], "a b": None},
+        "long_list": [f"item-{n}" for n in range(30)],
+        "lines": "one\ntwo\n",
+        "nested": {f"host-{n}": {"ip": f"10.0.0.{n}", "weight": n / 3, "tags": ["a", "b"]} for n in range(4)},
+        "deep": {"level": {"values": [f"a-rather-long-value-{n}" for n in range(8)]}},
+        "empty": {},
+        "flag": True,
+        "not_a_number": [1.0, float("nan")],
+    }
+    services = {
+        "opts.yaml": SERVICE.format(
+            id="opts",
+            driver="directord",
+            extra=("    jobs:\n      - ADD: ../options.yaml /var/tmp/o.yaml\n      - CACHEFILE: /var/tmp/o.yaml\n"),
+        )
+    }
+    services.update(
+        {f"s{n}.yaml": SERVICE.format(id=f"service-with-a-long-name-{n}", driver="noop", extra="") for n in range(12)}
+    )
+    services["log.yaml"] = (
+        "id: log\ntype: service\nversion: 1\ntasks:\n  - id: say\n    driver: print\n"
+        '    message: "trailing  \\n\\tsecond line\\t \\n"\n'
+    )
+    services["cmd.yaml"] = (
+        "id: cmd\ntype: service\nversion: 1\ntasks:\n  - id: local\n    driver: local\n"
+        "    returncodes: [0, 2]\n    command: |\n      echo \"{{ x }}\" 'a\\b'  \n      exit 2\n"
+        "  - id: remote\n    driver: directord\n    jobs:\n      - RUN: printf '%s\\n' \"a  b\"\n"
+        "  - id: lines\n    driver: local\n    command: \"echo 'one'  \\n\\n  echo two\\n\"\n"
+    )
     names = ", ".join(["opts", "log", "cmd"] + [f"service-with-a-long-name-{n}" for n in range(12)])
     folder, roles, inventory = _project(tmp_path, services, f"r: {{services: [{names}]}}\n", "hosts: {h: {role: r}}\n")
     (tmp_path / "options.yaml").write_text(yaml.safe_dump(options))
@@ -294,11 +322,48 @@ def test_unusual_values_are_in_fmt_layout(tmp_path: Path) -> None:
     assert "  # logs: trailing\n  # \tsecond line\n" in files["log.orch"]
 
 
-@pytest.mark.parametrize("word", [
-    "h1", "task-core-1", "a.b", "a-", "_", "x" * 101, "x" * 130, "1", "1.5", "1e3", ".5", "0x1f", "0o17", "1_000",
-    "1:20", "190:20:30.5", ".inf", ".nan", "-1", "+1", "09", "2020-01-01", "2001-12-14t21:59:43.10-05:00", "yes",
-    "No", "ON", "off", "true", "null", "~", "y", "é", "a b", "a:b", "-a", "a#b", "",
-])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "h1",
+        "task-core-1",
+        "a.b",
+        "a-",
+        "_",
+        "x" * 101,
+        "x" * 130,
+        "1",
+        "1.5",
+        "1e3",
+        ".5",
+        "0x1f",
+        "0o17",
+        "1_000",
+        "1:20",
+        "190:20:30.5",
+        ".inf",
+        ".nan",
+        "-1",
+        "+1",
+        "09",
+        "2020-01-01",
+        "2001-12-14t21:59:43.10-05:00",
+        "yes",
+        "No",
+        "ON",
+        "off",
+        "true",
+        "null",
+        "~",
+        "y",
+        "é",
+        "a b",
+        "a:b",
+        "-a",
+        "a#b",
+        "",
+    ],
+)
 def test_inventory_is_written_as_pyyaml_writes_it(word: str) -> None:
     """Plain words are written without PyYAML's emitter: the same text, whatever the word."""
     data = {"all": {"children": {"g": {"hosts": {word: {}, "h": {"v": word, "m": {}, "n": {word: [word]}}}}}}}
@@ -323,8 +388,12 @@ def _project(tmp_path: Path, services: dict[str, str], roles: str, inventory: st
 SERVICE = "id: {id}\ntype: service\nversion: 1.0.0\ntasks:\n  - id: t\n    driver: {driver}\n    message: m\n{extra}"
 
 
-def _error(tmp_path: Path, services: dict[str, str], roles: str = "r: {services: [a]}\n",
-           inventory: str = "hosts: {h: {role: r}}\n"):
+def _error(
+    tmp_path: Path,
+    services: dict[str, str],
+    roles: str = "r: {services: [a]}\n",
+    inventory: str = "hosts: {h: {role: r}}\n",
+):
     with pytest.raises(DiagnosticError) as error:
         convert_taskcore(*_project(tmp_path, services, roles, inventory))
     return error.value.diagnostics[0]
@@ -348,14 +417,16 @@ def test_service_file_without_type(tmp_path: Path) -> None:
 
 
 def test_role_lists_unknown_service(tmp_path: Path) -> None:
-    diagnostic = _error(tmp_path, {"a.yaml": SERVICE.format(id="a", driver="print", extra="")},
-                        roles="r: {services: [b]}\n")
+    diagnostic = _error(
+        tmp_path, {"a.yaml": SERVICE.format(id="a", driver="print", extra="")}, roles="r: {services: [b]}\n"
+    )
     assert "lists service 'b'" in diagnostic.message
 
 
 def test_host_with_undefined_role(tmp_path: Path) -> None:
-    diagnostic = _error(tmp_path, {"a.yaml": SERVICE.format(id="a", driver="print", extra="")},
-                        inventory="hosts:\n  h:\n    role: rr\n")
+    diagnostic = _error(
+        tmp_path, {"a.yaml": SERVICE.format(id="a", driver="print", extra="")}, inventory="hosts:\n  h:\n    role: rr\n"
+    )
     assert "role 'rr'" in diagnostic.message and "did you mean 'r'" in diagnostic.hint
     assert diagnostic.span.line == 3
 
@@ -368,30 +439,72 @@ def test_unmet_requirement(tmp_path: Path) -> None:
 
 def test_two_providers_of_one_capability(tmp_path: Path) -> None:
     extra = "    provides: [x]\n"
-    diagnostic = _error(tmp_path, {"a.yaml": SERVICE.format(id="a", driver="print", extra=extra),
-                                   "b.yaml": SERVICE.format(id="b", driver="print", extra=extra)},
-                        roles="r: {services: [a, b]}\n")
+    diagnostic = _error(
+        tmp_path,
+        {
+            "a.yaml": SERVICE.format(id="a", driver="print", extra=extra),
+            "b.yaml": SERVICE.format(id="b", driver="print", extra=extra),
+        },
+        roles="r: {services: [a, b]}\n",
+    )
     assert "provided twice" in diagnostic.message
 
 
 def test_cli_bad_yaml_exit_1(tmp_path: Path) -> None:
-    services, roles, inventory = _project(tmp_path, {"a.yaml": "id: [a\n"}, "r: {services: [a]}\n",
-                                          "hosts: {h: {role: r}}\n")
-    result = subprocess.run([sys.executable, "-m", "orchc", "migrate", "taskcore", "-s", str(services),
-                             "-r", str(roles), "-i", str(inventory), "-o", str(tmp_path / "out")],
-                            capture_output=True, text=True)
+    services, roles, inventory = _project(
+        tmp_path, {"a.yaml": "id: [a\n"}, "r: {services: [a]}\n", "hosts: {h: {role: r}}\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchc",
+            "migrate",
+            "taskcore",
+            "-s",
+            str(services),
+            "-r",
+            str(roles),
+            "-i",
+            str(inventory),
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert f"{services / 'a.yaml'}:2:1: error: invalid YAML" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 
 
 def test_cli_output_that_is_a_file_exit_1(tmp_path: Path) -> None:
-    services, roles, inventory = _project(tmp_path, {"a.yaml": SERVICE.format(id="a", driver="print", extra="")},
-                                          "r: {services: [a]}\n", "hosts: {h: {role: r}}\n")
+    services, roles, inventory = _project(
+        tmp_path,
+        {"a.yaml": SERVICE.format(id="a", driver="print", extra="")},
+        "r: {services: [a]}\n",
+        "hosts: {h: {role: r}}\n",
+    )
     (tmp_path / "taken").write_text("")
-    result = subprocess.run([sys.executable, "-m", "orchc", "migrate", "taskcore", "-s", str(services),
-                             "-r", str(roles), "-i", str(inventory), "-o", str(tmp_path / "taken")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchc",
+            "migrate",
+            "taskcore",
+            "-s",
+            str(services),
+            "-r",
+            str(roles),
+            "-i",
+            str(inventory),
+            "-o",
+            str(tmp_path / "taken"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1, result.stderr
     assert f"error: cannot write {tmp_path / 'taken'}: File exists" in result.stderr
     assert "hint: -o names a folder (new or existing, not a file)" in result.stderr

@@ -24,11 +24,42 @@ PLAIN = [
 ]
 
 NOT_PLAIN = [
-    "a: 1\n", "a: yes\n", "a: null\n", "a: 2020-01-01\n", "a: 'quoted'\n", 'a: "quoted"\n', "a: &x b\n", "a: !t b\n",
-    "a: |\n  block\n", "a: b # comment\n", "a: [b]\n", "a: {b: c}\n", "a: b\n  continued\n", "a: b: c\n",
-    "a:\tb\n", "a: é\n", "\ufeffa: b\n", "a: b\r\n", "- - a\n", "? a\n: b\n", "<<: {}\n", "1: a\n", "on: a\n",
-    "---\na: b\n", "a: b\n...\n", "%YAML 1.1\n---\na: b\n", "", "# only a comment\n", "scalar\n", "a b: c\n",
-    "a: -b\n", "a: -\n", "a: b:\n", "a:\n  - b\n  c: d\n", "a:\n- b\n  - c\n", "a: b\n - c\n",
+    "a: 1\n",
+    "a: yes\n",
+    "a: null\n",
+    "a: 2020-01-01\n",
+    "a: 'quoted'\n",
+    'a: "quoted"\n',
+    "a: &x b\n",
+    "a: !t b\n",
+    "a: |\n  block\n",
+    "a: b # comment\n",
+    "a: [b]\n",
+    "a: {b: c}\n",
+    "a: b\n  continued\n",
+    "a: b: c\n",
+    "a:\tb\n",
+    "a: é\n",
+    "\ufeffa: b\n",
+    "a: b\r\n",
+    "- - a\n",
+    "? a\n: b\n",
+    "<<: {}\n",
+    "1: a\n",
+    "on: a\n",
+    "---\na: b\n",
+    "a: b\n...\n",
+    "%YAML 1.1\n---\na: b\n",
+    "",
+    "# only a comment\n",
+    "scalar\n",
+    "a b: c\n",
+    "a: -b\n",
+    "a: -\n",
+    "a: b:\n",
+    "a:\n  - b\n  c: d\n",
+    "a:\n- b\n  - c\n",
+    "a: b\n - c\n",
 ]
 
 
@@ -59,8 +90,24 @@ def test_other_yaml_is_left_to_pyyaml(text: str) -> None:
     assert read_plain(text, "f.yaml", LocatedDict, LocatedList) is None
 
 
-WORDS = ["a", "id", "x-y", "a.b", "k/v", "_", "print", "a -> b", "1.0.0", "http://x", "a#b", "a,b", "with space",
-         "x" * 90, [], {}]
+WORDS = [
+    "a",
+    "id",
+    "x-y",
+    "a.b",
+    "k/v",
+    "_",
+    "print",
+    "a -> b",
+    "1.0.0",
+    "http://x",
+    "a#b",
+    "a,b",
+    "with space",
+    "x" * 90,
+    [],
+    {},
+]
 KEYS = ["a", "b", "id", "x-y", "a.b", "k/v", "_", "needed-by", "x" * 90]
 OTHERS = ["1", "yes", "null", "a: b", "a #b", "-a", "'q'", "é", "", "with space", "on", None]  # for PyYAML
 
@@ -70,8 +117,10 @@ def _random_data(rng: random.Random, depth: int = 0) -> Any:
     if depth > 3 or roll < 0.3:
         return rng.choice(WORDS if rng.random() < 0.95 else OTHERS)
     if roll < 0.65:
-        return {rng.choice(KEYS if rng.random() < 0.95 else OTHERS[:-1]): _random_data(rng, depth + 1)
-                for _ in range(rng.randint(1, 4))}
+        return {
+            rng.choice(KEYS if rng.random() < 0.95 else OTHERS[:-1]): _random_data(rng, depth + 1)
+            for _ in range(rng.randint(1, 4))
+        }
     return [_random_data(rng, depth + 1) for _ in range(rng.randint(1, 4))]
 
 
@@ -81,8 +130,19 @@ def _random_layout(rng: random.Random, text: str) -> str:
     for line in text.split("\n"):
         roll = rng.random()
         lines += [""] if roll < 0.05 else [" " * rng.randint(0, 6) + "# c"] if roll < 0.08 else []
-        line = line + "  " if roll < 0.12 else line.replace("- ", "-   ", 1) if roll < 0.16 else \
-            line.replace(": ", ":  ", 1) if roll < 0.2 else " " + line if roll < 0.22 else line[1:] if roll < 0.24 else line
+        line = (
+            line + "  "
+            if roll < 0.12
+            else line.replace("- ", "-   ", 1)
+            if roll < 0.16
+            else line.replace(": ", ":  ", 1)
+            if roll < 0.2
+            else " " + line
+            if roll < 0.22
+            else line[1:]
+            if roll < 0.24
+            else line
+        )
         lines.append(line)
     return "\n".join(lines)
 

@@ -9,10 +9,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.dsl.span import Span
-from orchc.migrate.yaml_source import (LocatedDict, LocatedList, Unsafe, Vault, YamlDialect, line_of, load_yaml,
-                                       load_yaml_text, where_of)
+from orchc.migrate.yaml_source import (
+    LocatedDict,
+    LocatedList,
+    Unsafe,
+    Vault,
+    YamlDialect,
+    line_of,
+    load_yaml,
+    load_yaml_text,
+    where_of,
+)
 
 BOTH_PARSERS = [YamlDialect(), YamlDialect(libyaml=False)]
 
@@ -113,8 +123,12 @@ def test_missing_and_non_utf8_files_are_diagnostics(tmp_path: Path) -> None:
 def test_cli_control_character_in_a_playbook_exits_1(tmp_path: Path) -> None:
     playbook = tmp_path / "site.yml"
     playbook.write_text("- hosts: all\n  tasks:\n    - command: echo \x07\n")
-    result = subprocess.run([sys.executable, "-m", "orchc", "migrate", "playbook", str(playbook),
-                             "-o", str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "orchc", "migrate", "playbook", str(playbook), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "site.yml:3:21: error: invalid YAML: unacceptable character #x0007" in output

@@ -12,10 +12,10 @@ import pytest
 
 from orchc.dsl import ast
 from orchc.dsl.diagnostics import DiagnosticError
-from orchc.dsl.parser import parse_file, parse_files, parse_text
 from orchc.dsl.keywords import keywords
+from orchc.dsl.parser import parse_file, parse_files, parse_text
 
-DESIGN_EXAMPLE = '''\
+DESIGN_EXAMPLE = """\
 # comment
 import "common.orch"                 # relative to this file
 
@@ -81,7 +81,7 @@ service keystone {
 anchor control_plane_ready {         # no action: a synchronisation point
   requires keystone_api on role controller
 }
-'''
+"""
 
 
 def parse(text: str) -> ast.Module:
@@ -104,10 +104,17 @@ def test_design_example_parses_completely() -> None:
     module = parse(DESIGN_EXAMPLE)
     assert [i.path.value for i in module.imports] == ["common.orch"]
     kinds = [(type(i).__name__, i.name) for i in module.items]
-    assert kinds == [("TypeDecl", "database"), ("TypeDecl", "endpoint"), ("VarDecl", "region"),
-                     ("VarDecl", "admin_password"), ("RoleDecl", "controller"), ("RoleDecl", "compute"),
-                     ("ServiceDecl", "mariadb"), ("ServiceDecl", "keystone"),
-                     ("AnchorDecl", "control_plane_ready")]
+    assert kinds == [
+        ("TypeDecl", "database"),
+        ("TypeDecl", "endpoint"),
+        ("VarDecl", "region"),
+        ("VarDecl", "admin_password"),
+        ("RoleDecl", "controller"),
+        ("RoleDecl", "compute"),
+        ("ServiceDecl", "mariadb"),
+        ("ServiceDecl", "keystone"),
+        ("AnchorDecl", "control_plane_ready"),
+    ]
     database = module.items[0]
     assert [(f.name, f.type.name) for f in database.fields] == [("host", "str"), ("port", "int")]
     assert database.fields[1].default == ast.Int(3306, database.fields[1].default.span)
@@ -133,14 +140,18 @@ def test_layout_is_free_form() -> None:
 
 
 def test_every_task_statement() -> None:
-    task = task_of('''
+    task = task_of("""
         after a, b  before c  requires x  requires y: t on same host  requires z on role r
         requires w on any  provides p  provides q: t { f = 1, g = "v", }
         concurrency 2  retries 3 delay 500ms  timeout 1h30m  when "host.vars.ssd"  when changed(v, w)
-        become''')
+        become""")
     assert [n.value for n in task.after] == ["a", "b"] and [n.value for n in task.before] == ["c"]
     assert [(r.name, r.type and r.type.value, r.scope.kind) for r in task.requires] == [
-        ("x", None, "all"), ("y", "t", "same_host"), ("z", None, "role"), ("w", None, "any")]
+        ("x", None, "all"),
+        ("y", "t", "same_host"),
+        ("z", None, "role"),
+        ("w", None, "any"),
+    ]
     assert task.requires[2].scope.role.value == "r"
     assert [(p.name, [f.name for f in p.fields]) for p in task.provides] == [("p", []), ("q", ["f", "g"])]
     assert task.concurrency.value == 2
@@ -150,7 +161,7 @@ def test_every_task_statement() -> None:
 
 
 def test_every_action() -> None:
-    task = task_of('''
+    task = task_of("""
         run "a"
         copy "src" to "/dst" mode "0644" owner "root"
         template "t.j2" to "/etc/t" owner "me"
@@ -160,10 +171,20 @@ def test_every_action() -> None:
         ansible community.general.ini_file { section = null }
         role geerlingguy.mysql vars { mysql_port = 3306 }
         role "ansible-role-x"
-        role common''')
+        role common""")
     kinds = [type(a).__name__ for a in task.actions]
-    assert kinds == ["Run", "Copy", "Template", "Playbook", "Playbook", "AnsibleModule", "AnsibleModule",
-                     "AnsibleRole", "AnsibleRole", "AnsibleRole"]
+    assert kinds == [
+        "Run",
+        "Copy",
+        "Template",
+        "Playbook",
+        "Playbook",
+        "AnsibleModule",
+        "AnsibleModule",
+        "AnsibleRole",
+        "AnsibleRole",
+        "AnsibleRole",
+    ]
     run, copy, template, playbook, bare_playbook, module, dotted, role, quoted_role, plain_role = task.actions
     assert (copy.src.value, copy.dest.value, copy.mode.value, copy.owner.value) == ("src", "/dst", "0644", "root")
     assert template.mode is None and template.owner.value == "me"
@@ -199,8 +220,9 @@ def test_values() -> None:
     assert value_of("{}").entries == [] and value_of("[]").items == []
 
 
-@pytest.mark.parametrize("text, seconds", [("500ms", 0.5), ("5s", 5), ("10m", 600), ("1h", 3600),
-                                           ("1h30m", 5400), ("1.5s", 1.5)])
+@pytest.mark.parametrize(
+    "text, seconds", [("500ms", 0.5), ("5s", 5), ("10m", 600), ("1h", 3600), ("1h30m", 5400), ("1.5s", 1.5)]
+)
 def test_durations(text: str, seconds: float) -> None:
     duration = value_of(text)
     assert isinstance(duration, ast.Duration) and duration.seconds == seconds and duration.text == text
@@ -247,15 +269,18 @@ def _spans_missing(node: object, path: str = "module") -> list[str]:
 
 
 def test_every_node_has_a_span() -> None:
-    module = parse(DESIGN_EXAMPLE + '''
+    module = parse(
+        DESIGN_EXAMPLE
+        + """
         service extra { task t once { before x ansible m { a = [1, 2.5, null, { b = true }] }
-        role r vars { v = 1s } when changed(a) become } }''')
+        role r vars { v = 1s } when changed(a) become } }"""
+    )
     assert _spans_missing(module) == []
 
 
 def test_keywords_are_names_where_a_name_is_expected() -> None:
-    module = parse('''type t { host: str mode: int }
-        service template { task run { ansible copy { mode = "0644", owner = "me", to = 1 } } }''')
+    module = parse("""type t { host: str mode: int }
+        service template { task run { ansible copy { mode = "0644", owner = "me", to = 1 } } }""")
     assert [f.name for f in module.items[0].fields] == ["host", "mode"]
     service = module.items[1]
     assert service.name == "template" and service.tasks[0].name == "run"
@@ -275,8 +300,10 @@ def test_a_keyword_is_a_whole_word() -> None:
 
 
 def test_keyword_list_matches_the_grammar() -> None:
-    from orchc.grammar import grammar_text
     import re
+
+    from orchc.grammar import grammar_text
+
     literals = set(re.findall(r'"([a-z]+)"', grammar_text()))
     assert literals == keywords().words
     assert "role" in keywords().homes and keywords().homes["role"] == "a task or the top level"
@@ -290,8 +317,7 @@ def test_repeated_statements_merge_and_singletons_are_checked() -> None:
     assert [n.value for n in role.services] == ["a", "b"]
     with pytest.raises(DiagnosticError) as error:
         task_of("concurrency 1 concurrency 2 retries 1 retries 2")
-    assert [d.message for d in error.value.diagnostics] == ["'concurrency' is given twice",
-                                                            "'retries' is given twice"]
+    assert [d.message for d in error.value.diagnostics] == ["'concurrency' is given twice", "'retries' is given twice"]
 
 
 def test_parse_file_names_the_path_as_given(tmp_path: Path) -> None:
@@ -330,10 +356,13 @@ def test_grammar_is_strict_lalr():
 
 def test_parses_without_interegular(tmp_path):
     """A plain `pip install orchc` has no interegular (a test extra): the parser must not need it."""
-    program = ("import sys; sys.modules['interegular'] = None\n"
-               "from orchc.dsl.parser import parse_text\n"
-               "print(parse_text('service a { task b { } }', 'x.orch').items[0].name)")
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                            env={**os.environ, "TMPDIR": str(tmp_path)})  # no lark cache from before
+    program = (
+        "import sys; sys.modules['interegular'] = None\n"
+        "from orchc.dsl.parser import parse_text\n"
+        "print(parse_text('service a { task b { } }', 'x.orch').items[0].name)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)}
+    )  # no lark cache from before
     assert result.returncode == 0, result.stderr
     assert result.stdout == "a\n"

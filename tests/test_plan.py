@@ -2,17 +2,33 @@
 
 import json
 
-from orchc.plan import (Instance, Plan, RunAction, SourceSpan, Task, plan_json_schema, redact,
-                        resolve_secrets, secret_marker, secret_names)
+from orchc.plan import (
+    Instance,
+    Plan,
+    RunAction,
+    SourceSpan,
+    Task,
+    plan_json_schema,
+    redact,
+    resolve_secrets,
+    secret_marker,
+    secret_names,
+)
 
 
 def _plan() -> Plan:
     span = SourceSpan(file="a.orch", line=1, column=1, end_line=1, end_column=5)
-    return Plan(root="/p", hosts=[], roles=[], secrets=[],
-                tasks=[Task(id="a", service=None, name="a", anchor=True, source=span)],
-                instances=[Instance(id="a", task="a", host=None, actions=[RunAction(command="true")],
-                                    fingerprint="f", change_key="f")],
-                vars={"z": 1, "a": 2})
+    return Plan(
+        root="/p",
+        hosts=[],
+        roles=[],
+        secrets=[],
+        tasks=[Task(id="a", service=None, name="a", anchor=True, source=span)],
+        instances=[
+            Instance(id="a", task="a", host=None, actions=[RunAction(command="true")], fingerprint="f", change_key="f")
+        ],
+        vars={"z": 1, "a": 2},
+    )
 
 
 def test_plan_round_trips_to_identical_bytes():

@@ -30,17 +30,31 @@ def _reference_json(plan: Plan) -> str:
 
 def _plan_with_vars(values: dict[str, Any]) -> Plan:
     span = SourceSpan(file="a.orch", line=1, column=1, end_line=1, end_column=5)
-    return Plan(root="/p", hosts=[], roles=[], secrets=[],
-                tasks=[Task(id="s.t", service="s", name="t", source=span, delay=0.5)],
-                instances=[Instance(id="s.t@h", task="s.t", host="h", fingerprint="f", change_key="f",
-                                    actions=[PlaybookAction(path="p.yml", vars=values)])],
-                vars=values)
+    return Plan(
+        root="/p",
+        hosts=[],
+        roles=[],
+        secrets=[],
+        tasks=[Task(id="s.t", service="s", name="t", source=span, delay=0.5)],
+        instances=[
+            Instance(
+                id="s.t@h",
+                task="s.t",
+                host="h",
+                fingerprint="f",
+                change_key="f",
+                actions=[PlaybookAction(path="p.yml", vars=values)],
+            )
+        ],
+        vars=values,
+    )
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -85,9 +99,19 @@ def test_unusual_values_are_written_as_pydantic_writes_them() -> None:
 def test_the_writer_looks_for_floats_in_every_field_that_may_hold_one() -> None:
     """`plan_json` checks only the fields listed in `_float_bearing_values`: a new float or free-form
     field must be added there."""
-    fields = {(model.__name__, name) for model in vars(plan_module).values()
-              if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == plan_module.__name__
-              for name, info in model.model_fields.items()
-              if "float" in repr(info.annotation) or "Any" in repr(info.annotation)}
-    assert fields == {("Plan", "vars"), ("Host", "vars"), ("Task", "delay"), ("Task", "timeout"),
-                      ("PlaybookAction", "vars"), ("AnsibleModuleAction", "args"), ("AnsibleRoleAction", "vars")}
+    fields = {
+        (model.__name__, name)
+        for model in vars(plan_module).values()
+        if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == plan_module.__name__
+        for name, info in model.model_fields.items()
+        if "float" in repr(info.annotation) or "Any" in repr(info.annotation)
+    }
+    assert fields == {
+        ("Plan", "vars"),
+        ("Host", "vars"),
+        ("Task", "delay"),
+        ("Task", "timeout"),
+        ("PlaybookAction", "vars"),
+        ("AnsibleModuleAction", "args"),
+        ("AnsibleRoleAction", "vars"),
+    }

@@ -22,16 +22,24 @@ CHANGED_AMBER = (0xEF, 0x8F, 0x00)
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp_path = tmp_path_factory.mktemp("report")
-    plan = make_plan("""
+    plan = make_plan(
+        """
         db.install@db1
         db.start@db1: db.install@db1
         web.install@web1
         web.install@web2
         web.up@web1: web.install@web1 db.start@db1
         web.up@web2: web.install@web2 db.start@db1
-    """, commands={"db.install@db1": "sleep 0.3", "web.install@web1": "sleep 0.2", "db.start@db1": "sleep 0.2",
-                   "web.up@web2": "echo 'port 80 <already> in use' >&2; exit 1"},
-        roles={"db": (["db1"], 0), "web": (["web1", "web2"], 1)}, root=tmp_path)
+    """,
+        commands={
+            "db.install@db1": "sleep 0.3",
+            "web.install@web1": "sleep 0.2",
+            "db.start@db1": "sleep 0.2",
+            "web.up@web2": "echo 'port 80 <already> in use' >&2; exit 1",
+        },
+        roles={"db": (["db1"], 0), "web": (["web1", "web2"], 1)},
+        root=tmp_path,
+    )
     run(plan, tmp_path)
     result = orchc("report", str(tmp_path), "-o", "report.html", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -63,10 +71,25 @@ def test_screenshot_in_headless_chromium(report: Path, tmp_path: Path):
     if chromium is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     png = tmp_path / "report.png"
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--no-first-run", "--disable-sync",
-                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}", "--window-size=1200,800",
-                    report.as_uri()], capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            "--window-size=1200,800",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     colours = pixel_colours(png.read_bytes())
     assert len(colours) > 20  # not blank
     assert colours[FAILED_RED] > 200 and colours[CHANGED_AMBER] > 200  # the failed and the changed bars
@@ -77,8 +100,8 @@ def pixel_colours(data: bytes) -> Counter[tuple[int, int, int]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, header = 8, b"", b""
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             header = chunk
         elif kind == b"IDAT":
@@ -93,7 +116,7 @@ def pixel_colours(data: bytes) -> Counter[tuple[int, int, int]]:
     counts: Counter[tuple[int, int, int]] = Counter()
     for y in range(height):
         start = y * (stride + 1)
-        kind, row = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        kind, row = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for i in range(stride):
             left = row[i - bpp] if i >= bpp else 0
             up, up_left = previous[i], previous[i - bpp] if i >= bpp else 0
@@ -107,6 +130,6 @@ def pixel_colours(data: bytes) -> Counter[tuple[int, int, int]]:
                 p = left + up - up_left
                 pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
                 row[i] = (row[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else up_left)) & 0xFF
-        counts.update(zip(row[0::bpp], row[1::bpp], row[2::bpp]))
+        counts.update(zip(row[0::bpp], row[1::bpp], row[2::bpp], strict=False))
         previous = row
     return counts

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchc.backends.engine import Limits
 from orchc.backends.journal import SqliteJournal
-from orchc.backends.runner import RunOptions, RunResult, run_plan
+from orchc.backends.runner import RunnerOptions, RunResult, run_plan
 from orchc.backends.transport import TransportOptions
 from orchc.backends.transports import TransportSet
 from orchc.cli import main
@@ -20,12 +20,18 @@ from orchc.plan import Plan, SecretRef, secret_marker
 from test_engine_plans import SPAN, make_plan
 
 
-def run(plan: Plan, tmp_path: Path, force: bool = False, secrets: dict[str, str] | None = None,
-        limits: Limits = Limits()) -> RunResult:
+def run(
+    plan: Plan, tmp_path: Path, force: bool = False, secrets: dict[str, str] | None = None, limits: Limits = Limits()
+) -> RunResult:
     journal = SqliteJournal(tmp_path / ".orchc" / "journal.db")
     try:
-        return run_plan(plan, journal, TransportSet(plan, TransportOptions(work_dir=tmp_path)),
-                        RunOptions(limits=limits, force=force), secrets or {})
+        return run_plan(
+            plan,
+            journal,
+            TransportSet(plan, TransportOptions(work_dir=tmp_path)),
+            RunnerOptions(limits=limits, force=force),
+            secrets or {},
+        )
     finally:
         journal.close()
 
@@ -93,14 +99,17 @@ def test_retry_until_success(tmp_path: Path):
     assert result.outcome == "succeeded" and result.finals["f.flaky@h1"].attempt == 3
     with sqlite3.connect(tmp_path / ".orchc" / "journal.db") as db:
         messages = [m for (m,) in db.execute("SELECT message FROM transitions WHERE state = 'running'")]
-    assert messages == ["", "retry 1/3 in 0.05s: exit status 1",
-                        "retry 2/3 in 0.05s: exit status 1"]
+    assert messages == ["", "retry 1/3 in 0.05s: exit status 1", "retry 2/3 in 0.05s: exit status 1"]
 
 
 def test_timeout_kills_the_process_group(tmp_path: Path):
     pidfile = tmp_path / "sleeper.pid"
-    plan = make_plan("s.hang@h1", commands={"s.hang@h1": f"sleep 60 & echo $! > {pidfile}; wait"},
-                     timeout={"s.hang": 0.5}, root=tmp_path)
+    plan = make_plan(
+        "s.hang@h1",
+        commands={"s.hang@h1": f"sleep 60 & echo $! > {pidfile}; wait"},
+        timeout={"s.hang": 0.5},
+        root=tmp_path,
+    )
     result = run(plan, tmp_path)
     assert result.states["s.hang@h1"] == "failed"
     assert result.finals["s.hang@h1"].message == "timed out after 0.5s"
@@ -116,13 +125,17 @@ def alive(pid: int) -> bool:
 
 
 def test_tolerated_failure_lets_the_run_succeed(tmp_path: Path):
-    plan = counter_plan(tmp_path, """
+    plan = counter_plan(
+        tmp_path,
+        """
         c.up@c1
         c.up@c2
         c.more@c2: c.up@c2
         api.use@a1: c.up@c1 c.up@c2
-    """, commands={"c.up@c2": "echo broken >&2; exit 2"},
-        roles={"compute": (["c1", "c2"], 1), "api": (["a1"], 0)})
+    """,
+        commands={"c.up@c2": "echo broken >&2; exit 2"},
+        roles={"compute": (["c1", "c2"], 1), "api": (["a1"], 0)},
+    )
     result = run(plan, tmp_path)
     assert result.outcome == "succeeded" and result.left_hosts == ["c2"]
     assert result.states["c.more@c2"] == "skipped" and result.states["api.use@a1"] == "changed"
@@ -205,7 +218,7 @@ def test_live_view_and_events_file(tmp_path: Path):
     plan = make_plan("a.x@h1\nb.bad@h2: a.x@h1", commands={"b.bad@h2": "echo no disk >&2; exit 1"}, root=tmp_path)
     journal = SqliteJournal(tmp_path / "j.db")
     observers = [LiveView(Console(file=screen, force_terminal=True, width=100)), EventsFile(tmp_path / "ev.jsonl")]
-    result = run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {}, observers)
+    result = run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunnerOptions(), {}, observers)
     journal.close()
     assert result.outcome == "failed"
     text = screen.getvalue()
@@ -263,7 +276,7 @@ def test_the_live_view_shows_what_a_running_instance_printed_last(tmp_path: Path
             capture.print(view._render())
             shown.append(capture.file.getvalue())
 
-    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {}, [view, seen, Peek()])
+    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunnerOptions(), {}, [view, seen, Peek()])
     journal.close()
     assert ("a.x@h1", "step 2 of 3") in seen.lines
     assert any("a.x@h1  › step 2 of 3" in frame for frame in shown)
@@ -286,13 +299,16 @@ def test_a_broken_graph_points_at_the_task(tmp_path: Path):
     (tmp_path / "plan.json").write_text(plan.to_json())
     result = orchc("run", "plan.json", cwd=tmp_path)
     assert result.returncode == 1
-    assert f"{tmp_path}/test.orch:7:1: error: the Plan cannot run: instance a.x@h1 names unknown dependency " \
-           "'gone@h9'" in result.stderr
+    assert (
+        f"{tmp_path}/test.orch:7:1: error: the Plan cannot run: instance a.x@h1 names unknown dependency "
+        "'gone@h9'" in result.stderr
+    )
 
 
 def test_secrets_file(tmp_path: Path):
-    plan = make_plan("s.use@h1", commands={"s.use@h1": f"echo {secret_marker('pw', True)} > {tmp_path}/out"},
-                     root=tmp_path)
+    plan = make_plan(
+        "s.use@h1", commands={"s.use@h1": f"echo {secret_marker('pw', True)} > {tmp_path}/out"}, root=tmp_path
+    )
     plan.instances[0].secrets = ["pw"]
     plan.secrets = [SecretRef(name="pw", source=SPAN)]
     (tmp_path / "plan.json").write_text(plan.to_json())
@@ -314,24 +330,30 @@ def test_plain_log_says_what_still_runs(tmp_path: Path, monkeypatch):
     screen = io.StringIO()
     plan = make_plan("a.slow@h1", commands={"a.slow@h1": "sleep 0.7"}, root=tmp_path)
     journal = SqliteJournal(tmp_path / "j.db")
-    run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunOptions(), {},
-             [PlainLog(Console(file=screen, width=120))])
+    run_plan(
+        plan,
+        journal,
+        TransportSet(plan, TransportOptions()),
+        RunnerOptions(),
+        {},
+        [PlainLog(Console(file=screen, width=120))],
+    )
     journal.close()
     assert "still running: a.slow@h1 (0." in screen.getvalue()
 
 
 def test_check_mode_changes_nothing_and_leaves_the_journal_alone(tmp_path: Path):
     (tmp_path / "site.orch").write_text(
-        'role web { services app }\n'
-        'service app {\n'
+        "role web { services app }\n"
+        "service app {\n"
         '  task files { run "echo ran >> {{ host.vars.root }}/ran" }\n'
         '  task conf { after files template "app.conf.j2" to "{{ host.vars.root }}/app.conf" }\n'
-        '}\n')
+        "}\n"
+    )
     (tmp_path / "app.conf.j2").write_text("name={{ host.name }}\n")
     root = tmp_path / "host"
     root.mkdir()
-    (tmp_path / "inventory.yml").write_text(
-        f"web:\n  hosts:\n    h1: {{ansible_connection: local, root: {root}}}\n")
+    (tmp_path / "inventory.yml").write_text(f"web:\n  hosts:\n    h1: {{ansible_connection: local, root: {root}}}\n")
     checked = orchc("run", ".", "--check", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "check mode: nothing was changed" in checked.stdout
@@ -370,8 +392,9 @@ all:
 
 
 def test_strict_fails_the_run_on_a_failure_within_tolerance(tmp_path: Path):
-    plan = make_plan("c.up@c1\nc.up@c2", commands={"c.up@c2": "exit 1"}, roles={"compute": (["c1", "c2"], 1)},
-                     root=tmp_path)
+    plan = make_plan(
+        "c.up@c1\nc.up@c2", commands={"c.up@c2": "exit 1"}, roles={"compute": (["c1", "c2"], 1)}, root=tmp_path
+    )
     (tmp_path / "plan.json").write_text(plan.to_json())
     tolerated = orchc("run", "plan.json", cwd=tmp_path)
     assert tolerated.returncode == 0, tolerated.stdout
@@ -382,8 +405,10 @@ def test_strict_fails_the_run_on_a_failure_within_tolerance(tmp_path: Path):
 
 
 def test_a_strict_project_fails_like_ansible_playbook_unless_the_run_says_no(tmp_path: Path):
-    (tmp_path / "site.orch").write_text('strict\nrole compute { services c  tolerate "50%" }\n'
-                                        'service c { task up { run "test {{ host.name }} != c2" } }\n')
+    (tmp_path / "site.orch").write_text(
+        'strict\nrole compute { services c  tolerate "50%" }\n'
+        'service c { task up { run "test {{ host.name }} != c2" } }\n'
+    )
     (tmp_path / "inventory.ini").write_text("[compute]\nc1 ansible_connection=local\nc2 ansible_connection=local\n")
     strict = orchc("run", "site.orch", "-i", "inventory.ini", cwd=tmp_path)
     assert strict.returncode == 3, strict.stdout

@@ -43,8 +43,9 @@ def test_openstack_mini_runs_then_is_up_to_date(project_root: Path, tmp_path: Pa
     assert set(run_events(tmp_path / "second.jsonl").values()) <= {"skipped", "ok"}  # up to date, anchors
 
 
-def test_webapp_needs_its_secret_and_reruns_what_the_version_changes(project_root: Path, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch):
+def test_webapp_needs_its_secret_and_reruns_what_the_version_changes(
+    project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     example = project_root / "examples" / "webapp"
     args = ["run", str(example), "-i", str(inventory_in(tmp_path, example)), "--journal", "j.db"]
     missing = orchc(*args, cwd=tmp_path)

@@ -37,18 +37,24 @@ def test_what_waits_for_a_host_outside_the_limit_that_is_not_done_is_held_back(t
     result = orchc("run", "plan.json", "--limit", "app", cwd=tmp_path)
     assert result.returncode == 3, result.stdout
     assert counts(tmp_path) == {}, "nothing ran"
-    assert ("2 instance(s) on the --limit hosts could not run (app.up@a1 waits for db.up@d1, outside --limit and "
-            "not up to date): add those hosts to --limit, or run without it") in result.stdout
+    assert (
+        "2 instance(s) on the --limit hosts could not run (app.up@a1 waits for db.up@d1, outside --limit and "
+        "not up to date): add those hosts to --limit, or run without it"
+    ) in result.stdout
     dry = orchc("run", "plan.json", "--limit", "app", "--dry-run", cwd=tmp_path)
     assert "outside --limit" in dry.stdout and "0 of 4 instances would run" in dry.stdout
 
 
 def test_one_provider_inside_the_limit_is_enough_for_on_any(tmp_path: Path) -> None:
-    _write(tmp_path, """
+    _write(
+        tmp_path,
+        """
         db.up@d1
         db.up@d2
         app.up@a1
-    """, any_of={"app.up@a1": [["db.up@d1", "db.up@d2"]]})
+    """,
+        any_of={"app.up@a1": [["db.up@d1", "db.up@d2"]]},
+    )
     result = orchc("run", "plan.json", "--limit", "a1,d2", cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     assert counts(tmp_path) == {"db.up@d2": 1, "app.up@a1": 1}
@@ -62,10 +68,17 @@ def test_a_limit_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
     assert "hosts: d1, a1, a2; roles: db, app" in result.stderr
 
 
-@pytest.mark.parametrize(("pattern", "hosts"), [
-    ("a1", {"a1"}), ("app", {"a1", "a2"}), ("a*", {"a1", "a2"}), ("app,!a2", {"a1"}), ("!db", {"a1", "a2"}),
-    ("db:a2", {"d1", "a2"}),
-])
+@pytest.mark.parametrize(
+    ("pattern", "hosts"),
+    [
+        ("a1", {"a1"}),
+        ("app", {"a1", "a2"}),
+        ("a*", {"a1", "a2"}),
+        ("app,!a2", {"a1"}),
+        ("!db", {"a1", "a2"}),
+        ("db:a2", {"d1", "a2"}),
+    ],
+)
 def test_limit_patterns_are_ansibles(pattern: str, hosts: set[str]) -> None:
     assert hosts_of_limit(make_plan(GRAPH, roles=ROLES), pattern) == hosts
 

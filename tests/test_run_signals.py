@@ -8,8 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -18,8 +18,13 @@ from test_run import alive, counts, orchc
 
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "orchc", "run", "plan.json", *args], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchc", "run", "plan.json", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -68,9 +73,15 @@ def test_crash_then_resume_runs_no_succeeded_instance_twice(tmp_path: Path):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_first_interrupt_lets_running_instances_finish(tmp_path: Path, sig: signal.Signals):
-    write_plan(tmp_path, "a.slow@h1\na.next@h1: a.slow@h1\nb.other@h2: a.next@h1",
-               {"a.slow@h1": "touch started; sleep 0.8; echo a.slow@h1 >> counter",
-                "a.next@h1": "echo a.next@h1 >> counter", "b.other@h2": "echo b.other@h2 >> counter"})
+    write_plan(
+        tmp_path,
+        "a.slow@h1\na.next@h1: a.slow@h1\nb.other@h2: a.next@h1",
+        {
+            "a.slow@h1": "touch started; sleep 0.8; echo a.slow@h1 >> counter",
+            "a.next@h1": "echo a.next@h1 >> counter",
+            "b.other@h2": "echo b.other@h2 >> counter",
+        },
+    )
     proc = start(tmp_path)
     wait_for(lambda: (tmp_path / "started").exists(), "a.slow to start")
     proc.send_signal(sig)
@@ -88,8 +99,10 @@ def test_first_interrupt_lets_running_instances_finish(tmp_path: Path, sig: sign
 def test_second_interrupt_kills_running_process_groups(tmp_path: Path):
     write_plan(tmp_path, "a.hang@h1", {"a.hang@h1": "sleep 60 & echo $! > sleeper.pid; wait"})
     proc = start(tmp_path)
-    wait_for(lambda: (tmp_path / "sleeper.pid").exists() and (tmp_path / "sleeper.pid").read_text().strip() != "",
-             "the sleeper to start")
+    wait_for(
+        lambda: (tmp_path / "sleeper.pid").exists() and (tmp_path / "sleeper.pid").read_text().strip() != "",
+        "the sleeper to start",
+    )
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)

@@ -56,7 +56,9 @@ def test_cli_prints_both_strategies_and_rejects_bad_durations(tmp_path: Path):
     (tmp_path / "bad.yml").write_text("b.one: slow\n")
     bad = orchc("simulate", "plan.json", "--durations", "bad.yml", cwd=tmp_path)
     assert bad.returncode == 1
-    assert "bad.yml:1:8: error: the duration of 'b.one' is not a number of seconds or a duration: \"slow\"" in bad.stderr
+    assert (
+        "bad.yml:1:8: error: the duration of 'b.one' is not a number of seconds or a duration: \"slow\"" in bad.stderr
+    )
 
 
 def test_durations_are_written_as_in_orch_files_too(tmp_path: Path):
@@ -74,6 +76,8 @@ def test_an_id_the_plan_does_not_hold_is_a_warning_with_did_you_mean(tmp_path: P
     out = orchc("simulate", "plan.json", "--durations", "d.yml", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "graph  makespan        4.0s" in out.stdout
-    assert ("d.yml:2:1: warning: 'b.onne' is no instance or task of the Plan: its duration is not used\n"
-            "  2 | b.onne: 30\n    | ^\n  hint: did you mean 'b.one'?") in out.stderr
+    assert (
+        "d.yml:2:1: warning: 'b.onne' is no instance or task of the Plan: its duration is not used\n"
+        "  2 | b.onne: 30\n    | ^\n  hint: did you mean 'b.one'?"
+    ) in out.stderr
     assert "d.yml:3:1: warning: 'zzz' is no instance or task" in out.stderr and "2 warnings" in out.stderr

@@ -18,7 +18,9 @@ class Agent:
     def __init__(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-S", "-u", "-c", agent_source()],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert json.loads(self.process.stdout.readline()) == {"ready": True, "protocol": 1}
 
@@ -42,10 +44,17 @@ def test_the_agent_is_ascii_and_python_36_syntax() -> None:
 
 def test_commands_get_env_and_cwd_and_run_concurrently(tmp_path: Path) -> None:
     agent = Agent()
-    agent.send(op="run", id=1, argv=["/bin/sh", "-c", "read line; echo never"], timeout=None)  # waits on stdin: /dev/null
+    agent.send(
+        op="run", id=1, argv=["/bin/sh", "-c", "read line; echo never"], timeout=None
+    )  # waits on stdin: /dev/null
     agent.send(op="run", id=2, argv=["/bin/sh", "-c", "sleep 1; echo slow"])
-    agent.send(op="run", id=3, argv=["/bin/sh", "-c", 'echo "$GREETING from $(pwd)"; echo err >&2; exit 4'],
-               env={"GREETING": "hi"}, cwd=str(tmp_path))
+    agent.send(
+        op="run",
+        id=3,
+        argv=["/bin/sh", "-c", 'echo "$GREETING from $(pwd)"; echo err >&2; exit 4'],
+        env={"GREETING": "hi"},
+        cwd=str(tmp_path),
+    )
     ends = {}
     outputs: dict[tuple[int, str], str] = {}
     while len(ends) < 3:

@@ -1,4 +1,5 @@
-"""Connecting: host keys verified against known_hosts (unknown keys need --accept-new-host-keys, changed keys always fail), key files and ssh-agent."""
+"""Connecting: host keys verified against known_hosts (unknown keys need --accept-new-host-keys, changed keys
+always fail), key files and ssh-agent."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from ssh_helpers import run_actions, ssh_host
 
 
 def _fingerprint(public_key: Path) -> str:
-    return subprocess.run(["ssh-keygen", "-l", "-f", str(public_key)], capture_output=True, text=True, check=True).stdout.split()[1]
+    return subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(public_key)], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
 
 
 def _run_echo(sshd, tmp_path: Path, inventory_known_hosts: Path, **options) -> ActionResult:
@@ -98,4 +101,3 @@ def test_an_unreadable_known_hosts_file_is_named(sshd, tmp_path: Path) -> None:
     result = _run_echo(sshd, tmp_path, folder)
     assert result.status == "unreachable"
     assert result.message.startswith(f"cannot read the known_hosts file {folder}: [Errno 21] Is a directory")
-

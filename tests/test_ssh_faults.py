@@ -6,8 +6,9 @@ import asyncio
 import socket
 from pathlib import Path
 
-from orchc.plan import RunAction
+from orchc.plan import Host, Plan, RunAction
 from ssh_helpers import context, plan_of, ssh_host, transport
+from sshd import SshServer
 
 
 def _closed_port() -> int:
@@ -88,7 +89,7 @@ def test_a_connection_lost_mid_task_fails_that_action_and_the_next_reconnects(ma
         host = ssh_host(server, "h1", tmp_path, **host_vars)
         plan = plan_of(host)
 
-        async def scenario():
+        async def scenario(server: SshServer, host: Host, plan: Plan):
             ssh = transport(plan)
             started = asyncio.Event()
             ctx = context(plan, on_output=lambda stream, text: started.set())
@@ -100,7 +101,7 @@ def test_a_connection_lost_mid_task_fails_that_action_and_the_next_reconnects(ma
             await ssh.close()
             return lost, after
 
-        lost, after = asyncio.run(scenario())
+        lost, after = asyncio.run(scenario(server, host, plan))
         assert lost.status == "failed", host_vars
         assert lost.message.startswith("connection to h1 lost during run:"), lost.message
         assert lost.message.endswith("the next action reconnects")

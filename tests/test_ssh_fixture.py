@@ -9,12 +9,25 @@ import yaml
 def _ssh(host_vars: dict, command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            "ssh", "-F", "/dev/null", "-o", "BatchMode=yes",
-            "-o", f"UserKnownHostsFile={host_vars['orchc_known_hosts']}", "-o", "StrictHostKeyChecking=yes",
-            "-i", host_vars["ansible_ssh_private_key_file"], "-p", str(host_vars["ansible_port"]),
-            f"{host_vars['ansible_user']}@{host_vars['ansible_host']}", command,
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={host_vars['orchc_known_hosts']}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-i",
+            host_vars["ansible_ssh_private_key_file"],
+            "-p",
+            str(host_vars["ansible_port"]),
+            f"{host_vars['ansible_user']}@{host_vars['ansible_host']}",
+            command,
         ],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 

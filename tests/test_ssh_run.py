@@ -30,14 +30,18 @@ def test_openstack_mini_runs_over_ssh_and_a_rerun_is_up_to_date(ssh_inventory, t
     inventory = ssh_inventory([name for hosts in members.values() for name in hosts], groups=members)
     hosts = yaml.safe_load(inventory.read_text())["all"]["hosts"]
 
-    first = orchc("run", str(EXAMPLE), "-i", str(inventory), "--journal", "j.db", "--events", "first.jsonl", cwd=tmp_path)
+    first = orchc(
+        "run", str(EXAMPLE), "-i", str(inventory), "--journal", "j.db", "--events", "first.jsonl", cwd=tmp_path
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     states = _states(tmp_path / "first.jsonl")
     assert "changed" in states.values() and set(states.values()) <= {"ok", "changed", "skipped"}
     keystone_conf = Path(hosts["controller1"]["root"]) / "etc" / "keystone" / "keystone.conf"
     assert keystone_conf.is_file()
 
-    again = orchc("run", str(EXAMPLE), "-i", str(inventory), "--journal", "j.db", "--events", "again.jsonl", cwd=tmp_path)
+    again = orchc(
+        "run", str(EXAMPLE), "-i", str(inventory), "--journal", "j.db", "--events", "again.jsonl", cwd=tmp_path
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert set(_states(tmp_path / "again.jsonl").values()) <= {"skipped", "ok"}
 
@@ -53,7 +57,9 @@ service app {
 def test_an_unknown_host_key_stops_the_run_until_known_hosts_is_given_or_the_key_accepted(sshd, tmp_path: Path) -> None:
     (tmp_path / "app.orch").write_text(SERVICE)
     known_hosts = tmp_path / "known_hosts"
-    sshd.write_inventory(tmp_path / "inventory.yml", ["web1"], {"web": ["web1"]}, {"web1": {"orchc_known_hosts": str(known_hosts)}})
+    sshd.write_inventory(
+        tmp_path / "inventory.yml", ["web1"], {"web": ["web1"]}, {"web1": {"orchc_known_hosts": str(known_hosts)}}
+    )
 
     refused = orchc("run", "app.orch", "--journal", "j.db", cwd=tmp_path)
     assert refused.returncode == 3, refused.stdout + refused.stderr
@@ -111,7 +117,10 @@ def test_a_connection_killed_mid_run_fails_the_attempt_and_the_retry_reconnects(
     root = tmp_path / "inventory-roots" / "web1"
     run = subprocess.Popen(
         [sys.executable, "-m", "orchc", "run", "app.orch", "--journal", "j.db", "--events", "events.jsonl"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while not list(root.glob("attempt-*")) and time.monotonic() < deadline:

@@ -40,7 +40,9 @@ def test_one_connection_per_host_reused_for_every_command(make_sshd, tmp_path: P
     async def scenario():
         ssh = transport(plan, forks=2)
         ctx = context(plan)
-        results = await asyncio.gather(*(ssh.execute(h, RunAction(command="echo hi"), ctx) for h in hosts for _ in range(20)))
+        results = await asyncio.gather(
+            *(ssh.execute(h, RunAction(command="echo hi"), ctx) for h in hosts for _ in range(20))
+        )
         connections = len(server.connection_pids())
         kinds = {link.commands.kind for link in ssh._links.values()}
         await ssh.close()
@@ -137,7 +139,9 @@ def test_cancelling_an_action_kills_the_remote_process_group(sshd, tmp_path: Pat
 def test_become_another_user_goes_through_sudo(sshd, tmp_path: Path) -> None:
     host = ssh_host(sshd, "become", tmp_path, ansible_become="yes", ansible_become_user="nobody")
     run, copy = run_actions(
-        host, RunAction(command="id -un"), CopyAction(src="a", dest=str(tmp_path / "by-nobody"), content="x", owner="root")
+        host,
+        RunAction(command="id -un"),
+        CopyAction(src="a", dest=str(tmp_path / "by-nobody"), content="x", owner="root"),
     )
     if shutil.which("sudo"):
         assert (run.status, run.stdout) == ("changed", "nobody\n")
@@ -155,8 +159,7 @@ def test_files_are_written_as_an_unprivileged_become_user(sshd, tmp_path: Path, 
     shared.mkdir()
     Path(outside.name).chmod(0o755)
     shared.chmod(0o777)
-    host = ssh_host(sshd, "become", tmp_path / "root", ansible_become="yes", ansible_become_user="nobody",
-                    **host_vars)
+    host = ssh_host(sshd, "become", tmp_path / "root", ansible_become="yes", ansible_become_user="nobody", **host_vars)
     copy = CopyAction(src="a", dest=str(shared / "conf"), content="secret=1\n", mode="0640")
     first, again = run_actions(host, copy, copy)
     assert (first.status, again.status) == ("changed", "ok"), first.message
@@ -201,7 +204,9 @@ def test_a_server_without_sftp_fails_copies_with_the_fix(make_sshd, tmp_path: Pa
     server.sftp = False
     server.resume()
     host = ssh_host(server, "no-sftp", tmp_path)
-    copy, run = run_actions(host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x"), RunAction(command="echo still"))
+    copy, run = run_actions(
+        host, CopyAction(src="a", dest=str(tmp_path / "a"), content="x"), RunAction(command="echo still")
+    )
     assert copy.status == "failed"
     assert copy.message.startswith("the SSH server refused the SFTP subsystem")
     assert (run.status, run.stdout) == ("changed", "still\n")

@@ -1,0 +1,245 @@
+"""orchc as a library: load a project, compile it, run its Plan, read what ran.
+
+    import orchc
+
+    project = orchc.load_project("site/")                    # inventory.yml beside it
+    plan = orchc.compile_project(project).plan
+    result = orchc.run(plan, orchc.RunOptions(forks=20))     # or: await orchc.run_async(...)
+    print(result.outcome, orchc.status(orchc.default_journal(plan)).last_run)
+
+`run` works from any thread and `run_async` inside a running event loop: a run
+touches nothing process-wide (signal handlers, `gc.freeze`) unless its
+options say it owns the process, as the command line's do.
+
+What goes wrong raises orchc's own exceptions, never a traceback's worth of
+someone else's: `DiagnosticError` for a mistake in the inputs (its
+`diagnostics` say what, where and how to fix it), `JournalError` for a journal
+that cannot be used, `LimitError` for a `limit` that selects no host, and
+`TransportUnavailable` for a transport the Plan needs that cannot be loaded.
+The command line (`orchc.cmd_run`, `orchc.inputs`) is these functions, its
+arguments and its printing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchc.backends.connection import SshOptions
+from orchc.backends.engine import Limits, PlanGraphError, Scheduler, Strategy
+from orchc.backends.journal import (
+    InstanceRecord,
+    JournalError,
+    RunRecord,
+    SqliteJournal,
+    existing_journal,
+    latest_records,
+)
+from orchc.backends.limit import LimitError, hosts_of_limit
+from orchc.backends.runner import Observer, Runner, RunnerOptions, RunResult, Verdict, verdicts
+from orchc.backends.state import State
+from orchc.backends.transport import TransportOptions
+from orchc.backends.transports import TransportSet, TransportUnavailable
+from orchc.dsl.diagnostics import DiagnosticError, Diagnostics, span_under
+from orchc.plan import Plan
+from orchc.project import Project, compile_project, default_journal, load_plan, load_project
+from orchc.secrets import load_secrets
+
+# --- a Plan that can run --------------------------------------------------------------------
+
+
+def check_plan(plan: Plan) -> None:
+    """Refuse a Plan whose graph cannot be walked (an unknown id, a cycle), pointing at the task at fault."""
+    try:
+        Scheduler(plan)
+    except PlanGraphError as exc:
+        diagnostics = Diagnostics()
+        task_id = next((inst.task for inst in plan.instances if inst.id == exc.instance), None)
+        source = next((t.source for t in plan.tasks if t.id == task_id), None)
+        span = span_under(plan.root, source) if source else None
+        diagnostics.error(
+            f"the Plan cannot run: {exc}",
+            span,
+            hint="compile the Plan again with `orchc compile`; a hand-edited plan.json must keep "
+            "every dependency id an instance of the Plan, and no cycles",
+        )
+        diagnostics.raise_if_errors()
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+@dataclass
+class RunOptions:
+    """How to run a Plan: the flags of `orchc run`."""
+
+    journal: str | Path | None = None  # default: `default_journal(plan)`
+    strategy: Strategy = "graph"  # "steps": layers with a barrier after each
+    forks: int = 50  # instances running at once, in all
+    host_slots: int = 1  # instances running at once on one host
+    force: bool = False  # run instances that are up to date, too
+    limit: str | None = None  # run on these hosts only: Ansible's --limit pattern
+    strict: bool | None = None  # any failure fails the run; None: as the project says
+    check: bool = False  # Ansible's check mode: nothing changes on the hosts, the journal is not touched
+    secrets: Mapping[str, Any] = field(default_factory=dict)  # values of secrets by name (e.g. Project.variables)
+    secrets_file: str | Path | None = None  # a YAML map of secret values
+    environ: Mapping[str, str] | None = None  # where ORCHC_SECRET_<NAME> is looked up; default os.environ
+    accept_new_host_keys: bool = False  # trust and remember unknown SSH host keys
+    known_hosts: str | Path | None = None  # default: host var orchc_known_hosts, else ~/.ssh/known_hosts
+    owns_process: bool = False  # SIGINT/SIGTERM interrupt the run, gc.freeze() while it runs (the CLI)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(host_slots=self.host_slots, forks=self.forks, strategy=self.strategy)
+
+
+async def run_async(plan: Plan, options: RunOptions | None = None, observers: Iterable[Observer] = ()) -> RunResult:
+    """Run the Plan to its end, resuming from its journal; `observers` see every transition."""
+    options = options or RunOptions()
+    check_plan(plan)
+    limit = _limit_hosts(plan, options.limit)
+    environ = os.environ if options.environ is None else options.environ
+    secrets = load_secrets(plan, _path(options.secrets_file), environ, supplied=options.secrets)
+    with _journal_of_run(plan, options) as (journal_path, force):
+        transports = TransportSet(
+            plan,
+            TransportOptions(
+                work_dir=journal_path.parent,
+                forks=options.forks,
+                check_mode=options.check,
+                ssh=SshOptions(
+                    accept_new_host_keys=options.accept_new_host_keys, known_hosts=_path(options.known_hosts)
+                ),
+            ),
+        )
+        transports.check_available()
+        journal = SqliteJournal(journal_path)
+        try:
+            runner = Runner(
+                plan,
+                journal,
+                transports,
+                RunnerOptions(
+                    limits=options.limits,
+                    force=force,
+                    limit=limit,
+                    strict=options.strict,
+                    owns_process=options.owns_process,
+                ),
+                secrets,
+                observers,
+            )
+            return await runner.run()
+        finally:
+            journal.close()
+
+
+def run(plan: Plan, options: RunOptions | None = None, observers: Iterable[Observer] = ()) -> RunResult:
+    """`run_async` on an event loop of its own; in a thread that runs a loop already, await `run_async`."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_async(plan, options, observers))
+    raise RuntimeError("orchc.run() was called from a running event loop: `await orchc.run_async(...)` there")
+
+
+@contextmanager
+def _journal_of_run(plan: Plan, options: RunOptions) -> Iterator[tuple[Path, bool]]:
+    """The journal a run writes, and whether it forces up-to-date instances: in check mode, a journal of its
+    own, removed after it (a check must never mark anything as done), and everything runs."""
+    if not options.check:
+        yield _journal_path(plan, options), options.force
+        return
+    work_dir = Path(tempfile.mkdtemp(prefix="orchc-check-"))
+    try:
+        yield work_dir / "journal.db", True
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def dry_run(plan: Plan, options: RunOptions | None = None) -> list[Verdict]:
+    """What the next run would do with each instance, and why; runs nothing (`orchc run --dry-run`)."""
+    options = options or RunOptions()
+    check_plan(plan)
+    limit = _limit_hosts(plan, options.limit)
+    journal_path = _journal_path(plan, options)
+    done: dict[str, str] = {}
+    if journal_path.is_file():
+        journal = SqliteJournal(journal_path)
+        try:
+            done = journal.done_keys()
+        finally:
+            journal.close()
+    return verdicts(plan, done, options.force, limit)
+
+
+def _limit_hosts(plan: Plan, pattern: str | None) -> frozenset[str] | None:
+    return None if pattern is None else hosts_of_limit(plan, pattern)
+
+
+def _journal_path(plan: Plan, options: RunOptions) -> Path:
+    return default_journal(plan) if options.journal is None else Path(options.journal)
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+# --- what ran ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Status:
+    """A journal read back: its runs, and each instance's latest record over all of them (`orchc status`)."""
+
+    runs: list[RunRecord]
+    records: dict[str, InstanceRecord]
+
+    @property
+    def last_run(self) -> RunRecord | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def states(self) -> dict[str, State]:
+        return {iid: record.last.state for iid, record in self.records.items()}
+
+
+def status(journal: str | Path) -> Status:
+    """Read a journal that a run wrote."""
+    store = existing_journal(Path(journal))
+    try:
+        runs = store.runs()
+        return Status(runs, latest_records(t for r in runs for t in store.transitions(r.id)))
+    finally:
+        store.close()
+
+
+__all__ = [
+    "DiagnosticError",
+    "JournalError",
+    "LimitError",
+    "Observer",
+    "Project",
+    "RunOptions",
+    "RunResult",
+    "State",
+    "Status",
+    "TransportUnavailable",
+    "Verdict",
+    "check_plan",
+    "compile_project",
+    "default_journal",
+    "dry_run",
+    "load_plan",
+    "load_project",
+    "run",
+    "run_async",
+    "status",
+]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchc.backends.state import State
+from orchc.backends.state import State, state_named
 
 TAIL_BYTES = 4096
 # The states that mean "this instance was run": the last one of them decides
@@ -294,7 +294,7 @@ class SqliteJournal(Journal):
         with self._database() as db:
             rows = db.execute(query, (run,)).fetchall()
         try:
-            return [Transition(row[0], State(row[1]), *row[2:]) for row in rows]
+            return [Transition(row[0], state_named(row[1]), *row[2:]) for row in rows]
         except ValueError as exc:
             raise JournalError(
                 f"the journal {self.path} holds an instance state this orchc does not know ({exc})",

@@ -32,7 +32,7 @@ from typing import Literal, Protocol
 from orchc.backends.engine import Change, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
 from orchc.backends.limit import left_out
-from orchc.backends.state import State
+from orchc.backends.state import State, state_named
 from orchc.backends.transport import ActionContext, ActionResult
 from orchc.backends.transports import TransportSet
 from orchc.plan import Action, Host, Instance, Plan, redact
@@ -395,7 +395,7 @@ class Runner:
             except TimeoutError:
                 results.append(ActionResult("failed", message=f"timed out after {timeout:g}s"))
         if len(results) == 1:
-            return State(results[0].status), results[0]
+            return state_named(results[0].status), results[0]
         return _instance_state(results), _merge(results)
 
     async def _actions_in_order(
@@ -483,7 +483,7 @@ class _OutputLines:
 
 
 def _instance_state(results: list[ActionResult]) -> State:
-    statuses = {State(r.status) for r in results}
+    statuses = {state_named(r.status) for r in results}
     for state in (State.UNREACHABLE, State.FAILED, State.CHANGED):
         if state in statuses:
             return state

@@ -55,3 +55,12 @@ _OWN_FAILURE = frozenset({State.FAILED, State.UNREACHABLE})
 FAILURE_STATES = _OWN_FAILURE | {State.DEP_FAILED}
 FINAL_STATES = SUCCESS_STATES | FAILURE_STATES
 _RAN = frozenset({State.OK, State.CHANGED, State.FAILED, State.UNREACHABLE})
+_BY_WORD = {state.value: state for state in State}
+
+
+def state_named(word: str) -> State:
+    """The state `word` names, as `State(word)` does but at a dict lookup's cost (a run reads one per instance)."""
+    try:
+        return _BY_WORD[word]
+    except KeyError:
+        raise ValueError(f"{word!r} is not a valid State") from None

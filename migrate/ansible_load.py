@@ -759,8 +759,14 @@ def walk_entries(entries: list[Any]) -> Iterator[dict[str, Any]]:
     for entry in entries:
         if isinstance(entry, dict):
             yield entry
-            for section in ("block", "rescue", "always"):
-                yield from walk_entries(_as_list(entry.get(section)))
+            yield from block_tasks(entry)
+
+
+def block_tasks(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The tasks inside a task's `block`, `rescue` and `always`, nested blocks included."""
+    for section in ("block", "rescue", "always"):
+        inner = data.get(section)
+        yield from walk_entries(inner if isinstance(inner, list) else [])
 
 
 def _candidate_task_files(task: Task) -> list[Path]:

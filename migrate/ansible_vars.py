@@ -17,7 +17,7 @@ import jinja2
 import jinja2.meta
 from ansible.parsing.splitter import parse_kv
 
-from orchc.migrate.ansible_load import Task
+from orchc.migrate.ansible_load import Task, block_tasks
 from orchc.migrate.yaml_source import leaves
 
 _ENV = jinja2.Environment()
@@ -43,7 +43,7 @@ def _names_in_template(text: str) -> set[str]:
 
 def _expressions(data: dict[str, Any], args: dict[str, Any] | None = None) -> Iterator[Any]:
     """The bare Jinja expressions of a task as written (conditions, `assert: that`, `debug: var`), blocks included."""
-    for sub in [data, *_block_tasks(data)]:
+    for sub in [data, *block_tasks(data)]:
         yield from _own_expressions(sub, args if sub is data else None)
 
 
@@ -98,7 +98,7 @@ def _set_names(data: dict[str, Any]) -> set[str]:
 
 def defines(task: Task) -> set[str]:
     """Names the task sets for later tasks at run time."""
-    names = _set_names(task.data).union(*(_set_names(sub) for sub in _block_tasks(task.data)))
+    names = _set_names(task.data).union(*(_set_names(sub) for sub in block_tasks(task.data)))
     if task.module == "set_fact":
         names |= {str(k) for k in task.args if k != "cacheable"}
     if task.module == "include_vars" and "name" in task.args:
@@ -109,7 +109,7 @@ def defines(task: Task) -> set[str]:
 def reads_earlier(task: Task) -> set[str]:
     """Names the task reads that earlier tasks may have set: what it uses, except the results it registers itself
     (`until: result.rc == 0`). A `set_fact` that reads the name it sets (a counter) reads the earlier value."""
-    registered = {d["register"] for d in [task.data, *_block_tasks(task.data)] if isinstance(d.get("register"), str)}
+    registered = {d["register"] for d in [task.data, *block_tasks(task.data)] if isinstance(d.get("register"), str)}
     return uses(task) - registered
 
 
@@ -181,14 +181,6 @@ def may_set(patterns: list[str], name: str) -> bool:
     if name in _NOT_SET_BY_TASKS or _FACT_NAMES.match(name):
         return False
     return any(name.startswith(p) for p in patterns)
-
-
-def _block_tasks(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for section in ("block", "rescue", "always"):
-        for sub in data.get(section) or []:
-            if isinstance(sub, dict):
-                yield sub
-                yield from _block_tasks(sub)
 
 
 def needs_facts(task: Task) -> bool:

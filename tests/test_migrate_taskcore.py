@@ -450,29 +450,16 @@ def test_two_providers_of_one_capability(tmp_path: Path) -> None:
     assert "provided twice" in diagnostic.message
 
 
+def _migrate_cli(services: Path, roles: Path, inventory: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    command = ["migrate", "taskcore", "-s", str(services), "-r", str(roles), "-i", str(inventory), "-o", str(out)]
+    return subprocess.run([sys.executable, "-m", "orchc", *command], capture_output=True, text=True)
+
+
 def test_cli_bad_yaml_exit_1(tmp_path: Path) -> None:
     services, roles, inventory = _project(
         tmp_path, {"a.yaml": "id: [a\n"}, "r: {services: [a]}\n", "hosts: {h: {role: r}}\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchc",
-            "migrate",
-            "taskcore",
-            "-s",
-            str(services),
-            "-r",
-            str(roles),
-            "-i",
-            str(inventory),
-            "-o",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = _migrate_cli(services, roles, inventory, tmp_path / "out")
     assert result.returncode == 1
     assert f"{services / 'a.yaml'}:2:1: error: invalid YAML" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
@@ -486,25 +473,7 @@ def test_cli_output_that_is_a_file_exit_1(tmp_path: Path) -> None:
         "hosts: {h: {role: r}}\n",
     )
     (tmp_path / "taken").write_text("")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchc",
-            "migrate",
-            "taskcore",
-            "-s",
-            str(services),
-            "-r",
-            str(roles),
-            "-i",
-            str(inventory),
-            "-o",
-            str(tmp_path / "taken"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = _migrate_cli(services, roles, inventory, tmp_path / "taken")
     assert result.returncode == 1, result.stderr
     assert f"error: cannot write {tmp_path / 'taken'}: File exists" in result.stderr
     assert "hint: -o names a folder (new or existing, not a file)" in result.stderr

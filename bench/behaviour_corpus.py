@@ -43,6 +43,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus helpers
+from pypi_sdist import sdist_archive  # noqa: E402
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -243,27 +246,7 @@ def fetch(cache: Path) -> Path:
     targets = folder / "test" / "integration" / "targets"
     if targets.is_dir():
         return targets
-    cache.mkdir(parents=True, exist_ok=True)
-    archive = cache / f"ansible_core-{version}.tar.gz"
-    if not archive.is_file():
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                f"ansible-core=={version}",
-                "-d",
-                str(cache),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0 or not archive.is_file():
-            raise RuntimeError(f"pip download ansible-core=={version} failed: {done.stderr.strip()[-300:]}")
+    archive = sdist_archive("ansible-core", version, cache / f"ansible_core-{version}.tar.gz")
     with tarfile.open(archive) as tar:
         members = [m for m in tar.getmembers() if "/test/integration/" in m.name]
         tar.extractall(cache, members=members, filter="data")

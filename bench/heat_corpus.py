@@ -17,7 +17,6 @@ Usage: python3 bench/heat_corpus.py [THT_FOLDER]
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -33,6 +32,9 @@ from orchc.migrate.heat import convert_heat
 from orchc.migrate.heat_intrinsics import Library
 from orchc.plan import Plan
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus helpers
+from pypi_sdist import sdist_archive  # noqa: E402
+
 PROJECT = Path(__file__).resolve().parent.parent
 CACHE = PROJECT / "corpus-cache"
 THT_VERSION = "18.0.0"
@@ -46,23 +48,8 @@ def tht_folder(argument: str | None) -> Path:
         return Path(argument)
     folder = CACHE / f"tripleo-heat-templates-{THT_VERSION}"
     if not folder.is_dir():
-        CACHE.mkdir(exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                f"tripleo-heat-templates=={THT_VERSION}",
-                "-d",
-                str(CACHE),
-            ],
-            check=True,
-        )
-        with tarfile.open(CACHE / f"tripleo-heat-templates-{THT_VERSION}.tar.gz") as archive:
+        sdist = sdist_archive("tripleo-heat-templates", THT_VERSION, CACHE / f"{folder.name}.tar.gz")
+        with tarfile.open(sdist) as archive:
             archive.extractall(CACHE, filter="data")
     return folder
 

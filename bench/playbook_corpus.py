@@ -35,6 +35,9 @@ from orchc.compiler import compile_project
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.migrate.ansible import convert_playbook
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus helpers
+from pypi_sdist import sdist_archive  # noqa: E402
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"kolla-ansible": ("22.2.0", "kolla_ansible-22.2.0"), "tripleo-ansible": ("6.0.0", "tripleo-ansible-6.0.0")}
 
@@ -57,26 +60,8 @@ def fetch(cache: Path) -> dict[str, Path]:
     for name, (version, folder) in PACKAGES.items():
         tree = cache / folder
         if not tree.is_dir():
-            archives = list(cache.glob(f"{folder.replace('-', '?')}.tar.gz"))
-            if not archives:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pip",
-                        "download",
-                        "--no-deps",
-                        "--no-binary",
-                        ":all:",
-                        f"{name}=={version}",
-                        "-d",
-                        str(cache),
-                    ],
-                    check=True,
-                    capture_output=True,
-                )
-                archives = list(cache.glob(f"{folder.replace('-', '?')}.tar.gz"))
-            with tarfile.open(archives[0]) as archive:
+            sdist = sdist_archive(name, version, cache / f"{folder}.tar.gz")
+            with tarfile.open(sdist) as archive:
                 archive.extractall(cache, filter="data")
         trees[name] = tree
     return trees

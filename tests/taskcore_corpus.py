@@ -7,10 +7,10 @@ cannot be reached the tests skip, except in CI (`CI` set), where they fail.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
+
+from pypi_sdist import sdist_archive
 
 VERSION = "0.2.1"
 CACHE = Path(__file__).resolve().parent.parent / "corpus-cache"
@@ -22,32 +22,7 @@ def taskcore_source(cache: Path = CACHE) -> Path:
     folder = cache / f"task-core-{VERSION}"
     if (folder / "examples").is_dir():
         return folder
-    cache.mkdir(exist_ok=True)
-    archive = cache / f"task-core-{VERSION}.tar.gz"
-    if not archive.is_file():
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                f"task-core=={VERSION}",
-                "-d",
-                str(cache),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0 or not archive.is_file():
-            reason = next((line for line in reversed(result.stderr.splitlines()) if line.strip()), "no output")
-            raise RuntimeError(
-                f"task-core {VERSION} could not be downloaded from PyPI into {cache} (offline?): "
-                f"pip says: {reason.strip()}. Run the tests once with network access, or put "
-                f"{archive.name} there"
-            )
+    archive = sdist_archive("task-core", VERSION, cache / f"task-core-{VERSION}.tar.gz")
     with tarfile.open(archive) as tar:
         tar.extractall(cache, filter="data")
     return folder

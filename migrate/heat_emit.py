@@ -226,7 +226,7 @@ def _relaxed_edges(services: list[OrchService]) -> _Edges:
                     edges.add(edges.requires, service.name, unit.phase.name, f"{other}_step{step}")
                     needed.add((other, step))
             previous = unit
-    for other, step in needed:
+    for other, step in sorted(needed):
         provider = _last_unit_until(by_name[other], step)
         edges.add(edges.provides, other, provider.phase.name, f"{other}_step{step}")
     return edges

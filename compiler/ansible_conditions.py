@@ -1,0 +1,170 @@
+"""`when ansible "EXPR"`: an Ansible condition, decided when compiling where Ansible would decide the same.
+
+EXPR is evaluated for each host by ansible-core's own templar (its filters, tests and lookups) with the
+variables Ansible gives the task's playbook when orchc runs it:
+- the host's inventory variables and the inventory's groups, as the Plan hands them to Ansible
+  (with `inventory_hostname`, `group_names`, `groups` and `hostvars`);
+- `group_vars/` and `host_vars/` beside the playbook of the task's first `playbook` action (a task
+  with `role` or `ansible` actions runs a playbook orchc writes, with none beside it);
+- the project's variables, which orchc hands to Ansible as extra vars.
+
+False skips the instance when compiling. True runs it. Where the condition reads what is only known
+when the task runs (a fact, a registered result, a variable nobody gave) or Ansible cannot evaluate
+it, the instance runs too, and what decides is the task's own run-time condition: a migrated task
+keeps its Ansible `when`. Each decision is kept (`ConditionOutcome`) for `orchc check` to show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchc.compiler.inventory import IMPLICIT_GROUPS, Inventory
+from orchc.compiler.units import ReportOnce
+from orchc.dsl.ast import Playbook, Str, TaskDecl
+
+_UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
+
+
+@dataclass
+class ConditionOutcome:
+    """What compiling decided for one `when ansible` condition, over the tasks that give it: the hosts
+    where it is false, true, or left to the run (with why: the variable it lacked, or Ansible's error)."""
+
+    condition: Str  # where it is first written
+    tasks: set[str] = field(default_factory=set)
+    false: set[str] = field(default_factory=set)
+    true: set[str] = field(default_factory=set)
+    run_time: dict[str, str] = field(default_factory=dict)  # host -> why it is not decided when compiling
+
+    def summary(self) -> str:
+        """One line: where, what it decided on how many hosts, and the condition."""
+        tasks = f"{len(self.tasks)} task{'s' if len(self.tasks) != 1 else ''}"
+        decided = f"false on {_hosts(self.false)}, true on {_hosts(self.true)}"
+        if self.run_time:
+            why = "; ".join(dict.fromkeys(self.run_time.values()))
+            decided = f"at run time on {_hosts(self.run_time)} ({why}); {decided}"
+        return f"{self.condition.span}: {decided} ({tasks}): {self.condition.value}"
+
+
+def _hosts(hosts: Collection[str]) -> str:
+    return f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}"
+
+
+class AnsibleConditions:
+    """Evaluates `when ansible` conditions per host; ansible-core is loaded on first use."""
+
+    def __init__(self, inventory: Inventory, extra_vars: Mapping[str, Any], report: ReportOnce) -> None:
+        self.inventory = inventory
+        self.extra_vars = dict(extra_vars)
+        self.report = report
+        self.outcomes: dict[str, ConditionOutcome] = {}  # by the condition's text, in the order first met
+        self._managers: dict[Path | None, Any] = {}  # playbook folder -> its VariableManager
+        self._ansible_inventory: Any = None
+        self._vars: dict[tuple[Path | None, str], dict[str, Any]] = {}
+        self._decided: dict[tuple[Path | None, str, str], bool | str] = {}
+
+    def skip(self, task_id: str, decl: TaskDecl, host: str) -> str | None:
+        """The reason to skip the instance on `host` when compiling, or None (it runs)."""
+        assert decl.when is not None and decl.when.ansible is not None
+        condition = decl.when.ansible
+        outcome = self.outcomes.setdefault(condition.value, ConditionOutcome(condition))
+        outcome.tasks.add(task_id)
+        folder = _playbook_folder(decl)
+        key = (folder, host, condition.value)
+        if key not in self._decided:
+            self._decided[key] = self._evaluate(condition, folder, host)
+        decided = self._decided[key]
+        if decided is True:
+            outcome.true.add(host)
+        elif decided is False:
+            outcome.false.add(host)
+            return f'when ansible "{condition.value}" is false on {host}'
+        else:
+            outcome.run_time[host] = decided
+        return None
+
+    def _evaluate(self, condition: Str, folder: Path | None, host: str) -> bool | str:
+        """True or False as Ansible would decide on `host`; else why it cannot be decided when compiling
+        (a condition that is no Jinja expression is an error)."""
+        from ansible._internal._datatag._tags import TrustedAsTemplate
+        from ansible.errors import AnsibleError, AnsibleTemplateSyntaxError, AnsibleUndefinedVariable
+        from ansible.template import Templar
+
+        manager = self._manager(folder)
+        with contextlib.redirect_stderr(io.StringIO()):
+            try:
+                variables = self._vars.get((folder, host))
+                if variables is None:
+                    variables = manager.get_vars(host=self._ansible_inventory.get_host(host))
+                    self._vars[(folder, host)] = variables
+                templar = Templar(loader=manager._loader, variables=variables)
+                return bool(templar.evaluate_conditional(TrustedAsTemplate().tag(condition.value)))
+            except AnsibleTemplateSyntaxError as exc:
+                self.report.error(
+                    f"in `when ansible`: not a Jinja expression Ansible can read: {_first_line(exc)}",
+                    condition.span,
+                    hint="write an Ansible condition, as in a playbook's `when:` (`enable_x | bool`)",
+                )
+                return "it is not an expression"
+            except AnsibleUndefinedVariable as exc:
+                found = _UNDEFINED.search(str(exc))
+                if found is None:
+                    return f"Ansible cannot evaluate it when compiling: {_first_line(exc)}"
+                name, attribute = found.groups()
+                # an attribute: of a value known only when the play runs (`ansible_facts`, empty until gathered)
+                return (
+                    f"'{name}' is not known when compiling" if name else f"'.{attribute}' is not known when compiling"
+                )
+            except AnsibleError as exc:
+                return f"Ansible cannot evaluate it when compiling: {_first_line(exc)}"
+
+    def _manager(self, folder: Path | None) -> Any:
+        """Ansible's variables as a run of a playbook in `folder` sees them (None: no playbook beside them)."""
+        manager = self._managers.get(folder)
+        if manager is not None:
+            return manager
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.vars.manager import VariableManager
+
+        loader = DataLoader()
+        if folder is not None:
+            loader.set_basedir(str(folder))
+        with contextlib.redirect_stderr(io.StringIO()):
+            if self._ansible_inventory is None:
+                self._ansible_inventory = self._inventory(InventoryManager(loader=loader, sources=[]))
+            manager = VariableManager(loader=loader, inventory=self._ansible_inventory)
+        manager.safe_basedir = folder is not None  # without a playbook, not the current folder's group_vars
+        manager._extra_vars = self.extra_vars  # the project's variables: orchc's extra vars for Ansible
+        self._managers[folder] = manager
+        return manager
+
+    def _inventory(self, manager: Any) -> Any:
+        """The inventory orchc writes for Ansible: every host with its merged variables, every group."""
+        for host in self.inventory.hosts:
+            manager.add_host(host.name, group="all")
+            for name, value in host.vars.items():
+                manager.get_host(host.name).set_variable(name, value)
+        for group, members in self.inventory.groups.items():
+            if group not in IMPLICIT_GROUPS:
+                manager.add_group(group)
+                for member in members:
+                    manager.add_host(member, group=group)
+        return manager
+
+
+def _playbook_folder(decl: TaskDecl) -> Path | None:
+    playbook = next((action for action in decl.actions if isinstance(action, Playbook)), None)
+    if playbook is None:
+        return None
+    return (Path(playbook.span.file).parent / playbook.path.value).resolve().parent
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -6,7 +6,12 @@ variables Ansible gives the task's playbook when orchc runs it:
   (with `inventory_hostname`, `group_names`, `groups` and `hostvars`);
 - `group_vars/` and `host_vars/` beside the playbook of the task's first `playbook` action (a task
   with `role` or `ansible` actions runs a playbook orchc writes, with none beside it);
-- the project's variables, which orchc hands to Ansible as extra vars.
+- the project's variables, which orchc hands to Ansible as extra vars, and the `vars { ... }` of that
+  action (or of a `role` action); a task whose action vars are templates (rendered per host by orchc)
+  is left to the run.
+
+A secret's value never takes part: where a condition, the host's variables or the vars files beside the
+playbook name a `secret` variable of the project, the condition is left to the run.
 
 False skips the instance when compiling. True runs it. Where the condition reads what is only known
 when the task runs (a fact, a registered result, a variable nobody gave) or Ansible cannot evaluate
@@ -18,15 +23,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchc.compiler.inventory import IMPLICIT_GROUPS, Inventory
+from orchc.compiler.render import needs_rendering
 from orchc.compiler.units import ReportOnce
-from orchc.dsl.ast import Playbook, Str, TaskDecl
+from orchc.compiler.values import literal
+from orchc.compiler.variables import Variables
+from orchc.dsl.ast import AnsibleRole, Playbook, Str, TaskDecl
 
 _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 
@@ -59,15 +68,19 @@ def _hosts(hosts: Collection[str]) -> str:
 class AnsibleConditions:
     """Evaluates `when ansible` conditions per host; ansible-core is loaded on first use."""
 
-    def __init__(self, inventory: Inventory, extra_vars: Mapping[str, Any], report: ReportOnce) -> None:
+    def __init__(self, inventory: Inventory, variables: Variables, report: ReportOnce) -> None:
         self.inventory = inventory
-        self.extra_vars = dict(extra_vars)
+        self.extra_vars = dict(variables.values)
         self.report = report
+        names = "|".join(map(re.escape, variables.secrets))
+        self._secrets = re.compile(rf"\b({names})\b") if names else None  # the project's secret variables
+        self._secret_in: dict[Path | str, str | None] = {}  # a vars folder or a host -> a secret it names
         self.outcomes: dict[str, ConditionOutcome] = {}  # by the condition's text, in the order first met
         self._managers: dict[Path | None, Any] = {}  # playbook folder -> its VariableManager
         self._ansible_inventory: Any = None
-        self._vars: dict[tuple[Path | None, str], dict[str, Any]] = {}
-        self._decided: dict[tuple[Path | None, str, str], bool | str] = {}
+        self._templars: dict[tuple[_AnsibleRun, str], Any] = {}  # (run, host) -> its Templar
+        self._runs: dict[str, _AnsibleRun] = {}  # task id -> how its Ansible runs
+        self._decided: dict[tuple[_AnsibleRun, str, str], bool | str] = {}
 
     def skip(self, task_id: str, decl: TaskDecl, host: str) -> str | None:
         """The reason to skip the instance on `host` when compiling, or None (it runs)."""
@@ -75,10 +88,12 @@ class AnsibleConditions:
         condition = decl.when.ansible
         outcome = self.outcomes.setdefault(condition.value, ConditionOutcome(condition))
         outcome.tasks.add(task_id)
-        folder = _playbook_folder(decl)
-        key = (folder, host, condition.value)
+        run = self._runs.get(task_id)
+        if run is None:
+            run = self._runs[task_id] = _AnsibleRun.of(decl)
+        key = (run, host, condition.value)
         if key not in self._decided:
-            self._decided[key] = self._evaluate(condition, folder, host)
+            self._decided[key] = self._evaluate(condition, run, host)
         decided = self._decided[key]
         if decided is True:
             outcome.true.add(host)
@@ -89,21 +104,26 @@ class AnsibleConditions:
             outcome.run_time[host] = decided
         return None
 
-    def _evaluate(self, condition: Str, folder: Path | None, host: str) -> bool | str:
+    def _evaluate(self, condition: Str, run: _AnsibleRun, host: str) -> bool | str:
         """True or False as Ansible would decide on `host`; else why it cannot be decided when compiling
         (a condition that is no Jinja expression is an error)."""
         from ansible._internal._datatag._tags import TrustedAsTemplate
         from ansible.errors import AnsibleError, AnsibleTemplateSyntaxError, AnsibleUndefinedVariable
         from ansible.template import Templar
 
-        manager = self._manager(folder)
+        if run.templated:
+            return f"its action's vars {', '.join(run.templated)} are rendered per host by orchc"
+        secret = self._secret_named(condition.value, run, host)
+        if secret is not None:
+            return f"it may read the secret '{secret}', whose value compiling does not use"
+        manager = self._manager(run.folder)
         with contextlib.redirect_stderr(io.StringIO()):
             try:
-                variables = self._vars.get((folder, host))
-                if variables is None:
+                templar = self._templars.get((run, host))
+                if templar is None:
                     variables = manager.get_vars(host=self._ansible_inventory.get_host(host))
-                    self._vars[(folder, host)] = variables
-                templar = Templar(loader=manager._loader, variables=variables)
+                    variables.update(run.extra_vars)  # the action's vars: extra vars too, after the project's
+                    templar = self._templars[(run, host)] = Templar(loader=manager._loader, variables=variables)
                 return bool(templar.evaluate_conditional(TrustedAsTemplate().tag(condition.value)))
             except AnsibleTemplateSyntaxError as exc:
                 self.report.error(
@@ -123,6 +143,27 @@ class AnsibleConditions:
                 )
             except AnsibleError as exc:
                 return f"Ansible cannot evaluate it when compiling: {_first_line(exc)}"
+
+    def _secret_named(self, condition: str, run: _AnsibleRun, host: str) -> str | None:
+        """A secret variable the condition may read: named by it, the action's vars, the host's variables or
+        the vars files beside the playbook."""
+        if self._secrets is None:
+            return None
+        found = self._search(condition + " " + " ".join(value for _, value in run.extra))
+        if found is not None:
+            return found
+        if host not in self._secret_in:
+            values = next(h.vars for h in self.inventory.hosts if h.name == host)
+            self._secret_in[host] = self._search(json.dumps(values))
+        if run.folder is not None and run.folder not in self._secret_in:
+            files = [f for sub in ("group_vars", "host_vars") for f in sorted((run.folder / sub).rglob("*"))]
+            texts = [f.read_text(encoding="utf-8", errors="replace") for f in files if f.is_file()]
+            self._secret_in[run.folder] = self._search("\n".join(texts))
+        return self._secret_in[host] or (self._secret_in[run.folder] if run.folder is not None else None)
+
+    def _search(self, text: str) -> str | None:
+        found = self._secrets.search(text) if self._secrets is not None else None
+        return found.group(1) if found else None
 
     def _manager(self, folder: Path | None) -> Any:
         """Ansible's variables as a run of a playbook in `folder` sees them (None: no playbook beside them)."""
@@ -159,11 +200,37 @@ class AnsibleConditions:
         return manager
 
 
-def _playbook_folder(decl: TaskDecl) -> Path | None:
-    playbook = next((action for action in decl.actions if isinstance(action, Playbook)), None)
-    if playbook is None:
-        return None
-    return (Path(playbook.span.file).parent / playbook.path.value).resolve().parent
+@dataclass(frozen=True)
+class _AnsibleRun:
+    """How orchc runs a task's Ansible: the folder of its playbook (None: one orchc writes, with nothing
+    beside it) and the action's vars, literal or (by name) templated."""
+
+    folder: Path | None
+    extra: tuple[tuple[str, str], ...]  # name -> the value as JSON (hashable)
+    templated: tuple[str, ...]
+
+    @property
+    def extra_vars(self) -> dict[str, Any]:
+        return {name: json.loads(value) for name, value in self.extra}
+
+    @classmethod
+    def of(cls, decl: TaskDecl) -> _AnsibleRun:
+        action = next((a for a in decl.actions if isinstance(a, (Playbook, AnsibleRole))), None)
+        given = literal(action.vars) if action is not None and action.vars is not None else {}
+        templated = tuple(sorted(name for name, value in given.items() if _has_template(value)))
+        folder = None
+        if isinstance(action, Playbook):
+            folder = (Path(action.span.file).parent / action.path.value).resolve().parent
+        extra = tuple(sorted((name, json.dumps(value)) for name, value in given.items() if name not in templated))
+        return cls(folder, extra, templated)
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return needs_rendering(value)
+    if isinstance(value, list):
+        return any(_has_template(item) for item in value)
+    return isinstance(value, dict) and any(_has_template(item) for item in value.values())
 
 
 def _first_line(exc: Exception) -> str:

@@ -75,7 +75,7 @@ class Expander:
     def __post_init__(self) -> None:
         self.report = ReportOnce(self.diagnostics)
         self.contexts = Contexts(self.variables, self.inventory)
-        self.conditions = AnsibleConditions(self.inventory, self.variables.values, self.report)
+        self.conditions = AnsibleConditions(self.inventory, self.variables, self.report)
         self.binder = Binder(self.providers, self.units, self.inventory, self.contexts, self.lowerer, self.report)
 
     def run(self) -> Expansion:

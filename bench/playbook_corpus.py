@@ -65,7 +65,8 @@ class Decided:
 
     conditions: int
     decided: int  # on every host
-    skipped: int  # instances skipped by one
+    gated: int  # instances of the tasks that have one
+    skipped: int  # of those, skipped when compiling
     lacked: Counter[str]  # why a condition was left to the run -> how many conditions
 
     @classmethod
@@ -73,12 +74,13 @@ class Decided:
         lacked: Counter[str] = Counter(why for o in result.conditions for why in set(o.run_time.values()))
         skipped = sum(1 for i in result.plan_data["instances"] if (i["skip"] or "").startswith("when ansible"))
         decided = sum(1 for o in result.conditions if not o.run_time)
-        return cls(len(result.conditions), decided, skipped, lacked)
+        return cls(len(result.conditions), decided, sum(o.instances for o in result.conditions), skipped, lacked)
 
     def __add__(self, other: Decided) -> Decided:
         return Decided(
             self.conditions + other.conditions,
             self.decided + other.decided,
+            self.gated + other.gated,
             self.skipped + other.skipped,
             self.lacked + other.lacked,
         )
@@ -87,7 +89,7 @@ class Decided:
         lacked = ", ".join(f"{why}: {n}" for why, n in self.lacked.most_common())
         return (
             f"when ansible: {self.decided} of {self.conditions} conditions decided when compiling on every host, "
-            f"{self.skipped} instances skipped by them; left to the run: {lacked or 'none'}"
+            f"skipping {self.skipped} of the {self.gated} instances they gate; left to the run: {lacked or 'none'}"
         )
 
 

@@ -47,6 +47,7 @@ class ConditionOutcome:
 
     condition: Str  # where it is first written
     tasks: set[str] = field(default_factory=set)
+    instances: int = 0  # of those tasks, evaluated
     false: set[str] = field(default_factory=set)
     true: set[str] = field(default_factory=set)
     run_time: dict[str, str] = field(default_factory=dict)  # host -> why it is not decided when compiling
@@ -88,6 +89,7 @@ class AnsibleConditions:
         condition = decl.when.ansible
         outcome = self.outcomes.setdefault(condition.value, ConditionOutcome(condition))
         outcome.tasks.add(task_id)
+        outcome.instances += 1
         run = self._runs.get(task_id)
         if run is None:
             run = self._runs[task_id] = _AnsibleRun.of(decl)
@@ -107,9 +109,13 @@ class AnsibleConditions:
     def _evaluate(self, condition: Str, run: _AnsibleRun, host: str) -> bool | str:
         """True or False as Ansible would decide on `host`; else why it cannot be decided when compiling
         (a condition that is no Jinja expression is an error)."""
-        from ansible._internal._datatag._tags import TrustedAsTemplate
-        from ansible.errors import AnsibleError, AnsibleTemplateSyntaxError, AnsibleUndefinedVariable
+        from ansible.errors import AnsibleError, AnsibleUndefinedVariable
         from ansible.template import Templar
+
+        if not hasattr(Templar, "evaluate_conditional"):
+            return "deciding it when compiling needs ansible-core 2.19 or later"
+        from ansible.errors import AnsibleTemplateSyntaxError
+        from ansible.template import trust_as_template
 
         if run.templated:
             return f"its action's vars {', '.join(run.templated)} are rendered per host by orchc"
@@ -122,9 +128,9 @@ class AnsibleConditions:
                 templar = self._templars.get((run, host))
                 if templar is None:
                     variables = manager.get_vars(host=self._ansible_inventory.get_host(host))
-                    variables.update(run.extra_vars)  # the action's vars: extra vars too, after the project's
+                    variables.update(_trusted(run.extra_vars))  # the action's vars: extra vars, after the project's
                     templar = self._templars[(run, host)] = Templar(loader=manager._loader, variables=variables)
-                return bool(templar.evaluate_conditional(TrustedAsTemplate().tag(condition.value)))
+                return bool(templar.evaluate_conditional(trust_as_template(condition.value)))
             except AnsibleTemplateSyntaxError as exc:
                 self.report.error(
                     f"in `when ansible`: not a Jinja expression Ansible can read: {_first_line(exc)}",
@@ -182,7 +188,7 @@ class AnsibleConditions:
                 self._ansible_inventory = self._inventory(InventoryManager(loader=loader, sources=[]))
             manager = VariableManager(loader=loader, inventory=self._ansible_inventory)
         manager.safe_basedir = folder is not None  # without a playbook, not the current folder's group_vars
-        manager._extra_vars = self.extra_vars  # the project's variables: orchc's extra vars for Ansible
+        manager._extra_vars = _trusted(self.extra_vars)  # the project's variables: orchc's extra vars for Ansible
         self._managers[folder] = manager
         return manager
 
@@ -190,7 +196,7 @@ class AnsibleConditions:
         """The inventory orchc writes for Ansible: every host with its merged variables, every group."""
         for host in self.inventory.hosts:
             manager.add_host(host.name, group="all")
-            for name, value in host.vars.items():
+            for name, value in _trusted(host.vars).items():
                 manager.get_host(host.name).set_variable(name, value)
         for group, members in self.inventory.groups.items():
             if group not in IMPLICIT_GROUPS:
@@ -223,6 +229,20 @@ class _AnsibleRun:
             folder = (Path(action.span.file).parent / action.path.value).resolve().parent
         extra = tuple(sorted((name, json.dumps(value)) for name, value in given.items() if name not in templated))
         return cls(folder, extra, templated)
+
+
+def _trusted(value: Any) -> Any:
+    """`value` as Ansible reads it from the files orchc writes for the run (an inventory, an extra vars file):
+    every string may be a template."""
+    from ansible.template import trust_as_template
+
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    return value
 
 
 def _has_template(value: Any) -> bool:

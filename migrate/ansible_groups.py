@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import jinja2
 
 from orchc.migrate.ansible_load import Play, Playbook, Task
-from orchc.migrate.ansible_vars import defines, defines_patterns, may_set, template_names
+from orchc.migrate.ansible_vars import defines, defines_patterns, known_only_when_running, may_set, template_names
 
 _TEMPLATE = re.compile(r"{{(.*?)}}")
 _WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -230,7 +230,11 @@ def _run_time_only(
         return "its loop items are computed at run time"
     if "delegate_to" in task.data or "run_once" in task.data:
         return "it is delegated or runs once"
-    for name in sorted(set().union(*(template_names(key) for key in keys)) - {"item"}):
+    names = sorted(set().union(*(template_names(key) for key in keys)) - {"item"})
+    running = next((name for name in names if known_only_when_running(name)), None)
+    if running is not None:
+        return f"'{running}' is known only when the play runs (a fact or a variable of the play)"
+    for name in names:
         source = set_earlier.get(name) or next((s for p, s in patterns if may_set([p], name)), None)
         if source is not None:
             return f"'{name}' is set at run time by the task at {source}"

@@ -183,6 +183,11 @@ def may_set(patterns: list[str], name: str) -> bool:
     return any(name.startswith(p) for p in patterns)
 
 
+def known_only_when_running(name: str) -> bool:
+    """A fact or a variable of the running play (`ansible_play_batch`): nothing before the run knows it."""
+    return bool(_FACT_NAMES.match(name)) or name in ("play_hosts", "ansible_loop", "ansible_index_var")
+
+
 def needs_facts(task: Task) -> bool:
     return (
         any(_FACT_NAMES.match(name) or name == "hostvars" for name in uses(task))

@@ -1,7 +1,7 @@
 """Convert every playbook of kolla-ansible 22.2.0 and tripleo-ansible 6.0.0, then compile each result
 against the project's own inventories.
 
-    python3 bench/playbook_corpus.py [--cache corpus-cache] [--limit N] [--no-peer]
+    python3 bench/playbook_corpus.py [--cache corpus-cache] [--limit N] [--only kolla-ansible] [--no-peer]
 
 Downloads the two source distributions from PyPI into the (git-ignored)
 `corpus-cache/` on first use, converts each playbook into a temporary folder
@@ -12,7 +12,11 @@ tripleo-ansible an overcloud inventory shaped as tripleo-ansible-inventory
 writes one (bench/data/tripleo-inventory.yml). It prints, per inventory, the
 fraction that converted and compiled (target: at least 95%), the time per
 playbook, the report counts summed over the corpus, and every failure with its
-reason. The peer, in the same run: `ansible-playbook
+reason. It also counts the `when ansible` conditions (the group_by keys that
+compiling decides, from kolla's own group_vars/all beside its playbooks and
+the inventory), the instances they skip, and what the others lacked; for
+kolla, again as its users run it, with `-e kolla_action=deploy` (declared
+as a variable of the project, so that Ansible gets it too). The peer, in the same run: `ansible-playbook
 --syntax-check` of each playbook (Ansible reading and validating the same
 input, with the project's roles and plugin folders), its pass rate and its time
 against orchc's convert + compile.
@@ -31,7 +35,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchc.compiler import compile_project
+from orchc.compiler import CompileResult, compile_project
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.migrate.ansible import convert_playbook
 
@@ -51,6 +55,42 @@ class Outcome:
     seconds: float
     counts: dict[str, int]
     figures: dict[str, float | int | str]
+    decided: Decided | None = None  # the `when ansible` conditions of its compile, with the user's variables
+    decided_as_run: Decided | None = None  # ... and with the variables a user of the project passes
+
+
+@dataclass
+class Decided:
+    """What compiling decided for the `when ansible` conditions of one playbook."""
+
+    conditions: int
+    decided: int  # on every host
+    gated: int  # instances of the tasks that have one
+    skipped: int  # of those, skipped when compiling
+    lacked: Counter[str]  # why a condition was left to the run -> how many conditions
+
+    @classmethod
+    def of(cls, result: CompileResult) -> Decided:
+        lacked: Counter[str] = Counter(why for o in result.conditions for why in set(o.run_time.values()))
+        skipped = sum(1 for i in result.plan_data["instances"] if (i["skip"] or "").startswith("when ansible"))
+        decided = sum(1 for o in result.conditions if not o.run_time)
+        return cls(len(result.conditions), decided, sum(o.instances for o in result.conditions), skipped, lacked)
+
+    def __add__(self, other: Decided) -> Decided:
+        return Decided(
+            self.conditions + other.conditions,
+            self.decided + other.decided,
+            self.gated + other.gated,
+            self.skipped + other.skipped,
+            self.lacked + other.lacked,
+        )
+
+    def shown(self) -> str:
+        lacked = ", ".join(f"{why}: {n}" for why, n in self.lacked.most_common())
+        return (
+            f"when ansible: {self.decided} of {self.conditions} conditions decided when compiling on every host, "
+            f"skipping {self.skipped} of the {self.gated} instances they gate; left to the run: {lacked or 'none'}"
+        )
 
 
 def fetch(cache: Path) -> dict[str, Path]:
@@ -75,6 +115,7 @@ class Item:
     playbook: Path
     roles_path: list[Path]
     inventories: list[Path]  # the project's own
+    as_run: dict[str, str] | None = None  # the variables its users pass (`-e`), declared in the project
 
 
 def corpus(trees: dict[str, Path]) -> list[Item]:
@@ -82,7 +123,8 @@ def corpus(trees: dict[str, Path]) -> list[Item]:
     kolla = trees["kolla-ansible"] / "ansible"
     tripleo = trees["tripleo-ansible"] / "tripleo_ansible"
     kolla_inventories = [kolla / "inventory" / "all-in-one", kolla / "inventory" / "multinode"]
-    items = [Item(p, [kolla / "roles"], kolla_inventories) for p in sorted(kolla.glob("*.yml"))]
+    kolla_action = {"kolla_action": "deploy"}  # `kolla-ansible deploy` runs ansible-playbook -e kolla_action=deploy
+    items = [Item(p, [kolla / "roles"], kolla_inventories, kolla_action) for p in sorted(kolla.glob("*.yml"))]
     items += [Item(p, [tripleo / "roles"], [TRIPLEO_INVENTORY]) for p in sorted((tripleo / "playbooks").glob("*.y*ml"))]
     return items
 
@@ -134,11 +176,17 @@ def convert_and_compile(item: Item) -> list[Outcome]:
         outcomes = []
         for inventory in item.inventories:
             begin = time.perf_counter()
+            decided = decided_as_run = None
             try:
-                compile_project(orch, inventory)
+                decided = Decided.of(compile_project(orch, inventory))
                 ok, reason = True, ""
             except Exception as exc:  # noqa: BLE001
                 ok, reason = False, _reason(exc)
+            if ok and item.as_run:
+                declared = out / "orchc-corpus-vars.orch"
+                declared.write_text("".join(f"var {name}: str\n" for name in item.as_run))
+                decided_as_run = Decided.of(compile_project([*orch, declared], inventory, item.as_run))
+                declared.unlink()
             outcomes.append(
                 Outcome(
                     item.playbook,
@@ -148,6 +196,8 @@ def convert_and_compile(item: Item) -> list[Outcome]:
                     converted + time.perf_counter() - begin,
                     migration.report.counts(),
                     migration.report.figures,
+                    decided,
+                    decided_as_run,
                 )
             )
     return outcomes
@@ -164,9 +214,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "corpus-cache")
     parser.add_argument("--limit", type=int, default=0, help="convert only the first N playbooks")
+    parser.add_argument("--only", choices=sorted(PACKAGES), help="the playbooks of one project")
     parser.add_argument("--no-peer", action="store_true", help="skip ansible-playbook --syntax-check")
     args = parser.parse_args()
     items = corpus(fetch(args.cache))
+    if args.only:
+        items = [item for item in items if item.playbook.is_relative_to(args.cache / PACKAGES[args.only][1])]
     if args.limit:
         items = items[: args.limit]
     outcomes = [outcome for item in items for outcome in convert_and_compile(item)]
@@ -179,6 +232,13 @@ def main() -> int:
             f"{_shown(inventory, args.cache)}: {len(group)} playbooks, converted and compiled {passed} "
             f"({100 * passed / len(group):.1f}%, target >= 95%)"
         )
+        for label, found in (
+            ("", [o.decided for o in group]),
+            (" -e kolla_action=deploy", [o.decided_as_run for o in group]),
+        ):
+            known = [d for d in found if d is not None]
+            if known and any(d.conditions for d in known):
+                print(f"  {label.strip() or 'as converted'}: {sum(known[1:], known[0]).shown()}")
     first = [group[0] for group in _per_playbook(outcomes)]  # the report counts once per playbook
     seconds = sum(o.seconds for o in first)
     print(

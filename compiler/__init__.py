@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchc.compiler.actions import ActionLowerer
+from orchc.compiler.ansible_conditions import ConditionOutcome
 from orchc.compiler.ansible_modules import check_modules
 from orchc.compiler.capabilities import collect_providers
 from orchc.compiler.cycles import check_cycles
@@ -48,8 +49,10 @@ class CompileResult:
         *,
         data: dict[str, Any] | None = None,
         plan: Plan | None = None,
+        conditions: list[ConditionOutcome] | None = None,
     ) -> None:
         self.warnings = warnings
+        self.conditions = conditions or []  # what each `when ansible` decided, per host (none for a plan.json)
         self.secret_values = secret_values  # supplied with -e/--vars: for the run, never in the Plan
         self._data = data
         self._plan = plan
@@ -125,7 +128,7 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
         "tasks": _tasks(expansion, sources),
         "vars": canonical_value(values.values),
     }
-    return CompileResult(diagnostics.warnings, values.secret_values, data=plan_data)
+    return CompileResult(diagnostics.warnings, values.secret_values, data=plan_data, conditions=expansion.conditions)
 
 
 def _nothing_to_deploy(inputs: list[Path], symbols: Symbols, diagnostics: Diagnostics) -> None:

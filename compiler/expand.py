@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from orchc.compiler.actions import ActionError, ActionLowerer
+from orchc.compiler.ansible_conditions import AnsibleConditions, ConditionOutcome
 from orchc.compiler.binding import Binder, Requirements
 from orchc.compiler.capabilities import Provider, task_id
 from orchc.compiler.inventory import Inventory
@@ -52,6 +53,7 @@ class Expansion:
     units: list[Unit]
     instances: list[dict[str, Any]]
     edges: list[Edge]
+    conditions: list[ConditionOutcome] = field(default_factory=list)  # what `when ansible` decided
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Expander:
     def __post_init__(self) -> None:
         self.report = ReportOnce(self.diagnostics)
         self.contexts = Contexts(self.variables, self.inventory)
+        self.conditions = AnsibleConditions(self.inventory, self.variables, self.report)
         self.binder = Binder(self.providers, self.units, self.inventory, self.contexts, self.lowerer, self.report)
 
     def run(self) -> Expansion:
@@ -86,7 +89,7 @@ class Expander:
             return Expansion(list(self.units.values()), [], self.edges)
         self.binder.provide()
         instances = [instance for unit in self.units.values() for instance in self._instances(unit)]
-        return Expansion(list(self.units.values()), instances, self.edges)
+        return Expansion(list(self.units.values()), instances, self.edges, list(self.conditions.outcomes.values()))
 
     # --- tasks and their edges ------------------------------------------------------------
 
@@ -193,6 +196,7 @@ class Expander:
         return bool(
             unit.renders_per_host
             or unit.when
+            or unit.when_ansible
             or self.waits.get(unit.id)
             or any(requirement.scope.kind == "same_host" for requirement in unit.decl.requires)
         )
@@ -225,7 +229,7 @@ class Expander:
             "host": slot.host.name if slot else None,
             "id": unit.instance_id(slot),
             "secrets": lowered.secrets,
-            "skip": self._skip(unit.when, slot, context) if unit.when else None,
+            "skip": self._skip(unit, slot, context),
             "task": unit.id,
             "variants": self._variants(unit, slot, bound, lowered),
         }
@@ -292,7 +296,14 @@ class Expander:
             self._lowered_alike[unit.id] = lowered
         return lowered
 
-    def _skip(self, when: Str, slot: Slot | None, context: dict[str, Any]) -> str | None:
+    def _skip(self, unit: Unit, slot: Slot | None, context: dict[str, Any]) -> str | None:
+        """Why the instance on `slot` is skipped when compiling: its `when` is false, or its `when ansible`."""
+        skip = self._skip_when(unit.when, slot, context) if unit.when else None
+        if skip is None and unit.when_ansible is not None and slot is not None and isinstance(unit.decl, TaskDecl):
+            skip = self.conditions.skip(unit.id, unit.decl, slot.host.name)
+        return skip
+
+    def _skip_when(self, when: Str, slot: Slot | None, context: dict[str, Any]) -> str | None:
         try:
             holds = self.renderer.evaluate(when.value, context)
         except RenderError as exc:

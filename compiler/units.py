@@ -41,6 +41,11 @@ class Unit:
         """Its `when` expression, if it has one."""
         return self.decl.when.expr if isinstance(self.decl, TaskDecl) and self.decl.when else None
 
+    @cached_property
+    def when_ansible(self) -> Str | None:
+        """Its `when ansible` condition, if it has one."""
+        return self.decl.when.ansible if isinstance(self.decl, TaskDecl) and self.decl.when else None
+
     def instance_id(self, slot: Slot | None) -> str:
         return self.id if slot is None else f"{self.id}@{slot.host.name}"
 

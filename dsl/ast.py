@@ -250,11 +250,22 @@ Action = Run | Copy | Template | Playbook | AnsibleModule | AnsibleRole
 
 @dataclass
 class When:
-    """`when "EXPR"` (compile-time, per host) or `when changed(VAR, ...)` (re-run on change)."""
+    """`when "EXPR"` (compile-time, per host), `when changed(VAR, ...)` (re-run on change) or `when ansible
+    "EXPR"` (an Ansible condition, decided when compiling where Ansible's variables are known), each once."""
 
     expr: Str | None
     changed: list[Name]
     span: Span
+    ansible: Str | None = None
+
+    def kinds(self) -> list[str]:
+        """The statements it holds, as written: `when`, `when changed`, `when ansible`."""
+        found = [("when", self.expr is not None), ("when changed", bool(self.changed))]
+        return [kind for kind, given in found + [("when ansible", self.ansible is not None)] if given]
+
+    def merged(self, other: When) -> When:
+        """This node with the statements of `other` (a kind `other` repeats keeps this one's)."""
+        return When(self.expr or other.expr, self.changed or other.changed, self.span, self.ansible or other.ansible)
 
 
 @dataclass

@@ -145,6 +145,10 @@ def when(expression: str) -> ast.When:
     return ast.When(string(expression), [], NOWHERE)
 
 
+def when_ansible(condition: str) -> ast.When:
+    return ast.When(None, [], NOWHERE, ansible=string(condition))
+
+
 def run(command: str) -> ast.Run:
     return ast.Run(string(command), NOWHERE)
 
@@ -208,7 +212,13 @@ def _place(decl: ast.TaskDecl, statement: Statement, span: ast.Span) -> None:
     elif isinstance(statement, ast.Provision):
         decl.provides.append(replace(statement, span=span))
     elif isinstance(statement, ast.When):
-        decl.when = replace(statement, span=span)
+        placed = replace(
+            statement,
+            span=span,
+            expr=statement.expr and replace(statement.expr, span=span),
+            ansible=statement.ansible and replace(statement.ansible, span=span),
+        )
+        decl.when = placed if decl.when is None else decl.when.merged(placed)
     else:
         decl.actions.append(replace(statement, span=span))
 

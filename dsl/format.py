@@ -390,11 +390,15 @@ def _task_decl(printer: _Printer, task: ast.TaskDecl, next_line: int) -> None:
         lines.append(_line(task.timeout.span, f"timeout {task.timeout.text}"))
     if task.when is not None:
         when = task.when
-        both = when.expr is not None and bool(when.changed)  # two statements merged into one node
+        merged = len(when.kinds()) > 1  # statements merged into one node: each line where its part was
         if when.expr is not None:
-            lines.append(_line(when.expr.span if both else when.span, f"when {_string(when.expr)}"))
+            lines.append(_line(when.expr.span if merged else when.span, f"when {_string(when.expr)}"))
         if when.changed:
-            lines.append(_line(_covering(when.changed) if both else when.span, f"when changed({_names(when.changed)})"))
+            lines.append(
+                _line(_covering(when.changed) if merged else when.span, f"when changed({_names(when.changed)})")
+            )
+        if when.ansible is not None:
+            lines.append(_line(when.ansible.span if merged else when.span, f"when ansible {_string(when.ansible)}"))
     if task.become:
         lines.append(_line(task.become_span or task.name_span, "become"))
     lines += [_action_line(action) for action in task.actions]

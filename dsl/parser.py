@@ -495,10 +495,9 @@ class _Builder:
     def _merge_when(self, previous: ast.When | None, when: ast.When) -> ast.When:
         if previous is None:
             return when
-        if (previous.expr is None) == (when.expr is None):
-            self._given_twice("when changed" if when.expr is None else "when", when.span, previous.span)
-            return previous
-        return ast.When(previous.expr or when.expr, previous.changed + when.changed, previous.span)
+        for kind in set(when.kinds()) & set(previous.kinds()):
+            self._given_twice(kind, when.span, previous.span)
+        return previous.merged(when)
 
     # --- task statements
 
@@ -544,6 +543,9 @@ class _Builder:
 
     def when_changed(self, c: list[Any]) -> ast.When:
         return ast.When(None, c[3], self.span(c[0], c[-1]))
+
+    def when_ansible(self, c: list[Any]) -> ast.When:
+        return ast.When(None, [], self.span(c[0], c[2]), ansible=c[2])
 
     def become(self, c: list[Token]) -> _Statement:
         return _Statement("become", True, self.span(c[0]))

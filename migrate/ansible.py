@@ -112,6 +112,8 @@ class PlaybookConverter:
                 unit.service = self._service(index, play, unit.group)
                 unit.name = self._task_name(unit)
                 self._actions(unit, play, writer)
+                if targets[index].known_gate is not None:
+                    unit.body.insert(0, build.when_ansible(targets[index].known_gate))
                 if targets[index].compile_gate is not None:
                     unit.body.insert(0, build.when(targets[index].compile_gate))
                 unit.once = unit.once or targets[index].first_only
@@ -164,6 +166,19 @@ class PlaybookConverter:
                     f"hosts: {play.hosts!r} -> {target.static}, each task "
                     f"gated at run time on {'; '.join(target.notes)}",
                     "Ansible decides membership on each host when the task runs, as the play would",
+                )
+                self.report.add(
+                    "assumption",
+                    play.source,
+                    f"hosts: {play.hosts!r} -> decided when compiling where the group_by keys' variables are "
+                    f"known: when ansible {target.known_gate!r}"
+                    if target.known_gate is not None
+                    else f"hosts: {play.hosts!r} -> decided at run time only: {'; '.join(target.run_time_only)}",
+                    "orchc check/compile -i INVENTORY renders the keys on each host from the inventory's variables, "
+                    "group_vars/ and host_vars/ beside the playbooks and the project's variables, and says which hosts "
+                    "it decided and which variable it lacked for the others"
+                    if target.known_gate is not None
+                    else "the keys' variables may differ when the group_by runs from what orchc knows when compiling",
                 )
             if target.compile_gate is not None:
                 self.report.add(

@@ -12,7 +12,12 @@ those groups, so a play on one becomes:
   may make a group is registered, and membership is read from that result
   (`'G' in ... add_group`), handed over to the later orchc tasks like any
   registered variable, so Ansible decides on the host, at run time, exactly
-  as it decided membership.
+  as it decided membership;
+- and, where each `group_by` that may make the group renders its key from
+  variables that no task sets (inventory, `group_vars/`, extra vars), given the
+  same condition on the keys themselves as a `when ansible`, which orchc decides
+  when it compiles for every host whose variables it knows: a host the key puts
+  in another group has no instance; on the others the run-time gate still decides.
 
 `add_host` adds hosts that no inventory has; orchc places by the inventory,
 so its groups are treated as inventory groups (the report says which hosts to
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 import jinja2
 
 from orchc.migrate.ansible_load import Play, Playbook, Task
+from orchc.migrate.ansible_vars import defines, defines_patterns, known_only_when_running, may_set, template_names
 
 _TEMPLATE = re.compile(r"{{(.*?)}}")
 _WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -40,9 +46,14 @@ class GroupMaker:
     register: str
     play_hosts: str  # the host pattern of the play it runs in
     source: str
+    run_time_only: str = ""  # why its keys can only be rendered when it runs ("": from variables no task sets)
 
     def may_make(self, group: str) -> bool:
         return any(_matches(key, group) for key in self.keys)
+
+    def makes(self, group: str) -> str:
+        """An Ansible condition: whether its keys, rendered on the host, name `group`."""
+        return _any([f"{group!r} == {_expression(key)}" for key in self.keys if _matches(key, group)])
 
 
 @dataclass
@@ -56,6 +67,9 @@ class Target:
     rendered: str = ""  # a templated pattern, rendered with the defaults it gives
     compile_gate: str | None = None
     gate: str | None = None
+    # the gate on the group_by keys, for orchc to decide when compiling where their variables are known
+    known_gate: str | None = None
+    run_time_only: list[str] = field(default_factory=list)  # why it has no known_gate, for the report
     notes: list[str] = field(default_factory=list)  # the run-time groups it depends on, for the report
     makers: list[GroupMaker] = field(default_factory=list)  # the group_by tasks it depends on
 
@@ -69,15 +83,21 @@ class RunTimeGroups:
     def collect(cls, playbook: Playbook) -> RunTimeGroups:
         """Every `group_by` and `add_host` of the playbook; each `group_by` is given a `register`."""
         found = cls()
+        set_earlier: dict[str, str] = {}  # names tasks set at run time -> where
+        patterns: list[tuple[str, str]] = []  # the literal start of names set at run time that are templated
         for play in playbook.plays:
             for task in _tasks(play):
                 if task.module == "group_by":
                     found._maker(task, play, len(found.makers))
+                    maker = found.makers[-1]
+                    maker.run_time_only = _run_time_only(task, maker.keys, play, set_earlier, patterns)
                 elif task.module == "add_host":
                     names = task.args.get("groups", task.args.get("group", task.args.get("groupname", [])))
                     for group in names if isinstance(names, list) else str(names).split(","):
                         hosts = found.added.setdefault(str(group).strip(), [])
                         hosts.append(str(task.args.get("name", task.args.get("hostname", "?"))))
+                set_earlier.update(dict.fromkeys(defines(task), task.source))
+                patterns += [(pattern, task.source) for pattern in defines_patterns(task)]
         return found
 
     def _maker(self, task: Task, play: Play, index: int) -> None:
@@ -137,10 +157,23 @@ class RunTimeGroups:
         ]
         notes = [f"{g} (made by group_by at {', '.join(m.source for m in makers)})" for g, makers in dynamic.items()]
         makers = [m for m in self.makers if any(m in found for found in dynamic.values())]
+        run_time_only = list(
+            dict.fromkeys(f"group_by at {m.source}: {m.run_time_only}" for m in makers if m.run_time_only)
+        )
+        known = None
+        if not run_time_only:
+            known_union = _any([self._known(t) for t in unions]) if any(t in dynamic for t in unions) else "true"
+            known = _all(
+                [known_union]
+                + [self._known(t) for t in intersections if t in dynamic]
+                + [f"not {_parenthesised(self._known(t))}" for t in exclusions if t in dynamic]
+            )
         return Target(
             ":".join(dict.fromkeys(static)),
             compile_gate=_all(compiled),
             gate=_all(run_time),
+            known_gate=known,
+            run_time_only=run_time_only,
             notes=notes,
             makers=makers,
         )
@@ -173,6 +206,50 @@ class RunTimeGroups:
                 for m in makers
             ]
         )
+
+    def _known(self, group: str) -> str:
+        """`_member`'s condition on the keys of the group_by tasks that make `group`, not on their results."""
+        makers = self.makers_of(group)
+        if not makers:
+            return self._member(group)
+        return _any([m.makes(group) for m in makers])
+
+
+def _run_time_only(
+    task: Task, keys: list[str], play: Play, set_earlier: dict[str, str], patterns: list[tuple[str, str]]
+) -> str:
+    """Why a group_by's keys may render differently when it runs than from the variables known when compiling
+    (the inventory's, group_vars/ beside the playbooks, extra vars); "" if they render the same."""
+    if not any("{{" in key for key in keys):
+        return "its key is literal: a host joins if the task runs there (its `when`, a notification)"
+    if task.role is not None:
+        return f"it runs in role {task.role.label}, whose defaults and vars are not read when compiling"
+    if any(key in play.data for key in ("vars", "vars_files", "vars_prompt")) or "vars" in task.data:
+        return "its play or task sets vars"
+    if _loop_items(task) is None and any(key in task.data for key in ("loop", "with_items", "with_list")):
+        return "its loop items are computed at run time"
+    if "delegate_to" in task.data or "run_once" in task.data:
+        return "it is delegated or runs once"
+    names = sorted(set().union(*(template_names(key) for key in keys)) - {"item"})
+    running = next((name for name in names if known_only_when_running(name)), None)
+    if running is not None:
+        return f"'{running}' is known only when the play runs (a fact or a variable of the play)"
+    for name in names:
+        source = set_earlier.get(name) or next((s for p, s in patterns if may_set([p], name)), None)
+        if source is not None:
+            return f"'{name}' is set at run time by the task at {source}"
+    return ""
+
+
+def _expression(key: str) -> str:
+    """A key template as one Jinja expression: `a_{{ x | bool }}` -> `'a_' ~ (x | bool)`."""
+    parts = _TEMPLATE.split(key)
+    pieces = [repr(part) if n % 2 == 0 else f"({part.strip(' -+')})" for n, part in enumerate(parts) if part or n % 2]
+    return " ~ ".join(pieces) if len(pieces) > 1 or parts == [key] else f"({pieces[0]} | string)"
+
+
+def _parenthesised(condition: str) -> str:
+    return condition if condition == "true" or condition.startswith("(") else f"({condition})"
 
 
 def gate_play(play: Play, target: Target) -> None:

@@ -34,7 +34,7 @@ def strings(data: Any) -> Iterator[str]:
     return (leaf for leaf in leaves(data) if isinstance(leaf, str))
 
 
-def _names_in_template(text: str) -> set[str]:
+def template_names(text: str) -> set[str]:
     try:
         return set(jinja2.meta.find_undeclared_variables(_ENV.parse(text)))
     except jinja2.TemplateError:
@@ -71,17 +71,17 @@ def uses(task: Task) -> set[str]:
     names: set[str] = set()
     for expression in _expressions(task.data, task.args if task.module in EXPRESSION_ARGS else None):
         if isinstance(expression, str):
-            names |= _names_in_template(expression if "{{" in expression else "{{ " + expression + " }}")
+            names |= template_names(expression if "{{" in expression else "{{ " + expression + " }}")
     for key, value in task.data.items():
         if key not in _EXPRESSION_KEYS:
             for text in strings(value):
                 if "{{" in text or "{%" in text:
-                    names |= _names_in_template(text)
+                    names |= template_names(text)
     src = task.args.get("src")
     if task.module == "template" and isinstance(src, str):
         template = task.find_source(src, "templates")
         if template is not None:
-            names |= _names_in_template(template.read_text(encoding="utf-8", errors="replace"))
+            names |= template_names(template.read_text(encoding="utf-8", errors="replace"))
     loop_control = task.data.get("loop_control") or {}
     names -= {"item", str(loop_control.get("loop_var", "item")), "ansible_loop"}
     return names.union(*(uses(t) for t in task.candidate_tasks))
@@ -181,6 +181,11 @@ def may_set(patterns: list[str], name: str) -> bool:
     if name in _NOT_SET_BY_TASKS or _FACT_NAMES.match(name):
         return False
     return any(name.startswith(p) for p in patterns)
+
+
+def known_only_when_running(name: str) -> bool:
+    """A fact or a variable of the running play (`ansible_play_batch`): nothing before the run knows it."""
+    return bool(_FACT_NAMES.match(name)) or name in ("play_hosts", "ansible_loop", "ansible_index_var")
 
 
 def needs_facts(task: Task) -> bool:

@@ -103,6 +103,14 @@ def check(
     result = compile_inputs(path, inventory, extra_var, vars_file)
     size = PlanSize.of_plan(result.plan) if is_plan_file(path) else PlanSize.of_data(result.plan_data)
     typer.echo(size.summary(len(result.warnings)))
+    if result.conditions:
+        left = sum(1 for outcome in result.conditions if outcome.run_time)
+        typer.echo(
+            f"when ansible: {len(result.conditions) - left} of {len(result.conditions)} conditions decided when "
+            f"compiling on every host, {left} at run time where what they read is known only then:"
+        )
+        for outcome in result.conditions:
+            typer.echo(f"  {outcome.summary()}")
 
 
 def compile(

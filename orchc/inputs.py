@@ -1,7 +1,8 @@
 """What `check`, `compile`, `graph`, `run` and `simulate` share: the project's inputs, as options.
 
 `-i/--inventory` (found beside the input when omitted), `-e/--extra-var
-NAME=VALUE` (repeatable), `--vars FILE.yml` (repeatable), and
+NAME=VALUE` or, as Ansible spells a file of them, `-e @FILE.yml` (repeatable),
+`--vars FILE.yml` (repeatable), and
 `compile_inputs`, which compiles a project or reads a `plan.json` through
 `orchc.project` and prints the compiler's warnings. And `writing`, for every
 command that writes where the user said (`-o`).
@@ -34,7 +35,13 @@ InventoryOption = Annotated[
     ),
 ]
 ExtraVarsOption = Annotated[
-    list[str], typer.Option("--extra-var", "-e", help="Set a variable: NAME=VALUE (repeatable).", metavar="NAME=VALUE")
+    list[str],
+    typer.Option(
+        "--extra-var",
+        "-e",
+        help="Set a variable: NAME=VALUE, or @FILE.yml for a YAML file of them, as --vars (repeatable).",
+        metavar="NAME=VALUE",
+    ),
 ]
 VarsFilesOption = Annotated[
     list[Path],
@@ -46,10 +53,17 @@ def is_plan_file(path: Path) -> bool:
     return path.suffix == ".json" and path.is_file()
 
 
+def vars_files_of(extra_vars: list[str], vars_files: list[Path]) -> list[Path]:
+    """The `--vars` files, then those given as `-e @FILE` (in order)."""
+    return vars_files + [Path(item[1:]) for item in extra_vars if item.startswith("@")]
+
+
 def parse_extra_vars(extra_vars: list[str]) -> dict[str, str]:
-    """The values of `-e NAME=VALUE`; anything else is a usage error."""
+    """The values of `-e NAME=VALUE` (`-e @FILE` is a vars file: `vars_files_of`); anything else is a usage error."""
     values: dict[str, str] = {}
     for item in extra_vars:
+        if item.startswith("@"):
+            continue
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise typer.BadParameter(f"'{item}' is not NAME=VALUE", param_hint="'-e' / '--extra-var'")
@@ -61,7 +75,7 @@ def input_values(extra_vars: list[str], vars_files: list[Path]) -> dict[str, Any
     """Values from --vars files in order, then -e (which wins), as Ansible does."""
     from orchc.project import merge_variables
 
-    return merge_variables(vars_files, parse_extra_vars(extra_vars))
+    return merge_variables(vars_files_of(extra_vars, vars_files), parse_extra_vars(extra_vars))
 
 
 @contextmanager
@@ -84,7 +98,7 @@ def compile_inputs(path: Path, inventory: Path | None, extra_vars: list[str], va
     if is_plan_file(path):
         return CompileResult.of_plan(load_plan(path))
     extra = parse_extra_vars(extra_vars)
-    result = compile_project(load_project(path, inventory, extra, vars_files))
+    result = compile_project(load_project(path, inventory, extra, vars_files_of(extra_vars, vars_files)))
     if result.warnings:
         stderr().print(render_all(result.warnings, SourceCache()), markup=False)
     return result

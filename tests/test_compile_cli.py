@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from compile_helpers import write_project
+from orchc.compiler import compile_project
 from orchc.dsl.diagnostics import DiagnosticError
 from orchc.inputs import input_values, plan_of_inputs
 from orchc.plan import plan_json_schema
@@ -50,6 +51,92 @@ def test_compile_with_extra_vars_and_vars_files(
         ["compile", str(site), "-i", str(tmp_path / "inventory.yml"), "-e", "greeting=yo"], monkeypatch, capsys
     )
     assert status == 0 and json.loads(stdout)["instances"][0]["actions"][0]["command"] == "echo yo"
+
+
+ANSIBLE_CONDITIONS = """
+var tier: str = "gold"
+role web { services app }
+service app {
+  task deploy {
+    when ansible "enable_app | bool and tier == 'gold'"
+    playbook "ansible/deploy.yml"
+  }
+  task probe { when ansible "ansible_facts.os_family == 'Debian'"  run "true" }
+  task local { when ansible "enable_app is defined"  run "true" }
+  task forced {
+    when ansible "enable_app | bool"
+    playbook "ansible/deploy.yml" vars { enable_app = true }
+  }
+  task per_host {
+    when ansible "enable_app | bool"
+    playbook "ansible/deploy.yml" vars { enable_app = "{{ host.name }}" }
+  }
+}
+"""
+
+
+def test_when_ansible_is_decided_with_the_playbooks_group_vars_and_the_projects_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`when ansible` reads what Ansible reads when orchc runs the task: group_vars/ beside its playbook (none
+    for a task without one), the inventory's host vars, the project's variables (-e @FILE as --vars)."""
+    site = write_project(
+        tmp_path,
+        ANSIBLE_CONDITIONS,
+        files={
+            "ansible/deploy.yml": "- hosts: all\n  tasks: []\n",
+            "ansible/group_vars/all.yml": "enable_app: \"{{ inventory_hostname != 'w2' }}\"\n",
+            "bronze.yml": "tier: bronze\n",
+        },
+    )
+    status, stdout, _ = run_cli(["compile", str(site)], monkeypatch, capsys)
+    skips = {i["id"]: i["skip"] for i in json.loads(stdout)["instances"]}
+    assert skips["app.deploy@w1"] is None and skips["app.deploy@w3"] is None
+    assert skips["app.deploy@w2"] == "when ansible \"enable_app | bool and tier == 'gold'\" is false on w2"
+    assert skips["app.local@w1"] == 'when ansible "enable_app is defined" is false on w1'  # no playbook beside it
+    assert skips["app.probe@w1"] is None  # a fact: known only when the task runs
+    assert skips["app.forced@w2"] is None  # the action's vars are extra vars, as when orchc runs it
+    assert skips["app.per_host@w2"] is None  # rendered by orchc per host: left to the run
+    status, stdout, _ = run_cli(["check", str(site), "-e", f"@{tmp_path / 'bronze.yml'}"], monkeypatch, capsys)
+    assert status == 0
+    assert stdout.splitlines()[1:] == [
+        "when ansible: 2 of 4 conditions decided when compiling on every host, 2 at run time where what they read "
+        "is known only then:",
+        f"  {site}:6:18: false on 3 hosts, true on 0 hosts (1 task): enable_app | bool and tier == 'gold'",
+        f"  {site}:9:29: at run time on 3 hosts ('.os_family' is not known when compiling); false on 0 hosts, "
+        "true on 0 hosts (1 task): ansible_facts.os_family == 'Debian'",
+        f"  {site}:10:29: false on 3 hosts, true on 0 hosts (1 task): enable_app is defined",
+        f"  {site}:12:18: at run time on 3 hosts (its action's vars enable_app are rendered per host by orchc); "
+        "false on 0 hosts, true on 3 hosts (2 tasks): enable_app | bool",
+    ]
+
+
+def test_when_ansible_never_decides_with_a_secret(tmp_path: Path) -> None:
+    """A secret's value is the run's only: a condition that may read one (itself, or through group_vars) is
+    left to the run, even where the value was given when compiling."""
+    orch = """
+var token: secret
+role web { services app }
+service app {
+  task direct { when ansible "token | default('') == ''"  run "true" }
+  task through { when ansible "api_token is defined"  playbook "ansible/site.yml" }
+  task other { when ansible "inventory_hostname == 'w1'"  run "true" }
+}
+"""
+    site = write_project(
+        tmp_path,
+        orch,
+        files={
+            "ansible/site.yml": "- hosts: all\n  tasks: []\n",
+            "ansible/group_vars/all.yml": "api_token: '{{ token }}'\n",
+        },
+    )
+    result = compile_project([site], tmp_path / "inventory.yml", {"token": "s3cret"})
+    skips = {i["id"]: i["skip"] for i in result.plan_data["instances"]}
+    assert skips["app.direct@w1"] is None and skips["app.through@w1"] is None and skips["app.other@w2"]
+    reasons = {o.condition.value: set(o.run_time.values()) for o in result.conditions}
+    assert reasons["api_token is defined"] == {"it may read the secret 'token', whose value compiling does not use"}
+    assert reasons["inventory_hostname == 'w1'"] == set()
 
 
 def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

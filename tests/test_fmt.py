@@ -81,6 +81,14 @@ anchor ready {
     )
 
 
+def test_each_when_statement_keeps_its_line() -> None:
+    text = 'service s {\n  task t {\n    when ansible "x | bool"  # decided when compiling\n    when "y"\n  }\n}\n'
+    assert fmt(text) == text
+    assert fmt('service s { task t { when "y"  when ansible "x | bool" } }') == (
+        'service s {\n  task t {\n    when "y"\n    when ansible "x | bool"\n  }\n}\n'
+    )
+
+
 def test_strings_are_requoted_canonically() -> None:
     text = fmt('service s { task t { run "tab\\there \\u00e9 \\/ \\"q\\"" copy "a" to "b" } }')
     assert 'run "tab\\there é / \\"q\\""' in text

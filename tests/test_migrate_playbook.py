@@ -275,6 +275,81 @@ def test_plays_on_groups_made_at_run_time_are_placed_and_gated(data: Path, tmp_p
     assert [(i.host, i.skip is None) for i in not_db] == [("web-1", True), ("web-2", True), ("db-1", False)]
 
 
+def test_group_by_keys_of_known_variables_are_decided_when_compiling(data: Path, tmp_path: Path) -> None:
+    """A key rendered from group_vars/ beside the playbook and the inventory's variables is decided per host
+    when compiling (`when ansible`): a host it puts in another group has no instance; a key that reads a fact
+    is left to the run; the run-time gate stays in every task."""
+    migration = convert("static_groups")
+    orch = migration.files["site.orch"]
+    assert "when ansible \"'enable_api_True' == 'enable_api_' ~ (enable_api | bool)\"" in orch
+    assert "when ansible \"not ('enable_cache_True' == 'enable_cache_' ~ (enable_cache | bool))\"" in orch
+    linux = yaml.safe_load(migration.files["ansible/known_only_when_the_task_runs.copy.yml"])[0]["tasks"][-1]
+    assert "'system_Linux' in" in linux["when"][0]  # the run-time gate, kept
+    report = migration.report.to_markdown()
+    assert "decided when compiling where the group_by keys' variables are known" in report
+    assert "'ansible_facts' is known only when the play runs" in report
+    assert orch.count("when ansible") == 3, orch
+    # an inventory variable may be a template, as Ansible reads the inventory orchc writes for the run
+    inventory = "[web]\nweb-1 enable_cache=yes\nweb-2\n[db]\ndb-1 enable_cache='{{ enable_core | bool }}'\n"
+    (tmp_path / "inventory.ini").write_text(inventory)
+    migration.write(tmp_path / "out")
+    result = compile_project([tmp_path / "out"], tmp_path / "inventory.ini")
+
+    def runs(play: str) -> list[tuple[str, bool]]:
+        return [(i.host, i.skip is None) for i in result.plan.instances if i.task.startswith(play)]
+
+    everywhere = [("web-1", True), ("web-2", True), ("db-1", True)]
+    assert runs("enabled_by_group_vars.") == everywhere  # enable_api: "{{ enable_core | bool }}", enable_core yes
+    assert runs("enabled_on_the_hosts_whose_inventory_says_so.") == [("web-1", True), ("web-2", False)]
+    assert runs("not_where_it_is_enabled.") == [("web-1", False), ("web-2", True), ("db-1", False)]
+    assert runs("known_only_when_the_task_runs.") == everywhere
+    skipped = next(i for i in result.plan.instances if i.task.startswith("not_where") and i.skip)
+    assert skipped.skip.startswith("when ansible \"not ('enable_cache_True'") and skipped.skip.endswith("on web-1")
+    assert [(len(o.false), len(o.true), o.run_time) for o in result.conditions] == [(0, 3, {}), (1, 1, {}), (2, 1, {})]
+
+
+def test_a_group_by_key_of_a_variable_unknown_when_compiling_keeps_the_run_time_gate(tmp_path: Path) -> None:
+    """kolla's `kolla_action_{{ kolla_action }}` (from -e): nothing is decided when compiling until the project
+    has the variable; a variable a task sets at run time is never read when compiling."""
+    migration = convert_text(
+        tmp_path,
+        """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - group_by: {key: "kolla_action_{{ kolla_action }}"}
+    - command: echo yes
+      register: answer
+    - group_by: {key: "said_{{ answer.stdout }}"}
+- hosts: kolla_action_precheck
+  gather_facts: false
+  tasks:
+    - command: echo precheck
+- hosts: said_yes
+  gather_facts: false
+  tasks:
+    - command: echo said
+""",
+    )
+    orch = migration.files["site.orch"]
+    assert orch.count("when ansible") == 1 and "said_" not in orch.split("when ansible")[1].split("\n")[0]
+    report = migration.report.to_markdown()
+    assert "decided at run time only: group_by at" in report and "'answer' is set at run time by the task at" in report
+    (tmp_path / "inventory.ini").write_text("[web]\nweb-1\nweb-2\n")
+    migration.write(tmp_path / "out")
+    result = compile_project([tmp_path / "out"], tmp_path / "inventory.ini")
+    precheck = [i for i in result.plan.instances if i.task.startswith("play_2.")]
+    assert precheck and all(i.skip is None for i in precheck)
+    [outcome] = result.conditions
+    assert outcome.run_time == {h: "'kolla_action' is not known when compiling" for h in ("web-1", "web-2")}
+    assert "at run time on 2 hosts ('kolla_action' is not known when compiling)" in outcome.summary()
+    # declared (and so handed to Ansible as an extra var when it runs), the variable is known when compiling
+    (tmp_path / "out" / "vars.orch").write_text('var kolla_action: str = "precheck"\n')
+    for value, skipped in (("precheck", False), ("deploy", True)):
+        plan = compile_project([tmp_path / "out"], tmp_path / "inventory.ini", {"kolla_action": value}).plan
+        assert [i.skip is not None for i in plan.instances if i.task.startswith("play_2.")] == [skipped, skipped]
+
+
 def test_a_roles_copy_has_no_dependencies_they_are_services_of_their_own(tmp_path: Path) -> None:
     # ansible-core's command_shell target: every generated playbook's import_role ran setup_remote_tmp_dir again
     # (its meta dependency), so each orchc task got a new temporary folder and lost the files of the one before

@@ -21,15 +21,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-CASES = ["webapp", "loops", "conditions", "handover", "groups"]
+CASES = ["webapp", "loops", "conditions", "handover", "groups", "static_groups"]
 HOSTS = {"web": ["web-1", "web-2"], "db": ["db-1"]}
+# Inventory variables of a case's hosts, beside those every case has.
+HOST_VARS = {"static_groups": {"web-1": {"enable_cache": "yes"}}}
 
 
-def inventory(path: Path, root: Path, extra: dict[str, str]) -> Path:
+def inventory(path: Path, root: Path, extra: dict[str, str], case: str) -> Path:
     groups = {
         group: {
             "hosts": {
-                h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "root": str(root / h)}
+                h: {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                    "root": str(root / h),
+                    **HOST_VARS.get(case, {}).get(h, {}),
+                }
                 for h in hosts
             }
         }
@@ -65,7 +72,7 @@ def test_orchc_run_of_the_migration_leaves_the_same_files(project_root: Path, tm
     # (orchc keeps its ansible-runner folders under the journal's folder, tmp_path/ansible: keep clear of it)
     peer_root, orchc_root, out = tmp_path / "peer-hosts", tmp_path / "orchc-hosts", tmp_path / "out"
 
-    run(["ansible-playbook", "-i", str(inventory(tmp_path / "peer.yml", peer_root, {})), "site.yml"], source)
+    run(["ansible-playbook", "-i", str(inventory(tmp_path / "peer.yml", peer_root, {}, case)), "site.yml"], source)
 
     run([sys.executable, "-m", "orchc", "migrate", "playbook", str(source / "site.yml"), "-o", str(out)], project_root)
     state = {"orchc_state_dir": str(tmp_path / "state")}  # handler flags, handed-over variables: not compared
@@ -77,7 +84,7 @@ def test_orchc_run_of_the_migration_leaves_the_same_files(project_root: Path, tm
             "run",
             str(out),
             "-i",
-            str(inventory(tmp_path / "orchc.yml", orchc_root, state)),
+            str(inventory(tmp_path / "orchc.yml", orchc_root, state, case)),
             "--journal",
             str(tmp_path / "journal.db"),
         ],

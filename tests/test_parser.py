@@ -310,9 +310,13 @@ def test_keyword_list_matches_the_grammar() -> None:
 
 
 def test_repeated_statements_merge_and_singletons_are_checked() -> None:
-    task = task_of('after a after b when "x" when changed(v)')
+    task = task_of('after a after b when "x" when changed(v) when ansible "enable_x | bool"')
     assert [n.value for n in task.after] == ["a", "b"]
     assert task.when.expr.value == "x" and task.when.changed[0].value == "v"
+    assert task.when.ansible.value == "enable_x | bool"
+    with pytest.raises(DiagnosticError) as twice:
+        task_of('when ansible "a" when "b" when ansible "c"')
+    assert [d.message for d in twice.value.diagnostics] == ["'when ansible' is given twice"]
     role = parse("role r { services a services b }").items[0]
     assert [n.value for n in role.services] == ["a", "b"]
     with pytest.raises(DiagnosticError) as error:

@@ -14,10 +14,11 @@ few commits, and it rolls back a suffix — so the worst case is re-running an
 instance that had finished, never skipping one that had not. FULL would buy
 nothing for that guarantee and cost an fsync per commit.
 
-`Journal` is the interface (a PostgreSQL store for teams that run from
-several controllers would implement the same methods); `SqliteJournal` is the
-store. Transitions arrive in batches, one transaction per batch: the runner
-writes the changes of one turn of its loop together (group commit).
+`Journal` is the interface; `SqliteJournal` is the embedded store, and
+`backends.pg_journal.PostgresJournal` the one several controllers share
+(`open_journal` picks by the spec: a `postgresql://` URL or a file).
+Transitions arrive in batches, one transaction per batch: the runner writes
+the changes of one turn of its loop together (group commit).
 """
 
 from __future__ import annotations
@@ -321,8 +322,33 @@ class SqliteJournal(Journal):
             ) from None
 
 
-def existing_journal(path: Path) -> SqliteJournal:
-    """The journal a run wrote at `path`, for reading: a missing file is an error, not a new journal."""
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgresql(spec: str | Path) -> bool:
+    """A journal spec that names a PostgreSQL database rather than a file."""
+    return isinstance(spec, str) and spec.startswith(POSTGRESQL_SCHEMES)
+
+
+def open_journal(spec: str | Path) -> Journal:
+    """The journal `spec` names: a PostgreSQL database by its URL, else a SQLite file (created if missing)."""
+    if not is_postgresql(spec):
+        return SqliteJournal(Path(spec))
+    try:
+        from orchc.backends.pg_journal import PostgresJournal
+    except ImportError:
+        raise JournalError(
+            "a PostgreSQL journal needs psycopg 3, which is not installed",
+            hint="pip install 'orchc[postgresql]'",
+        ) from None
+    return PostgresJournal(str(spec))
+
+
+def existing_journal(spec: str | Path) -> Journal:
+    """The journal a run wrote at `spec`, for reading: a missing file is an error, not a new journal."""
+    if is_postgresql(spec):
+        return open_journal(spec)
+    path = Path(spec)
     if not path.is_file():
         raise JournalError(
             f"no journal at {path}: nothing has run here yet", hint="run `orchc run PATH` first, or pass --journal DB"

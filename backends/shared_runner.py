@@ -84,9 +84,8 @@ class SharedRunner(Runner):
         self.scheduler = Scheduler(self.plan, self.options.limits.unlimited(), no_work=self._instant)
         self._candidates = {}
         self._drain(None)
-        for ending in await self.store.endings_since(0):
-            self._apply(ending, None)
-        self.store.last_seq = max(self.store.last_seq, 0)
+        self.store.last_seq = 0
+        await self._catch_up()
 
     async def _end(self, result: RunResult) -> None:
         def notes(reruns: list[str]) -> list[str]:

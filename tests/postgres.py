@@ -2,8 +2,9 @@
 
 The cluster lives in a temp dir (`initdb`, `pg_ctl` from Debian's `postgresql`
 package). PostgreSQL refuses to run as root, and the tests run as root: then
-the server runs as `nobody`, in a folder `nobody` owns. Authentication is
-`trust` on the loopback address only.
+the server runs as `nobody`, in a folder `nobody` owns — directly under the
+system's temp dir, since pytest keeps its own temp dirs private to root.
+Authentication is `trust` on the loopback address only.
 
 Fixtures:
 
@@ -24,6 +25,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,11 +60,6 @@ class PostgresServer:
         folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             user = pwd.getpwnam(RUN_AS)
-            os.chmod(folder, 0o755)
-            for parent in folder.parents:  # nobody must reach the cluster's folder
-                if parent == Path("/"):
-                    break
-                os.chmod(parent, os.stat(parent).st_mode | 0o011)
             os.chown(folder, user.pw_uid, user.pw_gid)
         data = folder / "data"
         subprocess.run(
@@ -116,24 +113,29 @@ def _skip_without_binaries() -> None:
         pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): .ci/run installs it")
 
 
+def _folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="orchc-postgres-"))
+
+
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres() -> Iterator[PostgresServer]:
     _skip_without_binaries()
-    server = PostgresServer.start(tmp_path_factory.mktemp("postgres"))
+    server = PostgresServer.start(_folder())
     yield server
-    server.stop()
+    server.stop("immediate")
     shutil.rmtree(server.folder, ignore_errors=True)
 
 
 @pytest.fixture
-def make_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], PostgresServer]]:
+def make_postgres() -> Iterator[Callable[[], PostgresServer]]:
     _skip_without_binaries()
     servers: list[PostgresServer] = []
 
     def make() -> PostgresServer:
-        servers.append(PostgresServer.start(tmp_path_factory.mktemp("postgres")))
+        servers.append(PostgresServer.start(_folder()))
         return servers[-1]
 
     yield make
     for server in servers:
         server.stop("immediate")
+        shutil.rmtree(server.folder, ignore_errors=True)

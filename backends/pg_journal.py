@@ -114,6 +114,13 @@ CREATE INDEX IF NOT EXISTS endings_by_run ON endings(run, seq);
 """
 
 _COLUMNS = "instance, state, host, attempt, time, fingerprint, change_key, rc, stdout_tail, stderr_tail, message, run"
+_TYPES = "text, text, text, int, float8, text, text, int, text, text, text, bigint"
+# A batch of transitions as one statement: one array per column.
+INSERT_TRANSITIONS = (
+    f"INSERT INTO transitions ({_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"%s::{kind}[]" for kind in _TYPES.split(", "))
+    + ")"
+)
 INSERT_TRANSITION = f"INSERT INTO transitions ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
 UPSERT_EXECUTION = (
     "INSERT INTO latest_executions VALUES (%s, %s, %s) "
@@ -166,17 +173,20 @@ def execution_rows(transitions: Iterable[Transition]) -> list[tuple[str, str, st
 
 def create_schema(db: psycopg.Connection[Any]) -> None:
     """The tables, once per database; a database written by a newer orchc is refused."""
-    with db.transaction():
-        db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        db.execute(SCHEMA)
-        row = db.execute("SELECT version FROM orchc_format").fetchone()
-        if row is None:
-            db.execute("INSERT INTO orchc_format VALUES (%s)", (FORMAT,))
-        elif row[0] > FORMAT:
-            raise JournalError(
-                f"the journal database was written by a newer orchc (format {row[0]}, this one reads {FORMAT})",
-                hint="upgrade orchc, or pass --journal with another database",
-            )
+    # The DDL only when the tables are missing: CREATE INDEX IF NOT EXISTS locks its table even when the
+    # index exists, and that lock would wait for (or deadlock with) the controllers already running.
+    if db.execute("SELECT to_regclass('orchc_format')").fetchone() == (None,):
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            db.execute(SCHEMA)  # a no-op if another controller created the tables meanwhile
+            if db.execute("SELECT version FROM orchc_format").fetchone() is None:
+                db.execute("INSERT INTO orchc_format VALUES (%s)", (FORMAT,))
+    row = db.execute("SELECT version FROM orchc_format").fetchone()
+    if row is not None and row[0] > FORMAT:
+        raise JournalError(
+            f"the journal database was written by a newer orchc (format {row[0]}, this one reads {FORMAT})",
+            hint="upgrade orchc, or pass --journal with another database",
+        )
 
 
 class PostgresJournal(Journal):

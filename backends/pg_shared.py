@@ -44,8 +44,7 @@ import psycopg
 from orchc.backends.engine import NOT_RUN
 from orchc.backends.journal import JournalError, Transition
 from orchc.backends.pg_journal import (
-    INSERT_TRANSITION,
-    UPSERT_EXECUTION,
+    INSERT_TRANSITIONS,
     connection_error,
     create_schema,
     execution_rows,
@@ -122,9 +121,9 @@ class SharedRun:
         self.shard = shard
         self.run = 0
         self.controller = 0
+        self.host_count = 0
         self.last_seq = 0  # the last ending the mirror applied
         self._db: psycopg.AsyncConnection[Any] | None = None
-        self._wake: Callable[[], None] = lambda: None
         self._watch: asyncio.Task[None] | None = None
         self.lost = False
 
@@ -180,7 +179,8 @@ class SharedRun:
         """`body` in one transaction; a broken connection is StoreUnreachable."""
         db = self._conn()
         try:
-            async with db.transaction():
+            # Pipelined: what `body` writes without reading back goes with the next read, in one round trip.
+            async with db.transaction(), db.pipeline():
                 return await body(db)
         except psycopg.OperationalError as exc:
             raise StoreUnreachable(str(exc)) from None
@@ -225,7 +225,7 @@ class SharedRun:
                 "VALUES (%s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
                 (run, name, self.shard.index if self.shard else None, self.lease),
             )
-            self.run, self.controller = run, controller
+            self.run, self.controller, self.host_count = run, controller, len(plan.hosts)
             if created:
                 await self._write(db, first_turn(run))
                 return Joined(run, controller, True, no_work)
@@ -239,29 +239,34 @@ class SharedRun:
             return Joined(run, controller, False, {r[0]: (state_named(r[1]), r[2]) for r in rows})
 
         joined: Joined = await self._transaction(body)
-        await self._conn().execute(f"LISTEN {_channel(self.run)}")
-        self._conn().add_notify_handler(lambda _: self._wake())
         return joined
 
     async def _create_run(
         self, db: psycopg.AsyncConnection[Any], run: int, plan: Plan, no_work: dict[str, tuple[State, str]]
     ) -> None:
         shards = self.shard.count if self.shard else 1
-        async with db.cursor() as cursor:
-            async with cursor.copy("COPY hosts (run, host, shard) FROM STDIN") as copy:
-                for position, host in enumerate(plan.hosts):
-                    await copy.write_row((run, host.name, position % shards))
-            async with cursor.copy("COPY tasks (run, task, concurrency) FROM STDIN") as copy:
-                for task in plan.tasks:
-                    await copy.write_row((run, task.id, task.concurrency))
-            async with cursor.copy(
-                "COPY instances (run, instance, host, task, status, no_work_state, no_work_message) FROM STDIN"
-            ) as copy:
-                for inst in plan.instances:
-                    state, message = no_work.get(inst.id, (None, ""))
-                    await copy.write_row(
-                        (run, inst.id, inst.host, inst.task, "waiting", None if state is None else str(state), message)
-                    )
+        await db.execute(
+            "INSERT INTO hosts (run, host, shard) SELECT %s, * FROM unnest(%s::text[], %s::int[])",
+            (run, [h.name for h in plan.hosts], [position % shards for position in range(len(plan.hosts))]),
+        )
+        await db.execute(
+            "INSERT INTO tasks (run, task, concurrency) SELECT %s, * FROM unnest(%s::text[], %s::int[])",
+            (run, [t.id for t in plan.tasks], [t.concurrency for t in plan.tasks]),
+        )
+        no_work_states = [no_work.get(inst.id) for inst in plan.instances]
+        await db.execute(
+            "INSERT INTO instances (run, instance, host, task, status, no_work_state, no_work_message) "
+            "SELECT %s, i, h, t, 'waiting', s, m FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+            "%s::text[]) AS u(i, h, t, s, m)",
+            (
+                run,
+                [inst.id for inst in plan.instances],
+                [inst.host for inst in plan.instances],
+                [inst.task for inst in plan.instances],
+                [None if v is None else str(v[0]) for v in no_work_states],
+                ["" if v is None else v[1] for v in no_work_states],
+            ),
+        )
 
     # --- wake-ups and the lease ------------------------------------------------------------------
 
@@ -269,7 +274,6 @@ class SharedRun:
         """Renew the lease every third of its length on a connection of its own, and call `wake` whenever
         another controller records something (NOTIFY) — or at each renewal, which is when a dead
         controller's work can be taken."""
-        self._wake = wake
         self._watch = asyncio.create_task(self._watch_loop(wake, on_lost))
 
     async def _watch_loop(self, wake: Callable[[], None], on_lost: Callable[[], None]) -> None:
@@ -280,8 +284,9 @@ class SharedRun:
                 if db is None or db.closed:
                     db = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
                     await db.execute(f"LISTEN {_channel(self.run)}")
-                async for _ in db.notifies(timeout=self.lease / 3):
-                    wake()
+                async for notice in db.notifies(timeout=self.lease / 3):
+                    if notice.payload != str(self.controller):  # not this controller's own
+                        wake()
                 row = await (
                     await db.execute(
                         "UPDATE controllers SET lease_until = now() + make_interval(secs => %s) "
@@ -322,18 +327,20 @@ class SharedRun:
         self,
         candidates: list[tuple[str, str | None, str]],
         room: int | None,
-        host_room: Callable[[str], int | None],
+        host_slots: int | None,
+        busy: dict[str, int],
         concurrency: dict[str, int],
         running: Callable[[list[Claim]], list[Transition]],
     ) -> list[Claim]:
         """Claim what this controller may start of `candidates` (instance, host, task; best first): at most
-        `room` (None: no limit), `host_room(host)` more on each host, each task within its `concurrency`.
+        `room` (None: no limit), `host_slots` on each host with the `busy` ones running here, each task within its
+        `concurrency`.
         `running(claims)` gives the "running" transitions, committed with the claims."""
 
         async def body(db: psycopg.AsyncConnection[Any]) -> list[Claim]:
             await self._renew(db)
             hosts = sorted({host for _, host, _ in candidates if host is not None})
-            mine = await self._take_hosts(db, hosts)
+            mine = await self._take_hosts(db, hosts, set(busy))
             wanted = [c for c in candidates if c[1] is None or c[1] in mine]
             if not wanted:
                 return []
@@ -347,20 +354,22 @@ class SharedRun:
             ).fetchall()
             claimable = {r[0]: r[2] if r[1] == "running" else None for r in rows}
             limited = sorted({task for iid, _, task in wanted if iid in claimable and task in concurrency})
-            busy = await self._task_counts(db, limited)
+            task_busy = await self._task_counts(db, limited)
             chosen: list[tuple[str, int | None]] = []
             on_host: dict[str, int] = {}
             for iid, host, task in wanted:
                 if iid not in claimable or (room is not None and len(chosen) >= room):
                     continue
-                if host is not None:
-                    free = host_room(host)
-                    if free is not None and on_host.get(host, 0) >= free:
-                        continue
-                if task in concurrency and busy.get(task, 0) >= concurrency[task]:
+                if (
+                    host is not None
+                    and host_slots is not None
+                    and busy.get(host, 0) + on_host.get(host, 0) >= host_slots
+                ):
+                    continue
+                if task in concurrency and task_busy.get(task, 0) >= concurrency[task]:
                     continue
                 chosen.append((iid, claimable[iid]))
-                busy[task] = busy.get(task, 0) + 1
+                task_busy[task] = task_busy.get(task, 0) + 1
                 if host is not None:
                     on_host[host] = on_host.get(host, 0) + 1
             if not chosen:
@@ -393,8 +402,10 @@ class SharedRun:
             self.lost = True
             raise LeaseLost(f"controller {self.controller} lost its lease on run {self.run}")
 
-    async def _take_hosts(self, db: psycopg.AsyncConnection[Any], hosts: list[str]) -> set[str]:
-        """The hosts among `hosts` this controller owns, after taking those nobody (alive) owns."""
+    async def _take_hosts(self, db: psycopg.AsyncConnection[Any], hosts: list[str], busy: set[str]) -> set[str]:
+        """The hosts among `hosts` this controller owns, after taking those nobody (alive) owns. Without a
+        shard, it keeps to its fair share of the hosts (all of them over the live controllers): beyond it,
+        it takes none, and gives back the hosts where nothing of it runs, for a controller that joined."""
         if not hosts:
             return set()
         rows = await (
@@ -406,12 +417,30 @@ class SharedRun:
                 (self.run, hosts, self.controller, *([self.shard.index] * 2 if self.shard else [None, None])),
             )
         ).fetchall()
-        taken = [r[0] for r in rows if r[1] != self.controller]
-        if taken:
+        mine = {r[0] for r in rows if r[1] == self.controller}
+        free = [r[0] for r in rows if r[1] != self.controller]
+        if self.shard is None:
+            live, owned = await (
+                await db.execute(
+                    "SELECT (SELECT count(*) FROM controllers WHERE run = %s AND lease_until > now() AND NOT left_run),"
+                    " (SELECT count(*) FROM hosts WHERE run = %s AND owner = %s)",
+                    (self.run, self.run, self.controller),
+                )
+            ).fetchone() or (1, 0)
+            fair = -(-self.host_count // max(live, 1))
+            free = free[: max(0, fair - owned)]
+            if owned > fair:
+                await db.execute(
+                    "UPDATE hosts SET owner = NULL WHERE run = %s AND host IN (SELECT host FROM hosts WHERE run = %s "
+                    "AND owner = %s AND host <> ALL(%s) LIMIT %s FOR UPDATE SKIP LOCKED)",
+                    (self.run, self.run, self.controller, sorted(busy), owned - fair),
+                )
+                mine &= busy
+        if free:
             await db.execute(
-                "UPDATE hosts SET owner = %s WHERE run = %s AND host = ANY(%s)", (self.controller, self.run, taken)
+                "UPDATE hosts SET owner = %s WHERE run = %s AND host = ANY(%s)", (self.controller, self.run, free)
             )
-        return {r[0] for r in rows}
+        return mine | set(free)
 
     async def _task_counts(self, db: psycopg.AsyncConnection[Any], tasks: list[str]) -> dict[str, int]:
         """Running instances of each task on live controllers; the tasks' rows stay locked until commit, so
@@ -455,20 +484,26 @@ class SharedRun:
         async def body(db: psycopg.AsyncConnection[Any]) -> list[Ending]:
             await db.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", (self.run,))
             await self._renew(db)
-            fenced: list[Ending] = []
-            own: list[Ending] = []
-            for e in endings:
-                row = await (
-                    await db.execute(
-                        "UPDATE instances SET status = 'ended', attempts = %s WHERE run = %s AND instance = %s "
-                        "AND owner = %s AND epoch = %s AND status = 'running' RETURNING 1",
-                        (e.attempts, self.run, e.instance, self.controller, e.epoch),
-                    )
-                ).fetchone()
-                if row is not None:
-                    own.append(e)
-                elif not await self.recorded(e.instance, e.epoch):  # else: committed before the connection broke
-                    fenced.append(e)
+            rows = await (
+                await db.execute(
+                    "UPDATE instances i SET status = 'ended', attempts = e.attempts "
+                    "FROM unnest(%s::text[], %s::int[], %s::int[]) AS e(instance, epoch, attempts) "
+                    "WHERE i.run = %s AND i.instance = e.instance AND i.owner = %s AND i.epoch = e.epoch "
+                    "AND i.status = 'running' RETURNING i.instance",
+                    (
+                        [e.instance for e in endings],
+                        [e.epoch for e in endings],
+                        [e.attempts for e in endings],
+                        self.run,
+                        self.controller,
+                    ),
+                )
+            ).fetchall()
+            mine = {r[0] for r in rows}
+            own = [e for e in endings if e.instance in mine]
+            fenced = [
+                e for e in endings if e.instance not in mine and not await self.recorded(e.instance, e.epoch)
+            ]  # a claim not updated, yet recorded: committed before the connection broke
             if not_run:
                 rows = await (
                     await db.execute(
@@ -479,16 +514,22 @@ class SharedRun:
                 ).fetchall()
                 own.extend(Ending(r[0], State.SKIPPED, NOT_RUN) for r in rows)
             others = await self.endings_since(self.last_seq)
-            async with db.cursor() as cursor:
-                await cursor.executemany(
-                    "INSERT INTO endings (run, instance, state, message, controller, epoch) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
-                    [(self.run, e.instance, str(e.state), e.message, self.controller, e.epoch) for e in own],
-                )
+            await db.execute(
+                "INSERT INTO endings (run, instance, state, message, controller, epoch) "
+                "SELECT %s, i, s, m, %s, p FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[]) AS u(i, s, m, p)",
+                (
+                    self.run,
+                    self.controller,
+                    [e.instance for e in own],
+                    [str(e.state) for e in own],
+                    [e.message for e in own],
+                    [e.epoch for e in own],
+                ),
+            )
             await self._write(db, consequences(others, own))
             seq = await _value(db, "SELECT max(seq) FROM endings WHERE run = %s", (self.run,))
             self.last_seq = seq or self.last_seq
-            await db.execute("SELECT pg_notify(%s, '')", (_channel(self.run),))
+            await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
             return fenced
 
         fenced: list[Ending] = await self._transaction(body)
@@ -517,9 +558,15 @@ class SharedRun:
         batch = list(transitions)
         if not batch:
             return
-        async with db.cursor() as cursor:
-            await cursor.executemany(INSERT_TRANSITION, [transition_row(self.run, t) for t in batch])
-            await cursor.executemany(UPSERT_EXECUTION, execution_rows(batch))
+        columns = [list(column) for column in zip(*(transition_row(self.run, t) for t in batch), strict=True)]
+        await db.execute(INSERT_TRANSITIONS, columns)
+        latest = {instance: (state, key) for instance, state, key in execution_rows(batch)}  # the last of each
+        if latest:
+            await db.execute(
+                "INSERT INTO latest_executions SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                "ON CONFLICT (instance) DO UPDATE SET state = EXCLUDED.state, change_key = EXCLUDED.change_key",
+                (list(latest), [v[0] for v in latest.values()], [v[1] for v in latest.values()]),
+            )
 
     async def recorded(self, instance: str, epoch: int) -> bool:
         """Whether this controller's ending of `instance` at `epoch` was committed (its reply may have been
@@ -549,7 +596,7 @@ class SharedRun:
             ).fetchone()
             ending = outcome if outcome is not None else None if others else "interrupted"
             if ending is None:
-                await db.execute("SELECT pg_notify(%s, '')", (_channel(self.run),))
+                await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
                 return False
             rows = await (
                 await db.execute(
@@ -560,7 +607,7 @@ class SharedRun:
                 "UPDATE runs SET ended = %s, outcome = %s, notes = %s WHERE id = %s AND ended IS NULL",
                 (time.time(), ending, json.dumps(notes([r[0] for r in rows])), self.run),
             )
-            await db.execute("SELECT pg_notify(%s, '')", (_channel(self.run),))
+            await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
             return True
 
         ended: bool = await self._transaction(body)

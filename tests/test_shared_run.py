@@ -192,12 +192,12 @@ def test_a_controller_that_lost_its_lease_cannot_record(postgres: PostgresServer
             await store.open()
             await store.join(plan, "digest", {}, {}, ready, "test")
         assert other.run == slow.run
-        (first,) = await slow.claim(candidate, None, lambda host: 1, {}, lambda claims: [])
+        (first,) = await slow.claim(candidate, None, 1, {}, {}, lambda claims: [])
         assert (first.epoch, first.taken_from) == (1, None)
-        assert await other.claim(candidate, None, lambda host: 1, {}, lambda claims: []) == []  # h1 is slow's
+        assert await other.claim(candidate, None, 1, {}, {}, lambda claims: []) == []  # h1 is slow's
         with psycopg.connect(url) as db:
             _until_expired(db, slow.controller)
-        (taken,) = await other.claim(candidate, None, lambda host: 1, {}, lambda claims: [])
+        (taken,) = await other.claim(candidate, None, 1, {}, {}, lambda claims: [])
         assert (taken.epoch, taken.taken_from) == (2, slow.controller)
         with pytest.raises(LeaseLost):  # its lease ran out: it records nothing
             await slow.finish([Ending("a.x@h1", State.OK, "", epoch=1)], [], lambda others, own: Consequences())

@@ -249,3 +249,52 @@ def test_the_server_restarting_mid_run_loses_nothing(
     assert set(before) <= set(after), "a committed transition was lost"
     assert Counter(iid for iid, _ in _ran(tmp_path)) == Counter({iid: 1 for iid in api.status(group.url).states})
     assert all(s == State.CHANGED for s in api.status(group.url).states.values())
+
+
+def test_a_failure_beyond_tolerance_stops_every_controller_alike(controllers: Controllers, tmp_path: Path) -> None:
+    hosts = [f"h{k}" for k in range(4)]
+    lines = [f"s.first@{h}" for h in hosts] + [f"s.then@{h}: s.first@{h}" for h in hosts]
+    commands = {f"s.first@{h}": _logged(f"s.first@{h}", tmp_path) for h in hosts}
+    # s.first@h1 fails once s.then@h0 runs (on the other controller), which finishes, as with SQLite.
+    wait = f"while ! grep -q s.then@h0 {tmp_path}/ran; do sleep 0.05; done"
+    commands["s.first@h1"] = f"{_logged('s.first@h1', tmp_path)}; {wait}; exit 4"
+    commands["s.then@h0"] = _blocking("s.then@h0", tmp_path)
+    plan = make_plan("\n".join(lines), commands=commands, roles={"all": (hosts, 0)}, root=tmp_path)
+    _write(plan, tmp_path)
+    started = [controllers.start("--shard", f"{k}/2") for k in (1, 2)]
+    _until(lambda: api.status(controllers.url).states.get("s.first@h1") == State.FAILED, "s.first@h1 to fail")
+    (tmp_path / "release").touch()
+    assert [controllers.wait(p) for p in started] == [3, 3], controllers.output(0) + controllers.output(1)
+    read = api.status(controllers.url)
+    assert read.runs[-1].outcome == "failed"
+    assert read.states["s.then@h1"] == State.DEP_FAILED and read.states["s.then@h0"] == State.CHANGED
+    assert len(read.states) == 8 and all(s.is_final for s in read.states.values())
+    for n in (0, 1):
+        assert "host h1 failed beyond the tolerance of role all" in controllers.output(n)
+
+
+def test_an_interrupted_controller_leaves_its_hosts_to_the_others(controllers: Controllers, tmp_path: Path) -> None:
+    hosts = [f"h{k}" for k in range(4)]
+    _write(_three_steps(tmp_path, hosts), tmp_path)
+    started = [controllers.start("--shard", f"{k}/2", "--lease", "30") for k in (1, 2)]
+    _until(lambda: sum(iid.startswith("s.second") for iid, _ in _ran(tmp_path)) == 4, "the second steps")
+    started[0].send_signal(signal.SIGINT)
+    _until(lambda: "interrupted: this controller stops claiming" in controllers.output(0), "the notice")
+    (tmp_path / "release").touch()
+    assert controllers.wait(started[0]) == 130, controllers.output(0)  # interrupted: it finished what ran there
+    assert controllers.wait(started[1]) == 0, controllers.output(1)  # and the other took its hosts at once
+    runs = Counter(iid for iid, _ in _ran(tmp_path))
+    assert set(runs.values()) == {1} and len(runs) == 12
+    third = {pid for iid, pid in _ran(tmp_path) if iid in ("s.third@h0", "s.third@h2")}
+    assert third == {started[1].pid}
+    assert api.status(controllers.url).runs[-1].outcome == "succeeded"
+
+
+def test_a_bad_shard_is_a_clear_error(tmp_path: Path) -> None:
+    from test_run import orchc
+
+    _write(make_plan("a.x@h1", root=tmp_path), tmp_path)
+    for shard in ("3/2", "0/2", "two", "1/"):
+        result = orchc("run", "plan.json", "--shard", shard, "--journal", "postgresql://127.0.0.1:1/x", cwd=tmp_path)
+        assert result.returncode == 1 and "is not K/N with 1 <= K <= N" in result.stderr, result.stderr
+        assert "hint: write --shard K/N" in result.stderr and "Traceback" not in result.stderr

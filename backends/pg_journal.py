@@ -23,47 +23,32 @@ import psycopg
 from orchc.backends.journal import (
     DONE_STATES,
     EXECUTED_STATES,
+    LATEST_EXECUTION_COLUMNS,
+    RUN_COLUMNS,
+    RUNS_QUERY,
+    TRANSITION_COLUMNS,
     Journal,
     JournalError,
     RunRecord,
     Transition,
-    tail,
+    run_record,
+    transition_row,
+    transitions_read,
 )
-from orchc.backends.state import state_named
 
 FORMAT = 1
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS orchc_format (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
-    id BIGSERIAL PRIMARY KEY,
-    started DOUBLE PRECISION NOT NULL,
-    ended DOUBLE PRECISION,
-    plan_digest TEXT NOT NULL,
-    options TEXT NOT NULL,
-    outcome TEXT,
-    notes TEXT NOT NULL DEFAULT '[]'
+    id BIGSERIAL PRIMARY KEY,{RUN_COLUMNS}
 );
 CREATE TABLE IF NOT EXISTS transitions (
     seq BIGSERIAL PRIMARY KEY,
-    run BIGINT NOT NULL REFERENCES runs(id),
-    instance TEXT NOT NULL,
-    host TEXT,
-    state TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    time DOUBLE PRECISION NOT NULL,
-    fingerprint TEXT NOT NULL,
-    change_key TEXT NOT NULL,
-    rc INTEGER,
-    stdout_tail TEXT NOT NULL,
-    stderr_tail TEXT NOT NULL,
-    message TEXT NOT NULL
+    run BIGINT NOT NULL REFERENCES runs(id),{TRANSITION_COLUMNS}
 );
 CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
-CREATE TABLE IF NOT EXISTS latest_executions (
-    instance TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    change_key TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS latest_executions ({LATEST_EXECUTION_COLUMNS}
 );
 CREATE TABLE IF NOT EXISTS controllers (
     id BIGSERIAL PRIMARY KEY,
@@ -148,25 +133,6 @@ def connection_error(url: str, exc: psycopg.Error) -> JournalError:
     )
 
 
-def transition_row(run: int, t: Transition) -> tuple[Any, ...]:
-    t.run = run
-    t.stdout_tail, t.stderr_tail = tail(t.stdout_tail), tail(t.stderr_tail)
-    return (
-        t.instance,
-        str(t.state),
-        t.host,
-        t.attempt,
-        t.time,
-        t.fingerprint,
-        t.change_key,
-        t.rc,
-        t.stdout_tail,
-        t.stderr_tail,
-        t.message,
-        t.run,
-    )
-
-
 def execution_rows(transitions: Iterable[Transition]) -> list[tuple[str, str, str]]:
     return [(t.instance, str(t.state), t.change_key) for t in transitions if t.state in EXECUTED_STATES]
 
@@ -235,29 +201,11 @@ class PostgresJournal(Journal):
         return {row[0]: row[1] for row in rows}
 
     def runs(self) -> list[RunRecord]:
-        rows = self._execute("SELECT id, started, ended, plan_digest, options, outcome, notes FROM runs ORDER BY id")
-        return [
-            RunRecord(
-                id=r[0],
-                started=r[1],
-                ended=r[2],
-                plan_digest=r[3],
-                options=json.loads(r[4]),
-                outcome=r[5],
-                notes=json.loads(r[6]),
-            )
-            for r in rows
-        ]
+        return [run_record(r) for r in self._execute(RUNS_QUERY)]
 
     def transitions(self, run: int) -> list[Transition]:
         rows = self._execute(f"SELECT {_COLUMNS} FROM transitions WHERE run = %s ORDER BY seq", (run,))
-        try:
-            return [Transition(row[0], state_named(row[1]), *row[2:]) for row in rows]
-        except ValueError as exc:
-            raise JournalError(
-                f"the journal {shown_url(self.url)} holds an instance state this orchc does not know ({exc})",
-                hint="read it with the orchc that wrote it, or pass --journal to use another",
-            ) from None
+        return transitions_read(rows, shown_url(self.url))
 
     def close(self) -> None:
         self._db.close()

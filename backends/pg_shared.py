@@ -287,15 +287,7 @@ class SharedRun:
                 async for notice in db.notifies(timeout=self.lease / 3):
                     if notice.payload != str(self.controller):  # not this controller's own
                         wake()
-                row = await (
-                    await db.execute(
-                        "UPDATE controllers SET lease_until = now() + make_interval(secs => %s) "
-                        "WHERE id = %s AND lease_until > now() AND NOT left_run RETURNING 1",
-                        (self.lease, self.controller),
-                    )
-                ).fetchone()
-                if row is None:
-                    self.lost = True
+                if not await self._renewed(db):
                     on_lost()
                     return
                 renewed = time.monotonic()
@@ -390,7 +382,8 @@ class SharedRun:
         claims: list[Claim] = await self._transaction(body)
         return claims
 
-    async def _renew(self, db: psycopg.AsyncConnection[Any]) -> None:
+    async def _renewed(self, db: psycopg.AsyncConnection[Any]) -> bool:
+        """Renew the lease, if it has not run out; False (and `lost`) if it had."""
         row = await (
             await db.execute(
                 "UPDATE controllers SET lease_until = now() + make_interval(secs => %s) "
@@ -398,8 +391,11 @@ class SharedRun:
                 (self.lease, self.controller),
             )
         ).fetchone()
-        if row is None:
-            self.lost = True
+        self.lost = self.lost or row is None
+        return row is not None
+
+    async def _renew(self, db: psycopg.AsyncConnection[Any]) -> None:
+        if not await self._renewed(db):
             raise LeaseLost(f"controller {self.controller} lost its lease on run {self.run}")
 
     async def _take_hosts(self, db: psycopg.AsyncConnection[Any], hosts: list[str], busy: set[str]) -> set[str]:
@@ -430,11 +426,16 @@ class SharedRun:
             fair = -(-self.host_count // max(live, 1))
             free = free[: max(0, fair - owned)]
             if owned > fair:
-                await db.execute(
-                    "UPDATE hosts SET owner = NULL WHERE run = %s AND host IN (SELECT host FROM hosts WHERE run = %s "
-                    "AND owner = %s AND host <> ALL(%s) LIMIT %s FOR UPDATE SKIP LOCKED)",
-                    (self.run, self.run, self.controller, sorted(busy), owned - fair),
-                )
+                given_back = await (
+                    await db.execute(
+                        "UPDATE hosts SET owner = NULL WHERE run = %s AND host IN (SELECT host FROM hosts "
+                        "WHERE run = %s AND owner = %s AND host <> ALL(%s) LIMIT %s FOR UPDATE SKIP LOCKED) "
+                        "RETURNING host",
+                        (self.run, self.run, self.controller, sorted(busy), owned - fair),
+                    )
+                ).fetchall()
+                if given_back:  # to the controllers waiting for them
+                    await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
                 mine &= busy
         if free:
             await db.execute(

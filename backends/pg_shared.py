@@ -203,7 +203,7 @@ class SharedRun:
             await db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (digest,))
             row = await (
                 await db.execute(
-                    "SELECT r.id FROM runs r WHERE r.plan_digest = %s AND r.ended IS NULL AND EXISTS ("
+                    "SELECT r.id, r.options FROM runs r WHERE r.plan_digest = %s AND r.ended IS NULL AND EXISTS ("
                     " SELECT 1 FROM controllers c WHERE c.run = r.id AND c.lease_until > now() AND NOT c.left_run)"
                     " ORDER BY r.id DESC LIMIT 1",
                     (digest,),
@@ -212,6 +212,13 @@ class SharedRun:
             created = row is None
             if row is not None:
                 run = row[0]
+                strategy = json.loads(row[1]).get("strategy")
+                if strategy != options.get("strategy"):  # the schedulers would decide differently
+                    raise JournalError(
+                        f"run {run} of this Plan, which this controller would join, runs with --strategy "
+                        f"{strategy}, this controller with --strategy {options.get('strategy')}",
+                        hint=f"start it with --strategy {strategy}, or wait for that run to end",
+                    )
             else:
                 run = await _value(
                     db,

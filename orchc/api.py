@@ -14,8 +14,9 @@ options say it owns the process, as the command line's do.
 What goes wrong raises orchc's own exceptions, never a traceback's worth of
 someone else's: `DiagnosticError` for a mistake in the inputs (its
 `diagnostics` say what, where and how to fix it), `JournalError` for a journal
-that cannot be used, `LimitError` for a `limit` that selects no host, and
-`TransportUnavailable` for a transport the Plan needs that cannot be loaded.
+that cannot be used, `LimitError` for a `limit` that selects no host,
+`ShardError` for a `shard` that is not K/N, and `TransportUnavailable` for a
+transport the Plan needs that cannot be loaded.
 The command line (`orchc.cmd_run`, `orchc.inputs`) is these functions, its
 arguments and its printing.
 """

@@ -142,7 +142,7 @@ def test_a_killed_controllers_hosts_are_taken_over_and_only_its_running_instance
 ) -> None:
     hosts = [f"h{k}" for k in range(6)]
     _write(_three_steps(tmp_path, hosts), tmp_path)
-    started = [controllers.start("--shard", f"{k}/3", "--lease", "2") for k in (1, 2, 3)]
+    started = [controllers.start("--shard", f"{k}/3", "--lease", "3") for k in (1, 2, 3)]
     _until(lambda: sum(iid.startswith("s.second") for iid, _ in _ran(tmp_path)) == 6, "every second step to start")
     done_before = {iid for iid, s in api.status(controllers.url).states.items() if s.is_success}
     assert done_before == {f"s.first@{h}" for h in hosts}
@@ -298,3 +298,15 @@ def test_a_bad_shard_is_a_clear_error(tmp_path: Path) -> None:
         result = orchc("run", "plan.json", "--shard", shard, "--journal", "postgresql://127.0.0.1:1/x", cwd=tmp_path)
         assert result.returncode == 1 and "is not K/N with 1 <= K <= N" in result.stderr, result.stderr
         assert "hint: write --shard K/N" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_controller_with_another_strategy_is_refused(controllers: Controllers, tmp_path: Path) -> None:
+    _write(_three_steps(tmp_path, ["h0"]), tmp_path)
+    first = controllers.start()
+    _until(lambda: any(iid == "s.second@h0" for iid, _ in _ran(tmp_path)), "the first controller to run")
+    second = controllers.start("--strategy", "steps")
+    assert controllers.wait(second) == 1
+    assert "runs with --strategy graph, this controller with --strategy steps" in controllers.output(1)
+    assert "hint: start it with --strategy graph" in controllers.output(1)
+    (tmp_path / "release").touch()
+    assert controllers.wait(first) == 0, controllers.output(0)

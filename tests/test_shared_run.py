@@ -217,6 +217,12 @@ def test_a_controller_that_lost_its_lease_cannot_record(postgres: PostgresServer
     asyncio.run(scenario())
 
 
+def _joined(url: str) -> int:
+    with psycopg.connect(url) as db:
+        row = db.execute("SELECT count(*) FROM controllers").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _until_expired(db: psycopg.Connection, controller: int) -> None:
     def expired() -> bool:
         row = db.execute("SELECT lease_until <= now() FROM controllers WHERE id = %s", (controller,)).fetchone()
@@ -236,6 +242,7 @@ def test_the_server_restarting_mid_run_loses_nothing(
     try:
         started = [group.start(), group.start()]
         _until(lambda: sum(iid.startswith("s.second") for iid, _ in _ran(tmp_path)) == 4, "the second steps")
+        _until(lambda: _joined(group.url) == 2, "both controllers to join")  # one slow to start would not
         with psycopg.connect(group.url) as db:
             before = db.execute("SELECT seq, instance, state FROM transitions ORDER BY seq").fetchall()
         server.stop("fast")

@@ -16,7 +16,9 @@ to a sink, where an edge to a dependant on the same host weighs 1 and an edge
 to another host weighs 10 (Fuel's Astute weights: unblock other hosts first).
 
 Limits: `host_slots` running instances per host, each task's `concurrency`,
-and `forks` running instances in all. An instance popped from the heap whose
+and `forks` running instances in all. (A controller of a shared run walks the
+graph without them — `Limits.unlimited` — and the store enforces them across
+controllers when they claim instances.) An instance popped from the heap whose
 host or task is full waits in that resource's own heap, and is released when
 the resource frees a slot, so that nothing rescans the whole graph.
 
@@ -69,9 +71,14 @@ class PlanGraphError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    host_slots: int = 1  # running instances per host
+    host_slots: int | None = 1  # running instances per host; None = no limit
     forks: int | None = None  # running instances in all; None = no limit
     strategy: Strategy = "graph"
+    task_concurrency: bool = True  # False: tasks' `concurrency` does not hold back anything
+
+    def unlimited(self) -> Limits:
+        """The same walk with no limit on running instances: every ready instance starts at once."""
+        return Limits(host_slots=None, forks=None, strategy=self.strategy, task_concurrency=False)
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,7 @@ class Scheduler:
         n = len(self.ids)
         self.host_names = [h.name for h in plan.hosts]
         self._host_resources = [_Resource(limits.host_slots) for _ in plan.hosts]
-        self._task_resources = [_Resource(t.concurrency) for t in plan.tasks]
+        self._task_resources = [_Resource(t.concurrency if limits.task_concurrency else None) for t in plan.tasks]
         task_index = {t.id: k for k, t in enumerate(plan.tasks)}
         self._task = [self._lookup(task_index, [inst.task], inst.id, "task")[0] for inst in plan.instances]
         anchors = {t.id for t in plan.tasks if t.anchor}

@@ -14,10 +14,11 @@ few commits, and it rolls back a suffix — so the worst case is re-running an
 instance that had finished, never skipping one that had not. FULL would buy
 nothing for that guarantee and cost an fsync per commit.
 
-`Journal` is the interface (a PostgreSQL store for teams that run from
-several controllers would implement the same methods); `SqliteJournal` is the
-store. Transitions arrive in batches, one transaction per batch: the runner
-writes the changes of one turn of its loop together (group commit).
+`Journal` is the interface; `SqliteJournal` is the embedded store, and
+`backends.pg_journal.PostgresJournal` the one several controllers share
+(`open_journal` picks by the spec: a `postgresql://` URL or a file).
+Transitions arrive in batches, one transaction per batch: the runner writes
+the changes of one turn of its loop together (group commit).
 """
 
 from __future__ import annotations
@@ -104,6 +105,26 @@ def tail(text: str, limit: int = TAIL_BYTES) -> str:
     return data[-limit:].decode("utf-8", errors="ignore")
 
 
+def transition_row(run: int, t: Transition) -> tuple[Any, ...]:
+    """`t` of `run` as a row of the transitions table, its outputs cut to their tails (`t` keeps both)."""
+    t.run = run
+    t.stdout_tail, t.stderr_tail = tail(t.stdout_tail), tail(t.stderr_tail)
+    return (
+        t.instance,
+        str(t.state),
+        t.host,
+        t.attempt,
+        t.time,
+        t.fingerprint,
+        t.change_key,
+        t.rc,
+        t.stdout_tail,
+        t.stderr_tail,
+        t.message,
+        t.run,
+    )
+
+
 class Journal(abc.ABC):
     """What the runner, `status`, `simulate` and `report` need from a state store."""
 
@@ -132,36 +153,41 @@ class Journal(abc.ABC):
     def close(self) -> None: ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    started REAL NOT NULL,
-    ended REAL,
+# The columns both stores declare alike (in SQLite, DOUBLE PRECISION is REAL: an 8-byte float).
+RUN_COLUMNS = """
+    started DOUBLE PRECISION NOT NULL,
+    ended DOUBLE PRECISION,
     plan_digest TEXT NOT NULL,
     options TEXT NOT NULL,
     outcome TEXT,
-    notes TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS transitions (
-    seq INTEGER PRIMARY KEY,
-    run INTEGER NOT NULL REFERENCES runs(id),
+    notes TEXT NOT NULL DEFAULT '[]'"""
+TRANSITION_COLUMNS = """
     instance TEXT NOT NULL,
     host TEXT,
     state TEXT NOT NULL,
     attempt INTEGER NOT NULL,
-    time REAL NOT NULL,
+    time DOUBLE PRECISION NOT NULL,
     fingerprint TEXT NOT NULL,
     change_key TEXT NOT NULL,
     rc INTEGER,
     stdout_tail TEXT NOT NULL,
     stderr_tail TEXT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
-CREATE TABLE IF NOT EXISTS latest_executions (
+    message TEXT NOT NULL"""
+LATEST_EXECUTION_COLUMNS = """
     instance TEXT PRIMARY KEY,
     state TEXT NOT NULL,
-    change_key TEXT NOT NULL
+    change_key TEXT NOT NULL"""
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,{RUN_COLUMNS}
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    seq INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs(id),{TRANSITION_COLUMNS}
+);
+CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
+CREATE TABLE IF NOT EXISTS latest_executions ({LATEST_EXECUTION_COLUMNS}
 ) WITHOUT ROWID;
 """
 
@@ -232,24 +258,7 @@ class SqliteJournal(Journal):
     def record(self, run: int, transitions: Iterable[Transition]) -> None:
         rows, executions = [], []
         for t in transitions:
-            t.run = run
-            t.stdout_tail, t.stderr_tail = tail(t.stdout_tail), tail(t.stderr_tail)
-            rows.append(
-                (
-                    t.instance,
-                    t.state,
-                    t.host,
-                    t.attempt,
-                    t.time,
-                    t.fingerprint,
-                    t.change_key,
-                    t.rc,
-                    t.stdout_tail,
-                    t.stderr_tail,
-                    t.message,
-                    t.run,
-                )
-            )
+            rows.append(transition_row(run, t))
             if t.state in EXECUTED_STATES:
                 executions.append((t.instance, t.state, t.change_key))
         if not rows:
@@ -274,32 +283,14 @@ class SqliteJournal(Journal):
             return dict(db.execute(query, DONE_STATES).fetchall())
 
     def runs(self) -> list[RunRecord]:
-        query = "SELECT id, started, ended, plan_digest, options, outcome, notes FROM runs ORDER BY id"
         with self._database() as db:
-            return [
-                RunRecord(
-                    id=r[0],
-                    started=r[1],
-                    ended=r[2],
-                    plan_digest=r[3],
-                    options=json.loads(r[4]),
-                    outcome=r[5],
-                    notes=json.loads(r[6]),
-                )
-                for r in db.execute(query)
-            ]
+            return [run_record(r) for r in db.execute(RUNS_QUERY)]
 
     def transitions(self, run: int) -> list[Transition]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM transitions WHERE run = ? ORDER BY seq"
         with self._database() as db:
             rows = db.execute(query, (run,)).fetchall()
-        try:
-            return [Transition(row[0], state_named(row[1]), *row[2:]) for row in rows]
-        except ValueError as exc:
-            raise JournalError(
-                f"the journal {self.path} holds an instance state this orchc does not know ({exc})",
-                hint="read it with the orchc that wrote it, or pass --journal to start another",
-            ) from None
+        return transitions_read(rows, str(self.path))
 
     def close(self) -> None:
         self._db.close()
@@ -321,8 +312,60 @@ class SqliteJournal(Journal):
             ) from None
 
 
-def existing_journal(path: Path) -> SqliteJournal:
-    """The journal a run wrote at `path`, for reading: a missing file is an error, not a new journal."""
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgresql(spec: str | Path) -> bool:
+    """A journal spec that names a PostgreSQL database rather than a file."""
+    return isinstance(spec, str) and spec.startswith(POSTGRESQL_SCHEMES)
+
+
+def open_journal(spec: str | Path) -> Journal:
+    """The journal `spec` names: a PostgreSQL database by its URL, else a SQLite file (created if missing)."""
+    if not is_postgresql(spec):
+        return SqliteJournal(Path(spec))
+    try:
+        from orchc.backends.pg_journal import PostgresJournal
+    except ImportError:
+        raise JournalError(
+            "a PostgreSQL journal needs psycopg 3, which is not installed",
+            hint="pip install 'orchc[postgresql]'",
+        ) from None
+    return PostgresJournal(str(spec))
+
+
+RUNS_QUERY = "SELECT id, started, ended, plan_digest, options, outcome, notes FROM runs ORDER BY id"
+
+
+def run_record(row: tuple[Any, ...]) -> RunRecord:
+    """A row of RUNS_QUERY."""
+    return RunRecord(
+        id=row[0],
+        started=row[1],
+        ended=row[2],
+        plan_digest=row[3],
+        options=json.loads(row[4]),
+        outcome=row[5],
+        notes=json.loads(row[6]),
+    )
+
+
+def transitions_read(rows: Iterable[tuple[Any, ...]], journal: str) -> list[Transition]:
+    """Rows of a transitions table, in Transition's field order; a state this orchc does not know is an error."""
+    try:
+        return [Transition(row[0], state_named(row[1]), *row[2:]) for row in rows]
+    except ValueError as exc:
+        raise JournalError(
+            f"the journal {journal} holds an instance state this orchc does not know ({exc})",
+            hint="read it with the orchc that wrote it, or pass --journal to use another",
+        ) from None
+
+
+def existing_journal(spec: str | Path) -> Journal:
+    """The journal a run wrote at `spec`, for reading: a missing file is an error, not a new journal."""
+    if is_postgresql(spec):
+        return open_journal(spec)
+    path = Path(spec)
     if not path.is_file():
         raise JournalError(
             f"no journal at {path}: nothing has run here yet", hint="run `orchc run PATH` first, or pass --journal DB"

@@ -27,7 +27,7 @@ import signal
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from orchc.backends.engine import Change, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
@@ -88,6 +88,8 @@ class RunResult:
     elapsed: float
     held_back: list[Verdict] = field(default_factory=list)  # on the --limit hosts, waiting for hosts outside it
     strict: bool = False
+    # A shared run: instances that ran again because the controller running them lost its lease.
+    reruns: list[str] = field(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
@@ -106,6 +108,11 @@ class RunResult:
             notes.append(
                 f"{len(self.held_back)} instance(s) on the --limit hosts could not run ({first.instance.id} "
                 f"{first.reason}): add those hosts to --limit, or run without it"
+            )
+        if self.reruns:
+            notes.append(
+                f"{len(self.reruns)} instance(s) ran again, on another controller, because the controller "
+                f"running them stopped renewing its lease: {', '.join(self.reruns)}"
             )
         return notes
 
@@ -232,17 +239,7 @@ class Runner:
         owns_process = self.options.owns_process
         if owns_process:
             gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
-        self._run_id = self.journal.begin_run(
-            plan_digest(self.plan),
-            {
-                "strategy": self.options.limits.strategy,
-                "forks": self.options.limits.forks,
-                "host_slots": self.options.limits.host_slots,
-                "force": self.options.force,
-                "strict": self.strict,
-                "limit": sorted(self.options.limit) if self.options.limit is not None else None,
-            },
-        )
+        self._run_id = await self._begin()
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
         loop = asyncio.get_running_loop()
@@ -272,10 +269,28 @@ class Runner:
             held_back,
             self.strict,
         )
-        self.journal.end_run(self._run_id, outcome, result.notes)
+        await self._end(result)
         for observer in self.observers:
             observer.run_ended(result)
         return result
+
+    def _run_options(self) -> dict[str, Any]:
+        """The options a run record keeps."""
+        return {
+            "strategy": self.options.limits.strategy,
+            "forks": self.options.limits.forks,
+            "host_slots": self.options.limits.host_slots,
+            "force": self.options.force,
+            "strict": self.strict,
+            "limit": sorted(self.options.limit) if self.options.limit is not None else None,
+        }
+
+    async def _begin(self) -> int:
+        """Start the run in the journal: its id."""
+        return self.journal.begin_run(plan_digest(self.plan), self._run_options())
+
+    async def _end(self, result: RunResult) -> None:
+        self.journal.end_run(self._run_id, result.outcome, result.notes)
 
     async def _walk(self) -> None:
         scheduler = self.scheduler
@@ -453,7 +468,11 @@ class Runner:
             return
         records, self._records = self._records, []
         self.journal.record(self._run_id, records)
-        for t in records:
+        self._observe(records)
+
+    def _observe(self, recorded: Iterable[Transition]) -> None:
+        """Transitions now in the journal, passed on to the observers."""
+        for t in recorded:
             self._finals[t.instance] = t
             for observer in self.observers:
                 observer.transition(t)

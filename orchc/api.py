@@ -14,8 +14,9 @@ options say it owns the process, as the command line's do.
 What goes wrong raises orchc's own exceptions, never a traceback's worth of
 someone else's: `DiagnosticError` for a mistake in the inputs (its
 `diagnostics` say what, where and how to fix it), `JournalError` for a journal
-that cannot be used, `LimitError` for a `limit` that selects no host, and
-`TransportUnavailable` for a transport the Plan needs that cannot be loaded.
+that cannot be used, `LimitError` for a `limit` that selects no host,
+`ShardError` for a `shard` that is not K/N, and `TransportUnavailable` for a
+transport the Plan needs that cannot be loaded.
 The command line (`orchc.cmd_run`, `orchc.inputs`) is these functions, its
 arguments and its printing.
 """
@@ -38,12 +39,14 @@ from orchc.backends.journal import (
     InstanceRecord,
     JournalError,
     RunRecord,
-    SqliteJournal,
     existing_journal,
+    is_postgresql,
     latest_records,
+    open_journal,
 )
 from orchc.backends.limit import LimitError, hosts_of_limit
 from orchc.backends.runner import Observer, Runner, RunnerOptions, RunResult, Verdict, verdicts
+from orchc.backends.shard import Shard, ShardError
 from orchc.backends.state import State
 from orchc.backends.transport import TransportOptions
 from orchc.backends.transports import TransportSet, TransportUnavailable
@@ -80,7 +83,9 @@ def check_plan(plan: Plan) -> None:
 class RunOptions:
     """How to run a Plan: the flags of `orchc run`."""
 
-    journal: str | Path | None = None  # default: `default_journal(plan)`
+    # A SQLite file, or a PostgreSQL URL (postgresql://...) that several controllers share; default:
+    # `default_journal(plan)`.
+    journal: str | Path | None = None
     strategy: Strategy = "graph"  # "steps": layers with a barrier after each
     forks: int = 50  # instances running at once, in all
     host_slots: int = 1  # instances running at once on one host
@@ -94,6 +99,10 @@ class RunOptions:
     accept_new_host_keys: bool = False  # trust and remember unknown SSH host keys
     known_hosts: str | Path | None = None  # default: host var orchc_known_hosts, else ~/.ssh/known_hosts
     owns_process: bool = False  # SIGINT/SIGTERM interrupt the run, gc.freeze() while it runs (the CLI)
+    # A shared run (PostgreSQL journal): the hosts this controller takes first ("K/N"), and how long its
+    # lease lasts without renewal before the others take its work.
+    shard: str | None = None
+    lease_seconds: float = 10.0
 
     @property
     def limits(self) -> Limits:
@@ -107,11 +116,11 @@ async def run_async(plan: Plan, options: RunOptions | None = None, observers: It
     limit = _limit_hosts(plan, options.limit)
     environ = os.environ if options.environ is None else options.environ
     secrets = load_secrets(plan, _path(options.secrets_file), environ, supplied=options.secrets)
-    with _journal_of_run(plan, options) as (journal_path, force):
+    with _journal_of_run(plan, options) as (spec, force):
         transports = TransportSet(
             plan,
             TransportOptions(
-                work_dir=journal_path.parent,
+                work_dir=default_journal(plan).parent if is_postgresql(spec) else Path(spec).parent,
                 forks=options.forks,
                 check_mode=options.check,
                 ssh=SshOptions(
@@ -120,22 +129,21 @@ async def run_async(plan: Plan, options: RunOptions | None = None, observers: It
             ),
         )
         transports.check_available()
-        journal = SqliteJournal(journal_path)
+        runner_options = RunnerOptions(
+            limits=options.limits, force=force, limit=limit, strict=options.strict, owns_process=options.owns_process
+        )
+        shard = Shard.parse(options.shard) if options.shard is not None else None
+        journal = open_journal(spec)
         try:
-            runner = Runner(
-                plan,
-                journal,
-                transports,
-                RunnerOptions(
-                    limits=options.limits,
-                    force=force,
-                    limit=limit,
-                    strict=options.strict,
-                    owns_process=options.owns_process,
-                ),
-                secrets,
-                observers,
-            )
+            runner: Runner
+            if is_postgresql(spec):
+                from orchc.backends.pg_shared import SharedRun
+                from orchc.backends.shared_runner import SharedRunner
+
+                store = SharedRun(str(spec), options.lease_seconds, shard)
+                runner = SharedRunner(plan, journal, store, transports, runner_options, secrets, observers)
+            else:
+                runner = Runner(plan, journal, transports, runner_options, secrets, observers)
             return await runner.run()
         finally:
             journal.close()
@@ -151,11 +159,11 @@ def run(plan: Plan, options: RunOptions | None = None, observers: Iterable[Obser
 
 
 @contextmanager
-def _journal_of_run(plan: Plan, options: RunOptions) -> Iterator[tuple[Path, bool]]:
+def _journal_of_run(plan: Plan, options: RunOptions) -> Iterator[tuple[str | Path, bool]]:
     """The journal a run writes, and whether it forces up-to-date instances: in check mode, a journal of its
     own, removed after it (a check must never mark anything as done), and everything runs."""
     if not options.check:
-        yield _journal_path(plan, options), options.force
+        yield _journal_spec(plan, options), options.force
         return
     work_dir = Path(tempfile.mkdtemp(prefix="orchc-check-"))
     try:
@@ -169,10 +177,10 @@ def dry_run(plan: Plan, options: RunOptions | None = None) -> list[Verdict]:
     options = options or RunOptions()
     check_plan(plan)
     limit = _limit_hosts(plan, options.limit)
-    journal_path = _journal_path(plan, options)
+    spec = _journal_spec(plan, options)
     done: dict[str, str] = {}
-    if journal_path.is_file():
-        journal = SqliteJournal(journal_path)
+    if is_postgresql(spec) or Path(spec).is_file():
+        journal = open_journal(spec)
         try:
             done = journal.done_keys()
         finally:
@@ -184,8 +192,12 @@ def _limit_hosts(plan: Plan, pattern: str | None) -> frozenset[str] | None:
     return None if pattern is None else hosts_of_limit(plan, pattern)
 
 
-def _journal_path(plan: Plan, options: RunOptions) -> Path:
-    return default_journal(plan) if options.journal is None else Path(options.journal)
+def _journal_spec(plan: Plan, options: RunOptions) -> str | Path:
+    """A PostgreSQL URL as it is, else the SQLite file's path."""
+    journal = options.journal
+    if journal is None:
+        return default_journal(plan)
+    return journal if is_postgresql(journal) else Path(journal)
 
 
 def _path(value: str | Path | None) -> Path | None:
@@ -212,8 +224,8 @@ class Status:
 
 
 def status(journal: str | Path) -> Status:
-    """Read a journal that a run wrote."""
-    store = existing_journal(Path(journal))
+    """Read a journal that a run wrote: a SQLite file, or a PostgreSQL URL."""
+    store = existing_journal(journal)
     try:
         runs = store.runs()
         return Status(runs, latest_records(t for r in runs for t in store.transitions(r.id)))
@@ -229,6 +241,7 @@ __all__ = [
     "Project",
     "RunOptions",
     "RunResult",
+    "ShardError",
     "State",
     "Status",
     "TransportUnavailable",

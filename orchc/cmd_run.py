@@ -28,7 +28,7 @@ from orchc.project import default_journal
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from orchc.backends.journal import SqliteJournal
+    from orchc.backends.journal import Journal
     from orchc.backends.runner import Verdict
     from orchc.plan import Action, Plan
 
@@ -65,14 +65,24 @@ def _errors_printed() -> Iterator[None]:
     nothing, a transport that cannot load) printed for the user: exit 1."""
     from orchc.backends.journal import JournalError
     from orchc.backends.limit import LimitError
+    from orchc.backends.shard import ShardError
     from orchc.backends.transports import TransportUnavailable
 
     try:
         yield
-    except (JournalError, LimitError) as exc:
+    except (JournalError, LimitError, ShardError) as exc:
         raise fail(str(exc), exc.hint) from None
     except TransportUnavailable as exc:
         raise fail(str(exc)) from None
+
+
+def _journal_spec(journal: str | None, path: Path) -> str | Path:
+    """--journal as given: a PostgreSQL URL as it is, else a file; none: the project's default file."""
+    from orchc.backends.journal import is_postgresql
+
+    if journal is None:
+        return default_journal(path)
+    return journal if is_postgresql(journal) else Path(journal)
 
 
 def run(
@@ -80,7 +90,13 @@ def run(
     inventory: InventoryOption = None,
     extra_vars: ExtraVarsOption = [],
     vars_files: VarsFilesOption = [],
-    journal: Path | None = typer.Option(None, "--journal", help="Journal database [.orchc/journal.db]."),
+    journal: str | None = typer.Option(
+        None,
+        "--journal",
+        envvar="ORCHC_JOURNAL",
+        help="Journal: a SQLite file [.orchc/journal.db], or a postgresql:// URL that several "
+        "controllers share (runs of the same Plan there form one run).",
+    ),
     strategy: StrategyName = typer.Option(
         StrategyName.graph, "--strategy", help="graph: as dependencies allow; steps: layers with barriers."
     ),
@@ -120,6 +136,20 @@ def run(
         metavar="FILE",
         help="SSH known_hosts file [host var orchc_known_hosts, else ~/.ssh/known_hosts].",
     ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        metavar="K/N",
+        help="Shared run (PostgreSQL journal): take the K-th of N slices of the hosts, and the hosts of "
+        "controllers that died. Default: take hosts as work comes.",
+    ),
+    lease: float = typer.Option(
+        10.0,
+        "--lease",
+        min=0.5,
+        metavar="SECONDS",
+        help="Shared run: how long this controller's lease lasts without renewal before the others take its work.",
+    ),
 ) -> None:
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc import api
@@ -128,7 +158,7 @@ def run(
 
     plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
     options = api.RunOptions(
-        journal=journal or default_journal(path),
+        journal=_journal_spec(journal, path),
         strategy=strategy.value,
         forks=forks,
         host_slots=host_slots,
@@ -141,6 +171,8 @@ def run(
         accept_new_host_keys=accept_new_host_keys,
         known_hosts=known_hosts,
         owns_process=True,
+        shard=shard,
+        lease_seconds=lease,
     )
     if dry_run:
         with _errors_printed():
@@ -190,13 +222,13 @@ def _describe(action: Action) -> str:
 
 
 @contextmanager
-def _journal(journal_path: Path, existing: bool = False) -> Iterator[SqliteJournal]:
+def _journal(spec: str | Path, existing: bool = False) -> Iterator[Journal]:
     """The journal, open for the block (`existing`: one a run wrote). What is wrong with it (missing, in use,
-    damaged) is the user's to fix: exit 1."""
-    from orchc.backends.journal import SqliteJournal, existing_journal
+    damaged, a server that does not answer) is the user's to fix: exit 1."""
+    from orchc.backends.journal import existing_journal, open_journal
 
     with _errors_printed():
-        store = existing_journal(journal_path) if existing else SqliteJournal(journal_path)
+        store = existing_journal(spec) if existing else open_journal(spec)
         try:
             yield store
         finally:
@@ -204,7 +236,12 @@ def _journal(journal_path: Path, existing: bool = False) -> Iterator[SqliteJourn
 
 
 JournalOption = Annotated[
-    Path | None, typer.Option("--journal", help="Journal database; default: .orchc/journal.db in PATH.")
+    str | None,
+    typer.Option(
+        "--journal",
+        envvar="ORCHC_JOURNAL",
+        help="Journal: a SQLite file (default: .orchc/journal.db in PATH) or a postgresql:// URL.",
+    ),
 ]
 WhereArg = Annotated[Path, typer.Argument(help="The project folder (or input file) whose journal to read.")]
 
@@ -218,7 +255,7 @@ def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
     from orchc.backends.progress import STATE_STYLES, duration
 
     with _errors_printed():
-        read = api.status(journal or default_journal(path))
+        read = api.status(_journal_spec(journal, path))
     records = read.records
     console = _console()
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -279,10 +316,10 @@ def simulate(
             stderr().print(render_all(unknown, SourceCache()), markup=False)
         chosen = from_file.durations
     else:
-        journal_path = journal or default_journal(path)
+        spec = _journal_spec(journal, path)
         chosen = None
-        if journal_path.is_file():
-            with _journal(journal_path) as store:
+        if not isinstance(spec, Path) or spec.is_file():
+            with _journal(spec) as store:
                 chosen = sim.durations_from_journal(store)
         chosen = chosen or sim.Durations({}, f"the default ({sim.DEFAULT_SECONDS:g}s each)")
     typer.echo(sim.format_simulation(plan, sim.simulate(plan, chosen, host_slots=host_slots, forks=forks)))
@@ -297,7 +334,7 @@ def report(
     """Write an HTML report of a run: Gantt chart per host, failures."""
     from orchc.backends.report import render_report
 
-    with _journal(journal or default_journal(path), existing=True) as store:
+    with _journal(_journal_spec(journal, path), existing=True) as store:
         runs = {r.id: r for r in store.runs()}
         chosen = run_id if run_id is not None else max(runs, default=None)
         if chosen not in runs:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins: list[str] = ["sshd"]
+pytest_plugins: list[str] = ["sshd", "postgres"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"

@@ -1,0 +1,211 @@
+"""The journal in PostgreSQL: the same history as `SqliteJournal`, in a database several controllers share.
+
+`PostgresJournal` is the `Journal` interface over one (synchronous) psycopg 3
+connection: what `status`, `report`, `simulate` and resume read, and the
+journal test suite exercises on both stores. The tables a shared run
+coordinates its controllers with (`controllers`, `hosts`, `instances`,
+`endings`, `tasks`) are created here too; `backends.pg_shared` uses them.
+
+Durability is PostgreSQL's: a committed transition survives the server's
+restart (the tests restart it mid-run).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from orchc.backends.journal import (
+    DONE_STATES,
+    EXECUTED_STATES,
+    LATEST_EXECUTION_COLUMNS,
+    RUN_COLUMNS,
+    RUNS_QUERY,
+    TRANSITION_COLUMNS,
+    Journal,
+    JournalError,
+    RunRecord,
+    Transition,
+    run_record,
+    transition_row,
+    transitions_read,
+)
+
+FORMAT = 1
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS orchc_format (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id BIGSERIAL PRIMARY KEY,{RUN_COLUMNS}
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    seq BIGSERIAL PRIMARY KEY,
+    run BIGINT NOT NULL REFERENCES runs(id),{TRANSITION_COLUMNS}
+);
+CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
+CREATE TABLE IF NOT EXISTS latest_executions ({LATEST_EXECUTION_COLUMNS}
+);
+CREATE TABLE IF NOT EXISTS controllers (
+    id BIGSERIAL PRIMARY KEY,
+    run BIGINT NOT NULL REFERENCES runs(id),
+    name TEXT NOT NULL,
+    shard INTEGER,
+    lease_until TIMESTAMPTZ NOT NULL,
+    left_run BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE IF NOT EXISTS hosts (
+    run BIGINT NOT NULL REFERENCES runs(id),
+    host TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    owner BIGINT REFERENCES controllers(id),
+    PRIMARY KEY (run, host)
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    run BIGINT NOT NULL REFERENCES runs(id),
+    task TEXT NOT NULL,
+    concurrency INTEGER,
+    PRIMARY KEY (run, task)
+);
+CREATE TABLE IF NOT EXISTS instances (
+    run BIGINT NOT NULL REFERENCES runs(id),
+    instance TEXT NOT NULL,
+    host TEXT,
+    task TEXT NOT NULL,
+    status TEXT NOT NULL,
+    owner BIGINT REFERENCES controllers(id),
+    epoch INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    reruns INTEGER NOT NULL DEFAULT 0,
+    no_work_state TEXT,
+    no_work_message TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run, instance)
+);
+CREATE INDEX IF NOT EXISTS instances_running ON instances(run, task) WHERE status = 'running';
+CREATE TABLE IF NOT EXISTS endings (
+    seq BIGSERIAL PRIMARY KEY,
+    run BIGINT NOT NULL REFERENCES runs(id),
+    instance TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL,
+    controller BIGINT,
+    epoch INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS endings_by_run ON endings(run, seq);
+"""
+
+_COLUMNS = "instance, state, host, attempt, time, fingerprint, change_key, rc, stdout_tail, stderr_tail, message, run"
+_TYPES = "text, text, text, int, float8, text, text, int, text, text, text, bigint"
+# A batch of transitions as one statement: one array per column.
+INSERT_TRANSITIONS = (
+    f"INSERT INTO transitions ({_COLUMNS}) SELECT * FROM unnest("
+    + ", ".join(f"%s::{kind}[]" for kind in _TYPES.split(", "))
+    + ")"
+)
+INSERT_TRANSITION = f"INSERT INTO transitions ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
+UPSERT_EXECUTION = (
+    "INSERT INTO latest_executions VALUES (%s, %s, %s) "
+    "ON CONFLICT (instance) DO UPDATE SET state = EXCLUDED.state, change_key = EXCLUDED.change_key"
+)
+# One lock for creating the tables: controllers that start together must not race each other's DDL.
+SCHEMA_LOCK = 0x6F72636863  # "orchc"
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password: what messages may show."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
+
+
+def connection_error(url: str, exc: psycopg.Error) -> JournalError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return JournalError(
+        f"cannot use the journal {shown_url(url)}: {first}",
+        hint="start PostgreSQL (see the README, 'Several controllers'), or check the URL: "
+        "postgresql://USER@HOST:PORT/DATABASE",
+    )
+
+
+def execution_rows(transitions: Iterable[Transition]) -> list[tuple[str, str, str]]:
+    return [(t.instance, str(t.state), t.change_key) for t in transitions if t.state in EXECUTED_STATES]
+
+
+def create_schema(db: psycopg.Connection[Any]) -> None:
+    """The tables, once per database; a database written by a newer orchc is refused."""
+    # The DDL only when the tables are missing: CREATE INDEX IF NOT EXISTS locks its table even when the
+    # index exists, and that lock would wait for (or deadlock with) the controllers already running.
+    if db.execute("SELECT to_regclass('orchc_format')").fetchone() == (None,):
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            db.execute(SCHEMA)  # a no-op if another controller created the tables meanwhile
+            if db.execute("SELECT version FROM orchc_format").fetchone() is None:
+                db.execute("INSERT INTO orchc_format VALUES (%s)", (FORMAT,))
+    row = db.execute("SELECT version FROM orchc_format").fetchone()
+    if row is not None and row[0] > FORMAT:
+        raise JournalError(
+            f"the journal database was written by a newer orchc (format {row[0]}, this one reads {FORMAT})",
+            hint="upgrade orchc, or pass --journal with another database",
+        )
+
+
+class PostgresJournal(Journal):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self._db = psycopg.connect(url, autocommit=True)
+            create_schema(self._db)
+        except psycopg.Error as exc:
+            raise connection_error(url, exc) from None
+
+    def _execute(self, query: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            cursor = self._db.execute(query, tuple(params))
+            return cursor.fetchall() if cursor.description else []
+        except psycopg.Error as exc:
+            raise connection_error(self.url, exc) from None
+
+    def begin_run(self, plan_digest: str, options: dict[str, Any]) -> int:
+        rows = self._execute(
+            "INSERT INTO runs (started, plan_digest, options) VALUES (%s, %s, %s) RETURNING id",
+            (time.time(), plan_digest, json.dumps(options, sort_keys=True)),
+        )
+        return int(rows[0][0])
+
+    def record(self, run: int, transitions: Iterable[Transition]) -> None:
+        batch = list(transitions)
+        if not batch:
+            return
+        try:
+            with self._db.transaction(), self._db.cursor() as cursor:
+                cursor.executemany(INSERT_TRANSITION, [transition_row(run, t) for t in batch])
+                cursor.executemany(UPSERT_EXECUTION, execution_rows(batch))
+        except psycopg.Error as exc:
+            raise connection_error(self.url, exc) from None
+
+    def end_run(self, run: int, outcome: str, notes: list[str]) -> None:
+        self._execute(
+            "UPDATE runs SET ended = %s, outcome = %s, notes = %s WHERE id = %s",
+            (time.time(), outcome, json.dumps(notes), run),
+        )
+
+    def done_keys(self) -> dict[str, str]:
+        words = [state.value for state in DONE_STATES]
+        rows = self._execute("SELECT instance, change_key FROM latest_executions WHERE state = ANY(%s)", (words,))
+        return {row[0]: row[1] for row in rows}
+
+    def runs(self) -> list[RunRecord]:
+        return [run_record(r) for r in self._execute(RUNS_QUERY)]
+
+    def transitions(self, run: int) -> list[Transition]:
+        rows = self._execute(f"SELECT {_COLUMNS} FROM transitions WHERE run = %s ORDER BY seq", (run,))
+        return transitions_read(rows, shown_url(self.url))
+
+    def close(self) -> None:
+        self._db.close()

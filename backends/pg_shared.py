@@ -1,0 +1,622 @@
+"""How the controllers of one shared run agree, through PostgreSQL (psycopg 3, async).
+
+A run is shared by every `orchc run` of the same Plan digest against one
+database while at least one of its controllers holds a live lease. Each
+controller walks the whole graph with its own `Scheduler` (the mirror, with no
+limits: it only says what is ready); the database decides who runs what:
+
+- **Leases.** A controller's lease (`controllers.lease_until`, the server's
+  clock) is renewed every third of its length. A controller whose lease ran
+  out is dead to the others: its hosts and its running instances may be taken.
+- **Host affinity.** A controller claims instances only on the hosts it owns
+  (`hosts.owner`), so each host's SSH connection stays on one controller and
+  "one task per host" holds across controllers. It takes a host that nobody
+  owns (of its `--shard`, if it has one) or whose owner is dead, with
+  `FOR UPDATE SKIP LOCKED`: two controllers never wait for each other there.
+- **Claims.** An instance is claimed when the database says it is ready
+  (`instances.status`), its task's `concurrency` holds across live controllers
+  (the task's row is locked while it is counted), and the controller has a
+  fork free. A claim bumps the instance's `epoch`.
+- **Endings, fenced.** An ending is recorded only if the instance is still the
+  controller's at the epoch it claimed, and its lease is live: a controller
+  that lost its lease cannot record. Endings are written under the run's row
+  lock, so their order in `endings` is their commit order; every mirror
+  applies them in that order and so decides the same things (dependants,
+  `dep_failed`, hosts that leave, the stop). What follows from an ending — its
+  dependants made ready, the states the scheduler decides — is written in the
+  same transaction, and a NOTIFY wakes the others when it commits.
+
+At least once, as with SQLite: an instance that was running on a controller
+that died is claimed again (`reruns` counts it; the run's notes say so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from orchc.backends.engine import NOT_RUN
+from orchc.backends.journal import JournalError, Transition
+from orchc.backends.pg_journal import (
+    INSERT_TRANSITIONS,
+    connection_error,
+    create_schema,
+    execution_rows,
+    shown_url,
+    transition_row,
+)
+from orchc.backends.shard import Shard
+from orchc.backends.state import State, state_named
+from orchc.plan import Plan
+
+LEASE_SECONDS = 10.0
+RECONNECT_SECONDS = 60.0  # how long a controller keeps trying to reach a server that went away
+
+
+class LeaseLost(Exception):
+    """This controller's lease ran out: the others may have taken its work, so it must not record any more."""
+
+
+class StoreUnreachable(Exception):
+    """The connection to PostgreSQL broke; the controller reconnects and rebuilds its mirror."""
+
+
+@dataclass
+class Claim:
+    instance: str
+    epoch: int
+    attempts: int  # attempts so far, this one included
+    taken_from: int | None  # the dead controller it was running on, if it was
+
+
+@dataclass
+class Ending:
+    instance: str
+    state: State
+    message: str
+    seq: int = 0
+    epoch: int = 0
+    attempts: int = 0
+
+
+@dataclass
+class Joined:
+    run: int
+    controller: int
+    created: bool
+    no_work: dict[str, tuple[State, str]]  # instance → the state it ends in without running
+
+
+@dataclass
+class Consequences:
+    """What a batch of endings leads to, as the mirror decided it: written with the endings."""
+
+    transitions: list[Transition] = field(default_factory=list)
+    ready: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)  # ended without running (dep_failed, skipped, no work)
+    moved: dict[str, str] = field(default_factory=dict)  # a `once` instance → its new host
+
+
+async def _value(db: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]) -> Any:
+    """The first column of the one row `query` returns."""
+    row = await (await db.execute(query, params)).fetchone()
+    assert row is not None, query
+    return row[0]
+
+
+def _channel(run: int) -> str:
+    return f"orchc_run_{run}"
+
+
+class SharedRun:
+    def __init__(self, url: str, lease_seconds: float = LEASE_SECONDS, shard: Shard | None = None) -> None:
+        self.url = url
+        self.lease = lease_seconds
+        self.shard = shard
+        self.run = 0
+        self.controller = 0
+        self.host_count = 0
+        self.last_seq = 0  # the last ending the mirror applied
+        self._db: psycopg.AsyncConnection[Any] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.lost = False
+
+    # --- connections ------------------------------------------------------------------------
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        try:
+            return await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        except psycopg.Error as exc:
+            raise connection_error(self.url, exc) from None
+
+    async def open(self) -> None:
+        self._db = await self._connect()
+        try:
+            await asyncio.to_thread(self._create_schema)
+        except psycopg.Error as exc:
+            raise connection_error(self.url, exc) from None
+
+    def _create_schema(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as db:
+            create_schema(db)
+
+    async def reconnect(self) -> None:
+        """Connect again after the server went away (a restart): retried for up to RECONNECT_SECONDS."""
+        if self._db is not None:
+            await self._db.close()
+        deadline = time.monotonic() + RECONNECT_SECONDS
+        while True:
+            try:
+                self._db = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                return
+            except psycopg.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    raise JournalError(
+                        f"lost the journal {shown_url(self.url)} and could not reconnect for "
+                        f"{RECONNECT_SECONDS:g}s: {exc}",
+                        hint="what was recorded is kept; run again once PostgreSQL is back",
+                    ) from None
+                await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        if self._db is not None:
+            await self._db.close()
+
+    def _conn(self) -> psycopg.AsyncConnection[Any]:
+        assert self._db is not None, "SharedRun.open() first"
+        return self._db
+
+    async def _transaction(self, body: Callable[[psycopg.AsyncConnection[Any]], Any]) -> Any:
+        """`body` in one transaction; a broken connection is StoreUnreachable."""
+        db = self._conn()
+        try:
+            # Pipelined: what `body` writes without reading back goes with the next read, in one round trip.
+            async with db.transaction(), db.pipeline():
+                return await body(db)
+        except psycopg.OperationalError as exc:
+            raise StoreUnreachable(str(exc)) from None
+
+    # --- joining ---------------------------------------------------------------------------
+
+    async def join(
+        self,
+        plan: Plan,
+        digest: str,
+        options: dict[str, Any],
+        no_work: dict[str, tuple[State, str]],
+        first_turn: Callable[[int], Consequences],
+        name: str,
+    ) -> Joined:
+        """Join the open run of this Plan, or begin one: then `first_turn(run)` says what is ready at the
+        start, and what ends at once, written with the run."""
+
+        async def body(db: psycopg.AsyncConnection[Any]) -> Joined:
+            await db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (digest,))
+            row = await (
+                await db.execute(
+                    "SELECT r.id, r.options FROM runs r WHERE r.plan_digest = %s AND r.ended IS NULL AND EXISTS ("
+                    " SELECT 1 FROM controllers c WHERE c.run = r.id AND c.lease_until > now() AND NOT c.left_run)"
+                    " ORDER BY r.id DESC LIMIT 1",
+                    (digest,),
+                )
+            ).fetchone()
+            created = row is None
+            if row is not None:
+                run = row[0]
+                strategy = json.loads(row[1]).get("strategy")
+                if strategy != options.get("strategy"):  # the schedulers would decide differently
+                    raise JournalError(
+                        f"run {run} of this Plan, which this controller would join, runs with --strategy "
+                        f"{strategy}, this controller with --strategy {options.get('strategy')}",
+                        hint=f"start it with --strategy {strategy}, or wait for that run to end",
+                    )
+            else:
+                run = await _value(
+                    db,
+                    "INSERT INTO runs (started, plan_digest, options) VALUES (%s, %s, %s) RETURNING id",
+                    (time.time(), digest, json.dumps(options, sort_keys=True)),
+                )
+                await self._create_run(db, run, plan, no_work)
+            controller = await _value(
+                db,
+                "INSERT INTO controllers (run, name, shard, lease_until) "
+                "VALUES (%s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
+                (run, name, self.shard.index if self.shard else None, self.lease),
+            )
+            self.run, self.controller, self.host_count = run, controller, len(plan.hosts)
+            if created:
+                await self._write(db, first_turn(run))
+                return Joined(run, controller, True, no_work)
+            rows = await (
+                await db.execute(
+                    "SELECT instance, no_work_state, no_work_message FROM instances "
+                    "WHERE run = %s AND no_work_state IS NOT NULL",
+                    (run,),
+                )
+            ).fetchall()
+            return Joined(run, controller, False, {r[0]: (state_named(r[1]), r[2]) for r in rows})
+
+        joined: Joined = await self._transaction(body)
+        return joined
+
+    async def _create_run(
+        self, db: psycopg.AsyncConnection[Any], run: int, plan: Plan, no_work: dict[str, tuple[State, str]]
+    ) -> None:
+        shards = self.shard.count if self.shard else 1
+        await db.execute(
+            "INSERT INTO hosts (run, host, shard) SELECT %s, * FROM unnest(%s::text[], %s::int[])",
+            (run, [h.name for h in plan.hosts], [position % shards for position in range(len(plan.hosts))]),
+        )
+        await db.execute(
+            "INSERT INTO tasks (run, task, concurrency) SELECT %s, * FROM unnest(%s::text[], %s::int[])",
+            (run, [t.id for t in plan.tasks], [t.concurrency for t in plan.tasks]),
+        )
+        no_work_states = [no_work.get(inst.id) for inst in plan.instances]
+        await db.execute(
+            "INSERT INTO instances (run, instance, host, task, status, no_work_state, no_work_message) "
+            "SELECT %s, i, h, t, 'waiting', s, m FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+            "%s::text[]) AS u(i, h, t, s, m)",
+            (
+                run,
+                [inst.id for inst in plan.instances],
+                [inst.host for inst in plan.instances],
+                [inst.task for inst in plan.instances],
+                [None if v is None else str(v[0]) for v in no_work_states],
+                ["" if v is None else v[1] for v in no_work_states],
+            ),
+        )
+
+    # --- wake-ups and the lease ------------------------------------------------------------------
+
+    def watch(self, wake: Callable[[], None], on_lost: Callable[[], None]) -> None:
+        """Renew the lease every third of its length on a connection of its own, and call `wake` whenever
+        another controller records something (NOTIFY) — or at each renewal, which is when a dead
+        controller's work can be taken."""
+        self._watch = asyncio.create_task(self._watch_loop(wake, on_lost))
+
+    async def _watch_loop(self, wake: Callable[[], None], on_lost: Callable[[], None]) -> None:
+        db: psycopg.AsyncConnection[Any] | None = None
+        renewed = time.monotonic()
+        while True:
+            try:
+                if db is None or db.closed:
+                    db = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                    await db.execute(f"LISTEN {_channel(self.run)}")
+                async for notice in db.notifies(timeout=self.lease / 3):
+                    if notice.payload != str(self.controller):  # not this controller's own
+                        wake()
+                if not await self._renewed(db):
+                    on_lost()
+                    return
+                renewed = time.monotonic()
+                wake()
+            except psycopg.OperationalError:
+                if db is not None:
+                    await db.close()
+                db = None
+                if time.monotonic() - renewed > RECONNECT_SECONDS:
+                    self.lost = True
+                    on_lost()
+                    return
+                await asyncio.sleep(0.5)
+
+    # --- the walk ----------------------------------------------------------------------------------
+
+    async def endings_since(self, seq: int) -> list[Ending]:
+        """Every ending recorded after `seq`, in commit order."""
+        try:
+            cursor = await self._conn().execute(
+                "SELECT seq, instance, state, message FROM endings WHERE run = %s AND seq > %s ORDER BY seq",
+                (self.run, seq),
+            )
+            return [Ending(r[1], state_named(r[2]), r[3], seq=r[0]) for r in await cursor.fetchall()]
+        except psycopg.OperationalError as exc:
+            raise StoreUnreachable(str(exc)) from None
+
+    async def claim(
+        self,
+        candidates: list[tuple[str, str | None, str]],
+        room: int | None,
+        host_slots: int | None,
+        busy: dict[str, int],
+        concurrency: dict[str, int],
+        running: Callable[[list[Claim]], list[Transition]],
+    ) -> list[Claim]:
+        """Claim what this controller may start of `candidates` (instance, host, task; best first): at most
+        `room` (None: no limit), `host_slots` on each host with the `busy` ones running here, each task within its
+        `concurrency`.
+        `running(claims)` gives the "running" transitions, committed with the claims."""
+
+        async def body(db: psycopg.AsyncConnection[Any]) -> list[Claim]:
+            await self._renew(db)
+            hosts = sorted({host for _, host, _ in candidates if host is not None})
+            mine = await self._take_hosts(db, hosts, set(busy))
+            wanted = [c for c in candidates if c[1] is None or c[1] in mine]
+            if not wanted:
+                return []
+            rows = await (
+                await db.execute(
+                    "SELECT i.instance, i.status, i.owner FROM instances i LEFT JOIN controllers c ON c.id = i.owner "
+                    "WHERE i.run = %s AND i.instance = ANY(%s) AND (i.status = 'ready' OR (i.status = 'running' "
+                    "AND i.owner <> %s AND (c.lease_until <= now() OR c.left_run))) FOR UPDATE OF i SKIP LOCKED",
+                    (self.run, [c[0] for c in wanted], self.controller),
+                )
+            ).fetchall()
+            claimable = {r[0]: r[2] if r[1] == "running" else None for r in rows}
+            limited = sorted({task for iid, _, task in wanted if iid in claimable and task in concurrency})
+            task_busy = await self._task_counts(db, limited)
+            chosen: list[tuple[str, int | None]] = []
+            on_host: dict[str, int] = {}
+            for iid, host, task in wanted:
+                if iid not in claimable or (room is not None and len(chosen) >= room):
+                    continue
+                if (
+                    host is not None
+                    and host_slots is not None
+                    and busy.get(host, 0) + on_host.get(host, 0) >= host_slots
+                ):
+                    continue
+                if task in concurrency and task_busy.get(task, 0) >= concurrency[task]:
+                    continue
+                chosen.append((iid, claimable[iid]))
+                task_busy[task] = task_busy.get(task, 0) + 1
+                if host is not None:
+                    on_host[host] = on_host.get(host, 0) + 1
+            if not chosen:
+                return []
+            taken_from = dict(chosen)
+            rows = await (
+                await db.execute(
+                    "UPDATE instances SET status = 'running', owner = %s, epoch = epoch + 1, attempts = attempts + 1, "
+                    "reruns = reruns + (status = 'running')::int WHERE run = %s AND instance = ANY(%s) "
+                    "RETURNING instance, epoch, attempts",
+                    (self.controller, self.run, [iid for iid, _ in chosen]),
+                )
+            ).fetchall()
+            claims = [Claim(r[0], r[1], r[2], taken_from[r[0]]) for r in rows]
+            await self._insert_transitions(db, running(claims))
+            return claims
+
+        claims: list[Claim] = await self._transaction(body)
+        return claims
+
+    async def _renewed(self, db: psycopg.AsyncConnection[Any]) -> bool:
+        """Renew the lease, if it has not run out; False (and `lost`) if it had."""
+        row = await (
+            await db.execute(
+                "UPDATE controllers SET lease_until = now() + make_interval(secs => %s) "
+                "WHERE id = %s AND lease_until > now() AND NOT left_run RETURNING 1",
+                (self.lease, self.controller),
+            )
+        ).fetchone()
+        self.lost = self.lost or row is None
+        return row is not None
+
+    async def _renew(self, db: psycopg.AsyncConnection[Any]) -> None:
+        if not await self._renewed(db):
+            raise LeaseLost(f"controller {self.controller} lost its lease on run {self.run}")
+
+    async def _take_hosts(self, db: psycopg.AsyncConnection[Any], hosts: list[str], busy: set[str]) -> set[str]:
+        """The hosts among `hosts` this controller owns, after taking those nobody (alive) owns. Without a
+        shard, it keeps to its fair share of the hosts (all of them over the live controllers): beyond it,
+        it takes none, and gives back the hosts where nothing of it runs, for a controller that joined."""
+        if not hosts:
+            return set()
+        rows = await (
+            await db.execute(
+                "SELECT h.host, h.owner FROM hosts h LEFT JOIN controllers c ON c.id = h.owner "
+                "WHERE h.run = %s AND h.host = ANY(%s) AND (h.owner = %s OR (h.owner IS NULL AND "
+                "(%s::int IS NULL OR h.shard = %s::int)) OR c.lease_until <= now() OR c.left_run) "
+                "FOR UPDATE OF h SKIP LOCKED",
+                (self.run, hosts, self.controller, *([self.shard.index] * 2 if self.shard else [None, None])),
+            )
+        ).fetchall()
+        mine = {r[0] for r in rows if r[1] == self.controller}
+        free = [r[0] for r in rows if r[1] != self.controller]
+        if self.shard is None:
+            live, owned = await (
+                await db.execute(
+                    "SELECT (SELECT count(*) FROM controllers WHERE run = %s AND lease_until > now() AND NOT left_run),"
+                    " (SELECT count(*) FROM hosts WHERE run = %s AND owner = %s)",
+                    (self.run, self.run, self.controller),
+                )
+            ).fetchone() or (1, 0)
+            fair = -(-self.host_count // max(live, 1))
+            free = free[: max(0, fair - owned)]
+            if owned > fair:
+                given_back = await (
+                    await db.execute(
+                        "UPDATE hosts SET owner = NULL WHERE run = %s AND host IN (SELECT host FROM hosts "
+                        "WHERE run = %s AND owner = %s AND host <> ALL(%s) LIMIT %s FOR UPDATE SKIP LOCKED) "
+                        "RETURNING host",
+                        (self.run, self.run, self.controller, sorted(busy), owned - fair),
+                    )
+                ).fetchall()
+                if given_back:  # to the controllers waiting for them
+                    await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
+                mine &= busy
+        if free:
+            await db.execute(
+                "UPDATE hosts SET owner = %s WHERE run = %s AND host = ANY(%s)", (self.controller, self.run, free)
+            )
+        return mine | set(free)
+
+    async def _task_counts(self, db: psycopg.AsyncConnection[Any], tasks: list[str]) -> dict[str, int]:
+        """Running instances of each task on live controllers; the tasks' rows stay locked until commit, so
+        that two controllers never both see the last free slot."""
+        if not tasks:
+            return {}
+        await db.execute(
+            "SELECT 1 FROM tasks WHERE run = %s AND task = ANY(%s) ORDER BY task FOR UPDATE", (self.run, tasks)
+        )
+        rows = await (
+            await db.execute(
+                "SELECT i.task, count(*) FROM instances i JOIN controllers c ON c.id = i.owner "
+                "WHERE i.run = %s AND i.status = 'running' AND i.task = ANY(%s) AND c.lease_until > now() "
+                "AND NOT c.left_run GROUP BY i.task",
+                (self.run, tasks),
+            )
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    async def record(self, transitions: list[Transition]) -> None:
+        """Transitions that decide nothing (a retry's "running"), fenced by the lease."""
+
+        async def body(db: psycopg.AsyncConnection[Any]) -> None:
+            await self._renew(db)
+            await self._insert_transitions(db, transitions)
+
+        await self._transaction(body)
+
+    async def finish(
+        self,
+        endings: list[Ending],
+        not_run: list[str],
+        consequences: Callable[[list[Ending], list[Ending]], Consequences],
+    ) -> list[Ending]:
+        """Record `endings` of instances this controller claimed, and end those of `not_run` that nobody
+        claimed (the deployment stopped) as skipped; returns the endings it may no longer record (the
+        instance was taken from it). `consequences(others, own)` applies first the endings other controllers
+        recorded since the mirror last looked, then `own`, and says what follows: written in the same
+        transaction, then NOTIFY."""
+
+        async def body(db: psycopg.AsyncConnection[Any]) -> list[Ending]:
+            await db.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", (self.run,))
+            await self._renew(db)
+            rows = await (
+                await db.execute(
+                    "UPDATE instances i SET status = 'ended', attempts = e.attempts "
+                    "FROM unnest(%s::text[], %s::int[], %s::int[]) AS e(instance, epoch, attempts) "
+                    "WHERE i.run = %s AND i.instance = e.instance AND i.owner = %s AND i.epoch = e.epoch "
+                    "AND i.status = 'running' RETURNING i.instance",
+                    (
+                        [e.instance for e in endings],
+                        [e.epoch for e in endings],
+                        [e.attempts for e in endings],
+                        self.run,
+                        self.controller,
+                    ),
+                )
+            ).fetchall()
+            mine = {r[0] for r in rows}
+            own = [e for e in endings if e.instance in mine]
+            fenced = [
+                e for e in endings if e.instance not in mine and not await self.recorded(e.instance, e.epoch)
+            ]  # a claim not updated, yet recorded: committed before the connection broke
+            if not_run:
+                rows = await (
+                    await db.execute(
+                        "UPDATE instances SET status = 'ended' WHERE run = %s AND instance = ANY(%s) "
+                        "AND status = 'ready' RETURNING instance",
+                        (self.run, not_run),
+                    )
+                ).fetchall()
+                own.extend(Ending(r[0], State.SKIPPED, NOT_RUN) for r in rows)
+            others = await self.endings_since(self.last_seq)
+            await db.execute(
+                "INSERT INTO endings (run, instance, state, message, controller, epoch) "
+                "SELECT %s, i, s, m, %s, p FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[]) AS u(i, s, m, p)",
+                (
+                    self.run,
+                    self.controller,
+                    [e.instance for e in own],
+                    [str(e.state) for e in own],
+                    [e.message for e in own],
+                    [e.epoch for e in own],
+                ),
+            )
+            await self._write(db, consequences(others, own))
+            seq = await _value(db, "SELECT max(seq) FROM endings WHERE run = %s", (self.run,))
+            self.last_seq = seq or self.last_seq
+            await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
+            return fenced
+
+        fenced: list[Ending] = await self._transaction(body)
+        return fenced
+
+    async def _write(self, db: psycopg.AsyncConnection[Any], what: Consequences) -> None:
+        for iid, host in what.moved.items():
+            await db.execute(
+                "UPDATE instances SET host = %s, status = 'waiting' WHERE run = %s AND instance = %s",
+                (host, self.run, iid),
+            )
+        if what.ready:
+            await db.execute(
+                "UPDATE instances SET status = 'ready' WHERE run = %s AND instance = ANY(%s) AND status = 'waiting'",
+                (self.run, what.ready),
+            )
+        if what.ended:
+            await db.execute(
+                "UPDATE instances SET status = 'ended' WHERE run = %s AND instance = ANY(%s) "
+                "AND status IN ('waiting', 'ready')",
+                (self.run, what.ended),
+            )
+        await self._insert_transitions(db, what.transitions)
+
+    async def _insert_transitions(self, db: psycopg.AsyncConnection[Any], transitions: Iterable[Transition]) -> None:
+        batch = list(transitions)
+        if not batch:
+            return
+        columns = [list(column) for column in zip(*(transition_row(self.run, t) for t in batch), strict=True)]
+        await db.execute(INSERT_TRANSITIONS, columns)
+        latest = {instance: (state, key) for instance, state, key in execution_rows(batch)}  # the last of each
+        if latest:
+            await db.execute(
+                "INSERT INTO latest_executions SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                "ON CONFLICT (instance) DO UPDATE SET state = EXCLUDED.state, change_key = EXCLUDED.change_key",
+                (list(latest), [v[0] for v in latest.values()], [v[1] for v in latest.values()]),
+            )
+
+    async def recorded(self, instance: str, epoch: int) -> bool:
+        """Whether this controller's ending of `instance` at `epoch` was committed (its reply may have been
+        lost with the connection)."""
+        row = await (
+            await self._conn().execute(
+                "SELECT 1 FROM endings WHERE run = %s AND instance = %s AND controller = %s AND epoch = %s",
+                (self.run, instance, self.controller, epoch),
+            )
+        ).fetchone()
+        return row is not None
+
+    # --- leaving -----------------------------------------------------------------------------------
+
+    async def leave(self, outcome: str | None, notes: Callable[[list[str]], list[str]]) -> bool:
+        """Give up the lease and the hosts; end the run if it is done (`outcome`) or this was its last live
+        controller (interrupted). `notes(reruns)` gives the run's notes. Returns whether the run ended."""
+
+        async def body(db: psycopg.AsyncConnection[Any]) -> bool:
+            await db.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", (self.run,))
+            await db.execute("UPDATE controllers SET left_run = TRUE WHERE id = %s", (self.controller,))
+            others = await (
+                await db.execute(
+                    "SELECT 1 FROM controllers WHERE run = %s AND lease_until > now() AND NOT left_run LIMIT 1",
+                    (self.run,),
+                )
+            ).fetchone()
+            ending = outcome if outcome is not None else None if others else "interrupted"
+            if ending is None:
+                await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
+                return False
+            rows = await (
+                await db.execute(
+                    "SELECT instance FROM instances WHERE run = %s AND reruns > 0 ORDER BY instance", (self.run,)
+                )
+            ).fetchall()
+            await db.execute(
+                "UPDATE runs SET ended = %s, outcome = %s, notes = %s WHERE id = %s AND ended IS NULL",
+                (time.time(), ending, json.dumps(notes([r[0] for r in rows])), self.run),
+            )
+            await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
+            return True
+
+        ended: bool = await self._transaction(body)
+        return ended

@@ -155,7 +155,9 @@ def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"schema": "orchc.plan/1"}')
     with pytest.raises(DiagnosticError) as failure:
         plan_of_inputs(tmp_path / "broken.json", None, [], [])
-    assert "not a valid Plan: root: Field required" in failure.value.diagnostics[0].message
+    assert [d.message for d in failure.value.diagnostics] == [
+        f"not a valid Plan: {field}: Field required" for field in ("hosts", "instances", "roles", "root", "tasks")
+    ]
 
 
 def test_secrets_given_with_extra_vars_reach_the_run_not_the_plan(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import pydantic_core
+
 from orchc.backends.engine import Change, Limits, Scheduler
 from orchc.backends.journal import Journal, Transition
 from orchc.backends.limit import left_out
@@ -168,8 +170,8 @@ def verdicts(
 
 
 def plan_digest(plan: Plan) -> str:
-    """Which Plan a run ran (pydantic's compact JSON: the same Plan gives the same bytes)."""
-    return hashlib.sha256(plan.model_dump_json(by_alias=True).encode("utf-8")).hexdigest()
+    """Which Plan a run ran (pydantic-core's compact JSON: the same Plan gives the same bytes)."""
+    return hashlib.sha256(pydantic_core.to_json(plan, inf_nan_mode="null")).hexdigest()
 
 
 # --- the run -----------------------------------------------------------------------------

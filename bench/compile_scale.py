@@ -3,8 +3,8 @@
 Generates a seeded project (services of 1-4 tasks; about 25% of tasks require
 up to 3 capabilities of earlier services, with mixed scopes; about 10% of
 tasks are `once`) into a temporary folder, then times `compile_project` end
-to end (parse, resolve, expand, render, fingerprint), then writes plan.json as
-`orchc compile -o` does.
+to end (parse, resolve, expand, render, fingerprint), then validates the Plan
+and writes plan.json as `orchc compile -o` does.
 
     python3 bench/compile_scale.py [--hosts 1000 --roles 100 --services 1000 --seed 1] [--profile]
 
@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from orchc.compiler import compile_project
-    from orchc.plan_data import plan_json
+    from orchc.plan_json import plan_json
 
     with tempfile.TemporaryDirectory(prefix="orchc-bench-") as tmp:
         folder = Path(tmp)
@@ -88,16 +88,21 @@ def main() -> None:
         if profile:
             profile.disable()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    plan = result.plan_data
+    started = time.perf_counter()
+    plan = result.validated_plan()
+    validated = time.perf_counter() - started
     started = time.perf_counter()
     size = len(plan_json(plan))
     written = time.perf_counter() - started
     print(
         f"compile: {elapsed:.2f} s wall ({cpu:.2f} s CPU; they differ when the machine is busy) "
-        f"for {len(plan['instances'])} instances, {len(plan['tasks'])} tasks, "
-        f"{len(plan['hosts'])} hosts, {sum(len(i['deps']) for i in plan['instances'])} dependencies"
+        f"for {len(plan.instances)} instances, {len(plan.tasks)} tasks, "
+        f"{len(plan.hosts)} hosts, {sum(len(i.deps) for i in plan.instances)} dependencies"
     )
-    print(f"plan.json: {size / 1e6:.1f} MB serialised in {written:.2f} s (what `orchc compile -o` adds)")
+    print(
+        f"plan.json: validated in {validated:.2f} s, {size / 1e6:.1f} MB serialised in {written:.2f} s "
+        "(what `orchc compile -o` adds)"
+    )
     print(
         f"Task-Core reference: {TASKCORE_SECONDS:.0f} s -> orchc is {TASKCORE_SECONDS / elapsed:.1f}x faster "
         f"(target: < 2 s)"

@@ -72,7 +72,7 @@ class Decided:
     @classmethod
     def of(cls, result: CompileResult) -> Decided:
         lacked: Counter[str] = Counter(why for o in result.conditions for why in set(o.run_time.values()))
-        skipped = sum(1 for i in result.plan_data["instances"] if (i["skip"] or "").startswith("when ansible"))
+        skipped = sum(1 for i in result.plan.instances if (i.skip or "").startswith("when ansible"))
         decided = sum(1 for o in result.conditions if not o.run_time)
         return cls(len(result.conditions), decided, sum(o.instances for o in result.conditions), skipped, lacked)
 

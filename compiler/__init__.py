@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchc.compiler.actions import ActionLowerer
 from orchc.compiler.ansible_conditions import ConditionOutcome
@@ -32,51 +32,32 @@ from orchc.compiler.symbols import Symbols, collect
 from orchc.compiler.variables import resolve_variables
 from orchc.dsl.ast import Span, TaskDecl
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
-from orchc.plan_data import canonical_value, gc_paused
-
-if TYPE_CHECKING:
-    from orchc.plan import Plan
+from orchc.plan import Plan, SecretRef, SourceSpan, Task, gc_paused, validate_plan
 
 
+@dataclass
 class CompileResult:
-    """A compiled Plan: as plain data, what `orchc compile` writes (every key in sorted order, see
-    `write_plan_json`), and as the validated model, made on first use (check, graph, run, simulate)."""
+    """A compiled Plan (or one read from a plan.json), with what compiling it found."""
 
-    def __init__(
-        self,
-        warnings: list[Diagnostic],
-        secret_values: dict[str, str],
-        *,
-        data: dict[str, Any] | None = None,
-        plan: Plan | None = None,
-        conditions: list[ConditionOutcome] | None = None,
-    ) -> None:
-        self.warnings = warnings
-        self.conditions = conditions or []  # what each `when ansible` decided, per host (none for a plan.json)
-        self.secret_values = secret_values  # supplied with -e/--vars: for the run, never in the Plan
-        self._data = data
-        self._plan = plan
+    plan: Plan  # as the compiler builds it, or as read and validated
+    warnings: list[Diagnostic]
+    secret_values: dict[str, str]  # supplied with -e/--vars: for the run, never in the Plan
+    conditions: list[ConditionOutcome] = field(
+        default_factory=list
+    )  # what each `when ansible` decided, per host (none for a plan.json)
+    validated: bool = False  # whether `plan` was checked against the Plan's schema
 
     @classmethod
     def of_plan(cls, plan: Plan) -> CompileResult:
-        """A Plan read from a plan.json, as if just compiled."""
-        return cls(warnings=[], secret_values={}, plan=plan)
+        """A Plan read from a plan.json (and so validated), as if just compiled."""
+        return cls(plan, warnings=[], secret_values={}, validated=True)
 
-    @property
-    def plan_data(self) -> dict[str, Any]:
-        if self._data is None:
-            assert self._plan is not None
-            self._data = self._plan.plain_data()
-        return self._data
-
-    @property
-    def plan(self) -> Plan:
-        if self._plan is None:
-            from orchc.plan import Plan  # pydantic's models: only for the commands that use the model
-
-            with gc_paused():
-                self._plan = Plan.model_validate(self._data)
-        return self._plan
+    def validated_plan(self) -> Plan:
+        """The Plan checked against its schema, as `orchc compile` writes it and `orchc check` passes it;
+        the run takes the compiler's typed Plan as it is."""
+        if not self.validated:
+            self.plan, self.validated = validate_plan(self.plan), True
+        return self.plan
 
 
 def plan_root(inputs: list[Path]) -> Path:
@@ -115,20 +96,18 @@ def _compile(inputs: list[Path], inventory: Path, variables: Mapping[str, Any]) 
     if not expansion.instances:
         _nothing_to_deploy(inputs, symbols, diagnostics)
     sources = _Sources(root)
-    # Every dict below is written with its keys in sorted order: `plan_json` writes them as they are.
-    plan_data = {
-        "groups": {name: hosts.groups[name] for name in sorted(hosts.group_names())},
-        "hosts": [host.plan_data() for host in hosts.hosts],
-        "instances": expansion.instances,
-        "roles": [role.plan_data() for role in placement.roles],
-        "root": str(root),
-        "schema": "orchc.plan/1",
-        "secrets": [{"name": n, "source": sources.of(symbols.vars[n].span)} for n in values.secrets],
-        "strict": symbols.strict,
-        "tasks": _tasks(expansion, sources),
-        "vars": canonical_value(values.values),
-    }
-    return CompileResult(diagnostics.warnings, values.secret_values, data=plan_data, conditions=expansion.conditions)
+    plan = Plan(
+        groups={name: hosts.groups[name] for name in sorted(hosts.group_names())},
+        hosts=hosts.hosts,
+        instances=expansion.instances,
+        roles=placement.roles,
+        root=str(root),
+        secrets=[SecretRef(name=n, source=sources.of(symbols.vars[n].span)) for n in values.secrets],
+        strict=symbols.strict,
+        tasks=_tasks(expansion, sources),
+        vars=values.values,
+    )
+    return CompileResult(plan, diagnostics.warnings, values.secret_values, conditions=expansion.conditions)
 
 
 def _nothing_to_deploy(inputs: list[Path], symbols: Symbols, diagnostics: Diagnostics) -> None:
@@ -151,39 +130,35 @@ class _Sources:
     root: Path
     _files: dict[str, str] = field(default_factory=dict)
 
-    def of(self, span: Span) -> dict[str, Any]:
+    def of(self, span: Span) -> SourceSpan:
         file = self._files.get(span.file)
         if file is None:
             file = self._files[span.file] = Path(os.path.relpath(os.path.realpath(span.file), self.root)).as_posix()
-        return {
-            "column": span.column,
-            "end_column": span.end_column,
-            "end_line": span.end_line,
-            "file": file,
-            "line": span.line,
-        }
+        return SourceSpan(
+            column=span.column, end_column=span.end_column, end_line=span.end_line, file=file, line=span.line
+        )
 
 
-def _tasks(expansion: Expansion, sources: _Sources) -> list[dict[str, Any]]:
+def _tasks(expansion: Expansion, sources: _Sources) -> list[Task]:
     tasks = []
     for unit in expansion.units:
         decl = unit.decl
         task = decl if isinstance(decl, TaskDecl) else None  # else an anchor
         settings = task_settings(decl)
         tasks.append(
-            {
-                "anchor": not (task and task.actions),
-                "become": settings["become"],
-                "concurrency": task.concurrency.value if task and task.concurrency else None,
-                "delay": float(settings["delay"]),
-                "id": unit.id,
-                "name": decl.name,
-                "once": unit.once,
-                "retries": settings["retries"],
-                "service": unit.service,
-                "source": sources.of(decl.name_span),
-                "timeout": None if settings["timeout"] is None else float(settings["timeout"]),
-            }
+            Task(
+                anchor=not (task and task.actions),
+                become=settings.become,
+                concurrency=task.concurrency.value if task and task.concurrency else None,
+                delay=settings.delay,
+                id=unit.id,
+                name=decl.name,
+                once=unit.once,
+                retries=settings.retries,
+                service=unit.service,
+                source=sources.of(decl.name_span),
+                timeout=settings.timeout,
+            )
         )
     return tasks
 

@@ -14,12 +14,20 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from orchc.compiler.render import Mode, Renderer, RenderError, needs_rendering
 from orchc.dsl import ast
 from orchc.dsl.ast import MapValue, Span, Str
-from orchc.plan_data import canonical_value
+from orchc.plan import (
+    Action,
+    AnsibleModuleAction,
+    AnsibleRoleAction,
+    CopyAction,
+    PlaybookAction,
+    RunAction,
+    TemplateAction,
+)
 
 # What a playbook may use from beside it, by Ansible's conventions.
 PLAYBOOK_FOLDERS = (
@@ -78,24 +86,25 @@ class ActionLowerer:
     _files: dict[Path, bytes] = field(default_factory=dict)
     _digests: dict[tuple[Path, ...], str] = field(default_factory=dict)
 
-    def lower(self, action: ast.Action, context: dict[str, Any]) -> dict[str, Any]:
-        """The Plan action (as a dict, keys in sorted order) for one host; raises ActionError."""
+    def lower(self, action: ast.Action, context: dict[str, Any]) -> Action:
+        """The Plan action for one host; raises ActionError."""
         if isinstance(action, ast.Run):
-            return {"command": self._render(action.command, context, "run"), "kind": "run"}
+            return RunAction(command=self._render(action.command, context, "run"))
         if isinstance(action, ast.Copy):
             data = self._read(action.src)
+            encoding: Literal["utf-8", "base64"]
             try:
                 content, encoding = data.decode("utf-8"), "utf-8"
             except UnicodeDecodeError:
                 content, encoding = base64.b64encode(data).decode("ascii"), "base64"
-            return {
-                "content": content,
-                "dest": self._render(action.dest, context),
-                "encoding": encoding,
-                "kind": "copy",
-                **self._file_options(action, context),
-                "src": action.src.value,
-            }
+            return CopyAction(
+                content=content,
+                dest=self._render(action.dest, context),
+                encoding=encoding,
+                mode=self._option(action.mode, context),
+                owner=self._option(action.owner, context),
+                src=action.src.value,
+            )
         if isinstance(action, ast.Template):
             source = self._read(action.src).decode("utf-8", errors="replace")
             try:
@@ -104,39 +113,29 @@ class ActionLowerer:
                 raise ActionError(
                     f"in template '{action.src.value}': {exc.message}", action.src.span, exc.hint
                 ) from None
-            return {
-                "content": content,
-                "dest": self._render(action.dest, context),
-                "kind": "template",
-                **self._file_options(action, context),
-                "src": action.src.value,
-            }
+            return TemplateAction(
+                content=content,
+                dest=self._render(action.dest, context),
+                mode=self._option(action.mode, context),
+                owner=self._option(action.owner, context),
+                src=action.src.value,
+            )
         if isinstance(action, ast.Playbook):
             path = self._existing(action.path, "playbook")
             beside = [path.parent / folder for folder in PLAYBOOK_FOLDERS]
-            return {
-                "digest": self._digest(path, *beside),
-                "kind": "playbook",
-                "path": self._relative(path),
-                "vars": self._plan_map(action.vars, context),
-            }
+            return PlaybookAction(
+                digest=self._digest(path, *beside), path=self._relative(path), vars=self._map(action.vars, context)
+            )
         if isinstance(action, ast.AnsibleModule):
-            return {"args": self._plan_map(action.args, context), "kind": "ansible", "module": action.module}
+            return AnsibleModuleAction(args=self._map(action.args, context), module=action.module)
         if isinstance(action, ast.AnsibleRole):
             role = self._find_role(action)
-            return {
-                "digest": self._digest(role),
-                "kind": "role",
-                "name": action.name,
-                "vars": self._plan_map(action.vars, context),
-            }
+            return AnsibleRoleAction(digest=self._digest(role), name=action.name, vars=self._map(action.vars, context))
         raise TypeError(f"unknown action {action!r}")
 
-    def _file_options(self, action: ast.Copy | ast.Template, context: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "mode": self._render(action.mode, context) if action.mode else None,
-            "owner": self._render(action.owner, context) if action.owner else None,
-        }
+    def _option(self, text: Str | None, context: dict[str, Any]) -> str | None:
+        """A file option (`mode`, `owner`) rendered, or None where none is written."""
+        return self._render(text, context) if text else None
 
     def _render(self, text: Str, context: dict[str, Any], mode: Mode = "plain") -> str:
         try:
@@ -156,11 +155,6 @@ class ActionLowerer:
         if isinstance(value, ast.Duration):
             return value.seconds
         return value.value
-
-    def _plan_map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
-        """A map as a Plan action holds it: rendered, its keys in sorted order."""
-        plan_map: dict[str, Any] = canonical_value(self._map(value, context))
-        return plan_map
 
     def _map(self, value: MapValue | None, context: dict[str, Any]) -> dict[str, Any]:
         if value is None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
 
 from orchc.compiler.units import Edge
 from orchc.dsl.diagnostics import Diagnostics
 from orchc.dsl.span import Span
+from orchc.plan import Instance
 
 
 def _acyclic(edges: list[Edge]) -> bool:
@@ -31,7 +31,7 @@ def _acyclic(edges: list[Edge]) -> bool:
     return ordered == len(waiting)
 
 
-def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics: Diagnostics) -> None:
+def check_cycles(edges: list[Edge], instances: list[Instance], diagnostics: Diagnostics) -> None:
     if _acyclic(edges):
         return
     import networkx as nx  # slow to import, and only needed to explain a cycle
@@ -42,10 +42,10 @@ def check_cycles(edges: list[Edge], instances: list[dict[str, Any]], diagnostics
     graph: nx.DiGraph[str] = nx.DiGraph()
     task_of: dict[str, str] = {}
     for instance in instances:
-        task_of[instance["id"]] = instance["task"]
-        graph.add_node(instance["id"])
-        for dep in instance["deps"]:
-            graph.add_edge(instance["id"], dep)
+        task_of[instance.id] = instance.task
+        graph.add_node(instance.id)
+        for dep in instance.deps:
+            graph.add_edge(instance.id, dep)
     reported: set[frozenset[str]] = set()
     for component in nx.strongly_connected_components(graph):
         if len(component) == 1:

@@ -10,6 +10,7 @@ An instance waits for (`deps`):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -29,7 +30,9 @@ from orchc.compiler.units import Contexts, Edge, ReportOnce, Unit
 from orchc.compiler.variables import Variables
 from orchc.dsl.ast import AnchorDecl, Name, Str, TaskDecl
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
-from orchc.plan_data import secret_names
+from orchc.plan import Action, Instance, Variant, secret_names
+from orchc.plan import Placement as PlanPlacement
+from orchc.plan_json import compact_json
 
 
 def canonical_json(value: Any) -> str:
@@ -43,7 +46,7 @@ def sha256(text: str) -> str:
 class Lowered(NamedTuple):
     """A task's actions rendered for one host, what they do in one digest, and the secrets they use."""
 
-    actions: list[dict[str, Any]]
+    actions: list[Action]
     fingerprint: str
     secrets: list[str]
 
@@ -51,7 +54,7 @@ class Lowered(NamedTuple):
 @dataclass
 class Expansion:
     units: list[Unit]
-    instances: list[dict[str, Any]]
+    instances: list[Instance]
     edges: list[Edge]
     conditions: list[ConditionOutcome] = field(default_factory=list)  # what `when ansible` decided
 
@@ -177,7 +180,7 @@ class Expander:
 
     # --- instances ------------------------------------------------------------------------
 
-    def _instances(self, unit: Unit) -> list[dict[str, Any]]:
+    def _instances(self, unit: Unit) -> list[Instance]:
         slots = unit.running_slots
         if not slots:
             return []
@@ -186,7 +189,7 @@ class Expander:
             return [first] + [self._instance(unit, slot) for slot in slots[1:]]
         # Its other instances differ from the first in their host and id only (their lists are shared).
         return [first] + [
-            dict(first, host=slot.host.name if slot else None, id=instance)
+            dataclasses.replace(first, host=slot.host.name if slot else None, id=instance)
             for slot, instance in zip(slots[1:], unit.instance_ids[1:], strict=True)
         ]
 
@@ -201,7 +204,7 @@ class Expander:
             or any(requirement.scope.kind == "same_host" for requirement in unit.decl.requires)
         )
 
-    def _instance(self, unit: Unit, slot: Slot | None) -> dict[str, Any]:
+    def _instance(self, unit: Unit, slot: Slot | None) -> Instance:
         bound = self.binder.requirements(unit, slot)
         # Actions that render nothing and no `when`: the unit's instances share one lowering, no context.
         context = self._context(slot, bound.capabilities) if unit.renders_per_host or unit.when else {}
@@ -211,36 +214,36 @@ class Expander:
             other_bound = self.binder.requirements(unit, other)
             other_lowered = self._lowered(unit, self._context(other, other_bound.capabilities))
             alternates.append(
-                {
-                    "actions": other_lowered.actions,
-                    "deps": self._deps(unit, other, other_bound.required),
-                    "fingerprint": other_lowered.fingerprint,
-                    "host": other.host.name if other else None,
-                    "variants": self._variants(unit, other, other_bound, other_lowered),
-                }
+                PlanPlacement(
+                    actions=other_lowered.actions,
+                    deps=self._deps(unit, other, other_bound.required),
+                    fingerprint=other_lowered.fingerprint,
+                    host=other.host.name if other else None,
+                    variants=self._variants(unit, other, other_bound, other_lowered),
+                )
             )
-        return {  # keys in sorted order, as the Plan's JSON writes them
-            "actions": lowered.actions,
-            "alternates": alternates,
-            "any_of": bound.any_of,
-            "change_key": self._change_key(unit.decl, lowered.fingerprint),
-            "deps": self._deps(unit, slot, bound.required),
-            "fingerprint": lowered.fingerprint,
-            "host": slot.host.name if slot else None,
-            "id": unit.instance_id(slot),
-            "secrets": lowered.secrets,
-            "skip": self._skip(unit, slot, context),
-            "task": unit.id,
-            "variants": self._variants(unit, slot, bound, lowered),
-        }
+        return Instance(
+            actions=lowered.actions,
+            alternates=alternates,
+            any_of=bound.any_of,
+            change_key=self._change_key(unit.decl, lowered.fingerprint),
+            deps=self._deps(unit, slot, bound.required),
+            fingerprint=lowered.fingerprint,
+            host=slot.host.name if slot else None,
+            id=unit.instance_id(slot),
+            secrets=lowered.secrets,
+            skip=self._skip(unit, slot, context),
+            task=unit.id,
+            variants=self._variants(unit, slot, bound, lowered),
+        )
 
-    def _variants(self, unit: Unit, slot: Slot | None, bound: Requirements, lowered: Lowered) -> list[dict[str, Any]]:
+    def _variants(self, unit: Unit, slot: Slot | None, bound: Requirements, lowered: Lowered) -> list[Variant]:
         """The instance rendered with the fields of each provider of its `on any` requirement, where
         that changes what it runs (`lowered` is the first provider's). One such requirement only: a
         second keeps its first provider's fields, with a warning."""
         if not bound.choices or not unit.renders_per_host:
             return []
-        variants: list[dict[str, Any]] = []
+        variants: list[Variant] = []
         chosen = ""
         for name, choices in bound.choices:
             rendered = [(choices[0][0], lowered)] + [
@@ -262,7 +265,7 @@ class Expander:
                 continue
             chosen = name
             variants = [
-                {"actions": other.actions, "fingerprint": other.fingerprint, "provider": provider}
+                Variant(actions=other.actions, fingerprint=other.fingerprint, provider=provider)
                 for provider, other in rendered
             ]
         return variants
@@ -284,14 +287,14 @@ class Expander:
         lowered = self._lowered_alike.get(unit.id)
         if lowered is not None:
             return lowered
-        actions: list[dict[str, Any]] = []
+        actions: list[Action] = []
         decl = unit.decl
         for action in decl.actions if isinstance(decl, TaskDecl) else []:
             try:
                 actions.append(self.lowerer.lower(action, context))
             except ActionError as exc:
                 self.report.error(exc.message, exc.span, exc.hint)
-        lowered = Lowered(actions, fingerprint(actions, decl), _secrets(actions))
+        lowered = _lowering(actions, decl)
         if not unit.renders_per_host:
             self._lowered_alike[unit.id] = lowered
         return lowered
@@ -335,23 +338,29 @@ class Expander:
         return sha256(canonical_json(inputs))
 
 
-def fingerprint(actions: list[dict[str, Any]], decl: TaskDecl | AnchorDecl) -> str:
-    """sha256 of what an instance does: its rendered actions and its task's settings (not its deps)."""
-    return sha256(canonical_json({"actions": actions, **task_settings(decl)}))
+def _lowering(actions: list[Action], decl: TaskDecl | AnchorDecl) -> Lowered:
+    """`actions` with their fingerprint, the sha256 of what an instance does (its rendered actions and its
+    task's settings, not its deps), and the secrets they use."""
+    what = compact_json({"actions": actions, **task_settings(decl)._asdict()})
+    secrets = sorted(secret_names(what.decode())) if b"@@secret:" in what else []
+    return Lowered(actions, hashlib.sha256(what).hexdigest(), secrets)
 
 
-def _secrets(actions: list[dict[str, Any]]) -> list[str]:
-    text = repr(actions)
-    return sorted(secret_names(text)) if "@@secret:" in text else []
+class TaskSettings(NamedTuple):
+    """What besides its actions decides what an instance does (part of its fingerprint, in name order)."""
+
+    become: bool
+    delay: float  # seconds
+    retries: int
+    timeout: float | None  # seconds
 
 
-def task_settings(decl: TaskDecl | AnchorDecl) -> dict[str, Any]:
-    """What besides its actions decides what an instance does (part of its fingerprint)."""
+def task_settings(decl: TaskDecl | AnchorDecl) -> TaskSettings:
     if not isinstance(decl, TaskDecl):
-        return {"retries": 0, "delay": 0.0, "timeout": None, "become": False}
-    return {
-        "retries": decl.retries.count.value if decl.retries else 0,
-        "delay": decl.retries.delay.seconds if decl.retries and decl.retries.delay else 0.0,
-        "timeout": decl.timeout.seconds if decl.timeout else None,
-        "become": decl.become,
-    }
+        return TaskSettings(become=False, delay=0.0, retries=0, timeout=None)
+    return TaskSettings(
+        become=decl.become,
+        delay=decl.retries.delay.seconds if decl.retries and decl.retries.delay else 0.0,
+        retries=decl.retries.count.value if decl.retries else 0,
+        timeout=decl.timeout.seconds if decl.timeout else None,
+    )

@@ -19,12 +19,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from orchc.compiler.inventory_errors import inventory_errors, not_utf8_errors
 from orchc.compiler.inventory_yaml import read_plain_yaml_inventory
 from orchc.dsl.diagnostics import Diagnostic, DiagnosticError
-from orchc.plan_data import canonical_value
+from orchc.plan import Host
 
 # Variables Ansible adds to every host itself; they are not inventory content.
 _MAGIC_VARS = frozenset(
@@ -61,34 +61,16 @@ IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
 
 
 @dataclass
-class Host:
-    """A machine of the inventory, as the Plan holds it. Plain data: compiling needs no pydantic
-    (`orchc.plan.Host` is its model, for the commands that read a Plan; saves ~20 ms for 1000 hosts)."""
-
-    name: str
-    address: str
-    port: int | None
-    user: str | None
-    connection: Literal["ssh", "local"]
-    vars: dict[str, Any]  # merged with Ansible's precedence, in name order; never a password-like one
-
-    def plan_data(self) -> dict[str, Any]:
-        """The host as the Plan's JSON holds it: every key in sorted order."""
-        return {
-            "address": self.address,
-            "connection": self.connection,
-            "name": self.name,
-            "port": self.port,
-            "user": self.user,
-            "vars": canonical_value(self.vars),
-        }
-
-
-@dataclass
 class Inventory:
     path: Path
-    hosts: list[Host]  # inventory order
+    hosts: list[Host]  # inventory order; their vars merged with Ansible's precedence, never a password-like one
     groups: dict[str, list[str]]  # group -> host names (children included), inventory order
+    # host -> its vars in name order, nested maps as written: what templates see as `host.vars`
+    template_vars: dict[str, dict[str, Any]]
+
+    def add_host(self, host: Host, template_vars: dict[str, Any]) -> None:
+        self.hosts.append(host)
+        self.template_vars[host.name] = template_vars
 
     def group_names(self) -> list[str]:
         """Groups that can be roles (not Ansible's implicit `all` and `ungrouped`)."""
@@ -134,11 +116,15 @@ def load_inventory(path: Path) -> Inventory:
     else:
         host_vars, groups = _read_with_ansible(path)
     position = {name: i for i, name in enumerate(host_vars)}
-    return Inventory(
+    inventory = Inventory(
         path=path,
-        hosts=[_host(path, name, merged) for name, merged in host_vars.items()],
+        hosts=[],
         groups={name: sorted(members, key=position.__getitem__) for name, members in groups.items()},
+        template_vars={},
     )
+    for name, merged in host_vars.items():
+        inventory.add_host(*_host(path, name, merged))
+    return inventory
 
 
 def _read_with_ansible(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
@@ -148,8 +134,9 @@ def _read_with_ansible(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str,
         raise DiagnosticError(not_utf8)
     manager, loader = _ansible_inventory(path)
     merged = _InventoryVars(manager, loader, [os.path.abspath(path)])
-    host_vars = {host.name: merged.of(host) for host in manager.get_hosts()}
-    groups = {name: [host.name for host in group.get_hosts()] for name, group in manager.groups.items()}
+    # ansible-core's names are tagged strings, which YAML writers (the Ansible transport's inventory) refuse.
+    host_vars = {str(host.name): merged.of(host) for host in manager.get_hosts()}
+    groups = {str(name): [str(host.name) for host in group.get_hosts()] for name, group in manager.groups.items()}
     return host_vars, groups
 
 
@@ -235,7 +222,8 @@ class _InventoryVars:
         return merged
 
 
-def _host(path: Path, name: str, merged: dict[str, Any]) -> Host:
+def _host(path: Path, name: str, merged: dict[str, Any]) -> tuple[Host, dict[str, Any]]:
+    """The host as the Plan holds it, and its vars as templates see them."""
     host_vars = {k: plain(v) for k, v in merged.items() if k not in _MAGIC_VARS and not is_password_like(k)}
     port = host_vars.get("ansible_port")
     user = host_vars.get("ansible_user")
@@ -249,11 +237,13 @@ def _host(path: Path, name: str, merged: dict[str, Any]) -> Host:
                 )
             ]
         )
-    return Host(
-        name=name,
+    template_vars = dict(sorted(host_vars.items()))
+    host = Host(
         address=str(host_vars.get("ansible_host", name)),
+        connection="local" if host_vars.get("ansible_connection") == "local" else "ssh",
+        name=name,
         port=int(port) if port is not None else None,
         user=str(user) if user is not None else None,
-        connection="local" if host_vars.get("ansible_connection") == "local" else "ssh",
-        vars=dict(sorted(host_vars.items())),
+        vars=template_vars,
     )
+    return host, template_vars

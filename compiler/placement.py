@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from orchc.compiler.inventory import Host, Inventory
+from orchc.compiler.inventory import Inventory
 from orchc.compiler.symbols import Symbols
 from orchc.dsl.ast import Int, RoleDecl, Str
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
+from orchc.plan import Host, Role
 
 _PERCENT = re.compile(r"^\s*(\d+)\s*%\s*$")
-
-
-@dataclass
-class Role:
-    """An inventory group that services are placed on, with its fault-tolerance budget, as the Plan
-    holds it (`orchc.plan.Role` is its model)."""
-
-    name: str
-    hosts: list[str]
-    services: list[str]
-    tolerate: int  # failed hosts allowed, resolved from "N" or "N%"
-    tolerate_spec: str  # as written, for messages
-
-    def plan_data(self) -> dict[str, Any]:
-        """The role as the Plan's JSON holds it: every key in sorted order."""
-        return {
-            "hosts": list(self.hosts),
-            "name": self.name,
-            "services": list(self.services),
-            "tolerate": self.tolerate,
-            "tolerate_spec": self.tolerate_spec,
-        }
 
 
 @dataclass(frozen=True)
@@ -46,7 +24,7 @@ class Slot:
 
 @dataclass
 class Placement:
-    roles: list[Role]
+    roles: list[Role]  # as the Plan holds them
     slots: dict[str, list[Slot]]  # service -> hosts in inventory order
 
 
@@ -100,7 +78,7 @@ def place(symbols: Symbols, inventory: Inventory, diagnostics: Diagnostics) -> P
         hosts = members or []
         tolerate, spec = _tolerance(decl, len(hosts), diagnostics)
         services = [s.value for s in decl.services if s.value in symbols.services]
-        roles.append(Role(name=decl.name, hosts=hosts, services=services, tolerate=tolerate, tolerate_spec=spec))
+        roles.append(Role(hosts=list(hosts), name=decl.name, services=services, tolerate=tolerate, tolerate_spec=spec))
 
     listed = {name.value for decl in symbols.roles.values() for name in decl.services}
     slots: dict[str, list[Slot]] = {}
@@ -134,16 +112,8 @@ def _single_host(name: str, inventory: Inventory) -> list[str] | None:
         return [name]
     if name != "localhost":
         return None
-    inventory.hosts.append(
-        Host(
-            "localhost",
-            "localhost",
-            None,
-            None,
-            "local",
-            {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-        )
-    )
+    local_vars = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    inventory.add_host(Host(address="localhost", connection="local", name="localhost", vars=local_vars), local_vars)
     inventory.groups.setdefault("all", []).append("localhost")
     return ["localhost"]
 

@@ -3,7 +3,7 @@
 Two flavours: `run` commands, where every interpolated value is shell-quoted
 unless it goes through `| raw`, and plain strings (paths, fields, template
 files). Undefined names are errors that say what was meant; secrets render as
-markers that the runner resolves (`orchc.plan_data.secret_marker`).
+markers that the runner resolves (`orchc.plan.secret_marker`).
 
 Strings that only interpolate names are rendered here; anything else goes to
 Jinja (`render_jinja`), imported on first use: a project without templates does
@@ -16,7 +16,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING, Any, Literal
 
-from orchc.plan_data import secret_marker
+from orchc.plan import secret_marker
 
 if TYPE_CHECKING:
     from orchc.compiler.render_jinja import JinjaTemplates

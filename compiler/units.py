@@ -116,7 +116,7 @@ class Contexts:
                     "address": host.address,
                     "port": host.port,
                     "user": host.user,
-                    "vars": host.vars,
+                    "vars": self.inventory.template_vars[host.name],
                     "groups": self._groups(host.name),
                 }
                 context["role"] = slot.role

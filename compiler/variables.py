@@ -9,7 +9,7 @@ from typing import Any
 from orchc.compiler.symbols import Symbols
 from orchc.compiler.values import CoercionError, article, coerce, literal
 from orchc.dsl.diagnostics import Diagnostics, did_you_mean
-from orchc.plan_data import secret_marker
+from orchc.plan import secret_marker
 
 
 @dataclass

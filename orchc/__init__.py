@@ -3,9 +3,10 @@
 Use it from Python through `orchc.api`, whose names are also this package's
 (`orchc.load_project`, `orchc.compile_project`, `orchc.run`, ...). Where each
 idea lives: `orchc.dsl` (text -> AST), `orchc.compiler` (AST -> Plan),
-`orchc.plan` (the Plan IR), `orchc.backends` (run a Plan), `orchc.migrate`
-(foreign formats -> .orch text); `orchc.project` and `orchc.secrets` (a run's
-inputs), `orchc.cli` and its `cmd_*` modules (the command line).
+`orchc.plan` (the Plan IR's schema) and `orchc.plan_json` (its writer),
+`orchc.backends` (run a Plan), `orchc.migrate` (foreign formats -> .orch
+text); `orchc.project` and `orchc.secrets` (a run's inputs), `orchc.cli` and
+its `cmd_*` modules (the command line).
 """
 
 from __future__ import annotations

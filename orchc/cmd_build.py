@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,7 +21,6 @@ from orchc.inputs import (
     ProjectArg,
     VarsFilesOption,
     compile_inputs,
-    is_plan_file,
     writing,
 )
 
@@ -75,16 +75,6 @@ class PlanSize:
             len(plan.hosts),
         )
 
-    @classmethod
-    def of_data(cls, data: dict[str, Any]) -> PlanSize:
-        """From the Plan as the compiler gives it: validating its model would cost more than the check."""
-        return cls(
-            len({task["service"] for task in data["tasks"] if task["service"]}),
-            len(data["tasks"]),
-            len(data["instances"]),
-            len(data["hosts"]),
-        )
-
     def summary(self, warnings: int) -> str:
         line = (
             f"ok: {_plural(self.services, 'service')}, {_plural(self.tasks, 'task')}, "
@@ -101,8 +91,7 @@ def check(
 ) -> None:
     """Parse and compile; print diagnostics. Nothing runs."""
     result = compile_inputs(path, inventory, extra_var, vars_file)
-    size = PlanSize.of_plan(result.plan) if is_plan_file(path) else PlanSize.of_data(result.plan_data)
-    typer.echo(size.summary(len(result.warnings)))
+    typer.echo(PlanSize.of_plan(result.validated_plan()).summary(len(result.warnings)))
     if result.conditions:
         left = sum(1 for outcome in result.conditions if outcome.run_time)
         typer.echo(
@@ -121,23 +110,23 @@ def compile(
     output: OutputOption = None,
 ) -> None:
     """Write the Plan (JSON) to -o FILE or stdout."""
-    from orchc.plan_data import plan_json, write_plan_json
+    from orchc.plan_json import plan_json, write_plan_json
 
-    result = compile_inputs(path, inventory, extra_var, vars_file)
+    plan = compile_inputs(path, inventory, extra_var, vars_file).validated_plan()
     if output is None:
-        typer.echo(plan_json(result.plan_data), nl=False)
+        typer.echo(plan_json(plan), nl=False)
     else:
         with writing(output), output.open("wb") as file:
-            write_plan_json(_rooted_beside(result.plan_data, output), file)
+            write_plan_json(_rooted_beside(plan, output), file)
 
 
-def _rooted_beside(data: dict[str, Any], output: Path) -> dict[str, Any]:
+def _rooted_beside(plan: Plan, output: Path) -> Plan:
     """A Plan written inside its project names the project relative to itself, so that the two can move
     together (to another checkout, another machine); anywhere else, the absolute path stays."""
-    root, folder = Path(data["root"]), output.resolve().parent
+    root, folder = Path(plan.root), output.resolve().parent
     if folder != root and root not in folder.parents:
-        return data
-    return {**data, "root": Path(os.path.relpath(root, folder)).as_posix()}
+        return plan
+    return dataclasses.replace(plan, root=Path(os.path.relpath(root, folder)).as_posix())
 
 
 def graph(

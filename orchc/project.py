@@ -94,7 +94,7 @@ def load_plan(path: str | Path) -> Plan:
     column. A Plan that names its project relative to itself is placed where it lies."""
     from pydantic import ValidationError
 
-    from orchc.plan import Plan  # pydantic's models: only for the commands that read a Plan
+    from orchc.plan import Plan  # the Plan and its validator: only for the commands that read a Plan
 
     path = Path(path)
     diagnostics = Diagnostics()

@@ -14,6 +14,7 @@ import pwd
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -246,11 +247,11 @@ def _scenario(folder: Path) -> list[Action]:
     return [
         copy,
         copy,
-        copy.model_copy(update={"mode": "0600"}),
-        copy.model_copy(update={"content": "a=2\n"}),
-        copy.model_copy(update={"mode": "rw"}),
-        copy.model_copy(update={"dest": str(folder / "missing" / "a.conf")}),
-        copy.model_copy(update={"dest": str(folder / "a-folder")}),
+        replace(copy, mode="0600"),
+        replace(copy, content="a=2\n"),
+        replace(copy, mode="rw"),
+        replace(copy, dest=str(folder / "missing" / "a.conf")),
+        replace(copy, dest=str(folder / "a-folder")),
         TemplateAction(src="t.j2", dest=str(folder / "t.conf"), content=f"pw={secret_marker('pw', False)}\n"),
         TemplateAction(src="t.j2", dest=str(folder / "u.conf"), content=secret_marker("other", False)),
         RunAction(command=f"echo {secret_marker('pw', True)}; echo warn >&2"),

@@ -70,8 +70,8 @@ def local_inventory(path: Path) -> Path:
 
 
 def plan_hosts(inventory: Inventory) -> list[Host]:
-    """The inventory's hosts as the Plan's model holds them (the compiler's are plain data)."""
-    return [Host.model_validate(host.plan_data()) for host in inventory.hosts]
+    """The inventory's hosts, as the Plan holds them."""
+    return inventory.hosts
 
 
 def plan_from_inventory(project: Path, inventory: Path) -> Plan:

@@ -467,7 +467,7 @@ def test_examples_compile_to_a_valid_plan(example: str, project_root: Path) -> N
     folder = project_root / "examples" / example
     result = compile_project([folder], folder / "inventory.yml")
     assert result.warnings == []
-    plan = Plan.model_validate_json(result.plan.to_json())
+    plan = Plan.from_json(result.plan.to_json())
     ids = {i.id for i in plan.instances}
     tasks = {t.id for t in plan.tasks}
     hosts = {h.name for h in plan.hosts}

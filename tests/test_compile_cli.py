@@ -132,7 +132,7 @@ service app {
         },
     )
     result = compile_project([site], tmp_path / "inventory.yml", {"token": "s3cret"})
-    skips = {i["id"]: i["skip"] for i in result.plan_data["instances"]}
+    skips = {i.id: i.skip for i in result.plan.instances}
     assert skips["app.direct@w1"] is None and skips["app.through@w1"] is None and skips["app.other@w2"]
     reasons = {o.condition.value: set(o.run_time.values()) for o in result.conditions}
     assert reasons["api_token is defined"] == {"it may read the secret 'token', whose value compiling does not use"}
@@ -242,7 +242,9 @@ def test_load_plan_compiles_or_reads_a_plan(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"schema": "orchc.plan/1"}')
     with pytest.raises(DiagnosticError) as failure:
         plan_of_inputs(tmp_path / "broken.json", None, [], [])
-    assert "not a valid Plan: root: Field required" in failure.value.diagnostics[0].message
+    assert [d.message for d in failure.value.diagnostics] == [
+        f"not a valid Plan: {field}: Field required" for field in ("hosts", "instances", "roles", "root", "tasks")
+    ]
 
 
 def test_secrets_given_with_extra_vars_reach_the_run_not_the_plan(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def test_builtin_names_resolve_short_and_in_full(tmp_path: Path) -> None:
         ),
         inventory=INVENTORY,
     )
-    assert len(result.plan_data["instances"]) == 3
+    assert len(result.plan.instances) == 3
 
 
 def test_what_cannot_be_a_module_says_why(tmp_path: Path) -> None:

@@ -1,11 +1,14 @@
 """Properties of every compiled Plan, on random projects: ids unique, deps exist and come first, bytes stable
-(also when no instance is copied from another of its task)."""
+(also when no instance is copied from another of its task) and the same once validated."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +17,8 @@ from hypothesis import strategies as st
 from orchc.compiler import compile_project
 from orchc.compiler.expand import Expander
 from orchc.dsl.diagnostics import DiagnosticError
-from orchc.plan_data import plan_json
+from orchc.plan import Plan, validate_plan
+from orchc.plan_json import plan_json
 
 
 def random_project(folder: Path, seed: int, hosts: int, roles: int, services: int) -> None:
@@ -54,8 +58,11 @@ def test_compiled_plans_are_well_formed_and_deterministic(seed: int, hosts: int,
         with patch.object(Expander, "_differs_by_host", lambda self, unit: True):
             again = compile_project([folder / "site.orch"], folder / "inventory.ini")  # no instance copied
     plan = result.plan
-    # What `orchc compile` writes from the compiler's data is the validated model's canonical JSON.
-    assert plan_json(result.plan_data).decode() == plan.to_json() == again.plan.to_json()
+    # What `orchc compile` writes, the compiler's Plan validated, is the compiler's Plan as it was built, and
+    # reads back as itself.
+    written = plan_json(validate_plan(plan)).decode()
+    assert written == plan.to_json() == Plan.from_json(written).to_json() == again.plan.to_json()
+    assert not list(_not_plain(plan)), "the compiler built the Plan of values that validating it would change"
     position = {instance.id: index for index, instance in enumerate(plan.instances)}
     assert len(position) == len(plan.instances)
     tasks = {task.id for task in plan.tasks}
@@ -65,6 +72,23 @@ def test_compiled_plans_are_well_formed_and_deterministic(seed: int, hosts: int,
         waits_for = instance.deps + [dep for group in instance.any_of for dep in group]
         # The generator only points backwards, so every dependency is listed earlier in the Plan.
         assert all(position[dep] < position[instance.id] for dep in waits_for)
+
+
+def _not_plain(value: Any) -> Iterator[Any]:
+    """What a Plan holds that validating it would have changed: str or int subclasses (ansible-core's tagged
+    strings, lark's tokens), tuples, dates..."""
+    if dataclasses.is_dataclass(value):
+        for plan_field in dataclasses.fields(value):
+            yield from _not_plain(getattr(value, plan_field.name))
+    elif type(value) is dict:
+        for key, item in value.items():
+            yield from _not_plain(key)
+            yield from _not_plain(item)
+    elif type(value) is list:
+        for item in value:
+            yield from _not_plain(item)
+    elif type(value) not in (str, int, float, bool, type(None)):
+        yield value
 
 
 def random_mistakes(folder: Path, seed: int) -> None:

@@ -33,7 +33,7 @@ def _outcome(read: Callable[[], Inventory]) -> Any:
         inventory = read()
     except DiagnosticError as exc:
         return [d.message for d in exc.diagnostics]
-    return [h.plan_data() for h in inventory.hosts], list(inventory.groups.items())
+    return inventory.hosts, list(inventory.groups.items())
 
 
 def _assert_same_as_ansible(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

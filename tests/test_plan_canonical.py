@@ -1,5 +1,6 @@
-"""The Plan's JSON (`Plan.to_json`, and `plan_json` of the compiler's data) is exactly what Python's json
-encoder writes (sorted keys, indent 2), only faster."""
+"""The Plan's JSON (`plan_json`, `Plan.to_json`) is exactly what Python's json encoder writes (sorted keys,
+indent 2), only faster: for Plans the compiler builds, Plans made by hand and Plans validated from any values.
+So is `compact_json`, of which fingerprints are made, for compact JSON."""
 
 from __future__ import annotations
 
@@ -12,30 +13,43 @@ from unittest.mock import patch
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
-from orchc import plan as plan_module
-from orchc import plan_data
+from orchc import plan_json as plan_json_module
 from orchc.compiler import compile_project
-from orchc.plan import Instance, Plan, PlaybookAction, SourceSpan, Task
-from orchc.plan_data import canonical_value, plan_json
+from orchc.plan import (
+    AnsibleModuleAction,
+    AnsibleRoleAction,
+    Host,
+    Instance,
+    Placement,
+    Plan,
+    PlaybookAction,
+    SourceSpan,
+    Task,
+    Variant,
+    canonical_value,
+    type_adapter,
+    validate_plan,
+)
+from orchc.plan_json import compact_json, plan_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SPAN = SourceSpan(file="a.orch", line=1, column=1, end_line=1, end_column=5)
 
 
 def _reference_json(plan: Plan) -> str:
-    """The Plan's canonical bytes as first defined: Python's own encoder."""
-    return json.dumps(plan.model_dump(mode="json", by_alias=True), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """The Plan's canonical bytes as first defined: Python's own encoder, of pydantic's JSON values."""
+    values = type_adapter(Plan).dump_python(plan, mode="json")
+    return json.dumps(values, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def _plan_with_vars(values: dict[str, Any]) -> Plan:
-    span = SourceSpan(file="a.orch", line=1, column=1, end_line=1, end_column=5)
     return Plan(
         root="/p",
         hosts=[],
         roles=[],
         secrets=[],
-        tasks=[Task(id="s.t", service="s", name="t", source=span, delay=0.5)],
+        tasks=[Task(id="s.t", service="s", name="t", source=SPAN, delay=0.5)],
         instances=[
             Instance(
                 id="s.t@h",
@@ -62,8 +76,26 @@ json_values = st.recursive(
 def test_any_values_give_the_reference_bytes(values: dict[str, Any]) -> None:
     plan = _plan_with_vars(values)
     assert plan.to_json() == _reference_json(plan)
-    # The compiler's way: plain data, every map sorted where it enters.
-    assert plan_json(canonical_value(plan.model_dump(by_alias=True))).decode() == _reference_json(plan)
+    # Validated, as `orchc compile` writes it, and read back, as a run reads it.
+    assert plan_json(validate_plan(plan)).decode() == _reference_json(plan)
+    assert Plan.from_json(plan.to_json()).to_json() == _reference_json(plan)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_compact_json_is_pythons(value: Any) -> None:
+    value = canonical_value(value)
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert compact_json(value) == expected
+    assert (
+        compact_json([PlaybookAction(path="p.yml", vars={"v": value})])
+        == json.dumps(
+            [{"digest": "", "kind": "playbook", "path": "p.yml", "vars": {"v": value}}],
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+    )
 
 
 def test_floats_python_writes_with_an_exponent_keep_python_spelling() -> None:
@@ -73,14 +105,43 @@ def test_floats_python_writes_with_an_exponent_keep_python_spelling() -> None:
     assert '"small": 1e-05' in text and '"large": 1e+16' in text and '"plain": 0.0001' in text
 
 
+@pytest.mark.parametrize(
+    "small",
+    [
+        Host(name="h", address="h", vars={"v": 1e-05}),
+        Task(id="s.t", service="s", name="t", source=SPAN, delay=2e-05),
+        Task(id="s.t", service="s", name="t", source=SPAN, timeout=3e-07),
+        PlaybookAction(path="p.yml", vars={"v": [4e-05]}),
+        AnsibleModuleAction(module="m", args={"v": {"w": 5e-9}}),
+        AnsibleRoleAction(name="r", vars={"v": -6e-05}),
+    ],
+    ids=repr,
+)
+def test_a_small_float_anywhere_keeps_python_spelling(small: Any) -> None:
+    """Every field that may hold a float: the writer looks for small floats in what it wrote, not in a list
+    of fields."""
+    host = small if isinstance(small, Host) else Host(name="h", address="h")
+    task = small if isinstance(small, Task) else Task(id="s.t", service="s", name="t", source=SPAN)
+    actions = [] if isinstance(small, Host | Task) else [small]
+    placement = Placement(host="g", fingerprint="f", variants=[Variant(provider="p", fingerprint="f", actions=actions)])
+    for instance in (
+        Instance(id="s.t@h", task="s.t", host="h", fingerprint="f", change_key="f", actions=actions),
+        Instance(id="s.t@h", task="s.t", host="h", fingerprint="f", change_key="f", alternates=[placement]),
+    ):
+        plan = Plan(root="/p", hosts=[host], roles=[], tasks=[task], instances=[instance])
+        assert plan.to_json() == _reference_json(plan)
+        assert "e-0" in plan.to_json() or "e-9" in plan.to_json()
+
+
 @pytest.mark.parametrize("instances_per_write", [100, 1, 2])
 def test_compiled_examples_give_the_reference_bytes(instances_per_write: int) -> None:
     for example in ("webapp", "openstack-mini"):
         folder = EXAMPLES / example
         inventory = next(p for p in sorted(folder.iterdir()) if p.name.startswith("inventory"))
         result = compile_project([folder], inventory)
-        with patch.object(plan_data, "_INSTANCES_PER_WRITE", instances_per_write):
-            assert plan_json(result.plan_data).decode() == result.plan.to_json() == _reference_json(result.plan)
+        with patch.object(plan_json_module, "_INSTANCES_PER_WRITE", instances_per_write):
+            written = plan_json(result.plan).decode()
+            assert written == plan_json(validate_plan(result.plan)).decode() == _reference_json(result.plan)
 
 
 def test_a_plan_without_instances_gives_the_reference_bytes() -> None:
@@ -93,25 +154,26 @@ def test_unusual_values_are_written_as_pydantic_writes_them() -> None:
     plan = _plan_with_vars(values)
     expected = {"none": None, "numbered": {"10": "a", "2": "b"}, "pair": [1, 2], "when": "2024-05-01"}
     assert canonical_value(values) == expected
-    assert plan_json(canonical_value(plan.model_dump(by_alias=True))).decode() == _reference_json(plan)
+    assert plan.vars == expected == plan.instances[0].actions[0].vars  # as the Plan holds them
+    assert plan.to_json() == _reference_json(plan)
 
 
-def test_the_writer_looks_for_floats_in_every_field_that_may_hold_one() -> None:
-    """`plan_json` checks only the fields listed in `_float_bearing_values`: a new float or free-form
-    field must be added there."""
-    fields = {
-        (model.__name__, name)
-        for model in vars(plan_module).values()
-        if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == plan_module.__name__
-        for name, info in model.model_fields.items()
-        if "float" in repr(info.annotation) or "Any" in repr(info.annotation)
-    }
-    assert fields == {
-        ("Plan", "vars"),
-        ("Host", "vars"),
-        ("Task", "delay"),
-        ("Task", "timeout"),
-        ("PlaybookAction", "vars"),
-        ("AnsibleModuleAction", "args"),
-        ("AnsibleRoleAction", "vars"),
-    }
+def test_a_plan_holds_its_free_form_maps_in_name_order_however_made() -> None:
+    plan = _plan_with_vars({"b": {"z": 1, "a": [{"y": 2, "x": 3}]}, "a": 0})
+    assert json.dumps(plan.vars) == '{"a": 0, "b": {"a": [{"x": 3, "y": 2}], "z": 1}}'
+    assert json.dumps(plan.instances[0].actions[0].vars) == json.dumps(plan.vars)
+    data = json.loads(plan.to_json())
+    data["vars"] = {"b": {"z": 1, "a": [{"y": 2, "x": 3}]}, "a": 0}
+    assert Plan.from_json(json.dumps(data)).to_json() == plan.to_json()
+
+
+def test_a_plan_type_declares_its_fields_in_name_order() -> None:
+    """The order the JSON writes them in: a type that declares them otherwise is refused where it is made."""
+    from orchc.plan import _plan_type
+
+    with pytest.raises(TypeError, match="declares its fields out of name order: \\['name', 'address'\\]"):
+
+        @_plan_type
+        class Misordered:
+            name: str
+            address: str

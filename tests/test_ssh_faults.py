@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 from orchc.plan import Host, Plan, RunAction
@@ -19,7 +20,7 @@ def _closed_port() -> int:
 
 def test_an_unreachable_host_does_not_hold_up_the_others(sshd, tmp_path: Path) -> None:
     good = ssh_host(sshd, "good", tmp_path / "good")
-    dead = ssh_host(sshd, "dead", tmp_path / "dead").model_copy(update={"port": _closed_port()})
+    dead = replace(ssh_host(sshd, "dead", tmp_path / "dead"), port=_closed_port())
     plan = plan_of(good, dead)
     finished: list[str] = []
 
@@ -44,7 +45,7 @@ def test_a_host_that_accepts_but_never_answers_times_out(sshd, tmp_path: Path) -
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        host = ssh_host(sshd, "stuck", tmp_path).model_copy(update={"port": silent.getsockname()[1]})
+        host = replace(ssh_host(sshd, "stuck", tmp_path), port=silent.getsockname()[1])
         plan = plan_of(host)
 
         async def scenario():

@@ -60,6 +60,10 @@ class Observer(Protocol):
         """The latest whole line a running instance printed (stdout or stderr), redacted: for live views;
         the journal keeps the tail of each instance's output."""
 
+    def diff(self, instance: str, text: str) -> None:
+        """A unified diff of the files an ended instance changed (or would change, in check mode), redacted;
+        only in runs with `TransportOptions.diff`."""
+
     def run_ended(self, result: RunResult) -> None: ...
 
 
@@ -194,6 +198,7 @@ class Runner:
         self._started_at: dict[str, float] = {}
         self._records: list[Transition] = []
         self._finals: dict[str, Transition] = {}
+        self._diffs: dict[str, str] = {}  # ended instances' diffs, shown after their endings
         self._tasks_running: dict[str, asyncio.Task[None]] = {}
         self._ended: list[tuple[str, State, ActionResult]] = []  # endings the loop has not settled yet
         self._wakeup: asyncio.Future[None] | None = None  # what the loop awaits while nothing has ended
@@ -328,6 +333,8 @@ class Runner:
     def _settle(self, iid: str, state: State, result: ActionResult) -> None:
         del self._tasks_running[iid]
         self._record(iid, state, result=result)
+        if result.diff:
+            self._diffs[iid] = redact(result.diff, self.secrets) if self.secrets else result.diff
         self._changes(self.scheduler.complete(iid, state, result.message))
 
     def _changes(self, changes: Iterable[Change]) -> None:
@@ -455,8 +462,11 @@ class Runner:
         self.journal.record(self._run_id, records)
         for t in records:
             self._finals[t.instance] = t
+            diff = self._diffs.pop(t.instance, None) if t.state.is_final else None
             for observer in self.observers:
                 observer.transition(t)
+                if diff is not None:
+                    observer.diff(t.instance, diff)
 
 
 class _OutputLines:
@@ -501,6 +511,7 @@ def _merge(results: list[ActionResult]) -> ActionResult:
         stdout="".join(r.stdout for r in results),
         stderr="".join(r.stderr for r in results),
         message=last.message,
+        diff="".join(r.diff for r in results),
     )
 
 

@@ -88,6 +88,7 @@ class RunOptions:
     limit: str | None = None  # run on these hosts only: Ansible's --limit pattern
     strict: bool | None = None  # any failure fails the run; None: as the project says
     check: bool = False  # Ansible's check mode: nothing changes on the hosts, the journal is not touched
+    diff: bool = False  # observers get a unified diff of each file a copy or template changes (would change)
     secrets: Mapping[str, Any] = field(default_factory=dict)  # values of secrets by name (e.g. Project.variables)
     secrets_file: str | Path | None = None  # a YAML map of secret values
     environ: Mapping[str, str] | None = None  # where ORCHC_SECRET_<NAME> is looked up; default os.environ
@@ -114,6 +115,7 @@ async def run_async(plan: Plan, options: RunOptions | None = None, observers: It
                 work_dir=journal_path.parent,
                 forks=options.forks,
                 check_mode=options.check,
+                diff=options.diff,
                 ssh=SshOptions(
                     accept_new_host_keys=options.accept_new_host_keys, known_hosts=_path(options.known_hosts)
                 ),

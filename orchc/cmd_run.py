@@ -28,9 +28,11 @@ from orchc.project import default_journal
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from orchc.api import RunOptions
     from orchc.backends.journal import SqliteJournal
-    from orchc.backends.runner import Verdict
-    from orchc.plan import Action, Plan
+    from orchc.backends.progress import ViewOptions
+    from orchc.backends.runner import Observer, Verdict
+    from orchc.plan import Plan
 
 # The engine (orchc.api), the journal and rich's tables are imported by the
 # commands that use them: every `orchc` start-up would otherwise pay for asyncio and rich.
@@ -109,6 +111,20 @@ def run(
         help="Check mode, as in Ansible: commands are not run, files are "
         "compared, not written; the journal is not touched.",
     ),
+    diff: bool = typer.Option(
+        False,
+        "--diff",
+        help="Show a unified diff of each file a copy or template changes (with --check: would change).",
+    ),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        help="More output, as Ansible's: -v each ending's output, -vv what each instance runs, "
+        "-vvv how hosts are reached.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show failures and the summary only."),
     events: Path | None = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
     secrets: Path | None = typer.Option(None, "--secrets", help="YAML map of secret values."),
     accept_new_host_keys: bool = typer.Option(
@@ -124,10 +140,10 @@ def run(
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc import api
     from orchc.backends import progress
-    from orchc.backends.runner import Observer
 
     plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
     options = api.RunOptions(
+        diff=diff,
         journal=journal or default_journal(path),
         strategy=strategy.value,
         forks=forks,
@@ -147,7 +163,13 @@ def run(
             _print_dry_run(plan, api.dry_run(plan, options))
         return
     console = _console()
-    observers: list[Observer] = [progress.LiveView(console) if console.is_terminal else progress.PlainLog(console)]
+    view = progress.ViewOptions(
+        verbosity=progress.QUIET if quiet else min(verbose, progress.CONNECTIONS),
+        check_mode=check,
+        diff=diff,
+        strategy=strategy.value,
+    )
+    observers: list[Observer] = [_view(console, view, plan, options)]
     with _errors_printed():
         if events is not None:
             try:
@@ -160,8 +182,27 @@ def run(
     raise typer.Exit(EXIT_STATUS[result.outcome])
 
 
+def _view(console: Console, view: ViewOptions, plan: Plan, options: RunOptions) -> Observer:
+    """The live board on a terminal (its ETA primed with the journal's durations), else the plain log."""
+    from orchc.backends import progress
+
+    if view.verbosity == progress.QUIET or not console.is_terminal:
+        return progress.PlainLog(console, view)
+    from orchc.backends import simulate
+    from orchc.backends.live import LiveView
+
+    prior = None
+    journal_path = Path(options.journal or default_journal(plan))
+    if journal_path.is_file():
+        with _journal(journal_path) as store:
+            prior = simulate.durations_from_journal(store)
+    return LiveView(console, view, prior, options.limits)
+
+
 def _print_dry_run(plan: Plan, verdicts: list[Verdict]) -> None:
     from rich.table import Table
+
+    from orchc.backends.progress import describe_action
 
     console = _console()
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -169,24 +210,13 @@ def _print_dry_run(plan: Plan, verdicts: list[Verdict]) -> None:
         table.add_column(column)
     runs = 0
     for v in verdicts:
-        what = "; ".join(_describe(a) for a in v.instance.actions) if v.runs else ""
+        what = "; ".join(describe_action(a) for a in v.instance.actions) if v.runs else ""
         runs += v.runs
         table.add_row(
             v.instance.id, v.instance.host or "-", "[yellow]run[/]" if v.runs else "[cyan]skip[/]", v.reason, what
         )
     console.print(table)
     console.print(f"\n{runs} of {len(plan.instances)} instances would run (dry run: nothing was run)")
-
-
-def _describe(action: Action) -> str:
-    if action.kind == "run":
-        first = action.command.strip().splitlines()[0] if action.command.strip() else ""
-        return f"run {first[:60]}"
-    if action.kind in ("copy", "template"):
-        return f"{action.kind} {action.src} -> {action.dest}"
-    if action.kind == "playbook":
-        return f"playbook {action.path}"
-    return f"{action.kind} {getattr(action, 'module', getattr(action, 'name', ''))}"
 
 
 @contextmanager

@@ -14,8 +14,8 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def group_by_role(hosts: Sequence[str], roles: Iterable[tuple[str, Sequence[str]]]) -> list[tuple[str, list[str]]]:
-    """Each host under the first role it belongs to (roles in their order, hosts in `hosts`' order); hosts
-    of no role last."""
+    """Each host under the first role it belongs to, roles in their order, hosts in natural order; hosts of
+    no role last."""
     role_of: dict[str, str] = {}
     names: list[str] = []
     for name, members in roles:
@@ -25,4 +25,10 @@ def group_by_role(hosts: Sequence[str], roles: Iterable[tuple[str, Sequence[str]
     groups: dict[str, list[str]] = {name: [] for name in names}
     for host in hosts:
         groups.setdefault(role_of.get(host, NO_ROLE), []).append(host)
-    return [(name, members) for name, members in groups.items() if members]
+    return [(name, sorted(members, key=natural_key)) for name, members in groups.items() if members]
+
+
+def host_order(hosts: Sequence[str], roles: Iterable[tuple[str, Sequence[str]]]) -> dict[str, int]:
+    """Each host's position when grouped by role (`group_by_role`)."""
+    flat = [host for _, members in group_by_role(hosts, roles) for host in members]
+    return {host: k for k, host in enumerate(flat)}

@@ -9,7 +9,7 @@
       compute40    ▶ nova_compute.install   3.1s  › Unpacking nova-compute
       … 11 more running, 7 waiting
 
-Hosts are grouped by role (inventory order within a role). The screen has
+Hosts are grouped by role (natural order within a role). The screen has
 room for so many rows: they go first to running hosts (longest running first),
 then failed ones, then waiting ones; the rest are counted on their role's
 line. A waiting host names what it waits for, following its next instance's

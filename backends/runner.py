@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from orchc.backends.engine import Change, Limits, Scheduler
-from orchc.backends.journal import Journal, Transition
+from orchc.backends.journal import Journal, RunGraph, Transition
 from orchc.backends.limit import left_out
 from orchc.backends.state import State, state_named
 from orchc.backends.transport import ActionContext, ActionResult
@@ -164,6 +164,15 @@ def verdicts(
     ]
 
 
+def run_graph(plan: Plan) -> RunGraph:
+    return RunGraph(
+        hosts=[h.name for h in plan.hosts],
+        roles={r.name: list(r.hosts) for r in plan.roles},
+        tasks={inst.id: inst.task for inst in plan.instances},
+        deps={inst.id: [*inst.deps, *(m for group in inst.any_of for m in group)] for inst in plan.instances},
+    )
+
+
 def plan_digest(plan: Plan) -> str:
     """Which Plan a run ran (pydantic's compact JSON: the same Plan gives the same bytes)."""
     return hashlib.sha256(plan.model_dump_json(by_alias=True).encode("utf-8")).hexdigest()
@@ -237,8 +246,9 @@ class Runner:
         owns_process = self.options.owns_process
         if owns_process:
             gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
+        digest = plan_digest(self.plan)
         self._run_id = self.journal.begin_run(
-            plan_digest(self.plan),
+            digest,
             {
                 "strategy": self.options.limits.strategy,
                 "forks": self.options.limits.forks,
@@ -248,6 +258,7 @@ class Runner:
                 "limit": sorted(self.options.limit) if self.options.limit is not None else None,
             },
         )
+        self.journal.record_graph(digest, run_graph(self.plan))
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
         loop = asyncio.get_running_loop()

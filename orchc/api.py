@@ -34,9 +34,11 @@ from typing import Any
 
 from orchc.backends.connection import SshOptions
 from orchc.backends.engine import Limits, PlanGraphError, Scheduler, Strategy
+from orchc.backends.history import InstanceHistory, histories
 from orchc.backends.journal import (
     InstanceRecord,
     JournalError,
+    RunGraph,
     RunRecord,
     SqliteJournal,
     existing_journal,
@@ -203,6 +205,8 @@ class Status:
 
     runs: list[RunRecord]
     records: dict[str, InstanceRecord]
+    histories: dict[str, InstanceHistory]  # each instance's latest real outcome, not hidden by skips
+    graph: RunGraph | None  # hosts, roles and dependencies of the last run's Plan, if the journal kept them
 
     @property
     def last_run(self) -> RunRecord | None:
@@ -213,12 +217,14 @@ class Status:
         return {iid: record.last.state for iid, record in self.records.items()}
 
 
-def status(journal: str | Path) -> Status:
-    """Read a journal that a run wrote."""
+def status(journal: str | Path, up_to_run: int | None = None) -> Status:
+    """Read a journal that a run wrote; with `up_to_run`, as it stood when that run ended."""
     store = existing_journal(Path(journal))
     try:
-        runs = store.runs()
-        return Status(runs, latest_records(t for r in runs for t in store.transitions(r.id)))
+        runs = [r for r in store.runs() if up_to_run is None or r.id <= up_to_run]
+        transitions = [t for r in runs for t in store.transitions(r.id)]
+        graph = store.graph(runs[-1].plan_digest) if runs else None
+        return Status(runs, latest_records(transitions), histories(transitions), graph)
     finally:
         store.close()
 

@@ -341,7 +341,7 @@ def _print_status(read: Status, chosen: list[str]) -> None:
     table.add_column("message", overflow="fold")
     for iid in chosen:
         history = read.histories[iid]
-        t, changed = history.outcome, history.changed
+        t = history.outcome
         style = STATE_STYLES.get(t.state, "")
         word = STATE_WORDS[t.state]
         table.add_row(

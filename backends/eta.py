@@ -77,4 +77,8 @@ class Eta:
             self._predicted_end = predicted
         else:
             self._predicted_end += SMOOTHING * (predicted - self._predicted_end)
-        return max(self._predicted_end - now, 0.0)
+        return self.since_estimate(now)
+
+    def since_estimate(self, now: float) -> float | None:
+        """The last estimate, counted down to `now` (between two estimates, which cost a walk each)."""
+        return None if self._predicted_end is None else max(self._predicted_end - now, 0.0)

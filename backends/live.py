@@ -48,7 +48,9 @@ from orchc.backends.simulate import Durations
 from orchc.backends.state import SUCCESS_STATES, State
 from orchc.plan import Plan
 
-ETA_EVERY = 1.0  # seconds between two estimates (each walks what is left of the Plan)
+ETA_EVERY = 1.0  # seconds between two estimates at least (each walks what is left of the Plan)
+ETA_SHARE = 0.05  # at most this share of the time goes to estimates: a large Plan's are further apart
+FAILED_SHARE = 4  # failed hosts take at most 1/4 of the rows before the running ones, the rest after them
 LINES_KEPT_FREE = 2  # below the board: the cursor's line, and one for rich's redraw
 BLOCKER_DEPTH = 50
 
@@ -149,9 +151,8 @@ class Board:
     def lines(self, height: int, width: int, now: float) -> list[Text]:
         """The board in at most `height` lines."""
         kinds = {host: self.kind(host) for _, hosts in self.groups for host in hosts}
-        rows = self._ranked_rows(kinds, now)
         room = max(height - 2 * len(self.groups), 0)
-        shown = {row.host for row in rows[:room]}
+        shown = {row.host for row in self._ranked_rows(kinds, now, room)[:room]}
         out: list[Text] = []
         for role, hosts in self.groups:
             counts = {kind: sum(kinds[h] == kind for h in hosts) for kind in ("done", "running", "failed", "waiting")}
@@ -162,18 +163,22 @@ class Board:
             for host in chosen:
                 out.append(self._row(host, kinds[host], name_width, width, now))
             hidden = {kind: sum(1 for h in hosts if kinds[h] == kind and h not in shown) for kind in counts}
-            more = ", ".join(f"{n} {kind}" for kind, n in hidden.items() if n and kind != "done")
-            if more:
-                out.append(Text(f"  … {more} more", style="dim"))
+            hidden["done"] = 0
+            if sum(hidden.values()):
+                parts = ", ".join(f"{n} {kind}" for kind, n in hidden.items() if n)
+                out.append(Text(f"  … and {sum(hidden.values())} more: {parts}", style="dim"))
         return out[:height]
 
-    def _ranked_rows(self, kinds: dict[str, str], now: float) -> list[Row]:
-        rows = []
+    def _ranked_rows(self, kinds: dict[str, str], now: float, room: int) -> list[Row]:
+        """Rows best first: failed hosts up to a share of the room, running ones (longest first), the other
+        failed ones, waiting ones."""
+        failed = [host for host, kind in kinds.items() if kind == "failed"]
+        first = room // FAILED_SHARE
+        rows = [Row(host, "failed", -2e12) for host in failed[:first]]
+        rows += [Row(host, "failed", 1e12) for host in failed[first:]]
         for host, kind in kinds.items():
             if kind == "running":
                 rows.append(Row(host, kind, -(now - min(self.running[host].values()))))
-            elif kind == "failed":
-                rows.append(Row(host, kind, 1e12))
             elif kind == "waiting":
                 rows.append(Row(host, kind, 2e12))
         rows.sort(key=lambda row: row.rank)
@@ -235,8 +240,7 @@ class LiveView:
         self.board = Board(plan)
         self.eta = Eta(plan, self.limits, self.prior)
         self.steps = Steps(plan) if self.options.strategy == "steps" else None
-        self._eta_value: float | None = None
-        self._eta_at = 0.0
+        self._eta_next = 0.0
         self.live = Live(
             self._render(), console=self.console, refresh_per_second=4, transient=True, get_renderable=self._render
         )
@@ -283,11 +287,12 @@ class LiveView:
         print_summary(self.console, result, self.options)
 
     def _eta(self) -> float | None:
-        now = time.monotonic()
-        if now - self._eta_at >= ETA_EVERY:
-            self._eta_at = now
-            self._eta_value = self.eta.remaining(time.time())
-        return self._eta_value
+        if time.monotonic() < self._eta_next:
+            return self.eta.since_estimate(time.time())
+        began = time.perf_counter()
+        remaining = self.eta.remaining(time.time())
+        self._eta_next = time.monotonic() + max(ETA_EVERY, (time.perf_counter() - began) / ETA_SHARE)
+        return remaining
 
     def _render(self) -> Group:
         tally = self.tally

@@ -23,6 +23,9 @@ over SSH.
   `become`). The destination's folder must exist: as with Ansible's `copy` to a
   file, a missing folder fails the action (in check mode too) rather than being
   created with a guessed owner and mode. Create it first, with `run "mkdir -p ..."`.
+  With `--diff`, a content change comes with a unified diff of the file (as
+  Ansible's `--diff` shows it): the old content is read with `cat`, as the
+  acting user; a binary or large file is named, not shown.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 from orchc.backends.connection import ConnectionSpec
 from orchc.backends.connector import CommandResult, Connector, FileActionError, FileState, as_user, missing_folder
 from orchc.backends.transport import ActionContext, ActionResult, ResultStatus, Transport, TransportOptions
+from orchc.backends.unified_diff import unified_diff
 from orchc.plan import Action, CopyAction, Host, Plan, RunAction, TemplateAction, resolve_secrets
 
 DEFAULT_MODE = 0o644
@@ -75,7 +79,8 @@ class NativeTransport(Transport):
             if isinstance(action, RunAction):
                 return await self._run(connector, action, ctx, user)
             if isinstance(action, (CopyAction, TemplateAction)):
-                return await put_file(connector, FileWrite.of(action, ctx.secrets), user, self.options.check_mode)
+                file = FileWrite.of(action, ctx.secrets)
+                return await put_file(connector, file, user, self.options.check_mode, self.options.diff)
         except MissingSecret as exc:
             return ActionResult("failed", message=f"secret {exc.args[0]!r} has no value at run time")
         return ActionResult(
@@ -146,8 +151,11 @@ class FileWrite:
             raise FileActionError(f'mode {self.mode!r} of {self.dest} is not an octal number such as "0644"') from None
 
 
-async def put_file(connector: Connector, file: FileWrite, user: str | None, check_mode: bool) -> ActionResult:
+async def put_file(
+    connector: Connector, file: FileWrite, user: str | None, check_mode: bool, diff: bool = False
+) -> ActionResult:
     """Make `file.dest` hold `file.data` with its mode and owner, as `user`; ok if it already did."""
+    shown = ""
     try:
         found = await connector.stat(file.dest, user)
         if found == "no folder":
@@ -159,12 +167,34 @@ async def put_file(connector: Connector, file: FileWrite, user: str | None, chec
         differences = _differences(file, current, mode)
         if not differences:
             return ActionResult("ok", message=f"{file.dest} is up to date")
+        if diff and differences[0].startswith("content"):
+            shown = await _content_diff(connector, file, user, current is not None)
         if not check_mode:
             await connector.put(file.dest, file.data, mode, file.owner, user)
     except FileActionError as exc:
         return ActionResult("failed", message=str(exc))
     verb = "would change" if check_mode else "changed"
-    return ActionResult("changed", message=f"{verb} {', '.join(differences)} of {file.dest}")
+    return ActionResult("changed", message=f"{verb} {', '.join(differences)} of {file.dest}", diff=shown)
+
+
+DIFF_LARGEST = 256 * 1024  # bytes of a file shown as a diff; a larger one is named only
+
+
+async def _content_diff(connector: Connector, file: FileWrite, user: str | None, exists: bool) -> str:
+    """A unified diff from the file on the host to `file.data`."""
+    before = b""
+    if exists:
+        read = await connector.run(as_user(["cat", "--", file.dest], {}, user), None)
+        if read.rc != 0:
+            return f"(cannot read {file.dest} to show a diff: {read.stderr.strip() or read.error})\n"
+        before = read.stdout.encode("utf-8", errors="surrogateescape")
+    if max(len(before), len(file.data)) > DIFF_LARGEST:
+        return f"(file {file.dest} is larger than {DIFF_LARGEST // 1024} KiB: diff not shown)\n"
+    try:
+        old, new = before.decode("utf-8"), file.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"(binary file {file.dest}: diff not shown)\n"
+    return unified_diff(old, new, f"before: {file.dest}" if exists else "before: (absent)", f"after: {file.dest}")
 
 
 def _differences(file: FileWrite, current: FileState | None, mode: int) -> list[str]:

@@ -29,6 +29,7 @@ import fcntl
 import json
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,6 +96,24 @@ class RunRecord:
     notes: list[str] = dataclasses.field(default_factory=list)  # why it stopped, hosts that left
 
 
+@dataclass
+class RunGraph:
+    """What `status` and `report` need of the Plan a run ran, kept beside its runs: the hosts in inventory
+    order, the roles with their hosts, each instance's task and dependencies (`any_of` members included)."""
+
+    hosts: list[str]
+    roles: dict[str, list[str]]
+    tasks: dict[str, str]
+    deps: dict[str, list[str]]
+
+    def encode(self) -> bytes:
+        return zlib.compress(json.dumps(dataclasses.asdict(self), sort_keys=True).encode("utf-8"))
+
+    @classmethod
+    def decode(cls, data: bytes) -> RunGraph:
+        return cls(**json.loads(zlib.decompress(data)))
+
+
 def tail(text: str, limit: int = TAIL_BYTES) -> str:
     """The last `limit` bytes of output, cut at a character boundary."""
     if len(text) * 4 <= limit:  # no character takes more than 4 bytes
@@ -150,6 +169,14 @@ class Journal(abc.ABC):
     def transitions(self, run: int) -> list[Transition]: ...
 
     @abc.abstractmethod
+    def record_graph(self, plan_digest: str, graph: RunGraph) -> None:
+        """Keep the graph of a Plan (once per digest)."""
+
+    @abc.abstractmethod
+    def graph(self, plan_digest: str) -> RunGraph | None:
+        """The graph of a Plan a run ran; None for runs of an orchc that did not keep it."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
 
@@ -189,11 +216,16 @@ CREATE TABLE IF NOT EXISTS transitions (
 CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
 CREATE TABLE IF NOT EXISTS latest_executions ({LATEST_EXECUTION_COLUMNS}
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_graphs (
+    plan_digest TEXT PRIMARY KEY,
+    graph BLOB NOT NULL
+) WITHOUT ROWID;
 """
 
 # The format of the file, in `PRAGMA user_version`. Older files are upgraded in
 # place when opened (their history kept); a newer one is refused.
-FORMAT = 1
+# 1: latest_executions; 2: run_graphs (a Plan's hosts, roles and dependencies, for status and report).
+FORMAT = 2
 
 _COLUMNS = [f.name for f in dataclasses.fields(Transition)]
 _INSERT = f"INSERT INTO transitions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -231,7 +263,8 @@ class SqliteJournal(Journal):
             )
         if version == FORMAT:
             return
-        # Format 0: a new file, or one written before the format was numbered.
+        # Format 0 (a new file, or one written before the format was numbered) or 1: every statement of
+        # the schema is idempotent.
         self._db.execute("BEGIN")
         for statement in filter(str.strip, _SCHEMA.split(";")):
             self._db.execute(statement)
@@ -291,6 +324,16 @@ class SqliteJournal(Journal):
         with self._database() as db:
             rows = db.execute(query, (run,)).fetchall()
         return transitions_read(rows, str(self.path))
+
+    def record_graph(self, plan_digest: str, graph: RunGraph) -> None:
+        with self._database() as db:
+            if db.execute("SELECT 1 FROM run_graphs WHERE plan_digest = ?", (plan_digest,)).fetchone() is None:
+                db.execute("INSERT INTO run_graphs VALUES (?, ?)", (plan_digest, graph.encode()))
+
+    def graph(self, plan_digest: str) -> RunGraph | None:
+        with self._database() as db:
+            row = db.execute("SELECT graph FROM run_graphs WHERE plan_digest = ?", (plan_digest,)).fetchone()
+        return None if row is None else RunGraph.decode(row[0])
 
     def close(self) -> None:
         self._db.close()

@@ -29,6 +29,7 @@ from orchc.backends.journal import (
     TRANSITION_COLUMNS,
     Journal,
     JournalError,
+    RunGraph,
     RunRecord,
     Transition,
     run_record,
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS transitions (
 CREATE INDEX IF NOT EXISTS transitions_by_run ON transitions(run, seq);
 CREATE TABLE IF NOT EXISTS latest_executions ({LATEST_EXECUTION_COLUMNS}
 );
+CREATE TABLE IF NOT EXISTS run_graphs (plan_digest TEXT PRIMARY KEY, graph BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS controllers (
     id BIGSERIAL PRIMARY KEY,
     run BIGINT NOT NULL REFERENCES runs(id),
@@ -206,6 +208,15 @@ class PostgresJournal(Journal):
     def transitions(self, run: int) -> list[Transition]:
         rows = self._execute(f"SELECT {_COLUMNS} FROM transitions WHERE run = %s ORDER BY seq", (run,))
         return transitions_read(rows, shown_url(self.url))
+
+    def record_graph(self, plan_digest: str, graph: RunGraph) -> None:
+        self._execute(
+            "INSERT INTO run_graphs VALUES (%s, %s) ON CONFLICT (plan_digest) DO NOTHING", (plan_digest, graph.encode())
+        )
+
+    def graph(self, plan_digest: str) -> RunGraph | None:
+        rows = self._execute("SELECT graph FROM run_graphs WHERE plan_digest = %s", (plan_digest,))
+        return RunGraph.decode(bytes(rows[0][0])) if rows else None
 
     def close(self) -> None:
         self._db.close()

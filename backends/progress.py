@@ -1,14 +1,15 @@
 """What a run shows while it runs and when it ends.
 
-- `LiveView`: on a terminal, a rich table redrawn in place — per host its
-  current task and done/total — under a line with done/total, failures so far,
-  elapsed time and an ETA.
-- `PlainLog`: when stdout is not a terminal (CI, pipes), one line per event:
+- `LiveView` (in `live`): on a terminal, a board redrawn in place.
+- `PlainLog`: when stdout is not a terminal (CI, pipes), or with `-q`, one line per event:
   `[ 12/40] changed   keystone.install@ctl1 (2.3s)`.
 - `EventsFile`: `--events FILE`, one JSON object per transition (JSON Lines).
-- `print_summary`: at the end, counts per state, hosts that left, and for each
-  failed instance its message and the tail of its stderr — like ninja, failure
-  output is shown next to what failed, not interleaved.
+- `print_summary`: at the end, counts per state, hosts that left, the outcome.
+
+Verbosity, as Ansible's: `-q` shows failures and the summary only; the default
+one line per ending; `-v` adds each ending's output; `-vv` what each instance
+runs as it starts; `-vvv` how each host is reached. A failure's message and
+output are shown once, when it fails — like ninja, next to what failed.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
+from rich.console import Console
 from rich.text import Text
 
+from orchc.backends.engine import Scheduler
 from orchc.backends.journal import Transition
 from orchc.backends.runner import RunResult
 from orchc.backends.state import State
-from orchc.plan import Plan
+from orchc.plan import Action, Host, Plan
 
 STATE_STYLES = {
     State.OK: "green",
@@ -40,9 +41,65 @@ STATE_STYLES = {
     State.RUNNING: "blue",
     State.PENDING: "dim",
 }
+# The states as people read them; the journal and the JSON events keep the words of `State`.
+STATE_WORDS = {
+    State.PENDING: "waiting",
+    State.READY: "ready",
+    State.RUNNING: "running",
+    State.OK: "ok",
+    State.CHANGED: "changed",
+    State.SKIPPED: "skipped",
+    State.FAILED: "failed",
+    State.DEP_FAILED: "not run (dependency failed)",
+    State.UNREACHABLE: "unreachable",
+}
 STDERR_TAIL_LINES = 12
 STILL_RUNNING_SHOWN = 5
-LATEST_LINE_SHOWN = 80  # characters of a running instance's latest output line in the live view
+
+QUIET, NORMAL, VERBOSE, ACTIONS, CONNECTIONS = -1, 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """How much a run shows (`-q`, `-v`...), and what kind of run it is."""
+
+    verbosity: int = NORMAL
+    check_mode: bool = False  # a check run is not in the journal: it has no number
+    diff: bool = False
+    strategy: str = "graph"
+
+    def run_name(self, run_id: int) -> str:
+        return "check run" if self.check_mode else f"run {run_id}"
+
+    def run_title(self, run_id: int) -> str:
+        return "check run (not recorded in the journal)" if self.check_mode else f"run {run_id}"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def describe_action(action: Action) -> str:
+    """One line saying what an action does."""
+    if action.kind == "run":
+        first = action.command.strip().splitlines()[0] if action.command.strip() else ""
+        return f"run {first[:60]}"
+    if action.kind in ("copy", "template"):
+        return f"{action.kind} {action.src} -> {action.dest}"
+    if action.kind == "playbook":
+        return f"playbook {action.path}"
+    return f"{action.kind} {getattr(action, 'module', getattr(action, 'name', ''))}"
+
+
+def describe_host(host: Host) -> str:
+    """How a host is reached (`-vvv`)."""
+    if host.connection == "local":
+        return "local connection"
+    user = f"{host.user}@" if host.user else ""
+    return f"ssh {user}{host.address}" + (f":{host.port}" if host.port else "")
 
 
 class Tally:
@@ -72,49 +129,116 @@ class Tally:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+
+class Steps:
+    """`--strategy steps`: the step (barrier layer) a run is in — the earliest layer with work not ended."""
+
+    def __init__(self, plan: Plan) -> None:
+        scheduler = Scheduler(plan)
+        self.layer = dict(zip(scheduler.ids, scheduler.layer, strict=True))
+        self.count = max(self.layer.values(), default=-1) + 1
+        self._left = Counter(self.layer.values())
+        self.current = 0
+
+    def ended(self, instance: str) -> bool:
+        """Note an instance's ending; True if the run moved to a later step."""
+        self._left[self.layer[instance]] -= 1
+        before = self.current
+        while self.current < self.count - 1 and self._left[self.current] == 0:
+            self.current += 1
+        return self.current != before
+
     @property
-    def eta(self) -> float | None:
-        if not self.done or self.done >= self.total:
-            return None
-        return self.elapsed / self.done * (self.total - self.done)
+    def marker(self) -> str:
+        return f"step {self.current + 1}/{self.count}"
 
 
-def duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+def failure_lines(t: Transition) -> list[str]:
+    """What a failure shows, once: its message and the tail of its output."""
+    lines = [f"  {t.message}"] if t.message else []
+    tail = (t.stderr_tail or t.stdout_tail).rstrip("\n").splitlines()[-STDERR_TAIL_LINES:]
+    return lines + [f"  | {line}" for line in tail]
+
+
+def output_lines(t: Transition) -> list[str]:
+    """An ending's whole output tail (`-v`)."""
+    return [f"  | {line}" for line in (t.stdout_tail + t.stderr_tail).rstrip("\n").splitlines()]
+
+
+def diff_text(diff: str) -> Text:
+    text = Text()
+    for line in diff.rstrip("\n").splitlines(keepends=True):
+        style = (
+            "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" if line[:1] == "@" else ""
+        )
+        text.append(line, style=style)
+    return text
 
 
 class PlainLog:
-    """One line per transition, for logs and pipes."""
+    """One line per transition, for logs and pipes (with -q: failures and the summary only)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, options: ViewOptions = ViewOptions()) -> None:
         self.console = console
+        self.options = options
 
     def run_started(self, plan: Plan, run_id: int) -> None:
         self.tally = Tally(plan)
-        self.console.print(f"run {run_id}: {self.tally.total} instances on {len(plan.hosts)} hosts", markup=False)
+        self.instances = {inst.id: inst for inst in plan.instances}
+        self.hosts = {h.name: h for h in plan.hosts}
+        self.hosts_described: set[str] = set()
+        self.steps = Steps(plan) if self.options.strategy == "steps" else None
+        self.run_id = run_id
+        self.console.print(
+            f"{self.options.run_title(run_id)}: {self.tally.total} instances on {len(plan.hosts)} hosts", markup=False
+        )
+        if self.steps is not None:
+            self._write(f"--- {self.steps.marker} ---")
+
+    def _write(self, line: str) -> None:
+        # Plain text: this runs once per transition, and rich's rendering of each line cost a third of a
+        # large run's time.
+        self.console.file.write(line + "\n")
 
     def transition(self, t: Transition) -> None:
-        # Written as plain text: this runs once per transition, and rich's
-        # rendering of each line cost a third of a large run's time.
         self.tally.update(t)
+        verbosity = self.options.verbosity
+        if verbosity == QUIET and not t.state.is_own_failure:
+            return
         took = self.tally.took(t.instance) if t.state.is_final else None
         width = len(str(self.tally.total))
-        line = f"[{self.tally.done:>{width}}/{self.tally.total}] {t.state:<11} {t.instance}"
+        line = f"[{self.tally.done:>{width}}/{self.tally.total}] {STATE_WORDS[t.state]:<11} {t.instance}"
         if t.attempt > 1 and t.state == State.RUNNING:
             line += f" (attempt {t.attempt})"
         if took is not None:
             line += f" ({duration(took)})"
-        if t.message:
+        if t.message and not t.state.is_own_failure:
             line += f"  {t.message}"
-        self.console.file.write(line + "\n")
+        self._write(line)
+        if t.state.is_own_failure:
+            for extra in failure_lines(t):
+                self._write(extra)
+        elif verbosity >= VERBOSE and t.state.ran:
+            for extra in output_lines(t):
+                self._write(extra)
+        if t.state == State.RUNNING and verbosity >= ACTIONS:
+            self._describe_start(t)
+        if self.steps is not None and t.state.is_final and self.steps.ended(t.instance):
+            self._write(f"--- {self.steps.marker} (every instance of the step before ended) ---")
+
+    def _describe_start(self, t: Transition) -> None:
+        if self.options.verbosity >= CONNECTIONS and t.host and t.host not in self.hosts_described:
+            self.hosts_described.add(t.host)
+            self._write(f"  {t.host}: {describe_host(self.hosts[t.host])}")
+        for action in self.instances[t.instance].actions:
+            self._write(f"  - {describe_action(action)}")
 
     def notice(self, message: str) -> None:
         self.console.print(Text(message, style="bold yellow"))
 
     def still_running(self, instances: list[tuple[str, float]]) -> None:
+        if self.options.verbosity == QUIET:
+            return
         shown = ", ".join(f"{iid} ({duration(seconds)})" for iid, seconds in instances[:STILL_RUNNING_SHOWN])
         more = len(instances) - STILL_RUNNING_SHOWN
         self.console.print(Text(f"still running: {shown}" + (f" (+{more} more)" if more > 0 else ""), style="dim"))
@@ -122,75 +246,12 @@ class PlainLog:
     def output(self, instance: str, line: str) -> None:
         """A log keeps to transitions: the journal has each instance's output."""
 
-    def run_ended(self, result: RunResult) -> None:
-        print_summary(self.console, result)
-
-
-class LiveView:
-    """A table redrawn in place on a terminal."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    def run_started(self, plan: Plan, run_id: int) -> None:
-        self.run_id = run_id
-        self.tally = Tally(plan)
-        self.hosts = [h.name for h in plan.hosts]
-        self.host_total = Counter(inst.host for inst in plan.instances if inst.host)
-        self.host_done: Counter[str] = Counter()
-        self.current: dict[str, str] = {}  # host → instance running there (the latest started)
-        self.latest: dict[str, str] = {}  # running instance → the latest line it printed
-        self.host_of: dict[str, str | None] = {}
-        self.live = Live(
-            self._render(), console=self.console, refresh_per_second=4, transient=True, get_renderable=self._render
-        )
-        self.live.start()
-
-    def transition(self, t: Transition) -> None:
-        before = self.tally.state.get(t.instance)
-        self.tally.update(t)
-        if t.host:
-            if t.state.is_final and not (before is not None and before.is_final):
-                self.host_done[t.host] += 1
-            if t.state == State.RUNNING:
-                self.current[t.host] = t.instance
-            elif self.current.get(t.host) == t.instance:
-                del self.current[t.host]
-        if t.state != State.RUNNING:
-            self.latest.pop(t.instance, None)
-        if t.state.is_own_failure:
-            self.live.console.print(Text(f"{t.state}: {t.instance}  {t.message}", style=STATE_STYLES[t.state]))
-
-    def notice(self, message: str) -> None:
-        self.live.console.print(Text(message, style="bold yellow"))
-
-    def still_running(self, instances: list[tuple[str, float]]) -> None:
-        """The live table already shows what runs."""
-
-    def output(self, instance: str, line: str) -> None:
-        self.latest[instance] = line
+    def diff(self, instance: str, text: str) -> None:
+        if self.options.verbosity > QUIET:
+            self.console.print(Text(f"{instance}:", style="bold"), diff_text(text), sep="\n")
 
     def run_ended(self, result: RunResult) -> None:
-        self.live.stop()
-        print_summary(self.console, result)
-
-    def _render(self) -> Group:
-        tally = self.tally
-        eta = tally.eta
-        head = Text(f"run {self.run_id}  {tally.done}/{tally.total} done  ")
-        head.append(f"{tally.failures} failed", style="bold red" if tally.failures else "green")
-        head.append(f"  elapsed {duration(tally.elapsed)}" + (f"  ETA {duration(eta)}" if eta else ""))
-        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-        table.add_column("host")
-        table.add_column("done", justify="right")
-        table.add_column("running")
-        for host in self.hosts:
-            running = self.current.get(host, "")
-            cell = Text(running, style="blue") if running else Text("idle", style="dim")
-            if running in self.latest:
-                cell.append(f"  › {self.latest[running][:LATEST_LINE_SHOWN]}", style="dim")
-            table.add_row(host, f"{self.host_done[host]}/{self.host_total[host]}", cell)
-        return Group(head, table)
+        print_summary(self.console, result, self.options)
 
 
 class EventsFile:
@@ -226,6 +287,9 @@ class EventsFile:
     def output(self, instance: str, line: str) -> None:
         """Events are transitions: the journal has each instance's output."""
 
+    def diff(self, instance: str, text: str) -> None:
+        self._write({"event": "diff", "instance": instance, "diff": text})
+
     def run_ended(self, result: RunResult) -> None:
         counts = Counter(result.states.values())
         self._write(
@@ -247,25 +311,18 @@ class EventsFile:
         self.out.flush()
 
 
-def print_summary(console: Console, result: RunResult) -> None:
-    for t in result.failures:
-        if t.state == State.DEP_FAILED:
-            continue
-        console.print(Text(f"\n{t.state}: {t.instance}", style=STATE_STYLES[t.state]))
-        if t.message:
-            console.print(f"  {t.message}", markup=False, highlight=False)
-        lines = (t.stderr_tail or t.stdout_tail).rstrip("\n").splitlines()[-STDERR_TAIL_LINES:]
-        for line in lines:
-            console.print(f"  | {line}", markup=False, highlight=False)
+def print_summary(console: Console, result: RunResult, options: ViewOptions = ViewOptions()) -> None:
+    """Counts per state (in words), the notes, the outcome; each failure was shown when it happened."""
     counts = Counter(result.states.values())
     parts = Text("\n")
     for state in (state for state in State if state.is_final):
         if counts[state]:
-            parts.append(f"{state} {counts[state]}", style=STATE_STYLES[state])
+            parts.append(f"{STATE_WORDS[state]} {counts[state]}", style=STATE_STYLES[state])
             parts.append("  ")
     console.print(parts)
     for note in result.notes:
         console.print(Text(note, style="red" if note.startswith("stopped") else "yellow"))
     style = {"succeeded": "bold green", "failed": "bold red", "interrupted": "bold yellow"}[result.outcome]
     tail = {"succeeded": "", "failed": "", "interrupted": " — run `orchc run` again to resume"}[result.outcome]
-    console.print(Text(f"run {result.run_id} {result.outcome} after {duration(result.elapsed)}{tail}", style=style))
+    name = options.run_name(result.run_id)
+    console.print(Text(f"{name} {result.outcome} after {duration(result.elapsed)}{tail}", style=style))

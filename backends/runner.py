@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol
 import pydantic_core
 
 from orchc.backends.engine import Change, Limits, Scheduler
-from orchc.backends.journal import Journal, Transition
+from orchc.backends.journal import Journal, RunGraph, Transition
 from orchc.backends.limit import left_out
 from orchc.backends.state import State, state_named
 from orchc.backends.transport import ActionContext, ActionResult
@@ -61,6 +61,10 @@ class Observer(Protocol):
     def output(self, instance: str, line: str) -> None:
         """The latest whole line a running instance printed (stdout or stderr), redacted: for live views;
         the journal keeps the tail of each instance's output."""
+
+    def diff(self, instance: str, text: str) -> None:
+        """A unified diff of the files an ended instance changed (or would change, in check mode), redacted;
+        only in runs with `TransportOptions.diff`."""
 
     def run_ended(self, result: RunResult) -> None: ...
 
@@ -169,6 +173,15 @@ def verdicts(
     ]
 
 
+def run_graph(plan: Plan) -> RunGraph:
+    return RunGraph(
+        hosts=[h.name for h in plan.hosts],
+        roles={r.name: list(r.hosts) for r in plan.roles},
+        tasks={inst.id: inst.task for inst in plan.instances},
+        deps={inst.id: [*inst.deps, *(m for group in inst.any_of for m in group)] for inst in plan.instances},
+    )
+
+
 def plan_digest(plan: Plan) -> str:
     """Which Plan a run ran (pydantic-core's compact JSON: the same Plan gives the same bytes)."""
     return hashlib.sha256(pydantic_core.to_json(plan, inf_nan_mode="null")).hexdigest()
@@ -203,6 +216,7 @@ class Runner:
         self._started_at: dict[str, float] = {}
         self._records: list[Transition] = []
         self._finals: dict[str, Transition] = {}
+        self._diffs: dict[str, str] = {}  # ended instances' diffs, shown after their endings
         self._tasks_running: dict[str, asyncio.Task[None]] = {}
         self._ended: list[tuple[str, State, ActionResult]] = []  # endings the loop has not settled yet
         self._wakeup: asyncio.Future[None] | None = None  # what the loop awaits while nothing has ended
@@ -241,7 +255,9 @@ class Runner:
         owns_process = self.options.owns_process
         if owns_process:
             gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
-        self._run_id = await self._begin()
+        digest = plan_digest(self.plan)
+        self._run_id = await self._begin(digest)
+        self.journal.record_graph(digest, run_graph(self.plan))
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
         loop = asyncio.get_running_loop()
@@ -287,9 +303,9 @@ class Runner:
             "limit": sorted(self.options.limit) if self.options.limit is not None else None,
         }
 
-    async def _begin(self) -> int:
-        """Start the run in the journal: its id."""
-        return self.journal.begin_run(plan_digest(self.plan), self._run_options())
+    async def _begin(self, digest: str) -> int:
+        """Start the run of the Plan with this digest in the journal: its id."""
+        return self.journal.begin_run(digest, self._run_options())
 
     async def _end(self, result: RunResult) -> None:
         self.journal.end_run(self._run_id, result.outcome, result.notes)
@@ -345,6 +361,8 @@ class Runner:
     def _settle(self, iid: str, state: State, result: ActionResult) -> None:
         del self._tasks_running[iid]
         self._record(iid, state, result=result)
+        if result.diff:
+            self._diffs[iid] = redact(result.diff, self.secrets) if self.secrets else result.diff
         self._changes(self.scheduler.complete(iid, state, result.message))
 
     def _changes(self, changes: Iterable[Change]) -> None:
@@ -476,8 +494,11 @@ class Runner:
         """Transitions now in the journal, passed on to the observers."""
         for t in recorded:
             self._finals[t.instance] = t
+            diff = self._diffs.pop(t.instance, None) if t.state.is_final else None
             for observer in self.observers:
                 observer.transition(t)
+                if diff is not None:
+                    observer.diff(t.instance, diff)
 
 
 class _OutputLines:
@@ -522,6 +543,7 @@ def _merge(results: list[ActionResult]) -> ActionResult:
         stdout="".join(r.stdout for r in results),
         stderr="".join(r.stderr for r in results),
         message=last.message,
+        diff="".join(r.diff for r in results),
     )
 
 

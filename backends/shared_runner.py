@@ -25,7 +25,7 @@ from typing import TypeVar
 from orchc.backends.engine import Change, Scheduler
 from orchc.backends.journal import Journal, JournalError, Transition
 from orchc.backends.pg_shared import Claim, Consequences, Ending, LeaseLost, SharedRun, StoreUnreachable
-from orchc.backends.runner import Observer, Runner, RunnerOptions, RunResult, plan_digest
+from orchc.backends.runner import Observer, Runner, RunnerOptions, RunResult
 from orchc.backends.state import State
 from orchc.backends.transport import ActionResult
 from orchc.backends.transports import TransportSet
@@ -56,11 +56,11 @@ class SharedRunner(Runner):
 
     # --- joining and leaving -------------------------------------------------------------------
 
-    async def _begin(self) -> int:
+    async def _begin(self, digest: str) -> int:
         await self.store.open()
         joined = await self.store.join(
             self.plan,
-            plan_digest(self.plan),
+            digest,
             self._run_options(),
             self._instant,
             self._first_turn,

@@ -15,7 +15,7 @@ host must do (divided by its slots).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from orchc.backends.engine import Limits, Scheduler, Strategy
@@ -76,9 +76,10 @@ def _no_work(plan: Plan) -> set[str]:
     return {inst.id for inst in plan.instances if inst.skip or inst.task in anchors or not inst.actions}
 
 
-def makespan(plan: Plan, durations: Durations, limits: Limits) -> float:
-    """Walk the Plan with the scheduler on a virtual clock; every instance succeeds."""
-    no_work = _no_work(plan)
+def makespan(plan: Plan, durations: Durations, limits: Limits, ended: Iterable[str] = ()) -> float:
+    """Walk the Plan with the scheduler on a virtual clock; every instance succeeds. `ended`: instances that
+    take no time because they already ended (what a run has left, for its ETA)."""
+    no_work = _no_work(plan) | set(ended)
     scheduler = Scheduler(plan, limits, no_work=no_work)
     by_id = {inst.id: inst for inst in plan.instances}
     clock = 0.0

@@ -36,6 +36,7 @@ class ActionResult:
     stdout: str = ""
     stderr: str = ""
     message: str = ""  # one line for people: why it failed, or what changed
+    diff: str = ""  # with `TransportOptions.diff`: a unified diff of the file content the action changed
 
     @property
     def succeeded(self) -> bool:
@@ -62,6 +63,7 @@ class TransportOptions:
     work_dir: Path = Path(".orchc")  # the journal's folder
     forks: int = 50  # connections opened at once
     check_mode: bool = False
+    diff: bool = False  # report each file's content change as a unified diff (`--diff`)
     ssh: SshOptions = field(default_factory=SshOptions)  # for the ssh transport, and Ansible's ssh
 
 

@@ -35,9 +35,11 @@ from typing import Any
 
 from orchc.backends.connection import SshOptions
 from orchc.backends.engine import Limits, PlanGraphError, Scheduler, Strategy
+from orchc.backends.history import InstanceHistory, histories
 from orchc.backends.journal import (
     InstanceRecord,
     JournalError,
+    RunGraph,
     RunRecord,
     existing_journal,
     is_postgresql,
@@ -93,6 +95,7 @@ class RunOptions:
     limit: str | None = None  # run on these hosts only: Ansible's --limit pattern
     strict: bool | None = None  # any failure fails the run; None: as the project says
     check: bool = False  # Ansible's check mode: nothing changes on the hosts, the journal is not touched
+    diff: bool = False  # observers get a unified diff of each file a copy or template changes (would change)
     secrets: Mapping[str, Any] = field(default_factory=dict)  # values of secrets by name (e.g. Project.variables)
     secrets_file: str | Path | None = None  # a YAML map of secret values
     environ: Mapping[str, str] | None = None  # where ORCHC_SECRET_<NAME> is looked up; default os.environ
@@ -123,6 +126,7 @@ async def run_async(plan: Plan, options: RunOptions | None = None, observers: It
                 work_dir=default_journal(plan).parent if is_postgresql(spec) else Path(spec).parent,
                 forks=options.forks,
                 check_mode=options.check,
+                diff=options.diff,
                 ssh=SshOptions(
                     accept_new_host_keys=options.accept_new_host_keys, known_hosts=_path(options.known_hosts)
                 ),
@@ -213,6 +217,8 @@ class Status:
 
     runs: list[RunRecord]
     records: dict[str, InstanceRecord]
+    histories: dict[str, InstanceHistory]  # each instance's latest real outcome, not hidden by skips
+    graph: RunGraph | None  # hosts, roles and dependencies of the last run's Plan, if the journal kept them
 
     @property
     def last_run(self) -> RunRecord | None:
@@ -223,12 +229,15 @@ class Status:
         return {iid: record.last.state for iid, record in self.records.items()}
 
 
-def status(journal: str | Path) -> Status:
-    """Read a journal that a run wrote: a SQLite file, or a PostgreSQL URL."""
+def status(journal: str | Path, up_to_run: int | None = None) -> Status:
+    """Read a journal that a run wrote (a SQLite file, or a PostgreSQL URL); with `up_to_run`, as it stood
+    when that run ended."""
     store = existing_journal(journal)
     try:
-        runs = store.runs()
-        return Status(runs, latest_records(t for r in runs for t in store.transitions(r.id)))
+        runs = [r for r in store.runs() if up_to_run is None or r.id <= up_to_run]
+        transitions = [t for r in runs for t in store.transitions(r.id)]
+        graph = store.graph(runs[-1].plan_digest) if runs else None
+        return Status(runs, latest_records(transitions), histories(transitions), graph)
     finally:
         store.close()
 

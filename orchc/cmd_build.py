@@ -108,16 +108,27 @@ def compile(
     extra_var: ExtraVarsOption = [],
     vars_file: VarsFilesOption = [],
     output: OutputOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not say what was written.")] = False,
 ) -> None:
-    """Write the Plan (JSON) to -o FILE or stdout."""
+    """Write the Plan (JSON) to -o FILE or stdout; say what was written on stderr."""
     from orchc.plan_json import plan_json, write_plan_json
 
     plan = compile_inputs(path, inventory, extra_var, vars_file).validated_plan()
     if output is None:
-        typer.echo(plan_json(plan), nl=False)
+        data = plan_json(plan)
+        typer.echo(data, nl=False)
+        size, where = len(data), "stdout"
     else:
         with writing(output), output.open("wb") as file:
             write_plan_json(_rooted_beside(plan, output), file)
+        size, where = output.stat().st_size, str(output)
+    if not quiet:
+        counts = PlanSize.of_plan(plan)
+        typer.echo(
+            f"wrote {where}: {_plural(counts.instances, 'instance')} on {_plural(counts.hosts, 'host')}, "
+            f"{_plural(size, 'byte')}",
+            err=True,
+        )
 
 
 def _rooted_beside(plan: Plan, output: Path) -> Plan:
@@ -196,13 +207,10 @@ def fmt(
 
 
 def _unified_diff(name: str, text: str, formatted: str) -> str:
-    """`diff -u` of a file and its formatted text, as `patch -p0` applies it."""
-    import difflib
+    """`diff -u` of a file and its formatted text."""
+    from orchc.backends.unified_diff import unified_diff
 
-    lines = difflib.unified_diff(
-        text.splitlines(keepends=True), formatted.splitlines(keepends=True), fromfile=name, tofile=name
-    )
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    return unified_diff(text, formatted, name, name)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -28,9 +29,12 @@ from orchc.project import default_journal
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from orchc.api import RunOptions, Status
+    from orchc.backends.history import InstanceHistory
     from orchc.backends.journal import Journal
-    from orchc.backends.runner import Verdict
-    from orchc.plan import Action, Plan
+    from orchc.backends.progress import ViewOptions
+    from orchc.backends.runner import Observer, Verdict
+    from orchc.plan import Plan
 
 # The engine (orchc.api), the journal and rich's tables are imported by the
 # commands that use them: every `orchc` start-up would otherwise pay for asyncio and rich.
@@ -125,6 +129,20 @@ def run(
         help="Check mode, as in Ansible: commands are not run, files are "
         "compared, not written; the journal is not touched.",
     ),
+    diff: bool = typer.Option(
+        False,
+        "--diff",
+        help="Show a unified diff of each file a copy or template changes (with --check: would change).",
+    ),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        help="More output, as Ansible's: -v each ending's output, -vv what each instance runs, "
+        "-vvv how hosts are reached.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show failures and the summary only."),
     events: Path | None = typer.Option(None, "--events", help="Write every transition to FILE (JSON Lines)."),
     secrets: Path | None = typer.Option(None, "--secrets", help="YAML map of secret values."),
     accept_new_host_keys: bool = typer.Option(
@@ -154,10 +172,10 @@ def run(
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc import api
     from orchc.backends import progress
-    from orchc.backends.runner import Observer
 
     plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
     options = api.RunOptions(
+        diff=diff,
         journal=_journal_spec(journal, path),
         strategy=strategy.value,
         forks=forks,
@@ -179,7 +197,13 @@ def run(
             _print_dry_run(plan, api.dry_run(plan, options))
         return
     console = _console()
-    observers: list[Observer] = [progress.LiveView(console) if console.is_terminal else progress.PlainLog(console)]
+    view = progress.ViewOptions(
+        verbosity=progress.QUIET if quiet else min(verbose, progress.CONNECTIONS),
+        check_mode=check,
+        diff=diff,
+        strategy=strategy.value,
+    )
+    observers: list[Observer] = [_view(console, view, plan, options)]
     with _errors_printed():
         if events is not None:
             try:
@@ -192,8 +216,29 @@ def run(
     raise typer.Exit(EXIT_STATUS[result.outcome])
 
 
+def _view(console: Console, view: ViewOptions, plan: Plan, options: RunOptions) -> Observer:
+    """The live board on a terminal (its ETA primed with the journal's durations), else the plain log."""
+    from orchc.backends import progress
+
+    if view.verbosity == progress.QUIET or not console.is_terminal:
+        return progress.PlainLog(console, view)
+    from orchc.backends import simulate
+    from orchc.backends.live import LiveView
+
+    prior = None
+    from orchc.backends.journal import is_postgresql
+
+    spec = options.journal or default_journal(plan)
+    if is_postgresql(str(spec)) or Path(spec).is_file():
+        with _journal(spec) as store:
+            prior = simulate.durations_from_journal(store)
+    return LiveView(console, view, prior, options.limits)
+
+
 def _print_dry_run(plan: Plan, verdicts: list[Verdict]) -> None:
     from rich.table import Table
+
+    from orchc.backends.progress import describe_action
 
     console = _console()
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -201,24 +246,13 @@ def _print_dry_run(plan: Plan, verdicts: list[Verdict]) -> None:
         table.add_column(column)
     runs = 0
     for v in verdicts:
-        what = "; ".join(_describe(a) for a in v.instance.actions) if v.runs else ""
+        what = "; ".join(describe_action(a) for a in v.instance.actions) if v.runs else ""
         runs += v.runs
         table.add_row(
             v.instance.id, v.instance.host or "-", "[yellow]run[/]" if v.runs else "[cyan]skip[/]", v.reason, what
         )
     console.print(table)
     console.print(f"\n{runs} of {len(plan.instances)} instances would run (dry run: nothing was run)")
-
-
-def _describe(action: Action) -> str:
-    if action.kind == "run":
-        first = action.command.strip().splitlines()[0] if action.command.strip() else ""
-        return f"run {first[:60]}"
-    if action.kind in ("copy", "template"):
-        return f"{action.kind} {action.src} -> {action.dest}"
-    if action.kind == "playbook":
-        return f"playbook {action.path}"
-    return f"{action.kind} {getattr(action, 'module', getattr(action, 'name', ''))}"
 
 
 @contextmanager
@@ -246,36 +280,125 @@ JournalOption = Annotated[
 WhereArg = Annotated[Path, typer.Argument(help="The project folder (or input file) whose journal to read.")]
 
 
-def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
-    """Show each instance's latest state from the journal."""
+def status(
+    path: WhereArg = Path("."),
+    journal: JournalOption = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only instances whose latest outcome is a failure.")] = False,
+    host: Annotated[
+        list[str], typer.Option("--host", metavar="HOST", help="Only these hosts (names or globs; repeatable).")
+    ] = [],
+    role: Annotated[list[str], typer.Option("--role", metavar="ROLE", help="Only the hosts of these roles.")] = [],
+    run_id: Annotated[
+        int | None, typer.Option("--run", metavar="N", help="As the journal stood when run N ended.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object per instance).")] = False,
+) -> None:
+    """Show each instance's latest real outcome (a skip does not hide it) and when it last changed."""
+    from orchc import api
+
+    with _errors_printed():
+        read = api.status(_journal_spec(journal, path), up_to_run=run_id)
+    if run_id is not None and (read.last_run is None or read.last_run.id != run_id):
+        raise fail(f"the journal has no run {run_id}", hint=f"runs in the journal: {_run_ids(read)}")
+    chosen = _chosen_instances(read, failed, host, role)
+    if as_json:
+        typer.echo(json.dumps([_status_object(iid, read.histories[iid]) for iid in chosen], indent=2))
+        return
+    _print_status(read, chosen)
+
+
+def _run_ids(read: Status) -> str:
+    return ", ".join(str(r.id) for r in read.runs) or "none"
+
+
+def _chosen_instances(read: Status, failed: bool, hosts: list[str], roles: list[str]) -> list[str]:
+    """The instances the filters keep, hosts grouped by role, then instances by name."""
+    import fnmatch
+
+    from orchc.backends.host_groups import host_order, natural_key
+
+    graph = read.graph
+    if roles:
+        known = graph.roles if graph is not None else {}
+        unknown = [r for r in roles if r not in known]
+        if unknown:
+            raise fail(
+                f"no role {', '.join(map(repr, unknown))} in the last run's Plan",
+                hint=f"roles: {', '.join(known) or 'none recorded (the run was made by an older orchc)'}",
+            )
+    role_hosts = {h for r in roles for h in graph.roles[r]} if graph is not None and roles else None
+    order = host_order(graph.hosts, graph.roles.items()) if graph is not None else {}
+
+    def kept(iid: str) -> bool:
+        history = read.histories[iid]
+        where = history.outcome.host or ""
+        return (
+            (not failed or history.outcome.state.is_failure)
+            and (not hosts or any(fnmatch.fnmatchcase(where, pattern) for pattern in hosts))
+            and (role_hosts is None or where in role_hosts)
+        )
+
+    def place(iid: str) -> tuple[int, tuple[tuple[int, int | str], ...], str]:
+        where = read.histories[iid].outcome.host or ""
+        return order.get(where, len(order)), natural_key(where), iid
+
+    return sorted(filter(kept, read.histories), key=place)
+
+
+def _status_object(iid: str, history: InstanceHistory) -> dict[str, Any]:
+    t, changed = history.outcome, history.changed
+    return {
+        "instance": iid,
+        "host": t.host,
+        "state": str(t.state),
+        "run": t.run,
+        "time": _iso(t.time),
+        "attempts": t.attempt,
+        "duration": None if history.duration is None else round(history.duration, 3),
+        "message": t.message,
+        "last_changed": None if changed is None else {"run": changed.run, "time": _iso(changed.time)},
+        "latest": {"run": history.latest.run, "state": str(history.latest.state), "message": history.latest.message},
+    }
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def _print_status(read: Status, chosen: list[str]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from orchc import api
-    from orchc.backends.progress import STATE_STYLES, duration
+    from orchc.backends.progress import STATE_STYLES, STATE_WORDS, duration
 
-    with _errors_printed():
-        read = api.status(_journal_spec(journal, path))
-    records = read.records
     console = _console()
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("instance", "host", "state", "attempts", "duration", "when", "run", "message"):
+    for column in ("instance", "host", "state", "attempts", "duration", "when", "run", "last changed", "since"):
         table.add_column(column)
-    for iid in sorted(records):
-        r = records[iid]
-        t = r.last
+    table.add_column("message", overflow="fold")
+    for iid in chosen:
+        history = read.histories[iid]
+        t = history.outcome
         style = STATE_STYLES.get(t.state, "")
+        word = STATE_WORDS[t.state]
         table.add_row(
             iid,
             t.host or "-",
-            f"[{style}]{t.state}[/]" if style else t.state,
+            f"[{style}]{word}[/]" if style else word,
             str(t.attempt or ""),
-            duration(r.duration) if r.duration is not None else "",
-            datetime.fromtimestamp(t.time).strftime("%Y-%m-%d %H:%M:%S"),
+            duration(history.duration) if history.duration is not None else "",
+            _local(t.time),
             str(t.run),
+            _last_changed(history),
+            escape(history.since_outcome),
             escape(t.message),
         )
     console.print(table)
+    shown = len(chosen)
+    if shown != len(read.histories):
+        console.print(f"\n{shown} of {len(read.histories)} instances shown", markup=False)
     last = read.last_run
     if last is not None:
         console.print(
@@ -283,6 +406,17 @@ def status(path: WhereArg = Path("."), journal: JournalOption = None) -> None:
         )
         for note in last.notes:
             console.print(f"  {note}", markup=False)
+
+
+def _last_changed(history: InstanceHistory) -> str:
+    changed = history.changed
+    if changed is None:
+        return "never"
+    return f"run {changed.run}" if changed is history.outcome else f"run {changed.run}, {_local(changed.time)}"
+
+
+def _local(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def simulate(

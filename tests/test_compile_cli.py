@@ -139,6 +139,20 @@ service app {
     assert reasons["inventory_hostname == 'w1'"] == set()
 
 
+def test_compile_says_what_it_wrote_on_stderr(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Issue 19.4: compile printed nothing on success; -q keeps it quiet, as Ansible's tools are."""
+    site = write_project(tmp_path, PROJECT)
+    out = tmp_path / "plan.json"
+    status, stdout, stderr = run_cli(["compile", str(site), "-o", str(out)], monkeypatch, capsys)
+    size = out.stat().st_size
+    assert (status, stdout) == (0, "")
+    assert f"wrote {out}: 5 instances on 5 hosts, {size} bytes" in stderr
+    status, stdout, stderr = run_cli(["compile", str(site)], monkeypatch, capsys)
+    assert f"wrote stdout: 5 instances on 5 hosts, {len(stdout.encode())} bytes" in stderr
+    status, _, stderr = run_cli(["compile", str(site), "-q", "-o", str(out)], monkeypatch, capsys)
+    assert "wrote" not in stderr
+
+
 def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     site = write_project(tmp_path / "p", PROJECT)
     status, _, stderr = run_cli(["check", str(site), "-i", "x.yml", "-e", "greeting"], monkeypatch, capsys)

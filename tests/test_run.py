@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -159,7 +160,8 @@ def test_cli_exit_statuses_and_missing_secret(tmp_path: Path):
     (tmp_path / "plan.json").write_text(plan.to_json())
     failed = orchc("run", "plan.json", cwd=tmp_path)
     assert failed.returncode == 3, failed.stderr
-    assert "failed: b.bad@h2" in failed.stdout and "| nope" in failed.stdout
+    assert "failed      b.bad@h2" in failed.stdout
+    assert failed.stdout.count("| nope") == 1, "a failure is shown once, when it happens (issue 19.1)"
     plan.instances[0].secrets = ["db_pw"]
     plan.secrets = [SecretRef(name="db_pw", source=SPAN)]
     (tmp_path / "plan.json").write_text(plan.to_json())
@@ -212,7 +214,8 @@ def test_status_shows_the_latest_state_of_each_instance(tmp_path: Path):
 def test_live_view_and_events_file(tmp_path: Path):
     from rich.console import Console
 
-    from orchc.backends.progress import EventsFile, LiveView
+    from orchc.backends.live import LiveView
+    from orchc.backends.progress import EventsFile
 
     screen = io.StringIO()
     plan = make_plan("a.x@h1\nb.bad@h2: a.x@h1", commands={"b.bad@h2": "echo no disk >&2; exit 1"}, root=tmp_path)
@@ -222,7 +225,7 @@ def test_live_view_and_events_file(tmp_path: Path):
     journal.close()
     assert result.outcome == "failed"
     text = screen.getvalue()
-    assert "failed: b.bad@h2" in text and "| no disk" in text and "run 1 failed" in text
+    assert "failed: b.bad@h2" in text and text.count("| no disk") == 1 and "run 1 failed" in text
     events = [json.loads(line) for line in (tmp_path / "ev.jsonl").read_text().splitlines()]
     assert [e["event"] for e in events[:2]] == ["run_started", "transition"]
     assert events[-1]["event"] == "run_ended" and events[-1]["counts"] == {"changed": 1, "failed": 1}
@@ -239,6 +242,7 @@ class _Lines:
     def transition(self, t) -> None: ...
     def notice(self, message) -> None: ...
     def still_running(self, instances) -> None: ...
+    def diff(self, instance, text) -> None: ...
     def run_ended(self, result) -> None: ...
 
     def output(self, instance: str, line: str) -> None:
@@ -261,7 +265,7 @@ def test_output_reaches_observers_a_whole_redacted_line_at_a_time() -> None:
 def test_the_live_view_shows_what_a_running_instance_printed_last(tmp_path: Path):
     from rich.console import Console
 
-    from orchc.backends.progress import LiveView
+    from orchc.backends.live import LiveView
 
     screen = io.StringIO()
     plan = make_plan("a.x@h1", commands={"a.x@h1": "echo step 1; echo step 2 of 3; sleep 1"}, root=tmp_path)
@@ -279,7 +283,7 @@ def test_the_live_view_shows_what_a_running_instance_printed_last(tmp_path: Path
     run_plan(plan, journal, TransportSet(plan, TransportOptions()), RunnerOptions(), {}, [view, seen, Peek()])
     journal.close()
     assert ("a.x@h1", "step 2 of 3") in seen.lines
-    assert any("a.x@h1  › step 2 of 3" in frame for frame in shown)
+    assert any(re.search(r"h1  ▶ a\.x +\d+\.\ds  › step 2 of 3", frame) for frame in shown), shown
     assert view.latest == {}, "forgotten once the instance ended"
 
 
@@ -361,6 +365,34 @@ def test_check_mode_changes_nothing_and_leaves_the_journal_alone(tmp_path: Path)
     real = orchc("run", ".", cwd=tmp_path)
     assert real.returncode == 0, real.stdout + real.stderr
     assert (root / "ran").read_text() == "ran\n" and (root / "app.conf").read_text() == "name=h1\n"
+    # Issue 19.4: a check run is not numbered "run 1" beside the journal's runs, and --diff shows content.
+    (tmp_path / "app.conf.j2").write_text("name={{ host.name }}\nport=80\n")
+    checked = orchc("run", ".", "--check", "--diff", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "check run (not recorded in the journal): 2 instances" in checked.stdout
+    assert "check run succeeded" in checked.stdout and "run 1" not in checked.stdout
+    diff = checked.stdout[checked.stdout.index("app.conf@h1:\n") :]
+    assert f"--- before: {root}/app.conf\n+++ after: {root}/app.conf\n@@ -1 +1,2 @@\n name=h1\n+port=80\n" in diff
+    assert (root / "app.conf").read_text() == "name=h1\n"
+
+
+def test_quiet_and_verbose_levels_are_ansibles(tmp_path: Path):
+    """-q: failures and the summary; default: a line per change; -v: outputs; -vv: what runs; -vvv: hosts."""
+    plan = make_plan(
+        "a.ok@h1\nb.bad@h2", commands={"a.ok@h1": "echo all good", "b.bad@h2": "echo nope >&2; exit 3"}, root=tmp_path
+    )
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    quiet = orchc("run", "plan.json", "-q", "--journal", "q.db", cwd=tmp_path).stdout
+    assert "a.ok@h1" not in quiet and "failed      b.bad@h2" in quiet and "| nope" in quiet
+    assert "run 1 failed" in quiet
+    normal = orchc("run", "plan.json", "--journal", "n.db", cwd=tmp_path).stdout
+    assert "changed     a.ok@h1" in normal and "| all good" not in normal
+    verbose = orchc("run", "plan.json", "-v", "--journal", "v.db", cwd=tmp_path).stdout
+    assert "| all good" in verbose and "- run echo all good" not in verbose
+    actions = orchc("run", "plan.json", "-vv", "--journal", "vv.db", cwd=tmp_path).stdout
+    assert "  - run echo all good" in actions and "h1: local connection" not in actions
+    hosts = orchc("run", "plan.json", "-vvv", "--journal", "vvv.db", cwd=tmp_path).stdout
+    assert "  h1: local connection" in hosts
 
 
 def test_on_any_runs_with_the_fields_of_the_provider_that_met_it(tmp_path: Path):

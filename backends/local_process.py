@@ -3,10 +3,11 @@
 asyncio's subprocesses on Python 3.11 start a thread per child to wait for its
 exit, and pass every byte through a transport, a protocol and a stream
 reader: about a millisecond of CPU and a thread hand-off per command, as much
-as `sh -c` itself costs. Here the child's two pipes and a pidfd (Linux's
-"process file descriptor", readable once the process has exited) are added
-to the loop's selector; where there is no pidfd, the exit is awaited in the
-loop's thread pool instead.
+as `sh -c` itself costs. Here the child's two pipes are added to the loop's
+selector, and when they close the child has nearly always exited; when it
+has not, a pidfd (Linux's "process file descriptor", readable once the
+process has exited) joins them, or where there is none the exit is awaited
+in the loop's thread pool.
 
 The command runs in a session of its own, so that a timeout or a second Ctrl-C
 can kill its whole process group: cancelling `run_child` sends SIGTERM to the
@@ -69,7 +70,10 @@ class _Pipe:
 
 
 class _Watch:
-    """The loop's view of one child: done when it has exited and both pipes are at their end."""
+    """The loop's view of one child: done when both pipes are at their end and it has exited.
+
+    A child has nearly always exited by the time its pipes close, so its exit is watched (a pidfd in
+    the selector) only when it has not, or when it is to be killed."""
 
     def __init__(self, process: subprocess.Popen[bytes], on_output: OutputSink | None) -> None:
         self.loop = asyncio.get_running_loop()
@@ -85,32 +89,45 @@ class _Watch:
         for pipe in self.pipes:
             os.set_blocking(pipe.fd, False)
             self.loop.add_reader(pipe.fd, self._readable, pipe)
-        self._pidfd = _pidfd(process.pid)
+        self._pidfd: int | None = None
+        self._exit_watched = False
+
+    def _readable(self, pipe: _Pipe) -> None:
+        if pipe.read():
+            return
+        self.loop.remove_reader(pipe.fd)
+        self._open.discard(pipe.fd)
+        if not self._open:
+            if self.process.poll() is None:
+                self.watch_exit()
+            else:
+                self._exited()
+
+    def watch_exit(self) -> None:
+        if self._exit_watched or self.exited.done():
+            return
+        self._exit_watched = True
+        self._pidfd = _pidfd(self.process.pid)
         if self._pidfd is not None:
             self.loop.add_reader(self._pidfd, self._exit_seen)
         else:
-            self.loop.run_in_executor(None, process.wait).add_done_callback(lambda _: self._exit_seen())
-
-    def _readable(self, pipe: _Pipe) -> None:
-        if not pipe.read():
-            self.loop.remove_reader(pipe.fd)
-            self._open.discard(pipe.fd)
-            self._settle()
+            self.loop.run_in_executor(None, self.process.wait).add_done_callback(lambda _: self._exit_seen())
 
     def _exit_seen(self) -> None:
         if self._pidfd is not None:
             self.loop.remove_reader(self._pidfd)
         self.process.wait()  # it has exited: this only collects the status
+        self._exited()
+
+    def _exited(self) -> None:
         if not self.exited.done():
             self.exited.set_result(None)
-        self._settle()
-
-    def _settle(self) -> None:
-        if self.exited.done() and not self._open and not self.done.done():
+        if not self._open and not self.done.done():
             self.done.set_result(None)
 
     async def kill_group(self) -> None:
         """SIGTERM the command's process group, SIGKILL it if it lingers, and what is left once it is gone."""
+        self.watch_exit()
         for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
             try:
                 os.killpg(self.process.pid, sig)

@@ -1,10 +1,17 @@
 """The `ansible` transport: `playbook`, `ansible MODULE` and `role` actions through ansible-runner.
 
-Batching. Calls for the same action of the same task that arrive within
-`batch_window` seconds (the runner starts every ready instance in the same
-event-loop turn) become one ansible-runner call with `limit` = their hosts, so
-Ansible's start-up is paid once per batch. Each caller gets its own host's
-result. "The same action" is the same playbook, role or module with the same
+Batching. Calls for the same action of the same task become one
+ansible-runner call with `limit` = their hosts, so that Ansible's start-up is
+paid once per batch; each caller gets its own host's result. A batch takes
+the calls that arrive within `GATHER_SECONDS` of its first (the runner starts
+every ready instance in the same turn of its loop), and then, while other
+instances of the task wait only for instances that run now (the scheduler's
+`about_to_be_ready`), it waits for them to join: up to a share
+(`WINDOW_SHARE`) of what an ansible-runner call has cost in this run (before
+the first ends, `FIRST_CALL_GUESS`), and never more than `LONGEST_WAIT`.
+Hosts whose instances become ready a moment apart, as the native tasks
+before them end, share one call; a lone instance waits `GATHER_SECONDS`.
+"The same action" is the same playbook, role or module with the same
 variable or argument names: values rendered apart for each host are passed
 per host (see `ansible_inputs`).
 
@@ -36,6 +43,7 @@ import shlex
 import shutil
 import signal
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,6 +105,7 @@ class _Batch:
     callers: dict[str, _Caller] = field(default_factory=dict)
     runner: asyncio.Task[None] | None = None
     hosts: list[str] = field(default_factory=list)  # the hosts of its ansible-runner call, once started
+    joined: asyncio.Event = field(default_factory=asyncio.Event)  # set when a caller joins
 
 
 def _batch_key(action: Action, ctx: ActionContext, check_mode: bool) -> BatchKey:
@@ -113,11 +122,14 @@ def _batch_key(action: Action, ctx: ActionContext, check_mode: bool) -> BatchKey
 
 
 KEPT_CALLS = 20  # data dirs of failed calls kept from earlier runs, the newest
+GATHER_SECONDS = 0.01  # a batch takes every call that arrives this soon after its first
+WINDOW_SHARE = 0.25  # of an ansible-runner call's cost, what a batch may wait for instances about to be ready
+FIRST_CALL_GUESS = 5.0  # seconds an ansible-runner call costs, until one of this run has ended
+LONGEST_WAIT = 3.0
 
 
 class AnsibleTransport(Transport):
     name = "ansible"
-    batch_window = 0.01  # seconds a batch waits for more callers
 
     def __init__(self, plan: Plan, options: TransportOptions) -> None:
         super().__init__(plan, options)
@@ -126,6 +138,7 @@ class AnsibleTransport(Transport):
         self._running: dict[asyncio.Task[None], _Batch] = {}
         self._inventory = inventory(plan, options.ssh)
         self._left_behind: dict[str, asyncio.Task[None]] = {}  # host -> a call still at work there, its caller gone
+        self._cheapest_call: float | None = None  # seconds, of this run's calls
 
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
         behind = self._left_behind.get(host.name)
@@ -167,12 +180,31 @@ class AnsibleTransport(Transport):
             self._running[batch.runner] = batch
             batch.runner.add_done_callback(self._running.pop)
         batch.callers[host.name] = _Caller(action, asyncio.get_running_loop().create_future(), ctx.on_output)  # type: ignore[arg-type]  # transports.py gives this transport the Ansible action kinds only
+        batch.joined.set()
         return batch
 
+    def window(self) -> float:
+        """How long a batch may wait for instances about to be ready, in all."""
+        return min(LONGEST_WAIT, WINDOW_SHARE * (self._cheapest_call or FIRST_CALL_GUESS))
+
+    async def _gather(self, batch: _Batch) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.window()
+        await asyncio.sleep(GATHER_SECONDS)
+        soon = batch.ctx.companions_soon
+        while soon is not None and soon() > 0 and (left := deadline - loop.time()) > 0:
+            batch.joined.clear()
+            try:
+                await asyncio.wait_for(batch.joined.wait(), left)
+            except TimeoutError:
+                return
+
     async def _run_batch(self, batch: _Batch) -> None:
-        await asyncio.sleep(self.batch_window)
-        if self._open.get(batch.key) is batch:
-            del self._open[batch.key]
+        try:
+            await self._gather(batch)
+        finally:  # also when every caller left while it gathered: later calls start a batch of their own
+            if self._open.get(batch.key) is batch:
+                del self._open[batch.key]
         if batch.callers:  # else every caller was cancelled while the batch gathered
             await self._answer(batch)
 
@@ -255,7 +287,10 @@ class AnsibleTransport(Transport):
         try:
             request = self._prepare(batch, hosts, data_dir)
             request.dump(str(data_dir / "request.json"))
+            started = time.monotonic()
             await self._run_worker(data_dir / "request.json", batch, outcome)
+            took = time.monotonic() - started
+            self._cheapest_call = took if self._cheapest_call is None else min(self._cheapest_call, took)
         finally:
             (data_dir / "secrets.yml").unlink(missing_ok=True)
             if outcome.succeeded_everywhere:

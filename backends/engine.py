@@ -129,8 +129,11 @@ class Scheduler:
         self.host_names = [h.name for h in plan.hosts]
         self._host_resources = [_Resource(limits.host_slots) for _ in plan.hosts]
         self._task_resources = [_Resource(t.concurrency if limits.task_concurrency else None) for t in plan.tasks]
-        task_index = {t.id: k for k, t in enumerate(plan.tasks)}
-        self._task = [self._lookup(task_index, [inst.task], inst.id, "task")[0] for inst in plan.instances]
+        self._task_index = {t.id: k for k, t in enumerate(plan.tasks)}
+        self._task = [self._lookup(self._task_index, [inst.task], inst.id, "task")[0] for inst in plan.instances]
+        self._instances_of_task: list[list[int]] = [[] for _ in plan.tasks]
+        for i, k in enumerate(self._task):
+            self._instances_of_task[k].append(i)
         anchors = {t.id for t in plan.tasks if t.anchor}
         no_work_ids = set(no_work)
         self._no_work = [inst.task in anchors or not inst.actions or inst.id in no_work_ids for inst in plan.instances]
@@ -246,6 +249,19 @@ class Scheduler:
             for group in self._groups_of.get(self.index[instance_id], ())
             if group.satisfied_by is not None
         }
+
+    def about_to_be_ready(self, task_id: str) -> int:
+        """How many instances of the task wait only for instances that run now: they may start soon, and
+        together (an Ansible task's instances share one call). 0 while the task's `concurrency` is taken."""
+        k = self._task_index[task_id]
+        if self._task_resources[k].full:
+            return 0
+        state = self.state
+        return sum(
+            1
+            for i in self._instances_of_task[k]
+            if state[i] == PENDING and all(state[d] == RUNNING or state[d] in SUCCESS_STATES for d in self._deps[i])
+        )
 
     def ids_in_dependency_order(self) -> list[str]:
         """Every instance after all of its dependencies."""

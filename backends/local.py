@@ -3,7 +3,8 @@
 `LocalConnector` gives the actions layer (`actions`) its primitives on this
 machine; what the actions do and report is the same as over SSH.
 
-A command is `/bin/sh -c COMMAND` in a new session, run in the Plan's folder,
+A command is `/bin/sh -c COMMAND` in a new session, run in the Plan's folder
+(`local_process`),
 so that a timeout or a second Ctrl-C can kill the whole process group
 (SIGTERM, then SIGKILL after a grace period).
 
@@ -14,19 +15,17 @@ over SSH; a file written for another user is given to that user and its group
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import grp
 import hashlib
 import os
 import pwd
-import signal
 import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from orchc.backends.actions import NativeTransport
 from orchc.backends.connector import (
@@ -38,10 +37,9 @@ from orchc.backends.connector import (
     missing_folder,
     permission_denied,
 )
+from orchc.backends.local_process import run_child
 from orchc.backends.transport import ActionContext, ActionResult, OutputSink, TransportOptions
 from orchc.plan import Action, Host, Plan
-
-KILL_GRACE_SECONDS = 3.0
 
 
 class LocalTransport(NativeTransport):
@@ -68,28 +66,12 @@ class LocalConnector:
     async def run(self, command: Command, on_output: OutputSink | None) -> CommandResult:
         # `command.timeout` is left to the runner, whose cancellation kills the group at the same moment.
         try:
-            process = await asyncio.create_subprocess_exec(
-                *command.argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                cwd=self.cwd,
-                env={**os.environ, **command.env},
-            )
+            end = await run_child(command.argv, command.env, self.cwd, on_output)
         except OSError as exc:
             return CommandResult(rc=None, error=str(exc))
-        try:
-            stdout, stderr = await asyncio.gather(
-                _collect(process.stdout, "stdout", on_output), _collect(process.stderr, "stderr", on_output)
-            )
-            rc = await process.wait()
-        except asyncio.CancelledError:
-            await _kill_group(process)
-            raise
-        if rc < 0:
-            return CommandResult(rc=None, stdout=stdout, stderr=stderr, signal=-rc)
-        return CommandResult(rc=rc, stdout=stdout, stderr=stderr)
+        if end.returncode < 0:
+            return CommandResult(rc=None, stdout=end.stdout, stderr=end.stderr, signal=-end.returncode)
+        return CommandResult(rc=end.returncode, stdout=end.stdout, stderr=end.stderr)
 
     async def stat(self, path: str, user: str | None) -> Found:
         _may_act_as(user, path)
@@ -143,38 +125,6 @@ def _may_act_as(user: str | None, path: str) -> None:
         raise FileActionError(
             f"{path} as {user} (become): on a local host that needs orchc to run as root, or as {user}"
         )
-
-
-async def _collect(
-    stream: asyncio.StreamReader | None, name: Literal["stdout", "stderr"], sink: OutputSink | None
-) -> str:
-    if stream is None:
-        return ""
-    parts: list[str] = []
-    while chunk := await stream.read(65536):
-        text = chunk.decode("utf-8", errors="replace")
-        parts.append(text)
-        if sink is not None:
-            sink(name, text)
-    return "".join(parts)
-
-
-async def _kill_group(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM the command's process group, SIGKILL it if it lingers."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            await asyncio.wait_for(asyncio.shield(process.wait()), wait)
-            break
-        except TimeoutError:
-            continue
-    try:  # the group leader is gone; stragglers that ignored SIGTERM still die
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _chown(path: str, owner: str, dest: str) -> None:

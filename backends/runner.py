@@ -21,6 +21,7 @@ program that runs Plans from a thread or its own event loop calls `interrupt`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
 import signal
@@ -382,6 +383,7 @@ class Runner:
             secrets=self.secrets,
             become=task.become,
             on_output=_OutputLines(iid, self.secrets, self.observers),
+            companions_soon=functools.partial(self.scheduler.about_to_be_ready, inst.task),
         )
         try:
             while True:

@@ -54,6 +54,9 @@ class ActionContext:
     become: bool = False
     on_output: OutputSink | None = None  # live output in chunks as they come; the runner's sink redacts it
     env: Mapping[str, str] = field(default_factory=dict)
+    # How many other instances of the task wait only for what runs now (the scheduler's `about_to_be_ready`):
+    # the ansible transport waits a little for them to share its call.
+    companions_soon: Callable[[], int] | None = None
 
 
 @dataclass

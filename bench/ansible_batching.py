@@ -8,6 +8,12 @@ The same playbook runs on N fresh hosts through orchc's `ansible` transport, thr
 - one call per host, one after the other;
 - one call per host, all at once (N ansible-playbook processes compete for the CPUs).
 
+Then across waves: three hosts reach the playbook 0.3-1 s apart, as a native
+task before it (`sleep`) ends on each, and the whole Plan runs through orchc's
+runner, twice: with orchc's adaptive window (a batch waits, a bounded while,
+for instances about to be ready) and with a fixed 10 ms window, which gives
+each host its own call.
+
 It prints wall time and CPU time (orchc's worker processes and Ansible's, from
 `getrusage(RUSAGE_CHILDREN)`) per host for each, and the ratios against the
 batched call. CPU time is the steadier figure on a busy machine. `--target ssh`
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import shutil
 import sys
@@ -26,9 +33,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchc.backends.ansible import AnsibleTransport
-from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
-from orchc.plan import Host, Plan, PlaybookAction, Role, SourceSpan, Task
+from orchc.backends.ansible import GATHER_SECONDS, AnsibleTransport
+from orchc.backends.engine import Limits
+from orchc.backends.journal import SqliteJournal
+from orchc.backends.runner import RunnerOptions, run_plan
+from orchc.backends.transport import ActionContext, ActionResult, Transport, TransportOptions
+from orchc.backends.transports import TransportSet
+from orchc.plan import Action, Host, Instance, Plan, PlaybookAction, Role, RunAction, SourceSpan, Task
 
 PLAYBOOK = """\
 - hosts: all
@@ -131,6 +142,68 @@ def measure(name: str, plan: Plan, work: Path, how, repeat: int) -> Measure:  # 
     return Measure(name, min(walls), min(cpus), calls)
 
 
+WAVE_DELAYS = ("0", "0.3", "1.0")  # seconds of the native task before the playbook, per host
+
+
+class FixedWindowTransport(AnsibleTransport):
+    """The ansible transport with the fixed 10 ms window orchc had before: no wait for instances about to be ready."""
+
+    def window(self) -> float:
+        return GATHER_SECONDS
+
+
+class OneAnsibleTransportSet(TransportSet):
+    """The run's transports, with this ansible transport."""
+
+    def __init__(self, plan: Plan, options: TransportOptions, ansible: AnsibleTransport) -> None:
+        super().__init__(plan, options)
+        self.ansible = ansible
+
+    def for_action(self, host: Host, action: Action) -> Transport:
+        return self.ansible if isinstance(action, PlaybookAction) else super().for_action(host, action)
+
+
+def waves_plan(folder: Path, hosts: list[Host]) -> Plan:
+    plan = make_plan(folder, hosts[: len(WAVE_DELAYS)])
+    plan.tasks.append(Task(id="bench.prep", service="bench", name="prep", source=SPAN))
+    for host, seconds in zip(plan.hosts, WAVE_DELAYS, strict=True):
+        plan.instances += [
+            Instance(
+                id=f"bench.prep@{host.name}",
+                task="bench.prep",
+                host=host.name,
+                actions=[RunAction(command=f"sleep {seconds}")],
+                fingerprint="prep",
+                change_key="prep",
+            ),
+            Instance(
+                id=f"bench.site@{host.name}",
+                task="bench.site",
+                host=host.name,
+                deps=[f"bench.prep@{host.name}"],
+                actions=[ACTION],
+                fingerprint="site",
+                change_key="site",
+            ),
+        ]
+    return plan
+
+
+def measure_waves(name: str, plan: Plan, work: Path, transport_class: type[AnsibleTransport]) -> Measure:
+    fresh(plan.hosts)
+    options = TransportOptions(work_dir=work)
+    ansible = transport_class(plan, options)
+    journal = SqliteJournal(work / f"journal-{transport_class.__name__}.db")
+    cpu, started = children_cpu(), time.perf_counter()
+    try:
+        result = run_plan(plan, journal, OneAnsibleTransportSet(plan, options, ansible), RunnerOptions(Limits()), {})
+    finally:
+        journal.close()
+    if result.outcome != "succeeded":
+        raise SystemExit(f"{name}: the run {result.outcome}: {[t.message for t in result.failures][:1]}")
+    return Measure(name, time.perf_counter() - started, children_cpu() - cpu, ansible.calls)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=10)
@@ -152,6 +225,12 @@ def main() -> None:
             measure("one call per host, in turn", plan, work, per_host_in_turn, args.repeat),
             measure("one call per host, at once", plan, work, per_host_at_once, args.repeat),
         ]
+        work.mkdir(parents=True, exist_ok=True)
+        staggered = waves_plan(folder, hosts)
+        waves = [
+            measure_waves("adaptive window (orchc)", staggered, work, AnsibleTransport),
+            measure_waves("fixed 10 ms window", staggered, work, FixedWindowTransport),
+        ]
     finally:
         if server is not None:
             server.stop()
@@ -166,6 +245,14 @@ def main() -> None:
             f"{r.name:<30} {r.calls:>5} {r.wall / n:>9.3f}s {r.cpu / n:>9.3f}s "
             f"{r.wall / base.wall:>10.2f}x {r.cpu / base.cpu:>9.2f}x"
         )
+    print(f"across waves: {len(WAVE_DELAYS)} hosts reach the playbook after sleep {', '.join(WAVE_DELAYS)} s")
+    print(f"{'way':<30} {'calls':>5} {'run wall':>10} {'cpu':>10} {'wall ratio':>11} {'cpu ratio':>10}")
+    for r in waves:
+        print(
+            f"{r.name:<30} {r.calls:>5} {r.wall:>9.2f}s {r.cpu:>9.2f}s "
+            f"{r.wall / waves[0].wall:>10.2f}x {r.cpu / waves[0].cpu:>9.2f}x"
+        )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -105,5 +105,9 @@ def compile_inputs(path: Path, inventory: Path | None, extra_vars: list[str], va
 
 
 def plan_of_inputs(path: Path, inventory: Path | None, extra_vars: list[str], vars_files: list[Path]) -> Plan:
-    """The Plan of `compile_inputs`."""
+    """The Plan of `compile_inputs`; a plan.json is read without loading the compiler (a run's start-up)."""
+    if is_plan_file(path):
+        from orchc.project import load_plan
+
+        return load_plan(path)
     return compile_inputs(path, inventory, extra_vars, vars_files).plan

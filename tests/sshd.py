@@ -68,7 +68,7 @@ def _keygen(path: Path, comment: str) -> None:
     )
 
 
-def _sshd_config(folder: Path, port: int, sftp: bool) -> str:
+def _sshd_config(folder: Path, port: int, sftp: bool, max_startups: int) -> str:
     return "\n".join(
         [
             "ListenAddress 127.0.0.1",
@@ -83,7 +83,7 @@ def _sshd_config(folder: Path, port: int, sftp: bool) -> str:
             "PubkeyAuthentication yes",
             "PermitRootLogin prohibit-password",
             "MaxSessions 200",
-            "MaxStartups 200:30:300",
+            f"MaxStartups {max_startups}:30:{max_startups + max_startups // 2}",
             "UseDNS no",
             "LogLevel ERROR",
             "Subsystem sftp internal-sftp" if sftp else "",
@@ -103,12 +103,13 @@ class SshServer:
     client_key: Path  # private key of `user`, listed in authorized_keys
     known_hosts: Path  # holds this server's host key, as `[127.0.0.1]:port`
     sftp: bool = True  # serve the SFTP subsystem (from the next `resume`)
+    max_startups: int = 200  # connections being opened at once before sshd starts refusing some (a bench raises it)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     address = "127.0.0.1"
 
     @classmethod
-    def start(cls, folder: Path) -> SshServer:
+    def start(cls, folder: Path, max_startups: int = 200) -> SshServer:
         """Generate keys and config in `folder` (created if missing) and start the server."""
         (folder / "home").mkdir(parents=True, exist_ok=True)
         _keygen(folder / "host_key", "orchc-test-host")
@@ -120,6 +121,7 @@ class SshServer:
             user=getpass.getuser(),
             client_key=folder / "client_key",
             known_hosts=folder / "known_hosts",
+            max_startups=max_startups,
         )
         server.known_hosts.write_text(server.known_hosts_line())
         server.resume()
@@ -136,7 +138,7 @@ class SshServer:
     def resume(self) -> None:
         """(Re)start the server on its port; returns once it accepts connections."""
         PRIVILEGE_SEPARATION_DIR.mkdir(mode=0o755, exist_ok=True)
-        self.config.write_text(_sshd_config(self.folder, self.port, self.sftp))
+        self.config.write_text(_sshd_config(self.folder, self.port, self.sftp, self.max_startups))
         log = open(self.folder / "sshd.log", "ab")
         self.process = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(self.config)],

@@ -17,17 +17,23 @@ from typing import Any
 import pytest
 import yaml
 
-from orchc.backends.ansible import KEPT_CALLS, AnsibleTransport
+from orchc.backends.ansible import GATHER_SECONDS, KEPT_CALLS, AnsibleTransport
 from orchc.backends.ansible_worker import MISSING_ANSIBLE
+from orchc.backends.engine import Limits
+from orchc.backends.journal import SqliteJournal
+from orchc.backends.runner import RunnerOptions, run_plan
 from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
+from orchc.backends.transports import TransportSet
 from orchc.plan import (
     Action,
     AnsibleModuleAction,
     AnsibleRoleAction,
     Host,
+    Instance,
     Plan,
     PlaybookAction,
     Role,
+    RunAction,
     SourceSpan,
     Task,
     secret_marker,
@@ -181,7 +187,7 @@ def test_late_arrivals_within_the_window_join_and_other_tasks_get_their_own_call
         return ActionContext(plan=plan, instance_id=f"{task_id}@{host.name}", task_id=task_id, secrets={})
 
     async def late(host: Host) -> ActionResult:
-        await asyncio.sleep(transport.batch_window / 2)
+        await asyncio.sleep(GATHER_SECONDS / 2)
         return await transport.execute(host, one, ctx(host, "x.one"))
 
     async def main() -> list[ActionResult]:
@@ -473,3 +479,42 @@ def test_closing_the_transport_answers_every_waiting_caller(tmp_path: Path, proj
 
     assert isinstance(asyncio.run(main()), asyncio.CancelledError)
     assert transport.calls == 0
+
+
+def test_instances_ready_a_moment_apart_share_one_call(tmp_path: Path, project: Path) -> None:
+    """Hosts reach an Ansible task as the native task before it ends on each: one call for all."""
+    hosts = local_hosts(tmp_path, ["a", "b", "c"])
+    plan = make_plan(project, hosts)
+    plan.tasks.append(Task(id="legacy.prep", service="legacy", name="prep", source=SPAN))
+    for host, seconds in zip(hosts, ("0", "0.1", "0.3"), strict=True):
+        plan.instances += [
+            Instance(
+                id=f"legacy.prep@{host.name}",
+                task="legacy.prep",
+                host=host.name,
+                actions=[RunAction(command=f"sleep {seconds}")],
+                fingerprint="prep",
+                change_key="prep",
+            ),
+            Instance(
+                id=f"legacy.apply@{host.name}",
+                task="legacy.apply",
+                host=host.name,
+                deps=[f"legacy.prep@{host.name}"],
+                actions=[PlaybookAction(path="legacy/site.yml")],
+                fingerprint="apply",
+                change_key="apply",
+            ),
+        ]
+    transports = TransportSet(plan, TransportOptions(work_dir=tmp_path / "work"))
+    ansible = transports.get("ansible")
+    assert isinstance(ansible, AnsibleTransport)
+    journal = SqliteJournal(tmp_path / "journal.db")
+    try:
+        result = run_plan(plan, journal, transports, RunnerOptions(limits=Limits(forks=10)), {})
+    finally:
+        journal.close()
+    assert result.outcome == "succeeded"
+    assert ansible.calls == 1
+    for host in hosts:
+        assert (Path(host.vars["root"]) / "greeting.txt").read_text() == f"hello from {host.name}\n"

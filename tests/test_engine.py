@@ -191,3 +191,32 @@ def test_user_stop_finishes_running_and_skips_the_rest():
 def test_bad_graphs_are_reported(text: str, message: str):
     with pytest.raises(PlanGraphError, match=message):
         Scheduler(make_plan(text))
+
+
+def test_about_to_be_ready_counts_what_waits_only_for_running_instances():
+    plan = make_plan(
+        """
+        prep.p@h1
+        prep.p@h2
+        prep.p@h3
+        late.l@h3: prep.p@h3
+        legacy.a@h1: prep.p@h1
+        legacy.a@h2: prep.p@h2
+        legacy.a@h3: late.l@h3
+        """
+    )
+    s = Scheduler(plan, Limits(host_slots=1))
+    assert sorted(s.next_batch()) == ["prep.p@h1", "prep.p@h2", "prep.p@h3"]
+    assert s.about_to_be_ready("legacy.a") == 2  # h3's waits for late.l, which has not started
+    s.complete("prep.p@h1", State.OK)
+    assert s.next_batch() == ["legacy.a@h1"]
+    assert s.about_to_be_ready("legacy.a") == 1
+    s.complete("prep.p@h2", State.FAILED)  # no role tolerates it: nothing new starts
+    assert s.about_to_be_ready("legacy.a") == 0
+
+
+def test_about_to_be_ready_is_zero_while_the_tasks_concurrency_is_taken():
+    plan = make_plan("legacy.a@h1\nprep.p@h2\nlegacy.a@h2: prep.p@h2", concurrency={"legacy.a": 1})
+    s = Scheduler(plan)
+    assert sorted(s.next_batch()) == ["legacy.a@h1", "prep.p@h2"]
+    assert s.about_to_be_ready("legacy.a") == 0

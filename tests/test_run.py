@@ -447,3 +447,19 @@ def test_a_strict_project_fails_like_ansible_playbook_unless_the_run_says_no(tmp
     assert "strict: a host that left the deployment fails the run" in strict.stdout
     relaxed = orchc("run", "site.orch", "-i", "inventory.ini", "--no-strict", "--journal", "other.db", cwd=tmp_path)
     assert relaxed.returncode == 0, relaxed.stdout
+
+
+def test_running_a_plan_json_does_not_load_the_compiler(tmp_path: Path):
+    """A run's start-up: a Plan compiled beforehand needs neither the compiler nor the language's parser."""
+    (tmp_path / "plan.json").write_text(make_plan("a.ok@h1", root=tmp_path).to_json())
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['orchc', 'run', 'plan.json']\n"
+        "try:\n"
+        "    runpy.run_module('orchc', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('orchc.compiler', 'lark'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout + done.stderr

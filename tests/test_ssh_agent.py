@@ -108,3 +108,26 @@ def test_when_the_controller_goes_away_running_commands_are_killed(tmp_path: Pat
     while _alive(int((tmp_path / "pid").read_text())) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(int((tmp_path / "pid").read_text()))
+
+
+def test_many_commands_at_once_each_get_their_own_output_and_end() -> None:
+    """Pipes closed by one command are reused by the next: nothing may be read for the wrong command."""
+    agent = Agent()
+    for i in range(1, 41):
+        agent.send(op="run", id=i, argv=["/bin/sh", "-c", f"echo out{i}; echo err{i} >&2; exit {i % 3}"])
+    outputs: dict[tuple[int, str], str] = {}
+    ends = {}
+    while len(ends) < 40:
+        reply = agent.reply()
+        if "stream" in reply:
+            key = (reply["id"], reply["stream"])
+            outputs[key] = outputs.get(key, "") + reply["data"]
+        else:
+            ends[reply["id"]] = reply["exit"]
+    assert ends == {i: i % 3 for i in range(1, 41)}
+    assert outputs == {
+        **{(i, "stdout"): f"out{i}\n" for i in range(1, 41)},
+        **{(i, "stderr"): f"err{i}\n" for i in range(1, 41)},
+    }
+    agent.process.stdin.close()
+    assert agent.process.wait(timeout=10) == 0

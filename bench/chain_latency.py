@@ -88,20 +88,7 @@ class OpenSsh:
     """The OpenSSH client, to the bench's server."""
 
     def __init__(self, server: SshServer) -> None:
-        self.argv = [
-            "ssh",
-            "-p",
-            str(server.port),
-            "-i",
-            str(server.client_key),
-            "-o",
-            f"UserKnownHostsFile={server.known_hosts}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            f"{server.user}@{server.address}",
-        ]
+        self.argv = server.client_argv()
 
     def seconds(self, command: str) -> float:
         started = time.perf_counter()

@@ -66,18 +66,7 @@ def main() -> None:
             compile_argv = [sys.executable, "-m", "orchc", "compile", "one.orch", "-i", "inventory.yml"]
             timed([[*compile_argv, "-o", "plan.json"]], work)
             ssh = [
-                "ssh",
-                "-p",
-                str(server.port),
-                "-i",
-                str(server.client_key),
-                "-o",
-                f"UserKnownHostsFile={server.known_hosts}",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                "BatchMode=yes",
-                f"{server.user}@{server.address}",
+                *server.client_argv(),
                 "true",
             ]
             for attempt in range(args.repeat):

@@ -71,18 +71,7 @@ def openssh_floor(server: SshServer, names: list[str], cwd: Path) -> Measure:
     """N OpenSSH clients at once, each running the four commands in one session (their peak RSS is one client's)."""
     script = " && ".join(f"sh -c '{command}'" for command in COMMANDS)
     ssh = [
-        "ssh",
-        "-p",
-        str(server.port),
-        "-i",
-        str(server.client_key),
-        "-o",
-        f"UserKnownHostsFile={server.known_hosts}",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "BatchMode=yes",
-        f"{server.user}@{server.address}",
+        *server.client_argv(),
         script,
     ]
     began = time.perf_counter()

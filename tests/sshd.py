@@ -185,6 +185,23 @@ class SshServer:
             except ProcessLookupError:
                 pass
 
+    def client_argv(self) -> list[str]:
+        """The OpenSSH client's command to this server, verifying its key; append the remote command."""
+        return [
+            "ssh",
+            "-p",
+            str(self.port),
+            "-i",
+            str(self.client_key),
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            f"{self.user}@{self.address}",
+        ]
+
     def host_vars(self, root: Path) -> dict[str, Any]:
         """Inventory variables that reach this server, for a host whose scratch folder is `root`."""
         return {

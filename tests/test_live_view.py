@@ -61,6 +61,8 @@ def terminal(tmp_path: Path, *args: str) -> Iterator[Screen]:
         subprocess.run(["tmux", "respawn-pane", "-k", "-t", name, command], check=True)
         yield Screen(name)
     finally:
+        # A test that failed before opening its gate leaves gated commands behind the killed terminal: open it.
+        (tmp_path / "gate").touch()
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
 
 

@@ -209,6 +209,9 @@ class PostgresJournal(Journal):
         rows = self._execute(f"SELECT {_COLUMNS} FROM transitions WHERE run = %s ORDER BY seq", (run,))
         return transitions_read(rows, shown_url(self.url))
 
+    def has_graph(self, plan_digest: str) -> bool:
+        return bool(self._execute("SELECT 1 FROM run_graphs WHERE plan_digest = %s", (plan_digest,)))
+
     def record_graph(self, plan_digest: str, graph: RunGraph) -> None:
         self._execute(
             "INSERT INTO run_graphs VALUES (%s, %s) ON CONFLICT (plan_digest) DO NOTHING", (plan_digest, graph.encode())

@@ -258,7 +258,8 @@ class Runner:
             gc.freeze()  # the Plan and the graph live as long as the run: keep the collector off them (until its end)
         digest = plan_digest(self.plan)
         self._run_id = await self._begin(digest)
-        self.journal.record_graph(digest, run_graph(self.plan))
+        if not self.journal.has_graph(digest):
+            self.journal.record_graph(digest, run_graph(self.plan))
         for observer in self.observers:
             observer.run_started(self.plan, self._run_id)
         loop = asyncio.get_running_loop()

@@ -414,6 +414,11 @@ def transitions_read(rows: Iterable[tuple[Any, ...]], journal: str) -> list[Tran
         ) from None
 
 
+def journal_written(spec: str | Path) -> bool:
+    """Whether `spec` may hold what earlier runs wrote: a PostgreSQL database, or a SQLite file that exists."""
+    return is_postgresql(spec) or Path(spec).is_file()
+
+
 def existing_journal(spec: str | Path) -> Journal:
     """The journal a run wrote at `spec`, for reading: a missing file is an error, not a new journal."""
     if is_postgresql(spec):

@@ -43,6 +43,7 @@ from orchc.backends.journal import (
     RunRecord,
     existing_journal,
     is_postgresql,
+    journal_written,
     latest_records,
     open_journal,
 )
@@ -54,7 +55,7 @@ from orchc.backends.transport import TransportOptions
 from orchc.backends.transports import TransportSet, TransportUnavailable
 from orchc.dsl.diagnostics import DiagnosticError, Diagnostics, span_under
 from orchc.plan import Plan
-from orchc.project import Project, compile_project, default_journal, load_plan, load_project
+from orchc.project import Project, compile_project, default_journal, journal_spec, load_plan, load_project
 from orchc.secrets import load_secrets
 
 # --- a Plan that can run --------------------------------------------------------------------
@@ -167,7 +168,7 @@ def _journal_of_run(plan: Plan, options: RunOptions) -> Iterator[tuple[str | Pat
     """The journal a run writes, and whether it forces up-to-date instances: in check mode, a journal of its
     own, removed after it (a check must never mark anything as done), and everything runs."""
     if not options.check:
-        yield _journal_spec(plan, options), options.force
+        yield journal_spec(options.journal, plan), options.force
         return
     work_dir = Path(tempfile.mkdtemp(prefix="orchc-check-"))
     try:
@@ -181,9 +182,9 @@ def dry_run(plan: Plan, options: RunOptions | None = None) -> list[Verdict]:
     options = options or RunOptions()
     check_plan(plan)
     limit = _limit_hosts(plan, options.limit)
-    spec = _journal_spec(plan, options)
+    spec = journal_spec(options.journal, plan)
     done: dict[str, str] = {}
-    if is_postgresql(spec) or Path(spec).is_file():
+    if journal_written(spec):
         journal = open_journal(spec)
         try:
             done = journal.done_keys()
@@ -194,14 +195,6 @@ def dry_run(plan: Plan, options: RunOptions | None = None) -> list[Verdict]:
 
 def _limit_hosts(plan: Plan, pattern: str | None) -> frozenset[str] | None:
     return None if pattern is None else hosts_of_limit(plan, pattern)
-
-
-def _journal_spec(plan: Plan, options: RunOptions) -> str | Path:
-    """A PostgreSQL URL as it is, else the SQLite file's path."""
-    journal = options.journal
-    if journal is None:
-        return default_journal(plan)
-    return journal if is_postgresql(journal) else Path(journal)
 
 
 def _path(value: str | Path | None) -> Path | None:

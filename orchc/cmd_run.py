@@ -24,7 +24,7 @@ from orchc.inputs import (
     plan_of_inputs,
     writing,
 )
-from orchc.project import default_journal
+from orchc.project import journal_spec
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -78,15 +78,6 @@ def _errors_printed() -> Iterator[None]:
         raise fail(str(exc), exc.hint) from None
     except TransportUnavailable as exc:
         raise fail(str(exc)) from None
-
-
-def _journal_spec(journal: str | None, path: Path) -> str | Path:
-    """--journal as given: a PostgreSQL URL as it is, else a file; none: the project's default file."""
-    from orchc.backends.journal import is_postgresql
-
-    if journal is None:
-        return default_journal(path)
-    return journal if is_postgresql(journal) else Path(journal)
 
 
 def run(
@@ -176,7 +167,7 @@ def run(
     plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
     options = api.RunOptions(
         diff=diff,
-        journal=_journal_spec(journal, path),
+        journal=journal_spec(journal, path),
         strategy=strategy.value,
         forks=forks,
         host_slots=host_slots,
@@ -223,13 +214,12 @@ def _view(console: Console, view: ViewOptions, plan: Plan, options: RunOptions) 
     if view.verbosity == progress.QUIET or not console.is_terminal:
         return progress.PlainLog(console, view)
     from orchc.backends import simulate
+    from orchc.backends.journal import journal_written
     from orchc.backends.live import LiveView
 
     prior = None
-    from orchc.backends.journal import is_postgresql
-
-    spec = options.journal or default_journal(plan)
-    if is_postgresql(str(spec)) or Path(spec).is_file():
+    spec = journal_spec(options.journal, plan)
+    if journal_written(spec):
         with _journal(spec) as store:
             prior = simulate.durations_from_journal(store)
     return LiveView(console, view, prior, options.limits)
@@ -297,7 +287,7 @@ def status(
     from orchc import api
 
     with _errors_printed():
-        read = api.status(_journal_spec(journal, path), up_to_run=run_id)
+        read = api.status(journal_spec(journal, path), up_to_run=run_id)
     if run_id is not None and (read.last_run is None or read.last_run.id != run_id):
         raise fail(f"the journal has no run {run_id}", hint=f"runs in the journal: {_run_ids(read)}")
     chosen = _chosen_instances(read, failed, host, role)
@@ -450,7 +440,7 @@ def simulate(
             stderr().print(render_all(unknown, SourceCache()), markup=False)
         chosen = from_file.durations
     else:
-        spec = _journal_spec(journal, path)
+        spec = journal_spec(journal, path)
         chosen = None
         if not isinstance(spec, Path) or spec.is_file():
             with _journal(spec) as store:
@@ -468,7 +458,7 @@ def report(
     """Write an HTML report of a run: Gantt chart per host, failures."""
     from orchc.backends.report import render_report
 
-    with _journal(_journal_spec(journal, path), existing=True) as store:
+    with _journal(journal_spec(journal, path), existing=True) as store:
         runs = {r.id: r for r in store.runs()}
         chosen = run_id if run_id is not None else max(runs, default=None)
         if chosen not in runs:

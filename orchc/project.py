@@ -134,3 +134,13 @@ def default_journal(where: str | Path | Plan) -> Path:
         path = Path(where)
         return (path.parent if path.is_file() else path) / JOURNAL_NAME
     return Path(where.root) / JOURNAL_NAME
+
+
+def journal_spec(journal: str | Path | None, where: str | Path | Plan) -> str | Path:
+    """The journal `--journal` names: a PostgreSQL URL as it is, else a SQLite file's path; none given: the
+    default file of `where` (see `default_journal`)."""
+    from orchc.backends.journal import is_postgresql
+
+    if journal is None:
+        return default_journal(where)
+    return journal if is_postgresql(journal) else Path(journal)

@@ -39,7 +39,10 @@ from orchc.backends.journal import SqliteJournal
 from orchc.backends.runner import RunnerOptions, run_plan
 from orchc.backends.transport import ActionContext, ActionResult, Transport, TransportOptions
 from orchc.backends.transports import TransportSet
-from orchc.plan import Action, Host, Instance, Plan, PlaybookAction, Role, RunAction, SourceSpan, Task
+from orchc.plan import Action, Host, Plan, PlaybookAction, Role, SourceSpan, Task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from plan_shapes import reached_apart  # noqa: E402
 
 PLAYBOOK = """\
 - hosts: all
@@ -165,27 +168,7 @@ class OneAnsibleTransportSet(TransportSet):
 
 def waves_plan(folder: Path, hosts: list[Host]) -> Plan:
     plan = make_plan(folder, hosts[: len(WAVE_DELAYS)])
-    plan.tasks.append(Task(id="bench.prep", service="bench", name="prep", source=SPAN))
-    for host, seconds in zip(plan.hosts, WAVE_DELAYS, strict=True):
-        plan.instances += [
-            Instance(
-                id=f"bench.prep@{host.name}",
-                task="bench.prep",
-                host=host.name,
-                actions=[RunAction(command=f"sleep {seconds}")],
-                fingerprint="prep",
-                change_key="prep",
-            ),
-            Instance(
-                id=f"bench.site@{host.name}",
-                task="bench.site",
-                host=host.name,
-                deps=[f"bench.prep@{host.name}"],
-                actions=[ACTION],
-                fingerprint="site",
-                change_key="site",
-            ),
-        ]
+    reached_apart(plan, plan.tasks[0], ACTION, WAVE_DELAYS)
     return plan
 
 

@@ -29,15 +29,14 @@ from orchc.plan import (
     AnsibleModuleAction,
     AnsibleRoleAction,
     Host,
-    Instance,
     Plan,
     PlaybookAction,
     Role,
-    RunAction,
     SourceSpan,
     Task,
     secret_marker,
 )
+from plan_shapes import reached_apart
 
 SPAN = SourceSpan(file="main.orch", line=1, column=1, end_line=1, end_column=1)
 SECRET = "s3cr3t-Value-42"
@@ -485,27 +484,7 @@ def test_instances_ready_a_moment_apart_share_one_call(tmp_path: Path, project: 
     """Hosts reach an Ansible task as the native task before it ends on each: one call for all."""
     hosts = local_hosts(tmp_path, ["a", "b", "c"])
     plan = make_plan(project, hosts)
-    plan.tasks.append(Task(id="legacy.prep", service="legacy", name="prep", source=SPAN))
-    for host, seconds in zip(hosts, ("0", "0.1", "0.3"), strict=True):
-        plan.instances += [
-            Instance(
-                id=f"legacy.prep@{host.name}",
-                task="legacy.prep",
-                host=host.name,
-                actions=[RunAction(command=f"sleep {seconds}")],
-                fingerprint="prep",
-                change_key="prep",
-            ),
-            Instance(
-                id=f"legacy.apply@{host.name}",
-                task="legacy.apply",
-                host=host.name,
-                deps=[f"legacy.prep@{host.name}"],
-                actions=[PlaybookAction(path="legacy/site.yml")],
-                fingerprint="apply",
-                change_key="apply",
-            ),
-        ]
+    reached_apart(plan, plan.tasks[0], PlaybookAction(path="legacy/site.yml"), ("0", "0.1", "0.3"))
     transports = TransportSet(plan, TransportOptions(work_dir=tmp_path / "work"))
     ansible = transports.get("ansible")
     assert isinstance(ansible, AnsibleTransport)

@@ -14,8 +14,10 @@ instances that are up to date end at once without running.
 
 When the run owns its process (`RunnerOptions.owns_process`, as the command
 line does), the first SIGINT/SIGTERM stops gracefully (running instances
-finish, nothing new starts) and the second cancels the running instances; a
-program that runs Plans from a thread or its own event loop calls `interrupt`.
+finish, nothing new starts) and the second cancels the running instances; so
+does SIGHUP, which a login shell passes on when the terminal or SSH session
+orchc ran in goes away. A program that runs Plans from a thread or its own event
+loop calls `interrupt`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from orchc.plan import Action, Host, Instance, Plan, redact
 Outcome = Literal["succeeded", "failed", "interrupted"]
 UP_TO_DATE = "up to date"
 HEARTBEAT_SECONDS = 10.0
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP only where not ignored (nohup)
 
 
 class Observer(Protocol):
@@ -265,7 +267,8 @@ class Runner:
         loop = asyncio.get_running_loop()
         if owns_process:
             for sig in SIGNALS:
-                loop.add_signal_handler(sig, self.interrupt)
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    loop.add_signal_handler(sig, self.interrupt)
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await self._walk()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,7 +15,7 @@ import typer
 
 from orchc import exitcodes
 from orchc.command import Command
-from orchc.console import stderr
+from orchc.console import outlive_terminal, stderr
 from orchc.inputs import (
     ExtraVarsOption,
     InventoryOption,
@@ -51,8 +52,8 @@ def _console() -> Console:
     """Stdout; tables are not squeezed to 80 columns when piped."""
     from rich.console import Console
 
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=200)
+    console = Console(file=outlive_terminal(sys.stdout), highlight=False)
+    return console if console.is_terminal else Console(file=outlive_terminal(sys.stdout), highlight=False, width=200)
 
 
 def fail(message: str, hint: str | None = None) -> typer.Exit:

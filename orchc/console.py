@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import sys
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -14,4 +18,45 @@ def stderr() -> Console:
     """The console, made on first use: most runs print nothing there (saves rich's ~25 ms import)."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(file=outlive_terminal(sys.stderr), highlight=False, soft_wrap=True)
+
+
+def outlive_terminal(stream: TextIO) -> TextIO:
+    """`stream`, as an `OutliveTerminal` (a `TextIOBase`, which typing's `TextIO` does not name)."""
+    return cast(TextIO, OutliveTerminal(stream))
+
+
+class OutliveTerminal(io.TextIOBase):
+    """A text stream that outlives its terminal: once the terminal (or the SSH session orchc ran in) is gone,
+    writing fails with EIO (or EPIPE for a closed pipe); the command goes on, writing nowhere."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            self._gone(exc)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            self._gone(exc)
+
+    def _gone(self, exc: OSError) -> None:
+        if exc.errno not in (errno.EIO, errno.EPIPE):
+            raise exc
+        self._stream = open(os.devnull, "w")  # noqa: SIM115 -- the process's stream from now on
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # TextIOBase declares it as an attribute
+        return self._stream.encoding

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -114,3 +115,45 @@ def test_second_interrupt_kills_running_process_groups(tmp_path: Path):
     shown = orchc("run", "plan.json", "--dry-run", cwd=tmp_path)
     assert "1 of 1 instances would run" in shown.stdout  # the killed instance runs again on resume
     os.remove(tmp_path / "sleeper.pid")
+
+
+def in_a_terminal_that_closes(tmp_path: Path, shell_line: str) -> int:
+    """`shell_line` in a tmux terminal of its own, closed (its pty hung up) once `a.slow` has started;
+    the pid of the terminal's process."""
+    name = f"orchc-hangup-{os.getpid()}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", "-c", str(tmp_path), shell_line])
+    try:
+        pane = subprocess.run(["tmux", "list-panes", "-t", name, "-F", "#{pane_pid}"], capture_output=True, text=True)
+        wait_for(lambda: (tmp_path / "started").exists(), "a.slow to start")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    return int(pane.stdout)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install -y tmux)")
+@pytest.mark.parametrize(
+    ("launch", "outcome", "next_state"),
+    [
+        ("exec", "interrupted", "skipped"),  # orchc gets the SIGHUP (as from a login shell): stops gracefully
+        ("trap '' HUP; exec", "succeeded", "changed"),  # as under nohup: orchc goes on, writing nowhere
+    ],
+)
+def test_a_closed_terminal_never_loses_the_run(tmp_path: Path, launch: str, outcome: str, next_state: str):
+    """The terminal or SSH session `orchc run` ran in goes away, with the live view on it: no traceback, no
+    internal error; the journal ends the run, and it resumes like any other."""
+    write_plan(
+        tmp_path,
+        "a.slow@h1\na.next@h1: a.slow@h1",
+        {
+            "a.slow@h1": "touch started; sleep 0.8; echo a.slow@h1 >> counter",
+            "a.next@h1": "echo a.next@h1 >> counter",
+        },
+    )
+    orchc_pid = in_a_terminal_that_closes(tmp_path, f"{launch} {sys.executable} -m orchc run plan.json 2>stderr.txt")
+    wait_for(lambda: not alive(orchc_pid), "orchc to exit")
+    assert journal_rows(tmp_path, "SELECT outcome FROM runs") == [(outcome,)]
+    assert last_states(tmp_path, 1) == {"a.slow@h1": "changed", "a.next@h1": next_state}
+    assert "error" not in (tmp_path / "stderr.txt").read_text()
+    again = orchc("run", "plan.json", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert counts(tmp_path) == {"a.slow@h1": 1, "a.next@h1": 1}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -52,8 +51,8 @@ def _console() -> Console:
     """Stdout; tables are not squeezed to 80 columns when piped."""
     from rich.console import Console
 
-    console = Console(file=outlive_terminal(sys.stdout), highlight=False)
-    return console if console.is_terminal else Console(file=outlive_terminal(sys.stdout), highlight=False, width=200)
+    console = Console(file=outlive_terminal("stdout"), highlight=False)
+    return console if console.is_terminal else Console(file=outlive_terminal("stdout"), highlight=False, width=200)
 
 
 def fail(message: str, hint: str | None = None) -> typer.Exit:

@@ -7,7 +7,7 @@ import io
 import os
 import sys
 from functools import cache
-from typing import TYPE_CHECKING, TextIO, cast
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,20 +18,27 @@ def stderr() -> Console:
     """The console, made on first use: most runs print nothing there (saves rich's ~25 ms import)."""
     from rich.console import Console
 
-    return Console(file=outlive_terminal(sys.stderr), highlight=False, soft_wrap=True)
+    return Console(file=outlive_terminal("stderr"), highlight=False, soft_wrap=True)
 
 
-def outlive_terminal(stream: TextIO) -> TextIO:
-    """`stream`, as an `OutliveTerminal` (a `TextIOBase`, which typing's `TextIO` does not name)."""
-    return cast(TextIO, OutliveTerminal(stream))
+def outlive_terminal(name: Literal["stdout", "stderr"]) -> TextIO:
+    """`sys.stdout` or `sys.stderr` (whatever it is when written to), as an `OutliveTerminal`: a `TextIOBase`,
+    which typing's `TextIO` does not name."""
+    return cast(TextIO, OutliveTerminal(name))
 
 
 class OutliveTerminal(io.TextIOBase):
-    """A text stream that outlives its terminal: once the terminal (or the SSH session orchc ran in) is gone,
-    writing fails with EIO (or EPIPE for a closed pipe); the command goes on, writing nowhere."""
+    """`sys.stdout` or `sys.stderr`, outliving its terminal: once the terminal (or the SSH session orchc ran
+    in) is gone, writing fails with EIO (or EPIPE for a closed pipe); the command goes on, writing nowhere."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
+    def __init__(self, name: Literal["stdout", "stderr"]) -> None:
+        self._name = name
+        self._devnull: TextIO | None = None
+
+    @property
+    def _stream(self) -> TextIO:
+        stream = self._devnull or getattr(sys, self._name)
+        return getattr(stream, "rich_proxied_file", stream)  # rich's live view stands in for sys.stdout/stderr
 
     def write(self, text: str) -> int:
         try:
@@ -49,7 +56,7 @@ class OutliveTerminal(io.TextIOBase):
     def _gone(self, exc: OSError) -> None:
         if exc.errno not in (errno.EIO, errno.EPIPE):
             raise exc
-        self._stream = open(os.devnull, "w")  # noqa: SIM115 -- the process's stream from now on
+        self._devnull = open(os.devnull, "w")  # noqa: SIM115 -- the process's stream from now on
 
     def isatty(self) -> bool:
         return self._stream.isatty()

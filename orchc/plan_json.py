@@ -59,7 +59,9 @@ _DIGITS = frozenset(b"0123456789")
 def _holds_small_float(text: bytes) -> bool:
     """Whether JSON written by pydantic-core may hold a number below 1e-4 (0.00001, 1.5e-7); the same
     text inside a string only costs the slower encoder."""
-    return b"0.0000" in text or any(text[m.start() - 1] in _DIGITS for m in _NEGATIVE_EXPONENT.finditer(text))
+    if b"0.0000" in text:
+        return True
+    return b"e-" in text and any(text[m.start() - 1] in _DIGITS for m in _NEGATIVE_EXPONENT.finditer(text))
 
 
 def compact_json(value: Any) -> bytes:

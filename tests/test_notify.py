@@ -40,11 +40,15 @@ service api {
 """
 
 
+def write_site(folder: Path) -> None:
+    (folder / "site.orch").write_text(SITE)
+    (folder / "api.conf.j2").write_text("api={{ api_setting }}\n")
+    (folder / "db.conf.j2").write_text("db={{ db_setting }}\n")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "site.orch").write_text(SITE)
-    (tmp_path / "api.conf.j2").write_text("api={{ api_setting }}\n")
-    (tmp_path / "db.conf.j2").write_text("db={{ db_setting }}\n")
+    write_site(tmp_path)
     hosts = {"c1": "controller", "c2": "controller", "d1": "db"}
     groups: dict[str, dict[str, dict[str, str]]] = {"controller": {}, "db": {}}
     for host, group in hosts.items():
@@ -55,9 +59,9 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def restarts(project: Path) -> list[str]:
-    """The hosts whose API restarted since the last call."""
-    log = project / "hosts" / "restarts"
+def restarts(project: Path, hosts: str = "hosts") -> list[str]:
+    """The hosts whose API restarted since the last call (their roots are in the folder `hosts`)."""
+    log = project / hosts / "restarts"
     if not log.exists():
         return []
     hosts = sorted(log.read_text().split())
@@ -207,3 +211,14 @@ def test_check_mode_runs_the_handler_only_where_a_notifier_would_change(project:
     assert "not notified" not in checked.stdout and restarts(project) == []
     checked = orchc("run", ".", "--check", cwd=project)
     assert "not notified: api.config@c1, database.config@d1 unchanged" in checked.stdout
+
+
+def test_notify_over_ssh(ssh_inventory, tmp_path: Path) -> None:
+    write_site(tmp_path)
+    ssh_inventory(["c1", "c2", "d1"], groups={"controller": ["c1", "c2"], "db": ["d1"]})
+    run(tmp_path)
+    assert restarts(tmp_path, "inventory-roots") == ["c1", "c2"]
+    shown = run(tmp_path)
+    assert restarts(tmp_path, "inventory-roots") == [] and "not notified: api.config@c2, database.config@d1" in shown
+    run(tmp_path, "-e", "db_setting=b")
+    assert restarts(tmp_path, "inventory-roots") == ["c1", "c2"]

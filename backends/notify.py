@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-from orchc.backends.journal import Journal
+from orchc.backends.journal import Journal, Transition
 from orchc.backends.state import State
 from orchc.plan import Instance, Plan
+
+NOT_NOTIFIED = "not notified"
 
 
 def notification_gate(inst: Instance) -> list[str]:
@@ -67,7 +69,11 @@ def not_notified(notifiers: list[str], state_of: Callable[[str], State]) -> str 
     """Why an instance notified by `notifiers` (all ended) is skipped; None if one of them changed."""
     if any(state_of(n) == State.CHANGED for n in notifiers):
         return None
-    return f"not notified: {', '.join(notifiers)} unchanged"
+    return f"{NOT_NOTIFIED}: {', '.join(notifiers)} unchanged"
+
+
+def skipped_as_not_notified(t: Transition) -> bool:
+    return t.state == State.SKIPPED and t.message.startswith(NOT_NOTIFIED)
 
 
 def _either(notifiers: Collection[str]) -> str:

@@ -6,12 +6,17 @@ database's config on the db host, through the capability that config provides (a
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from compile_helpers import compile_errors, compile_text
+from orchc import api
+from orchc.backends.live import LiveView
+from orchc.backends.progress import VERBOSE, ViewOptions
 from orchc.dsl.format import format_source
 from test_run import orchc
 
@@ -222,3 +227,12 @@ def test_notify_over_ssh(ssh_inventory, tmp_path: Path) -> None:
     assert restarts(tmp_path, "inventory-roots") == [] and "not notified: api.config@c2, database.config@d1" in shown
     run(tmp_path, "-e", "db_setting=b")
     assert restarts(tmp_path, "inventory-roots") == ["c1", "c2"]
+
+
+def test_the_live_view_says_why_a_handler_did_not_run_with_v(project: Path) -> None:
+    plan = api.compile_project(api.load_project(project)).plan
+    api.run(plan)
+    restarts(project)
+    screen = io.StringIO()
+    api.run(plan, observers=[LiveView(Console(file=screen, force_terminal=True, width=200), ViewOptions(VERBOSE))])
+    assert "skipped: api.restart@c1  not notified: api.config@c1, database.config@d1 unchanged" in screen.getvalue()

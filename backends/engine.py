@@ -238,6 +238,9 @@ class Scheduler:
         placements = self._placements[i]
         return self.host_names[placements[self._placement_pos[i]]] if placements else None
 
+    def state_of(self, instance_id: str) -> State:
+        return self.state[self.index[instance_id]]
+
     def placement_of(self, instance_id: str) -> int:
         """0 for the instance's own placement, k for its k-th alternate."""
         return self._placement_pos[self.index[instance_id]]

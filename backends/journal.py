@@ -30,11 +30,11 @@ import json
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic_core
 
@@ -85,6 +85,13 @@ class Transition:
     stderr_tail: str = ""
     message: str = ""
     run: int = 0
+
+
+class LastSuccesses(NamedTuple):
+    """Positions in a journal's history (its transitions' order) of an instance's latest endings."""
+
+    changed: int | None  # its last `changed` ending; None if it never changed
+    success: int  # its last successful ending (`ok` or `changed`)
 
 
 @dataclass
@@ -164,6 +171,12 @@ class Journal(abc.ABC):
     @abc.abstractmethod
     def done_keys(self) -> dict[str, str]:
         """instance id → change_key of its last execution, for instances whose last execution succeeded."""
+
+    @abc.abstractmethod
+    def last_successes(self, instances: Collection[str], before_run: int | None = None) -> dict[str, LastSuccesses]:
+        """For those of `instances` that ever succeeded (in the runs before `before_run`, if given): where
+        their last success and their last `changed` are in the history (for pending notifications,
+        `backends.notify`)."""
 
     @abc.abstractmethod
     def runs(self) -> list[RunRecord]: ...
@@ -321,6 +334,18 @@ class SqliteJournal(Journal):
         query = f"SELECT instance, change_key FROM latest_executions WHERE state IN ({marks})"
         with self._database() as db:
             return dict(db.execute(query, DONE_STATES).fetchall())
+
+    def last_successes(self, instances: Collection[str], before_run: int | None = None) -> dict[str, LastSuccesses]:
+        marks = ", ".join("?" * len(DONE_STATES))
+        query = (
+            f"SELECT instance, MAX(CASE WHEN state = ? THEN seq END), MAX(seq) FROM transitions "
+            f"WHERE state IN ({marks}) AND instance IN (SELECT value FROM json_each(?)) AND (? IS NULL OR run < ?) "
+            "GROUP BY instance"
+        )
+        params = (State.CHANGED.value, *DONE_STATES, json.dumps(list(instances)), before_run, before_run)
+        with self._database() as db:
+            rows = db.execute(query, params).fetchall()
+        return {instance: LastSuccesses(changed, success) for instance, changed, success in rows}
 
     def runs(self) -> list[RunRecord]:
         with self._database() as db:

@@ -30,6 +30,7 @@ from orchc.backends.engine import Limits
 from orchc.backends.eta import Eta
 from orchc.backends.host_groups import group_by_role
 from orchc.backends.journal import Transition
+from orchc.backends.notify import skipped_as_not_notified
 from orchc.backends.progress import (
     STATE_STYLES,
     VERBOSE,
@@ -262,6 +263,8 @@ class LiveView:
             self._print(head, *(Text(line) for line in failure_lines(t)))
         elif self.options.verbosity >= VERBOSE and t.state.ran:
             self._print(Text(f"{t.state}: {t.instance}", style=STATE_STYLES[t.state]), *map(Text, output_lines(t)))
+        elif self.options.verbosity >= VERBOSE and skipped_as_not_notified(t):
+            self._print(Text(f"{t.state}: {t.instance}  {t.message}", style=STATE_STYLES[t.state]))
         if t.state == State.RUNNING and self.options.verbosity > VERBOSE:
             actions = self.board.instances[t.instance].actions
             self._print(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,6 +29,7 @@ from orchc.backends.journal import (
     TRANSITION_COLUMNS,
     Journal,
     JournalError,
+    LastSuccesses,
     RunGraph,
     RunRecord,
     Transition,
@@ -36,6 +37,7 @@ from orchc.backends.journal import (
     transition_row,
     transitions_read,
 )
+from orchc.backends.state import State
 
 FORMAT = 1
 
@@ -201,6 +203,14 @@ class PostgresJournal(Journal):
         words = [state.value for state in DONE_STATES]
         rows = self._execute("SELECT instance, change_key FROM latest_executions WHERE state = ANY(%s)", (words,))
         return {row[0]: row[1] for row in rows}
+
+    def last_successes(self, instances: Collection[str], before_run: int | None = None) -> dict[str, LastSuccesses]:
+        rows = self._execute(
+            "SELECT instance, MAX(CASE WHEN state = %s THEN seq END), MAX(seq) FROM transitions "
+            "WHERE state = ANY(%s) AND instance = ANY(%s) AND (%s::bigint IS NULL OR run < %s) GROUP BY instance",
+            (State.CHANGED.value, [state.value for state in DONE_STATES], list(instances), before_run, before_run),
+        )
+        return {instance: LastSuccesses(changed, success) for instance, changed, success in rows}
 
     def runs(self) -> list[RunRecord]:
         return [run_record(r) for r in self._execute(RUNS_QUERY)]

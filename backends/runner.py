@@ -37,6 +37,7 @@ import pydantic_core
 from orchc.backends.engine import Change, Limits, Scheduler
 from orchc.backends.journal import Journal, RunGraph, Transition
 from orchc.backends.limit import left_out
+from orchc.backends.notify import not_notified, notifiers_where_it_runs, pending_notifications, pending_reason, runs_if
 from orchc.backends.state import State, state_named
 from orchc.backends.transport import ActionContext, ActionResult
 from orchc.backends.transports import TransportSet
@@ -141,6 +142,8 @@ class Verdict:
     reason: str
     ends_as: State | None = None  # the state it ends in without running; None if it runs
     held_back: bool = False  # on a --limit host, it waits for an instance outside the limit
+    # `when notified`: it runs only if one of these ends changed (else it ends skipped, `backends.notify`).
+    gated_by: list[str] = field(default_factory=list)
 
     @property
     def runs(self) -> bool:
@@ -148,16 +151,26 @@ class Verdict:
 
 
 def verdicts(
-    plan: Plan, done_keys: Mapping[str, str], force: bool, limit: frozenset[str] | None = None
+    plan: Plan,
+    done_keys: Mapping[str, str],
+    force: bool,
+    limit: frozenset[str] | None = None,
+    pending: Mapping[str, list[str]] | None = None,
 ) -> list[Verdict]:
-    """What the next run does with each instance; under a `limit`, `--force` only forces its hosts."""
+    """What the next run does with each instance; under a `limit`, `--force` only forces its hosts.
+    `pending`: the notifications earlier runs left pending (`backends.notify.pending_notifications`)."""
     anchors = {t.id for t in plan.tasks if t.anchor}
+    pending = pending or {}
     out = []
     for inst in plan.instances:
         if inst.task in anchors or not inst.actions:
             out.append(Verdict(inst, "anchor: runs nothing", State.OK))
         elif inst.skip:
             out.append(Verdict(inst, inst.skip, State.SKIPPED))
+        elif inst.id in pending:
+            out.append(Verdict(inst, pending_reason(pending[inst.id])))
+        elif inst.notified_by:
+            out.append(Verdict(inst, runs_if(inst.notified_by), gated_by=inst.notified_by))
         elif done_keys.get(inst.id) == inst.change_key:
             forced = force and (limit is None or inst.host in limit)
             out.append(Verdict(inst, "forced") if forced else Verdict(inst, UP_TO_DATE, State.SKIPPED))
@@ -169,7 +182,7 @@ def verdicts(
         return out
     left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == State.OK}, limit)
     return [
-        Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back)
+        Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back, v.gated_by)
         if v.instance.id in left
         else v
         for v in out
@@ -214,6 +227,7 @@ class Runner:
         self._hosts = {h.name: h for h in plan.hosts}
         self._tasks = {t.id: t for t in plan.tasks}
         self._instant: dict[str, tuple[State, str]] = {}  # id → (final state, message), for no-work instances
+        self._gated: set[str] = set()  # instances that run only if notified in this run (`backends.notify`)
         self._attempts: dict[str, int] = {}
         self._attempts_before_move: dict[str, int] = {}
         self._started_at: dict[str, float] = {}
@@ -249,9 +263,12 @@ class Runner:
     async def run(self) -> RunResult:
         began = time.monotonic()
         held_back = []
-        for v in verdicts(self.plan, self.journal.done_keys(), self.options.force, self.options.limit):
+        pending = pending_notifications(self.plan, self.journal)
+        for v in verdicts(self.plan, self.journal.done_keys(), self.options.force, self.options.limit, pending):
             if v.ends_as is not None:
                 self._instant[v.instance.id] = (v.ends_as, v.reason)
+            elif v.gated_by:
+                self._gated.add(v.instance.id)
             if v.held_back:
                 held_back.append(v)
         self.scheduler = Scheduler(self.plan, self.options.limits, no_work=self._instant)
@@ -321,8 +338,9 @@ class Runner:
             launch: list[str] = []
             while batch := scheduler.next_batch():
                 for iid in batch:
-                    if iid in self._instant:
-                        state, message = self._instant[iid]
+                    ending = self._ends_at_once(iid)
+                    if ending is not None:
+                        state, message = ending
                         self._record(iid, state, message=message)
                         self._changes(scheduler.complete(iid, state, message))
                     else:
@@ -341,6 +359,17 @@ class Runner:
             ended, self._ended = self._ended, []
             for iid, state, result in ended:
                 self._settle(iid, state, result)
+
+    def _ends_at_once(self, iid: str) -> tuple[State, str] | None:
+        """How an instance the scheduler starts ends without running, if it does: no work, or not notified."""
+        if iid in self._instant:
+            return self._instant[iid]
+        if iid in self._gated:
+            notifiers = notifiers_where_it_runs(self._instances[iid], self.scheduler.placement_of(iid))
+            reason = not_notified(notifiers, self.scheduler.state_of)
+            if reason is not None:
+                return State.SKIPPED, reason
+        return None
 
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.done():

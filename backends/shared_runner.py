@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from orchc.backends.engine import Change, Scheduler
 from orchc.backends.journal import Journal, JournalError, Transition
+from orchc.backends.notify import pending_notifications
 from orchc.backends.pg_shared import Claim, Consequences, Ending, LeaseLost, SharedRun, StoreUnreachable
 from orchc.backends.runner import Observer, Runner, RunnerOptions, RunResult
 from orchc.backends.state import State
@@ -68,6 +69,11 @@ class SharedRunner(Runner):
         )
         if not joined.created:
             self._instant = joined.no_work
+            # What the controller that created the run found pending: the notifications of earlier runs.
+            pending = pending_notifications(self.plan, self.journal, before_run=joined.run)
+            self._gated = {i.id for i in self.plan.instances if i.notified_by and i.id not in pending} - set(
+                self._instant
+            )
             await self._store(self._rebuild)
         self.store.watch(self._notified, self._lost_lease)
         return joined.run
@@ -286,8 +292,9 @@ class SharedRunner(Runner):
         scheduler = self.scheduler
         while batch := scheduler.next_batch():
             for iid in batch:
-                if iid in self._instant:
-                    state, message = self._instant[iid]
+                ending = self._ends_at_once(iid)
+                if ending is not None:
+                    state, message = ending
                     if out is not None:
                         out.transitions.append(self._transition(iid, state, message=message))
                         out.ended.append(iid)

@@ -5,7 +5,8 @@ instance ends `duration(instance)` seconds later. Durations come from the
 journal (each instance's last execution), from a file mapping instance or task
 ids to seconds or durations (`30s`, as in .orch files; `orchc.durations`
 reads it), or default to one second. Anchors and compile-time skips take no
-time.
+time. An instance gated by a notification (`when notified`) is assumed to be
+notified: it runs, the worst case.
 
 The lower bound no schedule can beat is max(critical path, busiest host): the
 longest chain of durations through the dependencies, and the most work any one

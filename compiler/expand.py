@@ -5,7 +5,9 @@ An instance waits for (`deps`):
   X's single instance and, on the instance's own host, what X is after
   (a `once` task keeps its order on every host, not only on the one it runs on);
 - `requires CAP`: the provider instances that `binding.Binder` binds for its
-  scope (or, for `on any`, one of them: an `any_of` group).
+  scope (or, for `on any`, one of them: an `any_of` group);
+- `when notified(...)`: its notifier instances (`notify.notifier_instances`),
+  which its `notified_by` also lists.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from orchc.compiler.ansible_conditions import AnsibleConditions, ConditionOutcom
 from orchc.compiler.binding import Binder, Requirements
 from orchc.compiler.capabilities import Provider, task_id
 from orchc.compiler.inventory import Inventory
+from orchc.compiler.notify import Notifier, notifier_instances, notifiers, notify_edges
 from orchc.compiler.placement import Placement, Slot
 from orchc.compiler.render import Renderer, RenderError
 from orchc.compiler.symbols import Symbols
@@ -74,6 +77,7 @@ class Expander:
     waits: dict[str, list[Edge]] = field(default_factory=dict)  # task id -> `after`/`before` targets
     _lowered_alike: dict[str, Lowered] = field(default_factory=dict)  # unit id -> its one lowering
     _host_orders: dict[str, list[Unit]] = field(default_factory=dict)  # task id -> `_host_order`
+    notifiers: dict[str, list[Notifier]] = field(default_factory=dict)  # task id -> its `when notified`
 
     def __post_init__(self) -> None:
         self.report = ReportOnce(self.diagnostics)
@@ -132,6 +136,10 @@ class Expander:
                             unit.id, provider.task_id, f"requires {requirement.name}", requirement.span, ordering=False
                         )
                     )
+            found = notifiers(unit, self.symbols, self.providers, self.report)
+            if found:
+                self.notifiers[unit.id] = found
+                self.edges.extend(notify_edges(unit, found))
             if isinstance(decl, AnchorDecl):
                 for name in decl.after:
                     self._edge(unit, name, self.symbols.anchors, "after", lambda n: n, waits=True)
@@ -201,6 +209,7 @@ class Expander:
             or unit.when
             or unit.when_ansible
             or self.waits.get(unit.id)
+            or unit.id in self.notifiers
             or any(requirement.scope.kind == "same_host" for requirement in unit.decl.requires)
         )
 
@@ -210,7 +219,9 @@ class Expander:
         context = self._context(slot, bound.capabilities) if unit.renders_per_host or unit.when else {}
         lowered = self._lowered(unit, context)
         alternates = []
+        notified_by = set(self._notified_by(unit, slot))
         for other in unit.slots[1:] if unit.once else []:
+            notified_by.update(self._notified_by(unit, other))
             other_bound = self.binder.requirements(unit, other)
             other_lowered = self._lowered(unit, self._context(other, other_bound.capabilities))
             alternates.append(
@@ -231,6 +242,7 @@ class Expander:
             fingerprint=lowered.fingerprint,
             host=slot.host.name if slot else None,
             id=unit.instance_id(slot),
+            notified_by=sorted(notified_by),
             secrets=lowered.secrets,
             skip=self._skip(unit, slot, context),
             task=unit.id,
@@ -274,13 +286,20 @@ class Expander:
         return {**self.contexts.of(slot), **capabilities}
 
     def _deps(self, unit: Unit, slot: Slot | None, required: list[list[str]]) -> list[str]:
-        """The sorted instance ids an instance waits for: its providers and its `after`/`before` targets."""
+        """The sorted instance ids an instance waits for: its providers, its `after`/`before` targets and
+        its notifiers."""
         order = self._host_order(unit.id)
-        if not order and len(required) < 2:
+        notified_by = self._notified_by(unit, slot)
+        if not order and not notified_by and len(required) < 2:
             return required[0] if required else []  # sorted and without repeats already
         deps = {instance for ids in required for instance in ids}
+        deps.update(notified_by)
         deps.update(target.instance_id(target.slots[0] if target.once else slot) for target in order)
         return sorted(deps)
+
+    def _notified_by(self, unit: Unit, slot: Slot | None) -> list[str]:
+        found = self.notifiers.get(unit.id)
+        return notifier_instances(unit, slot, found, self.units, self.report) if found else []
 
     def _lowered(self, unit: Unit, context: dict[str, Any]) -> Lowered:
         """The unit's actions rendered in `context`: lowered once for all hosts if they render nothing."""

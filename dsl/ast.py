@@ -250,22 +250,31 @@ Action = Run | Copy | Template | Playbook | AnsibleModule | AnsibleRole
 
 @dataclass
 class When:
-    """`when "EXPR"` (compile-time, per host), `when changed(VAR, ...)` (re-run on change) or `when ansible
-    "EXPR"` (an Ansible condition, decided when compiling where Ansible's variables are known), each once."""
+    """`when "EXPR"` (compile-time, per host), `when changed(VAR, ...)` (re-run on change), `when ansible
+    "EXPR"` (an Ansible condition, decided when compiling where Ansible's variables are known) or `when
+    notified(NOTIFIER, ...)` (run only if a notifier ended changed), each once."""
 
     expr: Str | None
     changed: list[Name]
     span: Span
     ansible: Str | None = None
+    notified: list[Name] = field(default_factory=list)  # a task, `service.task` or a capability
 
     def kinds(self) -> list[str]:
-        """The statements it holds, as written: `when`, `when changed`, `when ansible`."""
+        """The statements it holds, as written: `when`, `when changed`, `when ansible`, `when notified`."""
         found = [("when", self.expr is not None), ("when changed", bool(self.changed))]
-        return [kind for kind, given in found + [("when ansible", self.ansible is not None)] if given]
+        found += [("when ansible", self.ansible is not None), ("when notified", bool(self.notified))]
+        return [kind for kind, given in found if given]
 
     def merged(self, other: When) -> When:
         """This node with the statements of `other` (a kind `other` repeats keeps this one's)."""
-        return When(self.expr or other.expr, self.changed or other.changed, self.span, self.ansible or other.ansible)
+        return When(
+            self.expr or other.expr,
+            self.changed or other.changed,
+            self.span,
+            self.ansible or other.ansible,
+            self.notified or other.notified,
+        )
 
 
 @dataclass

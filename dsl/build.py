@@ -149,6 +149,11 @@ def when_ansible(condition: str) -> ast.When:
     return ast.When(None, [], NOWHERE, ansible=string(condition))
 
 
+def when_notified(notifiers: list[str]) -> ast.When:
+    """`when notified(...)`: each notifier a task of the same service, `service.task` or a capability."""
+    return ast.When(None, [], NOWHERE, notified=[ast.Name(name, NOWHERE) for name in notifiers])
+
+
 def run(command: str) -> ast.Run:
     return ast.Run(string(command), NOWHERE)
 
@@ -217,6 +222,7 @@ def _place(decl: ast.TaskDecl, statement: Statement, span: ast.Span) -> None:
             span=span,
             expr=statement.expr and replace(statement.expr, span=span),
             ansible=statement.ansible and replace(statement.ansible, span=span),
+            notified=[replace(name, span=span) for name in statement.notified],
         )
         decl.when = placed if decl.when is None else decl.when.merged(placed)
     else:

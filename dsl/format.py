@@ -399,6 +399,10 @@ def _task_decl(printer: _Printer, task: ast.TaskDecl, next_line: int) -> None:
             )
         if when.ansible is not None:
             lines.append(_line(when.ansible.span if merged else when.span, f"when ansible {_string(when.ansible)}"))
+        if when.notified:
+            lines.append(
+                _line(_covering(when.notified) if merged else when.span, f"when notified({_names(when.notified)})")
+            )
     if task.become:
         lines.append(_line(task.become_span or task.name_span, "become"))
     lines += [_action_line(action) for action in task.actions]

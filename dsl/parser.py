@@ -547,6 +547,12 @@ class _Builder:
     def when_ansible(self, c: list[Any]) -> ast.When:
         return ast.When(None, [], self.span(c[0], c[2]), ansible=c[2])
 
+    def when_notified(self, c: list[Any]) -> ast.When:
+        return ast.When(None, [], self.span(c[0], c[-1]), notified=c[3])
+
+    def notifier_list(self, c: list[Token]) -> list[ast.Name]:
+        return [ast.Name(str(t), self.span(t)) for t in c if t.type == "DOTTED_NAME"]
+
     def become(self, c: list[Token]) -> _Statement:
         return _Statement("become", True, self.span(c[0]))
 

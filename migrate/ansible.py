@@ -16,9 +16,11 @@ The conversion, top-down:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from orchc.dsl import ast, build
 from orchc.dsl.build import After, Become, Concurrency, Lines, Statement
@@ -32,6 +34,7 @@ from orchc.migrate.ansible_load import (
     Playbook,
     PlaybookLoader,
     Task,
+    block_tasks,
     default_roles_path,
     is_templated,
     role_file,
@@ -60,6 +63,7 @@ class Unit:
     tasks: list[Task]
     group: str
     handler: Handler | None = None
+    notifiers: list[Unit] = field(default_factory=list)  # a handler's: the units that notify it in its flush
     service: str = ""
     name: str = ""
     once: bool = False
@@ -112,6 +116,8 @@ class PlaybookConverter:
                 unit.service = self._service(index, play, unit.group)
                 unit.name = self._task_name(unit)
                 self._actions(unit, play, writer)
+                if unit.handler is not None and unit.handler.native:
+                    unit.body.insert(0, build.when_notified([_relative_name(n, unit) for n in unit.notifiers]))
                 if targets[index].known_gate is not None:
                     unit.body.insert(0, build.when_ansible(targets[index].known_gate))
                 if targets[index].compile_gate is not None:
@@ -195,7 +201,8 @@ class PlaybookConverter:
         handlers, order = self._handlers(play)
         units: list[Unit] = []
         for segment in play.segments:
-            units += self._group(segment.tasks)
+            flushed = self._group(segment.tasks)
+            units += flushed
             notified = {id(h) for t in segment.tasks for h in self._notified(t, handlers)}
             for handler in order:  # a handler may notify handlers defined after it, as in Ansible's flush
                 if id(handler) in notified:
@@ -203,7 +210,10 @@ class PlaybookConverter:
             for handler in order:
                 if id(handler) in notified:
                     self._take_over(handler.task, uses(handler.task))
-                    units.append(Unit([handler.task], handler.task.group, handler))
+                    unit = Unit([handler.task], handler.task.group, handler)
+                    _notify_natively(unit, flushed, handlers)
+                    units.append(unit)
+                    flushed.append(unit)  # a handler may notify the handlers after it in the flush
                     # what it sets (a set_fact handler) reaches the tasks after the flush through a hand-over
                     self.set_earlier.update({name: handler.task for name in defines(handler.task)})
         return units, PlaybookWriter(self.generated, handlers, self.project)
@@ -328,7 +338,7 @@ class PlaybookConverter:
 
     def _actions(self, unit: Unit, play: Play, writer: PlaybookWriter) -> None:
         task = unit.tasks[0]
-        once = [t.data.get("run_once") in (True, "yes", "true") for t in unit.tasks]
+        once = [_runs_once(t) for t in unit.tasks]
         unit.once = all(once)
         if any(once) and not all(once):
             self.report.add(
@@ -595,6 +605,41 @@ def _list(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def _notify_natively(unit: Unit, flushed: list[Unit], handlers: dict[str, list[Handler]]) -> None:
+    """Find the units that notify a handler's `unit` in its flush; its handler stays native (`when notified`)
+    only if, in every flush, each of them ends changed exactly when Ansible notifies it: every task of the
+    unit notifies the handler by name or topic, none notifies it from inside (a block's task, a file an
+    include kept whole may pick), and neither the unit nor the handler runs once (Ansible's run_once
+    notifies every host)."""
+    handler = unit.handler
+    assert handler is not None
+    for other in flushed:
+        direct = [handler in _named_handlers(t.data, handlers) for t in other.tasks]
+        inside = any(
+            handler in _named_handlers(data, handlers)
+            for t in other.tasks
+            for data in [*block_tasks(t.data), *(c.data for c in t.candidate_tasks)]
+        )
+        if any(direct) or inside:
+            unit.notifiers.append(other)
+            exact = all(direct) and not inside and not any(_runs_once(t) for t in other.tasks)
+            handler.native = handler.native and exact
+    handler.native = handler.native and bool(unit.notifiers) and not _runs_once(handler.task)
+
+
+def _named_handlers(data: Mapping[str, Any], handlers: dict[str, list[Handler]]) -> list[Handler]:
+    return [h for name in _list(data.get("notify")) for h in handlers.get(str(name), [])]
+
+
+def _runs_once(task: Task) -> bool:
+    return task.data.get("run_once") in (True, "yes", "true")
+
+
+def _relative_name(notifier: Unit, unit: Unit) -> str:
+    """How `unit` names a task of its play in `when notified`: by name in its service, else `service.task`."""
+    return notifier.name if notifier.service == unit.service else f"{notifier.service}.{notifier.name}"
+
+
 def _describe(unit: Unit) -> str:
     if unit.handler is not None:
         return f"handler '{unit.tasks[0].name}'"
@@ -613,7 +658,7 @@ _PLAY_WIDE = {
 _WHY_KEYWORDS = {
     "when": "`when` is evaluated by Ansible at run time",
     "loop": "loop kept inside Ansible",
-    "notify": "notifies a handler (recorded in a flag file on the host)",
+    "notify": "notifies a handler",
     "register": "registers a result",
     "delegate_to": "delegate_to",
     "changed_when": "changed_when",
@@ -630,8 +675,13 @@ _WHY_KEYWORDS = {
 
 
 def _why_wrapped(unit: Unit) -> str:
+    if unit.handler is not None and unit.handler.native:
+        return "the handler's task; it runs only if a task that notifies it ended changed (`when notified`)"
     if unit.handler is not None:
-        return "runs only if a notifying task changed (flag file); a native form needs `when notified(...)` in orchc"
+        return (
+            "runs only if a notifying task changed, recorded in a flag file on the host: a task that notifies it "
+            "runs once, or shares its orchc task with tasks that do not notify it, so its change is not the handler's"
+        )
     reasons = []
     for task in unit.tasks:
         if task.dynamic:

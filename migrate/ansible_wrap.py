@@ -6,9 +6,12 @@ when the tasks read them, and a task of a role runs inside that role
 (`import_role` with `tasks_from` a generated file in the role's copy), so role
 defaults, variables, files and templates resolve as before.
 
-Handlers: a task that notifies a handler records it in a flag file on the
-host when it changed; the handler's own orchc task, placed where Ansible
-flushes handlers, runs the handler only if the flag is there, then removes it.
+Handlers: each handler is an orchc task placed where Ansible flushes
+handlers. Where the orchc tasks that notify it end changed exactly when
+Ansible would notify it, it is gated natively, `when notified(...)` (a
+`native` handler). Otherwise a task that notifies it records the notification
+in a flag file on the host when it changed, and the handler's orchc task runs
+the handler only if the flag is there, then removes it.
 
 Hand-over: a variable set at run time (`register`, `set_fact`) and read by a
 task in another orchc task is saved as JSON on the host after its producer and
@@ -60,7 +63,8 @@ STATE_DIR = "{{ orchc_state_dir | default('~/.orchc/state') }}/{{ inventory_host
 @dataclass(eq=False)  # a handler is itself: two of equal text are still two handlers
 class Handler:
     task: Task
-    flag: str  # file on the host that says "notified"
+    flag: str  # file on the host that says "notified", unless `native`
+    native: bool = True  # gated by `when notified(...)`: no flag
 
 
 @dataclass
@@ -130,10 +134,13 @@ class HandOver:
         return [{"name": "orchc: hand over variables", "become": False, "block": steps}]
 
 
-def _notified_flags(data: LocatedDict | dict[str, Any], handlers: dict[str, list[Handler]]) -> list[str]:
+def _notified_flags(
+    data: LocatedDict | dict[str, Any], handlers: dict[str, list[Handler]], native: bool = False
+) -> list[str]:
+    """The flags of the handlers the task notifies that are gated by flags (`native`: of the others)."""
     names = data.get("notify") or []
     names = names if isinstance(names, list) else [names]
-    return [h.flag for name in names for h in handlers.get(str(name), [])]
+    return [h.flag for name in names for h in handlers.get(str(name), []) if h.native == native]
 
 
 def rewrite_notify(
@@ -147,6 +154,8 @@ def rewrite_notify(
             task[section] = [t for sub in task[section] for t in rewrite_notify(sub, handlers, counter)]
     flags = _notified_flags(data, handlers)
     if not flags:
+        if _notified_flags(data, handlers, native=True):
+            task.pop("notify")  # orchc notifies them: `when notified(...)`
         return [task]
     task.pop("notify")
     if not isinstance(task.get("register"), str):
@@ -188,7 +197,7 @@ class PlaybookWriter:
         body: list[dict[str, Any]] = []
         for run in _runs_by_role(tasks):
             body += self._run(run, f"{file_id}.{len(body)}" if len(tasks) > 1 else file_id)
-        if handler is not None:
+        if handler is not None and not handler.native:
             body = [
                 {
                     "name": "orchc: was this handler notified?",

@@ -48,6 +48,7 @@ from orchc.backends.journal import (
     open_journal,
 )
 from orchc.backends.limit import LimitError, hosts_of_limit
+from orchc.backends.notify import pending_notifications
 from orchc.backends.runner import Observer, Runner, RunnerOptions, RunResult, Verdict, verdicts
 from orchc.backends.shard import Shard, ShardError
 from orchc.backends.state import State
@@ -184,13 +185,15 @@ def dry_run(plan: Plan, options: RunOptions | None = None) -> list[Verdict]:
     limit = _limit_hosts(plan, options.limit)
     spec = journal_spec(options.journal, plan)
     done: dict[str, str] = {}
+    pending: dict[str, list[str]] = {}
     if journal_written(spec):
         journal = open_journal(spec)
         try:
             done = journal.done_keys()
+            pending = pending_notifications(plan, journal)
         finally:
             journal.close()
-    return verdicts(plan, done, options.force, limit)
+    return verdicts(plan, done, options.force, limit, pending)
 
 
 def _limit_hosts(plan: Plan, pattern: str | None) -> frozenset[str] | None:

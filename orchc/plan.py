@@ -250,6 +250,9 @@ class Instance:
     with each provider's fields, in inventory order; it runs the variant of
     the provider that met the requirement. Its own `actions` and `fingerprint`
     are the first variant's.
+
+    An instance with `notified_by` runs only when notified: its fingerprint does
+    not decide whether it runs (see `backends.notify`).
     """
 
     actions: list[Action] = field(default_factory=list)
@@ -262,6 +265,10 @@ class Instance:
     fingerprint: str  # sha256 of what the instance does
     host: str | None
     id: str  # "service.task@host", or the anchor name
+    # `when notified(...)`: the instances that notify it (also among its deps, on every host it may run
+    # on); it runs only if one of those it waits for where it runs ended changed (a pending notification
+    # of an earlier run counts). Empty: not gated.
+    notified_by: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)  # names referenced by its actions
     skip: str | None = None  # reason the instance is skipped at compile time
     task: str

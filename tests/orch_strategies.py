@@ -86,6 +86,7 @@ repeatable_statements = st.one_of(
         _optional(map_values.map(lambda m: ["vars", *m])),
     ).map(lambda t: ["role", t[0], *t[1]]),
 )
+notifiers = st.tuples(names, _optional(names.map(lambda n: [".", n]))).map(lambda t: [t[0], *t[1]])  # `a`, `a.b`
 single_statements = st.fixed_dictionaries(
     {},
     optional={
@@ -96,6 +97,9 @@ single_statements = st.fixed_dictionaries(
         "timeout": st.sampled_from(["10m", "1h30m", "500ms"]).map(lambda d: ["timeout", d]),
         "when": strings.map(lambda s: ["when", s]),
         "changed": name_lists.map(lambda ns: ["when", "changed", "(", *ns, ")"]),
+        "notified": st.lists(notifiers, min_size=1, max_size=3).map(
+            lambda ns: ["when", "notified", "(", *_joined(ns, ","), ")"]
+        ),
         "become": st.just(["become"]),
     },
 )

@@ -82,7 +82,10 @@ anchor ready {
 
 
 def test_each_when_statement_keeps_its_line() -> None:
-    text = 'service s {\n  task t {\n    when ansible "x | bool"  # decided when compiling\n    when "y"\n  }\n}\n'
+    text = (
+        'service s {\n  task t {\n    when ansible "x | bool"  # decided when compiling\n    when "y"\n'
+        "    when notified(config, db.config)\n  }\n}\n"
+    )
     assert fmt(text) == text
     assert fmt('service s { task t { when "y"  when ansible "x | bool" } }') == (
         'service s {\n  task t {\n    when "y"\n    when ansible "x | bool"\n  }\n}\n'

@@ -76,13 +76,42 @@ def test_report_json_counts(data: Path) -> None:
 def test_handlers_run_only_when_notified(data: Path) -> None:
     files = convert("webapp").files
     notifier = files["roles/common/tasks/orchc_common.install_the_base_config.yml"]
-    assert "notify:" not in notifier
-    assert "register: orchc_notify_1" in notifier and "when: orchc_notify_1 is changed" in notifier
+    assert "notify:" not in notifier and "orchc_notify" not in notifier  # no flag file: orchc's own notify
     handler = files["ansible/common.handler_restart_base.yml"]
-    assert "when: orchc_notified.stat.exists" in handler and "state: absent" in handler
+    assert "orchc_notified" not in handler
     orch = files["site.orch"]
+    task = orch[orch.index("task handler_restart_base") :]
+    assert "when notified(install_the_base_config)" in task[: task.index("}")]
     # play 1 flushes the role's handler after the role's last task; play 2 after its own tasks
     assert orch.index("task handler_restart_base") > orch.index("task print_uptime")
+
+
+def test_a_handler_whose_notifier_shares_its_orchc_task_keeps_a_flag_file(tmp_path: Path) -> None:
+    # The orchc task of `command` and `debug` (which reads its result) ends changed when the command
+    # changed: that is not a notification; nor is a run_once task, which notifies every host in Ansible. So
+    # the handler is notified through a flag on the host.
+    migration = convert_text(
+        tmp_path,
+        """
+- hosts: all
+  tasks:
+    - command: uptime
+      register: up
+    - debug: {msg: "{{ up.stdout }}"}
+      notify: greet
+    - command: whoami
+      notify: greet
+      run_once: true
+  handlers:
+    - {name: greet, debug: {msg: hi}}
+""",
+    )
+    orch = migration.files["site.orch"]
+    assert "when notified" not in orch
+    handler = next(text for name, text in migration.files.items() if ".handler_" in name)
+    assert "when: orchc_notified.stat.exists" in handler and "state: absent" in handler
+    notifiers = "\n".join(text for name, text in migration.files.items() if name.startswith("ansible/"))
+    assert "when: orchc_notify_1 is changed" in notifiers and "when: orchc_notify_2 is changed" in notifiers
 
 
 def test_play_settings_map_to_orchc(data: Path) -> None:
@@ -463,12 +492,9 @@ def test_handlers_are_found_as_ansible_finds_them(tmp_path: Path) -> None:
     - {set_fact: {two: true}, listen: topic}
 """,
     )
-    handlers = {
-        name: yaml.safe_load(text)[0]["tasks"][0]["ansible.builtin.stat"]["path"]
-        for name, text in migration.files.items()
-        if ".handler_" in name
-    }
-    assert len(handlers) == 3 and len(set(handlers.values())) == 3, handlers
+    handlers = [name for name in migration.files if ".handler_" in name]
+    assert len(handlers) == 3, handlers
+    assert migration.files["site.orch"].count("when notified(command)") == 3
     ran = "\n".join(text for name, text in migration.files.items() if name.startswith("roles/") or ".handler_" in name)
     assert "first" in ran and "second" not in ran and "one" in ran and "two" in ran, ran
 

@@ -317,3 +317,25 @@ def test_a_controller_with_another_strategy_is_refused(controllers: Controllers,
     assert "hint: start it with --strategy graph" in controllers.output(1)
     (tmp_path / "release").touch()
     assert controllers.wait(first) == 0, controllers.output(0)
+
+
+def test_controllers_of_a_shared_run_gate_notified_instances_alike(controllers: Controllers, tmp_path: Path) -> None:
+    hosts = ["h0", "h1", "h2", "h3"]
+
+    def plan(conf_key: str) -> Plan:
+        lines = [line for h in hosts for line in (f"a.conf@{h}", f"a.restart@{h}: a.conf@{h}")]
+        commands = {iid.split(":")[0]: _logged(iid.split(":")[0], tmp_path) for iid in lines}
+        made = make_plan("\n".join(lines), commands=commands, root=tmp_path, change_keys={"a.conf@h0": conf_key})
+        for inst in made.instances:
+            if inst.task == "a.restart":
+                inst.notified_by = list(inst.deps)
+        return made
+
+    for key, restarted in (("first", set(hosts)), ("first", set()), ("second", {"h0"})):
+        (tmp_path / "ran").unlink(missing_ok=True)
+        _write(plan(key), tmp_path)
+        started = [controllers.start("--shard", f"{k}/2") for k in (1, 2)]
+        assert [controllers.wait(p) for p in started] == [0, 0], [controllers.output(n) for n in range(2)]
+        controllers.processes.clear()
+        ran = [iid for iid, _ in _ran(tmp_path)]
+        assert {iid.split("@")[1] for iid in ran if iid.startswith("a.restart")} == restarted, ran

@@ -1,0 +1,81 @@
+"""Notifications (`when notified(...)`): an instance with `notified_by` runs only if one of its notifiers
+ended `changed`.
+
+The notifiers that count are those it waits for where it runs (a `once` instance that moved waits for
+those of its new host). They count if they ended `changed` in this run, or in an earlier run that stopped
+before the notified instance succeeded: such a notification is *pending*, and the journal's history keeps
+it (a notifier's last `changed` comes after the instance's last success) until the instance succeeds, so
+that a resumed run still runs it. Otherwise the instance ends `skipped`: "not notified: ... unchanged".
+Its fingerprint does not decide whether it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from orchc.backends.journal import Journal, Transition
+from orchc.backends.state import State
+from orchc.plan import Instance, Plan
+
+NOT_NOTIFIED = "not notified"
+
+
+def notification_gate(inst: Instance) -> list[str]:
+    """The instances whose ending decides whether `inst` runs ("runs if one of them ends changed");
+    empty if it is not gated by a notification."""
+    return inst.notified_by
+
+
+def notifiers_where_it_runs(inst: Instance, placement: int) -> list[str]:
+    """Its notifiers that it waits for on its current placement (0: its own host; k: `alternates[k-1]`)."""
+    if placement == 0:
+        return inst.notified_by
+    deps = set(inst.alternates[placement - 1].deps)
+    return [notifier for notifier in inst.notified_by if notifier in deps]
+
+
+def pending_notifications(plan: Plan, journal: Journal, before_run: int | None = None) -> dict[str, list[str]]:
+    """Notified instance → the notifiers that ended `changed` in the journal after its last success (in the
+    runs before `before_run`, if given: what every controller of a shared run reads alike)."""
+    gated = [inst for inst in plan.instances if inst.notified_by]
+    if not gated:
+        return {}
+    ids = {inst.id for inst in gated} | {n for inst in gated for n in inst.notified_by}
+    last = journal.last_successes(ids, before_run)
+    pending = {}
+    for inst in gated:
+        own = last.get(inst.id)
+        since = own.success if own is not None else -1
+        changed = [
+            n
+            for n in inst.notified_by
+            if (mark := last.get(n)) is not None and mark.changed is not None and mark.changed > since
+        ]
+        if changed:
+            pending[inst.id] = changed
+    return pending
+
+
+def runs_if(notifiers: Collection[str]) -> str:
+    """What `--dry-run`, check mode and `orchc plan` say of a gated instance."""
+    return f"runs if {_either(notifiers)} ends changed"
+
+
+def pending_reason(notifiers: Collection[str]) -> str:
+    return f"notified: {', '.join(notifiers)} changed in an earlier run"
+
+
+def not_notified(notifiers: list[str], state_of: Callable[[str], State]) -> str | None:
+    """Why an instance notified by `notifiers` (all ended) is skipped; None if one of them changed."""
+    if any(state_of(n) == State.CHANGED for n in notifiers):
+        return None
+    return f"{NOT_NOTIFIED}: {', '.join(notifiers)} unchanged"
+
+
+def skipped_as_not_notified(t: Transition) -> bool:
+    return t.state == State.SKIPPED and t.message.startswith(NOT_NOTIFIED)
+
+
+def _either(notifiers: Collection[str]) -> str:
+    names = list(notifiers)
+    return names[0] if len(names) == 1 else "one of " + ", ".join(names)

@@ -131,14 +131,19 @@ class RunResult:
 # --- what a run would do -----------------------------------------------------------------
 
 
+# Why an instance runs in the next run, or not (`Verdict.kind`); `orchc plan` groups instances by it.
+VerdictKind = Literal["new", "changed", "forced", "up to date", "skipped", "anchor", "outside limit"]
+
+
 @dataclass
 class Verdict:
-    """Why an instance would run, or not, in the next run (`--dry-run`)."""
+    """Why an instance would run, or not, in the next run (`--dry-run`, `orchc plan`)."""
 
     instance: Instance
     reason: str
     ends_as: State | None = None  # the state it ends in without running; None if it runs
     held_back: bool = False  # on a --limit host, it waits for an instance outside the limit
+    kind: VerdictKind = "new"
 
     @property
     def runs(self) -> bool:
@@ -153,21 +158,25 @@ def verdicts(
     out = []
     for inst in plan.instances:
         if inst.task in anchors or not inst.actions:
-            out.append(Verdict(inst, "anchor: runs nothing", State.OK))
+            out.append(Verdict(inst, "anchor: runs nothing", State.OK, kind="anchor"))
         elif inst.skip:
-            out.append(Verdict(inst, inst.skip, State.SKIPPED))
+            out.append(Verdict(inst, inst.skip, State.SKIPPED, kind="skipped"))
         elif done_keys.get(inst.id) == inst.change_key:
             forced = force and (limit is None or inst.host in limit)
-            out.append(Verdict(inst, "forced") if forced else Verdict(inst, UP_TO_DATE, State.SKIPPED))
+            out.append(
+                Verdict(inst, "forced", kind="forced")
+                if forced
+                else Verdict(inst, UP_TO_DATE, State.SKIPPED, kind="up to date")
+            )
         elif inst.id in done_keys:
-            out.append(Verdict(inst, "changed since its last success"))
+            out.append(Verdict(inst, "changed since its last success", kind="changed"))
         else:
-            out.append(Verdict(inst, "not run successfully before"))
+            out.append(Verdict(inst, "not run successfully before", kind="new"))
     if limit is None:
         return out
     left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == State.OK}, limit)
     return [
-        Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back)
+        Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back, "outside limit")
         if v.instance.id in left
         else v
         for v in out
@@ -180,6 +189,8 @@ def run_graph(plan: Plan) -> RunGraph:
         roles={r.name: list(r.hosts) for r in plan.roles},
         tasks={inst.id: inst.task for inst in plan.instances},
         deps={inst.id: [*inst.deps, *(m for group in inst.any_of for m in group)] for inst in plan.instances},
+        task_inputs={task.id: task.inputs for task in plan.tasks},
+        inputs={inst.id: inst.inputs for inst in plan.instances if inst.inputs},
     )
 
 

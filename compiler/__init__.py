@@ -152,6 +152,7 @@ def _tasks(expansion: Expansion, sources: _Sources) -> list[Task]:
                 concurrency=task.concurrency.value if task and task.concurrency else None,
                 delay=settings.delay,
                 id=unit.id,
+                inputs=expansion.task_inputs.get(unit.id, {}),
                 name=decl.name,
                 once=unit.once,
                 retries=settings.retries,

@@ -260,3 +260,35 @@ def test_a_damaged_pinned_plan_is_a_diagnostic(tmp_path: Path) -> None:
     edited = orchc_process("run", "edited.json", cwd=folder)
     assert edited.returncode == 1 and "not a valid pinned plan" in edited.stderr
     assert "Traceback" not in cut.stderr + edited.stderr
+
+
+# --- the walk-through of examples/openstack-mini/README.md ---------------------------------------
+
+
+def test_the_settings_change_walk_through_runs_as_written(project_root: Path, tmp_path: Path) -> None:
+    """Its commands, run in order on a copy of the example: the output pasted in it is what `plan` prints,
+    the exit statuses are the ones its comments give, and the run touches only what plan announced."""
+    import re
+    import shlex
+    import shutil
+
+    readme = (project_root / "examples" / "openstack-mini" / "README.md").read_text()
+    walk = readme[readme.index("## Walk-through: a settings change") :]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", walk, re.DOTALL)
+    commands = [shlex.split(line.split("#")[0]) for kind, text in blocks if kind == "sh" for line in text.splitlines()]
+    shown = next(text for kind, text in blocks if kind == "text")
+    example = tmp_path / "examples" / "openstack-mini"
+    shutil.copytree(project_root / "examples" / "openstack-mini", example, ignore=shutil.ignore_patterns(".orchc"))
+    inventory = example / "inventory.yml"
+    inventory.write_text(inventory.read_text().replace("/tmp/orchc-openstack-mini/", f"{tmp_path}/hosts/"))
+    outputs = []
+    for command in commands:
+        assert command[0] == "orchc"
+        outputs.append(orchc_process(*command[1:], cwd=tmp_path))
+    first_run, plan, second_run, status, replan = outputs
+    assert first_run.returncode == 0 and "changed 51" in first_run.stdout
+    assert plan.returncode == 2 and plan.stdout == shown
+    assert second_run.returncode == 0 and "ok 1  changed 3  skipped 48" in second_run.stdout
+    touched = {line.split()[0] for line in status.stdout.splitlines() if re.search(r"\s2\s+run 2\s", line)}
+    assert touched == {f"keystone.configure@controller{n}" for n in (1, 2, 3)}
+    assert replan.returncode == 0 and "Plan: 0 to run" in replan.stdout

@@ -7,6 +7,8 @@
     result = orchc.run(plan, orchc.RunOptions(forks=20))     # or: await orchc.run_async(...)
     print(result.outcome, orchc.status(orchc.default_journal(plan)).last_run)
 
+`orchc.api.plan(plan)` says what the next run would do, grouped, naming the
+inputs that changed (`orchc plan`; `orchc.plan` is the Plan's schema module).
 `run` works from any thread and `run_async` inside a running event loop: a run
 touches nothing process-wide (signal handlers, `gc.freeze`) unless its
 options say it owns the process, as the command line's do.

@@ -259,10 +259,7 @@ def executions_read(rows: Iterable[tuple[Any, ...]], journal: str) -> dict[str, 
     try:
         return {row[0]: Execution(state_named(row[1]), row[2], row[3]) for row in rows}
     except ValueError as exc:
-        raise JournalError(
-            f"the journal {journal} holds an instance state this orchc does not know ({exc})",
-            hint="read it with the orchc that wrote it, or pass --journal to use another",
-        ) from None
+        raise unknown_state(journal, exc) from None
 
 
 _SCHEMA = f"""
@@ -470,10 +467,14 @@ def transitions_read(rows: Iterable[tuple[Any, ...]], journal: str) -> list[Tran
     try:
         return [Transition(row[0], state_named(row[1]), *row[2:]) for row in rows]
     except ValueError as exc:
-        raise JournalError(
-            f"the journal {journal} holds an instance state this orchc does not know ({exc})",
-            hint="read it with the orchc that wrote it, or pass --journal to use another",
-        ) from None
+        raise unknown_state(journal, exc) from None
+
+
+def unknown_state(journal: str, exc: ValueError) -> JournalError:
+    return JournalError(
+        f"the journal {journal} holds an instance state this orchc does not know ({exc})",
+        hint="read it with the orchc that wrote it, or pass --journal to use another",
+    )
 
 
 def journal_written(spec: str | Path) -> bool:

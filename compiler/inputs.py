@@ -84,14 +84,21 @@ class InputDigests:
     _host: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
     _cap: dict[int, tuple[Any, dict[str, str]]] = field(default_factory=dict)  # id(value) -> value, its fields
     _reads: dict[int, Reads] = field(default_factory=dict)  # id(decl) -> what it reads
+    _shared: dict[tuple[Reads, str | None, Any], dict[str, str]] = field(default_factory=dict)
+    _written: dict[int, tuple[ast.Action, Any]] = field(default_factory=dict)  # id(action) -> it, as written
+    _settings: dict[tuple[str, Any], str] = field(default_factory=dict)  # (setting, value) -> its digest
 
     def written_inputs(self, decl: TaskDecl | AnchorDecl, settings: dict[str, Any]) -> dict[str, str]:
         """The task's inputs that are the same on every host (`Task.inputs`)."""
         if not isinstance(decl, TaskDecl):
             return {}
-        inputs = {f"setting:{name}": digest(value) for name, value in settings.items()}
+        inputs = {}
+        for name, value in settings.items():
+            if (name, value) not in self._settings:
+                self._settings[name, value] = digest(value)
+            inputs[f"setting:{name}"] = self._settings[name, value]
         for number, action in enumerate(decl.actions, 1):
-            inputs[f"action:{number}"] = digest(written(action))
+            inputs[f"action:{number}"] = digest(self._written_action(action))
             try:
                 inputs.update(self._files(action))
             except ActionError:
@@ -116,6 +123,17 @@ class InputDigests:
         if not context or not isinstance(decl, TaskDecl):
             return {}
         reads = self._reads_of(decl)
+        host = context.get("host")
+        if reads.capabilities:
+            return self._context_inputs(reads, context)
+        # What it reads is the same for every task that reads the same names on the host: one dict for them.
+        key = (reads, host["name"] if host is not None else None, context.get("role"))
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = self._context_inputs(reads, context)
+        return shared
+
+    def _context_inputs(self, reads: Reads, context: dict[str, Any]) -> dict[str, str]:
         inputs: dict[str, str] = {}
         for name in reads.variables:
             if name not in self._var:
@@ -148,6 +166,12 @@ class InputDigests:
             known = self._cap[id(value)] = (value, per_field)
         return known[1]
 
+    def _written_action(self, action: ast.Action) -> Any:
+        known = self._written.get(id(action))
+        if known is None or known[0] is not action:
+            known = self._written[id(action)] = (action, written(action))
+        return known[1]
+
     def _reads_of(self, decl: TaskDecl) -> Reads:
         reads = self._reads.get(id(decl))
         if reads is None:
@@ -155,7 +179,7 @@ class InputDigests:
         return reads
 
     def _find_reads(self, decl: TaskDecl) -> Reads:
-        texts = [text for action in decl.actions for text in _strings(written(action))]
+        texts = [text for action in decl.actions for text in _strings(self._written_action(action))]
         for action in decl.actions:
             if isinstance(action, ast.Template):
                 try:

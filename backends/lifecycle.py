@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchc.backends.journal import DONE_STATES, Execution, Journal, RunGraph
-from orchc.backends.runner import Verdict, verdicts
+from orchc.backends.runner import Verdict, VerdictKind, verdicts
 from orchc.plan import Instance, Plan
 
 Group = Literal["new", "retry", "changed", "rerun", "forced", "up to date", "not run", "outside limit"]
@@ -111,6 +111,16 @@ def plan_changes(
     return LifecyclePlan(plan, planned, left, position(plan, runs[-1].id if runs else None, executions), force, pattern)
 
 
+# The verdicts whose group is the verdict's own kind, or one named here; "new" and "changed" are refined.
+_GROUP_OF: dict[VerdictKind, Group] = {
+    "anchor": "not run",
+    "skipped": "not run",
+    "forced": "forced",
+    "up to date": "up to date",
+    "outside limit": "outside limit",
+}
+
+
 def _planned(
     verdict: Verdict,
     execution: Execution | None,
@@ -122,16 +132,15 @@ def _planned(
         if execution is None:
             return Planned(verdict, "new", [])
         return Planned(verdict, "retry", [], f"its last execution ended {execution.state}")
-    if kind in ("anchor", "skipped"):
-        return Planned(verdict, "not run", [])
-    if kind in ("forced", "up to date", "outside limit"):
-        return Planned(verdict, kind, [])
+    if kind != "changed":
+        return Planned(verdict, _GROUP_OF[kind], [])
     inst = verdict.instance
     success = execution.success_run if execution is not None else None
     graph = graph_of(success)
     before = graph.inputs_of(inst.id) if graph is not None else None
     if before is None:
-        return Planned(verdict, "changed", [], f"run {success} did not record its inputs (an older orchc)")
+        which = f"run {success}" if success is not None else "its last successful run"
+        return Planned(verdict, "changed", [], f"{which} did not record its inputs (an older orchc)")
     names = changed_inputs(before, {**task_inputs.get(inst.task, {}), **inst.inputs})
     if not names:
         return Planned(verdict, "changed", [], "no recorded input changed (its `when changed` inputs did)")

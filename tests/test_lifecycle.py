@@ -292,3 +292,17 @@ def test_the_settings_change_walk_through_runs_as_written(project_root: Path, tm
     touched = {line.split()[0] for line in status.stdout.splitlines() if re.search(r"\s2\s+run 2\s", line)}
     assert touched == {f"keystone.configure@controller{n}" for n in (1, 2, 3)}
     assert replan.returncode == 0 and "Plan: 0 to run" in replan.stdout
+
+
+def test_a_graph_kept_by_an_older_orchc_has_no_inputs_to_compare(tmp_path: Path) -> None:
+    """A run of an orchc that did not record inputs: its instances are changed, without names, not an error."""
+    from orchc.backends.journal import RunGraph
+
+    old = RunGraph(hosts=["h"], roles={}, tasks={"a.b@h": "a.b"}, deps={})
+    assert RunGraph.decode(old.encode()).inputs_of("a.b@h") is None
+    folder = write_project(tmp_path)
+    orchc.run(compiled(folder))
+    with sqlite3.connect(folder / ".orchc" / "journal.db") as db:
+        db.execute("UPDATE run_graphs SET graph = ?", (old.encode(),))
+    hello = next(p for p in api.plan(compiled(folder, greeting="yo")).instances if p.instance.id == "app.hello@app1")
+    assert hello.group == "changed" and hello.changed_inputs == [] and "did not record its inputs" in hello.note

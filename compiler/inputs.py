@@ -42,7 +42,9 @@ def digest(value: Any) -> str:
 
 def names_in(text: str) -> list[tuple[str, ...]]:
     """The dotted name paths inside the Jinja blocks of `text` (`host.vars.root`, `db`), quoted strings left out."""
-    paths = []
+    paths: list[tuple[str, ...]] = []
+    if "{" not in text:
+        return paths
     for block in _BLOCK.findall(text):
         for match in _PATH.finditer(_QUOTED.sub("", block)):
             paths.append(tuple(match.group(0).split(".")))
@@ -51,6 +53,8 @@ def names_in(text: str) -> list[tuple[str, ...]]:
 
 def written(value: Any) -> Any:
     """An AST value (or action) as plain data: what the user wrote, without source positions."""
+    if isinstance(value, ast.Run):  # most actions: no need to walk the dataclass
+        return {"command": value.command.value}
     if isinstance(value, ast.Str):
         return value.value
     if isinstance(value, ast.ListValue):

@@ -106,14 +106,34 @@ class RunRecord:
 
 
 @dataclass
+class Execution:
+    """An instance's latest execution, and the run of its latest success (None: it never succeeded)."""
+
+    state: State
+    change_key: str
+    success_run: int | None
+
+
+@dataclass
 class RunGraph:
-    """What `status` and `report` need of the Plan a run ran, kept beside its runs: the hosts in inventory
-    order, the roles with their hosts, each instance's task and dependencies (`any_of` members included)."""
+    """What `status`, `report` and `plan` need of the Plan a run ran, kept beside its runs: the hosts in
+    inventory order, the roles with their hosts, each instance's task and dependencies (`any_of` members
+    included), and the digests of what fingerprints are made of (`Task.inputs` by task, the non-empty
+    `Instance.inputs` by instance; empty in graphs kept by an orchc that did not record them)."""
 
     hosts: list[str]
     roles: dict[str, list[str]]
     tasks: dict[str, str]
     deps: dict[str, list[str]]
+    task_inputs: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    inputs: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+    def inputs_of(self, instance: str) -> dict[str, str] | None:
+        """The digests of an instance's inputs in this Plan; None if the graph did not record them."""
+        task = self.tasks.get(instance)
+        if task is None or task not in self.task_inputs:
+            return None
+        return {**self.task_inputs[task], **self.inputs.get(instance, {})}
 
     def encode(self) -> bytes:
         # pydantic-core's encoder: json.dumps of dataclasses.asdict took 2 s for a 100k-instance Plan.
@@ -179,6 +199,10 @@ class Journal(abc.ABC):
         `backends.notify`)."""
 
     @abc.abstractmethod
+    def executions(self) -> dict[str, Execution]:
+        """instance id → its latest execution, for every instance that was ever run."""
+
+    @abc.abstractmethod
     def runs(self) -> list[RunRecord]: ...
 
     @abc.abstractmethod
@@ -223,7 +247,33 @@ TRANSITION_COLUMNS = """
 LATEST_EXECUTION_COLUMNS = """
     instance TEXT PRIMARY KEY,
     state TEXT NOT NULL,
-    change_key TEXT NOT NULL"""
+    change_key TEXT NOT NULL,
+    success_run BIGINT"""
+# An execution replaces the instance's latest one; the run of its latest success is kept unless it succeeded.
+UPSERT_EXECUTION = (
+    "INSERT INTO latest_executions (instance, state, change_key, success_run) VALUES ({0}, {0}, {0}, {0}) "
+    "ON CONFLICT (instance) DO UPDATE SET state = excluded.state, change_key = excluded.change_key, "
+    "success_run = coalesce(excluded.success_run, latest_executions.success_run)"
+)
+# The run of each instance's latest success, from the transitions (a journal written before it was kept).
+SUCCESS_RUNS = (
+    "UPDATE latest_executions SET success_run = (SELECT max(t.run) FROM transitions t "
+    "WHERE t.instance = latest_executions.instance AND t.state IN ({}))"
+)
+EXECUTIONS_QUERY = "SELECT instance, state, change_key, success_run FROM latest_executions"
+
+
+def execution_row(run: int, t: Transition) -> tuple[str, str, str, int | None]:
+    """A row for UPSERT_EXECUTION, of a transition in EXECUTED_STATES."""
+    return (t.instance, str(t.state), t.change_key, run if t.state in DONE_STATES else None)
+
+
+def executions_read(rows: Iterable[tuple[Any, ...]], journal: str) -> dict[str, Execution]:
+    try:
+        return {row[0]: Execution(state_named(row[1]), row[2], row[3]) for row in rows}
+    except ValueError as exc:
+        raise unknown_state(journal, exc) from None
+
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -244,10 +294,12 @@ CREATE TABLE IF NOT EXISTS run_graphs (
 
 # The format of the file, in `PRAGMA user_version`. Older files are upgraded in
 # place when opened (their history kept); a newer one is refused.
-# 1: latest_executions; 2: run_graphs (a Plan's hosts, roles and dependencies, for status and report).
-FORMAT = 2
+# 1: latest_executions; 2: run_graphs (a Plan's hosts, roles and dependencies, for status and report);
+# 3: latest_executions.success_run (the run of each instance's latest success, for `orchc plan`).
+FORMAT = 3
 
 _COLUMNS = [f.name for f in dataclasses.fields(Transition)]
+_UPSERT_EXECUTION = UPSERT_EXECUTION.format("?")
 _INSERT = f"INSERT INTO transitions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
@@ -283,19 +335,22 @@ class SqliteJournal(Journal):
             )
         if version == FORMAT:
             return
-        # Format 0 (a new file, or one written before the format was numbered) or 1: every statement of
+        # Format 0 (a new file, or one written before the format was numbered), 1 or 2: every statement of
         # the schema is idempotent.
         self._db.execute("BEGIN")
         for statement in filter(str.strip, _SCHEMA.split(";")):
             self._db.execute(statement)
         if "notes" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:
             self._db.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'")
+        if "success_run" not in {row[1] for row in self._db.execute("PRAGMA table_info(latest_executions)")}:
+            self._db.execute("ALTER TABLE latest_executions ADD COLUMN success_run BIGINT")
         marks = ", ".join("?" * len(EXECUTED_STATES))
         self._db.execute(
-            f"INSERT OR REPLACE INTO latest_executions SELECT instance, state, change_key "
-            f"FROM transitions WHERE state IN ({marks}) ORDER BY seq",
+            f"INSERT OR REPLACE INTO latest_executions (instance, state, change_key) SELECT instance, state, "
+            f"change_key FROM transitions WHERE state IN ({marks}) ORDER BY seq",
             EXECUTED_STATES,
         )
+        self._db.execute(SUCCESS_RUNS.format(", ".join("?" * len(DONE_STATES))), DONE_STATES)
         self._db.execute(f"PRAGMA user_version = {FORMAT}")
         self._db.execute("COMMIT")
 
@@ -313,13 +368,13 @@ class SqliteJournal(Journal):
         for t in transitions:
             rows.append(transition_row(run, t))
             if t.state in EXECUTED_STATES:
-                executions.append((t.instance, t.state, t.change_key))
+                executions.append(execution_row(run, t))
         if not rows:
             return
         with self._database() as db:
             db.execute("BEGIN")
             db.executemany(_INSERT, rows)
-            db.executemany("INSERT OR REPLACE INTO latest_executions VALUES (?, ?, ?)", executions)
+            db.executemany(_UPSERT_EXECUTION, executions)
             db.execute("COMMIT")
 
     def end_run(self, run: int, outcome: str, notes: list[str]) -> None:
@@ -346,6 +401,10 @@ class SqliteJournal(Journal):
         with self._database() as db:
             rows = db.execute(query, params).fetchall()
         return {instance: LastSuccesses(changed, success) for instance, changed, success in rows}
+
+    def executions(self) -> dict[str, Execution]:
+        with self._database() as db:
+            return executions_read(db.execute(EXECUTIONS_QUERY).fetchall(), str(self.path))
 
     def runs(self) -> list[RunRecord]:
         with self._database() as db:
@@ -433,10 +492,14 @@ def transitions_read(rows: Iterable[tuple[Any, ...]], journal: str) -> list[Tran
     try:
         return [Transition(row[0], state_named(row[1]), *row[2:]) for row in rows]
     except ValueError as exc:
-        raise JournalError(
-            f"the journal {journal} holds an instance state this orchc does not know ({exc})",
-            hint="read it with the orchc that wrote it, or pass --journal to use another",
-        ) from None
+        raise unknown_state(journal, exc) from None
+
+
+def unknown_state(journal: str, exc: ValueError) -> JournalError:
+    return JournalError(
+        f"the journal {journal} holds an instance state this orchc does not know ({exc})",
+        hint="read it with the orchc that wrote it, or pass --journal to use another",
+    )
 
 
 def journal_written(spec: str | Path) -> bool:

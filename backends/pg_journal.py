@@ -23,23 +23,30 @@ import psycopg
 from orchc.backends.journal import (
     DONE_STATES,
     EXECUTED_STATES,
+    EXECUTIONS_QUERY,
     LATEST_EXECUTION_COLUMNS,
     RUN_COLUMNS,
     RUNS_QUERY,
+    SUCCESS_RUNS,
     TRANSITION_COLUMNS,
+    UPSERT_EXECUTION,
+    Execution,
     Journal,
     JournalError,
     LastSuccesses,
     RunGraph,
     RunRecord,
     Transition,
+    execution_row,
+    executions_read,
     run_record,
     transition_row,
     transitions_read,
 )
 from orchc.backends.state import State
 
-FORMAT = 1
+# 1: the first; 2: latest_executions.success_run (as the SQLite journal's format 3).
+FORMAT = 2
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS orchc_format (version INTEGER NOT NULL);
@@ -111,10 +118,7 @@ INSERT_TRANSITIONS = (
     + ")"
 )
 INSERT_TRANSITION = f"INSERT INTO transitions ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
-UPSERT_EXECUTION = (
-    "INSERT INTO latest_executions VALUES (%s, %s, %s) "
-    "ON CONFLICT (instance) DO UPDATE SET state = EXCLUDED.state, change_key = EXCLUDED.change_key"
-)
+UPSERT_EXECUTION_PG = UPSERT_EXECUTION.format("%s")
 # One lock for creating the tables: controllers that start together must not race each other's DDL.
 SCHEMA_LOCK = 0x6F72636863  # "orchc"
 
@@ -137,8 +141,8 @@ def connection_error(url: str, exc: psycopg.Error) -> JournalError:
     )
 
 
-def execution_rows(transitions: Iterable[Transition]) -> list[tuple[str, str, str]]:
-    return [(t.instance, str(t.state), t.change_key) for t in transitions if t.state in EXECUTED_STATES]
+def execution_rows(run: int, transitions: Iterable[Transition]) -> list[tuple[str, str, str, int | None]]:
+    return [execution_row(run, t) for t in transitions if t.state in EXECUTED_STATES]
 
 
 def create_schema(db: psycopg.Connection[Any]) -> None:
@@ -157,6 +161,20 @@ def create_schema(db: psycopg.Connection[Any]) -> None:
             f"the journal database was written by a newer orchc (format {row[0]}, this one reads {FORMAT})",
             hint="upgrade orchc, or pass --journal with another database",
         )
+    if row is not None and row[0] < FORMAT:
+        _upgrade(db)
+
+
+def _upgrade(db: psycopg.Connection[Any]) -> None:
+    """A database of format 1: the run of each instance's latest success, found in its transitions."""
+    with db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        row = db.execute("SELECT version FROM orchc_format").fetchone()
+        if row is None or row[0] >= FORMAT:
+            return  # another controller upgraded it meanwhile
+        db.execute("ALTER TABLE latest_executions ADD COLUMN IF NOT EXISTS success_run BIGINT")
+        db.execute(SUCCESS_RUNS.format("%s, " * (len(DONE_STATES) - 1) + "%s"), [s.value for s in DONE_STATES])
+        db.execute("UPDATE orchc_format SET version = %s", (FORMAT,))
 
 
 class PostgresJournal(Journal):
@@ -189,7 +207,7 @@ class PostgresJournal(Journal):
         try:
             with self._db.transaction(), self._db.cursor() as cursor:
                 cursor.executemany(INSERT_TRANSITION, [transition_row(run, t) for t in batch])
-                cursor.executemany(UPSERT_EXECUTION, execution_rows(batch))
+                cursor.executemany(UPSERT_EXECUTION_PG, execution_rows(run, batch))
         except psycopg.Error as exc:
             raise connection_error(self.url, exc) from None
 
@@ -211,6 +229,9 @@ class PostgresJournal(Journal):
             (State.CHANGED.value, [state.value for state in DONE_STATES], list(instances), before_run, before_run),
         )
         return {instance: LastSuccesses(changed, success) for instance, changed, success in rows}
+
+    def executions(self) -> dict[str, Execution]:
+        return executions_read(self._execute(EXECUTIONS_QUERY), shown_url(self.url))
 
     def runs(self) -> list[RunRecord]:
         return [run_record(r) for r in self._execute(RUNS_QUERY)]

@@ -568,12 +568,13 @@ class SharedRun:
             return
         columns = [list(column) for column in zip(*(transition_row(self.run, t) for t in batch), strict=True)]
         await db.execute(INSERT_TRANSITIONS, columns)
-        latest = {instance: (state, key) for instance, state, key in execution_rows(batch)}  # the last of each
+        latest = {row[0]: row[1:] for row in execution_rows(self.run, batch)}  # the last of each
         if latest:
             await db.execute(
-                "INSERT INTO latest_executions SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
-                "ON CONFLICT (instance) DO UPDATE SET state = EXCLUDED.state, change_key = EXCLUDED.change_key",
-                (list(latest), [v[0] for v in latest.values()], [v[1] for v in latest.values()]),
+                "INSERT INTO latest_executions SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) "
+                "ON CONFLICT (instance) DO UPDATE SET state = EXCLUDED.state, change_key = EXCLUDED.change_key, "
+                "success_run = coalesce(EXCLUDED.success_run, latest_executions.success_run)",
+                (list(latest), *([v[i] for v in latest.values()] for i in range(3))),
             )
 
     async def recorded(self, instance: str, epoch: int) -> bool:

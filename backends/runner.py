@@ -134,14 +134,21 @@ class RunResult:
 # --- what a run would do -----------------------------------------------------------------
 
 
+# Why an instance runs in the next run, or not (`Verdict.kind`); `orchc plan` groups instances by it.
+VerdictKind = Literal[
+    "new", "changed", "forced", "up to date", "skipped", "anchor", "outside limit", "notified", "notified earlier"
+]
+
+
 @dataclass
 class Verdict:
-    """Why an instance would run, or not, in the next run (`--dry-run`)."""
+    """Why an instance would run, or not, in the next run (`--dry-run`, `orchc plan`)."""
 
     instance: Instance
     reason: str
     ends_as: State | None = None  # the state it ends in without running; None if it runs
     held_back: bool = False  # on a --limit host, it waits for an instance outside the limit
+    kind: VerdictKind = "new"
     # `when notified`: it runs only if one of these ends changed (else it ends skipped, `backends.notify`).
     gated_by: list[str] = field(default_factory=list)
 
@@ -164,25 +171,29 @@ def verdicts(
     out = []
     for inst in plan.instances:
         if inst.task in anchors or not inst.actions:
-            out.append(Verdict(inst, "anchor: runs nothing", State.OK))
+            out.append(Verdict(inst, "anchor: runs nothing", State.OK, kind="anchor"))
         elif inst.skip:
-            out.append(Verdict(inst, inst.skip, State.SKIPPED))
+            out.append(Verdict(inst, inst.skip, State.SKIPPED, kind="skipped"))
         elif inst.id in pending:
-            out.append(Verdict(inst, pending_reason(pending[inst.id])))
+            out.append(Verdict(inst, pending_reason(pending[inst.id]), kind="notified earlier"))
         elif inst.notified_by:
-            out.append(Verdict(inst, runs_if(inst.notified_by), gated_by=inst.notified_by))
+            out.append(Verdict(inst, runs_if(inst.notified_by), kind="notified", gated_by=inst.notified_by))
         elif done_keys.get(inst.id) == inst.change_key:
             forced = force and (limit is None or inst.host in limit)
-            out.append(Verdict(inst, "forced") if forced else Verdict(inst, UP_TO_DATE, State.SKIPPED))
+            out.append(
+                Verdict(inst, "forced", kind="forced")
+                if forced
+                else Verdict(inst, UP_TO_DATE, State.SKIPPED, kind="up to date")
+            )
         elif inst.id in done_keys:
-            out.append(Verdict(inst, "changed since its last success"))
+            out.append(Verdict(inst, "changed since its last success", kind="changed"))
         else:
-            out.append(Verdict(inst, "not run successfully before"))
+            out.append(Verdict(inst, "not run successfully before", kind="new"))
     if limit is None:
         return out
     left = left_out(plan, {v.instance.id for v in out if v.runs or v.ends_as == State.OK}, limit)
     return [
-        Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back, v.gated_by)
+        Verdict(v.instance, left[v.instance.id].reason, State.SKIPPED, left[v.instance.id].held_back, "outside limit")
         if v.instance.id in left
         else v
         for v in out
@@ -195,6 +206,8 @@ def run_graph(plan: Plan) -> RunGraph:
         roles={r.name: list(r.hosts) for r in plan.roles},
         tasks={inst.id: inst.task for inst in plan.instances},
         deps={inst.id: [*inst.deps, *(m for group in inst.any_of for m in group)] for inst in plan.instances},
+        task_inputs={task.id: task.inputs for task in plan.tasks},
+        inputs={inst.id: inst.inputs for inst in plan.instances if inst.inputs},
     )
 
 

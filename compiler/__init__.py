@@ -6,7 +6,8 @@ every error found so far) where a later pass could not make sense of the input:
 
   loader (files, imports) -> symbols (names, duplicates) -> inventory ->
   variables -> capabilities (providers, types) -> placement (roles) ->
-  Ansible module names -> expand (units, edges; binding of requires; actions via render; fingerprints)
+  Ansible module names -> expand (units, edges; binding of requires; actions via render; fingerprints,
+  and the digests of their inputs: `inputs`)
   -> cycles -> Plan
 """
 
@@ -152,6 +153,7 @@ def _tasks(expansion: Expansion, sources: _Sources) -> list[Task]:
                 concurrency=task.concurrency.value if task and task.concurrency else None,
                 delay=settings.delay,
                 id=unit.id,
+                inputs=expansion.task_inputs.get(unit.id, {}),
                 name=decl.name,
                 once=unit.once,
                 retries=settings.retries,

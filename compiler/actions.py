@@ -106,7 +106,7 @@ class ActionLowerer:
                 src=action.src.value,
             )
         if isinstance(action, ast.Template):
-            source = self._read(action.src).decode("utf-8", errors="replace")
+            source = self.file_text(action.src)
             try:
                 content = self.renderer.render(source, context)
             except RenderError as exc:
@@ -121,17 +121,33 @@ class ActionLowerer:
                 src=action.src.value,
             )
         if isinstance(action, ast.Playbook):
-            path = self._existing(action.path, "playbook")
-            beside = [path.parent / folder for folder in PLAYBOOK_FOLDERS]
             return PlaybookAction(
-                digest=self._digest(path, *beside), path=self._relative(path), vars=self._map(action.vars, context)
+                digest=self.playbook_digest(action.path),
+                path=self._relative(self._existing(action.path, "playbook")),
+                vars=self._map(action.vars, context),
             )
         if isinstance(action, ast.AnsibleModule):
             return AnsibleModuleAction(args=self._map(action.args, context), module=action.module)
         if isinstance(action, ast.AnsibleRole):
-            role = self._find_role(action)
-            return AnsibleRoleAction(digest=self._digest(role), name=action.name, vars=self._map(action.vars, context))
+            return AnsibleRoleAction(
+                digest=self.role_digest(action), name=action.name, vars=self._map(action.vars, context)
+            )
         raise TypeError(f"unknown action {action!r}")
+
+    def playbook_digest(self, path: Str) -> str:
+        """sha256 of a playbook and the Ansible folders beside it."""
+        playbook = self._existing(path, "playbook")
+        return self._digest(playbook, *(playbook.parent / folder for folder in PLAYBOOK_FOLDERS))
+
+    def role_digest(self, action: ast.AnsibleRole) -> str:
+        return self._digest(self._find_role(action))
+
+    def file_digest(self, path: Str) -> str:
+        """sha256 of a file that a `copy` or a `template` reads."""
+        return hashlib.sha256(self._read(path)).hexdigest()
+
+    def file_text(self, path: Str) -> str:
+        return self._read(path).decode("utf-8", errors="replace")
 
     def _option(self, text: Str | None, context: dict[str, Any]) -> str | None:
         """A file option (`mode`, `owner`) rendered, or None where none is written."""

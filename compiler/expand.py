@@ -24,6 +24,7 @@ from orchc.compiler.actions import ActionError, ActionLowerer
 from orchc.compiler.ansible_conditions import AnsibleConditions, ConditionOutcome
 from orchc.compiler.binding import Binder, Requirements
 from orchc.compiler.capabilities import Provider, task_id
+from orchc.compiler.inputs import InputDigests
 from orchc.compiler.inventory import Inventory
 from orchc.compiler.notify import Notifier, notifier_instances, notifiers, notify_edges
 from orchc.compiler.placement import Placement, Slot
@@ -52,6 +53,7 @@ class Lowered(NamedTuple):
     actions: list[Action]
     fingerprint: str
     secrets: list[str]
+    inputs: dict[str, str]  # the values its templates read, digested (`compiler.inputs`)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Expansion:
     instances: list[Instance]
     edges: list[Edge]
     conditions: list[ConditionOutcome] = field(default_factory=list)  # what `when ansible` decided
+    task_inputs: dict[str, dict[str, str]] = field(default_factory=dict)  # task id -> `Task.inputs`
 
 
 @dataclass
@@ -84,6 +87,7 @@ class Expander:
         self.contexts = Contexts(self.variables, self.inventory)
         self.conditions = AnsibleConditions(self.inventory, self.variables, self.report)
         self.binder = Binder(self.providers, self.units, self.inventory, self.contexts, self.lowerer, self.report)
+        self.inputs = InputDigests(self.variables.values, self.lowerer)
 
     def run(self) -> Expansion:
         self._make_units()
@@ -96,7 +100,13 @@ class Expander:
             return Expansion(list(self.units.values()), [], self.edges)
         self.binder.provide()
         instances = [instance for unit in self.units.values() for instance in self._instances(unit)]
-        return Expansion(list(self.units.values()), instances, self.edges, list(self.conditions.outcomes.values()))
+        task_inputs = {
+            unit.id: self.inputs.written_inputs(unit.decl, task_settings(unit.decl)._asdict())
+            for unit in self.units.values()
+        }
+        return Expansion(
+            list(self.units.values()), instances, self.edges, list(self.conditions.outcomes.values()), task_inputs
+        )
 
     # --- tasks and their edges ------------------------------------------------------------
 
@@ -242,6 +252,7 @@ class Expander:
             fingerprint=lowered.fingerprint,
             host=slot.host.name if slot else None,
             id=unit.instance_id(slot),
+            inputs=lowered.inputs,
             notified_by=sorted(notified_by),
             secrets=lowered.secrets,
             skip=self._skip(unit, slot, context),
@@ -313,7 +324,7 @@ class Expander:
                 actions.append(self.lowerer.lower(action, context))
             except ActionError as exc:
                 self.report.error(exc.message, exc.span, exc.hint)
-        lowered = _lowering(actions, decl)
+        lowered = _lowering(actions, decl, self.inputs.context_inputs(decl, context) if unit.renders_per_host else {})
         if not unit.renders_per_host:
             self._lowered_alike[unit.id] = lowered
         return lowered
@@ -357,12 +368,12 @@ class Expander:
         return sha256(canonical_json(inputs))
 
 
-def _lowering(actions: list[Action], decl: TaskDecl | AnchorDecl) -> Lowered:
+def _lowering(actions: list[Action], decl: TaskDecl | AnchorDecl, inputs: dict[str, str]) -> Lowered:
     """`actions` with their fingerprint, the sha256 of what an instance does (its rendered actions and its
-    task's settings, not its deps), and the secrets they use."""
+    task's settings, not its deps), the secrets they use and the digests of the `inputs` they read."""
     what = compact_json({"actions": actions, **task_settings(decl)._asdict()})
     secrets = sorted(secret_names(what.decode())) if b"@@secret:" in what else []
-    return Lowered(actions, hashlib.sha256(what).hexdigest(), secrets)
+    return Lowered(actions, hashlib.sha256(what).hexdigest(), secrets, inputs)
 
 
 class TaskSettings(NamedTuple):

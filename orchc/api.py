@@ -7,6 +7,8 @@
     result = orchc.run(plan, orchc.RunOptions(forks=20))     # or: await orchc.run_async(...)
     print(result.outcome, orchc.status(orchc.default_journal(plan)).last_run)
 
+`orchc.api.plan(plan)` says what the next run would do, grouped, naming the
+inputs that changed (`orchc plan`; `orchc.plan` is the Plan's schema module).
 `run` works from any thread and `run_async` inside a running event loop: a run
 touches nothing process-wide (signal handlers, `gc.freeze`) unless its
 options say it owns the process, as the command line's do.
@@ -47,6 +49,7 @@ from orchc.backends.journal import (
     latest_records,
     open_journal,
 )
+from orchc.backends.lifecycle import LifecyclePlan, Pinned, Planned, moved, plan_changes
 from orchc.backends.limit import LimitError, hosts_of_limit
 from orchc.backends.notify import pending_notifications
 from orchc.backends.runner import Observer, Runner, RunnerOptions, RunResult, Verdict, verdicts
@@ -108,6 +111,9 @@ class RunOptions:
     # lease lasts without renewal before the others take its work.
     shard: str | None = None
     lease_seconds: float = 10.0
+    # A plan pinned by `orchc plan -o`: the run refuses to start if the journal moved on since (its
+    # `force` and `limit` are the pinned plan's).
+    pinned: Pinned | None = None
 
     @property
     def limits(self) -> Limits:
@@ -118,6 +124,8 @@ async def run_async(plan: Plan, options: RunOptions | None = None, observers: It
     """Run the Plan to its end, resuming from its journal; `observers` see every transition."""
     options = options or RunOptions()
     check_plan(plan)
+    if options.pinned is not None:
+        _check_pinned(plan, options, options.pinned)
     limit = _limit_hosts(plan, options.limit)
     environ = os.environ if options.environ is None else options.environ
     secrets = load_secrets(plan, _path(options.secrets_file), environ, supplied=options.secrets)
@@ -196,6 +204,37 @@ def dry_run(plan: Plan, options: RunOptions | None = None) -> list[Verdict]:
     return verdicts(plan, done, options.force, limit, pending)
 
 
+def plan(plan: Plan, options: RunOptions | None = None) -> LifecyclePlan:
+    """What the next run would do, grouped (new, changed with the inputs that changed, rerun, up to date...),
+    and the journal's position it was made against; runs nothing (`orchc plan`). No journal yet: all is new."""
+    options = options or RunOptions()
+    check_plan(plan)
+    limit = _limit_hosts(plan, options.limit)
+    spec = journal_spec(options.journal, plan)
+    if not journal_written(spec):
+        return plan_changes(plan, None, options.force, limit, options.limit)
+    journal = open_journal(spec)
+    try:
+        return plan_changes(plan, journal, options.force, limit, options.limit)
+    finally:
+        journal.close()
+
+
+def _check_pinned(plan_: Plan, options: RunOptions, pinned: Pinned) -> None:
+    """A pinned plan runs only against the journal it was made against, with its own --force and --limit."""
+    if (options.force, options.limit) != (pinned.force, pinned.limit):
+        raise JournalError(
+            "a pinned plan runs with the --force and --limit it was made with",
+            hint="run the pinned file without --force or --limit, or make another with `orchc plan -o FILE`",
+        )
+    why = moved(pinned, plan(plan_, options))
+    if why is not None:
+        raise JournalError(
+            f"the journal moved on since this plan was made: {why}",
+            hint="run `orchc plan PATH -o FILE` again, review it, and run the new file",
+        )
+
+
 def _limit_hosts(plan: Plan, pattern: str | None) -> frozenset[str] | None:
     return None if pattern is None else hosts_of_limit(plan, pattern)
 
@@ -238,11 +277,15 @@ def status(journal: str | Path, up_to_run: int | None = None) -> Status:
         store.close()
 
 
+# `plan` is `orchc.api.plan` only: `orchc.plan` is the module of the Plan's schema.
 __all__ = [
     "DiagnosticError",
     "JournalError",
+    "LifecyclePlan",
     "LimitError",
     "Observer",
+    "Pinned",
+    "Planned",
     "Project",
     "RunOptions",
     "RunResult",

@@ -2,7 +2,7 @@
 
 Each group of commands lives in its own module and registers itself here:
 `cmd_build` (check, compile, schema, graph, fmt), `cmd_run` (run, status,
-simulate, report) and `cmd_migrate` (migrate ...). This module owns what they
+simulate, report), `cmd_plan` (plan) and `cmd_migrate` (migrate ...). This module owns what they
 share: the app, and the mapping of failures to exit statuses.
 
 Exit statuses are in `exitcodes`.
@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from orchc import cmd_build, cmd_migrate, cmd_run, exitcodes
+from orchc import cmd_build, cmd_migrate, cmd_plan, cmd_run, exitcodes
 from orchc.command import CONTEXT, Group
 from orchc.console import stderr
 from orchc.dsl.diagnostics import DiagnosticError, SourceCache, render_all
@@ -38,6 +38,7 @@ def _root() -> None:
 
 cmd_build.register(app)
 cmd_run.register(app)
+cmd_plan.register(app)
 cmd_migrate.register(app)
 
 

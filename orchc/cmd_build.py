@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import sys
 from dataclasses import dataclass
 from enum import Enum
@@ -112,6 +110,7 @@ def compile(
 ) -> None:
     """Write the Plan (JSON) to -o FILE or stdout; say what was written on stderr."""
     from orchc.plan_json import plan_json, write_plan_json
+    from orchc.project import rooted_beside
 
     plan = compile_inputs(path, inventory, extra_var, vars_file).validated_plan()
     if output is None:
@@ -120,7 +119,7 @@ def compile(
         size, where = len(data), "stdout"
     else:
         with writing(output), output.open("wb") as file:
-            write_plan_json(_rooted_beside(plan, output), file)
+            write_plan_json(rooted_beside(plan, output), file)
         size, where = output.stat().st_size, str(output)
     if not quiet:
         counts = PlanSize.of_plan(plan)
@@ -129,15 +128,6 @@ def compile(
             f"{_plural(size, 'byte')}",
             err=True,
         )
-
-
-def _rooted_beside(plan: Plan, output: Path) -> Plan:
-    """A Plan written inside its project names the project relative to itself, so that the two can move
-    together (to another checkout, another machine); anywhere else, the absolute path stays."""
-    root, folder = Path(plan.root), output.resolve().parent
-    if folder != root and root not in folder.parents:
-        return plan
-    return dataclasses.replace(plan, root=Path(os.path.relpath(root, folder)).as_posix())
 
 
 def graph(

@@ -21,6 +21,7 @@ from orchc.inputs import (
     ProjectArg,
     VarsFilesOption,
     input_values,
+    is_plan_file,
     plan_of_inputs,
     writing,
 )
@@ -47,7 +48,7 @@ class StrategyName(str, Enum):
     steps = "steps"
 
 
-def _console() -> Console:
+def stdout_console() -> Console:
     """Stdout; tables are not squeezed to 80 columns when piped."""
     from rich.console import Console
 
@@ -64,7 +65,7 @@ def fail(message: str, hint: str | None = None) -> typer.Exit:
 
 
 @contextmanager
-def _errors_printed() -> Iterator[None]:
+def errors_printed() -> Iterator[None]:
     """orchc's errors that have no source position (a journal in use or damaged, a --limit that selects
     nothing, a transport that cannot load) printed for the user: exit 1."""
     from orchc.backends.journal import JournalError
@@ -163,8 +164,19 @@ def run(
     """Run a deployment; resumes from the journal (what succeeded and did not change is skipped)."""
     from orchc import api
     from orchc.backends import progress
+    from orchc.pinned import is_pinned, load_pinned
 
-    plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
+    pinned = None
+    if is_plan_file(path) and is_pinned(path):  # `orchc plan -o`: exactly what it showed
+        if limit is not None or force:
+            raise fail(
+                "a pinned plan runs with the --force and --limit it was made with",
+                hint="leave them out, or make another plan with `orchc plan PATH --limit ... -o FILE`",
+            )
+        plan, pinned = load_pinned(path)
+        limit, force = pinned.limit, pinned.force
+    else:
+        plan = plan_of_inputs(path, inventory, extra_vars, vars_files)
     options = api.RunOptions(
         diff=diff,
         journal=journal_spec(journal, path),
@@ -182,12 +194,13 @@ def run(
         owns_process=True,
         shard=shard,
         lease_seconds=lease,
+        pinned=pinned,
     )
     if dry_run:
-        with _errors_printed():
+        with errors_printed():
             _print_dry_run(plan, api.dry_run(plan, options))
         return
-    console = _console()
+    console = stdout_console()
     view = progress.ViewOptions(
         verbosity=progress.QUIET if quiet else min(verbose, progress.CONNECTIONS),
         check_mode=check,
@@ -195,7 +208,7 @@ def run(
         strategy=strategy.value,
     )
     observers: list[Observer] = [_view(console, view, plan, options)]
-    with _errors_printed():
+    with errors_printed():
         if events is not None:
             try:
                 observers.append(progress.EventsFile(events))
@@ -230,7 +243,7 @@ def _print_dry_run(plan: Plan, verdicts: list[Verdict]) -> None:
 
     from orchc.backends.progress import describe_action
 
-    console = _console()
+    console = stdout_console()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("instance", "host", "would", "why", "what"):
         table.add_column(column)
@@ -251,7 +264,7 @@ def _journal(spec: str | Path, existing: bool = False) -> Iterator[Journal]:
     damaged, a server that does not answer) is the user's to fix: exit 1."""
     from orchc.backends.journal import existing_journal, open_journal
 
-    with _errors_printed():
+    with errors_printed():
         store = existing_journal(spec) if existing else open_journal(spec)
         try:
             yield store
@@ -286,7 +299,7 @@ def status(
     """Show each instance's latest real outcome (a skip does not hide it) and when it last changed."""
     from orchc import api
 
-    with _errors_printed():
+    with errors_printed():
         read = api.status(journal_spec(journal, path), up_to_run=run_id)
     if run_id is not None and (read.last_run is None or read.last_run.id != run_id):
         raise fail(f"the journal has no run {run_id}", hint=f"runs in the journal: {_run_ids(read)}")
@@ -363,7 +376,7 @@ def _print_status(read: Status, chosen: list[str]) -> None:
 
     from orchc.backends.progress import STATE_STYLES, STATE_WORDS, duration
 
-    console = _console()
+    console = stdout_console()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("instance", "host", "state", "attempts", "duration", "when", "run", "last changed", "since"):
         table.add_column(column)

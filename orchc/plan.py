@@ -204,6 +204,10 @@ class Task:
     concurrency: int | None = None  # running instances of this task across all hosts
     delay: float = 0.0  # seconds between retries
     id: str  # "service.task", or the anchor's name for a top-level anchor
+    # Digests of what its instances' fingerprints are made from that is the same on every host, by
+    # input: "action:1" (as written), "template:PATH", "file:PATH", "playbook:PATH", "role:NAME",
+    # "setting:retries"... (see `orchc.compiler.inputs`).
+    inputs: dict[str, str] = field(default_factory=dict)
     name: str
     once: bool = False
     retries: int = 0
@@ -265,6 +269,9 @@ class Instance:
     fingerprint: str  # sha256 of what the instance does
     host: str | None
     id: str  # "service.task@host", or the anchor name
+    # Digests of the values its templates read, by input: "var:NAME", "cap:NAME.FIELD", "host:vars.X"
+    # (with its task's `inputs`, what `orchc plan` compares to name what changed; never a secret).
+    inputs: dict[str, str] = field(default_factory=dict)
     # `when notified(...)`: the instances that notify it (also among its deps, on every host it may run
     # on); it runs only if one of those it waits for where it runs ended changed (a pending notification
     # of an earlier run counts). Empty: not gated.

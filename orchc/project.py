@@ -8,7 +8,9 @@ finds the inventory and reads the `--vars` files, `compile_project` compiles,
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,13 +94,17 @@ def compile_project(project: Project) -> CompileResult:
 def load_plan(path: str | Path) -> Plan:
     """Read and validate a `plan.json` (as `orchc compile` writes it); a JSON error points at its line and
     column. A Plan that names its project relative to itself is placed where it lies."""
+    path = Path(path)
+    return parse_plan(read_text(path, hint="give a Plan written by `orchc compile`"), path)
+
+
+def parse_plan(text: str, path: Path) -> Plan:
+    """The Plan of the JSON `text` read from `path` (see `load_plan`)."""
     from pydantic import ValidationError
 
     from orchc.plan import Plan  # the Plan and its validator: only for the commands that read a Plan
 
-    path = Path(path)
     diagnostics = Diagnostics()
-    text = read_text(path, hint="give a Plan written by `orchc compile`")
     try:
         plan = Plan.from_json(text)
         if not Path(plan.root).is_absolute():  # the Plan travels with its project
@@ -126,6 +132,15 @@ def _json_error_position(text: str) -> tuple[int, int]:
     except json.JSONDecodeError as exc:
         return exc.lineno, exc.colno
     return 1, 1
+
+
+def rooted_beside(plan: Plan, output: Path) -> Plan:
+    """A Plan written inside its project names the project relative to itself, so that the two can move
+    together (to another checkout, another machine); anywhere else, the absolute path stays."""
+    root, folder = Path(plan.root), output.resolve().parent
+    if folder != root and root not in folder.parents:
+        return plan
+    return dataclasses.replace(plan, root=Path(os.path.relpath(root, folder)).as_posix())
 
 
 def default_journal(where: str | Path | Plan) -> Path:

@@ -58,3 +58,33 @@ def test_a_failure_after_a_success_makes_the_instance_run_again(tmp_path: Path) 
         assert journal.done_keys() == {}
     finally:
         journal.close()
+
+
+def test_a_format_2_journal_learns_the_run_of_each_last_success(tmp_path: Path) -> None:
+    """Format 3 keeps the run of each instance's latest success (what `orchc plan` compares against); a
+    format 2 file finds it in its transitions when opened."""
+    path = tmp_path / "journal.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(_FORMAT_0)
+        db.executescript(
+            "ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';"
+            "CREATE TABLE latest_executions (instance TEXT PRIMARY KEY, state TEXT NOT NULL, change_key TEXT NOT NULL)"
+            " WITHOUT ROWID;"
+            "INSERT INTO latest_executions VALUES ('a@h', 'changed', 'ka'), ('b@h', 'failed', 'kb');"
+            "CREATE TABLE run_graphs (plan_digest TEXT PRIMARY KEY, graph BLOB NOT NULL) WITHOUT ROWID;"
+            "PRAGMA user_version = 2;"
+        )
+    journal = SqliteJournal(path)
+    try:
+        executions = journal.executions()
+        assert {iid: (str(e.state), e.success_run) for iid, e in executions.items()} == {
+            "a@h": ("changed", 1),
+            "b@h": ("failed", None),
+        }
+        run = journal.begin_run("d2", {})
+        journal.record(run, [Transition("a@h", "running", change_key="k2"), Transition("a@h", "failed")])
+        assert journal.executions()["a@h"].success_run == 1  # a failure keeps the last success's run
+    finally:
+        journal.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT == 3

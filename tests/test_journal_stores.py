@@ -43,6 +43,21 @@ def test_what_succeeded_last_is_done_and_a_later_failure_undoes_it(journal: Jour
     journal.record(run, [Transition("a@h", State.RUNNING, change_key="ka")])  # a crash while it ran again
     journal.record(run, [Transition("b@h", State.DEP_FAILED, change_key="kb")])  # not an execution
     assert journal.done_keys() == {"b@h": "kb"}
+    # The run of each one's latest success stays, for `orchc plan` to compare against.
+    assert {iid: (e.state, e.success_run) for iid, e in journal.executions().items()} == {
+        "a@h": (State.RUNNING, run),
+        "b@h": (State.OK, run),
+    }
+
+
+def test_a_plan_names_what_changed_against_either_store(spec: str, tmp_path: Path) -> None:
+    """`orchc plan` reads the inputs of the last success from the graph the store kept."""
+    first = make_plan("a.run@h1", roles={"a": (["h1"], 0)}, root=tmp_path)
+    api.run(first, api.RunOptions(journal=spec))
+    second = make_plan("a.run@h1", roles={"a": (["h1"], 0)}, root=tmp_path, change_keys={"a.run@h1": "other"})
+    second.instances[0].inputs = {"var:x": "0123456789abcdef"}
+    planned = api.plan(second, api.RunOptions(journal=spec))
+    assert [(p.group, p.changed_inputs) for p in planned.instances] == [("changed", ["var:x (new)"])]
 
 
 def test_runs_and_transitions_read_back_in_order(journal: Journal) -> None:

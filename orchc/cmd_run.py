@@ -466,23 +466,29 @@ def report(
     path: WhereArg = Path("."),
     journal: JournalOption = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
-    run_id: Annotated[int | None, typer.Option("--run", help="Which run; default: the last.")] = None,
+    run_id: Annotated[
+        int | None, typer.Option("--run", help="Only this run; default: every run, the last shown.")
+    ] = None,
 ) -> None:
-    """Write an HTML report of a run: Gantt chart per host, failures."""
-    from orchc.backends.report import render_report
+    """Write an HTML report of the journal's runs: timeline per host, critical path, failures, task durations."""
+    from orchc.backends.report import journal_report
 
     with _journal(journal_spec(journal, path), existing=True) as store:
-        runs = {r.id: r for r in store.runs()}
-        chosen = run_id if run_id is not None else max(runs, default=None)
-        if chosen not in runs:
+        runs = store.runs()
+        chosen = [r for r in runs if run_id is None or r.id == run_id]
+        if not chosen:
             raise fail(
-                f"the journal has no run {chosen}" if chosen is not None else "the journal has no run yet",
-                hint=f"runs in the journal: {', '.join(map(str, runs)) or 'none'}",
+                f"the journal has no run {run_id}" if run_id is not None else "the journal has no run yet",
+                hint=f"runs in the journal: {', '.join(str(r.id) for r in runs) or 'none'}",
             )
-        text = render_report(runs[chosen], store.transitions(chosen))
+        text = journal_report(store, chosen)
     with writing(output):
         output.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {output} (run {chosen})")
+    which = (
+        f"run {chosen[0].id}" if len(chosen) == 1 else f"runs {chosen[0].id}-{chosen[-1].id}, run {chosen[-1].id} shown"
+    )
+    size = len(text.encode())
+    typer.echo(f"wrote {output} ({which}; {size / 1e6:.1f} MB)" if size >= 1e5 else f"wrote {output} ({which})")
 
 
 def register(app: typer.Typer) -> None:

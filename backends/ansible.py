@@ -257,6 +257,8 @@ class AnsibleTransport(Transport):
             options += ["-e", f"@{data_dir / 'secrets.yml'}"]
         if batch.check_mode:
             options.append("--check")
+        if self.options.diff:
+            options.append("--diff")
         if ctx.become:
             options.append("--become")
         return WorkerRequest(

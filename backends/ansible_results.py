@@ -11,12 +11,14 @@ ansible-runner#273), the run's own output explains the outcome.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchc.backends.transport import ActionResult, ResultStatus
+from orchc.backends.unified_diff import unified_diff
 from orchc.plan import redact
 
 TAIL_LINES = 60  # output lines kept per host and for the run
@@ -41,6 +43,7 @@ class HostEvents:
     rc: int | None = None
     unreachable: str = ""
     last_task: str | None = None
+    diff: str = ""  # with --diff: the module's content changes, as unified diffs
 
 
 @dataclass
@@ -82,6 +85,8 @@ class BatchOutcome:
             events.failure = str(record.get("msg") or "")
             events.rc = record.get("rc") if isinstance(record.get("rc"), int) else events.rc
             events.stderr = str(record.get("stderr") or "")
+        elif event == "runner_on_ok" and record.get("diff"):
+            events.diff += "".join(_unified(d) for d in record["diff"] if isinstance(d, dict))
         elif event == "runner_on_unreachable":
             events.failed_task = task
             events.unreachable = str(record.get("msg") or "unreachable")
@@ -133,8 +138,24 @@ class BatchOutcome:
             stdout=redact("\n".join(stdout_lines) + ("\n" if stdout_lines else ""), secrets),
             stderr=redact(events.stderr, secrets),
             message=redact(message, secrets),
+            diff=redact(events.diff, secrets),
         )
 
     @property
     def succeeded_everywhere(self) -> bool:
         return self.error is None and self.status == "successful" and self.rc == 0
+
+
+def _unified(diff: Mapping[str, Any]) -> str:
+    """One of a module's `diff`s (`before`/`after`, with their headers; or a diff it `prepared`) as `diff -u`."""
+    if "prepared" in diff:
+        return str(diff["prepared"]).rstrip("\n") + "\n"
+    before, after = diff.get("before", ""), diff.get("after", "")
+    if not isinstance(before, str) or not isinstance(after, str):  # a module's state, not a file's content
+        before, after = (json.dumps(v, indent=2, sort_keys=True) + "\n" if v else "" for v in (before, after))
+    return unified_diff(
+        before,
+        after,
+        f"before: {diff.get('before_header', '')}".rstrip(),
+        f"after: {diff.get('after_header', '')}".rstrip(),
+    )

@@ -84,6 +84,9 @@ def reduce_event(event: dict[str, Any]) -> dict[str, Any]:
         for key in ("changed", "msg", "rc", "stderr"):
             if key in result:
                 record[key] = result[key]
+        diffs = [item.get("diff") for item in [result, *(result.get("results") or [])] if isinstance(item, dict)]
+        if any(diffs):  # with --diff: what a module changed (or would), as {before, after, *_header}s
+            record["diff"] = [d for some in diffs if some for d in (some if isinstance(some, list) else [some])]
     if record["event"] == "playbook_on_stats":
         record["stats"] = {key: data.get(key) or {} for key in STATS_KEYS}
     return record

@@ -89,12 +89,13 @@ def run_batch(
     work_dir: Path | None = None,
     secrets: dict[str, str] | None = None,
     check_mode: bool = False,
+    diff: bool = False,
     task_id: str = "legacy.apply",
     output: list[str] | None = None,
 ) -> tuple[list[ActionResult], AnsibleTransport]:
     """Start one instance per host in the same event-loop turn, as the runner does, and wait for all."""
     transport = transport or AnsibleTransport(
-        plan, TransportOptions(work_dir=work_dir or Path(plan.root) / ".orchc", check_mode=check_mode)
+        plan, TransportOptions(work_dir=work_dir or Path(plan.root) / ".orchc", check_mode=check_mode, diff=diff)
     )
     chosen = list(hosts if hosts is not None else plan.hosts)
 
@@ -269,6 +270,17 @@ def test_check_mode_changes_nothing_and_reports_what_would_change(tmp_path: Path
     results, _ = run_batch(plan, PlaybookAction(path="legacy/site.yml"), check_mode=True)
     assert [r.status for r in results] == ["changed", "changed"]
     assert not any((Path(h.vars["root"]) / "greeting.txt").exists() for h in plan.hosts)
+
+
+def test_diff_in_check_mode_shows_what_ansible_would_change_in_a_file(tmp_path: Path, project: Path) -> None:
+    """`orchc run --check --diff` on Ansible content: each host's module diff, as `diff -u` (as Ansible's --diff)."""
+    plan = make_plan(project, local_hosts(tmp_path, ["a", "b"]))
+    (Path(plan.hosts[0].vars["root"]) / "greeting.txt").write_text("hello from elsewhere\n")
+    results, _ = run_batch(plan, PlaybookAction(path="legacy/site.yml"), check_mode=True, diff=True)
+    assert [r.status for r in results] == ["changed", "changed"]
+    assert "-hello from elsewhere\n+hello from a\n" in results[0].diff
+    assert "+hello from b\n" in results[1].diff and results[1].diff.startswith("--- before")
+    assert (Path(plan.hosts[0].vars["root"]) / "greeting.txt").read_text() == "hello from elsewhere\n"
 
 
 def test_secrets_reach_ansible_but_never_the_results_output_or_kept_files(tmp_path: Path, project: Path) -> None:

@@ -1,7 +1,7 @@
 """The native SSH transport: `run`, `copy` and `template` actions on hosts with `connection: ssh`.
 
-One connection per host, opened on first use (at most `--forks` opening at
-once) and kept for the whole run; a jump host (ProxyJump) is one connection
+One connection per host, opened on first use (at most `--forks`, and at most
+`MAX_OPENING`, opening at once) and kept for the whole run; a jump host (ProxyJump) is one connection
 too, shared by the hosts behind it. Each connection is the connector
 (`ssh_session.HostLink`) on which the actions layer (`actions`) runs the
 actions, as it does on local hosts. Commands go to a persistent agent on the
@@ -23,6 +23,10 @@ from orchc.backends.ssh_session import ConnectionLost, HostLink
 from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
 from orchc.plan import Action, Host, Plan
 
+# Handshakes are CPU work on the controller (and on a busy server): beyond a few hundred at once each only
+# takes longer, until they all miss the connect timeout together (1000 at once against one sshd on 2 cores).
+MAX_OPENING = 200
+
 # Errors that mean the connection is gone, whichever layer noticed first.
 _CONNECTION_ERRORS = (
     ConnectionLost,
@@ -40,7 +44,7 @@ class SshTransport(NativeTransport):
         super().__init__(plan, options)
         self._links: dict[str, HostLink] = {}
         self._opening: dict[str, asyncio.Lock] = {}
-        self._connect_slots = asyncio.Semaphore(max(1, options.forks))
+        self._connect_slots = asyncio.Semaphore(max(1, min(options.forks, MAX_OPENING)))
         self._known_hosts = KnownHostsFiles()
         self._jump_links: dict[tuple[Endpoint, ...], asyncssh.SSHClientConnection] = {}  # by route to them
         self._opening_jumps = asyncio.Lock()

@@ -127,7 +127,7 @@ def _may_notify(judged: list[Verdict]) -> set[str]:
     while grew:
         grew = False
         for v in gated:
-            if v.instance.id not in may and any(n in may for n in v.gated_by):
+            if v.instance.id not in may and any(n in may for n in v.instance.notified_by):
                 may.add(v.instance.id)
                 grew = True
     return may

@@ -20,12 +20,6 @@ from orchc.plan import Instance, Plan
 NOT_NOTIFIED = "not notified"
 
 
-def notification_gate(inst: Instance) -> list[str]:
-    """The instances whose ending decides whether `inst` runs ("runs if one of them ends changed");
-    empty if it is not gated by a notification."""
-    return inst.notified_by
-
-
 def notifiers_where_it_runs(inst: Instance, placement: int) -> list[str]:
     """Its notifiers that it waits for on its current placement (0: its own host; k: `alternates[k-1]`)."""
     if placement == 0:

@@ -148,9 +148,8 @@ class Verdict:
     reason: str
     ends_as: State | None = None  # the state it ends in without running; None if it runs
     held_back: bool = False  # on a --limit host, it waits for an instance outside the limit
+    # "notified": it runs only if one of its `notified_by` ends changed (else it ends skipped, `backends.notify`)
     kind: VerdictKind = "new"
-    # `when notified`: it runs only if one of these ends changed (else it ends skipped, `backends.notify`).
-    gated_by: list[str] = field(default_factory=list)
 
     @property
     def runs(self) -> bool:
@@ -177,7 +176,7 @@ def verdicts(
         elif inst.id in pending:
             out.append(Verdict(inst, pending_reason(pending[inst.id]), kind="notified earlier"))
         elif inst.notified_by:
-            out.append(Verdict(inst, runs_if(inst.notified_by), kind="notified", gated_by=inst.notified_by))
+            out.append(Verdict(inst, runs_if(inst.notified_by), kind="notified"))
         elif done_keys.get(inst.id) == inst.change_key:
             forced = force and (limit is None or inst.host in limit)
             out.append(
@@ -280,7 +279,7 @@ class Runner:
         for v in verdicts(self.plan, self.journal.done_keys(), self.options.force, self.options.limit, pending):
             if v.ends_as is not None:
                 self._instant[v.instance.id] = (v.ends_as, v.reason)
-            elif v.gated_by:
+            elif v.kind == "notified":
                 self._gated.add(v.instance.id)
             if v.held_back:
                 held_back.append(v)

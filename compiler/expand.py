@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,7 +23,7 @@ from orchc.compiler.actions import ActionError, ActionLowerer
 from orchc.compiler.ansible_conditions import AnsibleConditions, ConditionOutcome
 from orchc.compiler.binding import Binder, Requirements
 from orchc.compiler.capabilities import Provider, task_id
-from orchc.compiler.inputs import InputDigests
+from orchc.compiler.inputs import InputDigests, sha256
 from orchc.compiler.inventory import Inventory
 from orchc.compiler.notify import Notifier, notifier_instances, notifiers, notify_edges
 from orchc.compiler.placement import Placement, Slot
@@ -37,14 +36,6 @@ from orchc.dsl.diagnostics import Diagnostics, did_you_mean
 from orchc.plan import Action, Instance, Variant, secret_names
 from orchc.plan import Placement as PlanPlacement
 from orchc.plan_json import compact_json
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Lowered(NamedTuple):
@@ -365,7 +356,7 @@ class Expander:
                 )
             else:
                 inputs[name.value] = self.variables.values[name.value]
-        return sha256(canonical_json(inputs))
+        return sha256(inputs)
 
 
 def _lowering(actions: list[Action], decl: TaskDecl | AnchorDecl, inputs: dict[str, str]) -> Lowered:

@@ -217,6 +217,45 @@ def test_a_controller_that_lost_its_lease_cannot_record(postgres: PostgresServer
     asyncio.run(scenario())
 
 
+def _busy(seconds: float) -> None:
+    """Pure Python work that holds the interpreter (and so the event loop) for `seconds`: no I/O, no sleep."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        sum(range(1000))
+
+
+def test_a_busy_controller_keeps_its_lease(postgres: PostgresServer) -> None:
+    """The mirror's work on a large batch of endings runs on the event loop, inside the transaction that
+    records them: three lease lengths of it, and the lease is still live, the endings recorded."""
+    url = postgres.new_database()
+    plan = make_plan("a.x@h1\na.y@h1: a.x@h1")
+    lease = 2.0
+
+    def ready(run: int) -> Consequences:
+        return Consequences(ready=["a.x@h1"])
+
+    def heavy(others: list[Ending], own: list[Ending]) -> Consequences:
+        _busy(3 * lease)
+        return Consequences(ready=["a.y@h1"])
+
+    async def scenario() -> None:
+        lost: list[bool] = []
+        store = SharedRun(url, lease_seconds=lease)
+        await store.open()
+        await store.join(plan, "digest", {}, {}, ready, "test")
+        store.watch(lambda: None, lambda: lost.append(True))
+        (claim,) = await store.claim([("a.x@h1", "h1", "a.x")], None, 1, {}, {}, lambda claims: [])
+        _busy(3 * lease)  # a claim over many candidates, between two transactions
+        assert await store.finish([Ending("a.x@h1", State.OK, "", epoch=claim.epoch)], [], heavy) == []
+        (second,) = await store.claim([("a.y@h1", "h1", "a.y")], None, 1, {}, {}, lambda claims: [])
+        assert second.instance == "a.y@h1" and not lost and not store.lost
+        await store.close()
+
+    asyncio.run(scenario())
+    with psycopg.connect(url) as db:
+        assert db.execute("SELECT instance FROM endings").fetchall() == [("a.x@h1",)]
+
+
 def _joined(url: str) -> int:
     with psycopg.connect(url) as db:
         row = db.execute("SELECT count(*) FROM controllers").fetchone()

@@ -78,6 +78,7 @@ class Claim:
     epoch: int
     attempts: int  # attempts so far, this one included
     taken_from: int | None  # the dead controller it was running on, if it was
+    attempts_before_move: int = 0  # spent on the hosts a `once` instance moved away from
 
 
 @dataclass
@@ -208,7 +209,8 @@ class SharedRun:
             row = await (
                 await db.execute(
                     "SELECT r.id, r.options FROM runs r WHERE r.plan_digest = %s AND r.ended IS NULL AND EXISTS ("
-                    " SELECT 1 FROM controllers c WHERE c.run = r.id AND c.lease_until > now() AND NOT c.left_run)"
+                    " SELECT 1 FROM controllers c WHERE c.run = r.id AND c.lease_until > clock_timestamp()"
+                    " AND NOT c.left_run)"
                     " ORDER BY r.id DESC LIMIT 1",
                     (digest,),
                 )
@@ -230,24 +232,27 @@ class SharedRun:
                     (time.time(), digest, json.dumps(options, sort_keys=True)),
                 )
                 await self._create_run(db, run, plan, no_work)
-            controller = await _value(
-                db,
-                "INSERT INTO controllers (run, name, shard, lease_until) "
-                "VALUES (%s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
-                (run, name, self.shard.index if self.shard else None, self.lease),
-            )
-            self.run, self.controller, self.host_count = run, controller, len(plan.hosts)
+            self.run, self.host_count = run, len(plan.hosts)
+            ends_at_once = no_work
             if created:
                 await self._write(db, first_turn(run))
-                return Joined(run, controller, True, no_work)
-            rows = await (
-                await db.execute(
-                    "SELECT instance, no_work_state, no_work_message FROM instances "
-                    "WHERE run = %s AND no_work_state IS NOT NULL",
-                    (run,),
-                )
-            ).fetchall()
-            return Joined(run, controller, False, {r[0]: (state_named(r[1]), r[2]) for r in rows})
+            else:
+                rows = await (
+                    await db.execute(
+                        "SELECT instance, no_work_state, no_work_message FROM instances "
+                        "WHERE run = %s AND no_work_state IS NOT NULL",
+                        (run,),
+                    )
+                ).fetchall()
+                ends_at_once = {r[0]: (state_named(r[1]), r[2]) for r in rows}
+            # Last, so that the lease runs from the end of what may take long (a large run's first turn).
+            self.controller = await _value(
+                db,
+                "INSERT INTO controllers (run, name, shard, lease_until) "
+                "VALUES (%s, %s, %s, clock_timestamp() + make_interval(secs => %s)) RETURNING id",
+                (run, name, self.shard.index if self.shard else None, self.lease),
+            )
+            return Joined(run, self.controller, created, ends_at_once)
 
         joined: Joined = await self._transaction(body)
         return joined
@@ -394,7 +399,8 @@ class SharedRun:
                 await db.execute(
                     "SELECT i.instance, i.status, i.owner FROM instances i LEFT JOIN controllers c ON c.id = i.owner "
                     "WHERE i.run = %s AND i.instance = ANY(%s) AND (i.status = 'ready' OR (i.status = 'running' "
-                    "AND i.owner <> %s AND (c.lease_until <= now() OR c.left_run))) FOR UPDATE OF i SKIP LOCKED",
+                    "AND i.owner <> %s AND (c.lease_until <= clock_timestamp() OR c.left_run))) "
+                    "FOR UPDATE OF i SKIP LOCKED",
                     (self.run, [c[0] for c in wanted], self.controller),
                 )
             ).fetchall()
@@ -425,11 +431,11 @@ class SharedRun:
                 await db.execute(
                     "UPDATE instances SET status = 'running', owner = %s, epoch = epoch + 1, attempts = attempts + 1, "
                     "reruns = reruns + (status = 'running')::int WHERE run = %s AND instance = ANY(%s) "
-                    "RETURNING instance, epoch, attempts",
+                    "RETURNING instance, epoch, attempts, attempts_before_move",
                     (self.controller, self.run, [iid for iid, _ in chosen]),
                 )
             ).fetchall()
-            claims = [Claim(r[0], r[1], r[2], taken_from[r[0]]) for r in rows]
+            claims = [Claim(r[0], r[1], r[2], taken_from[r[0]], r[3]) for r in rows]
             await self._insert_transitions(db, running(claims))
             return claims
 
@@ -460,7 +466,7 @@ class SharedRun:
             await db.execute(
                 "SELECT h.host, h.owner FROM hosts h LEFT JOIN controllers c ON c.id = h.owner "
                 "WHERE h.run = %s AND h.host = ANY(%s) AND (h.owner = %s OR (h.owner IS NULL AND "
-                "(%s::int IS NULL OR h.shard = %s::int)) OR c.lease_until <= now() OR c.left_run) "
+                "(%s::int IS NULL OR h.shard = %s::int)) OR c.lease_until <= clock_timestamp() OR c.left_run) "
                 "FOR UPDATE OF h SKIP LOCKED",
                 (self.run, hosts, self.controller, *([self.shard.index] * 2 if self.shard else [None, None])),
             )
@@ -470,7 +476,8 @@ class SharedRun:
         if self.shard is None:
             live, owned = await (
                 await db.execute(
-                    "SELECT (SELECT count(*) FROM controllers WHERE run = %s AND lease_until > now() AND NOT left_run),"
+                    "SELECT (SELECT count(*) FROM controllers WHERE run = %s AND lease_until > clock_timestamp() "
+                    "AND NOT left_run),"
                     " (SELECT count(*) FROM hosts WHERE run = %s AND owner = %s)",
                     (self.run, self.run, self.controller),
                 )
@@ -506,7 +513,7 @@ class SharedRun:
         rows = await (
             await db.execute(
                 "SELECT i.task, count(*) FROM instances i JOIN controllers c ON c.id = i.owner "
-                "WHERE i.run = %s AND i.status = 'running' AND i.task = ANY(%s) AND c.lease_until > now() "
+                "WHERE i.run = %s AND i.status = 'running' AND i.task = ANY(%s) AND c.lease_until > clock_timestamp() "
                 "AND NOT c.left_run GROUP BY i.task",
                 (self.run, tasks),
             )
@@ -591,7 +598,8 @@ class SharedRun:
     async def _write(self, db: psycopg.AsyncConnection[Any], what: Consequences) -> None:
         for iid, host in what.moved.items():
             await db.execute(
-                "UPDATE instances SET host = %s, status = 'waiting' WHERE run = %s AND instance = %s",
+                "UPDATE instances SET host = %s, status = 'waiting', attempts_before_move = attempts "
+                "WHERE run = %s AND instance = %s",
                 (host, self.run, iid),
             )
         if what.ready:
@@ -644,7 +652,8 @@ class SharedRun:
             await db.execute("UPDATE controllers SET left_run = TRUE WHERE id = %s", (self.controller,))
             others = await (
                 await db.execute(
-                    "SELECT 1 FROM controllers WHERE run = %s AND lease_until > now() AND NOT left_run LIMIT 1",
+                    "SELECT 1 FROM controllers WHERE run = %s AND lease_until > clock_timestamp() "
+                    "AND NOT left_run LIMIT 1",
                     (self.run,),
                 )
             ).fetchone()

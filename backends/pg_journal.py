@@ -113,10 +113,11 @@ CREATE INDEX IF NOT EXISTS endings_by_run ON endings(run, seq);
 
 _COLUMNS = "instance, state, host, attempt, time, fingerprint, change_key, rc, stdout_tail, stderr_tail, message, run"
 _TYPES = "text, text, text, int, float8, text, text, int, text, text, text, bigint"
-# A batch of transitions as one statement: one array per column.
+# A batch of transitions as one statement: one array per column, sent binary (text arrays are quoted
+# element by element, in Python).
 INSERT_TRANSITIONS = (
     f"INSERT INTO transitions ({_COLUMNS}) SELECT * FROM unnest("
-    + ", ".join(f"%s::{kind}[]" for kind in _TYPES.split(", "))
+    + ", ".join(f"%b::{kind}[]" for kind in _TYPES.split(", "))
     + ")"
 )
 INSERT_TRANSITION = f"INSERT INTO transitions ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"

@@ -262,18 +262,18 @@ class SharedRun:
     ) -> None:
         shards = self.shard.count if self.shard else 1
         await db.execute(
-            "INSERT INTO hosts (run, host, shard) SELECT %s, * FROM unnest(%s::text[], %s::int[])",
+            "INSERT INTO hosts (run, host, shard) SELECT %s, * FROM unnest(%b::text[], %b::int[])",
             (run, [h.name for h in plan.hosts], [position % shards for position in range(len(plan.hosts))]),
         )
         await db.execute(
-            "INSERT INTO tasks (run, task, concurrency) SELECT %s, * FROM unnest(%s::text[], %s::int[])",
+            "INSERT INTO tasks (run, task, concurrency) SELECT %s, * FROM unnest(%b::text[], %b::int[])",
             (run, [t.id for t in plan.tasks], [t.concurrency for t in plan.tasks]),
         )
         no_work_states = [no_work.get(inst.id) for inst in plan.instances]
         await db.execute(
             "INSERT INTO instances (run, instance, host, task, status, no_work_state, no_work_message) "
-            "SELECT %s, i, h, t, 'waiting', s, m FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-            "%s::text[]) AS u(i, h, t, s, m)",
+            "SELECT %s, i, h, t, 'waiting', s, m FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+            "%b::text[]) AS u(i, h, t, s, m)",
             (
                 run,
                 [inst.id for inst in plan.instances],
@@ -366,13 +366,16 @@ class SharedRun:
     async def endings_since(self, seq: int) -> list[Ending]:
         """Every ending recorded after `seq`, in commit order."""
         try:
-            cursor = await self._conn().execute(
-                "SELECT seq, instance, state, message FROM endings WHERE run = %s AND seq > %s ORDER BY seq",
-                (self.run, seq),
-            )
-            return [Ending(r[1], state_named(r[2]), r[3], seq=r[0]) for r in await cursor.fetchall()]
+            return await self._endings_since(self._conn(), seq)
         except psycopg.OperationalError as exc:
             raise StoreUnreachable(str(exc)) from None
+
+    async def _endings_since(self, db: psycopg.AsyncConnection[Any], seq: int) -> list[Ending]:
+        cursor = await db.execute(
+            "SELECT seq, instance, state, message FROM endings WHERE run = %s AND seq > %s ORDER BY seq",
+            (self.run, seq),
+        )
+        return [Ending(r[1], state_named(r[2]), r[3], seq=r[0]) for r in await cursor.fetchall()]
 
     async def claim(
         self,
@@ -398,7 +401,7 @@ class SharedRun:
             rows = await (
                 await db.execute(
                     "SELECT i.instance, i.status, i.owner FROM instances i LEFT JOIN controllers c ON c.id = i.owner "
-                    "WHERE i.run = %s AND i.instance = ANY(%s) AND (i.status = 'ready' OR (i.status = 'running' "
+                    "WHERE i.run = %s AND i.instance = ANY(%b) AND (i.status = 'ready' OR (i.status = 'running' "
                     "AND i.owner <> %s AND (c.lease_until <= clock_timestamp() OR c.left_run))) "
                     "FOR UPDATE OF i SKIP LOCKED",
                     (self.run, [c[0] for c in wanted], self.controller),
@@ -430,7 +433,7 @@ class SharedRun:
             rows = await (
                 await db.execute(
                     "UPDATE instances SET status = 'running', owner = %s, epoch = epoch + 1, attempts = attempts + 1, "
-                    "reruns = reruns + (status = 'running')::int WHERE run = %s AND instance = ANY(%s) "
+                    "reruns = reruns + (status = 'running')::int WHERE run = %s AND instance = ANY(%b) "
                     "RETURNING instance, epoch, attempts, attempts_before_move",
                     (self.controller, self.run, [iid for iid, _ in chosen]),
                 )
@@ -465,7 +468,7 @@ class SharedRun:
         rows = await (
             await db.execute(
                 "SELECT h.host, h.owner FROM hosts h LEFT JOIN controllers c ON c.id = h.owner "
-                "WHERE h.run = %s AND h.host = ANY(%s) AND (h.owner = %s OR (h.owner IS NULL AND "
+                "WHERE h.run = %s AND h.host = ANY(%b) AND (h.owner = %s OR (h.owner IS NULL AND "
                 "(%s::int IS NULL OR h.shard = %s::int)) OR c.lease_until <= clock_timestamp() OR c.left_run) "
                 "FOR UPDATE OF h SKIP LOCKED",
                 (self.run, hosts, self.controller, *([self.shard.index] * 2 if self.shard else [None, None])),
@@ -488,7 +491,7 @@ class SharedRun:
                 given_back = await (
                     await db.execute(
                         "UPDATE hosts SET owner = NULL WHERE run = %s AND host IN (SELECT host FROM hosts "
-                        "WHERE run = %s AND owner = %s AND host <> ALL(%s) LIMIT %s FOR UPDATE SKIP LOCKED) "
+                        "WHERE run = %s AND owner = %s AND host <> ALL(%b) LIMIT %s FOR UPDATE SKIP LOCKED) "
                         "RETURNING host",
                         (self.run, self.run, self.controller, sorted(busy), owned - fair),
                     )
@@ -498,7 +501,7 @@ class SharedRun:
                 mine &= busy
         if free:
             await db.execute(
-                "UPDATE hosts SET owner = %s WHERE run = %s AND host = ANY(%s)", (self.controller, self.run, free)
+                "UPDATE hosts SET owner = %s WHERE run = %s AND host = ANY(%b)", (self.controller, self.run, free)
             )
         return mine | set(free)
 
@@ -508,12 +511,12 @@ class SharedRun:
         if not tasks:
             return {}
         await db.execute(
-            "SELECT 1 FROM tasks WHERE run = %s AND task = ANY(%s) ORDER BY task FOR UPDATE", (self.run, tasks)
+            "SELECT 1 FROM tasks WHERE run = %s AND task = ANY(%b) ORDER BY task FOR UPDATE", (self.run, tasks)
         )
         rows = await (
             await db.execute(
                 "SELECT i.task, count(*) FROM instances i JOIN controllers c ON c.id = i.owner "
-                "WHERE i.run = %s AND i.status = 'running' AND i.task = ANY(%s) AND c.lease_until > clock_timestamp() "
+                "WHERE i.run = %s AND i.status = 'running' AND i.task = ANY(%b) AND c.lease_until > clock_timestamp() "
                 "AND NOT c.left_run GROUP BY i.task",
                 (self.run, tasks),
             )
@@ -542,12 +545,13 @@ class SharedRun:
         transaction, then NOTIFY."""
 
         async def body(db: psycopg.AsyncConnection[Any]) -> list[Ending]:
-            await db.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", (self.run,))
             await self._fence(db)
+            # Its own instances' rows first, before the run's lock: no other controller's consequences
+            # touch a running instance, so taking them here neither waits for those nor holds them up.
             rows = await (
                 await db.execute(
                     "UPDATE instances i SET status = 'ended', attempts = e.attempts "
-                    "FROM unnest(%s::text[], %s::int[], %s::int[]) AS e(instance, epoch, attempts) "
+                    "FROM unnest(%b::text[], %b::int[], %b::int[]) AS e(instance, epoch, attempts) "
                     "WHERE i.run = %s AND i.instance = e.instance AND i.owner = %s AND i.epoch = e.epoch "
                     "AND i.status = 'running' RETURNING i.instance",
                     (
@@ -564,19 +568,22 @@ class SharedRun:
             fenced = [
                 e for e in endings if e.instance not in mine and not await self.recorded(e.instance, e.epoch)
             ]  # a claim not updated, yet recorded: committed before the connection broke
+            await self._lock_run(db)
             if not_run:
                 rows = await (
                     await db.execute(
-                        "UPDATE instances SET status = 'ended' WHERE run = %s AND instance = ANY(%s) "
+                        "UPDATE instances SET status = 'ended' WHERE run = %s AND instance = ANY(%b) "
                         "AND status = 'ready' RETURNING instance",
                         (self.run, not_run),
                     )
                 ).fetchall()
                 own.extend(Ending(r[0], State.SKIPPED, NOT_RUN) for r in rows)
-            others = await self.endings_since(self.last_seq)
-            await db.execute(
+            # Own endings first, then every ending since the mirror last looked: one round trip. Under
+            # the run's lock nobody else adds any, so the others are those not inserted here.
+            inserted = await db.execute(
                 "INSERT INTO endings (run, instance, state, message, controller, epoch) "
-                "SELECT %s, i, s, m, %s, p FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[]) AS u(i, s, m, p)",
+                "SELECT %s, i, s, m, %s, p FROM unnest(%b::text[], %b::text[], %b::text[], %b::int[]) AS u(i, s, m, p) "
+                "RETURNING seq",
                 (
                     self.run,
                     self.controller,
@@ -586,14 +593,22 @@ class SharedRun:
                     [e.epoch for e in own],
                 ),
             )
+            since = await self._endings_since(db, self.last_seq)
+            own_seqs = {r[0] for r in await inserted.fetchall()}
+            others = [e for e in since if e.seq not in own_seqs]
+            self.last_seq = max((e.seq for e in since), default=self.last_seq)
             await self._write(db, consequences(others, own))
-            seq = await _value(db, "SELECT max(seq) FROM endings WHERE run = %s", (self.run,))
-            self.last_seq = seq or self.last_seq
             await db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
             return fenced
 
         fenced: list[Ending] = await self._transaction(body)
         return fenced
+
+    async def _lock_run(self, db: psycopg.AsyncConnection[Any]) -> None:
+        """The run's row lock, under which endings are ordered. NO KEY UPDATE, not UPDATE: the foreign
+        keys of what claims insert meanwhile (transitions of the run) take KEY SHARE locks on that row,
+        which only FOR UPDATE would make them wait for."""
+        await db.execute("SELECT 1 FROM runs WHERE id = %s FOR NO KEY UPDATE", (self.run,))
 
     async def _write(self, db: psycopg.AsyncConnection[Any], what: Consequences) -> None:
         for iid, host in what.moved.items():
@@ -604,12 +619,12 @@ class SharedRun:
             )
         if what.ready:
             await db.execute(
-                "UPDATE instances SET status = 'ready' WHERE run = %s AND instance = ANY(%s) AND status = 'waiting'",
+                "UPDATE instances SET status = 'ready' WHERE run = %s AND instance = ANY(%b) AND status = 'waiting'",
                 (self.run, what.ready),
             )
         if what.ended:
             await db.execute(
-                "UPDATE instances SET status = 'ended' WHERE run = %s AND instance = ANY(%s) "
+                "UPDATE instances SET status = 'ended' WHERE run = %s AND instance = ANY(%b) "
                 "AND status IN ('waiting', 'ready')",
                 (self.run, what.ended),
             )
@@ -624,7 +639,7 @@ class SharedRun:
         latest = {row[0]: row[1:] for row in execution_rows(self.run, batch)}  # the last of each
         if latest:
             await db.execute(
-                "INSERT INTO latest_executions SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) "
+                "INSERT INTO latest_executions SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[]) "
                 "ON CONFLICT (instance) DO UPDATE SET state = EXCLUDED.state, change_key = EXCLUDED.change_key, "
                 "success_run = coalesce(EXCLUDED.success_run, latest_executions.success_run)",
                 (list(latest), *([v[i] for v in latest.values()] for i in range(3))),
@@ -648,7 +663,7 @@ class SharedRun:
         controller (interrupted). `notes(reruns)` gives the run's notes. Returns whether the run ended."""
 
         async def body(db: psycopg.AsyncConnection[Any]) -> bool:
-            await db.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", (self.run,))
+            await self._lock_run(db)
             await db.execute("UPDATE controllers SET left_run = TRUE WHERE id = %s", (self.controller,))
             others = await (
                 await db.execute(

@@ -1,12 +1,12 @@
 """One controller of a shared run: the runner's loop, with PostgreSQL deciding who runs what.
 
-Each turn (1) records what ended here — fenced, with what follows from it, in
-one transaction (`SharedRun.finish`); (2) applies what the other controllers
-recorded since the last turn to the mirror, in their commit order; (3) claims
-ready instances on the hosts this controller owns, within the limits, and
-starts them; (4) sleeps until an instance ends here or another controller
-NOTIFYs (or the lease is renewed: that is when a dead controller's hosts can be
-taken). See `backends.pg_shared` for the protocol.
+Each turn (1) applies what the other controllers recorded since the last turn
+to the mirror, in their commit order; (2) records what ended here — fenced,
+with what follows from it, in one transaction (`SharedRun.finish`, which first
+applies what the others recorded meanwhile); (3) claims ready instances on the
+hosts this controller owns, within the limits, and starts them; (4) sleeps
+until an instance ends here or another controller NOTIFYs (or the lease is
+renewed: that is when a dead controller's hosts can be taken). See `backends.pg_shared` for the protocol.
 
 The first SIGINT/SIGTERM makes this controller stop claiming, finish what runs
 here and leave (the others take its hosts); the second kills what runs here.
@@ -141,6 +141,10 @@ class SharedRunner(Runner):
                     hint="run `orchc status` to see what was recorded; run again to go on",
                 )
             ended, self._ended = self._ended, []
+            self._poked = False
+            # What the others recorded, first: finish() applies it too, but under the run's lock, which
+            # the others wait for meanwhile.
+            await self._store(self._catch_up)
             if ended or self._not_run():
                 await self._store(partial(self._finish, ended))
             if self._records:
@@ -150,8 +154,6 @@ class SharedRunner(Runner):
                 for waiting in written:
                     if not waiting.done():
                         waiting.set_result(None)
-            self._poked = False
-            await self._store(self._catch_up)
             if not self._tasks_running and (self.scheduler.done or self._leaving):
                 return
             if not self._leaving and not self.scheduler.stopped:

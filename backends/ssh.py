@@ -81,11 +81,7 @@ class SshTransport(NativeTransport):
         spec = self.spec(host)
         endpoint = Endpoint.of(spec, self.options.ssh)
         conn = await connect(endpoint, self.options.ssh, self._known_hosts, await self._tunnel(endpoint.jumps))
-        try:
-            return await HostLink.open(conn, endpoint.user, spec.agent_python)
-        except (asyncssh.Error, OSError) as exc:
-            conn.close()
-            raise Unreachable(f"connected, but could not start a session: {exc}") from exc
+        return HostLink.open(conn, endpoint.user, spec.agent_python)
 
     async def _tunnel(self, jumps: tuple[Endpoint, ...]) -> asyncssh.SSHClientConnection | None:
         """The connection to the last of `jumps`, through the ones before it; each opened once and shared."""

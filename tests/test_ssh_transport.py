@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import pwd
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +45,8 @@ def test_one_connection_per_host_reused_for_every_command(make_sshd, tmp_path: P
             *(ssh.execute(h, RunAction(command="echo hi"), ctx) for h in hosts for _ in range(20))
         )
         connections = len(server.connection_pids())
+        for link in ssh._links.values():
+            await link.commands.ready()
         kinds = {link.commands.kind for link in ssh._links.values()}
         await ssh.close()
         return results, connections, kinds
@@ -75,6 +78,37 @@ def test_hosts_without_the_agent_use_exec_channels(sshd, tmp_path: Path, host_va
     assert kind == "exec"
     assert (ok.status, ok.stdout) == ("changed", "it's me 0\n")
     assert (failed.status, failed.rc) == ("failed", 4)
+
+
+def test_commands_do_not_wait_for_the_agent_to_start(sshd, tmp_path: Path) -> None:
+    """Until the agent is up, commands go over exec channels, a few at once (the others wait for the agent);
+    then the agent takes them. Its interpreter here waits for a gate file."""
+    gate = tmp_path / "gate"
+    python = tmp_path / "slow-python"
+    python.write_text(f'#!/bin/sh\nwhile [ ! -e {gate} ]; do sleep 0.05; done\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    host = ssh_host(sshd, "slow", tmp_path, ansible_python_interpreter=str(python))
+    plan = plan_of(host)
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan)
+        first = await ssh.execute(host, RunAction(command="echo first"), ctx)
+        kind_before = ssh._links["slow"].commands.kind
+        many = [asyncio.create_task(ssh.execute(host, RunAction(command=f"echo {i}"), ctx)) for i in range(12)]
+        await asyncio.sleep(0.5)  # some of them wait for the agent
+        gate.touch()
+        results = await asyncio.gather(*many)
+        await ssh._links["slow"].commands.ready()
+        kind_after = ssh._links["slow"].commands.kind
+        last = await ssh.execute(host, RunAction(command="echo last"), ctx)
+        await ssh.close()
+        return first, kind_before, results, kind_after, last
+
+    first, kind_before, results, kind_after, last = asyncio.run(scenario())
+    assert (first.status, first.stdout, kind_before) == ("changed", "first\n", "exec")
+    assert [(r.status, r.stdout) for r in results] == [("changed", f"{i}\n") for i in range(12)]
+    assert (kind_after, last.status, last.stdout) == ("agent", "changed", "last\n")
 
 
 def test_a_host_without_python_is_reached_when_the_controller_is_busy(sshd, tmp_path: Path) -> None:

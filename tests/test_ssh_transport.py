@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from orchc.backends.ssh import AGENT_PAYS_OFF
 from orchc.backends.ssh_files import _install_with_sudo
-from orchc.plan import CopyAction, RunAction
+from orchc.plan import CopyAction, Instance, RunAction
 from ssh_helpers import context, plan_of, run_actions, ssh_host, transport
 
 
@@ -111,6 +112,39 @@ def test_commands_do_not_wait_for_the_agent_to_start(sshd, tmp_path: Path) -> No
     assert (kind_after, last.status, last.stdout) == ("agent", "changed", "last\n")
 
 
+def test_the_agent_starts_where_the_plan_gives_a_host_enough_to_do(sshd, tmp_path: Path) -> None:
+    """Unless `orchc_agent` says, a host with a few actions gets exec channels only: a Python start-up on it
+    would cost more than it saves."""
+    busy, light = (ssh_host(sshd, name, tmp_path / name) for name in ("busy", "light"))
+    for host in (busy, light):
+        del host.vars["orchc_agent"]  # as an inventory that does not say
+    plan = plan_of(busy, light)
+    for host, count in ((busy, AGENT_PAYS_OFF), (light, AGENT_PAYS_OFF - 1)):
+        plan.instances += [
+            Instance(
+                id=f"svc.t{i}@{host.name}",
+                task="svc.task",
+                host=host.name,
+                fingerprint="f",
+                change_key="k",
+                actions=[RunAction(command="true")],
+            )
+            for i in range(count)
+        ]
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan)
+        for host in (busy, light):
+            assert (await ssh.execute(host, RunAction(command="echo hi"), ctx)).status == "changed"
+        await ssh._links["busy"].commands.ready()
+        kinds = {name: link.commands.kind for name, link in ssh._links.items()}
+        await ssh.close()
+        return kinds
+
+    assert asyncio.run(scenario()) == {"busy": "agent", "light": "exec"}
+
+
 def test_a_host_without_python_is_reached_when_the_controller_is_busy(sshd, tmp_path: Path) -> None:
     """The failed agent start's exit and channel close arrive with its exec reply when the event loop is
     late to read (the controller is busy): the agent's source then meets a closed channel."""
@@ -138,7 +172,7 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
 
 
-@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+@pytest.mark.parametrize("host_vars", [{"orchc_agent": True}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_a_timeout_kills_the_remote_process_group(sshd, tmp_path: Path, host_vars: dict) -> None:
     host = ssh_host(sshd, "slow", tmp_path, **host_vars)
     pid_file = tmp_path / "child.pid"
@@ -148,7 +182,7 @@ def test_a_timeout_kills_the_remote_process_group(sshd, tmp_path: Path, host_var
     assert not _alive(int(pid_file.read_text()))
 
 
-@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+@pytest.mark.parametrize("host_vars", [{"orchc_agent": True}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_cancelling_an_action_kills_the_remote_process_group(sshd, tmp_path: Path, host_vars: dict) -> None:
     host = ssh_host(sshd, "cancelled", tmp_path, **host_vars)
     plan = plan_of(host)
@@ -185,7 +219,7 @@ def test_become_another_user_goes_through_sudo(sshd, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("sudo"), reason="needs sudo on the host (.ci/run installs it)")
-@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+@pytest.mark.parametrize("host_vars", [{"orchc_agent": True}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_files_are_written_as_an_unprivileged_become_user(sshd, tmp_path: Path, host_vars: dict) -> None:
     """The login user's upload is private: the become user is let read it before sudo installs it."""
     outside = tempfile.TemporaryDirectory(prefix="orchc-become-")  # pytest's folders are closed to others
@@ -204,7 +238,7 @@ def test_files_are_written_as_an_unprivileged_become_user(sshd, tmp_path: Path, 
     outside.cleanup()
 
 
-@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+@pytest.mark.parametrize("host_vars", [{"orchc_agent": True}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_a_login_script_that_prints_does_not_disturb_commands(make_sshd, tmp_path: Path, host_vars: dict) -> None:
     server = make_sshd()
     (server.folder / "home" / ".bashrc").write_text("echo 'Welcome to this host!'\n")

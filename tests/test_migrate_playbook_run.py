@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-CASES = ["webapp", "loops", "conditions", "handover", "groups", "static_groups"]
+CASES = ["webapp", "loops", "conditions", "handover", "groups", "static_groups", "notify"]
 HOSTS = {"web": ["web-1", "web-2"], "db": ["db-1"]}
 # Inventory variables of a case's hosts, beside those every case has.
 HOST_VARS = {"static_groups": {"web-1": {"enable_cache": "yes"}}}

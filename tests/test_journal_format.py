@@ -87,4 +87,32 @@ def test_a_format_2_journal_learns_the_run_of_each_last_success(tmp_path: Path) 
     finally:
         journal.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT
+
+
+def test_a_format_3_journal_learns_that_its_changes_notified_no_topic(tmp_path: Path) -> None:
+    """Format 4 keeps the topics each change notified (`when notified(TASK "TOPIC")`); the transitions of a
+    format 3 file notified none, and its history is kept."""
+    path = tmp_path / "journal.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(_FORMAT_0)
+        db.executescript(
+            "ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';"
+            "CREATE TABLE latest_executions (instance TEXT PRIMARY KEY, state TEXT NOT NULL, change_key TEXT NOT NULL,"
+            " success_run BIGINT) WITHOUT ROWID;"
+            "INSERT INTO latest_executions VALUES ('a@h', 'changed', 'ka', 1), ('b@h', 'failed', 'kb', NULL);"
+            "CREATE TABLE run_graphs (plan_digest TEXT PRIMARY KEY, graph BLOB NOT NULL) WITHOUT ROWID;"
+            "PRAGMA user_version = 3;"
+        )
+    journal = SqliteJournal(path)
+    try:
+        assert [t.notified for t in journal.transitions(1)] == [[], [], [], []]
+        assert journal.last_successes(["a@h"]) == {"a@h": (2, 2, {})}
+        run = journal.begin_run("d2", {})
+        journal.record(run, [Transition("a@h", "running"), Transition("a@h", "changed", notified=["restart a"])])
+        assert journal.last_successes(["a@h"]) == {"a@h": (6, 6, {"restart a": 6})}
+        assert journal.transitions(run)[-1].notified == ["restart a"]
+    finally:
+        journal.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT == 4

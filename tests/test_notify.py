@@ -122,6 +122,8 @@ def test_when_notified_round_trips_through_the_formatter() -> None:
     assert format_source(text, "site.orch") == text
     merged = 'service a {\n  task b {\n    when "true"\n    when notified(c)\n    run "x"\n  }\n}\n'
     assert format_source(merged, "site.orch") == merged
+    topics = 'service a {\n  task b {\n    when notified(c "restart a", d.e, c "say \\"hi\\"")\n    run "x"\n  }\n}\n'
+    assert format_source(topics, "site.orch") == topics
 
 
 BAD = [
@@ -156,6 +158,16 @@ BAD = [
         'service app { task t { when notified(c)  run "x" } task c { after t  run "x" } }',
         "dependency cycle",
         "",
+    ),
+    (
+        'service app { task t { when notified(c "restart")  run "x" } task c { run "x" } }',
+        "'c' in `when notified` of 'app.t' cannot report topic 'restart': task 'app.c' runs no Ansible playbook",
+        "write `when notified(c)` to be notified when it ends changed",
+    ),
+    (
+        'service app { task t { when notified(c " restart")  run "x" } task c { run "x" } }',
+        "empty or padded topic ' restart' for 'c' in `when notified` of task 'app.t'",
+        "write the name of the handler it notifies",
     ),
 ]
 
@@ -236,3 +248,74 @@ def test_the_live_view_says_why_a_handler_did_not_run_with_v(project: Path) -> N
     screen = io.StringIO()
     api.run(plan, observers=[LiveView(Console(file=screen, force_terminal=True, width=200), ViewOptions(VERBOSE))])
     assert "skipped: api.restart@c1  not notified: api.config@c1, database.config@d1 unchanged" in screen.getvalue()
+
+
+DEPLOY = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: config a
+      ansible.builtin.copy: {content: "a={{ a }}\\n", dest: "{{ root }}/a.conf"}
+      notify: restart a
+    - name: config b
+      ansible.builtin.copy: {content: "b={{ b }}\\n", dest: "{{ root }}/b.conf"}
+      notify: restart b
+  handlers:
+    - {name: restart a, ansible.builtin.meta: noop}
+    - {name: restart b, ansible.builtin.meta: noop}
+"""
+
+TOPICS = """\
+var a: str = "1"
+var b: str = "1"
+var fail_restart: bool = false
+
+role controller { services api }
+
+service api {
+  task deploy { playbook "deploy.yml" vars { a = "{{ a }}", b = "{{ b }}" } }
+  task restart_a {
+    when notified(deploy "restart a")
+    run "test {{ fail_restart }} = False && echo {{ host.name }} >> {{ host.vars.root }}/../restarts"
+  }
+}
+"""
+
+
+@pytest.fixture
+def topics(project: Path) -> Path:
+    (project / "site.orch").write_text(TOPICS)
+    (project / "deploy.yml").write_text(DEPLOY)
+    return project
+
+
+def test_a_topic_notifier_counts_only_when_its_playbook_notified_that_handler(topics: Path) -> None:
+    dry = orchc("run", ".", "--dry-run", cwd=topics).stdout
+    assert "runs if api.deploy@c1 notifies 'restart a'" in dry
+    run(topics)
+    assert restarts(topics) == ["c1", "c2"]
+    shown = run(topics, "-e", "b=2")  # deploy changed, but notified only 'restart b'
+    assert restarts(topics) == [] and "not notified: api.deploy@c1 did not notify 'restart a'" in shown
+    run(topics, "-e", "b=2", "-e", "a=2")
+    assert restarts(topics) == ["c1", "c2"]
+
+
+def test_a_notified_topic_stays_pending_until_the_handler_succeeds(topics: Path) -> None:
+    run(topics)
+    restarts(topics)
+    failed = orchc("run", ".", "-e", "a=2", "-e", "fail_restart=true", cwd=topics)
+    assert failed.returncode == 3 and restarts(topics) == []
+    run(topics, "-e", "a=2", "-e", "b=2")  # deploy notifies 'restart b' only: 'restart a' is still pending
+    assert restarts(topics) == ["c1", "c2"]
+    run(topics, "-e", "a=2", "-e", "b=3")
+    assert restarts(topics) == []
+
+
+def test_check_mode_runs_a_topic_handler_only_where_it_would_be_notified(topics: Path) -> None:
+    run(topics)
+    restarts(topics)
+    checked = orchc("run", ".", "--check", "-e", "b=2", cwd=topics)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "not notified: api.deploy@c1 did not notify 'restart a'" in checked.stdout
+    checked = orchc("run", ".", "--check", "-e", "a=2", cwd=topics)
+    assert "not notified" not in checked.stdout and restarts(topics) == []

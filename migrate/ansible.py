@@ -210,6 +210,14 @@ class PlaybookConverter:
                     self._take_over(handler.task, uses(handler.task))
                     unit = Unit([handler.task], handler.task.group, handler)
                     unit.notifiers = [u for u in flushed if any(handler in _may_notify(t, handlers) for t in u.tasks)]
+                    if _runs_once(handler.task):
+                        self.report.add(
+                            "approximated",
+                            handler.task.source,
+                            f"run_once handler '{handler.task.name}' -> once",
+                            "Ansible runs it once, on the first host notified; orchc on the group's first host, "
+                            "if it was notified there",
+                        )
                     units.append(unit)
                     flushed.append(unit)  # a handler may notify the handlers after it in the flush
                     # what it sets (a set_fact handler) reaches the tasks after the flush through a hand-over
@@ -570,6 +578,7 @@ class PlaybookConverter:
 
     def _figures(self, chain: list[tuple[int, Unit]]) -> None:
         self.report.figures["orchc tasks"] = len(chain)
+        self.report.figures["handlers"] = sum(1 for _, unit in chain if unit.handler is not None)
         self.report.figures["ordering edges"] = max(len(chain) - 1, 0)
         self.report.figures["ordering edges from textual order only"] = self.report.counts()["ordering"]
 

@@ -514,9 +514,12 @@ def run_record(row: tuple[Any, ...]) -> RunRecord:
 def transitions_read(rows: Iterable[tuple[Any, ...]], journal: str) -> list[Transition]:
     """Rows of a transitions table, in Transition's field order; a state this orchc does not know is an error."""
     try:
-        return [Transition(row[0], state_named(row[1]), *row[2:-1], json.loads(row[-1])) for row in rows]
+        read = [(Transition(row[0], state_named(row[1]), *row[2:-1]), row[-1]) for row in rows]
     except ValueError as exc:
         raise unknown_state(journal, exc) from None
+    for t, notified in read:
+        t.notified = json.loads(notified)
+    return [t for t, _ in read]
 
 
 def unknown_state(journal: str, exc: ValueError) -> JournalError:

@@ -220,14 +220,18 @@ def test_a_notification_stays_pending_until_the_handler_succeeds(project: Path) 
     assert restarts(project) == []
 
 
+def checked(project: Path, *args: str) -> str:
+    """What `orchc run --check` says, after a first run; it restarts nothing."""
+    shown = orchc("run", ".", "--check", *args, cwd=project)
+    assert shown.returncode == 0 and restarts(project) == [], shown.stdout + shown.stderr
+    return shown.stdout
+
+
 def test_check_mode_runs_the_handler_only_where_a_notifier_would_change(project: Path) -> None:
     run(project)
     restarts(project)
-    checked = orchc("run", ".", "--check", "-e", "db_setting=c", cwd=project)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "not notified" not in checked.stdout and restarts(project) == []
-    checked = orchc("run", ".", "--check", cwd=project)
-    assert "not notified: api.config@c1, database.config@d1 unchanged" in checked.stdout
+    assert "not notified" not in checked(project, "-e", "db_setting=c")
+    assert "not notified: api.config@c1, database.config@d1 unchanged" in checked(project)
 
 
 def test_notify_over_ssh(ssh_inventory, tmp_path: Path) -> None:
@@ -314,8 +318,5 @@ def test_a_notified_topic_stays_pending_until_the_handler_succeeds(topics: Path)
 def test_check_mode_runs_a_topic_handler_only_where_it_would_be_notified(topics: Path) -> None:
     run(topics)
     restarts(topics)
-    checked = orchc("run", ".", "--check", "-e", "b=2", cwd=topics)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "not notified: api.deploy@c1 did not notify 'restart a'" in checked.stdout
-    checked = orchc("run", ".", "--check", "-e", "a=2", cwd=topics)
-    assert "not notified" not in checked.stdout and restarts(topics) == []
+    assert "not notified: api.deploy@c1 did not notify 'restart a'" in checked(topics, "-e", "b=2")
+    assert "not notified" not in checked(topics, "-e", "a=2")

@@ -376,9 +376,6 @@ class PlaybookConverter:
             return
         title = f"{unit.label} ({unit.source})"
         path = writer.write(play, unit.tasks, f"{unit.service}.{unit.name}", title, unit.handler, handover)
-        for t in unit.tasks:
-            if t.role is not None:  # the files an include kept whole may pick notify topics too
-                writer.rewrite_candidates(t.role, t.candidates)
         unit.body.append(build.playbook(path))
         self.report.add("wrapped", unit.source, f"{_describe(unit)} as a generated playbook", _why_wrapped(unit))
         for t in unit.tasks:

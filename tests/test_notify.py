@@ -117,6 +117,20 @@ service mysql {
     assert bootstrap.deps == ["mysql.config@d1"] and bootstrap.alternates[0].deps == ["mysql.config@d2"]
 
 
+def test_a_once_notifier_notifies_where_it_runs(tmp_path: Path) -> None:
+    orch = """
+role db { services mysql }
+service mysql {
+  task bootstrap once { run "x" }
+  task restart { when notified(bootstrap)  run "restart" }
+}
+"""
+    by_id = {i.id: i for i in compile_text(tmp_path, orch).plan.instances}
+    assert by_id["mysql.restart@d1"].notified_by == ["mysql.bootstrap@d1"] and by_id["mysql.restart@d1"].skip is None
+    assert by_id["mysql.restart@d2"].notified_by == []
+    assert by_id["mysql.restart@d2"].skip == "not notified: none of its notifiers runs on this host"
+
+
 def test_when_notified_round_trips_through_the_formatter() -> None:
     text = 'service a {\n  task b {\n    when notified(c, d.e, f)\n    run "x"\n  }\n}\n'
     assert format_source(text, "site.orch") == text
@@ -320,3 +334,14 @@ def test_check_mode_runs_a_topic_handler_only_where_it_would_be_notified(topics:
     restarts(topics)
     assert "not notified: api.deploy@c1 did not notify 'restart a'" in checked(topics, "-e", "b=2")
     assert "not notified" not in checked(topics, "-e", "a=2")
+
+
+def test_topics_reach_the_gate_of_a_shared_run(topics: Path, postgres) -> None:
+    """Through PostgreSQL, the topics of an ending reach every controller's mirror (`endings.notified`)."""
+    url = postgres.new_database()
+    run(topics, "--journal", url)
+    assert restarts(topics) == ["c1", "c2"]
+    shown = run(topics, "--journal", url, "-e", "b=2")
+    assert restarts(topics) == [] and "did not notify 'restart a'" in shown
+    run(topics, "--journal", url, "-e", "a=2")
+    assert restarts(topics) == ["c1", "c2"]

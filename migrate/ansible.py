@@ -250,7 +250,7 @@ class PlaybookConverter:
                 if not name or str(name) not in seen.get(topic, set()):
                     seen.setdefault(topic, set()).add(str(name))
                     by_topic.setdefault(topic, []).append(handler)
-        keys = by_name.keys() | by_topic.keys()
+        keys = dict.fromkeys([*by_name, *by_topic])  # in a stable order: the stand-in handlers are written in it
         return {
             key: by_name.get(key, []) + [h for h in by_topic.get(key, []) if h not in by_name.get(key, [])]
             for key in keys

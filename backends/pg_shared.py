@@ -83,6 +83,7 @@ class Ending:
     seq: int = 0
     epoch: int = 0
     attempts: int = 0
+    notified: list[str] = field(default_factory=list)  # the topics its change notified (`backends.notify`)
 
 
 @dataclass
@@ -315,10 +316,13 @@ class SharedRun:
         """Every ending recorded after `seq`, in commit order."""
         try:
             cursor = await self._conn().execute(
-                "SELECT seq, instance, state, message FROM endings WHERE run = %s AND seq > %s ORDER BY seq",
+                "SELECT seq, instance, state, message, notified FROM endings WHERE run = %s AND seq > %s ORDER BY seq",
                 (self.run, seq),
             )
-            return [Ending(r[1], state_named(r[2]), r[3], seq=r[0]) for r in await cursor.fetchall()]
+            return [
+                Ending(r[1], state_named(r[2]), r[3], seq=r[0], notified=json.loads(r[4]))
+                for r in await cursor.fetchall()
+            ]
         except psycopg.OperationalError as exc:
             raise StoreUnreachable(str(exc)) from None
 
@@ -523,14 +527,16 @@ class SharedRun:
                 own.extend(Ending(r[0], State.SKIPPED, NOT_RUN) for r in rows)
             others = await self.endings_since(self.last_seq)
             await db.execute(
-                "INSERT INTO endings (run, instance, state, message, controller, epoch) "
-                "SELECT %s, i, s, m, %s, p FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[]) AS u(i, s, m, p)",
+                "INSERT INTO endings (run, instance, state, message, notified, controller, epoch) "
+                "SELECT %s, i, s, m, n, %s, p FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[]) "
+                "AS u(i, s, m, n, p)",
                 (
                     self.run,
                     self.controller,
                     [e.instance for e in own],
                     [str(e.state) for e in own],
                     [e.message for e in own],
+                    [json.dumps(e.notified) for e in own],
                     [e.epoch for e in own],
                 ),
             )

@@ -47,8 +47,9 @@ from orchc.backends.journal import (
 from orchc.backends.state import State
 
 # 1: the first; 2: latest_executions.success_run (as the SQLite journal's format 3); 3: transitions.notified
-# and endings.notified (as its format 4).
-FORMAT = 3
+# and endings.notified (as its format 4); 4: instances.attempts_before_move (a shared run's `once` instance
+# that moved keeps its retries).
+FORMAT = 4
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS orchc_format (version INTEGER NOT NULL);
@@ -94,6 +95,7 @@ CREATE TABLE IF NOT EXISTS instances (
     epoch INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     reruns INTEGER NOT NULL DEFAULT 0,
+    attempts_before_move INTEGER NOT NULL DEFAULT 0,
     no_work_state TEXT,
     no_work_message TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run, instance)
@@ -172,8 +174,9 @@ def create_schema(db: psycopg.Connection[Any]) -> None:
 
 
 def _upgrade(db: psycopg.Connection[Any]) -> None:
-    """A database of format 1 (the run of each instance's latest success, found in its transitions) or 2 (the
-    topics of each transition: none)."""
+    """An older database: format 1 gains the run of each instance's latest success, found in its
+    transitions; format 2 the topics of each transition (none); format 3 the attempts a moved instance spent
+    before it moved (none, for what ran)."""
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         row = db.execute("SELECT version FROM orchc_format").fetchone()
@@ -184,6 +187,7 @@ def _upgrade(db: psycopg.Connection[Any]) -> None:
         if row[0] < 2:
             db.execute("ALTER TABLE latest_executions ADD COLUMN IF NOT EXISTS success_run BIGINT")
             db.execute(SUCCESS_RUNS.format("%s, " * (len(DONE_STATES) - 1) + "%s"), [s.value for s in DONE_STATES])
+        db.execute("ALTER TABLE instances ADD COLUMN IF NOT EXISTS attempts_before_move INTEGER NOT NULL DEFAULT 0")
         db.execute("UPDATE orchc_format SET version = %s", (FORMAT,))
 
 

@@ -6,8 +6,10 @@ controller walks the whole graph with its own `Scheduler` (the mirror, with no
 limits: it only says what is ready); the database decides who runs what:
 
 - **Leases.** A controller's lease (`controllers.lease_until`, the server's
-  clock) is renewed every third of its length. A controller whose lease ran
-  out is dead to the others: its hosts and its running instances may be taken.
+  clock) is renewed every third of its length, by a thread on a connection of
+  its own: the controller's work on its event loop cannot delay it. A
+  controller whose lease ran out is dead to the others: its hosts and its
+  running instances may be taken.
 - **Host affinity.** A controller claims instances only on the hosts it owns
   (`hosts.owner`), so each host's SSH connection stays on one controller and
   "one task per host" holds across controllers. It takes a host that nobody
@@ -33,10 +35,13 @@ that died is claimed again (`reruns` counts it; the run's notes say so).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -73,6 +78,7 @@ class Claim:
     epoch: int
     attempts: int  # attempts so far, this one included
     taken_from: int | None  # the dead controller it was running on, if it was
+    attempts_before_move: int = 0  # spent on the hosts a `once` instance moved away from
 
 
 @dataclass
@@ -125,7 +131,8 @@ class SharedRun:
         self.host_count = 0
         self.last_seq = 0  # the last ending the mirror applied
         self._db: psycopg.AsyncConnection[Any] | None = None
-        self._watch: asyncio.Task[None] | None = None
+        self._keeper: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.lost = False
 
     # --- connections ------------------------------------------------------------------------
@@ -166,9 +173,7 @@ class SharedRun:
                 await asyncio.sleep(0.5)
 
     async def close(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        await self._stop_keeping()
         if self._db is not None:
             await self._db.close()
 
@@ -205,7 +210,8 @@ class SharedRun:
             row = await (
                 await db.execute(
                     "SELECT r.id, r.options FROM runs r WHERE r.plan_digest = %s AND r.ended IS NULL AND EXISTS ("
-                    " SELECT 1 FROM controllers c WHERE c.run = r.id AND c.lease_until > now() AND NOT c.left_run)"
+                    " SELECT 1 FROM controllers c WHERE c.run = r.id AND c.lease_until > clock_timestamp()"
+                    " AND NOT c.left_run)"
                     " ORDER BY r.id DESC LIMIT 1",
                     (digest,),
                 )
@@ -227,24 +233,27 @@ class SharedRun:
                     (time.time(), digest, json.dumps(options, sort_keys=True)),
                 )
                 await self._create_run(db, run, plan, no_work)
-            controller = await _value(
-                db,
-                "INSERT INTO controllers (run, name, shard, lease_until) "
-                "VALUES (%s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
-                (run, name, self.shard.index if self.shard else None, self.lease),
-            )
-            self.run, self.controller, self.host_count = run, controller, len(plan.hosts)
+            self.run, self.host_count = run, len(plan.hosts)
+            ends_at_once = no_work
             if created:
                 await self._write(db, first_turn(run))
-                return Joined(run, controller, True, no_work)
-            rows = await (
-                await db.execute(
-                    "SELECT instance, no_work_state, no_work_message FROM instances "
-                    "WHERE run = %s AND no_work_state IS NOT NULL",
-                    (run,),
-                )
-            ).fetchall()
-            return Joined(run, controller, False, {r[0]: (state_named(r[1]), r[2]) for r in rows})
+            else:
+                rows = await (
+                    await db.execute(
+                        "SELECT instance, no_work_state, no_work_message FROM instances "
+                        "WHERE run = %s AND no_work_state IS NOT NULL",
+                        (run,),
+                    )
+                ).fetchall()
+                ends_at_once = {r[0]: (state_named(r[1]), r[2]) for r in rows}
+            # Last, so that the lease runs from the end of what may take long (a large run's first turn).
+            self.controller = await _value(
+                db,
+                "INSERT INTO controllers (run, name, shard, lease_until) "
+                "VALUES (%s, %s, %s, clock_timestamp() + make_interval(secs => %s)) RETURNING id",
+                (run, name, self.shard.index if self.shard else None, self.lease),
+            )
+            return Joined(run, self.controller, created, ends_at_once)
 
         joined: Joined = await self._transaction(body)
         return joined
@@ -279,36 +288,79 @@ class SharedRun:
     # --- wake-ups and the lease ------------------------------------------------------------------
 
     def watch(self, wake: Callable[[], None], on_lost: Callable[[], None]) -> None:
-        """Renew the lease every third of its length on a connection of its own, and call `wake` whenever
-        another controller records something (NOTIFY) — or at each renewal, which is when a dead
-        controller's work can be taken."""
-        self._watch = asyncio.create_task(self._watch_loop(wake, on_lost))
+        """Keep the lease, and call `wake` whenever another controller records something (NOTIFY) — or at
+        each renewal, which is when a dead controller's work can be taken. `on_lost` if the lease ran out.
 
-    async def _watch_loop(self, wake: Callable[[], None], on_lost: Callable[[], None]) -> None:
-        db: psycopg.AsyncConnection[Any] | None = None
-        renewed = time.monotonic()
-        while True:
+        On a thread and a connection of their own: whatever the controller's event loop is busy with (a
+        large batch of endings through the mirror, a claim over thousands of candidates), and whatever its
+        own connection's transaction holds, the renewal neither waits for it nor is delayed by it."""
+        loop = asyncio.get_running_loop()
+
+        def call(callback: Callable[[], None]) -> None:
             try:
-                if db is None or db.closed:
-                    db = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-                    await db.execute(f"LISTEN {_channel(self.run)}")
-                async for notice in db.notifies(timeout=self.lease / 3):
-                    if notice.payload != str(self.controller):  # not this controller's own
-                        wake()
-                if not await self._renewed(db):
-                    on_lost()
-                    return
-                renewed = time.monotonic()
-                wake()
-            except psycopg.OperationalError:
-                if db is not None:
-                    await db.close()
-                db = None
-                if time.monotonic() - renewed > RECONNECT_SECONDS:
-                    self.lost = True
-                    on_lost()
-                    return
-                await asyncio.sleep(0.5)
+                loop.call_soon_threadsafe(callback)
+            except RuntimeError:  # the loop closed: the controller is gone
+                pass
+
+        self._stopping.clear()
+        self._keeper = threading.Thread(
+            target=self._keep_lease, args=(partial(call, wake), partial(call, on_lost)), daemon=True
+        )
+        self._keeper.start()
+
+    def _keep_lease(self, wake: Callable[[], None], on_lost: Callable[[], None]) -> None:
+        """The lease keeper's thread: renew every third of the lease, forward the others' NOTIFYs."""
+        db: psycopg.Connection[Any] | None = None
+        renewed = time.monotonic()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if db is None or db.closed:
+                        db = psycopg.connect(self.url, autocommit=True)
+                        db.execute(f"LISTEN {_channel(self.run)}")
+                    for notice in db.notifies(timeout=self.lease / 3):
+                        if self._stopping.is_set():
+                            return
+                        if notice.payload != str(self.controller):  # not this controller's own
+                            wake()
+                    if not self._renewed(db):
+                        self.lost = True
+                        on_lost()
+                        return
+                    renewed = time.monotonic()
+                    wake()
+                except psycopg.OperationalError:
+                    if db is not None:
+                        db.close()
+                    db = None
+                    if time.monotonic() - renewed > RECONNECT_SECONDS:
+                        self.lost = True
+                        on_lost()
+                        return
+                    self._stopping.wait(0.5)
+        finally:
+            if db is not None:
+                db.close()
+
+    def _renewed(self, db: psycopg.Connection[Any]) -> bool:
+        """Renew the lease, if it has not run out; False if it had."""
+        row = db.execute(
+            "UPDATE controllers SET lease_until = clock_timestamp() + make_interval(secs => %s) "
+            "WHERE id = %s AND lease_until > clock_timestamp() AND NOT left_run RETURNING 1",
+            (self.lease, self.controller),
+        ).fetchone()
+        return row is not None
+
+    async def _stop_keeping(self) -> None:
+        """Stop the lease keeper's thread (its lease is given up, or left to run out)."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is None:
+            return
+        self._stopping.set()
+        if self._db is not None and not self._db.closed:
+            with contextlib.suppress(psycopg.Error):  # wakes the keeper from its wait for NOTIFYs
+                await self._db.execute("SELECT pg_notify(%s, %s)", (_channel(self.run), str(self.controller)))
+        await asyncio.to_thread(keeper.join)
 
     # --- the walk ----------------------------------------------------------------------------------
 
@@ -341,7 +393,7 @@ class SharedRun:
         `running(claims)` gives the "running" transitions, committed with the claims."""
 
         async def body(db: psycopg.AsyncConnection[Any]) -> list[Claim]:
-            await self._renew(db)
+            await self._fence(db)
             hosts = sorted({host for _, host, _ in candidates if host is not None})
             mine = await self._take_hosts(db, hosts, set(busy))
             wanted = [c for c in candidates if c[1] is None or c[1] in mine]
@@ -351,7 +403,8 @@ class SharedRun:
                 await db.execute(
                     "SELECT i.instance, i.status, i.owner FROM instances i LEFT JOIN controllers c ON c.id = i.owner "
                     "WHERE i.run = %s AND i.instance = ANY(%s) AND (i.status = 'ready' OR (i.status = 'running' "
-                    "AND i.owner <> %s AND (c.lease_until <= now() OR c.left_run))) FOR UPDATE OF i SKIP LOCKED",
+                    "AND i.owner <> %s AND (c.lease_until <= clock_timestamp() OR c.left_run))) "
+                    "FOR UPDATE OF i SKIP LOCKED",
                     (self.run, [c[0] for c in wanted], self.controller),
                 )
             ).fetchall()
@@ -382,31 +435,29 @@ class SharedRun:
                 await db.execute(
                     "UPDATE instances SET status = 'running', owner = %s, epoch = epoch + 1, attempts = attempts + 1, "
                     "reruns = reruns + (status = 'running')::int WHERE run = %s AND instance = ANY(%s) "
-                    "RETURNING instance, epoch, attempts",
+                    "RETURNING instance, epoch, attempts, attempts_before_move",
                     (self.controller, self.run, [iid for iid, _ in chosen]),
                 )
             ).fetchall()
-            claims = [Claim(r[0], r[1], r[2], taken_from[r[0]]) for r in rows]
+            claims = [Claim(r[0], r[1], r[2], taken_from[r[0]], r[3]) for r in rows]
             await self._insert_transitions(db, running(claims))
             return claims
 
         claims: list[Claim] = await self._transaction(body)
         return claims
 
-    async def _renewed(self, db: psycopg.AsyncConnection[Any]) -> bool:
-        """Renew the lease, if it has not run out; False (and `lost`) if it had."""
+    async def _fence(self, db: psycopg.AsyncConnection[Any]) -> None:
+        """LeaseLost unless this controller's lease is live. A plain read, not a lock: the keeper's renewal
+        never waits for this transaction. What another controller takes over in the meantime, it takes by
+        updating the same instance rows, which this transaction's writes lock or re-check (owner, epoch)."""
         row = await (
             await db.execute(
-                "UPDATE controllers SET lease_until = now() + make_interval(secs => %s) "
-                "WHERE id = %s AND lease_until > now() AND NOT left_run RETURNING 1",
-                (self.lease, self.controller),
+                "SELECT 1 FROM controllers WHERE id = %s AND lease_until > clock_timestamp() AND NOT left_run",
+                (self.controller,),
             )
         ).fetchone()
-        self.lost = self.lost or row is None
-        return row is not None
-
-    async def _renew(self, db: psycopg.AsyncConnection[Any]) -> None:
-        if not await self._renewed(db):
+        if row is None:
+            self.lost = True
             raise LeaseLost(f"controller {self.controller} lost its lease on run {self.run}")
 
     async def _take_hosts(self, db: psycopg.AsyncConnection[Any], hosts: list[str], busy: set[str]) -> set[str]:
@@ -419,7 +470,7 @@ class SharedRun:
             await db.execute(
                 "SELECT h.host, h.owner FROM hosts h LEFT JOIN controllers c ON c.id = h.owner "
                 "WHERE h.run = %s AND h.host = ANY(%s) AND (h.owner = %s OR (h.owner IS NULL AND "
-                "(%s::int IS NULL OR h.shard = %s::int)) OR c.lease_until <= now() OR c.left_run) "
+                "(%s::int IS NULL OR h.shard = %s::int)) OR c.lease_until <= clock_timestamp() OR c.left_run) "
                 "FOR UPDATE OF h SKIP LOCKED",
                 (self.run, hosts, self.controller, *([self.shard.index] * 2 if self.shard else [None, None])),
             )
@@ -429,7 +480,8 @@ class SharedRun:
         if self.shard is None:
             live, owned = await (
                 await db.execute(
-                    "SELECT (SELECT count(*) FROM controllers WHERE run = %s AND lease_until > now() AND NOT left_run),"
+                    "SELECT (SELECT count(*) FROM controllers WHERE run = %s AND lease_until > clock_timestamp() "
+                    "AND NOT left_run),"
                     " (SELECT count(*) FROM hosts WHERE run = %s AND owner = %s)",
                     (self.run, self.run, self.controller),
                 )
@@ -465,7 +517,7 @@ class SharedRun:
         rows = await (
             await db.execute(
                 "SELECT i.task, count(*) FROM instances i JOIN controllers c ON c.id = i.owner "
-                "WHERE i.run = %s AND i.status = 'running' AND i.task = ANY(%s) AND c.lease_until > now() "
+                "WHERE i.run = %s AND i.status = 'running' AND i.task = ANY(%s) AND c.lease_until > clock_timestamp() "
                 "AND NOT c.left_run GROUP BY i.task",
                 (self.run, tasks),
             )
@@ -476,7 +528,7 @@ class SharedRun:
         """Transitions that decide nothing (a retry's "running"), fenced by the lease."""
 
         async def body(db: psycopg.AsyncConnection[Any]) -> None:
-            await self._renew(db)
+            await self._fence(db)
             await self._insert_transitions(db, transitions)
 
         await self._transaction(body)
@@ -495,7 +547,7 @@ class SharedRun:
 
         async def body(db: psycopg.AsyncConnection[Any]) -> list[Ending]:
             await db.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", (self.run,))
-            await self._renew(db)
+            await self._fence(db)
             rows = await (
                 await db.execute(
                     "UPDATE instances i SET status = 'ended', attempts = e.attempts "
@@ -552,7 +604,8 @@ class SharedRun:
     async def _write(self, db: psycopg.AsyncConnection[Any], what: Consequences) -> None:
         for iid, host in what.moved.items():
             await db.execute(
-                "UPDATE instances SET host = %s, status = 'waiting' WHERE run = %s AND instance = %s",
+                "UPDATE instances SET host = %s, status = 'waiting', attempts_before_move = attempts "
+                "WHERE run = %s AND instance = %s",
                 (host, self.run, iid),
             )
         if what.ready:
@@ -605,7 +658,8 @@ class SharedRun:
             await db.execute("UPDATE controllers SET left_run = TRUE WHERE id = %s", (self.controller,))
             others = await (
                 await db.execute(
-                    "SELECT 1 FROM controllers WHERE run = %s AND lease_until > now() AND NOT left_run LIMIT 1",
+                    "SELECT 1 FROM controllers WHERE run = %s AND lease_until > clock_timestamp() "
+                    "AND NOT left_run LIMIT 1",
                     (self.run,),
                 )
             ).fetchone()

@@ -448,7 +448,7 @@ class Runner:
                     result=result,
                     message=f"retry {retry}/{task.retries} in {task.delay:g}s: {result.message}",
                 )
-                self._flush()
+                await self._write_records()
                 await asyncio.sleep(task.delay)
         except asyncio.CancelledError:
             state, result = State.FAILED, ActionResult("failed", message="killed: the run was interrupted")
@@ -535,6 +535,10 @@ class Runner:
             message=message,
             notified=notified,
         )
+
+    async def _write_records(self) -> None:
+        """What is recorded, written before it is acted on (a retry's "running" before the retry)."""
+        self._flush()
 
     def _flush(self) -> None:
         if not self._records:

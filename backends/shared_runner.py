@@ -51,6 +51,7 @@ class SharedRunner(Runner):
         self._candidates: dict[str, None] = {}  # ready in the mirror, not ended: running here, elsewhere, or not yet
         self._claims: dict[str, Claim] = {}  # what runs here
         self._abandoned: set[str] = set()  # candidates given up as "not run" after the deployment stopped
+        self._written: list[asyncio.Future[None]] = []  # retries waiting for their "running" to be written
         self._poked = False  # another controller recorded something since the loop last looked
         self._leaving = False
         self._lease_lost = False
@@ -67,6 +68,8 @@ class SharedRunner(Runner):
             self._first_turn,
             f"{socket.gethostname()}:{os.getpid()}",
         )
+        # The lease is kept from now on: catching up with a large run's endings below may take a while.
+        self.store.watch(self._notified, self._lost_lease)
         if not joined.created:
             self._instant = joined.no_work
             # What the controller that created the run found pending: the notifications of earlier runs.
@@ -75,7 +78,6 @@ class SharedRunner(Runner):
                 self._instant
             )
             await self._store(self._rebuild)
-        self.store.watch(self._notified, self._lost_lease)
         return joined.run
 
     def _first_turn(self, run: int) -> Consequences:
@@ -142,9 +144,12 @@ class SharedRunner(Runner):
             if ended or self._not_run():
                 await self._store(partial(self._finish, ended))
             if self._records:
-                records, self._records = self._records, []
+                (records, self._records), (written, self._written) = (self._records, []), (self._written, [])
                 await self._store(partial(self.store.record, records))
                 self._observe(records)
+                for waiting in written:
+                    if not waiting.done():
+                        waiting.set_result(None)
             self._poked = False
             await self._store(self._catch_up)
             if not self._tasks_running and (self.scheduler.done or self._leaving):
@@ -184,9 +189,13 @@ class SharedRunner(Runner):
                     hint="run `orchc status` to see what was recorded; run again to go on",
                 ) from None
 
-    def _flush(self) -> None:
-        """A retry's "running" is written by the loop's next turn."""
+    async def _write_records(self) -> None:
+        """The loop writes what is recorded (a retry's "running"); the retry waits until it has: else
+        the retry's ending could reach the store first, in the same turn."""
+        written = asyncio.get_running_loop().create_future()
+        self._written.append(written)
         self._wake()
+        await written
 
     def _not_run(self) -> list[str]:
         """After the deployment stopped: the candidates nobody will start."""
@@ -259,6 +268,7 @@ class SharedRunner(Runner):
         def running(claims: list[Claim]) -> list[Transition]:
             for claim in claims:
                 self._attempts[claim.instance] = claim.attempts
+                self._attempts_before_move[claim.instance] = claim.attempts_before_move
                 self._started_at[claim.instance] = time.time()
                 message = (
                     f"re-run: controller {claim.taken_from} lost its lease while this ran there"

@@ -122,23 +122,50 @@ class Figure:
     started: list[int]
 
 
-def measure(shape: Shape, journals: list[str], forks: int) -> Figure:
-    """Start one controller per journal spec at once; their figures."""
+@dataclass
+class Failure:
+    """A configuration whose controllers did not all succeed: what each said."""
+
+    what: list[str]
+
+
+TIMEOUT = 1800.0  # seconds a configuration may take
+
+
+def _failure(index: int, process: subprocess.Popen[str], out: str, err: str) -> str | None:
+    """What went wrong with controller `index`, or None if it ran the Plan to success."""
+    if process.returncode != 0:
+        said = err.strip().splitlines()[-3:] or ["(nothing on stderr)"]
+        return f"controller {index + 1} failed (exit {process.returncode}): {' | '.join(said)}"
+    report = json.loads(out.strip().splitlines()[-1])
+    return None if report["outcome"] == "succeeded" else f"controller {index + 1}: run {report['outcome']}"
+
+
+def measure(shape: Shape, journals: list[str], forks: int) -> Figure | Failure:
+    """Start one controller per journal spec at once; their figures, or what failed."""
     processes = [
         subprocess.Popen(
             [sys.executable, __file__, "--controller", spec, str(shape.hosts), str(shape.steps), str(forks)],
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         for spec in journals
     ]
-    reports = []
+    deadline = time.monotonic() + TIMEOUT
+    outputs: list[tuple[str, str]] = []
     for process in processes:
-        out, _ = process.communicate(timeout=1800)
-        if process.returncode != 0:
-            raise SystemExit(f"a controller failed (exit {process.returncode})")
-        reports.append(json.loads(out.strip().splitlines()[-1]))
-    assert all(r["outcome"] == "succeeded" for r in reports), reports
+        try:
+            outputs.append(process.communicate(timeout=max(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            outputs.append(process.communicate())
+    failures = [
+        f for i, (p, (out, err)) in enumerate(zip(processes, outputs, strict=True)) if (f := _failure(i, p, out, err))
+    ]
+    if failures:
+        return Failure(failures)
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     span = max(r["ended"] for r in reports) - min(r["began"] for r in reports)
     return Figure(
         shape.instances / span,
@@ -161,14 +188,14 @@ def commit_rate(url: str, seconds: float = 2.0) -> float:
     return count / (time.perf_counter() - began)
 
 
-def _row(label: str, figure: Figure, reference: float) -> str:
+def _row(label: str, figure: Figure | Failure, reference: float | None) -> str:
+    if isinstance(figure, Failure):
+        return "\n".join([f"  {label:<22} FAILED", *(f"  {'':<22} {what}" for what in figure.what)])
     cpu = "/".join(f"{c:.1f}" for c in figure.cpu)
     rss = "/".join(f"{m:.0f}" for m in figure.rss)
     share = "/".join(str(s) for s in figure.started)
-    return (
-        f"  {label:<22} {figure.rate:>9,.0f} inst/s  x{figure.rate / reference:5.2f} of SQLite  "
-        f"CPU s {cpu:<18} RSS MB {rss:<16} started {share}"
-    )
+    ratio = f"x{figure.rate / reference:5.2f} of SQLite" if reference else " " * 15
+    return f"  {label:<22} {figure.rate:>9,.0f} inst/s  {ratio}  CPU s {cpu:<18} RSS MB {rss:<16} started {share}"
 
 
 def main() -> None:
@@ -199,12 +226,15 @@ def main() -> None:
             print(f"  scheduler alone        {scheduler_only(plan):>9,.0f} inst/s")
             with tempfile.TemporaryDirectory() as tmp:
                 sqlite = measure(shape, [str(Path(tmp) / "journal.db")], args.forks)
-            print(_row("SQLite, 1 controller", sqlite, sqlite.rate))
+            reference = sqlite.rate if isinstance(sqlite, Figure) else None
+            print(_row("SQLite, 1 controller", sqlite, reference), flush=True)
             for n in CONTROLLERS:
                 url = server.new_database()
                 figure = measure(shape, [url] * n, args.forks)
-                print(_row(f"PostgreSQL, {n} ctrl", figure, sqlite.rate))
-                print(f"  {'':<22} {figure.rate / limit:9.2f} instances per one-row commit of the server")
+                print(_row(f"PostgreSQL, {n} ctrl", figure, reference))
+                if isinstance(figure, Figure):
+                    print(f"  {'':<22} {figure.rate / limit:9.2f} instances per one-row commit of the server")
+                print(f"  {'':<22} load {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     finally:
         server.stop("immediate")
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -68,6 +68,7 @@ def _checked_json(kind: Any, value: Any) -> bytes:
         raise PlanTypeError(f"not a Plan: {exc}") from exc
     return text
 
+
 _NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]")  # a literal first: the regex engine skips to it fast
 _DIGITS = frozenset(b"0123456789")
 

@@ -9,6 +9,7 @@ import pytest
 
 from orchc import api
 from orchc.backends.journal import TAIL_BYTES, Journal, Transition, open_journal
+from orchc.backends.pg_journal import FORMAT
 from orchc.backends.state import State
 from postgres import PostgresServer
 from test_engine_plans import make_plan
@@ -196,7 +197,7 @@ def test_a_format_2_database_is_upgraded_in_place(postgres: PostgresServer) -> N
     finally:
         store.close()
     with psycopg.connect(url, autocommit=True) as db:
-        assert db.execute("SELECT version FROM orchc_format").fetchone() == (3,)
+        assert db.execute("SELECT version FROM orchc_format").fetchone() == (FORMAT,) == (4,)
         assert db.execute(
             "SELECT count(*) FROM information_schema.columns WHERE column_name = %s", ("notified",)
         ).fetchone() == (2,)

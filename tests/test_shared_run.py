@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from orchc import api
+from orchc.backends.engine import NOT_RUN
 from orchc.backends.pg_shared import Consequences, Ending, LeaseLost, SharedRun
 from orchc.backends.state import State
 from orchc.plan import Plan
@@ -217,6 +218,45 @@ def test_a_controller_that_lost_its_lease_cannot_record(postgres: PostgresServer
     asyncio.run(scenario())
 
 
+def _busy(seconds: float) -> None:
+    """Pure Python work that holds the interpreter (and so the event loop) for `seconds`: no I/O, no sleep."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        sum(range(1000))
+
+
+def test_a_busy_controller_keeps_its_lease(postgres: PostgresServer) -> None:
+    """The mirror's work on a large batch of endings runs on the event loop, inside the transaction that
+    records them: three lease lengths of it, and the lease is still live, the endings recorded."""
+    url = postgres.new_database()
+    plan = make_plan("a.x@h1\na.y@h1: a.x@h1")
+    lease = 2.0
+
+    def ready(run: int) -> Consequences:
+        return Consequences(ready=["a.x@h1"])
+
+    def heavy(others: list[Ending], own: list[Ending]) -> Consequences:
+        _busy(3 * lease)
+        return Consequences(ready=["a.y@h1"])
+
+    async def scenario() -> None:
+        lost: list[bool] = []
+        store = SharedRun(url, lease_seconds=lease)
+        await store.open()
+        await store.join(plan, "digest", {}, {}, ready, "test")
+        store.watch(lambda: None, lambda: lost.append(True))
+        (claim,) = await store.claim([("a.x@h1", "h1", "a.x")], None, 1, {}, {}, lambda claims: [])
+        _busy(3 * lease)  # a claim over many candidates, between two transactions
+        assert await store.finish([Ending("a.x@h1", State.OK, "", epoch=claim.epoch)], [], heavy) == []
+        (second,) = await store.claim([("a.y@h1", "h1", "a.y")], None, 1, {}, {}, lambda claims: [])
+        assert second.instance == "a.y@h1" and not lost and not store.lost
+        await store.close()
+
+    asyncio.run(scenario())
+    with psycopg.connect(url) as db:
+        assert db.execute("SELECT instance FROM endings").fetchall() == [("a.x@h1",)]
+
+
 def _joined(url: str) -> int:
     with psycopg.connect(url) as db:
         row = db.execute("SELECT count(*) FROM controllers").fetchone()
@@ -278,6 +318,63 @@ def test_a_failure_beyond_tolerance_stops_every_controller_alike(controllers: Co
     assert len(read.states) == 8 and all(s.is_final for s in read.states.values())
     for n in (0, 1):
         assert "host h1 failed beyond the tolerance of role all" in controllers.output(n)
+
+
+def test_what_nobody_claimed_when_a_shared_run_stops_ends_not_run_once(
+    controllers: Controllers, tmp_path: Path
+) -> None:
+    """With one fork each, one first step per controller runs and the other waits, ready, unclaimed: the
+    failure that stops the run leaves those to end as skipped, "not run", each recorded once."""
+    hosts = [f"h{k}" for k in range(4)]  # --shard 1/2: h0 and h2; 2/2: h1 and h3
+    lines = [f"s.first@{h}" for h in hosts] + [f"s.then@{h}: s.first@{h}" for h in hosts]
+    # Either first step of controller 1 fails, once controller 2 runs one of its own (which waits).
+    wait = f"while ! grep -q 's.first@h[13]' {tmp_path}/ran; do sleep 0.05; done"
+    commands = {f"s.first@{h}": f"{_logged(f's.first@{h}', tmp_path)}; {wait}; exit 4" for h in ("h0", "h2")}
+    commands |= {f"s.first@{h}": _blocking(f"s.first@{h}", tmp_path) for h in ("h1", "h3")}
+    plan = make_plan("\n".join(lines), commands=commands, roles={"all": (hosts, 0)}, root=tmp_path)
+    _write(plan, tmp_path)
+    started = [controllers.start("--shard", f"{k}/2", "--forks", "1") for k in (1, 2)]
+    _until(lambda: State.FAILED in api.status(controllers.url).states.values(), "a first step to fail")
+    (tmp_path / "release").touch()
+    assert [controllers.wait(p) for p in started] == [3, 3], controllers.output(0) + controllers.output(1)
+    ran = {iid for iid, _ in _ran(tmp_path)}
+    assert len(ran) == 2, ran  # one first step on each controller
+    states = api.status(controllers.url).states
+    assert len(states) == 8 and all(state.is_final for state in states.values())
+    for iid in {f"s.first@{h}" for h in hosts} - ran:
+        assert states[iid] == State.SKIPPED, iid
+        assert [t.message for t in _transitions(controllers.url, iid)] == [NOT_RUN], iid
+    with psycopg.connect(controllers.url) as db:  # the four first steps' endings, once each
+        assert db.execute("SELECT count(*), count(DISTINCT instance) FROM endings").fetchone() == (4, 4)
+
+
+def test_a_retry_is_recorded_running_before_it_ends(controllers: Controllers, tmp_path: Path) -> None:
+    flag = tmp_path / "failed-once"
+    command = f"if [ -e {flag} ]; then exit 0; fi; touch {flag}; exit 1"
+    plan = make_plan("a.x@h0", commands={"a.x@h0": command}, retries={"a.x": (1, 0.0)}, root=tmp_path)
+    _write(plan, tmp_path)
+    assert controllers.wait(controllers.start()) == 0, controllers.output(0)
+    recorded = [(t.state, t.attempt) for t in _transitions(controllers.url, "a.x@h0")]
+    assert recorded == [(State.RUNNING, 1), (State.RUNNING, 2), (State.CHANGED, 2)]
+
+
+def test_a_once_instance_that_moved_has_its_retries_again(controllers: Controllers, tmp_path: Path) -> None:
+    """k.db_sync fails its two attempts on k1, which leaves; on k2 it fails once more, and its retry there
+    succeeds: the attempts spent on k1 do not count against k2's."""
+    count = tmp_path / "count"
+    command = f"n=$(cat {count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {count}; [ $n -ge 4 ]"
+    plan = make_plan(
+        "k.install@k1\nk.install@k2\nk.db_sync@k1: k.install@k1\nk.start@k2: k.db_sync@k1",
+        roles={"ctl": (["k1", "k2"], 1)},
+        alternates={"k.db_sync@k1": ["k2"]},
+        commands={"k.db_sync@k1": command, "k.db_sync@k2": command},
+        retries={"k.db_sync": (1, 0.0)},
+        root=tmp_path,
+    )
+    _write(plan, tmp_path)
+    assert controllers.wait(controllers.start()) == 0, controllers.output(0)
+    assert count.read_text().strip() == "4"
+    assert api.status(controllers.url).states["k.db_sync@k1"] == State.CHANGED
 
 
 def test_an_interrupted_controller_leaves_its_hosts_to_the_others(controllers: Controllers, tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ class HostEvents:
     unreachable: str = ""
     last_task: str | None = None
     diff: str = ""  # with --diff: the module's content changes, as unified diffs
+    notified: set[str] = field(default_factory=set)  # the handlers a change notified on the host
 
 
 @dataclass
@@ -87,6 +88,8 @@ class BatchOutcome:
             events.stderr = str(record.get("stderr") or "")
         elif event == "runner_on_ok" and record.get("diff"):
             events.diff += "".join(_unified(d) for d in record["diff"] if isinstance(d, dict))
+        elif event == "playbook_on_notify" and record.get("handler"):
+            events.notified.add(str(record["handler"]))
         elif event == "runner_on_unreachable":
             events.failed_task = task
             events.unreachable = str(record.get("msg") or "unreachable")
@@ -139,6 +142,7 @@ class BatchOutcome:
             stderr=redact(events.stderr, secrets),
             message=redact(message, secrets),
             diff=redact(events.diff, secrets),
+            notified=sorted(events.notified) if status == "changed" else [],
         )
 
     @property

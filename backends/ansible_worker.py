@@ -11,7 +11,8 @@ line to stdout:
 
 - `{"type": "event", ...}`: one ansible-runner event, reduced to what orchc
   needs (`event`, `host`, `task`, `stdout`, and from the module result
-  `changed`, `msg`, `rc`, `stderr`; `stats` for `playbook_on_stats`);
+  `changed`, `msg`, `rc`, `stderr`; `stats` for `playbook_on_stats`; `handler`
+  for `playbook_on_notify`, the handler a change notified on `host`);
 - `{"type": "end", "status": ..., "rc": ...}`: the run is over;
 - `{"type": "error", "message": ...}`: the run could not start.
 
@@ -87,6 +88,8 @@ def reduce_event(event: dict[str, Any]) -> dict[str, Any]:
         diffs = [item.get("diff") for item in [result, *(result.get("results") or [])] if isinstance(item, dict)]
         if any(diffs):  # with --diff: what a module changed (or would), as {before, after, *_header}s
             record["diff"] = [d for some in diffs if some for d in (some if isinstance(some, list) else [some])]
+    if data.get("handler"):
+        record["handler"] = data["handler"]
     if record["event"] == "playbook_on_stats":
         record["stats"] = {key: data.get(key) or {} for key in STATS_KEYS}
     return record

@@ -7,7 +7,8 @@ Host has none), `ansible_ssh_private_key_file` (or `ansible_private_key_file`),
 `orchc_known_hosts`, `ansible_ssh_common_args` and `ansible_ssh_extra_args`
 (the OpenSSH options orchc follows: see `ssh_connect`),
 `ansible_python_interpreter` (the SSH agent's interpreter, default `python3`),
-`orchc_agent: false` (never start the agent), `ansible_become` and
+`orchc_agent` (true: always start the agent, false: never; unset: where the
+host has enough to do, see `ssh`), `ansible_become` and
 `ansible_become_user` (default root).
 
 `SshOptions` are the run's own settings for SSH (`orchc run` flags), which the
@@ -43,6 +44,7 @@ class ConnectionSpec:
     known_hosts: str | None  # the host's own known_hosts file (orchc_known_hosts)
     ssh_args: str  # ansible_ssh_common_args, then ansible_ssh_extra_args
     agent_python: str | None  # the interpreter the SSH agent runs with; None: no agent
+    agent_always: bool  # `orchc_agent: true`: start it however little the host has to do
     become: bool  # the host's ansible_become
     become_user: str
 
@@ -65,6 +67,7 @@ class ConnectionSpec:
                 if _inventory_flag(vars_.get("orchc_agent", True))
                 else None
             ),
+            agent_always="orchc_agent" in vars_ and _inventory_flag(vars_["orchc_agent"]),
             become=_inventory_flag(vars_.get("ansible_become", False)),
             become_user=str(vars_.get("ansible_become_user", "root")),
         )

@@ -85,6 +85,7 @@ class Transition:
     stderr_tail: str = ""
     message: str = ""
     run: int = 0
+    notified: list[str] = dataclasses.field(default_factory=list)  # topics its change notified (`backends.notify`)
 
 
 class LastSuccesses(NamedTuple):
@@ -92,6 +93,19 @@ class LastSuccesses(NamedTuple):
 
     changed: int | None  # its last `changed` ending; None if it never changed
     success: int  # its last successful ending (`ok` or `changed`)
+    notified: dict[str, int] = {}  # topic → its last successful ending that reported it
+
+
+def last_successes_read(
+    rows: Iterable[tuple[Any, ...]], reports: Iterable[tuple[Any, ...]]
+) -> dict[str, LastSuccesses]:
+    """LastSuccesses from rows (instance, last changed, last success) and (instance, seq, notified JSON)."""
+    topics: dict[str, dict[str, int]] = {}
+    for instance, seq, notified in reports:
+        for topic in json.loads(notified):
+            mark = topics.setdefault(instance, {})
+            mark[topic] = max(seq, mark.get(topic, seq))
+    return {instance: LastSuccesses(changed, success, topics.get(instance, {})) for instance, changed, success in rows}
 
 
 @dataclass
@@ -171,6 +185,7 @@ def transition_row(run: int, t: Transition) -> tuple[Any, ...]:
         t.stderr_tail,
         t.message,
         t.run,
+        json.dumps(t.notified),
     )
 
 
@@ -243,7 +258,8 @@ TRANSITION_COLUMNS = """
     rc INTEGER,
     stdout_tail TEXT NOT NULL,
     stderr_tail TEXT NOT NULL,
-    message TEXT NOT NULL"""
+    message TEXT NOT NULL,
+    notified TEXT NOT NULL DEFAULT '[]'"""
 LATEST_EXECUTION_COLUMNS = """
     instance TEXT PRIMARY KEY,
     state TEXT NOT NULL,
@@ -295,8 +311,9 @@ CREATE TABLE IF NOT EXISTS run_graphs (
 # The format of the file, in `PRAGMA user_version`. Older files are upgraded in
 # place when opened (their history kept); a newer one is refused.
 # 1: latest_executions; 2: run_graphs (a Plan's hosts, roles and dependencies, for status and report);
-# 3: latest_executions.success_run (the run of each instance's latest success, for `orchc plan`).
-FORMAT = 3
+# 3: latest_executions.success_run (the run of each instance's latest success, for `orchc plan`);
+# 4: transitions.notified (the topics a change notified, for `when notified(TASK "TOPIC")`).
+FORMAT = 4
 
 _COLUMNS = [f.name for f in dataclasses.fields(Transition)]
 _UPSERT_EXECUTION = UPSERT_EXECUTION.format("?")
@@ -335,13 +352,15 @@ class SqliteJournal(Journal):
             )
         if version == FORMAT:
             return
-        # Format 0 (a new file, or one written before the format was numbered), 1 or 2: every statement of
+        # Format 0 (a new file, or one written before the format was numbered), 1, 2 or 3: every statement of
         # the schema is idempotent.
         self._db.execute("BEGIN")
         for statement in filter(str.strip, _SCHEMA.split(";")):
             self._db.execute(statement)
         if "notes" not in {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}:
             self._db.execute("ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'")
+        if "notified" not in {row[1] for row in self._db.execute("PRAGMA table_info(transitions)")}:
+            self._db.execute("ALTER TABLE transitions ADD COLUMN notified TEXT NOT NULL DEFAULT '[]'")
         if "success_run" not in {row[1] for row in self._db.execute("PRAGMA table_info(latest_executions)")}:
             self._db.execute("ALTER TABLE latest_executions ADD COLUMN success_run BIGINT")
         marks = ", ".join("?" * len(EXECUTED_STATES))
@@ -398,9 +417,14 @@ class SqliteJournal(Journal):
             "GROUP BY instance"
         )
         params = (State.CHANGED.value, *DONE_STATES, json.dumps(list(instances)), before_run, before_run)
+        reports = (
+            "SELECT instance, seq, notified FROM transitions WHERE notified != '[]' AND state = ? "
+            "AND instance IN (SELECT value FROM json_each(?)) AND (? IS NULL OR run < ?)"
+        )
         with self._database() as db:
             rows = db.execute(query, params).fetchall()
-        return {instance: LastSuccesses(changed, success) for instance, changed, success in rows}
+            reported = db.execute(reports, (State.CHANGED.value, *params[-3:])).fetchall()
+        return last_successes_read(rows, reported)
 
     def executions(self) -> dict[str, Execution]:
         with self._database() as db:
@@ -490,9 +514,12 @@ def run_record(row: tuple[Any, ...]) -> RunRecord:
 def transitions_read(rows: Iterable[tuple[Any, ...]], journal: str) -> list[Transition]:
     """Rows of a transitions table, in Transition's field order; a state this orchc does not know is an error."""
     try:
-        return [Transition(row[0], state_named(row[1]), *row[2:]) for row in rows]
+        read = [(Transition(row[0], state_named(row[1]), *row[2:-1]), row[-1]) for row in rows]
     except ValueError as exc:
         raise unknown_state(journal, exc) from None
+    for t, notified in read:
+        t.notified = json.loads(notified)
+    return [t for t, _ in read]
 
 
 def unknown_state(journal: str, exc: ValueError) -> JournalError:

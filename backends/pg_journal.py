@@ -39,15 +39,17 @@ from orchc.backends.journal import (
     Transition,
     execution_row,
     executions_read,
+    last_successes_read,
     run_record,
     transition_row,
     transitions_read,
 )
 from orchc.backends.state import State
 
-# 1: the first; 2: latest_executions.success_run (as the SQLite journal's format 3);
-# 3: instances.attempts_before_move (a shared run's `once` instance that moved keeps its retries).
-FORMAT = 3
+# 1: the first; 2: latest_executions.success_run (as the SQLite journal's format 3); 3: transitions.notified
+# and endings.notified (as its format 4); 4: instances.attempts_before_move (a shared run's `once` instance
+# that moved keeps its retries).
+FORMAT = 4
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS orchc_format (version INTEGER NOT NULL);
@@ -105,14 +107,18 @@ CREATE TABLE IF NOT EXISTS endings (
     instance TEXT NOT NULL,
     state TEXT NOT NULL,
     message TEXT NOT NULL,
+    notified TEXT NOT NULL DEFAULT '[]',
     controller BIGINT,
     epoch INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS endings_by_run ON endings(run, seq);
 """
 
-_COLUMNS = "instance, state, host, attempt, time, fingerprint, change_key, rc, stdout_tail, stderr_tail, message, run"
-_TYPES = "text, text, text, int, float8, text, text, int, text, text, text, bigint"
+_COLUMNS = (
+    "instance, state, host, attempt, time, fingerprint, change_key, rc, stdout_tail, stderr_tail, message, run, "
+    "notified"
+)
+_TYPES = "text, text, text, int, float8, text, text, int, text, text, text, bigint, text"
 # A batch of transitions as one statement: one array per column, sent binary (text arrays are quoted
 # element by element, in Python).
 INSERT_TRANSITIONS = (
@@ -120,7 +126,7 @@ INSERT_TRANSITIONS = (
     + ", ".join(f"%b::{kind}[]" for kind in _TYPES.split(", "))
     + ")"
 )
-INSERT_TRANSITION = f"INSERT INTO transitions ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})"
+INSERT_TRANSITION = f"INSERT INTO transitions ({_COLUMNS}) VALUES ({', '.join(['%s'] * 13)})"
 UPSERT_EXECUTION_PG = UPSERT_EXECUTION.format("%s")
 # One lock for creating the tables: controllers that start together must not race each other's DDL.
 SCHEMA_LOCK = 0x6F72636863  # "orchc"
@@ -170,12 +176,15 @@ def create_schema(db: psycopg.Connection[Any]) -> None:
 
 def _upgrade(db: psycopg.Connection[Any]) -> None:
     """An older database: format 1 gains the run of each instance's latest success, found in its
-    transitions; format 2 the attempts a moved instance spent before it moved (none, for what ran)."""
+    transitions; format 2 the topics of each transition (none); format 3 the attempts a moved instance spent
+    before it moved (none, for what ran)."""
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         row = db.execute("SELECT version FROM orchc_format").fetchone()
         if row is None or row[0] >= FORMAT:
             return  # another controller upgraded it meanwhile
+        for table in ("transitions", "endings"):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS notified TEXT NOT NULL DEFAULT '[]'")
         if row[0] < 2:
             db.execute("ALTER TABLE latest_executions ADD COLUMN IF NOT EXISTS success_run BIGINT")
             db.execute(SUCCESS_RUNS.format("%s, " * (len(DONE_STATES) - 1) + "%s"), [s.value for s in DONE_STATES])
@@ -234,7 +243,12 @@ class PostgresJournal(Journal):
             "WHERE state = ANY(%s) AND instance = ANY(%s) AND (%s::bigint IS NULL OR run < %s) GROUP BY instance",
             (State.CHANGED.value, [state.value for state in DONE_STATES], list(instances), before_run, before_run),
         )
-        return {instance: LastSuccesses(changed, success) for instance, changed, success in rows}
+        reported = self._execute(
+            "SELECT instance, seq, notified FROM transitions WHERE notified != '[]' AND state = %s "
+            "AND instance = ANY(%s) AND (%s::bigint IS NULL OR run < %s)",
+            (State.CHANGED.value, list(instances), before_run, before_run),
+        )
+        return last_successes_read(rows, reported)
 
     def executions(self) -> dict[str, Execution]:
         return executions_read(self._execute(EXECUTIONS_QUERY), shown_url(self.url))

@@ -89,6 +89,7 @@ class Ending:
     seq: int = 0
     epoch: int = 0
     attempts: int = 0
+    notified: list[str] = field(default_factory=list)  # the topics its change notified (`backends.notify`)
 
 
 @dataclass
@@ -372,10 +373,12 @@ class SharedRun:
 
     async def _endings_since(self, db: psycopg.AsyncConnection[Any], seq: int) -> list[Ending]:
         cursor = await db.execute(
-            "SELECT seq, instance, state, message FROM endings WHERE run = %s AND seq > %s ORDER BY seq",
+            "SELECT seq, instance, state, message, notified FROM endings WHERE run = %s AND seq > %s ORDER BY seq",
             (self.run, seq),
         )
-        return [Ending(r[1], state_named(r[2]), r[3], seq=r[0]) for r in await cursor.fetchall()]
+        return [
+            Ending(r[1], state_named(r[2]), r[3], seq=r[0], notified=json.loads(r[4])) for r in await cursor.fetchall()
+        ]
 
     async def claim(
         self,
@@ -581,15 +584,16 @@ class SharedRun:
             # Own endings first, then every ending since the mirror last looked: one round trip. Under
             # the run's lock nobody else adds any, so the others are those not inserted here.
             inserted = await db.execute(
-                "INSERT INTO endings (run, instance, state, message, controller, epoch) "
-                "SELECT %s, i, s, m, %s, p FROM unnest(%b::text[], %b::text[], %b::text[], %b::int[]) AS u(i, s, m, p) "
-                "RETURNING seq",
+                "INSERT INTO endings (run, instance, state, message, notified, controller, epoch) "
+                "SELECT %s, i, s, m, n, %s, p FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::int[]) "
+                "AS u(i, s, m, n, p) RETURNING seq",
                 (
                     self.run,
                     self.controller,
                     [e.instance for e in own],
                     [str(e.state) for e in own],
                     [e.message for e in own],
+                    [json.dumps(e.notified) for e in own],
                     [e.epoch for e in own],
                 ),
             )

@@ -176,7 +176,7 @@ def verdicts(
         elif inst.id in pending:
             out.append(Verdict(inst, pending_reason(pending[inst.id]), kind="notified earlier"))
         elif inst.notified_by:
-            out.append(Verdict(inst, runs_if(inst.notified_by), kind="notified"))
+            out.append(Verdict(inst, runs_if(inst), kind="notified"))
         elif done_keys.get(inst.id) == inst.change_key:
             forced = force and (limit is None or inst.host in limit)
             out.append(
@@ -240,6 +240,7 @@ class Runner:
         self._tasks = {t.id: t for t in plan.tasks}
         self._instant: dict[str, tuple[State, str]] = {}  # id → (final state, message), for no-work instances
         self._gated: set[str] = set()  # instances that run only if notified in this run (`backends.notify`)
+        self._reported: dict[str, list[str]] = {}  # id → the topics (Ansible handlers) its change notified
         self._attempts: dict[str, int] = {}
         self._attempts_before_move: dict[str, int] = {}
         self._started_at: dict[str, float] = {}
@@ -378,7 +379,7 @@ class Runner:
             return self._instant[iid]
         if iid in self._gated:
             notifiers = notifiers_where_it_runs(self._instances[iid], self.scheduler.placement_of(iid))
-            reason = not_notified(notifiers, self.scheduler.state_of)
+            reason = not_notified(self._instances[iid], notifiers, self.scheduler.state_of, self._reported_of)
             if reason is not None:
                 return State.SKIPPED, reason
         return None
@@ -404,8 +405,12 @@ class Runner:
                 for observer in self.observers:
                     observer.still_running([(iid, seconds) for seconds, iid in long])
 
+    def _reported_of(self, iid: str) -> list[str]:
+        return self._reported.get(iid, [])
+
     def _settle(self, iid: str, state: State, result: ActionResult) -> None:
         del self._tasks_running[iid]
+        self._reported[iid] = result.notified
         self._record(iid, state, result=result)
         if result.diff:
             self._diffs[iid] = redact(result.diff, self.secrets) if self.secrets else result.diff
@@ -510,10 +515,10 @@ class Runner:
         self, iid: str, state: State, *, message: str = "", result: ActionResult | None = None, host: str | None = None
     ) -> Transition:
         inst = self._instances[iid]
-        rc, stdout, stderr = None, "", ""
+        rc, stdout, stderr, notified = None, "", "", []
         if result is not None:
             message = message or result.message
-            rc, stdout, stderr = result.rc, result.stdout, result.stderr
+            rc, stdout, stderr, notified = result.rc, result.stdout, result.stderr, result.notified
         if self.secrets:
             message, stdout, stderr = (redact(text, self.secrets) for text in (message, stdout, stderr))
         return Transition(
@@ -528,6 +533,7 @@ class Runner:
             stdout_tail=stdout,
             stderr_tail=stderr,
             message=message,
+            notified=notified,
         )
 
     async def _write_records(self) -> None:
@@ -595,6 +601,7 @@ def _merge(results: list[ActionResult]) -> ActionResult:
         stderr="".join(r.stderr for r in results),
         message=last.message,
         diff="".join(r.diff for r in results),
+        notified=sorted({topic for r in results for topic in r.notified}),
     )
 
 

@@ -214,6 +214,7 @@ class SharedRunner(Runner):
                 result.message,
                 epoch=self._claims[iid].epoch,
                 attempts=self._attempts.get(iid, 0),
+                notified=result.notified,
             )
             for iid, state, result in ended
         ]
@@ -295,6 +296,7 @@ class SharedRunner(Runner):
     def _apply(self, ending: Ending, out: Consequences | None) -> None:
         """Apply an ending to the mirror; `out` (when this controller records it) collects what follows."""
         self._drain(out)
+        self._reported[ending.instance] = ending.notified
         self._candidates.pop(ending.instance, None)
         self._collect(self.scheduler.complete(ending.instance, ending.state, ending.message), out)
         self._drain(out)

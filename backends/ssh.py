@@ -5,8 +5,8 @@ One connection per host, opened on first use (at most `--forks`, and at most
 too, shared by the hosts behind it. Each connection is the connector
 (`ssh_session.HostLink`) on which the actions layer (`actions`) runs the
 actions, as it does on local hosts. Commands go to a persistent agent on the
-host (`backends/agent.py`) when it has Python, or to plain exec channels when
-it hasn't; files go over SFTP. A host that cannot be reached gives
+host (`backends/agent.py`) when it has Python and enough to do (`AGENT_PAYS_OFF`),
+or to plain exec channels (also while the agent starts); files go over SFTP. A host that cannot be reached gives
 `unreachable`; a connection that breaks under a running action fails that
 action, and the next action on the host opens a new connection. How each host
 is reached is its `ConnectionSpec` (`connection`).
@@ -15,6 +15,7 @@ is reached is its `ConnectionSpec` (`connection`).
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from orchc.backends.actions import NativeTransport
 from orchc.backends.ssh_asyncssh import asyncssh
@@ -22,6 +23,10 @@ from orchc.backends.ssh_connect import Endpoint, KnownHostsFiles, Unreachable, c
 from orchc.backends.ssh_session import ConnectionLost, HostLink
 from orchc.backends.transport import ActionContext, ActionResult, TransportOptions
 from orchc.plan import Action, Host, Plan
+
+# The agent costs a Python start-up on the host, as much as a dozen commands over exec channels: a host
+# with fewer actions in the Plan than this gets exec channels only (unless `orchc_agent: true`).
+AGENT_PAYS_OFF = 12
 
 # Handshakes are CPU work on the controller (and on a busy server): beyond a few hundred at once each only
 # takes longer, until they all miss the connect timeout together (1000 at once against one sshd on 2 cores).
@@ -48,6 +53,10 @@ class SshTransport(NativeTransport):
         self._known_hosts = KnownHostsFiles()
         self._jump_links: dict[tuple[Endpoint, ...], asyncssh.SSHClientConnection] = {}  # by route to them
         self._opening_jumps = asyncio.Lock()
+        self._planned_actions = Counter[str]()
+        for inst in plan.instances:
+            if inst.host is not None:
+                self._planned_actions[inst.host] += len(inst.actions)
 
     async def execute(self, host: Host, action: Action, ctx: ActionContext) -> ActionResult:
         try:
@@ -81,11 +90,8 @@ class SshTransport(NativeTransport):
         spec = self.spec(host)
         endpoint = Endpoint.of(spec, self.options.ssh)
         conn = await connect(endpoint, self.options.ssh, self._known_hosts, await self._tunnel(endpoint.jumps))
-        try:
-            return await HostLink.open(conn, endpoint.user, spec.agent_python)
-        except (asyncssh.Error, OSError) as exc:
-            conn.close()
-            raise Unreachable(f"connected, but could not start a session: {exc}") from exc
+        wants_agent = spec.agent_always or self._planned_actions[host.name] >= AGENT_PAYS_OFF
+        return HostLink.open(conn, endpoint.user, spec.agent_python if wants_agent else None)
 
     async def _tunnel(self, jumps: tuple[Endpoint, ...]) -> asyncssh.SSHClientConnection | None:
         """The connection to the last of `jumps`, through the ones before it; each opened once and shared."""

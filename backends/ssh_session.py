@@ -31,6 +31,9 @@ AGENT_PROTOCOL = 1
 AGENT_START_TIMEOUT = 15.0
 KILL_WAIT = 5.0  # how long a cancelled command may take to report its end
 PID_MARK = "orchc-pid:"  # an exec channel's first line: the remote shell's pid
+# Exec channels open at once while the agent starts; more commands wait for the agent. OpenSSH's server
+# allows 10 sessions per connection (MaxSessions): the agent, SFTP and these stay below.
+EARLY_EXEC_CHANNELS = 4
 
 
 class ConnectionLost(Exception):
@@ -38,7 +41,8 @@ class ConnectionLost(Exception):
 
 
 class CommandSession(Protocol):
-    kind: str
+    @property
+    def kind(self) -> str: ...  # "agent" or "exec": where the commands go now
 
     async def run(self, command: Command, on_output: OutputSink | None) -> CommandResult: ...
 
@@ -224,6 +228,48 @@ class ExecSession:
         pass
 
 
+class StartingAgent:
+    """The agent, once it has started; until then (and for good, if it cannot start) exec channels.
+
+    Starting the agent costs a Python start-up on the host, a tenth of a second or more: the first commands
+    of a run do not wait for it."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection, python: str, fallback: ExecSession) -> None:
+        self._fallback = fallback
+        self._agent: AgentSession | None = None
+        self._early = 0  # commands on exec channels while the agent starts
+        self._starting = asyncio.create_task(AgentSession.start(conn, python))
+        self._starting.add_done_callback(self._started)
+
+    def _started(self, starting: asyncio.Task[AgentSession | None]) -> None:
+        if not starting.cancelled() and starting.exception() is None:
+            self._agent = starting.result()
+
+    @property
+    def kind(self) -> str:
+        return "exec" if self._agent is None else self._agent.kind
+
+    async def ready(self) -> None:
+        """Until the agent started or could not."""
+        await asyncio.wait([self._starting])
+
+    async def run(self, command: Command, on_output: OutputSink | None) -> CommandResult:
+        if not self._starting.done() and self._early >= EARLY_EXEC_CHANNELS:
+            await self.ready()
+        if self._agent is not None or self._starting.done():
+            return await (self._agent or self._fallback).run(command, on_output)
+        self._early += 1
+        try:
+            return await self._fallback.run(command, on_output)
+        finally:
+            self._early -= 1
+
+    def close(self) -> None:
+        self._starting.cancel()
+        if self._agent is not None:
+            self._agent.close()
+
+
 def _signal_number(name: str) -> int | None:
     try:
         return int(signal.Signals[f"SIG{name}"])
@@ -242,10 +288,10 @@ class HostLink:
         self._sftp_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, conn: asyncssh.SSHClientConnection, login_user: str, python: str | None) -> HostLink:
-        """Start the agent with `python` (None: don't), falling back to exec channels."""
-        agent = await AgentSession.start(conn, python) if python else None
-        return cls(conn, agent or ExecSession(conn), login_user)
+    def open(cls, conn: asyncssh.SSHClientConnection, login_user: str, python: str | None) -> HostLink:
+        """Commands go over exec channels, and to the agent started with `python` (None: don't) once it is up."""
+        exec_session = ExecSession(conn)
+        return cls(conn, StartingAgent(conn, python, exec_session) if python else exec_session, login_user)
 
     @property
     def closed(self) -> bool:

@@ -37,6 +37,7 @@ class ActionResult:
     stderr: str = ""
     message: str = ""  # one line for people: why it failed, or what changed
     diff: str = ""  # with `TransportOptions.diff`: a unified diff of the file content the action changed
+    notified: list[str] = field(default_factory=list)  # topics: the Ansible handlers its change notified
 
     @property
     def succeeded(self) -> bool:

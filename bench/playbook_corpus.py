@@ -254,7 +254,8 @@ def main() -> int:
     )
     print(
         f"orchc tasks: {totals['orchc tasks']}; ordering edges: {totals['ordering edges']}, of which "
-        f"{totals['ordering edges from textual order only']} come from textual order only (parallelism to unlock)"
+        f"{totals['ordering edges from textual order only']} come from textual order only (parallelism to unlock); "
+        f"handlers: {totals['handlers']}, each gated by `when notified` (no flag file on the host)"
     )
     if not args.no_peer:
         peer = [syntax_check(item.playbook, item.roles_path) for item in items]

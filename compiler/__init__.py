@@ -54,8 +54,9 @@ class CompileResult:
         return cls(plan, warnings=[], secret_values={}, validated=True)
 
     def validated_plan(self) -> Plan:
-        """The Plan checked against its schema, as `orchc compile` writes it and `orchc check` passes it;
-        the run takes the compiler's typed Plan as it is."""
+        """The Plan checked against its schema field by field, as `orchc check` passes it; `orchc compile`
+        writes the compiler's typed Plan checking the type of every field as it writes (`write_plan_json`),
+        and the run takes it as it is."""
         if not self.validated:
             self.plan, self.validated = validate_plan(self.plan), True
         return self.plan

@@ -25,7 +25,14 @@ from orchc.compiler.binding import Binder, Requirements
 from orchc.compiler.capabilities import Provider, task_id
 from orchc.compiler.inputs import InputDigests, sha256
 from orchc.compiler.inventory import Inventory
-from orchc.compiler.notify import Notifier, notifier_instances, notifiers, notify_edges
+from orchc.compiler.notify import (
+    NOTHING_NOTIFIES,
+    Notifier,
+    notifier_instances,
+    notifiers,
+    notify_edges,
+    notify_topics,
+)
 from orchc.compiler.placement import Placement, Slot
 from orchc.compiler.render import Renderer, RenderError
 from orchc.compiler.symbols import Symbols
@@ -137,7 +144,7 @@ class Expander:
                             unit.id, provider.task_id, f"requires {requirement.name}", requirement.span, ordering=False
                         )
                     )
-            found = notifiers(unit, self.symbols, self.providers, self.report)
+            found = notifiers(unit, self.symbols, self.providers, self.units, self.report)
             if found:
                 self.notifiers[unit.id] = found
                 self.edges.extend(notify_edges(unit, found))
@@ -220,9 +227,9 @@ class Expander:
         context = self._context(slot, bound.capabilities) if unit.renders_per_host or unit.when else {}
         lowered = self._lowered(unit, context)
         alternates = []
-        notified_by = set(self._notified_by(unit, slot))
+        notified_by = self._notified_by(unit, slot)
         for other in unit.slots[1:] if unit.once else []:
-            notified_by.update(self._notified_by(unit, other))
+            notified_by += self._notified_by(unit, other)
             other_bound = self.binder.requirements(unit, other)
             other_lowered = self._lowered(unit, self._context(other, other_bound.capabilities))
             alternates.append(
@@ -244,9 +251,11 @@ class Expander:
             host=slot.host.name if slot else None,
             id=unit.instance_id(slot),
             inputs=lowered.inputs,
-            notified_by=sorted(notified_by),
+            notified_by=sorted({notifier for notifier, _ in notified_by}),
+            notify_topics=notify_topics(notified_by),
             secrets=lowered.secrets,
-            skip=self._skip(unit, slot, context),
+            skip=self._skip(unit, slot, context)
+            or (NOTHING_NOTIFIES if unit.id in self.notifiers and not notified_by else None),
             task=unit.id,
             variants=self._variants(unit, slot, bound, lowered),
         )
@@ -291,7 +300,7 @@ class Expander:
         """The sorted instance ids an instance waits for: its providers, its `after`/`before` targets and
         its notifiers."""
         order = self._host_order(unit.id)
-        notified_by = self._notified_by(unit, slot)
+        notified_by = [notifier for notifier, _ in self._notified_by(unit, slot)]
         if not order and not notified_by and len(required) < 2:
             return required[0] if required else []  # sorted and without repeats already
         deps = {instance for ids in required for instance in ids}
@@ -299,7 +308,7 @@ class Expander:
         deps.update(target.instance_id(target.slots[0] if target.once else slot) for target in order)
         return sorted(deps)
 
-    def _notified_by(self, unit: Unit, slot: Slot | None) -> list[str]:
+    def _notified_by(self, unit: Unit, slot: Slot | None) -> list[tuple[str, str | None]]:
         found = self.notifiers.get(unit.id)
         return notifier_instances(unit, slot, found, self.units, self.report) if found else []
 

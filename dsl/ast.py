@@ -249,6 +249,20 @@ Action = Run | Copy | Template | Playbook | AnsibleModule | AnsibleRole
 
 
 @dataclass
+class Notifier:
+    """One notifier of `when notified(...)`: a task, `service.task` or a capability, and the topic it must
+    report having notified (`config "restart api"`), if any."""
+
+    name: Name
+    topic: Str | None = None
+
+    @property
+    def span(self) -> Span:
+        end = (self.topic or self.name).span
+        return Span(self.name.span.file, self.name.span.line, self.name.span.column, end.end_line, end.end_column)
+
+
+@dataclass
 class When:
     """`when "EXPR"` (compile-time, per host), `when changed(VAR, ...)` (re-run on change), `when ansible
     "EXPR"` (an Ansible condition, decided when compiling where Ansible's variables are known) or `when
@@ -258,7 +272,7 @@ class When:
     changed: list[Name]
     span: Span
     ansible: Str | None = None
-    notified: list[Name] = field(default_factory=list)  # a task, `service.task` or a capability
+    notified: list[Notifier] = field(default_factory=list)
 
     def kinds(self) -> list[str]:
         """The statements it holds, as written: `when`, `when changed`, `when ansible`, `when notified`."""

@@ -149,9 +149,18 @@ def when_ansible(condition: str) -> ast.When:
     return ast.When(None, [], NOWHERE, ansible=string(condition))
 
 
-def when_notified(notifiers: list[str]) -> ast.When:
-    """`when notified(...)`: each notifier a task of the same service, `service.task` or a capability."""
-    return ast.When(None, [], NOWHERE, notified=[ast.Name(name, NOWHERE) for name in notifiers])
+def when_notified(notifiers: list[tuple[str, str | None]]) -> ast.When:
+    """`when notified(...)`: each notifier a task of the same service, `service.task` or a capability, with
+    the topic it must report, if any."""
+    return ast.When(
+        None,
+        [],
+        NOWHERE,
+        notified=[
+            ast.Notifier(ast.Name(name, NOWHERE), None if topic is None else ast.Str(topic, NOWHERE))
+            for name, topic in notifiers
+        ],
+    )
 
 
 def run(command: str) -> ast.Run:
@@ -222,7 +231,10 @@ def _place(decl: ast.TaskDecl, statement: Statement, span: ast.Span) -> None:
             span=span,
             expr=statement.expr and replace(statement.expr, span=span),
             ansible=statement.ansible and replace(statement.ansible, span=span),
-            notified=[replace(name, span=span) for name in statement.notified],
+            notified=[
+                ast.Notifier(replace(n.name, span=span), n.topic and replace(n.topic, span=span))
+                for n in statement.notified
+            ],
         )
         decl.when = placed if decl.when is None else decl.when.merged(placed)
     else:

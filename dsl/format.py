@@ -400,9 +400,9 @@ def _task_decl(printer: _Printer, task: ast.TaskDecl, next_line: int) -> None:
         if when.ansible is not None:
             lines.append(_line(when.ansible.span if merged else when.span, f"when ansible {_string(when.ansible)}"))
         if when.notified:
-            lines.append(
-                _line(_covering(when.notified) if merged else when.span, f"when notified({_names(when.notified)})")
-            )
+            notifiers = ", ".join(n.name.value + (f" {_string(n.topic)}" if n.topic else "") for n in when.notified)
+            span = _covering([n.name for n in when.notified]) if merged else when.span
+            lines.append(_line(span, f"when notified({notifiers})"))
     if task.become:
         lines.append(_line(task.become_span or task.name_span, "become"))
     lines += [_action_line(action) for action in task.actions]

@@ -550,8 +550,11 @@ class _Builder:
     def when_notified(self, c: list[Any]) -> ast.When:
         return ast.When(None, [], self.span(c[0], c[-1]), notified=c[3])
 
-    def notifier_list(self, c: list[Token]) -> list[ast.Name]:
-        return [ast.Name(str(t), self.span(t)) for t in c if t.type == "DOTTED_NAME"]
+    def notifier_list(self, c: list[Any]) -> list[ast.Notifier]:
+        return [n for n in c if isinstance(n, ast.Notifier)]
+
+    def notifier(self, c: list[Any]) -> ast.Notifier:
+        return ast.Notifier(ast.Name(str(c[0]), self.span(c[0])), c[1] if len(c) > 1 else None)
 
     def become(self, c: list[Token]) -> _Statement:
         return _Statement("become", True, self.span(c[0]))

@@ -16,11 +16,9 @@ The conversion, top-down:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 from orchc.dsl import ast, build
 from orchc.dsl.build import After, Become, Concurrency, Lines, Statement
@@ -52,7 +50,7 @@ from orchc.migrate.ansible_vars import (
     touches,
     uses,
 )
-from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, HandOver, PlaybookWriter, state_path
+from orchc.migrate.ansible_wrap import GeneratedFiles, Handler, HandOver, PlaybookWriter
 from orchc.migrate.report import Migration, Report
 
 
@@ -99,7 +97,6 @@ class PlaybookConverter:
         self.saves: dict[int, set[str]] = {}  # id(task) -> variables it hands over to later orchc tasks
         self.restores: dict[int, set[str]] = {}  # id(task) -> variables it takes over from earlier orchc tasks
         self._extra_copies: dict[str, Path] = {}  # playbook-level files read by native copies
-        self._handler_count = 0  # handlers of the plays converted so far: each has a flag of its own
 
     def run(self) -> Migration:
         playbook = self.loader.load(self.path)
@@ -116,8 +113,9 @@ class PlaybookConverter:
                 unit.service = self._service(index, play, unit.group)
                 unit.name = self._task_name(unit)
                 self._actions(unit, play, writer)
-                if unit.handler is not None and unit.handler.native:
-                    unit.body.insert(0, build.when_notified([_relative_name(n, unit) for n in unit.notifiers]))
+                if unit.handler is not None:
+                    topic = unit.handler.topic
+                    unit.body.insert(0, build.when_notified([(_relative_name(n, unit), topic) for n in unit.notifiers]))
                 if targets[index].known_gate is not None:
                     unit.body.insert(0, build.when_ansible(targets[index].known_gate))
                 if targets[index].compile_gate is not None:
@@ -211,7 +209,15 @@ class PlaybookConverter:
                 if id(handler) in notified:
                     self._take_over(handler.task, uses(handler.task))
                     unit = Unit([handler.task], handler.task.group, handler)
-                    _notify_natively(unit, flushed, handlers)
+                    unit.notifiers = [u for u in flushed if any(handler in _may_notify(t, handlers) for t in u.tasks)]
+                    if _runs_once(handler.task):
+                        self.report.add(
+                            "approximated",
+                            handler.task.source,
+                            f"run_once handler '{handler.task.name}' -> once",
+                            "Ansible runs it once, on the first host notified; orchc on the group's first host, "
+                            "if it was notified there",
+                        )
                     units.append(unit)
                     flushed.append(unit)  # a handler may notify the handlers after it in the flush
                     # what it sets (a set_fact handler) reaches the tasks after the flush through a hand-over
@@ -223,11 +229,7 @@ class PlaybookConverter:
         in the order Ansible runs them. A handler *name* (also `role : name`) notifies one handler: looking
         through the last-loaded handler list first (the play's own after each role's), the first of that name.
         A `listen` topic notifies every handler that listens to it, but only one of each name."""
-        order = [
-            Handler(task, state_path(self.project, f"handler{self._handler_count + n}.{emit.ident(task.name)}"))
-            for n, task in enumerate(play.handlers)
-        ]
-        self._handler_count += len(order)
+        order = [Handler(task, topic) for task, topic in zip(play.handlers, _topics(play.handlers), strict=True)]
         lists: dict[str, list[Handler]] = {}  # handler lists (a role's, the play's own) in the order loaded
         for handler in order:
             lists.setdefault(handler.task.group, []).append(handler)
@@ -248,27 +250,22 @@ class PlaybookConverter:
                 if not name or str(name) not in seen.get(topic, set()):
                     seen.setdefault(topic, set()).add(str(name))
                     by_topic.setdefault(topic, []).append(handler)
-        keys = by_name.keys() | by_topic.keys()
+        keys = dict.fromkeys([*by_name, *by_topic])  # in a stable order: the stand-in handlers are written in it
         return {
             key: by_name.get(key, []) + [h for h in by_topic.get(key, []) if h not in by_name.get(key, [])]
             for key in keys
         }, order
 
     def _notified(self, task: Task, handlers: dict[str, list[Handler]]) -> list[Handler]:
-        found = []
         for name in _list(task.data.get("notify")):
-            if str(name) in handlers:
-                found += handlers[str(name)]
-            else:
+            if str(name) not in handlers:
                 self.report.add(
                     "unsupported",
                     task.source,
                     f"notify '{name}'",
                     "no handler of that name or `listen` topic in the play; nothing is notified",
                 )
-        for candidate in task.candidate_tasks:  # an include kept whole may notify from any file it may pick
-            found += [h for name in _list(candidate.data.get("notify")) for h in handlers.get(str(name), [])]
-        return found
+        return _may_notify(task, handlers)
 
     def _group(self, tasks: list[Task]) -> list[Unit]:
         """Consecutive tasks of one service that hand run-time variables to each other become one unit;
@@ -379,9 +376,6 @@ class PlaybookConverter:
             return
         title = f"{unit.label} ({unit.source})"
         path = writer.write(play, unit.tasks, f"{unit.service}.{unit.name}", title, unit.handler, handover)
-        for t in unit.tasks:
-            if t.role is not None:  # the files an include kept whole may pick notify through flags too
-                writer.rewrite_candidates(t.role, t.candidates)
         unit.body.append(build.playbook(path))
         self.report.add("wrapped", unit.source, f"{_describe(unit)} as a generated playbook", _why_wrapped(unit))
         for t in unit.tasks:
@@ -581,6 +575,7 @@ class PlaybookConverter:
 
     def _figures(self, chain: list[tuple[int, Unit]]) -> None:
         self.report.figures["orchc tasks"] = len(chain)
+        self.report.figures["handlers"] = sum(1 for _, unit in chain if unit.handler is not None)
         self.report.figures["ordering edges"] = max(len(chain) - 1, 0)
         self.report.figures["ordering edges from textual order only"] = self.report.counts()["ordering"]
 
@@ -605,30 +600,24 @@ def _list(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _notify_natively(unit: Unit, flushed: list[Unit], handlers: dict[str, list[Handler]]) -> None:
-    """Find the units that notify a handler's `unit` in its flush; its handler stays native (`when notified`)
-    only if, in every flush, each of them ends changed exactly when Ansible notifies it: every task of the
-    unit notifies the handler by name or topic, none notifies it from inside (a block's task, a file an
-    include kept whole may pick), and neither the unit nor the handler runs once (Ansible's run_once
-    notifies every host)."""
-    handler = unit.handler
-    assert handler is not None
-    for other in flushed:
-        direct = [handler in _named_handlers(t.data, handlers) for t in other.tasks]
-        inside = any(
-            handler in _named_handlers(data, handlers)
-            for t in other.tasks
-            for data in [*block_tasks(t.data), *(c.data for c in t.candidate_tasks)]
-        )
-        if any(direct) or inside:
-            unit.notifiers.append(other)
-            exact = all(direct) and not inside and not any(_runs_once(t) for t in other.tasks)
-            handler.native = handler.native and exact
-    handler.native = handler.native and bool(unit.notifiers) and not _runs_once(handler.task)
+def _may_notify(task: Task, handlers: dict[str, list[Handler]]) -> list[Handler]:
+    """The handlers `task` may notify: by name or topic, itself, from a task of its block or of a file an
+    include kept whole may pick."""
+    notifying = [task.data, *block_tasks(task.data), *(c.data for c in task.candidate_tasks)]
+    return [h for data in notifying for name in _list(data.get("notify")) for h in handlers.get(str(name), [])]
 
 
-def _named_handlers(data: Mapping[str, Any], handlers: dict[str, list[Handler]]) -> list[Handler]:
-    return [h for name in _list(data.get("notify")) for h in handlers.get(str(name), [])]
+def _topics(tasks: list[Task]) -> list[str]:
+    """Each handler's topic: its name, as `role : name` where the play has two of that name, unique."""
+    names = [str(t.data.get("name") or next(iter(_list(t.data.get("listen"))), "handler")) for t in tasks]
+    topics: list[str] = []
+    for task, name in zip(tasks, names, strict=True):
+        topic = f"{task.role.label} : {name}" if names.count(name) > 1 and task.role is not None else name
+        unique, n = topic, 2
+        while unique in topics:
+            unique, n = f"{topic} ({n})", n + 1
+        topics.append(unique)
+    return topics
 
 
 def _runs_once(task: Task) -> bool:
@@ -675,13 +664,8 @@ _WHY_KEYWORDS = {
 
 
 def _why_wrapped(unit: Unit) -> str:
-    if unit.handler is not None and unit.handler.native:
-        return "the handler's task; it runs only if a task that notifies it ended changed (`when notified`)"
     if unit.handler is not None:
-        return (
-            "runs only if a notifying task changed, recorded in a flag file on the host: a task that notifies it "
-            "runs once, or shares its orchc task with tasks that do not notify it, so its change is not the handler's"
-        )
+        return "the handler's task; it runs only if a task that notifies it reported its topic (`when notified`)"
     reasons = []
     for task in unit.tasks:
         if task.dynamic:

@@ -7,11 +7,14 @@ when the tasks read them, and a task of a role runs inside that role
 defaults, variables, files and templates resolve as before.
 
 Handlers: each handler is an orchc task placed where Ansible flushes
-handlers. Where the orchc tasks that notify it end changed exactly when
-Ansible would notify it, it is gated natively, `when notified(...)` (a
-`native` handler). Otherwise a task that notifies it records the notification
-in a flag file on the host when it changed, and the handler's orchc task runs
-the handler only if the flag is there, then removes it.
+handlers, gated by `when notified(NOTIFIER "TOPIC")`: it runs if an orchc
+task that notifies it reported its topic. A generated playbook keeps the
+`notify` of its tasks as written (in blocks and in the files an include kept
+whole may pick too) and has a stand-in handler per topic (`meta: noop`,
+named by the topic, listening to every name that notifies the handler):
+Ansible notifies it exactly when it would notify the handler, and the
+`ansible` transport reports the topics it notified. The roles' own handlers
+stay out of the generated plays (`handlers_from` an empty file).
 
 Hand-over: a variable set at run time (`register`, `set_fact`) and read by a
 task in another orchc task is saved as JSON on the host after its producer and
@@ -27,7 +30,7 @@ from typing import Any
 
 from orchc.migrate.ansible_dump import dump_yaml
 from orchc.migrate.ansible_groups import rejoin_tasks
-from orchc.migrate.ansible_load import INCLUDE_TASKS, Play, Role, Task, short_module, walk_entries
+from orchc.migrate.ansible_load import INCLUDE_TASKS, Play, Task, short_module
 from orchc.migrate.ansible_vars import needs_facts
 from orchc.migrate.yaml_source import LocatedDict
 
@@ -63,8 +66,7 @@ STATE_DIR = "{{ orchc_state_dir | default('~/.orchc/state') }}/{{ inventory_host
 @dataclass(eq=False)  # a handler is itself: two of equal text are still two handlers
 class Handler:
     task: Task
-    flag: str  # file on the host that says "notified", unless `native`
-    native: bool = True  # gated by `when notified(...)`: no flag
+    topic: str  # what its notifiers report when they notify it; unique in its play
 
 
 @dataclass
@@ -75,7 +77,7 @@ class GeneratedFiles:
 
 
 def state_path(project: str, name: str) -> str:
-    """A file on the host, per host and project: a handler's flag, or a variable handed over."""
+    """A file on the host, per host and project: a variable handed over."""
     return f"{STATE_DIR}/{project}.{name}"
 
 
@@ -134,51 +136,7 @@ class HandOver:
         return [{"name": "orchc: hand over variables", "become": False, "block": steps}]
 
 
-def _notified_flags(
-    data: LocatedDict | dict[str, Any], handlers: dict[str, list[Handler]], native: bool = False
-) -> list[str]:
-    """The flags of the handlers the task notifies that are gated by flags (`native`: of the others)."""
-    names = data.get("notify") or []
-    names = names if isinstance(names, list) else [names]
-    return [h.flag for name in names for h in handlers.get(str(name), []) if h.native == native]
-
-
-def rewrite_notify(
-    data: LocatedDict | dict[str, Any], handlers: dict[str, list[Handler]], counter: list[int]
-) -> list[dict[str, Any]]:
-    """The task without `notify`, followed by tasks that record the notification when it changed."""
-    task = dict(data)
-    task.pop("listen", None)
-    for section in ("block", "rescue", "always"):
-        if isinstance(task.get(section), list):
-            task[section] = [t for sub in task[section] for t in rewrite_notify(sub, handlers, counter)]
-    flags = _notified_flags(data, handlers)
-    if not flags:
-        if _notified_flags(data, handlers, native=True):
-            task.pop("notify")  # orchc notifies them: `when notified(...)`
-        return [task]
-    task.pop("notify")
-    if not isinstance(task.get("register"), str):
-        counter[0] += 1
-        task["register"] = f"orchc_notify_{counter[0]}"
-    # Flags are written as the connecting user on the play's host (never delegated, never become),
-    # so that the handler's orchc task finds them whatever the notifier ran as.
-    record = {
-        "name": "orchc: record the notification",
-        "when": f"{task['register']} is changed",
-        "become": False,
-        "block": [
-            {
-                "name": "orchc: notification folder",
-                "ansible.builtin.file": {"path": STATE_DIR, "state": "directory", "mode": "0700"},
-            }
-        ]
-        + [
-            {"name": "orchc: notify", "ansible.builtin.file": {"path": flag, "state": "touch", "mode": "0600"}}
-            for flag in dict.fromkeys(flags)
-        ],
-    }
-    return [task, record]
+NO_HANDLERS = "orchc_none"  # the empty handlers file a generated play imports a role with
 
 
 class PlaybookWriter:
@@ -188,7 +146,6 @@ class PlaybookWriter:
         self.out = out
         self.project = project
         self.handlers = handlers
-        self.counter = [0]
 
     def write(
         self, play: Play, tasks: list[Task], file_id: str, title: str, handler: Handler | None, handover: HandOver
@@ -197,27 +154,6 @@ class PlaybookWriter:
         body: list[dict[str, Any]] = []
         for run in _runs_by_role(tasks):
             body += self._run(run, f"{file_id}.{len(body)}" if len(tasks) > 1 else file_id)
-        if handler is not None and not handler.native:
-            body = [
-                {
-                    "name": "orchc: was this handler notified?",
-                    "become": False,
-                    "ansible.builtin.stat": {"path": handler.flag, "get_checksum": False},
-                    "register": "orchc_notified",
-                },
-                {
-                    "name": str(handler.task.data.get("name", "handler")),
-                    "when": "orchc_notified.stat.exists",
-                    "block": body
-                    + [
-                        {
-                            "name": "orchc: handler done",
-                            "become": False,
-                            "ansible.builtin.file": {"path": handler.flag, "state": "absent"},
-                        }
-                    ],
-                },
-            ]
         body = (
             handover.restore_tasks(self.project) + rejoin_tasks(play.rejoins) + body + handover.save_tasks(self.project)
         )
@@ -226,25 +162,14 @@ class PlaybookWriter:
             if key in play.data:
                 header[key] = play.data[key]
         header["tasks"] = body
+        if self.handlers:  # stand-ins: Ansible notifies them as it would the handlers, the transport reports it
+            header["handlers"] = _stand_ins(self.handlers)
         path = f"ansible/{file_id}.yml"
         self.out.files[path] = f"# Generated by `orchc migrate playbook`: {title}\n" + dump_yaml([header])
         return path
 
-    def rewrite_candidates(self, role: Role, entries: dict[Path, list[Any]]) -> None:
-        """Task files of `role` that an include kept whole may pick, written over their copy with each
-        notification recorded as a flag (as the converted tasks do), when they notify."""
-        for path, items in entries.items():
-            if path.is_relative_to(role.path) and any(_notified_flags(e, self.handlers) for e in walk_entries(items)):
-                written = [
-                    t
-                    for entry in items
-                    if isinstance(entry, dict)
-                    for t in rewrite_notify(entry, self.handlers, self.counter)
-                ]
-                self.out.files[f"roles/{role.label}/{path.relative_to(role.path).as_posix()}"] = dump_yaml(written)
-
     def _run(self, tasks: list[Task], file_id: str) -> list[dict[str, Any]]:
-        written = [t for task in tasks for t in rewrite_notify(_pinned_include(task), self.handlers, self.counter)]
+        written = [_as_task(_pinned_include(task)) for task in tasks]
         role = tasks[0].role
         if role is None:
             return written
@@ -253,13 +178,28 @@ class PlaybookWriter:
         sub = folder.relative_to(tasks_dir) if folder.is_relative_to(tasks_dir) else Path()
         name = (sub / f"orchc_{file_id}.yml").as_posix()
         self.out.files[f"roles/{role.label}/tasks/{name}"] = dump_yaml(written)
+        self.out.files[f"roles/{role.label}/handlers/{NO_HANDLERS}.yml"] = "[]\n"
         include: dict[str, Any] = {
             "name": f"orchc: {role.label} ({tasks[0].source})",
-            "ansible.builtin.import_role": {"name": role.label, "tasks_from": name},
+            "ansible.builtin.import_role": {"name": role.label, "tasks_from": name, "handlers_from": NO_HANDLERS},
         }
         if tasks[0].role_params:
             include["vars"] = tasks[0].role_params
         return [include]
+
+
+def _stand_ins(handlers: dict[str, list[Handler]]) -> list[dict[str, Any]]:
+    """A handler per topic that does nothing, named by it and listening to every name that notifies it."""
+    names: dict[str, list[str]] = {}
+    for name, found in handlers.items():
+        for handler in found:
+            names.setdefault(handler.topic, []).append(name)
+    return [{"name": topic, "listen": sorted(heard), "ansible.builtin.meta": "noop"} for topic, heard in names.items()]
+
+
+def _as_task(data: LocatedDict | dict[str, Any]) -> dict[str, Any]:
+    """A task of the play as a task of a generated play: a handler's `listen` has no meaning there."""
+    return {key: value for key, value in data.items() if key != "listen"}
 
 
 def _pinned_include(task: Task) -> LocatedDict | dict[str, Any]:

@@ -112,7 +112,8 @@ def compile(
     from orchc.plan_json import plan_json, write_plan_json
     from orchc.project import rooted_beside
 
-    plan = compile_inputs(path, inventory, extra_var, vars_file).validated_plan()
+    # Checked as it is written (`write_plan_json`); `orchc check` validates it field by field.
+    plan = compile_inputs(path, inventory, extra_var, vars_file).plan
     if output is None:
         data = plan_json(plan)
         typer.echo(data, nl=False)

@@ -25,7 +25,7 @@ _GROUPS: list[tuple[Group, str, str, str, bool]] = [
     ("changed", "~", "yellow", "changed (the inputs that changed)", True),
     ("rerun", "-/+", "magenta", "rerun because what they require changes (capability fields)", True),
     ("forced", "~", "yellow", "forced (up to date, run with --force)", True),
-    ("notified", "~", "yellow", "notified: run if what notifies them ends changed (or it did, in a run before)", True),
+    ("notified", "~", "yellow", "notified: run if what notifies them does (or did, in a run before)", True),
     ("outside limit", "!", "red", "not run: outside --limit, or held back by what is", True),
     ("up to date", "=", "dim", "up to date", False),
     ("not run", "·", "dim", "not run (anchors, `when` false when compiling)", False),
@@ -114,7 +114,7 @@ def _why(planned: Planned) -> str:
     from rich.markup import escape
 
     said = ", ".join(planned.changed_inputs) or planned.note
-    if planned.group == "outside limit":
+    if planned.group in ("outside limit", "notified"):
         said = planned.verdict.reason
     return f"  [dim]{escape(said)}[/]" if said else ""
 

@@ -276,6 +276,9 @@ class Instance:
     # on); it runs only if one of those it waits for where it runs ended changed (a pending notification
     # of an earlier run counts). Empty: not gated.
     notified_by: list[str] = field(default_factory=list)
+    # Those of `notified_by` that count only if they reported one of these topics (handlers an Ansible
+    # playbook or role they run notified); the others count when they end changed.
+    notify_topics: dict[str, list[str]] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)  # names referenced by its actions
     skip: str | None = None  # reason the instance is skipped at compile time
     task: str

@@ -1,6 +1,6 @@
 """The Plan's canonical JSON, the one writer of `plan.json`:
 `json.dumps(plan, sort_keys=True, indent=2, ensure_ascii=False)` of the Plan's
-fields, faster.
+fields, faster; and the check that what is written is a Plan.
 
 The Plan's dataclasses (`orchc.plan`) declare their fields in name order and
 hold their free-form maps in name order, so pydantic-core writes the canonical
@@ -22,18 +22,22 @@ from orchc.plan import Instance, Plan, type_adapter
 
 
 def write_plan_json(plan: Plan, stream: BinaryIO) -> None:
-    """Write the canonical bytes of `plan`.
+    """Write the canonical bytes of `plan`, checking every field's type as it is written (raises
+    `PlanTypeError`): the compiler builds its Plans without validation, and this check is the one they
+    get on their way to a plan.json, at no cost beyond writing. It finds every value of another type
+    than its field's; what only `validate_plan` finds besides (None in a field that holds no None, a
+    value outside a `Literal`) the compiler's type-checked construction rules out.
 
     pydantic-core writes the same bytes as Python's encoder except for floats
     below 1e-4, which Python writes with a two-digit exponent (1e-05 against
     0.00001, 1.5e-07 against 1.5e-7): a Plan holding one is written by Python's
     encoder. NaN and infinities are written as null, as pydantic does.
     """
-    rest = type_adapter(Plan).dump_json(dataclasses.replace(plan, instances=[]), indent=2)
+    rest = _checked_json(Plan, dataclasses.replace(plan, instances=[]))
     # The instances, most of a Plan, are encoded a hundred at a time: the JSON of a large Plan never sits
     # in memory as one string, whose fresh pages would cost more time than encoding it.
     chunks = [
-        type_adapter(list[Instance]).dump_json(plan.instances[start : start + _INSTANCES_PER_WRITE], indent=2)
+        _checked_json(list[Instance], plan.instances[start : start + _INSTANCES_PER_WRITE])
         for start in range(0, len(plan.instances), _INSTANCES_PER_WRITE)
     ]
     if any(_holds_small_float(text) for text in (rest, *chunks)):
@@ -51,6 +55,19 @@ def write_plan_json(plan: Plan, stream: BinaryIO) -> None:
 
 
 _INSTANCES_PER_WRITE = 100
+
+
+class PlanTypeError(TypeError):
+    """A Plan (built without validation) holds a value of another type than its field's: a bug of what built it."""
+
+
+def _checked_json(kind: Any, value: Any) -> bytes:
+    try:
+        text: bytes = type_adapter(kind).dump_json(value, indent=2, warnings="error")
+    except pydantic_core.PydanticSerializationError as exc:
+        raise PlanTypeError(f"not a Plan: {exc}") from exc
+    return text
+
 
 _NEGATIVE_EXPONENT = re.compile(rb"e-[0-9]")  # a literal first: the regex engine skips to it fast
 _DIGITS = frozenset(b"0123456789")

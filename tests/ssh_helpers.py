@@ -22,7 +22,7 @@ def ssh_host(server: SshServer, name: str, root: Path, **extra_vars: Any) -> Hos
         address=server.address,
         port=server.port,
         user=server.user,
-        vars={**server.host_vars(root), **extra_vars},
+        vars={"orchc_agent": True, **server.host_vars(root), **extra_vars},  # the agent, whatever the Plan holds
     )
 
 

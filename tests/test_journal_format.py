@@ -22,6 +22,24 @@ INSERT INTO transitions VALUES (4, 1, 'b@h', 'h', 'failed', 1, 1.9, 'f', 'kb', 1
 """
 
 
+def older_file(folder: Path, version: int) -> Path:
+    """A journal of format 2 (latest executions and run graphs), or 3 (with the run of each last success)."""
+    path = folder / "journal.db"
+    success_run = (", success_run BIGINT", ", 1", ", NULL") if version == 3 else ("", "", "")
+    with sqlite3.connect(path) as db:
+        db.executescript(_FORMAT_0)
+        db.executescript(
+            "ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';"
+            "CREATE TABLE latest_executions (instance TEXT PRIMARY KEY, state TEXT NOT NULL, change_key TEXT NOT NULL"
+            f"{success_run[0]}) WITHOUT ROWID;"
+            f"INSERT INTO latest_executions VALUES ('a@h', 'changed', 'ka'{success_run[1]}),"
+            f" ('b@h', 'failed', 'kb'{success_run[2]});"
+            "CREATE TABLE run_graphs (plan_digest TEXT PRIMARY KEY, graph BLOB NOT NULL) WITHOUT ROWID;"
+            f"PRAGMA user_version = {version};"
+        )
+    return path
+
+
 def test_an_unnumbered_journal_is_upgraded_and_keeps_what_succeeded(tmp_path: Path) -> None:
     path = tmp_path / "journal.db"
     with sqlite3.connect(path) as db:
@@ -63,17 +81,7 @@ def test_a_failure_after_a_success_makes_the_instance_run_again(tmp_path: Path) 
 def test_a_format_2_journal_learns_the_run_of_each_last_success(tmp_path: Path) -> None:
     """Format 3 keeps the run of each instance's latest success (what `orchc plan` compares against); a
     format 2 file finds it in its transitions when opened."""
-    path = tmp_path / "journal.db"
-    with sqlite3.connect(path) as db:
-        db.executescript(_FORMAT_0)
-        db.executescript(
-            "ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';"
-            "CREATE TABLE latest_executions (instance TEXT PRIMARY KEY, state TEXT NOT NULL, change_key TEXT NOT NULL)"
-            " WITHOUT ROWID;"
-            "INSERT INTO latest_executions VALUES ('a@h', 'changed', 'ka'), ('b@h', 'failed', 'kb');"
-            "CREATE TABLE run_graphs (plan_digest TEXT PRIMARY KEY, graph BLOB NOT NULL) WITHOUT ROWID;"
-            "PRAGMA user_version = 2;"
-        )
+    path = older_file(tmp_path, 2)
     journal = SqliteJournal(path)
     try:
         executions = journal.executions()
@@ -87,4 +95,22 @@ def test_a_format_2_journal_learns_the_run_of_each_last_success(tmp_path: Path) 
     finally:
         journal.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT
+
+
+def test_a_format_3_journal_learns_that_its_changes_notified_no_topic(tmp_path: Path) -> None:
+    """Format 4 keeps the topics each change notified (`when notified(TASK "TOPIC")`); the transitions of a
+    format 3 file notified none, and its history is kept."""
+    path = older_file(tmp_path, 3)
+    journal = SqliteJournal(path)
+    try:
+        assert [t.notified for t in journal.transitions(1)] == [[], [], [], []]
+        assert journal.last_successes(["a@h"]) == {"a@h": (2, 2, {})}
+        run = journal.begin_run("d2", {})
+        journal.record(run, [Transition("a@h", "running"), Transition("a@h", "changed", notified=["restart a"])])
+        assert journal.last_successes(["a@h"]) == {"a@h": (6, 6, {"restart a": 6})}
+        assert journal.transitions(run)[-1].notified == ["restart a"]
+    finally:
+        journal.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT == 4

@@ -9,6 +9,7 @@ import pytest
 
 from orchc import api
 from orchc.backends.journal import TAIL_BYTES, Journal, Transition, open_journal
+from orchc.backends.pg_journal import FORMAT
 from orchc.backends.state import State
 from postgres import PostgresServer
 from test_engine_plans import make_plan
@@ -159,3 +160,44 @@ def test_a_server_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
         assert "cannot use the journal postgresql://orchc:***@127.0.0.1" in result.stderr
         assert "hint: start PostgreSQL" in result.stderr
         assert "s3cret" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def test_the_topics_a_change_notified_are_kept_until_a_later_one(journal: Journal) -> None:
+    """Only a `changed` ending's topics count, each at its last report (pending notifications)."""
+    run = journal.begin_run("d", {})
+    journal.record(run, [Transition("n@h", State.CHANGED, notified=["restart a", "restart b"])])
+    journal.record(run, [Transition("n@h", State.FAILED, notified=["restart c"])])
+    journal.record(run, [Transition("n@h", State.CHANGED, notified=["restart b"]), Transition("n@h", State.OK)])
+    (mark,) = journal.last_successes(["n@h"]).values()
+    first, _, second, last = (t for t in journal.transitions(run))
+    assert [t.notified for t in (first, second, last)] == [["restart a", "restart b"], ["restart b"], []]
+    assert mark.changed is not None and mark.success > mark.changed
+    assert mark.notified["restart b"] == mark.changed and mark.notified["restart a"] < mark.changed
+    assert "restart c" not in mark.notified
+
+
+def test_a_format_2_database_is_upgraded_in_place(postgres: PostgresServer) -> None:
+    """Format 3 keeps the topics of each transition and ending; those of a format 2 database notified none."""
+    import psycopg
+
+    url = postgres.new_database()
+    store = open_journal(url)
+    run = store.begin_run("d", {})
+    store.record(run, [Transition("a@h", State.CHANGED)])
+    store.close()
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("ALTER TABLE transitions DROP COLUMN notified")
+        db.execute("ALTER TABLE endings DROP COLUMN notified")
+        db.execute("UPDATE orchc_format SET version = 2")
+    store = open_journal(url)
+    try:
+        assert [t.notified for t in store.transitions(run)] == [[]]
+        store.record(run, [Transition("a@h", State.CHANGED, notified=["restart a"])])
+        assert store.transitions(run)[-1].notified == ["restart a"]
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as db:
+        assert db.execute("SELECT version FROM orchc_format").fetchone() == (FORMAT,) == (4,)
+        assert db.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE column_name = %s", ("notified",)
+        ).fetchone() == (2,)

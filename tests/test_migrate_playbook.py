@@ -76,20 +76,22 @@ def test_report_json_counts(data: Path) -> None:
 def test_handlers_run_only_when_notified(data: Path) -> None:
     files = convert("webapp").files
     notifier = files["roles/common/tasks/orchc_common.install_the_base_config.yml"]
-    assert "notify:" not in notifier and "orchc_notify" not in notifier  # no flag file: orchc's own notify
-    handler = files["ansible/common.handler_restart_base.yml"]
-    assert "orchc_notified" not in handler
+    assert "notify: restart base" in notifier and "orchc_notify" not in notifier  # as written; no flag file
+    play = files["ansible/common.install_the_base_config.yml"]
+    stand_in = "handlers:\n  - name: restart base\n    listen:\n    - 'common : restart base'\n    - restart base\n"
+    assert stand_in + "    ansible.builtin.meta: noop" in play
+    assert "handlers_from: orchc_none" in play and files["roles/common/handlers/orchc_none.yml"] == "[]\n"
     orch = files["site.orch"]
     task = orch[orch.index("task handler_restart_base") :]
-    assert "when notified(install_the_base_config)" in task[: task.index("}")]
+    assert 'when notified(install_the_base_config "restart base")' in task[: task.index("}")]
     # play 1 flushes the role's handler after the role's last task; play 2 after its own tasks
     assert orch.index("task handler_restart_base") > orch.index("task print_uptime")
 
 
-def test_a_handler_whose_notifier_shares_its_orchc_task_keeps_a_flag_file(tmp_path: Path) -> None:
+def test_a_handler_whose_notifier_shares_its_orchc_task_is_notified_by_topic(tmp_path: Path) -> None:
     # The orchc task of `command` and `debug` (which reads its result) ends changed when the command
-    # changed: that is not a notification; nor is a run_once task, which notifies every host in Ansible. So
-    # the handler is notified through a flag on the host.
+    # changed: that is not a notification; a run_once task notifies only the host it ran on. The handler
+    # counts each only if it reported the handler's topic; no flag file on the host.
     migration = convert_text(
         tmp_path,
         """
@@ -102,16 +104,22 @@ def test_a_handler_whose_notifier_shares_its_orchc_task_keeps_a_flag_file(tmp_pa
     - command: whoami
       notify: greet
       run_once: true
+    - name: with a block
+      block:
+        - {command: id, notify: [greeting]}
+      rescue:
+        - {debug: {msg: failed}}
   handlers:
     - {name: greet, debug: {msg: hi}}
+    - {name: greet, listen: greeting, debug: {msg: hello}}
 """,
     )
     orch = migration.files["site.orch"]
-    assert "when notified" not in orch
-    handler = next(text for name, text in migration.files.items() if ".handler_" in name)
-    assert "when: orchc_notified.stat.exists" in handler and "state: absent" in handler
-    notifiers = "\n".join(text for name, text in migration.files.items() if name.startswith("ansible/"))
-    assert "when: orchc_notify_1 is changed" in notifiers and "when: orchc_notify_2 is changed" in notifiers
+    assert 'when notified(command "greet", command_2 "greet")' in orch
+    assert 'when notified(with_a_block "greet (2)")' in orch  # a second handler of that name
+    generated = "\n".join(text for name, text in migration.files.items() if name.startswith("ansible/"))
+    assert "orchc_notified" not in generated and "orchc_notify" not in generated and "state: absent" not in generated
+    assert "- name: greet (2)\n    listen:\n    - greeting\n" in generated
 
 
 def test_play_settings_map_to_orchc(data: Path) -> None:
@@ -466,8 +474,8 @@ def test_an_include_of_a_computed_name_hands_over_what_its_files_set_and_notify(
     include = files["ansible/tmpdir.include_tasks.yml"]
     assert "orchc: hand over remote_tmp_dir" in include
     assert "orchc: take over remote_tmp_dir" in next(t for n, t in files.items() if n.startswith("ansible/user."))
-    # the included file records the notification as the converted tasks do; the handler runs at the play's end
-    assert "notify" not in yaml.safe_load(files["roles/tmpdir/tasks/default.yml"])[0]
+    # the included file is the role's own (its notify reaches the stand-in); the handler runs at the play's end
+    assert "roles/tmpdir/tasks/default.yml" not in files
     handler = next(t for n, t in files.items() if n.startswith("ansible/") and "handler_clean_up" in n)
     assert "orchc: take over remote_tmp_dir" in handler, handler
     orch = migration.files["site.orch"]
@@ -494,7 +502,8 @@ def test_handlers_are_found_as_ansible_finds_them(tmp_path: Path) -> None:
     )
     handlers = [name for name in migration.files if ".handler_" in name]
     assert len(handlers) == 3, handlers
-    assert migration.files["site.orch"].count("when notified(command)") == 3
+    orch = migration.files["site.orch"]
+    assert [t in orch for t in ('(command "twice")', '(command "topic")', '(command "topic (2)")')] == [True] * 3
     ran = "\n".join(text for name, text in migration.files.items() if name.startswith("roles/") or ".handler_" in name)
     assert "first" in ran and "second" not in ran and "one" in ran and "two" in ran, ran
 

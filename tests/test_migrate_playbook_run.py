@@ -1,7 +1,8 @@
 """Behavioural equivalence: a playbook run by ansible-playbook and its migration run by `orchc run`
 leave the same files with the same contents and modes.
 
-Each case (handlers, loops, register/when, templates, roles, blocks) runs on
+Each case (handlers, loops, register/when, templates, roles, blocks; `notify`: handlers notified from
+tasks joined by a registered variable, a block, includes kept whole, run_once) runs on
 three fresh local hosts (`ansible_connection: local`, each with its own `root`
 folder): once with `ansible-playbook` (the peer, as a subprocess), once as the
 converted `.orch` project with `orchc run`. Slow: every wrapped task is one
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-CASES = ["webapp", "loops", "conditions", "handover", "groups", "static_groups"]
+CASES = ["webapp", "loops", "conditions", "handover", "groups", "static_groups", "notify"]
 HOSTS = {"web": ["web-1", "web-2"], "db": ["db-1"]}
 # Inventory variables of a case's hosts, beside those every case has.
 HOST_VARS = {"static_groups": {"web-1": {"enable_cache": "yes"}}}
@@ -75,7 +76,7 @@ def test_orchc_run_of_the_migration_leaves_the_same_files(project_root: Path, tm
     run(["ansible-playbook", "-i", str(inventory(tmp_path / "peer.yml", peer_root, {}, case)), "site.yml"], source)
 
     run([sys.executable, "-m", "orchc", "migrate", "playbook", str(source / "site.yml"), "-o", str(out)], project_root)
-    state = {"orchc_state_dir": str(tmp_path / "state")}  # handler flags, handed-over variables: not compared
+    state = {"orchc_state_dir": str(tmp_path / "state")}  # handed-over variables: not compared
     ran = run(
         [
             sys.executable,

@@ -117,11 +117,27 @@ service mysql {
     assert bootstrap.deps == ["mysql.config@d1"] and bootstrap.alternates[0].deps == ["mysql.config@d2"]
 
 
+def test_a_once_notifier_notifies_where_it_runs(tmp_path: Path) -> None:
+    orch = """
+role db { services mysql }
+service mysql {
+  task bootstrap once { run "x" }
+  task restart { when notified(bootstrap)  run "restart" }
+}
+"""
+    by_id = {i.id: i for i in compile_text(tmp_path, orch).plan.instances}
+    assert by_id["mysql.restart@d1"].notified_by == ["mysql.bootstrap@d1"] and by_id["mysql.restart@d1"].skip is None
+    assert by_id["mysql.restart@d2"].notified_by == []
+    assert by_id["mysql.restart@d2"].skip == "not notified: none of its notifiers runs on this host"
+
+
 def test_when_notified_round_trips_through_the_formatter() -> None:
     text = 'service a {\n  task b {\n    when notified(c, d.e, f)\n    run "x"\n  }\n}\n'
     assert format_source(text, "site.orch") == text
     merged = 'service a {\n  task b {\n    when "true"\n    when notified(c)\n    run "x"\n  }\n}\n'
     assert format_source(merged, "site.orch") == merged
+    topics = 'service a {\n  task b {\n    when notified(c "restart a", d.e, c "say \\"hi\\"")\n    run "x"\n  }\n}\n'
+    assert format_source(topics, "site.orch") == topics
 
 
 BAD = [
@@ -156,6 +172,16 @@ BAD = [
         'service app { task t { when notified(c)  run "x" } task c { after t  run "x" } }',
         "dependency cycle",
         "",
+    ),
+    (
+        'service app { task t { when notified(c "restart")  run "x" } task c { run "x" } }',
+        "'c' in `when notified` of 'app.t' cannot report topic 'restart': task 'app.c' runs no Ansible playbook",
+        "write `when notified(c)` to be notified when it ends changed",
+    ),
+    (
+        'service app { task t { when notified(c " restart")  run "x" } task c { run "x" } }',
+        "empty or padded topic ' restart' for 'c' in `when notified` of task 'app.t'",
+        "write the name of the handler it notifies",
     ),
 ]
 
@@ -208,14 +234,18 @@ def test_a_notification_stays_pending_until_the_handler_succeeds(project: Path) 
     assert restarts(project) == []
 
 
+def checked(project: Path, *args: str) -> str:
+    """What `orchc run --check` says, after a first run; it restarts nothing."""
+    shown = orchc("run", ".", "--check", *args, cwd=project)
+    assert shown.returncode == 0 and restarts(project) == [], shown.stdout + shown.stderr
+    return shown.stdout
+
+
 def test_check_mode_runs_the_handler_only_where_a_notifier_would_change(project: Path) -> None:
     run(project)
     restarts(project)
-    checked = orchc("run", ".", "--check", "-e", "db_setting=c", cwd=project)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "not notified" not in checked.stdout and restarts(project) == []
-    checked = orchc("run", ".", "--check", cwd=project)
-    assert "not notified: api.config@c1, database.config@d1 unchanged" in checked.stdout
+    assert "not notified" not in checked(project, "-e", "db_setting=c")
+    assert "not notified: api.config@c1, database.config@d1 unchanged" in checked(project)
 
 
 def test_notify_over_ssh(ssh_inventory, tmp_path: Path) -> None:
@@ -236,3 +266,82 @@ def test_the_live_view_says_why_a_handler_did_not_run_with_v(project: Path) -> N
     screen = io.StringIO()
     api.run(plan, observers=[LiveView(Console(file=screen, force_terminal=True, width=200), ViewOptions(VERBOSE))])
     assert "skipped: api.restart@c1  not notified: api.config@c1, database.config@d1 unchanged" in screen.getvalue()
+
+
+DEPLOY = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: config a
+      ansible.builtin.copy: {content: "a={{ a }}\\n", dest: "{{ root }}/a.conf"}
+      notify: restart a
+    - name: config b
+      ansible.builtin.copy: {content: "b={{ b }}\\n", dest: "{{ root }}/b.conf"}
+      notify: restart b
+  handlers:
+    - {name: restart a, ansible.builtin.meta: noop}
+    - {name: restart b, ansible.builtin.meta: noop}
+"""
+
+TOPICS = """\
+var a: str = "1"
+var b: str = "1"
+var fail_restart: bool = false
+
+role controller { services api }
+
+service api {
+  task deploy { playbook "deploy.yml" vars { a = "{{ a }}", b = "{{ b }}" } }
+  task restart_a {
+    when notified(deploy "restart a")
+    run "test {{ fail_restart }} = False && echo {{ host.name }} >> {{ host.vars.root }}/../restarts"
+  }
+}
+"""
+
+
+@pytest.fixture
+def topics(project: Path) -> Path:
+    (project / "site.orch").write_text(TOPICS)
+    (project / "deploy.yml").write_text(DEPLOY)
+    return project
+
+
+def test_a_topic_notifier_counts_only_when_its_playbook_notified_that_handler(topics: Path) -> None:
+    dry = orchc("run", ".", "--dry-run", cwd=topics).stdout
+    assert "runs if api.deploy@c1 notifies 'restart a'" in dry
+    run(topics)
+    assert restarts(topics) == ["c1", "c2"]
+    shown = run(topics, "-e", "b=2")  # deploy changed, but notified only 'restart b'
+    assert restarts(topics) == [] and "not notified: api.deploy@c1 did not notify 'restart a'" in shown
+    run(topics, "-e", "b=2", "-e", "a=2")
+    assert restarts(topics) == ["c1", "c2"]
+
+
+def test_a_notified_topic_stays_pending_until_the_handler_succeeds(topics: Path) -> None:
+    run(topics)
+    restarts(topics)
+    failed = orchc("run", ".", "-e", "a=2", "-e", "fail_restart=true", cwd=topics)
+    assert failed.returncode == 3 and restarts(topics) == []
+    run(topics, "-e", "a=2", "-e", "b=2")  # deploy notifies 'restart b' only: 'restart a' is still pending
+    assert restarts(topics) == ["c1", "c2"]
+    run(topics, "-e", "a=2", "-e", "b=3")
+    assert restarts(topics) == []
+
+
+def test_check_mode_runs_a_topic_handler_only_where_it_would_be_notified(topics: Path) -> None:
+    run(topics)
+    restarts(topics)
+    assert "not notified: api.deploy@c1 did not notify 'restart a'" in checked(topics, "-e", "b=2")
+    assert "not notified" not in checked(topics, "-e", "a=2")
+
+
+def test_topics_reach_the_gate_of_a_shared_run(topics: Path, postgres) -> None:
+    """Through PostgreSQL, the topics of an ending reach every controller's mirror (`endings.notified`)."""
+    url = postgres.new_database()
+    run(topics, "--journal", url)
+    assert restarts(topics) == ["c1", "c2"]
+    shown = run(topics, "--journal", url, "-e", "b=2")
+    assert restarts(topics) == [] and "did not notify 'restart a'" in shown
+    run(topics, "--journal", url, "-e", "a=2")
+    assert restarts(topics) == ["c1", "c2"]

@@ -158,6 +158,18 @@ def test_unusual_values_are_written_as_pydantic_writes_them() -> None:
     assert plan.to_json() == _reference_json(plan)
 
 
+@pytest.mark.parametrize("where", ["instance", "task"])
+def test_a_value_of_another_type_than_its_field_is_not_written(where: str) -> None:
+    """The writer is the check of what the compiler builds without validation (`orchc compile`)."""
+    plan = _plan_with_vars({})
+    if where == "instance":
+        plan.instances[0].deps = ["s.u@h", 3]  # type: ignore[list-item]  # the mistake the writer finds
+    else:
+        plan.tasks[0].retries = 1.5  # type: ignore[assignment]  # the mistake the writer finds
+    with pytest.raises(plan_json_module.PlanTypeError, match="(?s)not a Plan: .*Expected `(str|int)`"):
+        plan_json(plan)
+
+
 def test_a_plan_holds_its_free_form_maps_in_name_order_however_made() -> None:
     plan = _plan_with_vars({"b": {"z": 1, "a": [{"y": 2, "x": 3}]}, "a": 0})
     assert json.dumps(plan.vars) == '{"a": 0, "b": {"a": [{"x": 3, "y": 2}], "z": 1}}'

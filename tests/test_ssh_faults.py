@@ -85,7 +85,7 @@ def test_a_stopped_server_makes_the_host_unreachable_until_it_is_back(make_sshd,
 
 
 def test_a_connection_lost_mid_task_fails_that_action_and_the_next_reconnects(make_sshd, tmp_path: Path) -> None:
-    for host_vars in ({}, {"orchc_agent": False}):
+    for host_vars in ({"orchc_agent": True}, {"orchc_agent": False}):
         server = make_sshd()
         host = ssh_host(server, "h1", tmp_path, **host_vars)
         plan = plan_of(host)

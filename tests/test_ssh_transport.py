@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import pwd
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from orchc.backends.ssh import AGENT_PAYS_OFF
 from orchc.backends.ssh_files import _install_with_sudo
-from orchc.plan import CopyAction, RunAction
+from orchc.plan import CopyAction, Instance, RunAction
 from ssh_helpers import context, plan_of, run_actions, ssh_host, transport
 
 
@@ -44,6 +46,8 @@ def test_one_connection_per_host_reused_for_every_command(make_sshd, tmp_path: P
             *(ssh.execute(h, RunAction(command="echo hi"), ctx) for h in hosts for _ in range(20))
         )
         connections = len(server.connection_pids())
+        for link in ssh._links.values():
+            await link.commands.ready()
         kinds = {link.commands.kind for link in ssh._links.values()}
         await ssh.close()
         return results, connections, kinds
@@ -77,6 +81,70 @@ def test_hosts_without_the_agent_use_exec_channels(sshd, tmp_path: Path, host_va
     assert (failed.status, failed.rc) == ("failed", 4)
 
 
+def test_commands_do_not_wait_for_the_agent_to_start(sshd, tmp_path: Path) -> None:
+    """Until the agent is up, commands go over exec channels, a few at once (the others wait for the agent);
+    then the agent takes them. Its interpreter here waits for a gate file."""
+    gate = tmp_path / "gate"
+    python = tmp_path / "slow-python"
+    python.write_text(f'#!/bin/sh\nwhile [ ! -e {gate} ]; do sleep 0.05; done\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    host = ssh_host(sshd, "slow", tmp_path, ansible_python_interpreter=str(python))
+    plan = plan_of(host)
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan)
+        first = await ssh.execute(host, RunAction(command="echo first"), ctx)
+        kind_before = ssh._links["slow"].commands.kind
+        many = [asyncio.create_task(ssh.execute(host, RunAction(command=f"echo {i}"), ctx)) for i in range(12)]
+        await asyncio.sleep(0.5)  # some of them wait for the agent
+        gate.touch()
+        results = await asyncio.gather(*many)
+        await ssh._links["slow"].commands.ready()
+        kind_after = ssh._links["slow"].commands.kind
+        last = await ssh.execute(host, RunAction(command="echo last"), ctx)
+        await ssh.close()
+        return first, kind_before, results, kind_after, last
+
+    first, kind_before, results, kind_after, last = asyncio.run(scenario())
+    assert (first.status, first.stdout, kind_before) == ("changed", "first\n", "exec")
+    assert [(r.status, r.stdout) for r in results] == [("changed", f"{i}\n") for i in range(12)]
+    assert (kind_after, last.status, last.stdout) == ("agent", "changed", "last\n")
+
+
+def test_the_agent_starts_where_the_plan_gives_a_host_enough_to_do(sshd, tmp_path: Path) -> None:
+    """Unless `orchc_agent` says, a host with a few actions gets exec channels only: a Python start-up on it
+    would cost more than it saves."""
+    busy, light = (ssh_host(sshd, name, tmp_path / name) for name in ("busy", "light"))
+    for host in (busy, light):
+        del host.vars["orchc_agent"]  # as an inventory that does not say
+    plan = plan_of(busy, light)
+    for host, count in ((busy, AGENT_PAYS_OFF), (light, AGENT_PAYS_OFF - 1)):
+        plan.instances += [
+            Instance(
+                id=f"svc.t{i}@{host.name}",
+                task="svc.task",
+                host=host.name,
+                fingerprint="f",
+                change_key="k",
+                actions=[RunAction(command="true")],
+            )
+            for i in range(count)
+        ]
+
+    async def scenario():
+        ssh = transport(plan)
+        ctx = context(plan)
+        for host in (busy, light):
+            assert (await ssh.execute(host, RunAction(command="echo hi"), ctx)).status == "changed"
+        await ssh._links["busy"].commands.ready()
+        kinds = {name: link.commands.kind for name, link in ssh._links.items()}
+        await ssh.close()
+        return kinds
+
+    assert asyncio.run(scenario()) == {"busy": "agent", "light": "exec"}
+
+
 def test_a_host_without_python_is_reached_when_the_controller_is_busy(sshd, tmp_path: Path) -> None:
     """The failed agent start's exit and channel close arrive with its exec reply when the event loop is
     late to read (the controller is busy): the agent's source then meets a closed channel."""
@@ -104,7 +172,7 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
 
 
-@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+@pytest.mark.parametrize("host_vars", [{"orchc_agent": True}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_a_timeout_kills_the_remote_process_group(sshd, tmp_path: Path, host_vars: dict) -> None:
     host = ssh_host(sshd, "slow", tmp_path, **host_vars)
     pid_file = tmp_path / "child.pid"
@@ -114,7 +182,7 @@ def test_a_timeout_kills_the_remote_process_group(sshd, tmp_path: Path, host_var
     assert not _alive(int(pid_file.read_text()))
 
 
-@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+@pytest.mark.parametrize("host_vars", [{"orchc_agent": True}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_cancelling_an_action_kills_the_remote_process_group(sshd, tmp_path: Path, host_vars: dict) -> None:
     host = ssh_host(sshd, "cancelled", tmp_path, **host_vars)
     plan = plan_of(host)
@@ -151,7 +219,7 @@ def test_become_another_user_goes_through_sudo(sshd, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("sudo"), reason="needs sudo on the host (.ci/run installs it)")
-@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+@pytest.mark.parametrize("host_vars", [{"orchc_agent": True}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_files_are_written_as_an_unprivileged_become_user(sshd, tmp_path: Path, host_vars: dict) -> None:
     """The login user's upload is private: the become user is let read it before sudo installs it."""
     outside = tempfile.TemporaryDirectory(prefix="orchc-become-")  # pytest's folders are closed to others
@@ -170,7 +238,7 @@ def test_files_are_written_as_an_unprivileged_become_user(sshd, tmp_path: Path, 
     outside.cleanup()
 
 
-@pytest.mark.parametrize("host_vars", [{}, {"orchc_agent": False}], ids=["agent", "exec"])
+@pytest.mark.parametrize("host_vars", [{"orchc_agent": True}, {"orchc_agent": False}], ids=["agent", "exec"])
 def test_a_login_script_that_prints_does_not_disturb_commands(make_sshd, tmp_path: Path, host_vars: dict) -> None:
     server = make_sshd()
     (server.folder / "home" / ".bashrc").write_text("echo 'Welcome to this host!'\n")

@@ -148,7 +148,8 @@ class SharedRunner(Runner):
             if ended or self._not_run():
                 await self._store(partial(self._finish, ended))
             if self._records:
-                (records, self._records), (written, self._written) = (self._records, []), (self._written, [])
+                records, self._records = self._records, []
+                written, self._written = self._written, []
                 await self._store(partial(self.store.record, records))
                 self._observe(records)
                 for waiting in written:

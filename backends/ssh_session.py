@@ -236,18 +236,21 @@ class StartingAgent:
 
     def __init__(self, conn: asyncssh.SSHClientConnection, python: str, fallback: ExecSession) -> None:
         self._fallback = fallback
-        self._agent: AgentSession | None = None
         self._early = 0  # commands on exec channels while the agent starts
         self._starting = asyncio.create_task(AgentSession.start(conn, python))
-        self._starting.add_done_callback(self._started)
 
-    def _started(self, starting: asyncio.Task[AgentSession | None]) -> None:
-        if not starting.cancelled() and starting.exception() is None:
-            self._agent = starting.result()
+    @property
+    def _agent(self) -> AgentSession | None:
+        """The agent, once it has started (None: not yet, or it could not)."""
+        starting = self._starting
+        if not starting.done() or starting.cancelled() or starting.exception() is not None:
+            return None
+        return starting.result()
 
     @property
     def kind(self) -> str:
-        return "exec" if self._agent is None else self._agent.kind
+        agent = self._agent
+        return "exec" if agent is None else agent.kind
 
     async def ready(self) -> None:
         """Until the agent started or could not."""
@@ -256,7 +259,7 @@ class StartingAgent:
     async def run(self, command: Command, on_output: OutputSink | None) -> CommandResult:
         if not self._starting.done() and self._early >= EARLY_EXEC_CHANNELS:
             await self.ready()
-        if self._agent is not None or self._starting.done():
+        if self._starting.done():
             return await (self._agent or self._fallback).run(command, on_output)
         self._early += 1
         try:
@@ -266,8 +269,9 @@ class StartingAgent:
 
     def close(self) -> None:
         self._starting.cancel()
-        if self._agent is not None:
-            self._agent.close()
+        agent = self._agent
+        if agent is not None:
+            agent.close()
 
 
 def _signal_number(name: str) -> int | None:

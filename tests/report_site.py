@@ -59,7 +59,10 @@ def site_plan(
     commands.update({iid: f"echo '{message}' >&2; exit 1" for iid, message in (fail or {}).items()})
     if retried is not None:
         marker = root / f"tried-{retried}"
-        commands[retried] = f"test -e {marker} || {{ touch {marker}; echo 'first attempt fails' >&2; exit 1; }}"
+        # The failed attempt takes a while, so its band stays visible however long a loaded machine makes the run.
+        commands[retried] = (
+            f"test -e {marker} || {{ touch {marker}; sleep 0.4; echo 'first attempt fails' >&2; exit 1; }}"
+        )
     return make_plan(
         "\n".join(lines),
         commands=commands,

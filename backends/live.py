@@ -54,12 +54,20 @@ ETA_SHARE = 0.05  # at most this share of the time goes to estimates: a large Pl
 FAILED_SHARE = 4  # failed hosts take at most 1/4 of the rows before the running ones, the rest after them
 LINES_KEPT_FREE = 2  # below the board: the cursor's line, and one for rich's redraw
 BLOCKER_DEPTH = 50
+# What a host is doing, as its role's line counts it.
+KINDS = {
+    "done": "done",
+    "running": "running",
+    "failed": "failed",
+    "waiting": "waiting",
+    "elsewhere": "on other controllers",
+}
 
 
 @dataclass
 class Row:
     host: str
-    kind: str  # "running", "failed", "waiting"
+    kind: str  # "running", "failed", "waiting" (done hosts and those on other controllers get no row)
     rank: float  # lower first: how much the row matters
 
 
@@ -82,10 +90,15 @@ class Board:
         self.started: dict[str, float] = {}
         self.failed: dict[str, Transition] = {}  # host → its first own failure
         self.latest: dict[str, str] = {}  # running instance → the latest line it printed
+        self.elsewhere: set[str] = set()  # a shared run: hosts that another controller works on
 
-    def update(self, t: Transition, now: float) -> None:
+    def update(self, t: Transition, now: float, elsewhere: bool = False) -> None:
         self.state[t.instance] = t.state
         host = t.host
+        if host is not None and elsewhere:
+            self.elsewhere.add(host)
+        elif host is not None and t.state == State.RUNNING:
+            self.elsewhere.discard(host)  # taken over from a controller that left
         was_on = self.running_on.pop(t.instance, None)
         if was_on is not None:
             del self.running[was_on][t.instance]
@@ -112,7 +125,9 @@ class Board:
             return "failed"
         if self.running[host]:
             return "running"
-        return "waiting" if self._next_instance(host) is not None else "done"
+        if self._next_instance(host) is None:
+            return "done"
+        return "elsewhere" if host in self.elsewhere else "waiting"
 
     def waiting_for(self, host: str, now: float) -> str:
         """What the host's next instance waits for, down to what holds it back."""
@@ -156,7 +171,7 @@ class Board:
         shown = {row.host for row in self._ranked_rows(kinds, now, room)[:room]}
         out: list[Text] = []
         for role, hosts in self.groups:
-            counts = {kind: sum(kinds[h] == kind for h in hosts) for kind in ("done", "running", "failed", "waiting")}
+            counts = {kind: sum(kinds[h] == kind for h in hosts) for kind in KINDS}
             out.append(_role_line(role, len(hosts), counts))
             chosen = [h for h in hosts if h in shown]
             chosen.sort(key=lambda h: ("failed", "running", "waiting").index(kinds[h]))
@@ -164,9 +179,9 @@ class Board:
             for host in chosen:
                 out.append(self._row(host, kinds[host], name_width, width, now))
             hidden = {kind: sum(1 for h in hosts if kinds[h] == kind and h not in shown) for kind in counts}
-            hidden["done"] = 0
+            hidden["done"] = hidden["elsewhere"] = 0
             if sum(hidden.values()):
-                parts = ", ".join(f"{n} {kind}" for kind, n in hidden.items() if n)
+                parts = ", ".join(f"{n} {KINDS[kind]}" for kind, n in hidden.items() if n)
                 out.append(Text(f"  … and {sum(hidden.values())} more: {parts}", style="dim"))
         return out[:height]
 
@@ -210,8 +225,8 @@ class Board:
 def _role_line(role: str, hosts: int, counts: dict[str, int]) -> Text:
     line = Text(f"{role}", style="bold")
     line.append(f"  {hosts} host{'s' if hosts != 1 else ''}: ")
-    styles = {"done": "green", "running": "blue", "failed": "bold red", "waiting": "dim"}
-    parts = [(f"{n} {kind}", styles[kind]) for kind, n in counts.items() if n]
+    styles = {"done": "green", "running": "blue", "failed": "bold red", "waiting": "dim", "elsewhere": "cyan"}
+    parts = [(f"{n} {KINDS[kind]}", styles[kind]) for kind, n in counts.items() if n]
     for k, (text, style) in enumerate(parts):
         line.append(text, style=style)
         if k < len(parts) - 1:
@@ -273,6 +288,14 @@ class LiveView:
         if self.steps is not None and t.state.is_final and self.steps.ended(t.instance):
             self._print(Text(f"--- {self.steps.marker}: every instance of the step before ended ---", style="bold"))
 
+    def ended_elsewhere(self, t: Transition) -> None:
+        self.tally.update(t, elsewhere=True)
+        self.board.update(t, time.monotonic(), elsewhere=True)
+        self.eta.observe(t)
+        if t.state.is_own_failure:
+            line = f"{t.state} on another controller: {t.instance}  {t.message}"
+            self._print(Text(line, style=STATE_STYLES[t.state]))
+
     def notice(self, message: str) -> None:
         self._print(Text(message, style="bold yellow"))
 
@@ -300,6 +323,8 @@ class LiveView:
     def _render(self) -> Group:
         tally = self.tally
         head = Text(f"{self.options.run_name(self.run_id)}  {tally.done}/{tally.total} done  ", style="bold")
+        if tally.elsewhere:
+            head.append(f"({tally.done - tally.elsewhere} here)  ", style="cyan")
         head.append(f"{tally.failures} failed", style="bold red" if tally.failures else "green")
         head.append(f"  elapsed {duration(tally.elapsed)}")
         eta = self._eta() if tally.done < tally.total else None

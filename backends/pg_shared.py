@@ -90,6 +90,7 @@ class Ending:
     epoch: int = 0
     attempts: int = 0
     notified: list[str] = field(default_factory=list)  # the topics its change notified (`backends.notify`)
+    controller: int | None = None  # the controller that recorded it, read back from the store
 
 
 @dataclass
@@ -373,11 +374,13 @@ class SharedRun:
 
     async def _endings_since(self, db: psycopg.AsyncConnection[Any], seq: int) -> list[Ending]:
         cursor = await db.execute(
-            "SELECT seq, instance, state, message, notified FROM endings WHERE run = %s AND seq > %s ORDER BY seq",
+            "SELECT seq, instance, state, message, notified, controller FROM endings WHERE run = %s AND seq > %s "
+            "ORDER BY seq",
             (self.run, seq),
         )
         return [
-            Ending(r[1], state_named(r[2]), r[3], seq=r[0], notified=json.loads(r[4])) for r in await cursor.fetchall()
+            Ending(r[1], state_named(r[2]), r[3], seq=r[0], notified=json.loads(r[4]), controller=r[5])
+            for r in await cursor.fetchall()
         ]
 
     async def claim(

@@ -110,13 +110,16 @@ class Tally:
         self.started = time.monotonic()
         self.state: dict[str, State] = {}
         self.done = 0
+        self.elsewhere = 0  # of `done`, ended by the other controllers of a shared run
         self.failures = 0
         self.running_since: dict[str, float] = {}
 
-    def update(self, t: Transition) -> None:
+    def update(self, t: Transition, elsewhere: bool = False) -> None:
         before = self.state.get(t.instance)
         self.state[t.instance] = t.state
+        newly_ended = t.state.is_final and not (before is not None and before.is_final)
         self.done += t.state.is_final - (before is not None and before.is_final)
+        self.elsewhere += elsewhere and newly_ended
         self.failures += t.state.is_own_failure - (before is not None and before.is_own_failure)
         if t.state == State.RUNNING:
             self.running_since.setdefault(t.instance, time.monotonic())
@@ -226,6 +229,10 @@ class PlainLog:
         if self.steps is not None and t.state.is_final and self.steps.ended(t.instance):
             self._write(f"--- {self.steps.marker} (every instance of the step before ended) ---")
 
+    def ended_elsewhere(self, t: Transition) -> None:
+        """Counted: the log keeps to what this controller did."""
+        self.tally.update(t, elsewhere=True)
+
     def _describe_start(self, t: Transition) -> None:
         if self.options.verbosity >= CONNECTIONS and t.host and t.host not in self.hosts_described:
             self.hosts_described.add(t.host)
@@ -277,6 +284,9 @@ class EventsFile:
                 "time": t.time,
             }
         )
+
+    def ended_elsewhere(self, t: Transition) -> None:
+        """The events are this controller's: the journal has the whole run."""
 
     def notice(self, message: str) -> None:
         self._write({"event": "notice", "message": message})

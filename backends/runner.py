@@ -56,6 +56,10 @@ class Observer(Protocol):
 
     def transition(self, t: Transition) -> None: ...
 
+    def ended_elsewhere(self, t: Transition) -> None:
+        """A shared run: an instance that another controller ended, as this one learnt it. For counts and
+        boards; that controller's log and the journal have its output."""
+
     def notice(self, message: str) -> None:
         """Something the user must see now (e.g. how an interrupt is handled)."""
 

@@ -52,6 +52,7 @@ class SharedRunner(Runner):
         self._claims: dict[str, Claim] = {}  # what runs here
         self._abandoned: set[str] = set()  # candidates given up as "not run" after the deployment stopped
         self._written: list[asyncio.Future[None]] = []  # retries waiting for their "running" to be written
+        self._learnt: list[Transition] = []  # endings of the others' work, for the observers
         self._poked = False  # another controller recorded something since the loop last looked
         self._leaving = False
         self._lease_lost = False
@@ -155,6 +156,7 @@ class SharedRunner(Runner):
                 for waiting in written:
                     if not waiting.done():
                         waiting.set_result(None)
+            self._observe_learnt()
             if not self._tasks_running and (self.scheduler.done or self._leaving):
                 return
             if not self._leaving and not self.scheduler.stopped:
@@ -292,11 +294,24 @@ class SharedRunner(Runner):
         self._observe(recorded)
         return claims
 
+    def _observe_learnt(self) -> None:
+        learnt, self._learnt = self._learnt, []
+        for t in learnt:
+            for observer in self.observers:
+                observer.ended_elsewhere(t)
+
     # --- the mirror ------------------------------------------------------------------------------
+
+    def _learn(self, iid: str, state: State, message: str) -> None:
+        """What the mirror learnt ended elsewhere: for the observers, after the store's turn."""
+        if self.observers:
+            self._learnt.append(self._transition(iid, state, message=message))
 
     def _apply(self, ending: Ending, out: Consequences | None) -> None:
         """Apply an ending to the mirror; `out` (when this controller records it) collects what follows."""
         self._drain(out)
+        if out is None and ending.controller != self.store.controller:
+            self._learn(ending.instance, ending.state, ending.message)
         self._reported[ending.instance] = ending.notified
         self._candidates.pop(ending.instance, None)
         self._collect(self.scheduler.complete(ending.instance, ending.state, ending.message), out)
@@ -313,6 +328,8 @@ class SharedRunner(Runner):
                     if out is not None:
                         out.transitions.append(self._transition(iid, state, message=message))
                         out.ended.append(iid)
+                    else:
+                        self._learn(iid, state, message)
                     self._collect(scheduler.complete(iid, state, message), out)
                 else:
                     self._candidates[iid] = None
@@ -324,6 +341,8 @@ class SharedRunner(Runner):
             if change.state != State.PENDING:
                 self._candidates.pop(change.instance, None)
             if out is None:
+                if change.state.is_final:
+                    self._learn(change.instance, change.state, change.message)
                 continue
             out.transitions.append(
                 self._transition(change.instance, change.state, message=change.message, host=change.host)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -436,3 +437,25 @@ def test_controllers_of_a_shared_run_gate_notified_instances_alike(controllers: 
         controllers.processes.clear()
         ran = [iid for iid, _ in _ran(tmp_path)]
         assert {iid.split("@")[1] for iid in ran if iid.startswith("a.restart")} == restarted, ran
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install -y tmux)")
+def test_the_live_view_of_one_controller_counts_what_the_others_ended(controllers: Controllers, tmp_path: Path) -> None:
+    from test_live_view import gated, terminal
+
+    hosts = [f"h{k}" for k in range(4)]  # --shard 1/2 takes h0 and h2, --shard 2/2 h1 and h3
+    lines = [line for h in hosts for line in (f"s.quick@{h}", f"s.slow@{h}: s.quick@{h}")]
+    commands = {f"s.slow@{h}": gated(tmp_path) for h in hosts}
+    plan = make_plan("\n".join(lines), commands=commands, roles={"app": (hosts, 0)}, root=tmp_path)
+    _write(plan, tmp_path)
+    other = controllers.start("--shard", "2/2")
+    with terminal(tmp_path, "run", "plan.json", "--journal", controllers.url, "--shard", "1/2") as screen:
+        board = screen.wait_for(lambda s: "4/8 done" in s and "2 on other" in s, "both controllers' quick steps")
+        head = next(line for line in board.splitlines() if line.startswith("run 1  "))
+        assert "4/8 done  (2 here)" in head, board
+        assert "app  4 hosts: 2 running, 2 on other controllers" in board, board
+        assert "h1" not in board.split(head)[1] and "h3" not in board.split(head)[1], "no row for the others' hosts"
+        (tmp_path / "gate").touch()
+        end = screen.wait_for(lambda s: "run 1 succeeded" in s, "the end of the run")
+    assert "changed 8" in end, end
+    assert controllers.wait(other) == 0, controllers.output(0)

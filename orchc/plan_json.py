@@ -10,7 +10,6 @@ once it indents (a second for a 25k-instance Plan).
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import re
@@ -18,7 +17,7 @@ from typing import Any, BinaryIO
 
 import pydantic_core
 
-from orchc.plan import Instance, Plan, type_adapter
+from orchc.plan import Plan, type_adapter
 
 
 def write_plan_json(plan: Plan, stream: BinaryIO) -> None:
@@ -33,28 +32,12 @@ def write_plan_json(plan: Plan, stream: BinaryIO) -> None:
     0.00001, 1.5e-07 against 1.5e-7): a Plan holding one is written by Python's
     encoder. NaN and infinities are written as null, as pydantic does.
     """
-    rest = _checked_json(Plan, dataclasses.replace(plan, instances=[]))
-    # The instances, most of a Plan, are encoded a hundred at a time: the JSON of a large Plan never sits
-    # in memory as one string, whose fresh pages would cost more time than encoding it.
-    chunks = [
-        _checked_json(list[Instance], plan.instances[start : start + _INSTANCES_PER_WRITE])
-        for start in range(0, len(plan.instances), _INSTANCES_PER_WRITE)
-    ]
-    if any(_holds_small_float(text) for text in (rest, *chunks)):
+    text = _checked_json(Plan, plan)
+    if _holds_small_float(text):
         plain = json.loads(type_adapter(Plan).dump_json(plan))
         stream.write((json.dumps(plain, indent=2, ensure_ascii=False) + "\n").encode())
         return
-    if not chunks:
-        stream.write(rest + b"\n")
-        return
-    head, tail = rest.split(b'\n  "instances": [],\n')  # JSON strings hold no raw newline
-    stream.write(head + b'\n  "instances": [')
-    for index, some in enumerate(chunks):  # [\n  {...},\n  {...}\n]
-        stream.write((b"," if index else b"") + some[1:-2].replace(b"\n", b"\n  "))  # items, a level deeper
-    stream.write(b"\n  ],\n" + tail + b"\n")
-
-
-_INSTANCES_PER_WRITE = 100
+    stream.write(text + b"\n")
 
 
 class PlanTypeError(TypeError):

@@ -63,8 +63,13 @@ def runs_if(inst: Instance) -> str:
     return "runs if " + " or ".join(phrases)
 
 
-def pending_reason(notifiers: Collection[str]) -> str:
-    return f"notified: {', '.join(notifiers)} changed in an earlier run"
+def pending_reason(inst: Instance, notifiers: Collection[str]) -> str:
+    """What a gated instance that an earlier run notified (and that has not run since) is told."""
+    phrases = [
+        f"{n} changed" if (topics := inst.notify_topics.get(n)) is None else f"{n} notified {_topics(topics)}"
+        for n in notifiers
+    ]
+    return f"notified: {', '.join(phrases)} in an earlier run"
 
 
 def not_notified(

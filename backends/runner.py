@@ -178,7 +178,7 @@ def verdicts(
         elif inst.skip:
             out.append(Verdict(inst, inst.skip, State.SKIPPED, kind="skipped"))
         elif inst.id in pending:
-            out.append(Verdict(inst, pending_reason(pending[inst.id]), kind="notified earlier"))
+            out.append(Verdict(inst, pending_reason(inst, pending[inst.id]), kind="notified earlier"))
         elif inst.notified_by:
             out.append(Verdict(inst, runs_if(inst), kind="notified"))
         elif done_keys.get(inst.id) == inst.change_key:

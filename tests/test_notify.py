@@ -323,6 +323,8 @@ def test_a_notified_topic_stays_pending_until_the_handler_succeeds(topics: Path)
     restarts(topics)
     failed = orchc("run", ".", "-e", "a=2", "-e", "fail_restart=true", cwd=topics)
     assert failed.returncode == 3 and restarts(topics) == []
+    dry = orchc("run", ".", "--dry-run", "-e", "a=2", "-e", "b=2", cwd=topics).stdout
+    assert "notified: api.deploy@c1 notified 'restart a' in an earlier run" in dry
     run(topics, "-e", "a=2", "-e", "b=2")  # deploy notifies 'restart b' only: 'restart a' is still pending
     assert restarts(topics) == ["c1", "c2"]
     run(topics, "-e", "a=2", "-e", "b=3")

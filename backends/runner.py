@@ -412,9 +412,16 @@ class Runner:
     def _reported_of(self, iid: str) -> list[str]:
         return self._reported.get(iid, [])
 
+    def _note_reported(self, iid: str, topics: list[str]) -> None:
+        """Kept only where a change notified topics: most instances never report any."""
+        if topics:
+            self._reported[iid] = topics
+        else:
+            self._reported.pop(iid, None)
+
     def _settle(self, iid: str, state: State, result: ActionResult) -> None:
         del self._tasks_running[iid]
-        self._reported[iid] = result.notified
+        self._note_reported(iid, result.notified)
         self._record(iid, state, result=result)
         if result.diff:
             self._diffs[iid] = redact(result.diff, self.secrets) if self.secrets else result.diff

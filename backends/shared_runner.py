@@ -312,7 +312,7 @@ class SharedRunner(Runner):
         self._drain(out)
         if out is None and ending.controller != self.store.controller:
             self._learn(ending.instance, ending.state, ending.message)
-        self._reported[ending.instance] = ending.notified
+        self._note_reported(ending.instance, ending.notified)
         self._candidates.pop(ending.instance, None)
         self._collect(self.scheduler.complete(ending.instance, ending.state, ending.message), out)
         self._drain(out)

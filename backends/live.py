@@ -54,13 +54,13 @@ ETA_SHARE = 0.05  # at most this share of the time goes to estimates: a large Pl
 FAILED_SHARE = 4  # failed hosts take at most 1/4 of the rows before the running ones, the rest after them
 LINES_KEPT_FREE = 2  # below the board: the cursor's line, and one for rich's redraw
 BLOCKER_DEPTH = 50
-# What a host is doing, as its role's line counts it.
+# What a host is doing, as its role's line counts it, and in which style.
 KINDS = {
-    "done": "done",
-    "running": "running",
-    "failed": "failed",
-    "waiting": "waiting",
-    "elsewhere": "on other controllers",
+    "done": ("done", "green"),
+    "running": ("running", "blue"),
+    "failed": ("failed", "bold red"),
+    "waiting": ("waiting", "dim"),
+    "elsewhere": ("on other controllers", "cyan"),
 }
 
 
@@ -181,7 +181,7 @@ class Board:
             hidden = {kind: sum(1 for h in hosts if kinds[h] == kind and h not in shown) for kind in counts}
             hidden["done"] = hidden["elsewhere"] = 0
             if sum(hidden.values()):
-                parts = ", ".join(f"{n} {KINDS[kind]}" for kind, n in hidden.items() if n)
+                parts = ", ".join(f"{n} {KINDS[kind][0]}" for kind, n in hidden.items() if n)
                 out.append(Text(f"  … and {sum(hidden.values())} more: {parts}", style="dim"))
         return out[:height]
 
@@ -225,8 +225,7 @@ class Board:
 def _role_line(role: str, hosts: int, counts: dict[str, int]) -> Text:
     line = Text(f"{role}", style="bold")
     line.append(f"  {hosts} host{'s' if hosts != 1 else ''}: ")
-    styles = {"done": "green", "running": "blue", "failed": "bold red", "waiting": "dim", "elsewhere": "cyan"}
-    parts = [(f"{n} {KINDS[kind]}", styles[kind]) for kind, n in counts.items() if n]
+    parts = [(f"{n} {KINDS[kind][0]}", KINDS[kind][1]) for kind, n in counts.items() if n]
     for k, (text, style) in enumerate(parts):
         line.append(text, style=style)
         if k < len(parts) - 1:

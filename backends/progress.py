@@ -117,9 +117,9 @@ class Tally:
     def update(self, t: Transition, elsewhere: bool = False) -> None:
         before = self.state.get(t.instance)
         self.state[t.instance] = t.state
-        newly_ended = t.state.is_final and not (before is not None and before.is_final)
-        self.done += t.state.is_final - (before is not None and before.is_final)
-        self.elsewhere += elsewhere and newly_ended
+        was_final = before is not None and before.is_final
+        self.done += t.state.is_final - was_final
+        self.elsewhere += elsewhere and t.state.is_final and not was_final
         self.failures += t.state.is_own_failure - (before is not None and before.is_own_failure)
         if t.state == State.RUNNING:
             self.running_since.setdefault(t.instance, time.monotonic())

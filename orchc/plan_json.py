@@ -32,9 +32,9 @@ def write_plan_json(plan: Plan, stream: BinaryIO) -> None:
     0.00001, 1.5e-07 against 1.5e-7): a Plan holding one is written by Python's
     encoder. NaN and infinities are written as null, as pydantic does.
     """
-    text = _checked_json(Plan, plan)
+    text = _checked_json(plan)
     if _holds_small_float(text):
-        plain = json.loads(type_adapter(Plan).dump_json(plan))
+        plain = json.loads(text)
         stream.write((json.dumps(plain, indent=2, ensure_ascii=False) + "\n").encode())
         return
     stream.write(text + b"\n")
@@ -44,9 +44,9 @@ class PlanTypeError(TypeError):
     """A Plan (built without validation) holds a value of another type than its field's: a bug of what built it."""
 
 
-def _checked_json(kind: Any, value: Any) -> bytes:
+def _checked_json(plan: Plan) -> bytes:
     try:
-        text: bytes = type_adapter(kind).dump_json(value, indent=2, warnings="error")
+        text: bytes = type_adapter(Plan).dump_json(plan, indent=2, warnings="error")
     except pydantic_core.PydanticSerializationError as exc:
         raise PlanTypeError(f"not a Plan: {exc}") from exc
     return text
